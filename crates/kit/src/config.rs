@@ -1,0 +1,432 @@
+//! Service configuration: defaults < an optional TOML file < `DOXWATCH_*` environment variables.
+//! Every key is parsed on its own, so that one run reports every invalid value at once, each with
+//! the key's name. Secrets are wrapped so that they never reach a log.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    str::FromStr,
+    time::Duration,
+};
+
+/// The prefix of every environment variable that configures doxwatch.
+pub const ENV_PREFIX: &str = "DOXWATCH_";
+
+/// A value that must not be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The value itself; callers must not log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Every problem found while loading a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key, as written in the file (`database_url`) or the environment (`DOXWATCH_DATABASE_URL`).
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            write!(f, "\n  {}: {}", p.key, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a raw value came from, so that an error names the key the operator wrote.
+#[derive(Debug, Clone)]
+enum Source {
+    File(PathBuf),
+    Env,
+}
+
+#[derive(Debug, Clone)]
+struct Raw {
+    value: String,
+    source: Source,
+}
+
+/// The raw layers of a configuration, before any value is parsed.
+#[derive(Debug, Default)]
+pub struct Layers {
+    values: BTreeMap<String, Raw>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Layers {
+    /// Reads the optional TOML file (a flat table of keys) and then the environment, which wins.
+    /// `known` lists the keys this program understands; anything else is reported.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        known: &[&str],
+    ) -> Self {
+        let mut layers = Self::default();
+        if let Some(path) = file {
+            layers.read_file(path, known);
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if known.contains(&key.as_str()) {
+                layers.values.insert(key, Raw { value, source: Source::Env });
+            }
+        }
+        layers
+    }
+
+    fn read_file(&mut self, path: &Path, known: &[&str]) {
+        let key = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                self.problems.push(ConfigProblem { key, message: format!("cannot read: {e}") });
+                return;
+            }
+        };
+        let table: toml::Table = match text.parse() {
+            Ok(table) => table,
+            Err(e) => {
+                self.problems.push(ConfigProblem { key, message: format!("not valid TOML: {e}") });
+                return;
+            }
+        };
+        for (name, value) in table {
+            if !known.contains(&name.as_str()) {
+                self.problems.push(ConfigProblem {
+                    key: name,
+                    message: format!("unknown key in {}", path.display()),
+                });
+                continue;
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    self.problems.push(ConfigProblem {
+                        key: name,
+                        message: format!("expected a string, number or boolean, found {}", other.type_str()),
+                    });
+                    continue;
+                }
+            };
+            self.values.insert(name, Raw { value, source: Source::File(path.to_owned()) });
+        }
+    }
+
+    /// Sets a value programmatically, as a default that the file and environment did not set.
+    pub fn default_value(&mut self, key: &str, value: impl Into<String>) {
+        self.values
+            .entry(key.to_owned())
+            .or_insert(Raw { value: value.into(), source: Source::Env });
+    }
+
+    fn key_name(key: &str, raw: &Raw) -> String {
+        match &raw.source {
+            Source::Env => format!("{ENV_PREFIX}{}", key.to_ascii_uppercase()),
+            Source::File(path) => format!("{key} (in {})", path.display()),
+        }
+    }
+
+    /// Parses `key` with `parse`, or returns `default` when it is not set. A bad value is recorded
+    /// and `default` returned, so that loading goes on and reports every problem.
+    pub fn get_with<T>(
+        &mut self,
+        key: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(raw) = self.values.get(key).cloned() else {
+            return default;
+        };
+        match parse(raw.value.trim()) {
+            Ok(value) => value,
+            Err(message) => {
+                self.problems.push(ConfigProblem { key: Self::key_name(key, &raw), message });
+                default
+            }
+        }
+    }
+
+    /// Parses `key` with its `FromStr`, or returns `default`.
+    pub fn get<T: FromStr>(&mut self, key: &str, default: T) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        self.get_with(key, default, |s| s.parse::<T>().map_err(|e| e.to_string()))
+    }
+
+    /// An optional string; empty means unset.
+    pub fn get_optional(&mut self, key: &str) -> Option<String> {
+        self.values.get(key).map(|raw| raw.value.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A duration given in milliseconds, between `min` and `max`.
+    pub fn get_millis(&mut self, key: &str, default: Duration, min: Duration, max: Duration) -> Duration {
+        self.get_with(key, default, |s| {
+            let ms: u64 = s.parse().map_err(|_| format!("expected milliseconds, found {s:?}"))?;
+            let d = Duration::from_millis(ms);
+            if d < min || d > max {
+                return Err(format!(
+                    "must be between {} and {} milliseconds",
+                    min.as_millis(),
+                    max.as_millis()
+                ));
+            }
+            Ok(d)
+        })
+    }
+
+    /// A whole number between `min` and `max`.
+    pub fn get_range<T>(&mut self, key: &str, default: T, min: T, max: T) -> T
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        self.get_with(key, default, |s| {
+            let v: T = s.parse().map_err(|_| format!("expected a whole number, found {s:?}"))?;
+            if v < min || v > max {
+                return Err(format!("must be between {min} and {max}"));
+            }
+            Ok(v)
+        })
+    }
+
+    /// Ends loading: every problem found, or nothing.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems: self.problems })
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" | "text" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!("expected \"human\" or \"json\", found {other:?}")),
+        }
+    }
+}
+
+/// What the telemetry set-up needs.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info,sqlx=warn`.
+    pub log_filter: String,
+    /// The OTLP/gRPC endpoint traces and metrics go to; none means export is off.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetryConfig {
+    pub const KEYS: &'static [&'static str] = &["log_format", "log_filter", "otlp_endpoint"];
+
+    pub fn from_layers(layers: &mut Layers) -> Self {
+        let otlp_endpoint = layers.get_optional("otlp_endpoint");
+        if let Some(endpoint) = &otlp_endpoint {
+            let endpoint = endpoint.clone();
+            layers.get_with("otlp_endpoint", (), |_| {
+                if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+                    Ok(())
+                } else {
+                    Err(format!("expected an http:// or https:// URL, found {endpoint:?}"))
+                }
+            });
+        }
+        Self {
+            log_format: layers.get("log_format", LogFormat::Human),
+            log_filter: layers.get("log_filter", "info".to_owned()),
+            otlp_endpoint,
+        }
+    }
+}
+
+/// What every service's server needs: where to listen, its store, and the limits of its stack.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub listen: SocketAddr,
+    pub database_url: Secret<String>,
+    pub database_max_connections: u32,
+    pub limits: ServerLimits,
+}
+
+/// The bounds every server enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// The longest a request may run; a client's shorter deadline wins.
+    pub request_timeout: Duration,
+    /// Requests in flight at once; more are refused with RESOURCE_EXHAUSTED, not queued.
+    pub concurrency_limit: usize,
+    /// The largest message decoded or encoded, in bytes.
+    pub max_message_bytes: usize,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 256,
+            max_message_bytes: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+impl ServiceConfig {
+    pub const KEYS: &'static [&'static str] = &[
+        "listen",
+        "database_url",
+        "database_max_connections",
+        "request_timeout_ms",
+        "concurrency_limit",
+        "max_message_bytes",
+        "shutdown_grace_ms",
+    ];
+
+    /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
+    pub fn from_layers(layers: &mut Layers, default_listen: SocketAddr, default_database_url: &str) -> Self {
+        let defaults = ServerLimits::default();
+        let database_url = layers.get_with("database_url", default_database_url.to_owned(), |s| {
+            if s.starts_with("postgres://") || s.starts_with("postgresql://") || s.starts_with("sqlite:") {
+                Ok(s.to_owned())
+            } else {
+                // The value may hold a password: do not echo it.
+                Err("expected a postgres:// or sqlite: URL".to_owned())
+            }
+        });
+        Self {
+            listen: layers.get("listen", default_listen),
+            database_url: Secret::new(database_url),
+            database_max_connections: layers.get_range("database_max_connections", 10u32, 1, 1000),
+            limits: ServerLimits {
+                request_timeout: layers.get_millis(
+                    "request_timeout_ms",
+                    defaults.request_timeout,
+                    Duration::from_millis(10),
+                    Duration::from_secs(3600),
+                ),
+                concurrency_limit: layers.get_range("concurrency_limit", defaults.concurrency_limit, 1, 100_000),
+                max_message_bytes: layers.get_range(
+                    "max_message_bytes",
+                    defaults.max_message_bytes,
+                    1024,
+                    256 * 1024 * 1024,
+                ),
+                shutdown_grace: layers.get_millis(
+                    "shutdown_grace_ms",
+                    defaults.shutdown_grace,
+                    Duration::ZERO,
+                    Duration::from_secs(600),
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn all_keys() -> Vec<&'static str> {
+        ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect()
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile_dir();
+        let file = dir.join("doxwatch.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\n").unwrap();
+        let mut layers = Layers::load(
+            Some(&file),
+            env(&[("DOXWATCH_LISTEN", "127.0.0.1:7001"), ("OTHER", "x")]),
+            &all_keys(),
+        );
+        let config = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+        layers.finish().unwrap();
+        assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
+        assert_eq!(config.limits.concurrency_limit, 8);
+        assert_eq!(config.database_url.expose(), "sqlite::memory:");
+    }
+
+    #[test]
+    fn every_invalid_value_is_reported_with_its_key() {
+        let dir = tempfile_dir();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "colour = \"blue\"\nconcurrency_limit = 0\n").unwrap();
+        let mut layers = Layers::load(
+            Some(&file),
+            env(&[
+                ("DOXWATCH_LISTEN", "not an address"),
+                ("DOXWATCH_DATABASE_URL", "mysql://user:hunter2@db/x"),
+                ("DOXWATCH_LOG_FORMAT", "xml"),
+            ]),
+            &all_keys(),
+        );
+        let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+        let _ = TelemetryConfig::from_layers(&mut layers);
+        let err = layers.finish().unwrap_err();
+        let text = err.to_string();
+        for key in ["colour", "concurrency_limit", "DOXWATCH_LISTEN", "DOXWATCH_DATABASE_URL", "DOXWATCH_LOG_FORMAT"] {
+            assert!(text.contains(key), "{key} missing from {text}");
+        }
+        assert!(!text.contains("hunter2"), "a secret was printed: {text}");
+        assert_eq!(err.problems.len(), 5);
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("doxwatch-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,277 @@
+//! The store every service opens from a URL: PostgreSQL in production, SQLite as the embedded
+//! default. Two concrete pools rather than `sqlx::Any`, so that UUIDs and times keep their native
+//! types; the `on_pool!` and `on_tx!` macros run one query text against whichever backend is open.
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    Database, Decode, Encode, Postgres, Sqlite, Type,
+    encode::IsNull,
+    error::BoxDynError,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use time::{OffsetDateTime, UtcOffset, format_description::FormatItem, macros::format_description};
+
+/// A pool of one backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// A transaction of one backend.
+pub enum Tx {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool.
+#[macro_export]
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Postgres($p) => $body,
+            $crate::db::Pool::Sqlite($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// The two sets of migrations of a service, one per backend.
+#[derive(Clone, Copy)]
+pub struct Migrations {
+    pub postgres: &'static Migrator,
+    pub sqlite: &'static Migrator,
+}
+
+/// A service's store: a pool for reads and a pool for writes. On PostgreSQL they are the same
+/// pool; SQLite allows one writer at a time, so writes go through a single connection (no
+/// `SQLITE_BUSY` between writers) while reads run beside it under WAL.
+#[derive(Clone, Debug)]
+pub struct Db {
+    read: Pool,
+    write: Pool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL (expected postgres:// or sqlite:)")]
+    UnsupportedUrl,
+    #[error("cannot create the directory for the SQLite database")]
+    CreateDir(#[source] std::io::Error),
+    #[error("cannot connect to the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens the store at `url`, creating a SQLite file (and its directory) if missing, and runs
+    /// the service's migrations. Several replicas may do this at once on one PostgreSQL database:
+    /// the migrator holds an advisory lock while it works.
+    pub async fn connect(url: &str, max_connections: u32, migrations: Migrations) -> Result<Self, DbError> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(DbError::Connect)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            migrations.postgres.run(&pool).await.map_err(DbError::Migrate)?;
+            let pool = Pool::Postgres(pool);
+            Self { read: pool.clone(), write: pool }
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(DbError::Connect)?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                // WAL lets reads run beside the writer; FULL syncs the WAL at every commit, so a
+                // write acknowledged to a caller survives a crash or power loss.
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full);
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !is_memory(options.get_filename()) {
+                    std::fs::create_dir_all(dir).map_err(DbError::CreateDir)?;
+                }
+            }
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await
+                .map_err(DbError::Connect)?;
+            migrations.sqlite.run(&write).await.map_err(DbError::Migrate)?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.read_only(true))
+                .await
+                .map_err(DbError::Connect)?;
+            Self { read: Pool::Sqlite(read), write: Pool::Sqlite(write) }
+        } else {
+            return Err(DbError::UnsupportedUrl);
+        };
+        Ok(db)
+    }
+
+    /// The pool for reads.
+    pub fn read(&self) -> &Pool {
+        &self.read
+    }
+
+    /// The pool for writes outside a transaction.
+    pub fn write(&self) -> &Pool {
+        &self.write
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.write, Pool::Postgres(_))
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, taking the write lock at
+    /// once, so that a transaction that reads before it writes cannot fail half way.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.write {
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(&self.read, p => p.close().await);
+        on_pool!(&self.write, p => p.close().await);
+    }
+}
+
+fn is_memory(path: &Path) -> bool {
+    path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.contains(":memory:"))
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Postgres(t) => t.commit().await,
+            Tx::Sqlite(t) => t.commit().await,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+}
+
+/// A point in time as both backends store it: `TIMESTAMPTZ` on PostgreSQL, and on SQLite a
+/// fixed-width UTC text (`2019-11-08T04:00:00.000000Z`) whose text order is time order, so that
+/// comparisons and `ORDER BY` in SQL are right on both. Microsecond precision, as PostgreSQL keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ts(pub OffsetDateTime);
+
+const SQLITE_FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+
+impl Ts {
+    /// The latest moment a store can hold; used where "no upper bound" is meant.
+    pub fn max() -> Self {
+        Ts(time::macros::datetime!(9999-12-31 23:59:59.999999 UTC))
+    }
+
+    pub fn sqlite_text(&self) -> String {
+        // Formatting a UTC date within 0000..=9999 with this description cannot fail.
+        self.0
+            .to_offset(UtcOffset::UTC)
+            .format(SQLITE_FORMAT)
+            .unwrap_or_else(|_| String::from("9999-12-31T23:59:59.999999Z"))
+    }
+}
+
+impl From<OffsetDateTime> for Ts {
+    fn from(t: OffsetDateTime) -> Self {
+        Ts(t)
+    }
+}
+
+impl Type<Sqlite> for Ts {
+    fn type_info() -> <Sqlite as Database>::TypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &<Sqlite as Database>::TypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Ts {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+        <String as Encode<'q, Sqlite>>::encode(self.sqlite_text(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Ts {
+    fn decode(value: <Sqlite as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<'r, Sqlite>>::decode(value)?;
+        let t = time::PrimitiveDateTime::parse(text, SQLITE_FORMAT)?;
+        Ok(Ts(t.assume_utc()))
+    }
+}
+
+impl Type<Postgres> for Ts {
+    fn type_info() -> <Postgres as Database>::TypeInfo {
+        <OffsetDateTime as Type<Postgres>>::type_info()
+    }
+    fn compatible(ty: &<Postgres as Database>::TypeInfo) -> bool {
+        <OffsetDateTime as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Postgres> for Ts {
+    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+        <OffsetDateTime as Encode<'q, Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Ts {
+    fn decode(value: <Postgres as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Ts(<OffsetDateTime as Decode<'r, Postgres>>::decode(value)?))
+    }
+}
+
+/// Whether an error is a unique-key violation, which concurrent writers of the same key expect.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn sqlite_text_orders_as_time_does() {
+        let a = Ts(datetime!(2019-11-08 12:00:00.5 +08:00));
+        let b = Ts(datetime!(2019-11-08 04:00:00.123456 UTC));
+        let c = Ts(datetime!(2019-11-08 04:00:00.5 UTC));
+        assert_eq!(a.sqlite_text(), "2019-11-08T04:00:00.500000Z");
+        assert!(b.sqlite_text() < c.sqlite_text());
+        assert_eq!(a.sqlite_text(), c.sqlite_text());
+    }
+}

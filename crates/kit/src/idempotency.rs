@@ -1,0 +1,83 @@
+//! Request ids (AIP-155): the first response to a `request_id` is stored in the same transaction
+//! as the change it reports, so a retry replays it and never applies the change twice. The same id
+//! with a different payload is refused.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::{
+    db::{Tx, Ts},
+    on_tx,
+};
+
+/// The longest `request_id` accepted.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A request's id with the hash of what it asked for.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    request_id: String,
+    hash: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error("request_id {0:?} was already used for a different request")]
+    Reused(String),
+    #[error("cannot read or write the request id store")]
+    Store(#[from] sqlx::Error),
+    #[error("the stored response cannot be decoded")]
+    Decode(#[from] prost::DecodeError),
+}
+
+impl RequestKey {
+    /// `None` when the client sent no `request_id`. `request` must be the request with its
+    /// `request_id` cleared, so that the hash is of the payload alone.
+    pub fn new<M: Message>(method: &str, request_id: &str, request: &M) -> Option<Self> {
+        if request_id.is_empty() {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_bytes());
+        hasher.update([0]);
+        hasher.update(request.encode_to_vec());
+        Some(Self { request_id: request_id.to_owned(), hash: hasher.finalize().to_vec() })
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// The response first given to this request id, if there was one.
+pub async fn replay<R: Message + Default>(tx: &mut Tx, key: &RequestKey) -> Result<Option<R>, IdempotencyError> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE request_id = $1")
+            .bind(&key.request_id)
+            .fetch_optional(c)
+            .await?
+    });
+    match row {
+        None => Ok(None),
+        Some((hash, _)) if hash != key.hash => Err(IdempotencyError::Reused(key.request_id.clone())),
+        Some((_, response)) => Ok(Some(R::decode(response.as_slice())?)),
+    }
+}
+
+/// Stores the response to give to a retry; call it in the transaction that made the change.
+pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -> Result<(), sqlx::Error> {
+    let now = Ts(OffsetDateTime::now_utc());
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (request_id, request_hash, response, recorded_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.request_id)
+        .bind(&key.hash)
+        .bind(response.encode_to_vec())
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}

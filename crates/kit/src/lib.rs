@@ -1,0 +1,21 @@
+//! What every doxwatch service shares: configuration, telemetry, the server stack, errors,
+//! storage, request ids, pagination and the acting officer. Services build on these unchanged.
+
+pub mod actor;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod page;
+pub mod server;
+pub mod telemetry;
+pub mod timestamp;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// Installs ring as the process's one rustls crypto provider, shared by tonic, sqlx and the OTLP
+/// exporter. Call it first thing in `main`; calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,313 @@
+//! The one server stack every service runs: gRPC health and reflection beside the service, a
+//! tower stack that bounds each request, and graceful shutdown. Production and tests use the same
+//! builder; tests bind port 0.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use opentelemetry::{KeyValue, global, metrics::Histogram};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    Status,
+    body::Body,
+    server::NamedService,
+    service::{Routes, RoutesBuilder},
+    transport::Server,
+};
+use tonic_health::ServingStatus;
+use tower::{
+    BoxError, Layer, Service, ServiceBuilder, ServiceExt,
+    limit::ConcurrencyLimitLayer,
+    load_shed::{LoadShedLayer, error::Overloaded},
+};
+
+use crate::{config::ServerLimits, telemetry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("the gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A bound, not yet serving, gRPC server. Binding first lets the caller learn the port (port 0 in
+/// tests) before serving starts.
+pub struct GrpcServer {
+    listener: TcpListener,
+    routes: RoutesBuilder,
+    services: Vec<&'static str>,
+    limits: ServerLimits,
+}
+
+impl GrpcServer {
+    pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self { listener, routes: RoutesBuilder::default(), services: Vec::new(), limits })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn limits(&self) -> ServerLimits {
+        self.limits
+    }
+
+    /// Adds a generated service; it is reported SERVING by the health service under its name.
+    pub fn add_service<S>(&mut self, service: S) -> &mut Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.services.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves until `shutdown` completes; then reports NOT_SERVING, stops accepting, and lets
+    /// in-flight calls finish within the configured grace period.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        for name in &self.services {
+            health.set_service_status(*name, ServingStatus::Serving).await;
+        }
+        health.set_service_status("", ServingStatus::Serving).await;
+
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(doxwatch_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let mut routes = self.routes;
+        routes
+            .add_service(health_service)
+            .add_service(reflection().build_v1()?)
+            // Common clients (grpcurl before 1.9, Python's grpcio reflection) still speak v1alpha.
+            .add_service(reflection().build_v1alpha()?);
+        let routes: Routes = routes.routes();
+
+        let grace = self.limits.shutdown_grace;
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let signal = {
+            let stopping = stopping.clone();
+            let names = self.services.clone();
+            async move {
+                shutdown.await;
+                // Load balancers and probes stop sending new work before the listener closes.
+                for name in names {
+                    health.set_service_status(name, ServingStatus::NotServing).await;
+                }
+                health.set_service_status("", ServingStatus::NotServing).await;
+                tracing::info!("shutting down: finishing calls in flight");
+                stopping.notify_one();
+            }
+        };
+
+        let server = Server::builder()
+            // A span per call, child of the caller's trace context when the caller sent one.
+            .trace_fn(telemetry::server_span)
+            .layer(stack(self.limits))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+
+        tokio::select! {
+            result = server => Ok(result?),
+            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "calls still in flight after the grace period; stopping");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The tower stack around every service, outermost first.
+fn stack(limits: ServerLimits) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
+    ServiceBuilder::new()
+        // Outermost: measures every call, answers past-deadline calls with DEADLINE_EXCEEDED and
+        // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN).
+        .layer(BoundedLayer::new(limits.request_timeout))
+        // Refuses at once, rather than queueing, what the concurrency limit cannot take now: a
+        // queue in front of an overloaded store only makes every caller late.
+        .layer(LoadShedLayer::new())
+        // Bounds the calls in flight across all connections (clones share one semaphore).
+        .layer(ConcurrencyLimitLayer::new(limits.concurrency_limit))
+}
+
+type Inner = tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<Routes>>;
+
+/// tonic's own deadline timer, outside the user's layers, answers with CANCELLED when it fires;
+/// ours fires this much earlier so that the caller hears DEADLINE_EXCEEDED.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(3);
+
+#[derive(Clone)]
+struct BoundedLayer {
+    cap: Duration,
+    metrics: Arc<RpcMetrics>,
+}
+
+impl BoundedLayer {
+    fn new(cap: Duration) -> Self {
+        let meter = global::meter("doxwatch");
+        let metrics = RpcMetrics {
+            duration: meter
+                .f64_histogram("rpc.server.duration")
+                .with_unit("s")
+                .with_description("Duration of gRPC calls by method and status code")
+                .build(),
+        };
+        Self { cap, metrics: Arc::new(metrics) }
+    }
+}
+
+struct RpcMetrics {
+    duration: Histogram<f64>,
+}
+
+impl<S> Layer<S> for BoundedLayer {
+    type Service = Bounded<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Bounded { inner, cap: self.cap, metrics: self.metrics.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct Bounded<S> {
+    inner: S,
+    cap: Duration,
+    metrics: Arc<RpcMetrics>,
+}
+
+impl<S, B> Service<http::Request<B>> for Bounded<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is decided per call below, where load shedding turns "not ready" into an answer.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, inner);
+        let budget = match grpc_timeout(request.headers()) {
+            Some(client) if client <= self.cap => client.saturating_sub(DEADLINE_MARGIN),
+            _ => self.cap,
+        };
+        let method = request.uri().path().to_owned();
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(budget, inner.oneshot(request)).await;
+            let response = match outcome {
+                Ok(Ok(response)) => response,
+                Ok(Err(e)) => {
+                    let e: BoxError = e.into();
+                    if e.is::<Overloaded>() {
+                        Status::resource_exhausted("the server is at its concurrency limit; retry with backoff")
+                            .into_http()
+                    } else {
+                        return Err(e);
+                    }
+                }
+                Err(_elapsed) => Status::deadline_exceeded("the request ran past its deadline").into_http(),
+            };
+            let code = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            metrics.duration.record(
+                started.elapsed().as_secs_f64(),
+                &[KeyValue::new("rpc.method", method), KeyValue::new("rpc.grpc.status_code", code)],
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// The client's deadline from the `grpc-timeout` header (e.g. `250m`, `5S`).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what container runtimes send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_grpc_timeouts() {
+        let mut h = http::HeaderMap::new();
+        for (v, d) in [("250m", Duration::from_millis(250)), ("5S", Duration::from_secs(5)), ("2M", Duration::from_secs(120))] {
+            h.insert("grpc-timeout", v.parse().unwrap());
+            assert_eq!(grpc_timeout(&h), Some(d));
+        }
+        h.insert("grpc-timeout", "12x".parse().unwrap());
+        assert_eq!(grpc_timeout(&h), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Telemetry is set up here and nowhere else: logs (human or JSON) through `tracing`, and, when an
+//! OTLP endpoint is configured, traces and metrics exported over OTLP/gRPC. W3C trace context is
+//! read from incoming metadata and written to outgoing metadata so a trace crosses services.
+
+use opentelemetry::{
+    global,
+    propagation::{Extractor, Injector},
+    trace::TracerProvider as _,
+};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator, trace::SdkTracerProvider,
+};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::{LogFormat, TelemetryConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid log filter")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("cannot build the OTLP exporter")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Keeps the exporters alive; `shutdown` flushes what they hold.
+#[must_use = "dropping the guard without shutdown loses buffered spans"]
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporters.
+    pub fn shutdown(self) {
+        if let Some(tracer) = &self.tracer {
+            if let Err(e) = tracer.shutdown() {
+                tracing::warn!(error = %e, "flushing traces failed");
+            }
+        }
+        if let Some(meter) = &self.meter {
+            if let Err(e) = meter.shutdown() {
+                tracing::warn!(error = %e, "flushing metrics failed");
+            }
+        }
+    }
+}
+
+/// Installs logging and, if configured, OTLP export for the process. `service` names the
+/// process in traces (`doxwatch-intake`, or `doxwatch` for the whole suite in one process).
+pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, TelemetryError> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let filter = EnvFilter::try_new(&config.log_filter)?;
+    let fmt = match config.log_format {
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+
+    let (tracer, meter, otel_layer) = match &config.otlp_endpoint {
+        None => (None, None, None),
+        Some(endpoint) => {
+            let resource = Resource::builder().with_service_name(service.to_owned()).build();
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()?;
+            let tracer = SdkTracerProvider::builder()
+                .with_batch_exporter(spans)
+                .with_resource(resource.clone())
+                .build();
+            let metrics = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()?;
+            let meter = SdkMeterProvider::builder()
+                .with_periodic_exporter(metrics)
+                .with_resource(resource)
+                .build();
+            global::set_tracer_provider(tracer.clone());
+            global::set_meter_provider(meter.clone());
+            let layer = tracing_opentelemetry::layer().with_tracer(tracer.tracer("doxwatch"));
+            (Some(tracer), Some(meter), Some(layer))
+        }
+    };
+
+    tracing_subscriber::registry().with(filter).with(fmt).with(otel_layer).try_init()?;
+    Ok(Telemetry { tracer, meter })
+}
+
+/// Reads W3C trace context from HTTP/2 headers (gRPC metadata).
+pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Writes W3C trace context into outgoing gRPC metadata.
+pub struct MetadataInjector<'a>(pub &'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
+/// The trace context of the current span, for a call to a peer.
+pub fn inject_current(metadata: &mut tonic::metadata::MetadataMap) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut MetadataInjector(metadata)));
+}
+
+/// The server span of an incoming request, child of the caller's trace when it sent one.
+pub fn server_span(request: &http::Request<()>) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let path = request.uri().path();
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc.request",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
+    let _ = span.set_parent(parent);
+    span
+}

@@ -1,0 +1,50 @@
+//! Business time on the wire: conversions between `google.protobuf.Timestamp` and
+//! `OffsetDateTime`, truncated to the microsecond that the stores keep, and the rule that a
+//! business time may be in the past but not in the future.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+/// How far into the future a client's clock may run ahead of the server's.
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// A protobuf timestamp as a UTC time truncated to microseconds.
+pub fn from_proto(ts: &prost_types::Timestamp) -> Result<OffsetDateTime, String> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err("nanos must be between 0 and 999,999,999".to_owned());
+    }
+    let nanos = i128::from(ts.seconds) * 1_000_000_000 + i128::from(ts.nanos / 1000 * 1000);
+    let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| "is out of range".to_owned())?;
+    if t.year() < 1900 || t.year() > 9999 {
+        return Err("must be between the years 1900 and 9999".to_owned());
+    }
+    Ok(t)
+}
+
+pub fn to_proto(t: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
+}
+
+/// Now, truncated to microseconds.
+pub fn now() -> OffsetDateTime {
+    truncate(OffsetDateTime::now_utc())
+}
+
+pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
+}
+
+/// A business time: given or now, and never in the future beyond [`CLOCK_SKEW`].
+pub fn business_time(given: Option<&prost_types::Timestamp>, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    match given {
+        None => Ok(now),
+        Some(ts) => {
+            let t = from_proto(ts)?;
+            if t > now + CLOCK_SKEW {
+                return Err("must not be in the future".to_owned());
+            }
+            Ok(t)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The doxwatch contracts, generated from `proto/` at build time. The module tree mirrors the
+//! protobuf packages: `doxwatch.intake.v1` is [`doxwatch::intake::v1`].
+
+#![allow(clippy::all, missing_docs)]
+
+include!(concat!(env!("OUT_DIR"), "/doxwatch.rs"));
+
+/// The encoded `FileDescriptorSet` of every contract, served by gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/doxwatch_descriptor.bin"));
+
+pub use doxwatch::intake::v1 as intake;
