@@ -12,18 +12,34 @@ pub const OFFICER_HEADER: &str = "x-doxwatch-officer";
 /// The longest actor name accepted.
 pub const MAX_ACTOR_LEN: usize = 100;
 
+/// The metadata key with which a doxwatch service calling a peer names itself. Until services
+/// authenticate each other with client certificates, this is taken on trust.
+pub const SERVICE_HEADER: &str = "x-doxwatch-service";
+
+/// The services that may name themselves in [`SERVICE_HEADER`].
+pub const SERVICES: &[&str] = &["intake", "links", "liaison", "referral"];
+
 /// The officer or service on whose behalf a request acts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(String);
+pub enum Actor {
+    /// An officer, by the name their client sent.
+    Officer(String),
+    /// A doxwatch service acting on a peer's message.
+    Service(&'static str),
+}
 
 impl Actor {
-    /// An actor named by the system itself, e.g. a service acting on a peer's message.
-    pub fn system(name: &str) -> Self {
-        Actor(name.to_owned())
+    /// The name recorded in timelines: the officer's name, or `service:<name>`.
+    pub fn name(&self) -> String {
+        match self {
+            Actor::Officer(name) => name.clone(),
+            Actor::Service(name) => format!("service:{name}"),
+        }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// Whether this is the named doxwatch service.
+    pub fn is_service(&self, service: &str) -> bool {
+        matches!(self, Actor::Service(s) if *s == service)
     }
 
     /// The actor of a request; UNAUTHENTICATED when none is named or the name is unusable.
@@ -32,6 +48,12 @@ impl Actor {
     }
 
     pub fn from_metadata(metadata: &MetadataMap) -> Result<Self, Status> {
+        if let Some(value) = metadata.get(SERVICE_HEADER) {
+            let name = value.to_str().unwrap_or_default();
+            return SERVICES.iter().find(|s| **s == name).map(|s| Actor::Service(s)).ok_or_else(|| {
+                with_reason(Code::Unauthenticated, "SERVICE_UNKNOWN", format!("{SERVICE_HEADER} names no doxwatch service"))
+            });
+        }
         let value = metadata.get(OFFICER_HEADER).ok_or_else(|| {
             with_reason(Code::Unauthenticated, "ACTOR_MISSING", format!("the {OFFICER_HEADER} metadata is required"))
         })?;
@@ -43,6 +65,6 @@ impl Actor {
                 format!("{OFFICER_HEADER} must be 1 to {MAX_ACTOR_LEN} printable characters"),
             ));
         }
-        Ok(Actor(name.to_owned()))
+        Ok(Actor::Officer(name.to_owned()))
     }
 }

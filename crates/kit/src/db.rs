@@ -148,6 +148,14 @@ impl Db {
         matches!(self.write, Pool::Postgres(_))
     }
 
+    /// Starts a read-only transaction, so that a read made of several queries sees one snapshot.
+    pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.read {
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+        })
+    }
+
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, taking the write lock at
     /// once, so that a transaction that reads before it writes cannot fail half way.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -1,1 +1,70 @@
+//! The intake service: doxxing cases as they reach the regulator, the people whose data was
+//! disclosed, and each case's status as a history of events (`doxwatch.intake.v1`).
 
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr};
+
+use doxwatch_kit::{
+    config::ServiceConfig,
+    db::{Db, DbError, Migrations},
+    server::{GrpcServer, ServerError},
+};
+use doxwatch_proto::intake::intake_service_server::IntakeServiceServer;
+
+/// The service's name, as `doxwatch serve` and `doxwatch up` know it.
+pub const SERVICE: &str = "intake";
+/// The port `doxwatch up` gives intake, and the one clients try by default.
+pub const DEFAULT_PORT: u16 = 50051;
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the intake store")]
+    Store(#[from] DbError),
+    #[error("cannot start the intake server")]
+    Server(#[from] ServerError),
+}
+
+/// A built intake service: its store open and migrated, its listener bound.
+pub struct Application {
+    server: GrpcServer,
+    db: Db,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let limits = server.limits();
+        server.add_service(
+            IntakeServiceServer::new(api::IntakeApi::new(service::Intake::new(db.clone())))
+                .max_decoding_message_size(limits.max_message_bytes)
+                .max_encoding_message_size(limits.max_message_bytes),
+        );
+        Ok(Self { server, db, addr })
+    }
+
+    /// The address the service listens on (its real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes and calls in flight have finished, then closes the store.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let result = self.server.serve(shutdown).await;
+        self.db.close().await;
+        result
+    }
+}

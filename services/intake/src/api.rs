@@ -1,0 +1,251 @@
+//! The gRPC face of intake: requests are checked and converted to domain values, handed to the
+//! service, and the results converted back. Nothing here decides anything.
+
+use doxwatch_kit::{
+    actor::Actor,
+    error::{self, FieldViolations},
+    idempotency::{MAX_REQUEST_ID_LEN, RequestKey},
+    page, timestamp,
+};
+use doxwatch_proto::intake::{self as pb, intake_service_server::IntakeService};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{convert, domain::*, service::Intake, store::CaseFilter};
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+const DEFAULT_EVENTS_PAGE_SIZE: u32 = 100;
+
+pub struct IntakeApi {
+    intake: Intake,
+}
+
+impl IntakeApi {
+    pub fn new(intake: Intake) -> Self {
+        Self { intake }
+    }
+}
+
+/// The request's idempotency key, if it has a `request_id`: the id is checked and the hash is of
+/// the request with the id cleared.
+fn request_key<M: prost::Message + Clone>(
+    v: &mut FieldViolations,
+    method: &str,
+    request_id: &str,
+    request: &M,
+    clear: impl FnOnce(&mut M),
+) -> Option<RequestKey> {
+    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
+        v.add("request_id", format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
+        return None;
+    }
+    let mut payload = request.clone();
+    clear(&mut payload);
+    RequestKey::new(method, request_id, &payload)
+}
+
+fn invalid(v: FieldViolations) -> Status {
+    error::invalid_argument(&v)
+}
+
+#[tonic::async_trait]
+impl IntakeService for IntakeApi {
+    async fn create_case(&self, request: Request<pb::CreateCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "CreateCase", &req.request_id, &req, |r| r.request_id.clear());
+        let new = convert::new_case(req.case.as_ref(), timestamp::now());
+        let new = match new {
+            Ok(new) if v.is_empty() => new,
+            Ok(_) => return Err(invalid(v)),
+            Err(mut more) => {
+                for x in v.iter() {
+                    more.add(x.field.clone(), x.description.clone());
+                }
+                return Err(invalid(more));
+            }
+        };
+        let case = self.intake.create_case(&actor, new, key, convert::case_to_proto).await?;
+        Ok(Response::new(case))
+    }
+
+    async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = convert::case_id(&mut v, "name", &req.name).ok_or_else(|| invalid(v))?;
+        let case = self.intake.get_case(id).await?;
+        Ok(Response::new(convert::case_to_proto(&case)))
+    }
+
+    async fn list_cases(&self, request: Request<pb::ListCasesRequest>) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
+        let filter = CaseFilter {
+            kind: convert::filter_code(&mut v, "kind", req.kind, CaseKind::from_code),
+            status: convert::filter_code(&mut v, "status", req.status, CaseStatus::from_code),
+            category: convert::filter_code(
+                &mut v,
+                "data_subject_category",
+                req.data_subject_category,
+                DataSubjectCategory::from_code,
+            ),
+            received_after: convert::optional_time(&mut v, "received_after", req.received_after.as_ref()),
+            received_before: convert::optional_time(&mut v, "received_before", req.received_before.as_ref()),
+        };
+        let fingerprint = page::filter_fingerprint(&filter);
+        let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
+        let Some(limit) = limit.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let cases = self.intake.list_cases(&filter, after, limit + 1).await?;
+        let more = cases.len() > limit as usize;
+        let cases: Vec<Case> = cases.into_iter().take(limit as usize).collect();
+        let next_page_token = match cases.last() {
+            Some(last) if more => page::encode_token(&fingerprint, &last.id.0),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListCasesResponse {
+            cases: cases.iter().map(convert::case_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_case(&self, request: Request<pb::UpdateCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "UpdateCase", &req.request_id, &req, |r| r.request_id.clear());
+        let mut fields = Vec::new();
+        match &req.update_mask {
+            None => v.add("update_mask", "is required"),
+            Some(mask) if mask.paths.is_empty() => v.add("update_mask", "must name at least one field"),
+            Some(mask) => {
+                for (i, path) in mask.paths.iter().enumerate() {
+                    match UpdatableField::parse(path) {
+                        Some(f) if !fields.contains(&f) => fields.push(f),
+                        Some(_) => v.add(format!("update_mask.paths[{i}]"), format!("{path} is named twice")),
+                        None => v.add(
+                            format!("update_mask.paths[{i}]"),
+                            format!("{path:?} cannot be updated (kind, received_at and status are fixed or moved by TransitionCase)"),
+                        ),
+                    }
+                }
+            }
+        }
+        let Some(case) = req.case.as_ref() else {
+            v.add("case", "is required");
+            return Err(invalid(v));
+        };
+        let id = convert::case_id(&mut v, "case.name", &case.name);
+        let changes = convert::details(&mut v, "case", case, Some(&fields));
+        let Some(id) = id.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let case = self.intake.update_case(&actor, id, &fields, &changes, key, convert::case_to_proto).await?;
+        Ok(Response::new(case))
+    }
+
+    async fn transition_case(&self, request: Request<pb::TransitionCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "TransitionCase", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::case_id(&mut v, "name", &req.name);
+        let to = match CaseStatus::from_code(req.to_status) {
+            Some(to) => Some(to),
+            None if req.to_status == 0 => {
+                v.add("to_status", "is required");
+                None
+            }
+            None => {
+                v.add("to_status", format!("{} is not a known value", req.to_status));
+                None
+            }
+        };
+        let closure_reason = match (to, ClosureReason::from_code(req.closure_reason)) {
+            (Some(CaseStatus::Closed), Some(r)) => Some(r),
+            (Some(CaseStatus::Closed), None) => {
+                v.add("closure_reason", "is required when closing a case");
+                None
+            }
+            (_, None) if req.closure_reason == 0 => None,
+            (_, _) => {
+                v.add("closure_reason", "is given only when closing a case");
+                None
+            }
+        };
+        let duplicate_of = if closure_reason == Some(ClosureReason::Duplicate) {
+            if req.duplicate_of.is_empty() {
+                v.add("duplicate_of", "is required when closing a case as a duplicate");
+                None
+            } else {
+                convert::case_id(&mut v, "duplicate_of", &req.duplicate_of)
+            }
+        } else {
+            if !req.duplicate_of.is_empty() {
+                v.add("duplicate_of", "is given only when closing a case as a duplicate");
+            }
+            None
+        };
+        if req.note.chars().count() > MAX_NOTE_CHARS {
+            v.add("note", format!("must be at most {MAX_NOTE_CHARS} characters"));
+        }
+        let occurred_at = v.check("occurred_at", timestamp::business_time(req.occurred_at.as_ref(), timestamp::now()));
+        let (Some(id), Some(to), Some(occurred_at)) = (id, to, occurred_at) else {
+            return Err(invalid(v));
+        };
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let transition = Transition { to, closure_reason, duplicate_of, note: req.note.trim().to_owned(), occurred_at };
+        let case = self.intake.transition_case(&actor, id, transition, key, convert::case_to_proto).await?;
+        Ok(Response::new(case))
+    }
+
+    async fn list_case_events(
+        &self,
+        request: Request<pb::ListCaseEventsRequest>,
+    ) -> Result<Response<pb::ListCaseEventsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = convert::case_id(&mut v, "name", &req.name);
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_EVENTS_PAGE_SIZE, MAX_PAGE_SIZE));
+        let fingerprint = page::filter_fingerprint(&req.name);
+        let offset = v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten();
+        let (Some(id), Some(limit)) = (id, limit) else {
+            return Err(invalid(v));
+        };
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let offset = offset.unwrap_or(0);
+        let events = self.intake.list_events(id, offset, limit + 1).await?;
+        let more = events.len() > limit as usize;
+        let events: Vec<CaseEvent> = events.into_iter().take(limit as usize).collect();
+        let next_page_token =
+            if more { page::encode_token(&fingerprint, &(offset + limit as u64)) } else { String::new() };
+        Ok(Response::new(pb::ListCaseEventsResponse {
+            events: events.iter().map(convert::event_to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_intake_statistics(
+        &self,
+        request: Request<pb::GetIntakeStatisticsRequest>,
+    ) -> Result<Response<pb::IntakeStatistics>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let now = timestamp::now();
+        let as_of = v.check("as_of", timestamp::business_time(req.as_of.as_ref(), now));
+        let recorded_before = convert::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
+        let Some(as_of) = as_of.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let figures = self.intake.statistics(as_of, recorded_before).await?;
+        Ok(Response::new(convert::figures_to_proto(&figures, as_of, recorded_before)))
+    }
+}

@@ -1,0 +1,240 @@
+//! Intake's use cases: each validates against the store's current state, makes its change in one
+//! transaction together with its timeline event and its request-id record, and returns the result.
+
+use doxwatch_kit::{
+    actor::Actor,
+    db::Db,
+    error::FieldViolations,
+    idempotency::{self, RequestKey},
+};
+use prost::Message;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    domain::*,
+    error::IntakeError,
+    store::{self, CaseFilter},
+};
+
+/// The intake service's state: its store.
+#[derive(Clone)]
+pub struct Intake {
+    db: Db,
+}
+
+impl Intake {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Records a case and its CREATED event (at `received_at`, status RECEIVED).
+    #[tracing::instrument(skip_all, fields(kind = ?new.kind))]
+    pub async fn create_case<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        new: NewCase,
+        key: Option<RequestKey>,
+        respond: impl FnOnce(&Case) -> R,
+    ) -> Result<R, IntakeError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(key) = &key {
+            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
+                return Ok(first);
+            }
+        }
+        let now = doxwatch_kit::timestamp::now();
+        let case = Case {
+            id: CaseId::new(),
+            kind: new.kind,
+            received_at: new.received_at,
+            details: new.details,
+            status: CaseStatus::Received,
+            closure_reason: None,
+            created_by: actor.name(),
+            create_time: now,
+            update_time: now,
+        };
+        let created = CaseEvent {
+            id: Uuid::now_v7(),
+            case: case.id,
+            kind: CaseEventKind::Created,
+            actor: actor.name(),
+            occurred_at: case.received_at,
+            record_time: now,
+            from_status: None,
+            to_status: Some(CaseStatus::Received),
+            closure_reason: None,
+            duplicate_of: None,
+            note: String::new(),
+        };
+        store::insert_case(&mut tx, &case, &created).await?;
+        let response = respond(&case);
+        if let Some(key) = &key {
+            idempotency::remember(&mut tx, key, &response).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(case = %case.id, "case recorded");
+        Ok(response)
+    }
+
+    #[tracing::instrument(skip(self), fields(case = %id))]
+    pub async fn get_case(&self, id: CaseId) -> Result<Case, IntakeError> {
+        let mut tx = self.db.begin_read().await?;
+        store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))
+    }
+
+    #[tracing::instrument(skip(self, filter))]
+    pub async fn list_cases(&self, filter: &CaseFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Case>, IntakeError> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(store::list_cases(&mut tx, filter, after, limit).await?)
+    }
+
+    /// Changes the fields named in `fields` to their values in `changes`.
+    #[tracing::instrument(skip_all, fields(case = %id))]
+    pub async fn update_case<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        fields: &[UpdatableField],
+        changes: &CaseDetails,
+        key: Option<RequestKey>,
+        respond: impl FnOnce(&Case) -> R,
+    ) -> Result<R, IntakeError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(key) = &key {
+            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
+                return Ok(first);
+            }
+        }
+        if store::status_head_for_update(&mut tx, id).await?.is_none() {
+            return Err(IntakeError::NotFound(id.name()));
+        }
+        let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+        let before = case.details.clone();
+        for field in fields {
+            field.apply(changes, &mut case.details);
+        }
+        let now = doxwatch_kit::timestamp::now();
+        let subjects_changed = before.data_subjects != case.details.data_subjects;
+        store::update_details(&mut tx, id, &case.details, subjects_changed, now).await?;
+        let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
+        store::append_event(
+            &mut tx,
+            &CaseEvent {
+                id: Uuid::now_v7(),
+                case: id,
+                kind: CaseEventKind::Updated,
+                actor: actor.name(),
+                occurred_at: now,
+                record_time: now,
+                from_status: None,
+                to_status: None,
+                closure_reason: None,
+                duplicate_of: None,
+                note: format!("updated: {}", paths.join(", ")),
+            },
+        )
+        .await?;
+        case.update_time = now;
+        let response = respond(&case);
+        if let Some(key) = &key {
+            idempotency::remember(&mut tx, key, &response).await?;
+        }
+        tx.commit().await?;
+        Ok(response)
+    }
+
+    /// Moves a case to another status, if its kind, its current status and the mover allow it.
+    #[tracing::instrument(skip_all, fields(case = %id, to = ?transition.to))]
+    pub async fn transition_case<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        transition: Transition,
+        key: Option<RequestKey>,
+        respond: impl FnOnce(&Case) -> R,
+    ) -> Result<R, IntakeError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(key) = &key {
+            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
+                return Ok(first);
+            }
+        }
+        let head = store::status_head_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(id.name()))?;
+        let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
+        check_transition(head.kind, head.status, transition.to, mover)?;
+        if transition.occurred_at < head.since {
+            let mut v = FieldViolations::new();
+            v.add(
+                "occurred_at",
+                format!("must not be before the case's latest status change ({})", rfc3339(head.since)),
+            );
+            return Err(v.into());
+        }
+        if let Some(other) = transition.duplicate_of {
+            if other == id || !store::case_exists(&mut tx, other).await? {
+                let mut v = FieldViolations::new();
+                v.add("duplicate_of", format!("{} is not another recorded case", other.name()));
+                return Err(v.into());
+            }
+        }
+        let now = doxwatch_kit::timestamp::now();
+        store::append_event(
+            &mut tx,
+            &CaseEvent {
+                id: Uuid::now_v7(),
+                case: id,
+                kind: CaseEventKind::StatusChanged,
+                actor: actor.name(),
+                occurred_at: transition.occurred_at,
+                record_time: now,
+                from_status: Some(head.status),
+                to_status: Some(transition.to),
+                closure_reason: transition.closure_reason,
+                duplicate_of: transition.duplicate_of,
+                note: transition.note,
+            },
+        )
+        .await?;
+        store::touch(&mut tx, id, now).await?;
+        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+        let response = respond(&case);
+        if let Some(key) = &key {
+            idempotency::remember(&mut tx, key, &response).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(case = %id, "case moved");
+        Ok(response)
+    }
+
+    #[tracing::instrument(skip(self), fields(case = %id))]
+    pub async fn list_events(&self, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, IntakeError> {
+        let mut tx = self.db.begin_read().await?;
+        if !store::case_exists(&mut tx, id).await? {
+            return Err(IntakeError::NotFound(id.name()));
+        }
+        Ok(store::list_events(&mut tx, id, offset, limit).await?)
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn statistics(
+        &self,
+        as_of: OffsetDateTime,
+        recorded_before: Option<OffsetDateTime>,
+    ) -> Result<IntakeFigures, IntakeError> {
+        let mut tx = self.db.begin_read().await?;
+        let snapshots = store::statistics_rows(&mut tx, as_of, recorded_before).await?;
+        Ok(tally(&snapshots))
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}

@@ -1,0 +1,339 @@
+//! Intake's SQL. One query text serves both backends (`$n` parameters, portable SQL); times go
+//! through `Ts`, ids are native UUIDs. A case's status is derived from its timeline, and its data
+//! subjects are versioned, so that what the store says "as at" a moment never changes afterwards.
+
+use doxwatch_kit::{
+    db::{Tx, Ts},
+    on_tx,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::*;
+
+mod rows;
+
+use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
+pub use rows::StoreDecodeError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("stored data cannot be read")]
+    Decode(#[from] StoreDecodeError),
+    #[error("stored data cannot be written")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A case's status as it stands, and when it last changed, for deciding a move.
+pub struct StatusHead {
+    pub kind: CaseKind,
+    pub status: CaseStatus,
+    pub since: OffsetDateTime,
+}
+
+/// Filters of ListCases; `None` is "any".
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CaseFilter {
+    pub kind: Option<i32>,
+    pub status: Option<i32>,
+    pub category: Option<i32>,
+    pub received_after: Option<OffsetDateTime>,
+    pub received_before: Option<OffsetDateTime>,
+}
+
+/// The status of a case as at `$as_of`, among events recorded before `$recorded_before`. Events
+/// are ordered by business time, then by id (UUIDv7: record order).
+macro_rules! status_as_at {
+    ($as_of:literal, $recorded_before:literal) => {
+        concat!(
+            "(SELECT e.to_status FROM case_events e WHERE e.case_id = c.id AND e.to_status <> 0",
+            " AND e.occurred_at <= ", $as_of, " AND e.record_time < ", $recorded_before,
+            " ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1)"
+        )
+    };
+}
+
+macro_rules! closure_as_at {
+    ($as_of:literal, $recorded_before:literal) => {
+        concat!(
+            "(SELECT e.closure_reason FROM case_events e WHERE e.case_id = c.id AND e.to_status <> 0",
+            " AND e.occurred_at <= ", $as_of, " AND e.record_time < ", $recorded_before,
+            " ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1)"
+        )
+    };
+}
+
+/// The current version of a case's data subjects.
+const CURRENT_VERSION: &str = "(SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = c.id)";
+
+const CASE_COLUMNS: &str = "c.id, c.kind, c.received_at, c.channel, c.summary, c.reported_urls, c.complainant, \
+     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time";
+
+/// Selects cases (`inner`, which yields `c.*` plus `status` and `closure_reason`) with their current
+/// data subjects, one row per subject (or one with NULLs for a case without any).
+fn with_subjects(inner: &str) -> String {
+    format!(
+        "SELECT c.*, s.display_name AS subject_name, s.contact AS subject_contact, \
+                s.category AS subject_category, s.hong_kong_nexus AS subject_nexus \
+         FROM ({inner}) c \
+         LEFT JOIN case_subjects s ON s.case_id = c.id AND s.version = {CURRENT_VERSION} \
+         ORDER BY c.id, s.position"
+    )
+}
+
+pub async fn insert_case(tx: &mut Tx, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
+    let d = &case.details;
+    let urls = serde_json::to_string(&d.reported_urls)?;
+    let complainant = d.complainant.as_ref().map(rows::complainant_json).transpose()?;
+    let disclosed = serde_json::to_string(&d.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
+    let harm = serde_json::to_string(&d.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO cases (id, kind, received_at, channel, summary, reported_urls, complainant, \
+             disclosed_data, alleged_harm, created_by, create_time, update_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(case.id.0)
+        .bind(case.kind.code() as i16)
+        .bind(Ts(case.received_at))
+        .bind(d.channel.code() as i16)
+        .bind(&d.summary)
+        .bind(&urls)
+        .bind(&complainant)
+        .bind(&disclosed)
+        .bind(&harm)
+        .bind(&case.created_by)
+        .bind(Ts(case.create_time))
+        .bind(Ts(case.update_time))
+        .execute(&mut *c)
+        .await?;
+    });
+    insert_subjects(tx, case.id, 1, &d.data_subjects, case.create_time).await?;
+    append_event(tx, created).await
+}
+
+async fn insert_subjects(
+    tx: &mut Tx,
+    case: CaseId,
+    version: i32,
+    subjects: &[DataSubject],
+    recorded_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("INSERT INTO case_subject_versions (case_id, version, recorded_at) VALUES ($1, $2, $3)")
+            .bind(case.0)
+            .bind(version)
+            .bind(Ts(recorded_at))
+            .execute(&mut *c)
+            .await?;
+    });
+    for (position, subject) in subjects.iter().enumerate() {
+        let contact = subject.contact.as_ref().map(serde_json::to_string).transpose()?;
+        on_tx!(tx, c => {
+            sqlx::query(
+                "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(case.0)
+            .bind(version)
+            .bind(position as i32)
+            .bind(&subject.display_name)
+            .bind(&contact)
+            .bind(subject.category.code() as i16)
+            .bind(subject.hong_kong_nexus.code() as i16)
+            .execute(&mut *c)
+            .await?;
+        });
+    }
+    Ok(())
+}
+
+pub async fn append_event(tx: &mut Tx, e: &CaseEvent) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO case_events (id, case_id, kind, actor, occurred_at, record_time, from_status, to_status, \
+             closure_reason, duplicate_of, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(e.id)
+        .bind(e.case.0)
+        .bind(e.kind.code() as i16)
+        .bind(&e.actor)
+        .bind(Ts(e.occurred_at))
+        .bind(Ts(e.record_time))
+        .bind(e.from_status.map_or(0, CaseStatus::code) as i16)
+        .bind(e.to_status.map_or(0, CaseStatus::code) as i16)
+        .bind(e.closure_reason.map_or(0, ClosureReason::code) as i16)
+        .bind(e.duplicate_of.map(|d| d.0))
+        .bind(&e.note)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Locks the case for a change (on PostgreSQL; SQLite has one writer) and returns its status.
+pub async fn status_head_for_update(tx: &mut Tx, id: CaseId) -> Result<Option<StatusHead>, StoreError> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT id FROM cases WHERE id = $1 FOR UPDATE").bind(id.0).execute(&mut **t).await?;
+    }
+    let row: Option<(i16, i16, Ts)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT c.kind, e.to_status, e.occurred_at FROM cases c JOIN case_events e ON e.case_id = c.id \
+             WHERE c.id = $1 AND e.to_status <> 0 ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1",
+        )
+        .bind(id.0)
+        .fetch_optional(c)
+        .await?
+    });
+    let Some((kind, status, since)) = row else { return Ok(None) };
+    Ok(Some(StatusHead {
+        kind: rows::code(kind, CaseKind::from_code, "cases.kind")?,
+        status: rows::code(status, CaseStatus::from_code, "case_events.to_status")?,
+        since: since.0,
+    }))
+}
+
+pub async fn case_exists(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
+    let row: Option<(Uuid,)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id FROM cases WHERE id = $1").bind(id.0).fetch_optional(c).await?
+    });
+    Ok(row.is_some())
+}
+
+/// Replaces the changeable details of a case. A new version of its data subjects is written only
+/// when they changed, so that earlier statistics stay reproducible.
+pub async fn update_details(
+    tx: &mut Tx,
+    id: CaseId,
+    details: &CaseDetails,
+    subjects_changed: bool,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let urls = serde_json::to_string(&details.reported_urls)?;
+    let complainant = details.complainant.as_ref().map(rows::complainant_json).transpose()?;
+    let disclosed = serde_json::to_string(&details.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
+    let harm = serde_json::to_string(&details.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE cases SET channel = $2, summary = $3, reported_urls = $4, complainant = $5, \
+             disclosed_data = $6, alleged_harm = $7, update_time = $8 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(details.channel.code() as i16)
+        .bind(&details.summary)
+        .bind(&urls)
+        .bind(&complainant)
+        .bind(&disclosed)
+        .bind(&harm)
+        .bind(Ts(now))
+        .execute(c)
+        .await?;
+    });
+    if subjects_changed {
+        let version: (i32,) = on_tx!(tx, c => {
+            sqlx::query_as("SELECT MAX(version) FROM case_subject_versions WHERE case_id = $1")
+                .bind(id.0)
+                .fetch_one(c)
+                .await?
+        });
+        insert_subjects(tx, id, version.0 + 1, &details.data_subjects, now).await?;
+    }
+    Ok(())
+}
+
+/// Marks the case changed at `now` (a status move changes `update_time` too).
+pub async fn touch(tx: &mut Tx, id: CaseId, now: OffsetDateTime) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE cases SET update_time = $2 WHERE id = $1").bind(id.0).bind(Ts(now)).execute(c).await?;
+    });
+    Ok(())
+}
+
+pub async fn get_case(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreError> {
+    let inner = format!(
+        "SELECT {CASE_COLUMNS}, {} AS status, {} AS closure_reason FROM cases c WHERE c.id = $1",
+        status_as_at!("$2", "$2"),
+        closure_as_at!("$2", "$2"),
+    );
+    let sql = with_subjects(&inner);
+    let rows: Vec<CaseRow> = on_tx!(tx, c => {
+        sqlx::query_as(&sql).bind(id.0).bind(Ts::max()).fetch_all(c).await?
+    });
+    Ok(decode_case(rows)?.into_iter().next())
+}
+
+/// A page of cases after `after` (in id order, which is record order).
+pub async fn list_cases(tx: &mut Tx, filter: &CaseFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Case>, StoreError> {
+    let inner = format!(
+        "SELECT {CASE_COLUMNS}, {status} AS status, {closure} AS closure_reason FROM cases c \
+         WHERE c.id > $1 \
+           AND ($2 = 0 OR c.kind = $2) \
+           AND ($3 = 0 OR {status} = $3) \
+           AND ($4 = 0 OR EXISTS (SELECT 1 FROM case_subjects s WHERE s.case_id = c.id AND s.category = $4 \
+                                  AND s.version = {CURRENT_VERSION})) \
+           AND c.received_at >= $5 AND c.received_at < $6 \
+         ORDER BY c.id LIMIT $7",
+        status = status_as_at!("$8", "$8"),
+        closure = closure_as_at!("$8", "$8"),
+    );
+    let sql = with_subjects(&inner);
+    let min = Ts(time::macros::datetime!(1900-01-01 0:00 UTC));
+    let rows: Vec<CaseRow> = on_tx!(tx, c => {
+        sqlx::query_as(&sql)
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(filter.kind.unwrap_or(0) as i16)
+            .bind(filter.status.unwrap_or(0) as i16)
+            .bind(filter.category.unwrap_or(0) as i16)
+            .bind(filter.received_after.map_or(min, Ts))
+            .bind(filter.received_before.map_or(Ts::max(), Ts))
+            .bind(i64::from(limit))
+            .bind(Ts::max())
+            .fetch_all(c)
+            .await?
+    });
+    Ok(decode_case(rows)?)
+}
+
+/// A page of a case's timeline, in business-time order.
+pub async fn list_events(tx: &mut Tx, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, StoreError> {
+    let rows: Vec<EventRow> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT id, case_id, kind, actor, occurred_at, record_time, from_status, to_status, closure_reason, \
+             duplicate_of, note FROM case_events WHERE case_id = $1 ORDER BY occurred_at, id LIMIT $2 OFFSET $3",
+        )
+        .bind(id.0)
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(c)
+        .await?
+    });
+    rows.into_iter().map(decode_event).collect::<Result<_, _>>().map_err(Into::into)
+}
+
+/// One row per (case, data subject category) of the cases received by `as_of` and recorded before
+/// `recorded_before`, with each case's status as at `as_of` and its data subjects as recorded then.
+pub async fn statistics_rows(
+    tx: &mut Tx,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+) -> Result<Vec<CaseSnapshot>, StoreError> {
+    let sql = format!(
+        "SELECT c.id, c.kind, c.received_at, {status} AS status, s.category \
+         FROM cases c \
+         LEFT JOIN case_subjects s ON s.case_id = c.id AND s.version = \
+             (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = c.id AND v.recorded_at < $2) \
+         WHERE c.received_at <= $1 AND c.create_time < $2 \
+         ORDER BY c.id",
+        status = status_as_at!("$1", "$2"),
+    );
+    let rows: Vec<StatisticsRow> = on_tx!(tx, c => {
+        sqlx::query_as(&sql)
+            .bind(Ts(as_of))
+            .bind(recorded_before.map_or(Ts::max(), Ts))
+            .fetch_all(c)
+            .await?
+    });
+    Ok(decode_snapshots(rows)?)
+}
