@@ -1,0 +1,134 @@
+//! Running services: `up` starts every service in this process on embedded stores, `serve` one
+//! service as configured. Both use each service's own `Application`, as the tests do.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use doxwatch_kit::{
+    config::{Layers, ServiceConfig, TelemetryConfig},
+    server::shutdown_signal,
+    telemetry,
+};
+use tokio::sync::watch;
+
+use crate::{ConfigArgs, output::CliError};
+
+/// The services of the suite, in the order `up` starts them.
+pub const SERVICES: &[(&str, u16)] = &[(doxwatch_intake::SERVICE, doxwatch_intake::DEFAULT_PORT)];
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// Where the services keep their SQLite stores (created if missing).
+    #[arg(long, env = "DOXWATCH_DATA_DIR", default_value = "doxwatch-data")]
+    pub data_dir: PathBuf,
+    /// The address the services listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The service to run.
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|(name, _)| *name)))]
+    pub service: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+fn env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+/// A built service, ready to serve.
+enum Built {
+    Intake(doxwatch_intake::Application),
+}
+
+impl Built {
+    async fn build(service: &str, config: &ServiceConfig) -> Result<Self, CliError> {
+        match service {
+            doxwatch_intake::SERVICE => Ok(Built::Intake(
+                doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
+            )),
+            other => Err(CliError::Usage(format!("no service named {other}"))),
+        }
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        match self {
+            Built::Intake(app) => app.local_addr(),
+        }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) -> Result<(), CliError> {
+        let shutdown = async move {
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        };
+        match self {
+            Built::Intake(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
+        }
+    }
+}
+
+pub async fn up(args: UpArgs) -> Result<(), CliError> {
+    let known: Vec<&str> = TelemetryConfig::KEYS.to_vec();
+    let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
+    let telemetry_config = TelemetryConfig::from_layers(&mut layers);
+    layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
+    let telemetry = telemetry::init(&telemetry_config, "doxwatch").map_err(|e| CliError::chain(&e))?;
+
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.data_dir.display())))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut running = Vec::new();
+    for (name, port) in SERVICES {
+        let mut service_layers = Layers::default();
+        let path = args.data_dir.join(format!("{name}.db"));
+        let config = ServiceConfig::from_layers(
+            &mut service_layers,
+            SocketAddr::new(args.host, *port),
+            &format!("sqlite://{}", path.display()),
+        );
+        let built = Built::build(name, &config).await?;
+        println!("{name:<10}{}", built.local_addr());
+        running.push(tokio::spawn(built.run(stop_rx.clone())));
+    }
+    println!("doxwatch is up; press Ctrl-C to stop");
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    for handle in running {
+        match handle.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(e) => result = Err(CliError::Other(format!("a service task failed: {e}"))),
+        }
+    }
+    telemetry.shutdown();
+    result
+}
+
+pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let port = SERVICES.iter().find(|(name, _)| *name == args.service).map(|(_, p)| *p).unwrap_or(0);
+    let known: Vec<&str> = ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect();
+    let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
+    let config = ServiceConfig::from_layers(
+        &mut layers,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        &format!("sqlite://doxwatch-data/{}.db", args.service),
+    );
+    let telemetry_config = TelemetryConfig::from_layers(&mut layers);
+    layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
+    let telemetry =
+        telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
+    let built = Built::build(&args.service, &config).await?;
+    tracing::info!(service = %args.service, addr = %built.local_addr(), "serving");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let run = tokio::spawn(built.run(stop_rx));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    let result = run.await.map_err(|e| CliError::Other(format!("the service task failed: {e}")))?;
+    telemetry.shutdown();
+    result
+}
