@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use doxwatch_kit::{
-    config::{Layers, ServiceConfig, TelemetryConfig},
+    config::{Layers, PeerUrls, ServiceConfig, TelemetryConfig},
     server::shutdown_signal,
     telemetry,
 };
@@ -13,7 +13,10 @@ use tokio::sync::watch;
 use crate::{ConfigArgs, output::CliError};
 
 /// The services of the suite, in the order `up` starts them.
-pub const SERVICES: &[(&str, u16)] = &[(doxwatch_intake::SERVICE, doxwatch_intake::DEFAULT_PORT)];
+pub const SERVICES: &[(&str, u16)] = &[
+    (doxwatch_intake::SERVICE, doxwatch_intake::DEFAULT_PORT),
+    (doxwatch_links::SERVICE, doxwatch_links::DEFAULT_PORT),
+];
 
 #[derive(clap::Args)]
 pub struct UpArgs {
@@ -43,6 +46,7 @@ fn env() -> Vec<(String, String)> {
 /// A built service, ready to serve.
 enum Built {
     Intake(doxwatch_intake::Application),
+    Links(doxwatch_links::Application),
 }
 
 impl Built {
@@ -51,6 +55,9 @@ impl Built {
             doxwatch_intake::SERVICE => Ok(Built::Intake(
                 doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
             )),
+            doxwatch_links::SERVICE => Ok(Built::Links(
+                doxwatch_links::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
+            )),
             other => Err(CliError::Usage(format!("no service named {other}"))),
         }
     }
@@ -58,6 +65,7 @@ impl Built {
     fn local_addr(&self) -> SocketAddr {
         match self {
             Built::Intake(app) => app.local_addr(),
+            Built::Links(app) => app.local_addr(),
         }
     }
 
@@ -67,6 +75,7 @@ impl Built {
         };
         match self {
             Built::Intake(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
+            Built::Links(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
         }
     }
 }
@@ -85,11 +94,13 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     for (name, port) in SERVICES {
         let mut service_layers = Layers::default();
         let path = args.data_dir.join(format!("{name}.db"));
-        let config = ServiceConfig::from_layers(
+        let mut config = ServiceConfig::from_layers(
             &mut service_layers,
             SocketAddr::new(args.host, *port),
             &format!("sqlite://{}", path.display()),
         );
+        let peer_host = if args.host.is_unspecified() { "127.0.0.1".to_owned() } else { args.host.to_string() };
+        config.peers = PeerUrls::local(&peer_host);
         let built = Built::build(name, &config).await?;
         println!("{name:<10}{}", built.local_addr());
         running.push(tokio::spawn(built.run(stop_rx.clone())));

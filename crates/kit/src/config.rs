@@ -281,13 +281,71 @@ impl TelemetryConfig {
     }
 }
 
-/// What every service's server needs: where to listen, its store, and the limits of its stack.
+/// What every service's server needs: where to listen, its store, the limits of its stack, and
+/// where its peers are.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub listen: SocketAddr,
     pub database_url: Secret<String>,
     pub database_max_connections: u32,
     pub limits: ServerLimits,
+    pub peers: PeerUrls,
+    pub outbox: OutboxConfig,
+}
+
+/// How the outbox relay paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// How often the relay looks for due effects when nothing wakes it.
+    pub poll_interval: Duration,
+    /// The longest wait between two attempts to deliver an effect to a peer that is down.
+    pub max_backoff: Duration,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self { poll_interval: Duration::from_millis(500), max_backoff: Duration::from_secs(30) }
+    }
+}
+
+/// Where each service of the suite answers, for the services that call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerUrls {
+    pub intake: String,
+    pub links: String,
+    pub liaison: String,
+    pub referral: String,
+}
+
+impl PeerUrls {
+    /// The suite on one host, each service on its default port.
+    pub fn local(host: &str) -> Self {
+        Self {
+            intake: format!("http://{host}:50051"),
+            links: format!("http://{host}:50052"),
+            liaison: format!("http://{host}:50053"),
+            referral: format!("http://{host}:50054"),
+        }
+    }
+
+    fn from_layers(layers: &mut Layers) -> Self {
+        let defaults = Self::local("127.0.0.1");
+        let mut url = |key: &str, default: String| {
+            layers.get_with(key, default, |s| {
+                if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 {
+                    Ok(s.trim_end_matches('/').to_owned())
+                } else {
+                    Err(format!("expected an http:// or https:// URL, found {s:?}"))
+                }
+            })
+        };
+        Self {
+            intake: url("intake_url", defaults.intake),
+            links: url("links_url", defaults.links),
+            liaison: url("liaison_url", defaults.liaison),
+            referral: url("referral_url", defaults.referral),
+        }
+    }
 }
 
 /// The bounds every server enforces.
@@ -323,6 +381,12 @@ impl ServiceConfig {
         "concurrency_limit",
         "max_message_bytes",
         "shutdown_grace_ms",
+        "intake_url",
+        "links_url",
+        "liaison_url",
+        "referral_url",
+        "outbox_poll_ms",
+        "outbox_max_backoff_ms",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
@@ -359,6 +423,21 @@ impl ServiceConfig {
                     defaults.shutdown_grace,
                     Duration::ZERO,
                     Duration::from_secs(600),
+                ),
+            },
+            peers: PeerUrls::from_layers(layers),
+            outbox: OutboxConfig {
+                poll_interval: layers.get_millis(
+                    "outbox_poll_ms",
+                    OutboxConfig::default().poll_interval,
+                    Duration::from_millis(10),
+                    Duration::from_secs(60),
+                ),
+                max_backoff: layers.get_millis(
+                    "outbox_max_backoff_ms",
+                    OutboxConfig::default().max_backoff,
+                    Duration::from_millis(10),
+                    Duration::from_secs(3600),
                 ),
             },
         }

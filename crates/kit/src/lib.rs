@@ -6,10 +6,15 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod outbox;
 pub mod page;
+pub mod peer;
+pub mod resource;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;
+pub mod validate;
+pub mod vocabulary;
 
 #[cfg(feature = "testing")]
 pub mod testing;

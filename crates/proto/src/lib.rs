@@ -10,3 +10,5 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/doxwatch_descriptor.bin"));
 
 pub use doxwatch::intake::v1 as intake;
+pub use doxwatch::ops::v1 as ops;
+pub use doxwatch::links::v1 as links;

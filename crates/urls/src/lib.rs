@@ -1,6 +1,16 @@
 //! URLs as doxwatch accepts them, shared by intake (which validates what complainants report) and
 //! link-tracking (which canonicalizes them), so that intake never accepts a URL that link-tracking
 //! would refuse.
+//!
+//! [`parse`] validates; [`canonicalize`] also rewrites a URL into one canonical spelling (generic
+//! normalisation plus per-platform rules kept as data in `rules.toml`, documented in `RULES.md`)
+//! and says what the URL tells about the platform, channel and message it points at.
+
+mod canonical;
+mod percent;
+mod rules;
+
+pub use canonical::{Canonical, canonicalize};
 
 use url::{Host, Url};
 

@@ -233,6 +233,28 @@ impl IntakeService for IntakeApi {
         }))
     }
 
+    async fn list_case_links(
+        &self,
+        request: Request<pb::ListCaseLinksRequest>,
+    ) -> Result<Response<pb::ListCaseLinksResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = convert::case_id(&mut v, "name", &req.name);
+        if req.page_size < 0 {
+            v.add("page_size", "must not be negative");
+        }
+        let Some(id) = id.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let page_size = if req.page_size == 0 { 100 } else { req.page_size.min(1000) };
+        let (links, registration_pending) = self.intake.case_links(id, page_size, req.page_token).await?;
+        Ok(Response::new(pb::ListCaseLinksResponse {
+            links: links.links,
+            next_page_token: links.next_page_token,
+            registration_pending,
+        }))
+    }
+
     async fn get_intake_statistics(
         &self,
         request: Request<pb::GetIntakeStatisticsRequest>,

@@ -22,6 +22,9 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error("stored response cannot be decoded")]
     Replay(#[from] prost::DecodeError),
+    /// Link-tracking's answer to a synchronous read.
+    #[error("link-tracking answered {}", .0.code())]
+    Links(Status),
 }
 
 impl From<sqlx::Error> for IntakeError {
@@ -61,6 +64,13 @@ impl From<IntakeError> for Status {
             IntakeError::RequestIdReused(id) => error::request_id_reused(&id),
             IntakeError::Store(e) => error::internal(&e),
             IntakeError::Replay(e) => error::internal(&e),
+            IntakeError::Links(status) => match status.code() {
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown | Code::Internal => {
+                    error::peer_unavailable("link-tracking", &status)
+                }
+                // The peer judged the request itself (a bad page token): the caller should hear it.
+                _ => status,
+            },
         }
     }
 }

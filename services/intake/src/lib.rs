@@ -4,18 +4,25 @@
 pub mod api;
 pub mod convert;
 pub mod domain;
+pub mod effects;
 pub mod error;
 pub mod service;
 pub mod store;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
+    outbox::{OutboxApi, Relay, RelaySettings},
+    peer,
     server::{GrpcServer, ServerError},
 };
-use doxwatch_proto::intake::intake_service_server::IntakeServiceServer;
+use doxwatch_proto::{
+    intake::intake_service_server::IntakeServiceServer, links::links_service_client::LinksServiceClient,
+    ops::outbox_service_server::OutboxServiceServer,
+};
+use tokio::sync::watch;
 
 /// The service's name, as `doxwatch serve` and `doxwatch up` know it.
 pub const SERVICE: &str = "intake";
@@ -33,11 +40,14 @@ pub enum BuildError {
     Store(#[from] DbError),
     #[error("cannot start the intake server")]
     Server(#[from] ServerError),
+    #[error("the link-tracking address is not usable")]
+    Peer(#[from] tonic::transport::Error),
 }
 
-/// A built intake service: its store open and migrated, its listener bound.
+/// A built intake service: its store open and migrated, its listener bound, its relay ready.
 pub struct Application {
     server: GrpcServer,
+    relay: Relay,
     db: Db,
     addr: SocketAddr,
 }
@@ -45,15 +55,23 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let relay = Relay::new(
+            db.clone(),
+            Arc::new(effects::IntakeEffects::new(links.clone())),
+            RelaySettings::from_config(&config.outbox),
+        );
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
-        server.add_service(
-            IntakeServiceServer::new(api::IntakeApi::new(service::Intake::new(db.clone())))
-                .max_decoding_message_size(limits.max_message_bytes)
-                .max_encoding_message_size(limits.max_message_bytes),
-        );
-        Ok(Self { server, db, addr })
+        server
+            .add_service(
+                IntakeServiceServer::new(api::IntakeApi::new(service::Intake::new(db.clone(), links, relay.waker())))
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
+            )
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+        Ok(Self { server, relay, db, addr })
     }
 
     /// The address the service listens on (its real port when configured with port 0).
@@ -63,7 +81,11 @@ impl Application {
 
     /// Serves until `shutdown` completes and calls in flight have finished, then closes the store.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (stop, stopped) = watch::channel(false);
+        let relay = tokio::spawn(self.relay.run(stopped));
         let result = self.server.serve(shutdown).await;
+        let _ = stop.send(true);
+        let _ = relay.await;
         self.db.close().await;
         result
     }

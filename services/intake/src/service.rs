@@ -1,31 +1,41 @@
 //! Intake's use cases: each validates against the store's current state, makes its change in one
 //! transaction together with its timeline event and its request-id record, and returns the result.
 
+use std::sync::Arc;
+
 use doxwatch_kit::{
     actor::Actor,
     db::Db,
     error::FieldViolations,
     idempotency::{self, RequestKey},
+    outbox,
 };
+use doxwatch_proto::links::{self as links_pb, links_service_client::LinksServiceClient};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
     domain::*,
+    effects,
     error::IntakeError,
     store::{self, CaseFilter},
 };
 
-/// The intake service's state: its store.
+/// The intake service's state: its store, the link-tracking service it reads, and the relay it
+/// wakes when it has written an effect.
 #[derive(Clone)]
 pub struct Intake {
     db: Db,
+    links: LinksServiceClient<Channel>,
+    relay: Arc<Notify>,
 }
 
 impl Intake {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, links: LinksServiceClient<Channel>, relay: Arc<Notify>) -> Self {
+        Self { db, links, relay }
     }
 
     pub fn db(&self) -> &Db {
@@ -73,11 +83,18 @@ impl Intake {
             note: String::new(),
         };
         store::insert_case(&mut tx, &case, &created).await?;
+        let urls = &case.details.reported_urls;
+        if !urls.is_empty() {
+            outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
+        }
         let response = respond(&case);
         if let Some(key) = &key {
             idempotency::remember(&mut tx, key, &response).await?;
         }
         tx.commit().await?;
+        if !urls.is_empty() {
+            self.relay.notify_one();
+        }
         tracing::info!(case = %case.id, "case recorded");
         Ok(response)
     }
@@ -122,6 +139,12 @@ impl Intake {
         let now = doxwatch_kit::timestamp::now();
         let subjects_changed = before.data_subjects != case.details.data_subjects;
         store::update_details(&mut tx, id, &case.details, subjects_changed, now).await?;
+        let added: Vec<String> =
+            case.details.reported_urls.iter().filter(|u| !before.reported_urls.contains(u)).cloned().collect();
+        if !added.is_empty() {
+            // A URL added later was reported no earlier than now, as far as the record shows.
+            outbox::enqueue(&mut tx, effects::register_links(id, &added, now)).await?;
+        }
         let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
         store::append_event(
             &mut tx,
@@ -146,6 +169,9 @@ impl Intake {
             idempotency::remember(&mut tx, key, &response).await?;
         }
         tx.commit().await?;
+        if !added.is_empty() {
+            self.relay.notify_one();
+        }
         Ok(response)
     }
 
@@ -221,6 +247,33 @@ impl Intake {
             return Err(IntakeError::NotFound(id.name()));
         }
         Ok(store::list_events(&mut tx, id, offset, limit).await?)
+    }
+
+    /// The links a case cites, read from link-tracking now, and whether some of its URLs are still
+    /// on their way there.
+    #[tracing::instrument(skip(self), fields(case = %id))]
+    pub async fn case_links(
+        &self,
+        id: CaseId,
+        page_size: i32,
+        page_token: String,
+    ) -> Result<(links_pb::ListLinksResponse, bool), IntakeError> {
+        {
+            let mut tx = self.db.begin_read().await?;
+            if !store::case_exists(&mut tx, id).await? {
+                return Err(IntakeError::NotFound(id.name()));
+            }
+        }
+        let pending = outbox::is_pending(&self.db, &id.name()).await?;
+        let mut request = tonic::Request::new(links_pb::ListLinksRequest {
+            page_size,
+            page_token,
+            case: id.name(),
+            ..Default::default()
+        });
+        doxwatch_kit::telemetry::inject_current(request.metadata_mut());
+        let links = self.links.clone().list_links(request).await.map_err(IntakeError::Links)?;
+        Ok((links.into_inner(), pending))
     }
 
     #[tracing::instrument(skip(self))]

@@ -1,30 +1,7 @@
 //! The closed vocabularies of a case. Each value keeps the number the contract gives it, which is
 //! also what the stores hold, so the three never drift apart.
 
-macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $code:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant = $code),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value's number in the contract and the store.
-            pub fn code(self) -> i32 {
-                self as i32
-            }
-
-            /// The value with this number; `None` for 0 (unspecified) and unknown numbers.
-            pub fn from_code(code: i32) -> Option<Self> {
-                match code {
-                    $($code => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
+use doxwatch_kit::vocabulary;
 
 vocabulary!(
     /// How a case reached the regulator.

@@ -7,7 +7,7 @@ use std::{net::SocketAddr, time::Duration};
 use doxwatch_intake::Application;
 use doxwatch_kit::{
     actor::OFFICER_HEADER,
-    config::{Secret, ServerLimits, ServiceConfig},
+    config::{OutboxConfig, PeerUrls, Secret, ServerLimits, ServiceConfig},
     testing::TestDatabase,
 };
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
@@ -43,12 +43,21 @@ pub struct TestApp {
 }
 
 pub fn config(db: &TestDatabase) -> ServiceConfig {
+    let nowhere = format!("http://127.0.0.1:{}", unused_port());
     ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Secret::new(db.url().to_owned()),
         database_max_connections: 5,
         limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
+        // No peer runs in these tests: their effects wait in the outbox.
+        peers: PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere },
+        outbox: OutboxConfig::default(),
     }
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9)
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {

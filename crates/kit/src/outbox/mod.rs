@@ -1,0 +1,136 @@
+//! The transactional outbox: an effect on a peer is written in the same local transaction as the
+//! change that causes it, and a relay delivers it at least once, in order per key, with the message
+//! id as the peer's `request_id`, so that the peer's idempotency store applies it exactly once.
+//! A peer that is down delays an effect; a peer that refuses one leaves it as a rejected effect.
+
+mod relay;
+mod service;
+
+use std::collections::HashMap;
+
+use opentelemetry::global;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub use relay::{Deliver, DeliveryOutcome, Relay, RelaySettings};
+pub use service::OutboxApi;
+
+use crate::{
+    db::{Db, Tx, Ts},
+    on_pool, on_tx,
+};
+
+/// An effect to deliver to a peer.
+#[derive(Debug, Clone)]
+pub struct Effect {
+    /// The peer service, e.g. "links".
+    pub peer: &'static str,
+    /// The peer's method, e.g. "RegisterLinks".
+    pub method: &'static str,
+    /// Effects with the same key are delivered in the order they were written.
+    pub key: String,
+    /// The encoded request, without its `request_id` (the message id is used).
+    pub payload: Vec<u8>,
+}
+
+/// A message as the relay hands it to a deliverer.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub seq: i64,
+    pub id: Uuid,
+    pub peer: String,
+    pub method: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub attempts: i32,
+    trace_context: HashMap<String, String>,
+}
+
+impl Message {
+    /// The message id, sent as the peer's `request_id`.
+    pub fn request_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// A request to the peer carrying the message's trace context and naming the calling service.
+    pub fn request<T>(&self, from_service: &'static str, body: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(body);
+        if let Ok(value) = tonic::metadata::MetadataValue::try_from(from_service) {
+            request.metadata_mut().insert(crate::actor::SERVICE_HEADER, value);
+        }
+        crate::telemetry::inject_current(request.metadata_mut());
+        request
+    }
+
+    fn parent_context(&self) -> opentelemetry::Context {
+        global::get_text_map_propagator(|p| p.extract(&self.trace_context))
+    }
+}
+
+/// Writes `effect` to the outbox inside `tx`; it is delivered once `tx` commits. Returns the
+/// message id. The current trace context goes with it, so the delivery joins the same trace.
+pub async fn enqueue(tx: &mut Tx, effect: Effect) -> Result<Uuid, sqlx::Error> {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let id = Uuid::now_v7();
+    let mut carrier: HashMap<String, String> = HashMap::new();
+    let cx = tracing::Span::current().context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    let trace_context = serde_json::to_string(&carrier).unwrap_or_else(|_| "{}".to_owned());
+    let now = Ts(OffsetDateTime::now_utc());
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO outbox (id, peer, method, ordering_key, payload, trace_context, state, attempts, \
+             next_attempt_at, create_time) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, $7, $7)",
+        )
+        .bind(id)
+        .bind(effect.peer)
+        .bind(effect.method)
+        .bind(&effect.key)
+        .bind(&effect.payload)
+        .bind(&trace_context)
+        .bind(now)
+        .execute(c)
+        .await?;
+    });
+    Ok(id)
+}
+
+/// Whether an effect with this key is still waiting to be delivered.
+pub async fn is_pending(db: &Db, key: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(i64,)> = on_pool!(db.read(), p => {
+        sqlx::query_as("SELECT seq FROM outbox WHERE ordering_key = $1 AND state = 1 LIMIT 1")
+            .bind(key)
+            .fetch_optional(p)
+            .await?
+    });
+    Ok(row.is_some())
+}
+
+/// The outbox's state as GetOutboxStatus reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub pending: i64,
+    pub delivered: i64,
+    pub rejected: i64,
+    pub oldest_pending: Option<OffsetDateTime>,
+}
+
+pub async fn status(db: &Db) -> Result<Status, sqlx::Error> {
+    let row: (Option<i64>, Option<i64>, Option<i64>) = on_pool!(db.read(), p => {
+        sqlx::query_as(
+            "SELECT SUM(CASE WHEN state = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN state = 2 THEN 1 ELSE 0 END), \
+             SUM(CASE WHEN state = 3 THEN 1 ELSE 0 END) FROM outbox",
+        )
+        .fetch_one(p)
+        .await?
+    });
+    let oldest: Option<(Ts,)> = on_pool!(db.read(), p => {
+        sqlx::query_as("SELECT create_time FROM outbox WHERE state = 1 ORDER BY seq LIMIT 1").fetch_optional(p).await?
+    });
+    Ok(Status {
+        pending: row.0.unwrap_or(0),
+        delivered: row.1.unwrap_or(0),
+        rejected: row.2.unwrap_or(0),
+        oldest_pending: oldest.map(|(t,)| t.0),
+    })
+}

@@ -1,0 +1,272 @@
+//! The relay: claims due messages (safely when several replicas share a PostgreSQL database),
+//! delivers them with a service-specific deliverer, and records the outcome. A message waits for
+//! every earlier pending message with the same key, so effects on one thing arrive in order.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use futures::future::join_all;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+use tonic::Code;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::Message;
+use crate::{
+    db::{Db, Pool, Ts},
+    error::CauseChain,
+    on_pool,
+};
+
+/// Delivers a message to its peer. A service implements it with its peers' clients.
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver<'a>(&'a self, message: &'a Message) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>>;
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// A passing failure (the peer is down, overloaded or slow): try again later.
+    Retry(String),
+    /// The peer refused the effect: keep it, show it, never retry it.
+    Rejected(String),
+}
+
+impl DeliveryOutcome {
+    /// Sorts a peer's answer. Codes that say the peer could not act now are retried without end;
+    /// INTERNAL and UNKNOWN are retried up to `max_attempts`; every other code is a refusal.
+    pub fn classify(result: Result<(), tonic::Status>, attempts: i32, max_attempts: i32) -> Self {
+        let status = match result {
+            Ok(()) => return DeliveryOutcome::Delivered,
+            Err(status) => status,
+        };
+        let text = format!("{:?}: {}", status.code(), status.message());
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled => {
+                DeliveryOutcome::Retry(text)
+            }
+            Code::Internal | Code::Unknown if attempts + 1 < max_attempts => DeliveryOutcome::Retry(text),
+            _ => DeliveryOutcome::Rejected(text),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RelaySettings {
+    /// How often to look for due messages when nothing wakes the relay.
+    pub poll_interval: Duration,
+    /// Messages claimed (and delivered concurrently, one per key) at once.
+    pub batch_size: i64,
+    /// How long a claim lasts; a replica that dies leaves its claims to expire.
+    pub claim_ttl: Duration,
+    /// The first retry's delay; each further retry doubles it, up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Attempts after which an INTERNAL or UNKNOWN answer counts as a refusal.
+    pub max_attempts: i32,
+}
+
+impl RelaySettings {
+    pub fn from_config(config: &crate::config::OutboxConfig) -> Self {
+        Self { poll_interval: config.poll_interval, max_backoff: config.max_backoff, ..Self::default() }
+    }
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(500),
+            batch_size: 32,
+            claim_ttl: Duration::from_secs(60),
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            max_attempts: 20,
+        }
+    }
+}
+
+/// The relay of one service replica.
+pub struct Relay {
+    db: Db,
+    deliverer: Arc<dyn Deliver>,
+    wake: Arc<Notify>,
+    settings: RelaySettings,
+    worker: String,
+}
+
+impl Relay {
+    pub fn new(db: Db, deliverer: Arc<dyn Deliver>, settings: RelaySettings) -> Self {
+        Self { db, deliverer, wake: Arc::new(Notify::new()), settings, worker: Uuid::now_v7().to_string() }
+    }
+
+    /// A handle that wakes the relay at once, for a service to call after it commits an effect.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Runs until `stop` turns true. Errors of the store are logged and retried.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let worked = match self.round().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %CauseChain(&e), "outbox relay round failed");
+                    false
+                }
+            };
+            if worked {
+                continue;
+            }
+            tokio::select! {
+                _ = stop.changed() => {}
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and delivers one batch; returns how many messages it handled.
+    pub async fn round(&self) -> Result<usize, sqlx::Error> {
+        let messages = self.claim().await?;
+        let handled = messages.len();
+        let deliveries = messages.into_iter().map(|message| self.deliver(message));
+        for result in join_all(deliveries).await {
+            result?;
+        }
+        Ok(handled)
+    }
+
+    async fn deliver(&self, message: Message) -> Result<(), sqlx::Error> {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        let span = tracing::info_span!(
+            "outbox.deliver",
+            otel.kind = "producer",
+            peer = %message.peer,
+            method = %message.method,
+            key = %message.key,
+            message = %message.id,
+            attempt = message.attempts + 1,
+        );
+        let _ = span.set_parent(message.parent_context());
+        let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
+        let outcome = DeliveryOutcome::classify(result, message.attempts, self.settings.max_attempts);
+        let _entered = span.enter();
+        match &outcome {
+            DeliveryOutcome::Delivered => tracing::debug!("effect delivered"),
+            DeliveryOutcome::Retry(e) => tracing::info!(error = %e, "effect delayed; will retry"),
+            DeliveryOutcome::Rejected(e) => tracing::warn!(error = %e, "effect rejected by the peer"),
+        }
+        self.record(&message, &outcome).await
+    }
+
+    async fn claim(&self) -> Result<Vec<Message>, sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        let until = now + self.settings.claim_ttl;
+        // A message is due when its time has come, no live claim holds it, and no earlier message
+        // with its key is still pending (so effects on one thing keep their order).
+        let lock = if matches!(self.db.write(), Pool::Postgres(_)) { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE seq IN (\
+               SELECT o.seq FROM outbox o \
+               WHERE o.state = 1 AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until < $3) \
+                 AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.ordering_key = o.ordering_key AND e.state = 1 AND e.seq < o.seq) \
+               ORDER BY o.seq LIMIT $4 {lock}) \
+             RETURNING seq, id, peer, method, ordering_key, payload, trace_context, attempts"
+        );
+        type Row = (i64, Uuid, String, String, String, Vec<u8>, String, i32);
+        let mut rows: Vec<Row> = on_pool!(self.db.write(), p => {
+            sqlx::query_as(&sql)
+                .bind(&self.worker)
+                .bind(Ts(until))
+                .bind(Ts(now))
+                .bind(self.settings.batch_size)
+                .fetch_all(p)
+                .await?
+        });
+        rows.sort_by_key(|r| r.0);
+        Ok(rows
+            .into_iter()
+            .map(|(seq, id, peer, method, key, payload, trace_context, attempts)| Message {
+                seq,
+                id,
+                peer,
+                method,
+                key,
+                payload,
+                attempts,
+                trace_context: serde_json::from_str(&trace_context).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn record(&self, message: &Message, outcome: &DeliveryOutcome) -> Result<(), sqlx::Error> {
+        let now = OffsetDateTime::now_utc();
+        on_pool!(self.db.write(), p => {
+            match outcome {
+                DeliveryOutcome::Delivered => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 2, attempts = attempts + 1, done_time = $2, claimed_until = NULL, \
+                         claimed_by = NULL WHERE seq = $1",
+                    )
+                    .bind(message.seq)
+                    .bind(Ts(now))
+                    .execute(p)
+                    .await?;
+                }
+                DeliveryOutcome::Rejected(error) => {
+                    sqlx::query(
+                        "UPDATE outbox SET state = 3, attempts = attempts + 1, done_time = $2, last_error = $3, \
+                         claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
+                    )
+                    .bind(message.seq)
+                    .bind(Ts(now))
+                    .bind(error)
+                    .execute(p)
+                    .await?;
+                }
+                DeliveryOutcome::Retry(error) => {
+                    let next = now + self.backoff(message.attempts, message.id);
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
+                         claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
+                    )
+                    .bind(message.seq)
+                    .bind(Ts(next))
+                    .bind(error)
+                    .execute(p)
+                    .await?;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Exponential backoff with jitter (from the message id's random bits), capped, so that
+    /// replicas retrying a recovered peer do not arrive all at once.
+    fn backoff(&self, attempts: i32, id: Uuid) -> Duration {
+        let exp = self.settings.base_backoff.saturating_mul(1u32 << attempts.clamp(0, 16) as u32);
+        let capped = exp.min(self.settings.max_backoff);
+        let jitter = (id.as_u128() % 1000) as f64 / 1000.0; // 0..1
+        capped.mul_f64(0.75 + 0.5 * jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_answers_into_retries_and_refusals() {
+        use DeliveryOutcome::*;
+        assert_eq!(DeliveryOutcome::classify(Ok(()), 0, 5), Delivered);
+        assert!(matches!(DeliveryOutcome::classify(Err(tonic::Status::unavailable("down")), 100, 5), Retry(_)));
+        assert!(matches!(DeliveryOutcome::classify(Err(tonic::Status::internal("x")), 0, 5), Retry(_)));
+        assert!(matches!(DeliveryOutcome::classify(Err(tonic::Status::internal("x")), 4, 5), Rejected(_)));
+        assert!(matches!(DeliveryOutcome::classify(Err(tonic::Status::invalid_argument("bad")), 0, 5), Rejected(_)));
+        assert!(matches!(DeliveryOutcome::classify(Err(tonic::Status::failed_precondition("no")), 0, 5), Rejected(_)));
+    }
+}

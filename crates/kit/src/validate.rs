@@ -1,0 +1,78 @@
+//! Checks of request fields that every service makes the same way, each recording a violation
+//! under the field's path and returning what it could make of the value.
+
+use prost::Message;
+use time::OffsetDateTime;
+
+use crate::{
+    error::FieldViolations,
+    idempotency::{MAX_REQUEST_ID_LEN, RequestKey},
+    timestamp,
+};
+
+/// A required enum: unspecified (0) and unknown numbers are refused.
+pub fn required<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) -> Option<T>) -> Option<T> {
+    let value = from(code);
+    if value.is_none() {
+        if code == 0 {
+            v.add(field, "is required");
+        } else {
+            v.add(field, format!("{code} is not a known value"));
+        }
+    }
+    value
+}
+
+/// An optional enum filter: 0 is "any", unknown numbers are refused.
+pub fn filter<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) -> Option<T>) -> Option<T> {
+    if code == 0 {
+        return None;
+    }
+    let value = from(code);
+    if value.is_none() {
+        v.add(field, format!("{code} is not a known value"));
+    }
+    value
+}
+
+/// A text of at most `max` characters (after trimming), required or not, without control
+/// characters other than line breaks and tabs.
+pub fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
+    let trimmed = value.trim();
+    if required && trimmed.is_empty() {
+        v.add(field, "is required");
+    } else if trimmed.chars().count() > max {
+        v.add(field, format!("must be at most {max} characters"));
+    } else if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        v.add(field, "must not contain control characters");
+    }
+    trimmed.to_owned()
+}
+
+/// An optional timestamp.
+pub fn optional_time(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>) -> Option<OffsetDateTime> {
+    ts.and_then(|ts| v.check(field, timestamp::from_proto(ts)))
+}
+
+/// A business time: given (not in the future) or now.
+pub fn business_time(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    v.check(field, timestamp::business_time(ts, now))
+}
+
+/// The request's idempotency key, if it has a `request_id`. The hash is of the request with the
+/// id cleared by `clear`.
+pub fn request_key<M: Message + Clone>(
+    v: &mut FieldViolations,
+    method: &str,
+    request_id: &str,
+    request: &M,
+    clear: impl FnOnce(&mut M),
+) -> Option<RequestKey> {
+    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
+        v.add("request_id", format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
+        return None;
+    }
+    let mut payload = request.clone();
+    clear(&mut payload);
+    RequestKey::new(method, request_id, &payload)
+}

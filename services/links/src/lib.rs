@@ -1,0 +1,77 @@
+//! The link-tracking service (`doxwatch.links.v1`): platforms and channels, every doxxing link
+//! deduplicated across its spellings, the cases citing it, what was asked of platforms and what
+//! checks found. It owns every removal figure.
+
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr};
+
+use doxwatch_kit::{
+    config::ServiceConfig,
+    db::{Db, DbError, Migrations},
+    outbox::OutboxApi,
+    server::{GrpcServer, ServerError},
+};
+use doxwatch_proto::{links::links_service_server::LinksServiceServer, ops::outbox_service_server::OutboxServiceServer};
+
+pub const SERVICE: &str = "links";
+pub const DEFAULT_PORT: u16 = 50052;
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the link-tracking store")]
+    Store(#[from] DbError),
+    #[error("cannot load the platform registry")]
+    Registry(#[from] error::LinksError),
+    #[error("cannot start the link-tracking server")]
+    Server(#[from] ServerError),
+}
+
+pub struct Application {
+    server: GrpcServer,
+    db: Db,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Opens and migrates the store, adds the default platform registry's new platforms, and binds.
+    pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let links = service::Links::new(db.clone());
+        let added = links.seed_registry().await?;
+        if added > 0 {
+            tracing::info!(added, "platforms added from the default registry");
+        }
+        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let limits = server.limits();
+        server
+            .add_service(
+                LinksServiceServer::new(api::LinksApi::new(links))
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
+            )
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+        Ok(Self { server, db, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let result = self.server.serve(shutdown).await;
+        self.db.close().await;
+        result
+    }
+}

@@ -1,0 +1,480 @@
+//! Link-tracking's use cases. Each makes its change in one transaction with its request-id record.
+
+use doxwatch_kit::{
+    actor::Actor,
+    db::{Db, is_unique_violation},
+    error::FieldViolations,
+    idempotency::{self, RequestKey},
+    timestamp,
+};
+use prost::Message;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    domain::*,
+    error::LinksError,
+    store::{self, StoreError, channels, links, platforms},
+};
+
+/// How often a batch that lost a race with another replica (a unique key taken meanwhile) is
+/// tried again.
+const RACE_RETRIES: usize = 3;
+
+#[derive(Clone)]
+pub struct Links {
+    db: Db,
+}
+
+/// Fixes the error type of an async block whose body uses `?`.
+fn typed<T, F: std::future::Future<Output = Result<T, LinksError>>>(f: F) -> F {
+    f
+}
+
+/// Runs `body` in a write transaction and commits it. A transaction that lost a race with another
+/// replica (a unique key taken meanwhile) is run again from the start.
+macro_rules! in_transaction {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let mut attempt = 0;
+        loop {
+            let mut $tx = $self.db.begin().await?;
+            let result = typed(async { $body }).await;
+            match result {
+                Ok(value) => match $tx.commit().await {
+                    Ok(()) => break Ok(value),
+                    Err(e) if is_unique_violation(&e) && attempt < RACE_RETRIES => attempt += 1,
+                    Err(e) => break Err(LinksError::from(e)),
+                },
+                Err(LinksError::Store(StoreError::Sqlx(e))) if is_unique_violation(&e) && attempt < RACE_RETRIES => {
+                    attempt += 1
+                }
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
+
+/// `in_transaction!` with request-id replay: a retry of a request returns the first response;
+/// the change and its response are committed together.
+macro_rules! idempotent {
+    ($self:ident, $key:expr, |$tx:ident| $body:expr) => {{
+        let key: Option<RequestKey> = $key;
+        in_transaction!($self, |$tx| {
+            if let Some(k) = &key {
+                if let Some(first) = idempotency::replay(&mut $tx, k).await? {
+                    return Ok(first);
+                }
+            }
+            let response = typed(async { $body }).await?;
+            if let Some(k) = &key {
+                idempotency::remember(&mut $tx, k, &response).await?;
+            }
+            Ok(response)
+        })
+    }};
+}
+
+impl Links {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Adds the default registry's platforms that the store does not have yet.
+    pub async fn seed_registry(&self) -> Result<usize, LinksError> {
+        let registry = parse_registry(DEFAULT_REGISTRY).map_err(LinksError::Registry)?;
+        let mut tx = self.db.begin().await?;
+        let added = platforms::seed(&mut tx, &registry, timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    // --- platforms ---
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_platform<R: Message + Default>(
+        &self,
+        display_name: String,
+        kind: PlatformKind,
+        domains: Vec<String>,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Platform) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            let mut taken = FieldViolations::new();
+            for (i, d) in domains.iter().enumerate() {
+                if let Some(owner) = platforms::domain_owner(&mut tx, d).await? {
+                    taken.add(format!("platform.domains[{i}]"), format!("{d} already belongs to {}", owner.name()));
+                }
+            }
+            if !taken.is_empty() {
+                return Err(LinksError::DomainTaken(taken));
+            }
+            let now = timestamp::now();
+            let platform = Platform {
+                id: PlatformId::new(),
+                display_name: display_name.clone(),
+                kind,
+                domains: domains.clone(),
+                registry_key: None,
+                create_time: now,
+                update_time: now,
+            };
+            platforms::insert(&mut tx, &platform).await?;
+            Ok(respond(&platform))
+        })
+    }
+
+    pub async fn get_platform(&self, id: PlatformId) -> Result<Platform, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))
+    }
+
+    pub async fn list_platforms(&self, kind: Option<PlatformKind>, after: Option<Uuid>, limit: u32) -> Result<Vec<Platform>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(platforms::list(&mut tx, kind, after, limit).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = %id))]
+    pub async fn update_platform<R: Message + Default>(
+        &self,
+        id: PlatformId,
+        display_name: Option<String>,
+        kind: Option<PlatformKind>,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Platform) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            if !platforms::lock(&mut tx, id).await? {
+                return Err(LinksError::NotFound(id.name()));
+            }
+            let current = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let now = timestamp::now();
+            let name = display_name.clone().unwrap_or(current.display_name);
+            let kind = kind.unwrap_or(current.kind);
+            platforms::update(&mut tx, id, &name, kind, now).await?;
+            let updated = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            Ok(respond(&updated))
+        })
+    }
+
+    /// Adds a domain to a platform; a domain owned by another platform is refused.
+    #[tracing::instrument(skip_all, fields(platform = %id, domain))]
+    pub async fn add_domain<R: Message + Default>(
+        &self,
+        id: PlatformId,
+        domain: String,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Platform) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            if !platforms::lock(&mut tx, id).await? {
+                return Err(LinksError::NotFound(id.name()));
+            }
+            match platforms::domain_owner(&mut tx, &domain).await? {
+                Some(owner) if owner == id => {}
+                Some(owner) => {
+                    return Err(LinksError::Precondition(
+                        "DOMAIN_TAKEN",
+                        format!("{domain} already belongs to {}", owner.name()),
+                    ));
+                }
+                None => {
+                    let current = platforms::get(&mut tx, id).await?.map_or(0, |p| p.domains.len());
+                    if current >= MAX_DOMAINS {
+                        return Err(LinksError::Precondition(
+                            "TOO_MANY_DOMAINS",
+                            format!("a platform has at most {MAX_DOMAINS} domains"),
+                        ));
+                    }
+                    let now = timestamp::now();
+                    platforms::add_domain(&mut tx, id, &domain, now).await?;
+                    platforms::touch(&mut tx, id, now).await?;
+                }
+            }
+            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            Ok(respond(&platform))
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = %id, domain))]
+    pub async fn remove_domain<R: Message + Default>(
+        &self,
+        id: PlatformId,
+        domain: String,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Platform) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            if !platforms::lock(&mut tx, id).await? {
+                return Err(LinksError::NotFound(id.name()));
+            }
+            if !platforms::remove_domain(&mut tx, id, &domain).await? {
+                return Err(LinksError::Precondition(
+                    "DOMAIN_NOT_OWNED",
+                    format!("{domain} is not a domain of {}", id.name()),
+                ));
+            }
+            platforms::touch(&mut tx, id, timestamp::now()).await?;
+            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            Ok(respond(&platform))
+        })
+    }
+
+    // --- channels ---
+
+    pub async fn get_channel(&self, id: ChannelId, as_of: OffsetDateTime) -> Result<Channel, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        channels::get(&mut tx, id, as_of).await?.ok_or_else(|| LinksError::NotFound(id.name()))
+    }
+
+    pub async fn list_channels(
+        &self,
+        platform: Option<PlatformId>,
+        status: Option<ChannelStatus>,
+        as_of: OffsetDateTime,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Channel>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(channels::list(&mut tx, platform, status, as_of, after, limit).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(channel = %id, ?status))]
+    pub async fn record_channel_status<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: ChannelId,
+        status: ChannelStatus,
+        effective_at: OffsetDateTime,
+        source: String,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Channel) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            let now = timestamp::now();
+            if channels::get(&mut tx, id, now).await?.is_none() {
+                return Err(LinksError::NotFound(id.name()));
+            }
+            channels::record_status(&mut tx, id, status, effective_at, &source, &actor.name(), now).await?;
+            let channel = channels::get(&mut tx, id, now).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            Ok(respond(&channel))
+        })
+    }
+
+    // --- links ---
+
+    /// Registers URLs in one transaction: each is new, known, or refused with its reason.
+    #[tracing::instrument(skip_all, fields(registrations = registrations.len()))]
+    pub async fn register<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        registrations: &[Registration],
+        key: Option<RequestKey>,
+        respond: impl Fn(&[Registered]) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            let outcomes = register_in(&mut tx, actor, registrations).await?;
+            Ok(respond(&outcomes))
+        })
+    }
+
+    /// Registers a batch of an import; no request id (the stream is the unit a client retries).
+    pub async fn import_batch(&self, actor: &Actor, registrations: &[Registration], tally: &mut ImportTally) -> Result<(), LinksError> {
+        let outcomes: Vec<Registered> = in_transaction!(self, |tx| register_in(&mut tx, actor, registrations).await)?;
+        for (r, outcome) in registrations.iter().zip(&outcomes) {
+            tally.add(&r.url, outcome);
+        }
+        Ok(())
+    }
+
+    pub async fn get_links(&self, ids: &[LinkId]) -> Result<Vec<Link>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        let found = links::load(&mut tx, ids).await?;
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|l| l.id == **id)) {
+            return Err(LinksError::NotFound(missing.name()));
+        }
+        Ok(found)
+    }
+
+    pub async fn list_links(&self, filter: &links::LinkFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Link>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(links::list(&mut tx, filter, after, limit).await?)
+    }
+
+    /// Records that a notice asked for these links' removal. Every link must exist.
+    #[tracing::instrument(skip_all, fields(notice = %notice, links = link_ids.len()))]
+    pub async fn record_removal_requests<R: Message + Default>(
+        &self,
+        notice: NoticeRef,
+        link_ids: &[LinkId],
+        served_at: OffsetDateTime,
+        key: Option<RequestKey>,
+        respond: impl Fn(i64) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            let known = links::existing(&mut tx, link_ids).await?;
+            let mut v = FieldViolations::new();
+            for (i, id) in link_ids.iter().enumerate() {
+                if !known.contains(id) {
+                    v.add(format!("links[{i}]"), format!("{} is not a known link", id.name()));
+                }
+            }
+            if !v.is_empty() {
+                return Err(LinksError::Invalid(v));
+            }
+            let recorded =
+                links::record_removal_requests(&mut tx, &notice.name(), link_ids, served_at, timestamp::now()).await?;
+            Ok(respond(recorded))
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(observations = observations.len()))]
+    pub async fn record_observations<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        observations: &[NewObservation],
+        key: Option<RequestKey>,
+        respond: impl Fn(&[Observation]) -> R,
+    ) -> Result<R, LinksError> {
+        idempotent!(self, key, |tx| {
+            let ids: Vec<LinkId> = observations.iter().map(|o| o.link).collect();
+            let known = links::existing(&mut tx, &ids).await?;
+            let mut v = FieldViolations::new();
+            for (i, o) in observations.iter().enumerate() {
+                if !known.contains(&o.link) {
+                    v.add(format!("observations[{i}].link"), format!("{} is not a known link", o.link.name()));
+                }
+            }
+            if !v.is_empty() {
+                return Err(LinksError::Invalid(v));
+            }
+            let now = timestamp::now();
+            let mut recorded = Vec::with_capacity(observations.len());
+            for o in observations {
+                let observation = Observation {
+                    id: Uuid::now_v7(),
+                    link: o.link,
+                    status: o.status,
+                    observed_at: o.observed_at,
+                    vantage: o.vantage,
+                    source: o.source,
+                    note: o.note.clone(),
+                    recorded_by: actor.name(),
+                    record_time: now,
+                };
+                links::insert_observation(&mut tx, &observation).await?;
+                recorded.push(observation);
+            }
+            Ok(respond(&recorded))
+        })
+    }
+
+    pub async fn list_observations(&self, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Observation>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        if links::existing(&mut tx, &[link]).await?.is_empty() {
+            return Err(LinksError::NotFound(link.name()));
+        }
+        Ok(links::list_observations(&mut tx, link, offset, limit).await?)
+    }
+
+    /// The removal figures as at `as_of`, with the platforms and channels they concern.
+    pub async fn statistics(
+        &self,
+        as_of: OffsetDateTime,
+        recorded_before: Option<OffsetDateTime>,
+    ) -> Result<(LinkFigures, Vec<Platform>, Vec<Channel>), LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        let snapshots = store::statistics::snapshots(&mut tx, as_of, recorded_before).await?;
+        let figures = tally(&snapshots);
+        let platform_ids: Vec<PlatformId> = figures.by_platform.keys().copied().collect();
+        let platforms = platforms::get_many(&mut tx, &platform_ids).await?;
+        let channels = channels::all_as_at(&mut tx, as_of, recorded_before).await?;
+        Ok((figures, platforms, channels))
+    }
+}
+
+/// Registers each URL inside `tx`.
+async fn register_in(tx: &mut doxwatch_kit::db::Tx, actor: &Actor, registrations: &[Registration]) -> Result<Vec<Registered>, LinksError> {
+    let now = timestamp::now();
+    let mut outcomes = Vec::with_capacity(registrations.len());
+    let mut ids = Vec::with_capacity(registrations.len());
+    for r in registrations {
+        let canonical = match doxwatch_urls::canonicalize(&r.url) {
+            Ok(c) => c,
+            Err(e) => {
+                ids.push(None);
+                outcomes.push(Registered::Refused(e.to_string()));
+                continue;
+            }
+        };
+        if let Some(id) = links::find_by_canonical(tx, &canonical.url).await? {
+            links::add_sighting(tx, id, r.case, r.seen_at, now).await?;
+            ids.push(Some((id, false)));
+            outcomes.push(Registered::Refused(String::new()));
+            continue;
+        }
+        let platform = platform_for(tx, &canonical, now).await?;
+        let channel = match &canonical.channel {
+            Some(handle) => {
+                let url = channel_url(&canonical, handle);
+                Some(channels::find_or_create(tx, platform, handle, &url, r.seen_at, &actor.name(), now).await?)
+            }
+            None => None,
+        };
+        let id = LinkId::new();
+        links::insert(
+            tx,
+            &links::NewLink {
+                id,
+                reported_url: r.url.trim(),
+                canonical_url: &canonical.url,
+                platform,
+                channel,
+                message_id: canonical.message_id.as_deref(),
+                now,
+            },
+        )
+        .await?;
+        links::add_sighting(tx, id, r.case, r.seen_at, now).await?;
+        ids.push(Some((id, true)));
+        outcomes.push(Registered::Refused(String::new()));
+    }
+    let wanted: Vec<LinkId> = ids.iter().flatten().map(|(id, _)| *id).collect();
+    let loaded = links::load(tx, &wanted).await?;
+    for (outcome, id) in outcomes.iter_mut().zip(&ids) {
+        if let Some((id, new)) = id {
+            let link = loaded.iter().find(|l| l.id == *id).cloned().ok_or_else(|| LinksError::NotFound(id.name()))?;
+            *outcome = if *new { Registered::New(link) } else { Registered::Known(link) };
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The platform a canonical URL's host belongs to; a platform is created for a site no registered
+/// platform covers, named after its registrable domain and UNCLASSIFIED until an officer says.
+async fn platform_for(
+    tx: &mut doxwatch_kit::db::Tx,
+    canonical: &doxwatch_urls::Canonical,
+    now: OffsetDateTime,
+) -> Result<PlatformId, LinksError> {
+    if let Some(id) = platforms::resolve(tx, &candidate_domains(&canonical.host)).await? {
+        return Ok(id);
+    }
+    let site = canonical.registrable_domain.clone().unwrap_or_else(|| canonical.host.clone());
+    let platform = Platform {
+        id: PlatformId::new(),
+        display_name: site.clone(),
+        kind: PlatformKind::Unclassified,
+        domains: vec![site],
+        registry_key: None,
+        create_time: now,
+        update_time: now,
+    };
+    platforms::insert(tx, &platform).await?;
+    Ok(platform.id)
+}
+
+/// A URL of the channel itself.
+fn channel_url(canonical: &doxwatch_urls::Canonical, handle: &str) -> String {
+    format!("https://{}/{}", canonical.host, handle)
+}

@@ -1,0 +1,312 @@
+//! Links, their sightings (citing cases and first-seen times), removal requests and observations.
+
+use doxwatch_kit::{
+    db::{Tx, Ts},
+    on_tx,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{StoreError, code, link_status_as_at, placeholders};
+use crate::domain::*;
+
+/// A new link row.
+pub struct NewLink<'a> {
+    pub id: LinkId,
+    pub reported_url: &'a str,
+    pub canonical_url: &'a str,
+    pub platform: PlatformId,
+    pub channel: Option<ChannelId>,
+    pub message_id: Option<&'a str>,
+    pub now: OffsetDateTime,
+}
+
+pub async fn find_by_canonical(tx: &mut Tx, canonical_url: &str) -> Result<Option<LinkId>, StoreError> {
+    let row: Option<(Uuid,)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id FROM links WHERE canonical_url = $1").bind(canonical_url).fetch_optional(c).await?
+    });
+    Ok(row.map(|(id,)| LinkId(id)))
+}
+
+pub async fn insert(tx: &mut Tx, link: &NewLink<'_>) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(link.id.0)
+        .bind(link.reported_url)
+        .bind(link.canonical_url)
+        .bind(link.platform.0)
+        .bind(link.channel.map(|c| c.0))
+        .bind(link.message_id)
+        .bind(Ts(link.now))
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Records that `link` was seen at `seen_at`, cited by `case` (if any). The same sighting twice is
+/// kept once.
+pub async fn add_sighting(
+    tx: &mut Tx,
+    link: LinkId,
+    case: Option<CaseRef>,
+    seen_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(link.0)
+        .bind(case.map(|c| c.name()).unwrap_or_default())
+        .bind(Ts(seen_at))
+        .bind(Ts(now))
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    id: Uuid,
+    reported_url: String,
+    canonical_url: String,
+    platform_id: Uuid,
+    channel_id: Option<Uuid>,
+    message_id: Option<String>,
+    create_time: Ts,
+    first_seen_at: Option<Ts>,
+    status: Option<i16>,
+}
+
+const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, \
+     (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) AS first_seen_at";
+
+async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT link_id, case_name FROM link_sightings WHERE case_name <> '' AND link_id IN ({}) \
+         ORDER BY case_name",
+        placeholders(1, rows.len())
+    );
+    let citations: Vec<(Uuid, String)> = on_tx!(tx, c => {
+        let mut q = sqlx::query_as(&sql);
+        for r in &rows {
+            q = q.bind(r.id);
+        }
+        q.fetch_all(c).await?
+    });
+    rows.into_iter()
+        .map(|r| {
+            Ok(Link {
+                id: LinkId(r.id),
+                reported_url: r.reported_url,
+                canonical_url: r.canonical_url,
+                platform: PlatformId(r.platform_id),
+                channel: r.channel_id.map(ChannelId),
+                message_id: r.message_id,
+                first_seen_at: r.first_seen_at.map_or(r.create_time.0, |t| t.0),
+                cases: citations
+                    .iter()
+                    .filter(|(l, _)| *l == r.id)
+                    .filter_map(|(_, name)| CaseRef::parse_name(name).ok())
+                    .collect(),
+                status: match r.status {
+                    Some(s) => code(s, LinkStatus::from_code, "observations.status")?,
+                    None => LinkStatus::Online,
+                },
+                create_time: r.create_time.0,
+            })
+        })
+        .collect()
+}
+
+/// The links with these ids, in the order given; unknown ids are left out.
+pub async fn load(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Link>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {LINK_COLUMNS}, {} AS status FROM links l WHERE l.id IN ({})",
+        link_status_as_at!("$1", "$1"),
+        placeholders(2, ids.len())
+    );
+    let rows: Vec<LinkRow> = on_tx!(tx, c => {
+        let mut q = sqlx::query_as(&sql).bind(Ts::max());
+        for id in ids {
+            q = q.bind(id.0);
+        }
+        q.fetch_all(c).await?
+    });
+    let mut links = decode(tx, rows).await?;
+    let position = |id: &LinkId| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);
+    links.sort_by_key(|l| position(&l.id));
+    Ok(links)
+}
+
+/// Filters of ListLinks; `None` is "any".
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LinkFilter {
+    pub platform: Option<Uuid>,
+    pub channel: Option<Uuid>,
+    pub status: Option<i32>,
+    pub as_of: Option<OffsetDateTime>,
+    pub case: Option<String>,
+    pub first_seen_after: Option<OffsetDateTime>,
+    pub first_seen_before: Option<OffsetDateTime>,
+}
+
+pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Link>, StoreError> {
+    let sql = format!(
+        "SELECT * FROM (SELECT {LINK_COLUMNS}, {status_now} AS status, {status_then} AS status_then FROM links l \
+           WHERE l.id > $1 \
+             AND ($2 OR l.platform_id = $3) \
+             AND ($4 OR l.channel_id = $5) \
+             AND ($6 = '' OR EXISTS (SELECT 1 FROM link_sightings s WHERE s.link_id = l.id AND s.case_name = $6))) x \
+         WHERE ($7 = 0 OR COALESCE(x.status_then, 1) = $7) \
+           AND x.first_seen_at >= $9 AND x.first_seen_at < $10 \
+         ORDER BY x.id LIMIT $11",
+        status_now = link_status_as_at!("$12", "$12"),
+        status_then = link_status_as_at!("$8", "$12"),
+    );
+    let min = Ts(time::macros::datetime!(1900-01-01 0:00 UTC));
+    let rows: Vec<LinkRow> = on_tx!(tx, c => {
+        sqlx::query_as(&sql)
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(f.platform.is_none())
+            .bind(f.platform.unwrap_or(Uuid::nil()))
+            .bind(f.channel.is_none())
+            .bind(f.channel.unwrap_or(Uuid::nil()))
+            .bind(f.case.clone().unwrap_or_default())
+            .bind(f.status.unwrap_or(0) as i16)
+            .bind(f.as_of.map_or(Ts::max(), Ts))
+            .bind(f.first_seen_after.map_or(min, Ts))
+            .bind(f.first_seen_before.map_or(Ts::max(), Ts))
+            .bind(i64::from(limit))
+            .bind(Ts::max())
+            .fetch_all(c)
+            .await?
+    });
+    decode(tx, rows).await
+}
+
+/// Which of `ids` exist, as a set.
+pub async fn existing(tx: &mut Tx, ids: &[LinkId]) -> Result<std::collections::HashSet<LinkId>, StoreError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in ids.chunks(1000) {
+        let sql = format!("SELECT id FROM links WHERE id IN ({})", placeholders(1, chunk.len()));
+        let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.fetch_all(c).await?
+        });
+        found.extend(rows.into_iter().map(|(id,)| LinkId(id)));
+    }
+    Ok(found)
+}
+
+/// The platform of each of `ids`.
+pub async fn platforms_of(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<(LinkId, PlatformId)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(1000) {
+        let sql = format!("SELECT id, platform_id FROM links WHERE id IN ({})", placeholders(1, chunk.len()));
+        let rows: Vec<(Uuid, Uuid)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.fetch_all(c).await?
+        });
+        out.extend(rows.into_iter().map(|(l, p)| (LinkId(l), PlatformId(p))));
+    }
+    Ok(out)
+}
+
+/// Records the removal requests of a notice; those already recorded for it are left alone.
+/// Returns how many were new.
+pub async fn record_removal_requests(
+    tx: &mut Tx,
+    notice: &str,
+    links: &[LinkId],
+    served_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<i64, StoreError> {
+    let mut recorded = 0;
+    for link in links {
+        let n = on_tx!(tx, c => {
+            sqlx::query(
+                "INSERT INTO removal_requests (notice, link_id, served_at, record_time) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(notice)
+            .bind(link.0)
+            .bind(Ts(served_at))
+            .bind(Ts(now))
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+        recorded += n as i64;
+    }
+    Ok(recorded)
+}
+
+pub async fn insert_observation(tx: &mut Tx, o: &Observation) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO observations (id, link_id, status, observed_at, vantage, source, note, recorded_by, record_time) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(o.id)
+        .bind(o.link.0)
+        .bind(o.status.code() as i16)
+        .bind(Ts(o.observed_at))
+        .bind(o.vantage.code() as i16)
+        .bind(o.source.code() as i16)
+        .bind(&o.note)
+        .bind(&o.recorded_by)
+        .bind(Ts(o.record_time))
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
+
+pub async fn list_observations(tx: &mut Tx, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Observation>, StoreError> {
+    type Row = (Uuid, i16, Ts, i16, i16, String, String, Ts);
+    let rows: Vec<Row> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT id, status, observed_at, vantage, source, note, recorded_by, record_time FROM observations \
+             WHERE link_id = $1 ORDER BY observed_at, record_time, id LIMIT $2 OFFSET $3",
+        )
+        .bind(link.0)
+        .bind(i64::from(limit))
+        .bind(offset as i64)
+        .fetch_all(c)
+        .await?
+    });
+    rows.into_iter()
+        .map(|(id, status, observed_at, vantage, source, note, recorded_by, record_time)| {
+            Ok(Observation {
+                id,
+                link,
+                status: code(status, LinkStatus::from_code, "observations.status")?,
+                observed_at: observed_at.0,
+                vantage: code(vantage, Vantage::from_code, "observations.vantage")?,
+                source: code(source, ObservationSource::from_code, "observations.source")?,
+                note,
+                recorded_by,
+                record_time: record_time.0,
+            })
+        })
+        .collect()
+}

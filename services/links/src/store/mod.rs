@@ -1,0 +1,38 @@
+//! Link-tracking's SQL, one query text for both backends. Status is derived from observations and
+//! channel status from its history; figures as at a moment read only what was recorded before the
+//! moment asked.
+
+pub mod channels;
+pub mod links;
+pub mod platforms;
+pub mod statistics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("{column} holds {value}, which is not a known value")]
+    UnknownCode { column: &'static str, value: i64 },
+}
+
+pub(crate) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
+    from(i32::from(value)).ok_or(StoreError::UnknownCode { column, value: i64::from(value) })
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The confirmed status of link `l.id` as at `$as_of`, recorded before `$recorded_before`
+/// (platform reports, source 3, never count).
+macro_rules! link_status_as_at {
+    ($as_of:literal, $recorded_before:literal) => {
+        concat!(
+            "(SELECT o.status FROM observations o WHERE o.link_id = l.id AND o.source <> 3",
+            " AND o.observed_at <= ", $as_of, " AND o.record_time < ", $recorded_before,
+            " ORDER BY o.observed_at DESC, o.record_time DESC, o.id DESC LIMIT 1)"
+        )
+    };
+}
+pub(crate) use link_status_as_at;
