@@ -92,3 +92,127 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A service configuration for tests: port 0, the given store, short grace and backoff, and
+/// peers that answer nowhere unless the test sets them.
+pub fn config(db: &TestDatabase) -> crate::config::ServiceConfig {
+    use std::time::Duration;
+
+    use crate::config::{OutboxConfig, PeerUrls, Secret, ServerLimits, ServiceConfig};
+    let nowhere = format!("http://127.0.0.1:{}", unused_port());
+    ServiceConfig {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        database_url: Secret::new(db.url().to_owned()),
+        database_max_connections: 5,
+        limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
+        peers: PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere },
+        outbox: OutboxConfig { poll_interval: Duration::from_millis(50), max_backoff: Duration::from_millis(200) },
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9)
+}
+
+/// A service running in the test's runtime until `stop`.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub channel: tonic::transport::Channel,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs a built service: `run` gets the shutdown signal and serves until it fires.
+    pub async fn start<F, Fut, E>(addr: std::net::SocketAddr, run: F) -> Self
+    where
+        F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Debug,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = run(Box::pin(async move {
+            let _ = rx.await;
+        }));
+        let handle = tokio::spawn(async move {
+            serving.await.expect("the service serves and stops cleanly");
+        });
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .expect("a URL")
+            .connect()
+            .await
+            .expect("connect to the service");
+        Self { addr, channel, shutdown: Some(tx), handle: Some(handle) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the service gracefully and waits until it has closed its store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("the service task ends");
+        }
+    }
+}
+
+/// Adds the acting officer to every request of a test client.
+#[derive(Clone)]
+pub struct Officer(pub Option<&'static str>);
+
+impl tonic::service::Interceptor for Officer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(name) = self.0 {
+            request.metadata_mut().insert(crate::actor::OFFICER_HEADER, tonic::metadata::MetadataValue::from_static(name));
+        }
+        Ok(request)
+    }
+}
+
+/// The field paths of an INVALID_ARGUMENT status's BadRequest.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+/// An RFC 3339 time as a protobuf timestamp.
+pub fn ts(rfc3339: &str) -> prost_types::Timestamp {
+    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).expect("an RFC 3339 time");
+    crate::timestamp::to_proto(t)
+}
+
+/// Generates a test per backend from `async fn name(db: TestDatabase)`: always on SQLite, and on
+/// PostgreSQL when DATABASE_URL names a server.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::testing::TestDatabase::sqlite()).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::testing::TestDatabase::postgres().await {
+                        Some(db) => super::$name(db).await,
+                        None => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
+                    }
+                }
+            )+
+        }
+    };
+}

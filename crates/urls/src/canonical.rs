@@ -13,7 +13,7 @@ use crate::percent::normalize_percent;
 use crate::rules::{Platform, QueryPair, RULES, RuleSet};
 
 /// A link in canonical form, with what its URL scheme tells about where it was posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Canonical {
     /// The canonical URL. Two inputs that name the same resource (as far as the rules know)
     /// have equal `url`s.
@@ -29,8 +29,9 @@ pub struct Canonical {
     /// The stable key of the platform whose hosts matched ("telegram", "facebook", "x",
     /// "youtube", "instagram", "reddit", "lihkg", "hkgolden", "spotify").
     pub platform_key: Option<&'static str>,
-    /// The name of the rule that produced `url` (e.g. "telegram-post"), or "<key>-host" when a
-    /// platform host matched but none of its path rules did (only the host was rewritten).
+    /// The name of the rule that produced `url` (e.g. `"telegram-post"`), or `"<key>-host"`
+    /// when a platform host matched but none of its path rules did (only the host was
+    /// rewritten).
     pub platform_rule: Option<&'static str>,
     /// Where the item was posted, as far as the URL says: Telegram channel (lowercase) or
     /// private channel id, Facebook group or page, X user (lowercase), subreddit (lowercase),
@@ -50,7 +51,8 @@ pub struct Canonical {
 /// Canonicalizes `input` (an absolute http(s) URL that [`crate::parse`] accepts).
 ///
 /// ```
-/// let c = doxwatch_urls::canonicalize("https://m.facebook.com/groups/123/permalink/456/?mibextid=x")?;
+/// let reported = "https://m.facebook.com/groups/123/permalink/456/?mibextid=x";
+/// let c = doxwatch_urls::canonicalize(reported)?;
 /// assert_eq!(c.url, "https://www.facebook.com/groups/123/posts/456");
 /// assert_eq!((c.platform_key, c.channel.as_deref(), c.message_id.as_deref()),
 ///            (Some("facebook"), Some("123"), Some("456")));
@@ -98,16 +100,7 @@ pub fn canonicalize(input: &str) -> Result<Canonical, UrlError> {
         (Some(host), None) => rules.platform_for(host),
         _ => None,
     };
-    let mut out = Canonical {
-        url: String::new(),
-        host: String::new(),
-        registrable_domain: None,
-        platform_key: None,
-        platform_rule: None,
-        channel: None,
-        channel_url: None,
-        message_id: None,
-    };
+    let mut out = Canonical::default();
     let url = match platform {
         Some(platform) => apply_platform(platform, &path, query, &mut out)?,
         None => {

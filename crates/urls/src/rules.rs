@@ -550,7 +550,8 @@ mod tests {
                 "suffix",
             ),
             (
-                "name = \"k\"\npaths = [\"/{a}\"]\ncanonical = \"https://a.example/\"\nlowercase = [\"b\"]",
+                "name = \"k\"\npaths = [\"/{a}\"]\ncanonical = \"https://a.example/\"\n\
+                 lowercase = [\"b\"]",
                 "lowercase",
             ),
         ] {

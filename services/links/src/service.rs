@@ -416,7 +416,7 @@ async fn register_in(tx: &mut doxwatch_kit::db::Tx, actor: &Actor, registrations
         let platform = platform_for(tx, &canonical, now).await?;
         let channel = match &canonical.channel {
             Some(handle) => {
-                let url = channel_url(&canonical, handle);
+                let url = canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
                 Some(channels::find_or_create(tx, platform, handle, &url, r.seen_at, &actor.name(), now).await?)
             }
             None => None,
@@ -472,9 +472,4 @@ async fn platform_for(
     };
     platforms::insert(tx, &platform).await?;
     Ok(platform.id)
-}
-
-/// A URL of the channel itself.
-fn channel_url(canonical: &doxwatch_urls::Canonical, handle: &str) -> String {
-    format!("https://{}/{}", canonical.host, handle)
 }

@@ -2,62 +2,29 @@
 
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, time::Duration};
-
 use doxwatch_intake::Application;
 use doxwatch_kit::{
-    actor::OFFICER_HEADER,
-    config::{OutboxConfig, PeerUrls, Secret, ServerLimits, ServiceConfig},
-    testing::TestDatabase,
+    config::ServiceConfig,
+    testing::{Officer, Running, TestDatabase},
+};
+#[allow(unused_imports)]
+pub use doxwatch_kit::{
+    backend_tests,
+    testing::{ts, violated_fields},
 };
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
-use tokio::{sync::oneshot, task::JoinHandle};
-use tonic::{
-    Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 pub type Client = IntakeServiceClient<InterceptedService<Channel, Officer>>;
 
-/// Names the acting officer on every call.
-#[derive(Clone)]
-pub struct Officer(pub Option<&'static str>);
-
-impl Interceptor for Officer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(name) = self.0 {
-            request.metadata_mut().insert(OFFICER_HEADER, MetadataValue::from_static(name));
-        }
-        Ok(request)
-    }
-}
-
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub client: Client,
     pub channel: Channel,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 pub fn config(db: &TestDatabase) -> ServiceConfig {
-    let nowhere = format!("http://127.0.0.1:{}", unused_port());
-    ServiceConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: Secret::new(db.url().to_owned()),
-        database_max_connections: 5,
-        limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
-        // No peer runs in these tests: their effects wait in the outbox.
-        peers: PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere },
-        outbox: OutboxConfig::default(),
-    }
-}
-
-/// A port nothing listens on (bound, then released).
-pub fn unused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9)
+    doxwatch_kit::testing::config(db)
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
@@ -66,18 +33,10 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 
 pub async fn spawn_with(config: ServiceConfig) -> TestApp {
     let app = Application::build(&config).await.expect("intake builds");
-    let addr = app.local_addr();
-    let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        app.run_until(async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("intake serves");
-    });
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("connect");
+    let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    let channel = running.channel.clone();
     let client = IntakeServiceClient::with_interceptor(channel.clone(), Officer(Some("officer-chan")));
-    TestApp { addr, client, channel, shutdown: Some(tx), handle: Some(handle) }
+    TestApp { client, channel, running }
 }
 
 impl TestApp {
@@ -86,47 +45,9 @@ impl TestApp {
         IntakeServiceClient::with_interceptor(self.channel.clone(), Officer(officer))
     }
 
-    /// Stops the service gracefully and waits for it to close its store.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.expect("intake stops cleanly");
-        }
+    pub async fn stop(self) {
+        self.running.stop().await;
     }
-}
-
-/// Generates a test per backend from `async fn name(db: TestDatabase)`: always on SQLite, and on
-/// PostgreSQL when DATABASE_URL names a server.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(doxwatch_kit::testing::TestDatabase::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    match doxwatch_kit::testing::TestDatabase::postgres().await {
-                        Some(db) => super::$name(db).await,
-                        None => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
-                    }
-                }
-            )+
-        }
-    };
-}
-
-pub fn ts(rfc3339: &str) -> prost_types::Timestamp {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).unwrap();
-    doxwatch_kit::timestamp::to_proto(t)
 }
 
 pub fn subject(name: &str, category: pb::DataSubjectCategory) -> pb::DataSubject {
@@ -164,16 +85,6 @@ pub async fn create(client: &mut Client, case: pb::Case) -> pb::Case {
         .await
         .expect("case created")
         .into_inner()
-}
-
-/// The field paths of an INVALID_ARGUMENT status's BadRequest.
-pub fn violated_fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt;
-    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 pub async fn count_cases(client: &mut Client) -> usize {

@@ -1,0 +1,70 @@
+//! Starts the real link-tracking service on port 0 with a fresh store, and a gRPC client to it.
+
+#![allow(dead_code)]
+
+use doxwatch_kit::testing::{Officer, Running, TestDatabase};
+#[allow(unused_imports)]
+pub use doxwatch_kit::{
+    backend_tests,
+    testing::{ts, violated_fields},
+};
+use doxwatch_links::Application;
+use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+pub type Client = LinksServiceClient<InterceptedService<Channel, Officer>>;
+
+pub struct TestApp {
+    pub client: Client,
+    pub channel: Channel,
+    running: Running,
+}
+
+pub async fn spawn_app(db: &TestDatabase) -> TestApp {
+    let app = Application::build(&doxwatch_kit::testing::config(db)).await.expect("links builds");
+    let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    let channel = running.channel.clone();
+    let client = LinksServiceClient::with_interceptor(channel.clone(), Officer(Some("officer-lee")));
+    TestApp { client, channel, running }
+}
+
+impl TestApp {
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
+pub fn registration(url: &str, case: &str, seen_at: &str) -> pb::LinkRegistration {
+    pb::LinkRegistration { url: url.to_owned(), case: case.to_owned(), seen_at: Some(ts(seen_at)) }
+}
+
+pub async fn register(client: &mut Client, registrations: Vec<pb::LinkRegistration>) -> Vec<pb::RegistrationResult> {
+    client
+        .register_links(pb::RegisterLinksRequest { registrations, request_id: String::new() })
+        .await
+        .expect("registered")
+        .into_inner()
+        .results
+}
+
+/// Registers one URL and returns its link.
+pub async fn link(client: &mut Client, url: &str, seen_at: &str) -> pb::Link {
+    let results = register(client, vec![registration(url, "", seen_at)]).await;
+    results[0].link.clone().unwrap_or_else(|| panic!("{url} was refused: {}", results[0].error))
+}
+
+pub async fn platform_named(client: &mut Client, display_name: &str) -> pb::Platform {
+    let platforms = client
+        .list_platforms(pb::ListPlatformsRequest { page_size: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .platforms;
+    platforms
+        .into_iter()
+        .find(|p| p.display_name == display_name)
+        .unwrap_or_else(|| panic!("no platform named {display_name}"))
+}
+
+pub const CASE_A: &str = "cases/01900000-0000-7000-8000-00000000000a";
+pub const CASE_B: &str = "cases/01900000-0000-7000-8000-00000000000b";
