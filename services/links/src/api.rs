@@ -214,7 +214,7 @@ impl LinksService for LinksApi {
         let asked = req.registrations.clone();
         let response = self
             .links
-            .register(&actor, &registrations, key, move |outcomes| convert::registration_results(&asked, outcomes))
+            .register(&actor, &registrations, key, move |outcomes, links| convert::registration_results(&asked, outcomes, links))
             .await?;
         Ok(Response::new(response))
     }

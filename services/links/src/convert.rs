@@ -63,15 +63,20 @@ pub fn observation(o: &Observation) -> pb::Observation {
     }
 }
 
-pub fn registration_results(registrations: &[pb::LinkRegistration], outcomes: &[Registered]) -> pb::RegisterLinksResponse {
+pub fn registration_results(
+    registrations: &[pb::LinkRegistration],
+    outcomes: &[Registered],
+    links: &[Link],
+) -> pb::RegisterLinksResponse {
+    let find = |id: &LinkId| links.iter().find(|l| l.id == *id).map(link);
     pb::RegisterLinksResponse {
         results: registrations
             .iter()
             .zip(outcomes)
             .map(|(r, outcome)| {
                 let (outcome, link, error) = match outcome {
-                    Registered::New(l) => (pb::RegistrationOutcome::New, Some(link(l)), String::new()),
-                    Registered::Known(l) => (pb::RegistrationOutcome::Known, Some(link(l)), String::new()),
+                    Registered::New(id) => (pb::RegistrationOutcome::New, find(id), String::new()),
+                    Registered::Known(id) => (pb::RegistrationOutcome::Known, find(id), String::new()),
                     Registered::Refused(e) => (pb::RegistrationOutcome::Refused, None, e.clone()),
                 };
                 pb::RegistrationResult { url: r.url.clone(), outcome: outcome as i32, link, error }

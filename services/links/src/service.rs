@@ -270,17 +270,17 @@ impl Links {
         actor: &Actor,
         registrations: &[Registration],
         key: Option<RequestKey>,
-        respond: impl Fn(&[Registered]) -> R,
+        respond: impl Fn(&[Registered], &[Link]) -> R,
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
-            let outcomes = register_in(&mut tx, actor, registrations).await?;
-            Ok(respond(&outcomes))
+            let (outcomes, links) = register_in(&mut tx, actor, registrations, true).await?;
+            Ok(respond(&outcomes, &links))
         })
     }
 
     /// Registers a batch of an import; no request id (the stream is the unit a client retries).
     pub async fn import_batch(&self, actor: &Actor, registrations: &[Registration], tally: &mut ImportTally) -> Result<(), LinksError> {
-        let outcomes: Vec<Registered> = in_transaction!(self, |tx| register_in(&mut tx, actor, registrations).await)?;
+        let (outcomes, _) = in_transaction!(self, |tx| register_in(&mut tx, actor, registrations, false).await)?;
         for (r, outcome) in registrations.iter().zip(&outcomes) {
             tally.add(&r.url, outcome);
         }
@@ -393,61 +393,90 @@ impl Links {
     }
 }
 
-/// Registers each URL inside `tx`.
-async fn register_in(tx: &mut doxwatch_kit::db::Tx, actor: &Actor, registrations: &[Registration]) -> Result<Vec<Registered>, LinksError> {
+/// Registers each URL inside `tx`, in a handful of statements per batch: one look-up of the
+/// known canonical URLs, one insert of the new links, one of the sightings. With `load`, the
+/// links are read back for the answer; an import needs only the counts.
+async fn register_in(
+    tx: &mut doxwatch_kit::db::Tx,
+    actor: &Actor,
+    registrations: &[Registration],
+    load: bool,
+) -> Result<(Vec<Registered>, Vec<Link>), LinksError> {
+    use std::collections::HashMap;
     let now = timestamp::now();
-    let mut outcomes = Vec::with_capacity(registrations.len());
-    let mut ids = Vec::with_capacity(registrations.len());
-    for r in registrations {
-        let canonical = match doxwatch_urls::canonicalize(&r.url) {
+    let canonicals: Vec<Result<doxwatch_urls::Canonical, String>> =
+        registrations.iter().map(|r| doxwatch_urls::canonicalize(&r.url).map_err(|e| e.to_string())).collect();
+    let wanted: Vec<&str> = canonicals.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.url.as_str()).collect();
+    let mut known = links::find_many_by_canonical(tx, &wanted).await?;
+    let mut platforms_by_host: HashMap<String, PlatformId> = HashMap::new();
+    let mut channels_by_handle: HashMap<(PlatformId, String), ChannelId> = HashMap::new();
+    let mut new_links = Vec::new();
+    let mut sightings = Vec::with_capacity(registrations.len());
+    let mut ids: Vec<Result<(LinkId, bool), String>> = Vec::with_capacity(registrations.len());
+    for (r, canonical) in registrations.iter().zip(&canonicals) {
+        let canonical = match canonical {
             Ok(c) => c,
             Err(e) => {
-                ids.push(None);
-                outcomes.push(Registered::Refused(e.to_string()));
+                ids.push(Err(e.clone()));
                 continue;
             }
         };
-        if let Some(id) = links::find_by_canonical(tx, &canonical.url).await? {
-            links::add_sighting(tx, id, r.case, r.seen_at, now).await?;
-            ids.push(Some((id, false)));
-            outcomes.push(Registered::Refused(String::new()));
+        if let Some(id) = known.get(&canonical.url) {
+            sightings.push((*id, r.case, r.seen_at));
+            ids.push(Ok((*id, false)));
             continue;
         }
-        let platform = platform_for(tx, &canonical, now).await?;
-        let channel = match &canonical.channel {
-            Some(handle) => {
-                let url = canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
-                Some(channels::find_or_create(tx, platform, handle, &url, r.seen_at, &actor.name(), now).await?)
+        let platform = match platforms_by_host.get(&canonical.host) {
+            Some(p) => *p,
+            None => {
+                let p = platform_for(tx, canonical, now).await?;
+                platforms_by_host.insert(canonical.host.clone(), p);
+                p
             }
+        };
+        let channel = match &canonical.channel {
             None => None,
+            Some(handle) => Some(match channels_by_handle.get(&(platform, handle.clone())) {
+                Some(c) => *c,
+                None => {
+                    let url = canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
+                    let c = channels::find_or_create(tx, platform, handle, &url, r.seen_at, &actor.name(), now).await?;
+                    channels_by_handle.insert((platform, handle.clone()), c);
+                    c
+                }
+            }),
         };
         let id = LinkId::new();
-        links::insert(
-            tx,
-            &links::NewLink {
-                id,
-                reported_url: r.url.trim(),
-                canonical_url: &canonical.url,
-                platform,
-                channel,
-                message_id: canonical.message_id.as_deref(),
-                now,
-            },
-        )
-        .await?;
-        links::add_sighting(tx, id, r.case, r.seen_at, now).await?;
-        ids.push(Some((id, true)));
-        outcomes.push(Registered::Refused(String::new()));
+        known.insert(canonical.url.clone(), id);
+        new_links.push(links::NewLink {
+            id,
+            reported_url: r.url.trim(),
+            canonical_url: &canonical.url,
+            platform,
+            channel,
+            message_id: canonical.message_id.as_deref(),
+            now,
+        });
+        sightings.push((id, r.case, r.seen_at));
+        ids.push(Ok((id, true)));
     }
-    let wanted: Vec<LinkId> = ids.iter().flatten().map(|(id, _)| *id).collect();
-    let loaded = links::load(tx, &wanted).await?;
-    for (outcome, id) in outcomes.iter_mut().zip(&ids) {
-        if let Some((id, new)) = id {
-            let link = loaded.iter().find(|l| l.id == *id).cloned().ok_or_else(|| LinksError::NotFound(id.name()))?;
-            *outcome = if *new { Registered::New(link) } else { Registered::Known(link) };
-        }
-    }
-    Ok(outcomes)
+    links::insert_many(tx, &new_links).await?;
+    links::add_sightings(tx, &sightings, now).await?;
+    let loaded = if load {
+        let wanted: Vec<LinkId> = ids.iter().flatten().map(|(id, _)| *id).collect();
+        links::load(tx, &wanted).await?
+    } else {
+        Vec::new()
+    };
+    let outcomes = ids
+        .into_iter()
+        .map(|id| match id {
+            Err(reason) => Registered::Refused(reason),
+            Ok((id, true)) => Registered::New(id),
+            Ok((id, false)) => Registered::Known(id),
+        })
+        .collect();
+    Ok((outcomes, loaded))
 }
 
 /// The platform a canonical URL's host belongs to; a platform is created for a site no registered

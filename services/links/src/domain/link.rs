@@ -53,8 +53,8 @@ pub struct Registration {
 /// What became of one registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registered {
-    New(Link),
-    Known(Link),
+    New(LinkId),
+    Known(LinkId),
     Refused(String),
 }
 

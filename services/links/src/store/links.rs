@@ -28,46 +28,78 @@ pub async fn find_by_canonical(tx: &mut Tx, canonical_url: &str) -> Result<Optio
     Ok(row.map(|(id,)| LinkId(id)))
 }
 
-pub async fn insert(tx: &mut Tx, link: &NewLink<'_>) -> Result<(), StoreError> {
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(link.id.0)
-        .bind(link.reported_url)
-        .bind(link.canonical_url)
-        .bind(link.platform.0)
-        .bind(link.channel.map(|c| c.0))
-        .bind(link.message_id)
-        .bind(Ts(link.now))
-        .execute(c)
-        .await?;
-    });
+/// The links already known by these canonical URLs.
+pub async fn find_many_by_canonical(
+    tx: &mut Tx,
+    canonical_urls: &[&str],
+) -> Result<std::collections::HashMap<String, LinkId>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in canonical_urls.chunks(500) {
+        let sql = format!("SELECT canonical_url, id FROM links WHERE canonical_url IN ({})", placeholders(1, chunk.len()));
+        let rows: Vec<(String, Uuid)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for url in chunk {
+                q = q.bind(*url);
+            }
+            q.fetch_all(c).await?
+        });
+        found.extend(rows.into_iter().map(|(url, id)| (url, LinkId(id))));
+    }
+    Ok(found)
+}
+
+/// Inserts new links, many rows per statement.
+pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), StoreError> {
+    for chunk in links.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 7 + 1, 7))).collect();
+        let sql = format!(
+            "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) VALUES {}",
+            rows.join(", ")
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for link in chunk {
+                q = q
+                    .bind(link.id.0)
+                    .bind(link.reported_url)
+                    .bind(link.canonical_url)
+                    .bind(link.platform.0)
+                    .bind(link.channel.map(|c| c.0))
+                    .bind(link.message_id)
+                    .bind(Ts(link.now));
+            }
+            q.execute(c).await?;
+        });
+    }
     Ok(())
 }
 
-/// Records that `link` was seen at `seen_at`, cited by `case` (if any). The same sighting twice is
-/// kept once.
-pub async fn add_sighting(
-    tx: &mut Tx,
-    link: LinkId,
-    case: Option<CaseRef>,
-    seen_at: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(link.0)
-        .bind(case.map(|c| c.name()).unwrap_or_default())
-        .bind(Ts(seen_at))
-        .bind(Ts(now))
-        .execute(c)
-        .await?;
-    });
+/// A sighting to record: the link, the citing case (if any), and when it was seen.
+pub type Sighting = (LinkId, Option<CaseRef>, OffsetDateTime);
+
+/// Records sightings, many rows per statement; a sighting already recorded is kept once.
+pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateTime) -> Result<(), StoreError> {
+    let mut distinct: Vec<&Sighting> = Vec::with_capacity(sightings.len());
+    let mut seen = std::collections::HashSet::new();
+    for s in sightings {
+        if seen.insert((s.0, s.1, s.2)) {
+            distinct.push(s);
+        }
+    }
+    for chunk in distinct.chunks(500) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4 + 1, 4))).collect();
+        let sql = format!(
+            "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for (link, case, seen_at) in chunk.iter().copied() {
+                q = q.bind(link.0).bind(case.map(|c| c.name()).unwrap_or_default()).bind(Ts(*seen_at)).bind(Ts(now));
+            }
+            q.execute(c).await?;
+        });
+    }
     Ok(())
 }
 
