@@ -16,6 +16,7 @@ use crate::{ConfigArgs, output::CliError};
 pub const SERVICES: &[(&str, u16)] = &[
     (doxwatch_intake::SERVICE, doxwatch_intake::DEFAULT_PORT),
     (doxwatch_links::SERVICE, doxwatch_links::DEFAULT_PORT),
+    (doxwatch_liaison::SERVICE, doxwatch_liaison::DEFAULT_PORT),
 ];
 
 #[derive(clap::Args)]
@@ -47,10 +48,12 @@ fn env() -> Vec<(String, String)> {
 enum Built {
     Intake(doxwatch_intake::Application),
     Links(doxwatch_links::Application),
+    Liaison(doxwatch_liaison::Application),
 }
 
 impl Built {
-    async fn build(service: &str, config: &ServiceConfig) -> Result<Self, CliError> {
+    /// Builds `service`; `layers` holds the configuration keys only that service reads.
+    async fn build(service: &str, config: &ServiceConfig, layers: &mut Layers) -> Result<Self, CliError> {
         match service {
             doxwatch_intake::SERVICE => Ok(Built::Intake(
                 doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
@@ -58,6 +61,12 @@ impl Built {
             doxwatch_links::SERVICE => Ok(Built::Links(
                 doxwatch_links::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
             )),
+            doxwatch_liaison::SERVICE => {
+                let periods = doxwatch_liaison::compliance_periods(layers);
+                Ok(Built::Liaison(
+                    doxwatch_liaison::Application::build_with(config, periods).await.map_err(|e| CliError::chain(&e))?,
+                ))
+            }
             other => Err(CliError::Usage(format!("no service named {other}"))),
         }
     }
@@ -66,6 +75,7 @@ impl Built {
         match self {
             Built::Intake(app) => app.local_addr(),
             Built::Links(app) => app.local_addr(),
+            Built::Liaison(app) => app.local_addr(),
         }
     }
 
@@ -76,6 +86,7 @@ impl Built {
         match self {
             Built::Intake(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
             Built::Links(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
+            Built::Liaison(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
         }
     }
 }
@@ -101,7 +112,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         );
         let peer_host = if args.host.is_unspecified() { "127.0.0.1".to_owned() } else { args.host.to_string() };
         config.peers = PeerUrls::local(&peer_host);
-        let built = Built::build(name, &config).await?;
+        let built = Built::build(name, &config, &mut service_layers).await?;
         println!("{name:<10}{}", built.local_addr());
         running.push(tokio::spawn(built.run(stop_rx.clone())));
     }
@@ -122,7 +133,10 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
 pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let port = SERVICES.iter().find(|(name, _)| *name == args.service).map(|(_, p)| *p).unwrap_or(0);
-    let known: Vec<&str> = ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect();
+    let mut known: Vec<&str> = ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect();
+    if args.service == doxwatch_liaison::SERVICE {
+        known.extend(doxwatch_liaison::CONFIG_KEYS);
+    }
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
     let config = ServiceConfig::from_layers(
         &mut layers,
@@ -130,10 +144,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         &format!("sqlite://doxwatch-data/{}.db", args.service),
     );
     let telemetry_config = TelemetryConfig::from_layers(&mut layers);
+    let periods = (args.service == doxwatch_liaison::SERVICE).then(|| doxwatch_liaison::compliance_periods(&mut layers));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
     let telemetry =
         telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
-    let built = Built::build(&args.service, &config).await?;
+    let built = match periods {
+        Some(periods) => Built::Liaison(
+            doxwatch_liaison::Application::build_with(&config, periods).await.map_err(|e| CliError::chain(&e))?,
+        ),
+        None => Built::build(&args.service, &config, &mut Layers::default()).await?,
+    };
     tracing::info!(service = %args.service, addr = %built.local_addr(), "serving");
     let (stop_tx, stop_rx) = watch::channel(false);
     let run = tokio::spawn(built.run(stop_rx));

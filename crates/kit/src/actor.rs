@@ -68,3 +68,27 @@ impl Actor {
         Ok(Actor::Officer(name.to_owned()))
     }
 }
+
+/// The metadata key with which an agency's system (the Police's, say) names itself on the
+/// agency-facing interfaces. The security work replaces it with the identity in the agency's
+/// client certificate, here, without changing the services.
+pub const AGENCY_HEADER: &str = "x-doxwatch-agency";
+
+/// The longest agency name accepted.
+pub const MAX_AGENCY_LEN: usize = 64;
+
+/// The calling agency, as an upper-case name (`POLICE`); UNAUTHENTICATED when none is named.
+pub fn agency_from_metadata(metadata: &MetadataMap) -> Result<String, Status> {
+    let value = metadata.get(AGENCY_HEADER).ok_or_else(|| {
+        with_reason(Code::Unauthenticated, "AGENCY_MISSING", format!("the {AGENCY_HEADER} metadata is required"))
+    })?;
+    let name = value.to_str().map(str::trim).unwrap_or_default().to_ascii_uppercase();
+    if name.is_empty() || name.len() > MAX_AGENCY_LEN || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(with_reason(
+            Code::Unauthenticated,
+            "AGENCY_INVALID",
+            format!("{AGENCY_HEADER} must be 1 to {MAX_AGENCY_LEN} letters, digits, '-' or '_'"),
+        ));
+    }
+    Ok(name)
+}

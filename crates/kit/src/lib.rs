@@ -13,6 +13,7 @@ pub mod resource;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;
+pub mod transaction;
 pub mod validate;
 pub mod vocabulary;
 

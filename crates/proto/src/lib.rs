@@ -12,3 +12,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub use doxwatch::intake::v1 as intake;
 pub use doxwatch::ops::v1 as ops;
 pub use doxwatch::links::v1 as links;
+pub use doxwatch::liaison::v1 as liaison;

@@ -205,6 +205,29 @@ impl IntakeService for IntakeApi {
         Ok(Response::new(case))
     }
 
+    async fn add_case_note(&self, request: Request<pb::AddCaseNoteRequest>) -> Result<Response<pb::CaseEvent>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "AddCaseNote", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::case_id(&mut v, "name", &req.name);
+        let note = req.note.trim().to_owned();
+        if note.is_empty() {
+            v.add("note", "is required");
+        } else if note.chars().count() > MAX_NOTE_CHARS {
+            v.add("note", format!("must be at most {MAX_NOTE_CHARS} characters"));
+        }
+        let occurred_at = v.check("occurred_at", timestamp::business_time(req.occurred_at.as_ref(), timestamp::now()));
+        let (Some(id), Some(occurred_at)) = (id, occurred_at) else {
+            return Err(invalid(v));
+        };
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let event = self.intake.add_note(&actor, id, note, occurred_at, key, convert::event_to_proto).await?;
+        Ok(Response::new(event))
+    }
+
     async fn list_case_events(
         &self,
         request: Request<pb::ListCaseEventsRequest>,

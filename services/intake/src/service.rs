@@ -240,6 +240,52 @@ impl Intake {
         Ok(response)
     }
 
+    /// Adds a note to the case's timeline.
+    #[tracing::instrument(skip_all, fields(case = %id))]
+    pub async fn add_note<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        note: String,
+        occurred_at: OffsetDateTime,
+        key: Option<RequestKey>,
+        respond: impl FnOnce(&CaseEvent) -> R,
+    ) -> Result<R, IntakeError> {
+        let mut tx = self.db.begin().await?;
+        if let Some(key) = &key {
+            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
+                return Ok(first);
+            }
+        }
+        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+        if occurred_at < case.received_at {
+            let mut v = FieldViolations::new();
+            v.add("occurred_at", "must not be before the case was received");
+            return Err(v.into());
+        }
+        let now = doxwatch_kit::timestamp::now();
+        let event = CaseEvent {
+            id: Uuid::now_v7(),
+            case: id,
+            kind: CaseEventKind::Note,
+            actor: actor.name(),
+            occurred_at,
+            record_time: now,
+            from_status: None,
+            to_status: None,
+            closure_reason: None,
+            duplicate_of: None,
+            note,
+        };
+        store::append_event(&mut tx, &event).await?;
+        let response = respond(&event);
+        if let Some(key) = &key {
+            idempotency::remember(&mut tx, key, &response).await?;
+        }
+        tx.commit().await?;
+        Ok(response)
+    }
+
     #[tracing::instrument(skip(self), fields(case = %id))]
     pub async fn list_events(&self, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, IntakeError> {
         let mut tx = self.db.begin_read().await?;

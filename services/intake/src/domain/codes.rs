@@ -92,7 +92,7 @@ vocabulary!(
 
 vocabulary!(
     /// What a timeline entry records.
-    CaseEventKind { Created = 1, StatusChanged = 2, Updated = 3 }
+    CaseEventKind { Created = 1, StatusChanged = 2, Updated = 3, Note = 4 }
 );
 
 vocabulary!(

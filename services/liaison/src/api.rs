@@ -1,0 +1,326 @@
+//! The gRPC face of liaison.
+
+use std::collections::BTreeMap;
+
+use doxwatch_kit::{
+    actor::Actor,
+    error::{self, FieldViolations},
+    page, timestamp, validate,
+};
+use doxwatch_proto::{
+    liaison::{self as pb, liaison_service_server::LiaisonService},
+    links as links_pb,
+};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    convert,
+    domain::*,
+    error::LiaisonError,
+    render,
+    service::{DraftField, Liaison},
+};
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+
+pub struct LiaisonApi {
+    liaison: Liaison,
+    links: crate::links::LinkTracking,
+}
+
+impl LiaisonApi {
+    pub fn new(liaison: Liaison, links: crate::links::LinkTracking) -> Self {
+        Self { liaison, links }
+    }
+}
+
+fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, Status> {
+    match value {
+        Some(value) if v.is_empty() => Ok(value),
+        _ => Err(error::invalid_argument(&v)),
+    }
+}
+
+fn as_at(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>) -> AsAt {
+    let now = timestamp::now();
+    AsAt::now(validate::business_time(v, field, ts, now).unwrap_or(now))
+}
+
+#[tonic::async_trait]
+impl LiaisonService for LiaisonApi {
+    async fn set_platform_contact(&self, request: Request<pb::SetPlatformContactRequest>) -> Result<Response<pb::PlatformContact>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "SetPlatformContact", &req.request_id, &req, |r| r.request_id.clear());
+        let contact = match &req.contact {
+            Some(c) => convert::contact_in(&mut v, c),
+            None => {
+                v.add("contact", "is required");
+                None
+            }
+        };
+        let contact = checked(v, contact)?;
+        Ok(Response::new(self.liaison.set_contact(&actor, contact, key, convert::contact_out).await?))
+    }
+
+    async fn get_platform_contact(&self, request: Request<pb::GetPlatformContactRequest>) -> Result<Response<pb::PlatformContact>, Status> {
+        let mut v = FieldViolations::new();
+        let platform = convert::contact_name(&mut v, "name", &request.get_ref().name);
+        let contact = self.liaison.get_contact(checked(v, platform)?).await?;
+        Ok(Response::new(convert::contact_out(&contact)))
+    }
+
+    async fn list_platform_contacts(
+        &self,
+        request: Request<pb::ListPlatformContactsRequest>,
+    ) -> Result<Response<pb::ListPlatformContactsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
+        let after = v.check("page_token", page::decode_token::<String>(&req.page_token, "contacts")).flatten();
+        let limit = checked(v, limit)?;
+        let contacts = self.liaison.list_contacts(after.as_deref().unwrap_or(""), limit + 1).await?;
+        let more = contacts.len() > limit as usize;
+        let contacts: Vec<_> = contacts.into_iter().take(limit as usize).collect();
+        let next_page_token = match contacts.last() {
+            Some(last) if more => page::encode_token("contacts", &last.platform.name()),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListPlatformContactsResponse { contacts: contacts.iter().map(convert::contact_out).collect(), next_page_token }))
+    }
+
+    async fn create_notice(&self, request: Request<pb::CreateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "CreateNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let Some(n) = req.notice.as_ref() else {
+            v.add("notice", "is required");
+            return Err(error::invalid_argument(&v));
+        };
+        let draft = convert::draft(&mut v, n, true);
+        let draft = checked(v, Some(draft))?;
+        Ok(Response::new(self.liaison.create(&actor, draft, key, convert::notice_out).await?))
+    }
+
+    async fn get_notice(&self, request: Request<pb::GetNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let t = as_at(&mut v, "as_of", req.as_of.as_ref());
+        let notice = self.liaison.get(checked(v, id)?).await?;
+        Ok(Response::new(convert::notice_out(&notice, t)))
+    }
+
+    async fn list_notices(&self, request: Request<pb::ListNoticesRequest>) -> Result<Response<pb::ListNoticesResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
+        let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name);
+        let kind = validate::filter(&mut v, "kind", req.kind, NoticeKind::from_code);
+        let status = validate::filter(&mut v, "status", req.status, NoticeStatus::from_code);
+        let t = as_at(&mut v, "as_of", req.as_of.as_ref());
+        let served_after = validate::optional_time(&mut v, "served_after", req.served_after.as_ref());
+        let served_before = validate::optional_time(&mut v, "served_before", req.served_before.as_ref());
+        let mut fingerprint_source = req.clone();
+        fingerprint_source.page_size = 0;
+        fingerprint_source.page_token.clear();
+        let fingerprint = page::filter_fingerprint(&format!("{fingerprint_source:?}"));
+        let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
+        let limit = checked(v, limit)?;
+        let overdue = req.overdue;
+        let keep = move |n: &Notice| {
+            status.is_none_or(|s| n.status_as_at(t) == s)
+                && (!overdue || n.is_overdue(t))
+                && served_after.is_none_or(|a| n.served_as_at(t).is_some_and(|s| s.served_at >= a))
+                && served_before.is_none_or(|b| n.served_as_at(t).is_some_and(|s| s.served_at < b))
+        };
+        let notices = self.liaison.list(platform, kind, after, limit + 1, keep).await?;
+        let more = notices.len() > limit as usize;
+        let notices: Vec<Notice> = notices.into_iter().take(limit as usize).collect();
+        let next_page_token = match notices.last() {
+            Some(last) if more => page::encode_token(&fingerprint, &last.id.0),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListNoticesResponse { notices: notices.iter().map(|n| convert::notice_out(n, t)).collect(), next_page_token }))
+    }
+
+    async fn update_notice(&self, request: Request<pb::UpdateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "UpdateNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let Some(n) = req.notice.as_ref() else {
+            v.add("notice", "is required");
+            return Err(error::invalid_argument(&v));
+        };
+        let id = convert::name(&mut v, "notice.name", &n.name, NoticeId::parse_name);
+        let mut fields = Vec::new();
+        match &req.update_mask {
+            Some(mask) if !mask.paths.is_empty() => {
+                for (i, path) in mask.paths.iter().enumerate() {
+                    let field = match path.as_str() {
+                        "items" => DraftField::Items,
+                        "cases" => DraftField::Cases,
+                        "legal_basis" => DraftField::LegalBasis,
+                        "channel" => DraftField::Channel,
+                        "deadline" => DraftField::Deadline,
+                        other => {
+                            v.add(format!("update_mask.paths[{i}]"), format!("{other:?} cannot be updated"));
+                            continue;
+                        }
+                    };
+                    fields.push(field);
+                }
+            }
+            _ => v.add("update_mask", "must name at least one field"),
+        }
+        let changes = convert::draft(&mut v, n, false);
+        let id = checked(v, id)?;
+        Ok(Response::new(self.liaison.update(&actor, id, &fields, changes, key, convert::notice_out).await?))
+    }
+
+    async fn serve_notice(&self, request: Request<pb::ServeNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "ServeNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let served_at = validate::business_time(&mut v, "served_at", req.served_at.as_ref(), timestamp::now());
+        let method = validate::required(&mut v, "service_method", req.service_method, ServiceMethod::from_code);
+        let (id, (served_at, method)) = checked(v, id.zip(served_at.zip(method)))?;
+        Ok(Response::new(self.liaison.serve(&actor, id, served_at, method, key, convert::notice_out).await?))
+    }
+
+    async fn record_reply(&self, request: Request<pb::RecordReplyRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "RecordReply", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let reply = convert::reply(&mut v, &req);
+        let id = checked(v, id)?;
+        Ok(Response::new(self.liaison.record_reply(&actor, id, reply, key, convert::notice_out).await?))
+    }
+
+    async fn close_notice(&self, request: Request<pb::CloseNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "CloseNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let reason = validate::text(&mut v, "reason", &req.reason, 2000, true);
+        let occurred_at = match &req.occurred_at {
+            None => None,
+            some => validate::business_time(&mut v, "occurred_at", some.as_ref(), timestamp::now()),
+        };
+        let id = checked(v, id)?;
+        Ok(Response::new(self.liaison.close(&actor, id, reason, occurred_at, key, convert::notice_out).await?))
+    }
+
+    async fn remind_notice(&self, request: Request<pb::RemindNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "RemindNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let id = checked(v, id)?;
+        Ok(Response::new(self.liaison.follow_up(&actor, id, NoticeKind::Reminder, None, key, convert::notice_out).await?))
+    }
+
+    async fn escalate_notice(&self, request: Request<pb::EscalateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "EscalateNotice", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let to_kind = validate::required(&mut v, "to_kind", req.to_kind, NoticeKind::from_code);
+        if to_kind.is_some_and(|k| !k.is_escalation()) {
+            v.add("to_kind", "must be INJUNCTION_NOTICE, CESSATION_NOTICE or SUMMONS");
+        }
+        let legal_basis = validate::text(&mut v, "legal_basis", &req.legal_basis, MAX_LEGAL_BASIS_CHARS, false);
+        let (id, to_kind) = checked(v, id.zip(to_kind))?;
+        let legal_basis = (!legal_basis.is_empty()).then_some(legal_basis);
+        Ok(Response::new(self.liaison.follow_up(&actor, id, to_kind, legal_basis, key, convert::notice_out).await?))
+    }
+
+    async fn list_notice_events(&self, request: Request<pb::ListNoticeEventsRequest>) -> Result<Response<pb::ListNoticeEventsResponse>, Status> {
+        let mut v = FieldViolations::new();
+        let id = convert::name(&mut v, "name", &request.get_ref().name, NoticeId::parse_name);
+        let events = self.liaison.events(checked(v, id)?).await?;
+        Ok(Response::new(pb::ListNoticeEventsResponse { events: events.iter().map(convert::event_out).collect() }))
+    }
+
+    async fn render_notice(&self, request: Request<pb::RenderNoticeRequest>) -> Result<Response<pb::RenderedNotice>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let language = validate::filter(&mut v, "language", req.language, Language::from_code);
+        let format = validate::filter(&mut v, "format", req.format, |c| (1..=2).contains(&c).then_some(c));
+        let id = checked(v, id)?;
+        let notice = self.liaison.get(id).await?;
+        let contact = self.liaison.get_contact(notice.platform).await.ok();
+        let language = language.or(contact.as_ref().map(|c| c.language)).unwrap_or(Language::English);
+        // The letter lists each link's URL and names the platform: both are link-tracking's.
+        let mut client = self.links.client();
+        let platform = client
+            .get_platform(links_pb::GetPlatformRequest { name: notice.platform.name() })
+            .await
+            .map_err(LiaisonError::LinksUnavailable)?
+            .into_inner();
+        let mut urls = BTreeMap::new();
+        let names: Vec<String> = notice.items.iter().map(|i| i.link.name()).collect();
+        for chunk in names.chunks(1000) {
+            let links = client
+                .batch_get_links(links_pb::BatchGetLinksRequest { names: chunk.to_vec() })
+                .await
+                .map_err(LiaisonError::LinksUnavailable)?
+                .into_inner()
+                .links;
+            urls.extend(links.into_iter().map(|l| (l.name, l.canonical_url)));
+        }
+        let channel_url = match notice.channel {
+            Some(channel) => Some(
+                client
+                    .get_channel(links_pb::GetChannelRequest { name: channel.name(), as_of: None })
+                    .await
+                    .map_err(LiaisonError::LinksUnavailable)?
+                    .into_inner()
+                    .url,
+            ),
+            None => None,
+        };
+        let ctx = render::LetterContext {
+            contact: contact.as_ref(),
+            platform_name: &platform.display_name,
+            urls: &urls,
+            channel_url: channel_url.as_deref(),
+        };
+        let markdown = render::markdown(&notice, language, &ctx).map_err(LiaisonError::Render)?;
+        let (content, media_type) = if format == Some(2) {
+            (render::html(&markdown, language, &notice.id.name()), "text/html; charset=utf-8")
+        } else {
+            (markdown, "text/markdown; charset=utf-8")
+        };
+        Ok(Response::new(pb::RenderedNotice { content, media_type: media_type.to_owned(), language: language.code() }))
+    }
+
+    async fn get_liaison_statistics(&self, request: Request<pb::GetLiaisonStatisticsRequest>) -> Result<Response<pb::LiaisonStatistics>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let at = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());
+        let recorded_before = validate::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
+        let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name);
+        let at = checked(v, at)?;
+        let t = AsAt { at, recorded_before: recorded_before.unwrap_or(doxwatch_kit::db::Ts::max().0) };
+        let mut notices = self.liaison.all_notices(t.recorded_before).await?;
+        if let Some(p) = platform {
+            notices.retain(|n| n.platform == p);
+        }
+        let figures = tally(&notices, t);
+        Ok(Response::new(convert::statistics_out(&figures, t, recorded_before)))
+    }
+}

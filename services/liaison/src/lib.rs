@@ -1,0 +1,117 @@
+//! The platform-liaison service (`doxwatch.liaison.v1`): who to write to at each platform, the
+//! notices served on platforms and what they ask, deadlines, replies, reminders and escalation.
+
+pub mod api;
+pub mod convert;
+pub mod domain;
+pub mod effects;
+pub mod error;
+pub mod links;
+pub mod render;
+pub mod service;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use doxwatch_kit::{
+    config::{Layers, ServiceConfig},
+    db::{Db, DbError, Migrations},
+    outbox::{OutboxApi, Relay, RelaySettings},
+    peer,
+    server::{GrpcServer, ServerError},
+};
+use doxwatch_proto::{
+    liaison::liaison_service_server::LiaisonServiceServer, links::links_service_client::LinksServiceClient,
+    ops::outbox_service_server::OutboxServiceServer,
+};
+use tokio::sync::watch;
+
+use crate::domain::{CompliancePeriods, NoticeKind};
+
+pub const SERVICE: &str = "liaison";
+pub const DEFAULT_PORT: u16 = 50053;
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+
+/// The configuration keys liaison reads besides the shared ones: the compliance period of each
+/// kind of notice, in days.
+pub const CONFIG_KEYS: &[&str] = &[
+    "deadline_days_removal_request",
+    "deadline_days_cessation_notice",
+    "deadline_days_disclosure_request",
+    "deadline_days_warning_post_request",
+    "deadline_days_injunction_notice",
+    "deadline_days_reminder",
+    "deadline_days_summons",
+];
+
+/// The compliance periods, defaults overridden by `deadline_days_<kind>` keys.
+pub fn compliance_periods(layers: &mut Layers) -> CompliancePeriods {
+    let mut periods = CompliancePeriods::default();
+    for kind in NoticeKind::ALL {
+        let key = format!("deadline_days_{}", kind.key());
+        let default = periods.0.get(kind).map_or(14, |d| d.whole_days());
+        let days: i64 = layers.get_range(&key, default, 1, 3650);
+        periods.0.insert(*kind, time::Duration::days(days));
+    }
+    periods
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the liaison store")]
+    Store(#[from] DbError),
+    #[error("cannot start the liaison server")]
+    Server(#[from] ServerError),
+    #[error("the link-tracking address is not usable")]
+    Peer(#[from] tonic::transport::Error),
+}
+
+pub struct Application {
+    server: GrpcServer,
+    relay: Relay,
+    db: Db,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        Self::build_with(config, CompliancePeriods::default()).await
+    }
+
+    pub async fn build_with(config: &ServiceConfig, periods: CompliancePeriods) -> Result<Self, BuildError> {
+        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let relay = Relay::new(db.clone(), Arc::new(effects::LiaisonEffects::new(links.clone())), RelaySettings::from_config(&config.outbox));
+        let link_tracking = links::LinkTracking::new(links);
+        let liaison = service::Liaison::new(db.clone(), link_tracking.clone(), periods, relay.waker());
+        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let limits = server.limits();
+        server
+            .add_service(
+                LiaisonServiceServer::new(api::LiaisonApi::new(liaison, link_tracking))
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
+            )
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+        Ok(Self { server, relay, db, addr })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (stop, stopped) = watch::channel(false);
+        let relay = tokio::spawn(self.relay.run(stopped));
+        let result = self.server.serve(shutdown).await;
+        let _ = stop.send(true);
+        let _ = relay.await;
+        self.db.close().await;
+        result
+    }
+}

@@ -1,0 +1,132 @@
+//! The letter itself: a notice rendered from the templates kept as data in `templates/` (one
+//! file per language: a MiniJinja Markdown template and the words for each kind and action), as
+//! Markdown, or as HTML made from that Markdown.
+
+use std::collections::BTreeMap;
+
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::domain::*;
+
+const ENGLISH: &str = include_str!("../templates/en.toml");
+const TRADITIONAL_CHINESE: &str = include_str!("../templates/zh-Hant.toml");
+
+#[derive(serde::Deserialize)]
+struct Letterhead {
+    template: String,
+    kinds: BTreeMap<String, String>,
+    actions: BTreeMap<String, String>,
+    words: BTreeMap<String, String>,
+}
+
+/// What the letter needs beyond the notice: the addressee, and each link's URL.
+pub struct LetterContext<'a> {
+    pub contact: Option<&'a PlatformContact>,
+    pub platform_name: &'a str,
+    pub urls: &'a BTreeMap<String, String>,
+    pub channel_url: Option<&'a str>,
+}
+
+/// Hong Kong time, in which the regulator's letters are dated.
+fn hong_kong() -> UtcOffset {
+    UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC)
+}
+
+fn date(t: OffsetDateTime, language: Language) -> String {
+    let t = t.to_offset(hong_kong());
+    match language {
+        Language::English => format!("{} {} {}", t.day(), t.month(), t.year()),
+        Language::TraditionalChinese => format!("{}年{}月{}日", t.year(), u8::from(t.month()), t.day()),
+    }
+}
+
+/// Escapes what Markdown would read as markup in free text.
+fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\`*_{}[]<>()#+-.!|".contains(c) {
+            out.push('\\');
+        }
+        out.push(if c == '\n' { ' ' } else { c });
+    }
+    out
+}
+
+pub fn markdown(notice: &Notice, language: Language, ctx: &LetterContext<'_>) -> Result<String, String> {
+    let source = match language {
+        Language::English => ENGLISH,
+        Language::TraditionalChinese => TRADITIONAL_CHINESE,
+    };
+    let head: Letterhead = toml::from_str(source).map_err(|e| format!("template file: {e}"))?;
+    let word = |table: &BTreeMap<String, String>, key: &str| table.get(key).cloned().unwrap_or_else(|| key.to_owned());
+    let items: Vec<minijinja::Value> = notice
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            minijinja::context! {
+                number => i + 1,
+                url => ctx.urls.get(&item.link.name()).cloned().unwrap_or_else(|| item.link.name()),
+                action => word(&head.actions, item.action.key()),
+            }
+        })
+        .collect();
+    let addressee = ctx.contact.map_or_else(|| ctx.platform_name.to_owned(), |c| c.legal_entity.clone());
+    let served = notice.service.map(|s| s.served_at);
+    let deadline = notice.service.map(|s| s.deadline).or(notice.deadline_override);
+    let mut env = minijinja::Environment::new();
+    env.add_template("letter", &head.template).map_err(|e| format!("template: {e}"))?;
+    let template = env.get_template("letter").map_err(|e| format!("template: {e}"))?;
+    template
+        .render(minijinja::context! {
+            kind => notice.kind.key(),
+            title => word(&head.kinds, notice.kind.key()),
+            reference => notice.id.name(),
+            follows => notice.follows.map(|f| f.name()),
+            date => served.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
+            deadline => deadline.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
+            addressee => markdown_text(&addressee),
+            email => ctx.contact.map(|c| markdown_text(&c.email)).filter(|e| !e.is_empty()),
+            postal_address => ctx.contact.map(|c| markdown_text(&c.postal_address)).filter(|a| !a.is_empty()),
+            legal_basis => markdown_text(&notice.legal_basis),
+            items => items,
+            channel => ctx.channel_url,
+        })
+        .map(|s| s.trim().to_owned() + "\n")
+        .map_err(|e| format!("rendering: {e}"))
+}
+
+pub fn html(markdown: &str, language: Language, title: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::ENABLE_TABLES);
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, parser);
+    let lang = match language {
+        Language::English => "en",
+        Language::TraditionalChinese => "zh-Hant",
+    };
+    let title: String = title.chars().filter(|c| !"<>&\"".contains(*c)).collect();
+    format!("<!doctype html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body>\n</html>\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_template_files_parse() {
+        for source in [ENGLISH, TRADITIONAL_CHINESE] {
+            let head: Letterhead = toml::from_str(source).unwrap();
+            for kind in NoticeKind::ALL {
+                assert!(head.kinds.contains_key(kind.key()), "{}", kind.key());
+            }
+            for action in NoticeAction::ALL {
+                assert!(head.actions.contains_key(action.key()), "{}", action.key());
+            }
+        }
+    }
+
+    #[test]
+    fn free_text_cannot_inject_markup() {
+        assert_eq!(markdown_text("<script>*x*</script>"), "\\<script\\>\\*x\\*\\</script\\>");
+    }
+}

@@ -1,0 +1,173 @@
+//! Starts link-tracking and liaison on port 0, each with a fresh store, liaison wired to
+//! link-tracking; clients for both.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use doxwatch_kit::testing::{Officer, Running, TestDatabase};
+#[allow(unused_imports)]
+pub use doxwatch_kit::testing::{ts, violated_fields};
+use doxwatch_proto::{
+    liaison::{self as pb, liaison_service_client::LiaisonServiceClient},
+    links::{self as links_pb, links_service_client::LinksServiceClient},
+};
+use tonic::{service::interceptor::InterceptedService, transport::Channel};
+
+pub type Client = LiaisonServiceClient<InterceptedService<Channel, Officer>>;
+pub type Links = LinksServiceClient<InterceptedService<Channel, Officer>>;
+
+pub struct Suite {
+    pub liaison: Client,
+    pub links: Links,
+    pub links_addr: SocketAddr,
+    liaison_service: Running,
+    links_service: Option<Running>,
+}
+
+pub struct Stores {
+    pub liaison: TestDatabase,
+    pub links: TestDatabase,
+}
+
+pub async fn start_links(db: &TestDatabase, listen: SocketAddr) -> Running {
+    let mut config = doxwatch_kit::testing::config(db);
+    config.listen = listen;
+    let app = doxwatch_links::Application::build(&config).await.expect("links builds");
+    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+}
+
+pub async fn start(stores: &Stores) -> Suite {
+    let links_service = start_links(&stores.links, "127.0.0.1:0".parse().unwrap()).await;
+    let mut config = doxwatch_kit::testing::config(&stores.liaison);
+    config.peers.links = links_service.url();
+    let app = doxwatch_liaison::Application::build(&config).await.expect("liaison builds");
+    let liaison_service = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    Suite {
+        liaison: LiaisonServiceClient::with_interceptor(liaison_service.channel.clone(), Officer(Some("officer-ho"))),
+        links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-ho"))),
+        links_addr: links_service.addr,
+        liaison_service,
+        links_service: Some(links_service),
+    }
+}
+
+impl Suite {
+    pub async fn stop_links(&mut self) {
+        if let Some(links) = self.links_service.take() {
+            links.stop().await;
+        }
+    }
+
+    pub async fn restart_links(&mut self, db: &TestDatabase) {
+        let links = start_links(db, self.links_addr).await;
+        self.links = LinksServiceClient::with_interceptor(links.channel.clone(), Officer(Some("officer-ho")));
+        self.links_service = Some(links);
+    }
+
+    pub async fn stop(self) {
+        self.liaison_service.stop().await;
+        if let Some(links) = self.links_service {
+            links.stop().await;
+        }
+    }
+
+    /// Registers URLs with link-tracking and returns their link names.
+    pub async fn links(&mut self, urls: &[&str]) -> Vec<String> {
+        let results = self
+            .links
+            .register_links(links_pb::RegisterLinksRequest {
+                registrations: urls
+                    .iter()
+                    .map(|u| links_pb::LinkRegistration { url: u.to_string(), case: String::new(), seen_at: Some(ts("2019-09-01T00:00:00+08:00")) })
+                    .collect(),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .results;
+        results.into_iter().map(|r| r.link.expect("accepted").name).collect()
+    }
+
+    pub async fn platform(&mut self, link: &str) -> String {
+        self.links.get_link(links_pb::GetLinkRequest { name: link.to_owned() }).await.unwrap().into_inner().platform
+    }
+
+    pub async fn draft(&mut self, kind: pb::NoticeKind, platform: &str, links: &[String]) -> pb::Notice {
+        self.liaison
+            .create_notice(pb::CreateNoticeRequest {
+                notice: Some(pb::Notice {
+                    platform: platform.to_owned(),
+                    kind: kind as i32,
+                    items: links.iter().map(|l| pb::NoticeItem { link: l.clone(), action: pb::NoticeAction::Remove as i32, reply: None }).collect(),
+                    cases: vec!["cases/01900000-0000-7000-8000-000000000001".into()],
+                    legal_basis: "Personal Data (Privacy) Ordinance, section 64".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .expect("drafted")
+            .into_inner()
+    }
+
+    pub async fn serve(&mut self, notice: &str, served_at: &str) -> pb::Notice {
+        self.liaison
+            .serve_notice(pb::ServeNoticeRequest {
+                name: notice.to_owned(),
+                served_at: Some(ts(served_at)),
+                service_method: pb::ServiceMethod::Email as i32,
+                request_id: String::new(),
+            })
+            .await
+            .expect("served")
+            .into_inner()
+    }
+
+    /// Link-tracking's count of links requested as at `as_of`, once it has settled on `expected`.
+    pub async fn requested_eventually(&mut self, as_of: &str, expected: i64) -> i64 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let stats = self
+                .links
+                .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before: None })
+                .await
+                .unwrap()
+                .into_inner();
+            let requested = stats.total.map_or(0, |t| t.links_requested);
+            if requested == expected || tokio::time::Instant::now() > deadline {
+                return requested;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Generates a test per backend from `async fn name(stores: Stores)`.
+#[macro_export]
+macro_rules! suite_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use doxwatch_kit::testing::TestDatabase;
+                    super::$name(super::common::Stores { liaison: TestDatabase::sqlite(), links: TestDatabase::sqlite() }).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    use doxwatch_kit::testing::TestDatabase;
+                    match (TestDatabase::postgres().await, TestDatabase::postgres().await) {
+                        (Some(liaison), Some(links)) => super::$name(super::common::Stores { liaison, links }).await,
+                        _ => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
+                    }
+                }
+            )+
+        }
+    };
+}

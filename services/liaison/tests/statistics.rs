@@ -1,0 +1,105 @@
+//! Correspondence figures as at several moments, against counts worked out by hand.
+
+mod common;
+
+use common::*;
+use doxwatch_proto::liaison as pb;
+use pb::{NoticeKind as K, ReplyOutcome as O};
+
+suite_tests!(correspondence_figures_as_at_several_moments);
+
+async fn stats(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::LiaisonStatistics {
+    s.liaison
+        .get_liaison_statistics(pb::GetLiaisonStatisticsRequest { as_of: Some(ts(as_of)), recorded_before, platform: String::new() })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn served(f: &pb::CorrespondenceFigures, kind: K) -> i64 {
+    f.served_by_kind.iter().find(|k| k.kind == kind as i32).map_or(-1, |k| k.notices)
+}
+
+async fn correspondence_figures_as_at_several_moments(stores: Stores) {
+    let mut s = start(&stores).await;
+    let t = s.links(&["https://t.me/doxchan/1", "https://t.me/doxchan/2"]).await;
+    let f = s.links(&["https://www.facebook.com/groups/9/posts/1/"]).await;
+    let telegram = s.platform(&t[0]).await;
+    let facebook = s.platform(&f[0]).await;
+
+    // Telegram: a removal request on 1 Oct, its reminder on 20 Oct, a disclosure request on 2 Oct
+    // answered with data on 10 Oct. Facebook: a removal request on 5 Oct, complied on 8 Oct; a
+    // disclosure request on 6 Oct that goes unanswered; a draft never served.
+    let r1 = s.draft(K::RemovalRequest, &telegram, &t).await;
+    s.serve(&r1.name, "2019-10-01T10:00:00+08:00").await;
+    let d1 = s.draft(K::DisclosureRequest, &telegram, &t[..1]).await;
+    s.serve(&d1.name, "2019-10-02T10:00:00+08:00").await;
+    s.liaison
+        .record_reply(pb::RecordReplyRequest {
+            name: d1.name.clone(),
+            received_at: Some(ts("2019-10-10T10:00:00+08:00")),
+            all_items: O::DataProvided as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let r2 = s.draft(K::RemovalRequest, &facebook, &f).await;
+    s.serve(&r2.name, "2019-10-05T10:00:00+08:00").await;
+    s.liaison
+        .record_reply(pb::RecordReplyRequest {
+            name: r2.name.clone(),
+            received_at: Some(ts("2019-10-08T10:00:00+08:00")),
+            all_items: O::Complied as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let d2 = s.draft(K::DisclosureRequest, &facebook, &f).await;
+    s.serve(&d2.name, "2019-10-06T10:00:00+08:00").await;
+    s.draft(K::RemovalRequest, &facebook, &f).await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let published = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let reminder = s.liaison.remind_notice(pb::RemindNoticeRequest { name: r1.name.clone(), request_id: String::new() }).await.unwrap().into_inner();
+    s.serve(&reminder.name, "2019-10-20T10:00:00+08:00").await;
+
+    let end = stats(&mut s, "2019-10-31T12:00:00+08:00", None).await;
+    let total = end.total.clone().unwrap();
+    assert_eq!(end.platforms_written_to, 2);
+    assert_eq!(total.notices_served, 5);
+    assert_eq!(total.letters_sent, 3, "two removal requests and one reminder of one");
+    assert_eq!(served(&total, K::RemovalRequest), 2);
+    assert_eq!(served(&total, K::Reminder), 1);
+    assert_eq!(served(&total, K::DisclosureRequest), 2);
+    let d = total.disclosure_requests.unwrap();
+    assert_eq!((d.sent, d.answered, d.refused, d.unanswered), (2, 1, 0, 1));
+    // Overdue on 31 Oct: r1 (deadline 15 Oct, no reply), d2 (20 Oct, no reply); the reminder's
+    // deadline is 27 Oct: overdue too.
+    assert_eq!(total.overdue, 3);
+    let complied = total.replies_by_outcome.iter().find(|o| o.outcome == O::Complied as i32).map_or(0, |o| o.items);
+    assert_eq!(complied, 1);
+    assert_eq!(end.by_platform[0].platform, telegram, "most letters first");
+
+    let early = stats(&mut s, "2019-10-03T12:00:00+08:00", None).await;
+    let total = early.total.unwrap();
+    assert_eq!((early.platforms_written_to, total.notices_served, total.letters_sent, total.overdue), (1, 2, 1, 0));
+
+    let as_published = stats(&mut s, "2019-10-31T12:00:00+08:00", Some(published)).await;
+    let total = as_published.total.unwrap();
+    assert_eq!((total.notices_served, total.letters_sent, total.overdue), (4, 2, 2), "the reminder came later");
+
+    let only_facebook = s
+        .liaison
+        .get_liaison_statistics(pb::GetLiaisonStatisticsRequest {
+            as_of: Some(ts("2019-10-31T12:00:00+08:00")),
+            recorded_before: None,
+            platform: facebook.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(only_facebook.platforms_written_to, 1);
+    assert_eq!(only_facebook.total.unwrap().notices_served, 2);
+    s.stop().await;
+}
