@@ -84,3 +84,68 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The whole suite, each service with its own fresh store, wired to each other.
+pub struct Suite {
+    pub intake: Running,
+    pub links: Running,
+    pub liaison: Running,
+    pub referral: Running,
+}
+
+/// One fresh store per service of the suite.
+pub struct SuiteStores {
+    pub intake: TestDatabase,
+    pub links: TestDatabase,
+    pub liaison: TestDatabase,
+    pub referral: TestDatabase,
+}
+
+impl SuiteStores {
+    pub fn sqlite() -> Self {
+        Self { intake: TestDatabase::sqlite(), links: TestDatabase::sqlite(), liaison: TestDatabase::sqlite(), referral: TestDatabase::sqlite() }
+    }
+}
+
+impl Suite {
+    /// Starts the four services on reserved local ports, each knowing where the others are.
+    pub async fn start(stores: &SuiteStores) -> Self {
+        let addrs = [reserved_addr(), reserved_addr(), reserved_addr(), reserved_addr()];
+        let peers = doxwatch_kit::config::PeerUrls {
+            intake: format!("http://{}", addrs[0]),
+            links: format!("http://{}", addrs[1]),
+            liaison: format!("http://{}", addrs[2]),
+            referral: format!("http://{}", addrs[3]),
+        };
+        let wired = |db: &TestDatabase, listen: SocketAddr| {
+            let mut c = config(db, listen);
+            c.peers = peers.clone();
+            c
+        };
+        let links_app = doxwatch_links::Application::build(&wired(&stores.links, addrs[1])).await.expect("links builds");
+        let links = Running::start(links_app.local_addr(), |s| links_app.run_until(s)).await;
+        let intake_app = doxwatch_intake::Application::build(&wired(&stores.intake, addrs[0])).await.expect("intake builds");
+        let intake = Running::start(intake_app.local_addr(), |s| intake_app.run_until(s)).await;
+        let liaison_app = doxwatch_liaison::Application::build(&wired(&stores.liaison, addrs[2])).await.expect("liaison builds");
+        let liaison = Running::start(liaison_app.local_addr(), |s| liaison_app.run_until(s)).await;
+        let referral_app = doxwatch_referral::Application::build(&wired(&stores.referral, addrs[3])).await.expect("referral builds");
+        let referral = Running::start(referral_app.local_addr(), |s| referral_app.run_until(s)).await;
+        Self { intake, links, liaison, referral }
+    }
+
+    pub fn endpoints(&self) -> doxwatch_report::Endpoints {
+        doxwatch_report::Endpoints {
+            intake: self.intake.url(),
+            links: self.links.url(),
+            liaison: self.liaison.url(),
+            referral: self.referral.url(),
+        }
+    }
+
+    pub async fn stop(self) {
+        self.referral.stop().await;
+        self.liaison.stop().await;
+        self.intake.stop().await;
+        self.links.stop().await;
+    }
+}

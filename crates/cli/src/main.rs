@@ -25,6 +25,24 @@ enum Command {
     /// Record, read, list and move cases (the intake service).
     #[command(subcommand)]
     Case(client::case::CaseCommand),
+    /// Register, read and classify platforms and their domains (the link-tracking service).
+    #[command(subcommand)]
+    Platform(client::platform::PlatformCommand),
+    /// Register, list and check links, import patrol exports, removal figures (link-tracking).
+    #[command(subcommand)]
+    Link(client::link::LinkCommand),
+    /// Read channels and record their suspension or removal (link-tracking).
+    #[command(subcommand)]
+    Channel(client::channel::ChannelCommand),
+    /// Store and fetch captures of what links showed, and their custody log (link-tracking).
+    #[command(subcommand)]
+    Evidence(client::evidence::EvidenceCommand),
+    /// Run the link rechecker now (link-tracking).
+    #[command(subcommand)]
+    Recheck(client::recheck::RecheckCommand),
+    /// What a service still owes its peers, and what they refused.
+    #[command(subcommand)]
+    Outbox(client::outbox::OutboxCommand),
     /// Ask a service whether it is serving (exit code 0 if it is).
     Health(client::health::HealthArgs),
 }
@@ -38,6 +56,9 @@ pub struct ClientArgs {
     /// The intake service's address.
     #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "http://127.0.0.1:50051", global = true)]
     pub intake_url: String,
+    /// The link-tracking service's address.
+    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "http://127.0.0.1:50052", global = true)]
+    pub links_url: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -66,6 +87,12 @@ fn main() -> ExitCode {
             Command::Up(args) => suite::up(args).await,
             Command::Serve(args) => suite::serve(args).await,
             Command::Case(command) => client::case::run(command).await,
+            Command::Platform(command) => client::platform::run(command).await,
+            Command::Link(command) => client::link::run(command).await,
+            Command::Channel(command) => client::channel::run(command).await,
+            Command::Evidence(command) => client::evidence::run(command).await,
+            Command::Recheck(command) => client::recheck::run(command).await,
+            Command::Outbox(command) => client::outbox::run(command).await,
             Command::Health(args) => client::health::run(args).await,
         }
     });

@@ -1,7 +1,9 @@
-//! How the CLI speaks: errors with their causes and field violations, tables, and JSON.
+//! How the CLI speaks: errors with their causes and field violations, tables, JSON, and the enum
+//! values, times and durations officers write and read.
 
 use std::fmt;
 
+use doxwatch_proto::{intake, links};
 use tonic_types::StatusExt;
 
 /// What a command can fail with.
@@ -29,20 +31,32 @@ impl From<tonic::Status> for CliError {
     }
 }
 
+/// How much of a refusal to print: an import of thousands of URLs can be refused for each.
+const MAX_MESSAGE_CHARS: usize = 200;
+const MAX_VIOLATIONS: usize = 20;
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) | CliError::Config(m) | CliError::Other(m) => f.write_str(m),
             CliError::Connect { url, cause } => write!(f, "cannot reach {url}: {cause}"),
             CliError::Status(status) => {
-                write!(f, "{:?}: {}", status.code(), status.message())?;
+                let violations = status.get_details_bad_request().map(|bad| bad.field_violations).unwrap_or_default();
+                let message = status.message();
+                // The message repeats the violations listed below; when there are many, its
+                // start is enough.
+                match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+                    Some((cut, _)) if !violations.is_empty() => write!(f, "{:?}: {}…", status.code(), &message[..cut])?,
+                    _ => write!(f, "{:?}: {message}", status.code())?,
+                }
                 if status.code() == tonic::Code::Unauthenticated {
                     write!(f, " (name the acting officer with --officer or DOXWATCH_OFFICER)")?;
                 }
-                if let Some(bad) = status.get_details_bad_request() {
-                    for v in bad.field_violations {
-                        write!(f, "\n  {}: {}", v.field, v.description)?;
-                    }
+                for v in violations.iter().take(MAX_VIOLATIONS) {
+                    write!(f, "\n  {}: {}", v.field, v.description)?;
+                }
+                if violations.len() > MAX_VIOLATIONS {
+                    write!(f, "\n  … and {} more", violations.len() - MAX_VIOLATIONS)?;
                 }
                 Ok(())
             }
@@ -79,9 +93,88 @@ pub fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
-/// An enum's name without its type prefix: `CASE_KIND_COMPLAINT` -> `COMPLAINT`.
-pub fn enum_label(full: &str, prefix: &str) -> String {
-    full.strip_prefix(prefix).unwrap_or(full).to_owned()
+/// Prints one resource as FIELD/VALUE rows.
+pub fn print_fields(fields: Vec<(&str, String)>) {
+    let rows: Vec<Vec<String>> = fields.into_iter().map(|(field, value)| vec![field.to_owned(), value]).collect();
+    print_table(&["FIELD", "VALUE"], &rows);
+}
+
+/// Tells the officer that a listing stopped at the first page.
+pub fn print_more_hint(next_page_token: &str, what: &str) {
+    if !next_page_token.is_empty() {
+        println!("(more {what}: use --all)");
+    }
+}
+
+/// A protobuf enum as officers write and read it: `PLATFORM_KIND_SOCIAL_NETWORK` is
+/// `social-network` on the command line and `SOCIAL_NETWORK` in output. Every enum's zero value is
+/// `<PREFIX>UNSPECIFIED` (the contracts' rule), which is where the prefix is read from.
+pub trait Vocabulary: Sized + Copy + Into<i32> + TryFrom<i32> + Send + Sync + 'static {
+    fn from_str_name(name: &str) -> Option<Self>;
+    fn as_str_name(self) -> &'static str;
+
+    fn prefix() -> &'static str {
+        Self::try_from(0).ok().and_then(|zero| zero.as_str_name().strip_suffix("UNSPECIFIED")).unwrap_or("")
+    }
+}
+
+/// Forwards to the methods prost generates on each enum (they are inherent, not a trait).
+macro_rules! vocabulary {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Vocabulary for $ty {
+            fn from_str_name(name: &str) -> Option<Self> {
+                <$ty>::from_str_name(name)
+            }
+            fn as_str_name(self) -> &'static str {
+                <$ty>::as_str_name(&self)
+            }
+        }
+    )*};
+}
+
+vocabulary!(
+    intake::CaseKind,
+    intake::IntakeChannel,
+    intake::CaseStatus,
+    intake::ClosureReason,
+    intake::DataSubjectCategory,
+    intake::HongKongNexus,
+    intake::DisclosedDataType,
+    intake::Harm,
+    intake::ComplainantRelationship,
+    intake::CaseEventKind,
+    intake::VictimGroup,
+    links::PlatformKind,
+    links::ChannelStatus,
+    links::LinkStatus,
+    links::RegistrationOutcome,
+    links::ObservationSource,
+    links::Vantage,
+);
+
+/// The enum value an officer wrote (`social-network`, also `SOCIAL_NETWORK`); a clap value parser.
+pub fn word<E: Vocabulary>(text: &str) -> Result<E, String> {
+    let name = format!("{}{}", E::prefix(), text.trim().to_ascii_uppercase().replace('-', "_"));
+    E::from_str_name(&name)
+        .filter(|value| (*value).into() != 0)
+        .ok_or_else(|| format!("{text:?} is not one of {}", words::<E>().join(", ")))
+}
+
+/// Every value an officer may write, in the contract's order.
+pub fn words<E: Vocabulary>() -> Vec<String> {
+    (1..=255)
+        .filter_map(|code| E::try_from(code).ok())
+        .map(|value| value.as_str_name()[E::prefix().len()..].to_ascii_lowercase().replace('_', "-"))
+        .collect()
+}
+
+/// An enum value as output shows it: `SOCIAL_NETWORK`; a value this client does not know, as its
+/// number.
+pub fn label<E: Vocabulary>(code: i32) -> String {
+    match E::try_from(code) {
+        Ok(value) => value.as_str_name()[E::prefix().len()..].to_owned(),
+        Err(_) => code.to_string(),
+    }
 }
 
 /// A protobuf timestamp as RFC 3339, or empty.
@@ -92,9 +185,57 @@ pub fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
-/// Parses an RFC 3339 time given on the command line.
+/// Parses an RFC 3339 time given on the command line; a clap value parser.
 pub fn parse_time(s: &str) -> Result<prost_types::Timestamp, String> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))?;
     Ok(doxwatch_kit::timestamp::to_proto(t))
+}
+
+pub fn now() -> prost_types::Timestamp {
+    doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now())
+}
+
+/// A span of time for people: `3d 4h`, `2h 5m`, `40s`.
+pub fn duration_text(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m {}s", s % 60),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+/// A share as a percentage with one decimal: `0.4567` -> `45.7%`.
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn officers_write_enum_values_in_lower_case_with_dashes_and_read_them_without_prefix() {
+        assert_eq!(word::<links::PlatformKind>("social-network"), Ok(links::PlatformKind::SocialNetwork));
+        assert_eq!(word::<links::PlatformKind>(" SOCIAL_NETWORK "), Ok(links::PlatformKind::SocialNetwork));
+        assert_eq!(word::<intake::CaseKind>("patrol-discovery"), Ok(intake::CaseKind::PatrolDiscovery));
+        assert_eq!(
+            word::<links::Vantage>("unspecified"),
+            Err("\"unspecified\" is not one of inside-hk, outside-hk, unknown".to_owned())
+        );
+        assert_eq!(label::<links::LinkStatus>(links::LinkStatus::ChannelRemoved as i32), "CHANNEL_REMOVED");
+        assert_eq!(label::<links::LinkStatus>(99), "99");
+    }
+
+    #[test]
+    fn spans_of_time_read_as_people_say_them() {
+        assert_eq!(duration_text(42.4), "42s");
+        assert_eq!(duration_text(125.0), "2m 5s");
+        assert_eq!(duration_text(7_500.0), "2h 5m");
+        assert_eq!(duration_text(266_400.0), "3d 2h");
+        assert_eq!(percent(0.4567), "45.7%");
+    }
 }

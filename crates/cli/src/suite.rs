@@ -58,9 +58,12 @@ impl Built {
             doxwatch_intake::SERVICE => Ok(Built::Intake(
                 doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
             )),
-            doxwatch_links::SERVICE => Ok(Built::Links(
-                doxwatch_links::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
-            )),
+            doxwatch_links::SERVICE => {
+                let own = doxwatch_links::config::LinksConfig::from_layers(layers, config);
+                Ok(Built::Links(
+                    doxwatch_links::Application::build_with(config, &own).await.map_err(|e| CliError::chain(&e))?,
+                ))
+            }
             doxwatch_liaison::SERVICE => {
                 let periods = doxwatch_liaison::compliance_periods(layers);
                 Ok(Built::Liaison(
@@ -137,6 +140,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.service == doxwatch_liaison::SERVICE {
         known.extend(doxwatch_liaison::CONFIG_KEYS);
     }
+    if args.service == doxwatch_links::SERVICE {
+        known.extend(doxwatch_links::config::LinksConfig::KEYS);
+    }
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
     let config = ServiceConfig::from_layers(
         &mut layers,
@@ -145,14 +151,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     );
     let telemetry_config = TelemetryConfig::from_layers(&mut layers);
     let periods = (args.service == doxwatch_liaison::SERVICE).then(|| doxwatch_liaison::compliance_periods(&mut layers));
+    let links_config = (args.service == doxwatch_links::SERVICE)
+        .then(|| doxwatch_links::config::LinksConfig::from_layers(&mut layers, &config));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
     let telemetry =
         telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
-    let built = match periods {
-        Some(periods) => Built::Liaison(
+    let built = match (periods, links_config) {
+        (Some(periods), _) => Built::Liaison(
             doxwatch_liaison::Application::build_with(&config, periods).await.map_err(|e| CliError::chain(&e))?,
         ),
-        None => Built::build(&args.service, &config, &mut Layers::default()).await?,
+        (None, Some(own)) => Built::Links(
+            doxwatch_links::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
+        ),
+        (None, None) => Built::build(&args.service, &config, &mut Layers::default()).await?,
     };
     tracing::info!(service = %args.service, addr = %built.local_addr(), "serving");
     let (stop_tx, stop_rx) = watch::channel(false);

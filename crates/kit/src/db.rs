@@ -109,10 +109,10 @@ impl Db {
                 // write acknowledged to a caller survives a crash or power loss.
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full);
-            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                if !is_memory(options.get_filename()) {
-                    std::fs::create_dir_all(dir).map_err(DbError::CreateDir)?;
-                }
+            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty())
+                && !is_memory(options.get_filename())
+            {
+                std::fs::create_dir_all(dir).map_err(DbError::CreateDir)?;
             }
             let write = SqlitePoolOptions::new()
                 .max_connections(1)

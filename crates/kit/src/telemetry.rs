@@ -35,15 +35,15 @@ pub struct Telemetry {
 impl Telemetry {
     /// Flushes and stops the exporters.
     pub fn shutdown(self) {
-        if let Some(tracer) = &self.tracer {
-            if let Err(e) = tracer.shutdown() {
-                tracing::warn!(error = %e, "flushing traces failed");
-            }
+        if let Some(tracer) = &self.tracer
+            && let Err(e) = tracer.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing traces failed");
         }
-        if let Some(meter) = &self.meter {
-            if let Err(e) = meter.shutdown() {
-                tracing::warn!(error = %e, "flushing metrics failed");
-            }
+        if let Some(meter) = &self.meter
+            && let Err(e) = meter.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing metrics failed");
         }
     }
 }

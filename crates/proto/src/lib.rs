@@ -13,3 +13,4 @@ pub use doxwatch::intake::v1 as intake;
 pub use doxwatch::ops::v1 as ops;
 pub use doxwatch::links::v1 as links;
 pub use doxwatch::liaison::v1 as liaison;
+pub use doxwatch::referral::v1 as referral;

@@ -1,5 +1,7 @@
 //! The gRPC face of link-tracking: requests are checked and converted, handed to the service, and
-//! the results converted back.
+//! the results converted back. Evidence and recheck calls are in `api/evidence.rs`.
+
+mod evidence;
 
 use doxwatch_kit::{
     actor::Actor,
@@ -11,18 +13,20 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::{convert, domain::*, service::Links, store::links::LinkFilter};
+use crate::{convert, domain::*, evidence::EvidenceService, recheck::Rechecker, service::Links, store::links::LinkFilter};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 1000;
 
 pub struct LinksApi {
     links: Links,
+    evidence: EvidenceService,
+    rechecker: std::sync::Arc<Rechecker>,
 }
 
 impl LinksApi {
-    pub fn new(links: Links) -> Self {
-        Self { links }
+    pub fn new(links: Links, evidence: EvidenceService, rechecker: std::sync::Arc<Rechecker>) -> Self {
+        Self { links, evidence, rechecker }
     }
 }
 
@@ -205,7 +209,7 @@ impl LinksService for LinksApi {
     }
 
     async fn register_links(&self, request: Request<pb::RegisterLinksRequest>) -> Result<Response<pb::RegisterLinksResponse>, Status> {
-        let actor = Actor::from_request(&request)?;
+        Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = validate::request_key(&mut v, "RegisterLinks", &req.request_id, &req, |r| r.request_id.clear());
@@ -214,7 +218,7 @@ impl LinksService for LinksApi {
         let asked = req.registrations.clone();
         let response = self
             .links
-            .register(&actor, &registrations, key, move |outcomes, links| convert::registration_results(&asked, outcomes, links))
+            .register(&registrations, key, move |outcomes, links| convert::registration_results(&asked, outcomes, links))
             .await?;
         Ok(Response::new(response))
     }
@@ -259,6 +263,7 @@ impl LinksService for LinksApi {
             case: convert::optional_name(&mut v, "case", &req.case, CaseRef::parse_name).map(|c| c.name()),
             first_seen_after: validate::optional_time(&mut v, "first_seen_after", req.first_seen_after.as_ref()),
             first_seen_before: validate::optional_time(&mut v, "first_seen_before", req.first_seen_before.as_ref()),
+            reappeared: req.reappeared,
         };
         let fingerprint = page::filter_fingerprint(&filter);
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
@@ -269,7 +274,7 @@ impl LinksService for LinksApi {
     }
 
     async fn import_links(&self, request: Request<Streaming<pb::ImportLinksRequest>>) -> Result<Response<pb::ImportLinksResponse>, Status> {
-        let actor = Actor::from_request(&request)?;
+        Actor::from_request(&request)?;
         let mut stream = request.into_inner();
         let mut tally = ImportTally::default();
         let mut pending: Vec<Registration> = Vec::new();
@@ -288,11 +293,11 @@ impl LinksService for LinksApi {
             message += 1;
             while pending.len() >= BATCH {
                 let batch: Vec<Registration> = pending.drain(..BATCH).collect();
-                self.links.import_batch(&actor, &batch, &mut tally).await?;
+                self.links.import_batch(&batch, &mut tally).await?;
             }
         }
         if !pending.is_empty() {
-            self.links.import_batch(&actor, &pending, &mut tally).await?;
+            self.links.import_batch(&pending, &mut tally).await?;
         }
         Ok(Response::new(pb::ImportLinksResponse {
             new_links: tally.new_links,
@@ -422,5 +427,30 @@ impl LinksService for LinksApi {
         let as_of = checked(v, as_of)?;
         let (figures, platforms, channels) = self.links.statistics(as_of, recorded_before).await?;
         Ok(Response::new(convert::statistics(&figures, &platforms, &channels, as_of, recorded_before)))
+    }
+
+    async fn add_evidence(&self, request: Request<Streaming<pb::AddEvidenceRequest>>) -> Result<Response<pb::Evidence>, Status> {
+        self.add_evidence_call(request).await
+    }
+
+    type GetEvidenceStream = evidence::EvidenceStream;
+
+    async fn get_evidence(&self, request: Request<pb::GetEvidenceRequest>) -> Result<Response<Self::GetEvidenceStream>, Status> {
+        self.get_evidence_call(request).await
+    }
+
+    async fn list_evidence(&self, request: Request<pb::ListEvidenceRequest>) -> Result<Response<pb::ListEvidenceResponse>, Status> {
+        self.list_evidence_call(request).await
+    }
+
+    async fn list_custody_events(
+        &self,
+        request: Request<pb::ListCustodyEventsRequest>,
+    ) -> Result<Response<pb::ListCustodyEventsResponse>, Status> {
+        self.list_custody_events_call(request).await
+    }
+
+    async fn run_recheck(&self, request: Request<pb::RunRecheckRequest>) -> Result<Response<pb::RunRecheckResponse>, Status> {
+        self.run_recheck_call(request).await
     }
 }

@@ -46,6 +46,7 @@ pub fn link(l: &Link) -> pb::Link {
         cases: l.cases.iter().map(|c| c.name()).collect(),
         status: l.status.code(),
         create_time: Some(to_proto(l.create_time)),
+        reappeared: l.reappeared,
     }
 }
 
@@ -129,6 +130,7 @@ pub fn figures(f: &RemovalFigures) -> pb::RemovalFigures {
         removal_rate: f.removal_rate,
         median_seconds_to_removal: f.median_seconds_to_removal,
         p90_seconds_to_removal: f.p90_seconds_to_removal,
+        links_reappeared: f.reappeared,
     }
 }
 
@@ -192,4 +194,42 @@ pub fn statistics(
 pub fn as_of(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>) -> OffsetDateTime {
     let now = timestamp::now();
     validate::business_time(v, field, ts, now).unwrap_or(now)
+}
+
+pub fn evidence(c: &Capture) -> pb::Evidence {
+    pb::Evidence {
+        name: c.evidence().name(),
+        link: c.link.name(),
+        sha256: c.sha256.to_hex(),
+        size_bytes: c.size_bytes,
+        media_type: c.media_type.clone(),
+        captured_at: Some(to_proto(c.captured_at)),
+        captured_by: c.captured_by.clone(),
+        note: c.note.clone(),
+        record_time: Some(to_proto(c.record_time)),
+        capture_id: c.id.to_string(),
+    }
+}
+
+pub fn custody_event(e: &CustodyEvent) -> pb::CustodyEvent {
+    pb::CustodyEvent {
+        evidence: e.evidence.name(),
+        kind: e.kind.code(),
+        actor: e.actor.clone(),
+        reason: e.reason.clone(),
+        occurred_at: Some(to_proto(e.occurred_at)),
+    }
+}
+
+pub fn round(t: &crate::recheck::RoundTally) -> pb::RunRecheckResponse {
+    pb::RunRecheckResponse {
+        checked: t.checked,
+        online: t.online,
+        removed: t.removed,
+        access_restricted: t.access_restricted,
+        unreachable: t.unreachable,
+        failed: t.failed,
+        inconclusive: t.inconclusive,
+        reappeared: t.reappeared,
+    }
 }

@@ -26,11 +26,22 @@ pub enum LinksError {
     Store(#[from] StoreError),
     #[error("stored response cannot be decoded")]
     Replay(#[from] prost::DecodeError),
+    /// Stored evidence no longer matches its SHA-256 (or is gone); it is never served.
+    #[error("{0}: the stored bytes do not match their SHA-256")]
+    EvidenceCorrupted(String),
+    #[error("evidence store failure")]
+    Blob(#[from] crate::blob::BlobError),
 }
 
 impl From<sqlx::Error> for LinksError {
     fn from(e: sqlx::Error) -> Self {
         LinksError::Store(StoreError::Sqlx(e))
+    }
+}
+
+impl doxwatch_kit::transaction::StoreFailure for LinksError {
+    fn is_unique_violation(&self) -> bool {
+        matches!(self, LinksError::Store(StoreError::Sqlx(e)) if doxwatch_kit::db::is_unique_violation(e))
     }
 }
 
@@ -61,6 +72,15 @@ impl From<LinksError> for Status {
             e @ LinksError::Registry(_) => error::internal(&e),
             LinksError::Store(e) => error::internal(&e),
             LinksError::Replay(e) => error::internal(&e),
+            LinksError::EvidenceCorrupted(name) => {
+                tracing::error!(evidence = %name, "stored evidence does not match its SHA-256; not served");
+                error::with_reason(
+                    Code::DataLoss,
+                    "EVIDENCE_CORRUPTED",
+                    format!("{name}: the stored bytes no longer match their SHA-256 and are not served"),
+                )
+            }
+            LinksError::Blob(e) => error::internal(&e),
         }
     }
 }

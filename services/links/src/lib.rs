@@ -1,15 +1,20 @@
 //! The link-tracking service (`doxwatch.links.v1`): platforms and channels, every doxxing link
 //! deduplicated across its spellings, the cases citing it, what was asked of platforms and what
-//! checks found. It owns every removal figure.
+//! checks found, evidence of what links showed, and automated rechecks. It owns every removal
+//! figure.
 
 pub mod api;
+pub mod blob;
+pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod evidence;
+pub mod recheck;
 pub mod service;
 pub mod store;
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use doxwatch_kit::{
     config::ServiceConfig,
@@ -35,42 +40,63 @@ pub enum BuildError {
     Registry(#[from] error::LinksError),
     #[error("cannot start the link-tracking server")]
     Server(#[from] ServerError),
+    #[error("cannot open the evidence store")]
+    Evidence(#[from] blob::BlobError),
+    #[error("cannot set up the rechecker")]
+    Rechecker(#[from] recheck::RecheckError),
 }
 
 pub struct Application {
     server: GrpcServer,
     db: Db,
     addr: SocketAddr,
+    rechecker: Arc<recheck::Rechecker>,
 }
 
 impl Application {
-    /// Opens and migrates the store, adds the default platform registry's new platforms, and binds.
+    /// [`Application::build_with`] with link-tracking's own keys at their defaults.
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        Self::build_with(config, &config::LinksConfig::defaults(config)).await
+    }
+
+    /// Opens and migrates the store and the evidence store, adds the default platform registry's
+    /// new platforms, sets up the rechecker, and binds.
+    pub async fn build_with(config: &ServiceConfig, own: &config::LinksConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
         let links = service::Links::new(db.clone());
         let added = links.seed_registry().await?;
         if added > 0 {
             tracing::info!(added, "platforms added from the default registry");
         }
+        let blobs = blob::LocalBlobStore::open(&own.evidence.dir).await?;
+        let evidence = evidence::EvidenceService::new(db.clone(), Arc::new(blobs), own.evidence.max_bytes);
+        let rechecker = Arc::new(recheck::Rechecker::new(db.clone(), own.recheck.clone())?);
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server
             .add_service(
-                LinksServiceServer::new(api::LinksApi::new(links))
+                LinksServiceServer::new(api::LinksApi::new(links, evidence, rechecker.clone()))
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
             .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
-        Ok(Self { server, db, addr })
+        Ok(Self { server, db, addr, rechecker })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
+    /// Serves (and runs the background rechecker, when configured) until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let rechecks = self.rechecker.is_scheduled().then(|| tokio::spawn(self.rechecker.clone().run(stopped)));
         let result = self.server.serve(shutdown).await;
+        let _ = stop.send(true);
+        if let Some(rechecks) = rechecks {
+            let _ = rechecks.await;
+        }
         self.db.close().await;
         result
     }

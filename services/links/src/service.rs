@@ -2,9 +2,9 @@
 
 use doxwatch_kit::{
     actor::Actor,
-    db::{Db, is_unique_violation},
+    db::Db,
     error::FieldViolations,
-    idempotency::{self, RequestKey},
+    idempotency::RequestKey,
     timestamp,
 };
 use prost::Message;
@@ -14,64 +14,26 @@ use uuid::Uuid;
 use crate::{
     domain::*,
     error::LinksError,
-    store::{self, StoreError, channels, links, platforms},
+    store::{self, channels, links, platforms},
 };
-
-/// How often a batch that lost a race with another replica (a unique key taken meanwhile) is
-/// tried again.
-const RACE_RETRIES: usize = 3;
 
 #[derive(Clone)]
 pub struct Links {
     db: Db,
 }
 
-/// Fixes the error type of an async block whose body uses `?`.
-fn typed<T, F: std::future::Future<Output = Result<T, LinksError>>>(f: F) -> F {
-    f
-}
-
-/// Runs `body` in a write transaction and commits it. A transaction that lost a race with another
-/// replica (a unique key taken meanwhile) is run again from the start.
+/// Runs a change in a write transaction of the store (see `doxwatch_kit::in_transaction!`).
 macro_rules! in_transaction {
-    ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut attempt = 0;
-        loop {
-            let mut $tx = $self.db.begin().await?;
-            let result = typed(async { $body }).await;
-            match result {
-                Ok(value) => match $tx.commit().await {
-                    Ok(()) => break Ok(value),
-                    Err(e) if is_unique_violation(&e) && attempt < RACE_RETRIES => attempt += 1,
-                    Err(e) => break Err(LinksError::from(e)),
-                },
-                Err(LinksError::Store(StoreError::Sqlx(e))) if is_unique_violation(&e) && attempt < RACE_RETRIES => {
-                    attempt += 1
-                }
-                Err(e) => break Err(e),
-            }
-        }
-    }};
+    ($self:ident, |$tx:ident| $body:expr) => {
+        doxwatch_kit::in_transaction!($self.db, LinksError, |$tx| $body)
+    };
 }
 
-/// `in_transaction!` with request-id replay: a retry of a request returns the first response;
-/// the change and its response are committed together.
+/// Runs a change with request-id replay (see `doxwatch_kit::idempotent!`).
 macro_rules! idempotent {
-    ($self:ident, $key:expr, |$tx:ident| $body:expr) => {{
-        let key: Option<RequestKey> = $key;
-        in_transaction!($self, |$tx| {
-            if let Some(k) = &key {
-                if let Some(first) = idempotency::replay(&mut $tx, k).await? {
-                    return Ok(first);
-                }
-            }
-            let response = typed(async { $body }).await?;
-            if let Some(k) = &key {
-                idempotency::remember(&mut $tx, k, &response).await?;
-            }
-            Ok(response)
-        })
-    }};
+    ($self:ident, $key:expr, |$tx:ident| $body:expr) => {
+        doxwatch_kit::idempotent!($self.db, LinksError, $key, |$tx| $body)
+    };
 }
 
 impl Links {
@@ -240,6 +202,7 @@ impl Links {
     }
 
     #[tracing::instrument(skip_all, fields(channel = %id, ?status))]
+    #[allow(clippy::too_many_arguments)]
     pub async fn record_channel_status<R: Message + Default>(
         &self,
         actor: &Actor,
@@ -267,20 +230,19 @@ impl Links {
     #[tracing::instrument(skip_all, fields(registrations = registrations.len()))]
     pub async fn register<R: Message + Default>(
         &self,
-        actor: &Actor,
         registrations: &[Registration],
         key: Option<RequestKey>,
         respond: impl Fn(&[Registered], &[Link]) -> R,
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
-            let (outcomes, links) = register_in(&mut tx, actor, registrations, true).await?;
+            let (outcomes, links) = register_in(&mut tx, registrations, true).await?;
             Ok(respond(&outcomes, &links))
         })
     }
 
     /// Registers a batch of an import; no request id (the stream is the unit a client retries).
-    pub async fn import_batch(&self, actor: &Actor, registrations: &[Registration], tally: &mut ImportTally) -> Result<(), LinksError> {
-        let (outcomes, _) = in_transaction!(self, |tx| register_in(&mut tx, actor, registrations, false).await)?;
+    pub async fn import_batch(&self, registrations: &[Registration], tally: &mut ImportTally) -> Result<(), LinksError> {
+        let (outcomes, _) = in_transaction!(self, |tx| register_in(&mut tx, registrations, false).await)?;
         for (r, outcome) in registrations.iter().zip(&outcomes) {
             tally.add(&r.url, outcome);
         }
@@ -398,7 +360,6 @@ impl Links {
 /// links are read back for the answer; an import needs only the counts.
 async fn register_in(
     tx: &mut doxwatch_kit::db::Tx,
-    actor: &Actor,
     registrations: &[Registration],
     load: bool,
 ) -> Result<(Vec<Registered>, Vec<Link>), LinksError> {
@@ -440,7 +401,7 @@ async fn register_in(
                 Some(c) => *c,
                 None => {
                     let url = canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
-                    let c = channels::find_or_create(tx, platform, handle, &url, r.seen_at, &actor.name(), now).await?;
+                    let c = channels::find_or_create(tx, platform, handle, &url, now).await?;
                     channels_by_handle.insert((platform, handle.clone()), c);
                     c
                 }

@@ -108,7 +108,7 @@ async fn removal_figures_as_at_several_moments(db: TestDatabase) {
 
     let noon = "2019-11-08T12:00:00+08:00";
     let published_noon = stats(&mut c, noon, Some(published)).await;
-    let total = published_noon.total.clone().unwrap();
+    let total = published_noon.total.unwrap();
     assert_eq!(counts(&total), (8, 6, 4, 1), "T1, T4, T5 and F1 removed of six asked; T3 restricted");
     assert!((total.removal_rate - 4.0 / 6.0).abs() < 1e-9);
     assert_eq!(total.median_seconds_to_removal, 2.0 * DAY, "removal times 1, 2, 19 and 37 days");

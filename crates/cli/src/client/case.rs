@@ -3,10 +3,10 @@
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
 use serde_json::json;
 
-use super::{Authed, connect, officer};
+use super::{AsAtArgs, Authed, PageArgs, authed, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, enum_label, parse_time, print_json, print_table, time_text},
+    output::{CliError, label, now, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
 };
 
 #[derive(clap::Subcommand)]
@@ -28,14 +28,14 @@ pub enum CaseCommand {
 #[derive(clap::Args)]
 pub struct CreateArgs {
     /// complaint, enquiry, patrol-discovery or agency-referral.
-    #[arg(long)]
-    kind: String,
+    #[arg(long, value_parser = word::<pb::CaseKind>)]
+    kind: pb::CaseKind,
     /// When the case was received (RFC 3339); defaults to now.
-    #[arg(long)]
-    received_at: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    received_at: Option<prost_types::Timestamp>,
     /// online-form, email, phone, letter, walk-in, patrol or agency.
-    #[arg(long, default_value = "online-form")]
-    channel: String,
+    #[arg(long, default_value = "online-form", value_parser = word::<pb::IntakeChannel>)]
+    channel: pb::IntakeChannel,
     /// What happened.
     #[arg(long)]
     summary: String,
@@ -49,11 +49,11 @@ pub struct CreateArgs {
     #[arg(long)]
     complainant: Option<String>,
     /// Kinds of data disclosed, comma-separated: name,id-number,address,phone,...
-    #[arg(long, value_delimiter = ',')]
-    disclosed: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = word::<pb::DisclosedDataType>)]
+    disclosed: Vec<pb::DisclosedDataType>,
     /// Harms alleged, comma-separated: harassment,threat,...
-    #[arg(long, value_delimiter = ',')]
-    harm: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_parser = word::<pb::Harm>)]
+    harm: Vec<pb::Harm>,
     /// An idempotency key: re-running with the same key records the case once.
     #[arg(long)]
     request_id: Option<String>,
@@ -71,23 +71,19 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    #[arg(long)]
-    kind: Option<String>,
-    #[arg(long)]
-    status: Option<String>,
+    #[arg(long, value_parser = word::<pb::CaseKind>)]
+    kind: Option<pb::CaseKind>,
+    #[arg(long, value_parser = word::<pb::CaseStatus>)]
+    status: Option<pb::CaseStatus>,
     /// A data-subject category, e.g. police-officer.
-    #[arg(long)]
-    category: Option<String>,
-    #[arg(long)]
-    received_after: Option<String>,
-    #[arg(long)]
-    received_before: Option<String>,
-    /// Cases per page.
-    #[arg(long, default_value_t = 50)]
-    page_size: i32,
-    /// Fetch every page, not just the first.
-    #[arg(long)]
-    all: bool,
+    #[arg(long, value_parser = word::<pb::DataSubjectCategory>)]
+    category: Option<pb::DataSubjectCategory>,
+    #[arg(long, value_parser = parse_time)]
+    received_after: Option<prost_types::Timestamp>,
+    #[arg(long, value_parser = parse_time)]
+    received_before: Option<prost_types::Timestamp>,
+    #[command(flatten)]
+    page: PageArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -97,19 +93,19 @@ pub struct TransitionArgs {
     /// The case: cases/{id} or just the id.
     name: String,
     /// under-assessment, closed or answered.
-    #[arg(long)]
-    to: String,
+    #[arg(long, value_parser = word::<pb::CaseStatus>)]
+    to: pb::CaseStatus,
     /// When closing: no-prima-facie-case, withdrawn, resolved, duplicate or outside-jurisdiction.
-    #[arg(long)]
-    reason: Option<String>,
+    #[arg(long, value_parser = word::<pb::ClosureReason>)]
+    reason: Option<pb::ClosureReason>,
     /// When closing as a duplicate: the case this one duplicates.
     #[arg(long)]
     duplicate_of: Option<String>,
     #[arg(long)]
     note: Option<String>,
     /// When it happened (RFC 3339); defaults to now.
-    #[arg(long)]
-    occurred_at: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    occurred_at: Option<prost_types::Timestamp>,
     #[arg(long)]
     request_id: Option<String>,
     #[command(flatten)]
@@ -118,43 +114,18 @@ pub struct TransitionArgs {
 
 #[derive(clap::Args)]
 pub struct StatsArgs {
-    /// The moment the figures are as at (RFC 3339); defaults to now.
-    #[arg(long)]
-    as_of: Option<String>,
-    /// Count only what was recorded before this moment.
-    #[arg(long)]
-    recorded_before: Option<String>,
+    #[command(flatten)]
+    at: AsAtArgs,
     #[command(flatten)]
     client: ClientArgs,
 }
 
-/// Parses a user's spelling of an enum value (`police-officer`) with the contract's prefix.
-fn enum_value(field: &str, text: &str, prefix: &str, from: fn(&str) -> Option<i32>) -> Result<i32, CliError> {
-    let name = format!("{prefix}{}", text.trim().to_ascii_uppercase().replace('-', "_"));
-    from(&name).ok_or_else(|| CliError::Usage(format!("--{field}: {text:?} is not a known value")))
-}
-
-fn kind(text: &str) -> Result<i32, CliError> {
-    enum_value("kind", text, "CASE_KIND_", |n| pb::CaseKind::from_str_name(n).map(|v| v as i32))
-}
-fn status(field: &str, text: &str) -> Result<i32, CliError> {
-    enum_value(field, text, "CASE_STATUS_", |n| pb::CaseStatus::from_str_name(n).map(|v| v as i32))
-}
-fn category(text: &str) -> Result<i32, CliError> {
-    enum_value("subject", text, "DATA_SUBJECT_CATEGORY_", |n| pb::DataSubjectCategory::from_str_name(n).map(|v| v as i32))
-}
-
 fn case_name(text: &str) -> String {
-    if text.starts_with("cases/") { text.to_owned() } else { format!("cases/{text}") }
-}
-
-fn time_arg(field: &str, value: Option<&str>) -> Result<Option<prost_types::Timestamp>, CliError> {
-    value.map(parse_time).transpose().map_err(|e| CliError::Usage(format!("--{field}: {e}")))
+    resource_name("cases", text)
 }
 
 async fn client(args: &ClientArgs) -> Result<IntakeServiceClient<Authed>, CliError> {
-    let channel = connect(&args.intake_url).await?;
-    Ok(IntakeServiceClient::with_interceptor(channel, officer(args.officer.as_deref())?))
+    Ok(IntakeServiceClient::new(authed(&args.intake_url, args).await?))
 }
 
 pub async fn run(command: CaseCommand) -> Result<(), CliError> {
@@ -183,13 +154,12 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         let (Some(cat), Some(nexus), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(CliError::Usage(format!("--subject {s:?}: expected CATEGORY:NEXUS:NAME")));
         };
+        let bad = |e: String| CliError::Usage(format!("--subject {s:?}: {e}"));
         data_subjects.push(pb::DataSubject {
             display_name: name.to_owned(),
             contact: None,
-            category: category(cat)?,
-            hong_kong_nexus: enum_value("subject", nexus, "HONG_KONG_NEXUS_", |n| {
-                pb::HongKongNexus::from_str_name(n).map(|v| v as i32)
-            })?,
+            category: word::<pb::DataSubjectCategory>(cat).map_err(bad)? as i32,
+            hong_kong_nexus: word::<pb::HongKongNexus>(nexus).map_err(bad)? as i32,
         });
     }
     let complainant = match &args.complainant {
@@ -198,41 +168,21 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
             let Some((relationship, name)) = c.split_once(':') else {
                 return Err(CliError::Usage(format!("--complainant {c:?}: expected RELATIONSHIP:NAME")));
             };
-            Some(pb::Complainant {
-                display_name: name.to_owned(),
-                relationship: enum_value("complainant", relationship, "COMPLAINANT_RELATIONSHIP_", |n| {
-                    pb::ComplainantRelationship::from_str_name(n).map(|v| v as i32)
-                })?,
-                contact: None,
-            })
+            let relationship = word::<pb::ComplainantRelationship>(relationship)
+                .map_err(|e| CliError::Usage(format!("--complainant {c:?}: {e}")))?;
+            Some(pb::Complainant { display_name: name.to_owned(), relationship: relationship as i32, contact: None })
         }
     };
-    let disclosed_data = args
-        .disclosed
-        .iter()
-        .map(|d| enum_value("disclosed", d, "DISCLOSED_DATA_TYPE_", |n| pb::DisclosedDataType::from_str_name(n).map(|v| v as i32)))
-        .collect::<Result<_, _>>()?;
-    let alleged_harm = args
-        .harm
-        .iter()
-        .map(|h| enum_value("harm", h, "HARM_", |n| pb::Harm::from_str_name(n).map(|v| v as i32)))
-        .collect::<Result<_, _>>()?;
-    let received_at = match time_arg("received-at", args.received_at.as_deref())? {
-        Some(t) => t,
-        None => doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now()),
-    };
     let case = pb::Case {
-        kind: kind(&args.kind)?,
-        received_at: Some(received_at),
-        channel: enum_value("channel", &args.channel, "INTAKE_CHANNEL_", |n| {
-            pb::IntakeChannel::from_str_name(n).map(|v| v as i32)
-        })?,
+        kind: args.kind as i32,
+        received_at: Some(args.received_at.unwrap_or_else(now)),
+        channel: args.channel as i32,
         summary: args.summary,
         reported_urls: args.urls,
         data_subjects,
         complainant,
-        disclosed_data,
-        alleged_harm,
+        disclosed_data: args.disclosed.into_iter().map(i32::from).collect(),
+        alleged_harm: args.harm.into_iter().map(i32::from).collect(),
         ..Default::default()
     };
     let created = client(&args.client)
@@ -245,25 +195,21 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn list(args: ListArgs) -> Result<(), CliError> {
-    let mut request = pb::ListCasesRequest {
-        page_size: args.page_size,
+    let request = pb::ListCasesRequest {
+        page_size: args.page.page_size,
         page_token: String::new(),
-        kind: args.kind.as_deref().map(kind).transpose()?.unwrap_or(0),
-        status: args.status.as_deref().map(|s| status("status", s)).transpose()?.unwrap_or(0),
-        data_subject_category: args.category.as_deref().map(category).transpose()?.unwrap_or(0),
-        received_after: time_arg("received-after", args.received_after.as_deref())?,
-        received_before: time_arg("received-before", args.received_before.as_deref())?,
+        kind: args.kind.map_or(0, i32::from),
+        status: args.status.map_or(0, i32::from),
+        data_subject_category: args.category.map_or(0, i32::from),
+        received_after: args.received_after,
+        received_before: args.received_before,
     };
-    let mut client = client(&args.client).await?;
-    let mut cases = Vec::new();
-    let next = loop {
-        let page = client.list_cases(request.clone()).await?.into_inner();
-        cases.extend(page.cases);
-        if !args.all || page.next_page_token.is_empty() {
-            break page.next_page_token;
-        }
-        request.page_token = page.next_page_token;
-    };
+    let client = client(&args.client).await?;
+    let (cases, next) = pages(args.page.all, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListCasesRequest { page_token, ..request.clone() });
+        async move { client.list_cases(request).await.map(|r| r.into_inner()).map(|p| (p.cases, p.next_page_token)) }
+    })
+    .await?;
     if args.client.json {
         print_json(&json!({ "cases": cases.iter().map(case_json).collect::<Vec<_>>(), "next_page_token": next }));
         return Ok(());
@@ -273,8 +219,8 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         .map(|c| {
             vec![
                 c.name.clone(),
-                enum_label(kind_name(c.kind), "CASE_KIND_"),
-                enum_label(status_name(c.status), "CASE_STATUS_"),
+                label::<pb::CaseKind>(c.kind),
+                label::<pb::CaseStatus>(c.status),
                 time_text(c.received_at.as_ref()),
                 c.data_subjects.len().to_string(),
                 c.reported_urls.len().to_string(),
@@ -282,24 +228,18 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         })
         .collect();
     print_table(&["NAME", "KIND", "STATUS", "RECEIVED", "SUBJECTS", "URLS"], &rows);
-    if !next.is_empty() {
-        println!("(more cases: use --all)");
-    }
+    print_more_hint(&next, "cases");
     Ok(())
 }
 
 async fn transition(args: TransitionArgs) -> Result<(), CliError> {
-    let closure_reason = match &args.reason {
-        None => 0,
-        Some(r) => enum_value("reason", r, "CLOSURE_REASON_", |n| pb::ClosureReason::from_str_name(n).map(|v| v as i32))?,
-    };
     let request = pb::TransitionCaseRequest {
         name: case_name(&args.name),
-        to_status: status("to", &args.to)?,
-        closure_reason,
+        to_status: args.to as i32,
+        closure_reason: args.reason.map_or(0, i32::from),
         duplicate_of: args.duplicate_of.as_deref().map(case_name).unwrap_or_default(),
         note: args.note.unwrap_or_default(),
-        occurred_at: time_arg("occurred-at", args.occurred_at.as_deref())?,
+        occurred_at: args.occurred_at,
         request_id: args.request_id.unwrap_or_default(),
     };
     let case = client(&args.client).await?.transition_case(request).await?.into_inner();
@@ -308,30 +248,26 @@ async fn transition(args: TransitionArgs) -> Result<(), CliError> {
 }
 
 async fn events(args: NameArgs) -> Result<(), CliError> {
-    let mut client = client(&args.client).await?;
-    let mut request = pb::ListCaseEventsRequest { name: case_name(&args.name), page_size: 500, page_token: String::new() };
-    let mut events = Vec::new();
-    loop {
-        let page = client.list_case_events(request.clone()).await?.into_inner();
-        events.extend(page.events);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        request.page_token = page.next_page_token;
-    }
+    let client = client(&args.client).await?;
+    let request = pb::ListCaseEventsRequest { name: case_name(&args.name), page_size: 500, page_token: String::new() };
+    let (events, _) = pages(true, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListCaseEventsRequest { page_token, ..request.clone() });
+        async move { client.list_case_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token)) }
+    })
+    .await?;
     if args.client.json {
         let list: Vec<_> = events
             .iter()
             .map(|e| {
                 json!({
                     "name": e.name,
-                    "kind": enum_label(event_kind_name(e.kind), "CASE_EVENT_KIND_"),
+                    "kind": label::<pb::CaseEventKind>(e.kind),
                     "actor": e.actor,
                     "occurred_at": time_text(e.occurred_at.as_ref()),
                     "record_time": time_text(e.record_time.as_ref()),
-                    "from_status": enum_label(status_name(e.from_status), "CASE_STATUS_"),
-                    "to_status": enum_label(status_name(e.to_status), "CASE_STATUS_"),
-                    "closure_reason": enum_label(closure_name(e.closure_reason), "CLOSURE_REASON_"),
+                    "from_status": label::<pb::CaseStatus>(e.from_status),
+                    "to_status": label::<pb::CaseStatus>(e.to_status),
+                    "closure_reason": label::<pb::ClosureReason>(e.closure_reason),
                     "duplicate_of": e.duplicate_of,
                     "note": e.note,
                 })
@@ -346,21 +282,17 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
             let change = if e.to_status == 0 {
                 String::new()
             } else if e.from_status == 0 {
-                enum_label(status_name(e.to_status), "CASE_STATUS_")
+                label::<pb::CaseStatus>(e.to_status)
             } else {
-                format!(
-                    "{} -> {}",
-                    enum_label(status_name(e.from_status), "CASE_STATUS_"),
-                    enum_label(status_name(e.to_status), "CASE_STATUS_")
-                )
+                format!("{} -> {}", label::<pb::CaseStatus>(e.from_status), label::<pb::CaseStatus>(e.to_status))
             };
             let mut note = e.note.clone();
             if e.closure_reason != 0 {
-                note = format!("{} {note}", enum_label(closure_name(e.closure_reason), "CLOSURE_REASON_"));
+                note = format!("{} {note}", label::<pb::ClosureReason>(e.closure_reason));
             }
             vec![
                 time_text(e.occurred_at.as_ref()),
-                enum_label(event_kind_name(e.kind), "CASE_EVENT_KIND_"),
+                label::<pb::CaseEventKind>(e.kind),
                 change,
                 e.actor.clone(),
                 note.trim().to_owned(),
@@ -372,21 +304,12 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
 }
 
 async fn stats(args: StatsArgs) -> Result<(), CliError> {
-    let request = pb::GetIntakeStatisticsRequest {
-        as_of: time_arg("as-of", args.as_of.as_deref())?,
-        recorded_before: time_arg("recorded-before", args.recorded_before.as_deref())?,
-    };
+    let request = pb::GetIntakeStatisticsRequest { as_of: args.at.as_of, recorded_before: args.at.recorded_before };
     let s = client(&args.client).await?.get_intake_statistics(request).await?.into_inner();
-    let by_kind: serde_json::Map<String, serde_json::Value> = s
-        .by_kind
-        .iter()
-        .map(|k| (enum_label(kind_name(k.kind), "CASE_KIND_"), json!(k.cases)))
-        .collect();
-    let by_status: serde_json::Map<String, serde_json::Value> = s
-        .by_status
-        .iter()
-        .map(|k| (enum_label(status_name(k.status), "CASE_STATUS_"), json!(k.cases)))
-        .collect();
+    let by_kind: serde_json::Map<String, serde_json::Value> =
+        s.by_kind.iter().map(|k| (label::<pb::CaseKind>(k.kind), json!(k.cases))).collect();
+    let by_status: serde_json::Map<String, serde_json::Value> =
+        s.by_status.iter().map(|k| (label::<pb::CaseStatus>(k.status), json!(k.cases))).collect();
     if args.client.json {
         print_json(&json!({
             "as_of": time_text(s.as_of.as_ref()),
@@ -395,8 +318,8 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
             "by_kind": by_kind,
             "by_status": by_status,
             "by_kind_and_victim_group": s.by_kind_and_victim_group.iter().map(|g| json!({
-                "kind": enum_label(kind_name(g.kind), "CASE_KIND_"),
-                "victim_group": pb::VictimGroup::try_from(g.victim_group).map(|v| enum_label(v.as_str_name(), "VICTIM_GROUP_")).unwrap_or_default(),
+                "kind": label::<pb::CaseKind>(g.kind),
+                "victim_group": label::<pb::VictimGroup>(g.victim_group),
                 "cases": g.cases,
             })).collect::<Vec<_>>(),
             "first_case_received_at": time_text(s.first_case_received_at.as_ref()),
@@ -414,40 +337,27 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn kind_name(v: i32) -> &'static str {
-    pb::CaseKind::try_from(v).map(|k| k.as_str_name()).unwrap_or("UNKNOWN")
-}
-fn status_name(v: i32) -> &'static str {
-    pb::CaseStatus::try_from(v).map(|k| k.as_str_name()).unwrap_or("UNKNOWN")
-}
-fn closure_name(v: i32) -> &'static str {
-    pb::ClosureReason::try_from(v).map(|k| k.as_str_name()).unwrap_or("UNKNOWN")
-}
-fn event_kind_name(v: i32) -> &'static str {
-    pb::CaseEventKind::try_from(v).map(|k| k.as_str_name()).unwrap_or("UNKNOWN")
-}
-
 fn case_json(c: &pb::Case) -> serde_json::Value {
     json!({
         "name": c.name,
-        "kind": enum_label(kind_name(c.kind), "CASE_KIND_"),
+        "kind": label::<pb::CaseKind>(c.kind),
         "received_at": time_text(c.received_at.as_ref()),
-        "channel": pb::IntakeChannel::try_from(c.channel).map(|v| enum_label(v.as_str_name(), "INTAKE_CHANNEL_")).unwrap_or_default(),
+        "channel": label::<pb::IntakeChannel>(c.channel),
         "summary": c.summary,
         "reported_urls": c.reported_urls,
         "data_subjects": c.data_subjects.iter().map(|s| json!({
             "display_name": s.display_name,
-            "category": pb::DataSubjectCategory::try_from(s.category).map(|v| enum_label(v.as_str_name(), "DATA_SUBJECT_CATEGORY_")).unwrap_or_default(),
-            "hong_kong_nexus": pb::HongKongNexus::try_from(s.hong_kong_nexus).map(|v| enum_label(v.as_str_name(), "HONG_KONG_NEXUS_")).unwrap_or_default(),
+            "category": label::<pb::DataSubjectCategory>(s.category),
+            "hong_kong_nexus": label::<pb::HongKongNexus>(s.hong_kong_nexus),
         })).collect::<Vec<_>>(),
         "complainant": c.complainant.as_ref().map(|p| json!({
             "display_name": p.display_name,
-            "relationship": pb::ComplainantRelationship::try_from(p.relationship).map(|v| enum_label(v.as_str_name(), "COMPLAINANT_RELATIONSHIP_")).unwrap_or_default(),
+            "relationship": label::<pb::ComplainantRelationship>(p.relationship),
         })),
-        "disclosed_data": c.disclosed_data.iter().map(|d| pb::DisclosedDataType::try_from(*d).map(|v| enum_label(v.as_str_name(), "DISCLOSED_DATA_TYPE_")).unwrap_or_default()).collect::<Vec<_>>(),
-        "alleged_harm": c.alleged_harm.iter().map(|d| pb::Harm::try_from(*d).map(|v| enum_label(v.as_str_name(), "HARM_")).unwrap_or_default()).collect::<Vec<_>>(),
-        "status": enum_label(status_name(c.status), "CASE_STATUS_"),
-        "closure_reason": if c.closure_reason == 0 { serde_json::Value::Null } else { json!(enum_label(closure_name(c.closure_reason), "CLOSURE_REASON_")) },
+        "disclosed_data": c.disclosed_data.iter().map(|d| label::<pb::DisclosedDataType>(*d)).collect::<Vec<_>>(),
+        "alleged_harm": c.alleged_harm.iter().map(|h| label::<pb::Harm>(*h)).collect::<Vec<_>>(),
+        "status": label::<pb::CaseStatus>(c.status),
+        "closure_reason": if c.closure_reason == 0 { serde_json::Value::Null } else { json!(label::<pb::ClosureReason>(c.closure_reason)) },
         "created_by": c.created_by,
         "create_time": time_text(c.create_time.as_ref()),
         "update_time": time_text(c.update_time.as_ref()),
@@ -461,32 +371,32 @@ fn show_case(c: &pb::Case, as_json: bool) {
         return;
     }
     let text = |key: &str| v[key].as_str().unwrap_or_default().to_owned();
-    let mut rows = vec![
-        vec!["name".to_owned(), text("name")],
-        vec!["kind".to_owned(), text("kind")],
-        vec!["status".to_owned(), text("status")],
-        vec!["received_at".to_owned(), text("received_at")],
-        vec!["channel".to_owned(), text("channel")],
-        vec!["summary".to_owned(), text("summary")],
+    let mut fields = vec![
+        ("name", text("name")),
+        ("kind", text("kind")),
+        ("status", text("status")),
+        ("received_at", text("received_at")),
+        ("channel", text("channel")),
+        ("summary", text("summary")),
     ];
     if let Some(reason) = v["closure_reason"].as_str() {
-        rows.push(vec!["closure_reason".to_owned(), reason.to_owned()]);
+        fields.push(("closure_reason", reason.to_owned()));
     }
     for url in &c.reported_urls {
-        rows.push(vec!["reported_url".to_owned(), url.clone()]);
+        fields.push(("reported_url", url.clone()));
     }
     for s in v["data_subjects"].as_array().into_iter().flatten() {
-        rows.push(vec![
-            "data_subject".to_owned(),
+        fields.push((
+            "data_subject",
             format!(
                 "{} ({}, {})",
                 s["display_name"].as_str().unwrap_or_default(),
                 s["category"].as_str().unwrap_or_default(),
                 s["hong_kong_nexus"].as_str().unwrap_or_default()
             ),
-        ]);
+        ));
     }
-    rows.push(vec!["created_by".to_owned(), text("created_by")]);
-    rows.push(vec!["update_time".to_owned(), text("update_time")]);
-    print_table(&["FIELD", "VALUE"], &rows);
+    fields.push(("created_by", text("created_by")));
+    fields.push(("update_time", text("update_time")));
+    print_fields(fields);
 }

@@ -27,6 +27,8 @@ pub struct Link {
     pub first_seen_at: OffsetDateTime,
     pub cases: Vec<CaseRef>,
     pub status: LinkStatus,
+    /// ONLINE now by a confirmed observation after an earlier confirmed removal.
+    pub reappeared: bool,
     pub create_time: OffsetDateTime,
 }
 

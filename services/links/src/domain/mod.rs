@@ -2,13 +2,17 @@
 //! platforms and what checks found, and the removal figures. No wire or storage types here.
 
 mod codes;
+mod evidence;
 mod link;
 mod platform;
+mod recheck;
 mod statistics;
 
 pub use codes::*;
+pub use evidence::*;
 pub use link::*;
 pub use platform::*;
+pub use recheck::*;
 pub use statistics::*;
 
 doxwatch_kit::resource_id!(

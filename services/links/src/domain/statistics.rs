@@ -16,6 +16,8 @@ pub struct LinkSnapshot {
     pub status: LinkStatus,
     /// The first confirmed removal at or after the first request.
     pub removed_at: Option<OffsetDateTime>,
+    /// ONLINE by a confirmed observation after an earlier confirmed removal.
+    pub reappeared: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,6 +26,8 @@ pub struct RemovalFigures {
     pub requested: i64,
     pub removed: i64,
     pub access_restricted: i64,
+    /// Links involved (requested or not) that reappeared after a confirmed removal.
+    pub reappeared: i64,
     pub removal_rate: f64,
     pub median_seconds_to_removal: f64,
     pub p90_seconds_to_removal: f64,
@@ -35,12 +39,16 @@ struct Accumulator {
     requested: i64,
     removed: i64,
     access_restricted: i64,
+    reappeared: i64,
     seconds_to_removal: Vec<f64>,
 }
 
 impl Accumulator {
     fn add(&mut self, s: &LinkSnapshot) {
         self.links += 1;
+        if s.reappeared {
+            self.reappeared += 1;
+        }
         let Some(requested_at) = s.first_request else { return };
         self.requested += 1;
         if s.status.is_removed() {
@@ -60,6 +68,7 @@ impl Accumulator {
             requested: self.requested,
             removed: self.removed,
             access_restricted: self.access_restricted,
+            reappeared: self.reappeared,
             removal_rate: if self.requested == 0 { 0.0 } else { self.removed as f64 / self.requested as f64 },
             median_seconds_to_removal: percentile(&self.seconds_to_removal, 0.5),
             p90_seconds_to_removal: percentile(&self.seconds_to_removal, 0.9),
@@ -110,7 +119,14 @@ mod tests {
     fn counts_requested_removed_and_restricted() {
         let p = PlatformId::new();
         let at = datetime!(2019-10-01 0:00 UTC);
-        let snap = |first_request, status, removed_at| LinkSnapshot { platform: p, channel: None, first_request, status, removed_at };
+        let snap = |first_request, status, removed_at| LinkSnapshot {
+            platform: p,
+            channel: None,
+            first_request,
+            status,
+            removed_at,
+            reappeared: false,
+        };
         let figures = tally(&[
             snap(None, LinkStatus::Removed, None), // removed but never asked: not in the rate
             snap(Some(at), LinkStatus::Removed, Some(at + time::Duration::days(2))),

@@ -30,6 +30,7 @@ struct ChannelRow {
     create_time: Ts,
     status: Option<i16>,
     status_since: Option<Ts>,
+    first_seen: Option<Ts>,
 }
 
 fn decode(r: ChannelRow) -> Result<Channel, StoreError> {
@@ -44,21 +45,15 @@ fn decode(r: ChannelRow) -> Result<Channel, StoreError> {
             // anything but active.
             None => ChannelStatus::Active,
         },
-        status_since: r.status_since.map_or(r.create_time.0, |t| t.0),
+        status_since: r.status_since.or(r.first_seen).map_or(r.create_time.0, |t| t.0),
         create_time: r.create_time.0,
     })
 }
 
-/// The channel `handle` on `platform`, created (ACTIVE since `seen_at`) if new.
-pub async fn find_or_create(
-    tx: &mut Tx,
-    platform: PlatformId,
-    handle: &str,
-    url: &str,
-    seen_at: OffsetDateTime,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<ChannelId, StoreError> {
+/// The channel `handle` on `platform`, created if new. No status is recorded for a new channel:
+/// it is ACTIVE, since it was first seen, until something says otherwise, so that a backfilled
+/// earlier sighting never hides a later suspension.
+pub async fn find_or_create(tx: &mut Tx, platform: PlatformId, handle: &str, url: &str, now: OffsetDateTime) -> Result<ChannelId, StoreError> {
     let found: Option<(Uuid,)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id FROM channels WHERE platform_id = $1 AND handle = $2")
             .bind(platform.0)
@@ -80,7 +75,6 @@ pub async fn find_or_create(
             .execute(c)
             .await?;
     });
-    record_status(tx, id, ChannelStatus::Active, seen_at, "first seen in a link", actor, now).await?;
     Ok(id)
 }
 
@@ -111,10 +105,14 @@ pub async fn record_status(
     Ok(())
 }
 
+/// When a channel was first seen: the earliest sighting of any of its links.
+const FIRST_SEEN: &str =
+    "(SELECT MIN(s.seen_at) FROM link_sightings s JOIN links l ON l.id = s.link_id WHERE l.channel_id = ch.id)";
+
 fn select(filter: &str) -> String {
     format!(
-        "SELECT ch.id, ch.platform_id, ch.handle, ch.url, ch.create_time, {} AS status, {} AS status_since \
-         FROM channels ch WHERE {filter}",
+        "SELECT ch.id, ch.platform_id, ch.handle, ch.url, ch.create_time, {} AS status, {} AS status_since, \
+         {FIRST_SEEN} AS first_seen FROM channels ch WHERE {filter}",
         channel_status_as_at!("$1", "$2", "status"),
         channel_status_as_at!("$1", "$2", "effective_at"),
     )
@@ -163,8 +161,8 @@ pub async fn all_as_at(
     recorded_before: Option<OffsetDateTime>,
 ) -> Result<Vec<Channel>, StoreError> {
     let sql = format!(
-        "SELECT ch.id, ch.platform_id, ch.handle, ch.url, ch.create_time, {} AS status, {} AS status_since \
-         FROM channels ch WHERE ch.create_time < $2",
+        "SELECT ch.id, ch.platform_id, ch.handle, ch.url, ch.create_time, {} AS status, {} AS status_since, \
+         {FIRST_SEEN} AS first_seen FROM channels ch WHERE ch.create_time < $2",
         channel_status_as_at!("$1", "$2", "status"),
         channel_status_as_at!("$1", "$2", "effective_at"),
     );

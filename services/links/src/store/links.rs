@@ -7,7 +7,7 @@ use doxwatch_kit::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at, placeholders};
+use super::{StoreError, code, link_status_as_at, link_was_removed_as_at, placeholders};
 use crate::domain::*;
 
 /// A new link row.
@@ -114,6 +114,7 @@ struct LinkRow {
     create_time: Ts,
     first_seen_at: Option<Ts>,
     status: Option<i16>,
+    was_removed: bool,
 }
 
 const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, \
@@ -154,6 +155,7 @@ async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError
                     Some(s) => code(s, LinkStatus::from_code, "observations.status")?,
                     None => LinkStatus::Online,
                 },
+                reappeared: r.was_removed && r.status == Some(LinkStatus::Online.code() as i16),
                 create_time: r.create_time.0,
             })
         })
@@ -166,8 +168,9 @@ pub async fn load(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Link>, StoreError> 
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT {LINK_COLUMNS}, {} AS status FROM links l WHERE l.id IN ({})",
+        "SELECT {LINK_COLUMNS}, {} AS status, {} AS was_removed FROM links l WHERE l.id IN ({})",
         link_status_as_at!("$1", "$1"),
+        link_was_removed_as_at!("$1", "$1"),
         placeholders(2, ids.len())
     );
     let rows: Vec<LinkRow> = on_tx!(tx, c => {
@@ -193,20 +196,26 @@ pub struct LinkFilter {
     pub case: Option<String>,
     pub first_seen_after: Option<OffsetDateTime>,
     pub first_seen_before: Option<OffsetDateTime>,
+    /// Only links that reappeared as at `as_of` (or now).
+    pub reappeared: bool,
 }
 
 pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Link>, StoreError> {
     let sql = format!(
-        "SELECT * FROM (SELECT {LINK_COLUMNS}, {status_now} AS status, {status_then} AS status_then FROM links l \
+        "SELECT * FROM (SELECT {LINK_COLUMNS}, {status_now} AS status, {status_then} AS status_then, \
+                {removed_now} AS was_removed, {removed_then} AS was_removed_then FROM links l \
            WHERE l.id > $1 \
              AND ($2 OR l.platform_id = $3) \
              AND ($4 OR l.channel_id = $5) \
              AND ($6 = '' OR EXISTS (SELECT 1 FROM link_sightings s WHERE s.link_id = l.id AND s.case_name = $6))) x \
          WHERE ($7 = 0 OR COALESCE(x.status_then, 1) = $7) \
            AND x.first_seen_at >= $9 AND x.first_seen_at < $10 \
+           AND (NOT $13 OR (x.status_then = 1 AND x.was_removed_then)) \
          ORDER BY x.id LIMIT $11",
         status_now = link_status_as_at!("$12", "$12"),
         status_then = link_status_as_at!("$8", "$12"),
+        removed_now = link_was_removed_as_at!("$12", "$12"),
+        removed_then = link_was_removed_as_at!("$8", "$12"),
     );
     let min = Ts(time::macros::datetime!(1900-01-01 0:00 UTC));
     let rows: Vec<LinkRow> = on_tx!(tx, c => {
@@ -223,6 +232,7 @@ pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) 
             .bind(f.first_seen_before.map_or(Ts::max(), Ts))
             .bind(i64::from(limit))
             .bind(Ts::max())
+            .bind(f.reappeared)
             .fetch_all(c)
             .await?
     });

@@ -3,8 +3,10 @@
 //! moment asked.
 
 pub mod channels;
+pub mod evidence;
 pub mod links;
 pub mod platforms;
+pub mod recheck;
 pub mod statistics;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +15,8 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("{column} holds {value}, which is not a known value")]
     UnknownCode { column: &'static str, value: i64 },
+    #[error("{column} holds {value:?}, which is not valid")]
+    Invalid { column: &'static str, value: String },
 }
 
 pub(crate) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
@@ -36,3 +40,15 @@ macro_rules! link_status_as_at {
     };
 }
 pub(crate) use link_status_as_at;
+
+/// Whether a confirmed observation found link `l.id` REMOVED or CHANNEL_REMOVED as at `$as_of`,
+/// recorded before `$recorded_before`. With a confirmed ONLINE status, the link has reappeared.
+macro_rules! link_was_removed_as_at {
+    ($as_of:literal, $recorded_before:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM observations r WHERE r.link_id = l.id AND r.source <> 3 AND r.status IN (2, 4)",
+            " AND r.observed_at <= ", $as_of, " AND r.record_time < ", $recorded_before, ")"
+        )
+    };
+}
+pub(crate) use link_was_removed_as_at;

@@ -7,7 +7,7 @@ use doxwatch_kit::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at};
+use super::{StoreError, code, link_status_as_at, link_was_removed_as_at};
 use crate::domain::*;
 
 pub async fn snapshots(
@@ -16,25 +16,26 @@ pub async fn snapshots(
     recorded_before: Option<OffsetDateTime>,
 ) -> Result<Vec<LinkSnapshot>, StoreError> {
     let sql = format!(
-        "SELECT x.platform_id, x.channel_id, x.first_request, x.status, \
+        "SELECT x.platform_id, x.channel_id, x.first_request, x.status, x.was_removed, \
            (SELECT MIN(o.observed_at) FROM observations o WHERE o.link_id = x.id AND o.source <> 3 \
               AND o.status IN (2, 4) AND o.observed_at <= $1 AND o.record_time < $2 \
               AND o.observed_at >= x.first_request) AS removed_at \
          FROM (SELECT l.id, l.platform_id, l.channel_id, \
                  (SELECT MIN(r.served_at) FROM removal_requests r WHERE r.link_id = l.id \
                     AND r.served_at <= $1 AND r.record_time < $2) AS first_request, \
-                 {status} AS status \
+                 {status} AS status, {was_removed} AS was_removed \
                FROM links l \
                WHERE EXISTS (SELECT 1 FROM link_sightings s WHERE s.link_id = l.id \
                                AND s.seen_at <= $1 AND s.record_time < $2)) x",
         status = link_status_as_at!("$1", "$2"),
+        was_removed = link_was_removed_as_at!("$1", "$2"),
     );
-    type Row = (Uuid, Option<Uuid>, Option<Ts>, Option<i16>, Option<Ts>);
+    type Row = (Uuid, Option<Uuid>, Option<Ts>, Option<i16>, bool, Option<Ts>);
     let rows: Vec<Row> = on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(Ts(as_of)).bind(recorded_before.map_or(Ts::max(), Ts)).fetch_all(c).await?
     });
     rows.into_iter()
-        .map(|(platform, channel, first_request, status, removed_at)| {
+        .map(|(platform, channel, first_request, status, was_removed, removed_at)| {
             Ok(LinkSnapshot {
                 platform: PlatformId(platform),
                 channel: channel.map(ChannelId),
@@ -44,6 +45,7 @@ pub async fn snapshots(
                     None => LinkStatus::Online,
                 },
                 removed_at: removed_at.map(|t| t.0),
+                reappeared: was_removed && status == Some(LinkStatus::Online.code() as i16),
             })
         })
         .collect()

@@ -8,7 +8,7 @@ pub use doxwatch_kit::{
     backend_tests,
     testing::{ts, violated_fields},
 };
-use doxwatch_links::Application;
+use doxwatch_links::{Application, config::LinksConfig};
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
@@ -17,15 +17,34 @@ pub type Client = LinksServiceClient<InterceptedService<Channel, Officer>>;
 pub struct TestApp {
     pub client: Client,
     pub channel: Channel,
+    /// The evidence store's directory (a temporary one unless the test set another).
+    pub evidence_dir: std::path::PathBuf,
     running: Running,
+    _evidence: Option<tempfile::TempDir>,
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
-    let app = Application::build(&doxwatch_kit::testing::config(db)).await.expect("links builds");
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Starts the service with link-tracking's own keys as `adjust` sets them: by default evidence in
+/// a temporary directory, the background rechecker off and no per-host pacing.
+pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
+    let config = doxwatch_kit::testing::config(db);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut own = LinksConfig::defaults(&config);
+    own.evidence.dir = dir.path().join("evidence");
+    own.recheck.per_host_interval = std::time::Duration::ZERO;
+    own.recheck.timeout = std::time::Duration::from_secs(5);
+    // The tests' sites are on 127.0.0.1.
+    own.recheck.allow_private_addresses = true;
+    adjust(&mut own);
+    let evidence_dir = own.evidence.dir.clone();
+    let app = Application::build_with(&config, &own).await.expect("links builds");
     let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     let channel = running.channel.clone();
     let client = LinksServiceClient::with_interceptor(channel.clone(), Officer(Some("officer-lee")));
-    TestApp { client, channel, running }
+    TestApp { client, channel, evidence_dir, running, _evidence: Some(dir) }
 }
 
 impl TestApp {
@@ -68,3 +87,8 @@ pub async fn platform_named(client: &mut Client, display_name: &str) -> pb::Plat
 
 pub const CASE_A: &str = "cases/01900000-0000-7000-8000-00000000000a";
 pub const CASE_B: &str = "cases/01900000-0000-7000-8000-00000000000b";
+
+/// A client of the same service acting as another officer.
+pub fn client_as(app: &TestApp, officer: &'static str) -> Client {
+    LinksServiceClient::with_interceptor(app.channel.clone(), Officer(Some(officer)))
+}

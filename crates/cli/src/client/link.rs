@@ -1,0 +1,572 @@
+//! `doxwatch link …`: links to doxxing content — registering and importing them, what checks
+//! found, the removal requests made of platforms, and the removal figures (the link-tracking
+//! service).
+
+use std::io::Read;
+
+use doxwatch_proto::links as pb;
+use serde_json::json;
+
+use super::{AsAtArgs, PageArgs, links, pages, resource_name};
+use crate::{
+    ClientArgs,
+    output::{
+        CliError, duration_text, label, now, parse_time, percent, print_fields, print_json, print_more_hint, print_table,
+        time_text, word,
+    },
+};
+
+/// The most registrations one RegisterLinks call or one ImportLinks message carries.
+const MAX_REGISTRATIONS: usize = 1000;
+
+#[derive(clap::Subcommand)]
+pub enum LinkCommand {
+    /// Register URLs: each is new, known (another spelling of a link) or refused with the reason.
+    Register(RegisterArgs),
+    /// Show one link.
+    Get(NameArgs),
+    /// List links, oldest first.
+    List(ListArgs),
+    /// Register every URL of a file, one a line (a patrol export of many thousands).
+    Import(ImportArgs),
+    /// Record what a check found of a link.
+    Observe(ObserveArgs),
+    /// Show what checks (and the platform) said of a link, in business-time order.
+    Observations(NameArgs),
+    /// Record that a notice asked a platform to remove links (normally the liaison service does).
+    RequestRemoval(RequestRemovalArgs),
+    /// Removal figures as at a moment.
+    Stats(StatsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RegisterArgs {
+    /// The URLs as reported.
+    #[arg(required = true)]
+    urls: Vec<String>,
+    /// The case citing them: cases/{id} or just the id.
+    #[arg(long)]
+    case: Option<String>,
+    /// When they were seen (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    seen_at: Option<prost_types::Timestamp>,
+    /// An idempotency key: re-running with the same key registers the URLs once.
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct NameArgs {
+    /// The link: links/{id} or just the id.
+    name: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Only links on this platform: platforms/{id} or just the id.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Only links in this channel: channels/{id} or just the id.
+    #[arg(long)]
+    channel: Option<String>,
+    /// Only links with this status as at --as-of: online, removed, access-restricted,
+    /// channel-removed or unreachable.
+    #[arg(long, value_parser = word::<pb::LinkStatus>)]
+    status: Option<pb::LinkStatus>,
+    /// The moment statuses are given as at (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    as_of: Option<prost_types::Timestamp>,
+    /// Only links cited by this case: cases/{id} or just the id.
+    #[arg(long)]
+    case: Option<String>,
+    #[arg(long, value_parser = parse_time)]
+    first_seen_after: Option<prost_types::Timestamp>,
+    #[arg(long, value_parser = parse_time)]
+    first_seen_before: Option<prost_types::Timestamp>,
+    /// Only links that reappeared (ONLINE again after a confirmed removal) as at --as-of.
+    #[arg(long)]
+    reappeared: bool,
+    #[command(flatten)]
+    page: PageArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// A file of URLs, one a line; blank lines and lines starting with # are skipped; - reads
+    /// standard input.
+    file: String,
+    /// The case citing them: cases/{id} or just the id.
+    #[arg(long)]
+    case: Option<String>,
+    /// When they were seen (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    seen_at: Option<prost_types::Timestamp>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ObserveArgs {
+    /// The link: links/{id} or just the id.
+    name: String,
+    /// online, removed, access-restricted, channel-removed or unreachable.
+    #[arg(long, value_parser = word::<pb::LinkStatus>)]
+    status: pb::LinkStatus,
+    /// officer-check, automated-recheck or platform-report (a platform's claim, which never
+    /// changes the link's status by itself).
+    #[arg(long, value_parser = word::<pb::ObservationSource>)]
+    source: pb::ObservationSource,
+    /// Where the check was made from: inside-hk, outside-hk or unknown.
+    #[arg(long, default_value = "unknown", value_parser = word::<pb::Vantage>)]
+    vantage: pb::Vantage,
+    /// When it was observed (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    observed_at: Option<prost_types::Timestamp>,
+    #[arg(long)]
+    note: Option<String>,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct RequestRemovalArgs {
+    /// The links asked about: links/{id} or just the id.
+    #[arg(required = true)]
+    links: Vec<String>,
+    /// The notice that asked: notices/{id} or just the id.
+    #[arg(long)]
+    notice: String,
+    /// When the notice was served (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    served_at: prost_types::Timestamp,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    at: AsAtArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+fn link_name(text: &str) -> String {
+    resource_name("links", text)
+}
+
+fn case_name(text: Option<&str>) -> String {
+    text.map(|c| resource_name("cases", c)).unwrap_or_default()
+}
+
+pub async fn run(command: LinkCommand) -> Result<(), CliError> {
+    match command {
+        LinkCommand::Register(args) => register(args).await,
+        LinkCommand::Get(args) => {
+            let request = pb::GetLinkRequest { name: link_name(&args.name) };
+            let link = links(&args.client).await?.get_link(request).await?.into_inner();
+            show_link(&link, args.client.json);
+            Ok(())
+        }
+        LinkCommand::List(args) => list(args).await,
+        LinkCommand::Import(args) => import(args).await,
+        LinkCommand::Observe(args) => observe(args).await,
+        LinkCommand::Observations(args) => observations(args).await,
+        LinkCommand::RequestRemoval(args) => request_removal(args).await,
+        LinkCommand::Stats(args) => stats(args).await,
+    }
+}
+
+async fn register(args: RegisterArgs) -> Result<(), CliError> {
+    if args.urls.len() > MAX_REGISTRATIONS {
+        return Err(CliError::Usage(format!(
+            "{} URLs given; register at most {MAX_REGISTRATIONS} at once, or put them in a file for `doxwatch link import`",
+            args.urls.len()
+        )));
+    }
+    let case = case_name(args.case.as_deref());
+    let registrations = args
+        .urls
+        .into_iter()
+        .map(|url| pb::LinkRegistration { url, case: case.clone(), seen_at: args.seen_at })
+        .collect();
+    let request = pb::RegisterLinksRequest { registrations, request_id: args.request_id.unwrap_or_default() };
+    let response = links(&args.client).await?.register_links(request).await?.into_inner();
+    if args.client.json {
+        let results: Vec<_> = response
+            .results
+            .iter()
+            .map(|r| {
+                json!({
+                    "url": r.url,
+                    "outcome": label::<pb::RegistrationOutcome>(r.outcome),
+                    "link": r.link.as_ref().map(link_json),
+                    "error": r.error,
+                })
+            })
+            .collect();
+        print_json(&json!({ "results": results }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = response
+        .results
+        .iter()
+        .map(|r| {
+            let (name, detail) = match &r.link {
+                Some(link) => (link.name.clone(), link.canonical_url.clone()),
+                None => (String::new(), r.error.clone()),
+            };
+            vec![label::<pb::RegistrationOutcome>(r.outcome), r.url.clone(), name, detail]
+        })
+        .collect();
+    print_table(&["OUTCOME", "URL", "LINK", "CANONICAL URL / REASON"], &rows);
+    Ok(())
+}
+
+async fn list(args: ListArgs) -> Result<(), CliError> {
+    let request = pb::ListLinksRequest {
+        page_size: args.page.page_size,
+        page_token: String::new(),
+        platform: args.platform.as_deref().map(|p| resource_name("platforms", p)).unwrap_or_default(),
+        channel: args.channel.as_deref().map(|c| resource_name("channels", c)).unwrap_or_default(),
+        status: args.status.map_or(0, i32::from),
+        as_of: args.as_of,
+        case: case_name(args.case.as_deref()),
+        first_seen_after: args.first_seen_after,
+        first_seen_before: args.first_seen_before,
+        reappeared: args.reappeared,
+    };
+    let client = links(&args.client).await?;
+    let (links, next) = pages(args.page.all, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListLinksRequest { page_token, ..request.clone() });
+        async move { client.list_links(request).await.map(|r| r.into_inner()).map(|p| (p.links, p.next_page_token)) }
+    })
+    .await?;
+    if args.client.json {
+        print_json(&json!({ "links": links.iter().map(link_json).collect::<Vec<_>>(), "next_page_token": next }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = links
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                label::<pb::LinkStatus>(l.status),
+                time_text(l.first_seen_at.as_ref()),
+                l.cases.len().to_string(),
+                l.canonical_url.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["NAME", "STATUS", "FIRST SEEN", "CASES", "URL"], &rows);
+    print_more_hint(&next, "links");
+    Ok(())
+}
+
+/// The URLs of an import file: one a line, without blank lines and `#` comments.
+fn import_urls(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+async fn import(args: ImportArgs) -> Result<(), CliError> {
+    let read_error = |e: std::io::Error| CliError::Other(format!("cannot read {}: {e}", args.file));
+    let text = if args.file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(read_error)?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file).map_err(read_error)?
+    };
+    let urls = import_urls(&text);
+    if urls.is_empty() {
+        return Err(CliError::Usage(format!("{} has no URLs", args.file)));
+    }
+    let case = case_name(args.case.as_deref());
+    let count = urls.len();
+    // Read whole before sending, so that a file that cannot be read stores nothing; the stream
+    // then lets the service write its batches as the messages arrive.
+    let messages: Vec<pb::ImportLinksRequest> = urls
+        .chunks(MAX_REGISTRATIONS)
+        .map(|chunk| pb::ImportLinksRequest {
+            registrations: chunk
+                .iter()
+                .map(|url| pb::LinkRegistration { url: url.clone(), case: case.clone(), seen_at: args.seen_at })
+                .collect(),
+        })
+        .collect();
+    let response = links(&args.client).await?.import_links(tokio_stream::iter(messages)).await?.into_inner();
+    let refusals: Vec<_> = response
+        .refusals
+        .iter()
+        .map(|r| json!({ "reason": r.reason, "count": r.count, "examples": r.examples }))
+        .collect();
+    if args.client.json {
+        print_json(&json!({
+            "urls": count,
+            "new_links": response.new_links,
+            "known_links": response.known_links,
+            "refused": response.refused,
+            "refusals": refusals,
+        }));
+        return Ok(());
+    }
+    println!(
+        "{count} URLs: {} new, {} known, {} refused",
+        response.new_links, response.known_links, response.refused
+    );
+    if !response.refusals.is_empty() {
+        let rows: Vec<Vec<String>> = response
+            .refusals
+            .iter()
+            .map(|r| vec![r.count.to_string(), r.reason.clone(), r.examples.join(" ")])
+            .collect();
+        print_table(&["REFUSED", "REASON", "EXAMPLES"], &rows);
+    }
+    Ok(())
+}
+
+async fn observe(args: ObserveArgs) -> Result<(), CliError> {
+    let observation = pb::Observation {
+        link: link_name(&args.name),
+        status: args.status as i32,
+        observed_at: Some(args.observed_at.unwrap_or_else(now)),
+        vantage: args.vantage as i32,
+        source: args.source as i32,
+        note: args.note.unwrap_or_default(),
+        ..Default::default()
+    };
+    let request =
+        pb::RecordObservationsRequest { observations: vec![observation], request_id: args.request_id.unwrap_or_default() };
+    let response = links(&args.client).await?.record_observations(request).await?.into_inner();
+    for o in &response.observations {
+        if args.client.json {
+            print_json(&observation_json(o));
+        } else {
+            print_fields(vec![
+                ("name", o.name.clone()),
+                ("status", label::<pb::LinkStatus>(o.status)),
+                ("observed_at", time_text(o.observed_at.as_ref())),
+                ("source", label::<pb::ObservationSource>(o.source)),
+                ("vantage", label::<pb::Vantage>(o.vantage)),
+                ("note", o.note.clone()),
+                ("recorded_by", o.recorded_by.clone()),
+            ]);
+        }
+    }
+    Ok(())
+}
+
+async fn observations(args: NameArgs) -> Result<(), CliError> {
+    let client = links(&args.client).await?;
+    let request = pb::ListObservationsRequest { link: link_name(&args.name), page_size: 1000, page_token: String::new() };
+    let (observations, _) = pages(true, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListObservationsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_observations(request).await.map(|r| r.into_inner()).map(|p| (p.observations, p.next_page_token))
+        }
+    })
+    .await?;
+    if args.client.json {
+        print_json(&json!({ "observations": observations.iter().map(observation_json).collect::<Vec<_>>() }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = observations
+        .iter()
+        .map(|o| {
+            vec![
+                time_text(o.observed_at.as_ref()),
+                label::<pb::LinkStatus>(o.status),
+                label::<pb::ObservationSource>(o.source),
+                label::<pb::Vantage>(o.vantage),
+                o.recorded_by.clone(),
+                o.note.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["OBSERVED", "STATUS", "SOURCE", "VANTAGE", "BY", "NOTE"], &rows);
+    Ok(())
+}
+
+async fn request_removal(args: RequestRemovalArgs) -> Result<(), CliError> {
+    let request = pb::RecordRemovalRequestsRequest {
+        notice: resource_name("notices", &args.notice),
+        links: args.links.iter().map(|l| link_name(l)).collect(),
+        served_at: Some(args.served_at),
+        request_id: args.request_id.unwrap_or_default(),
+    };
+    let response = links(&args.client).await?.record_removal_requests(request).await?.into_inner();
+    if args.client.json {
+        print_json(&json!({ "recorded": response.recorded }));
+    } else {
+        println!("{} removal requests recorded", response.recorded);
+    }
+    Ok(())
+}
+
+async fn stats(args: StatsArgs) -> Result<(), CliError> {
+    let request = pb::GetLinkStatisticsRequest { as_of: args.at.as_of, recorded_before: args.at.recorded_before };
+    let s = links(&args.client).await?.get_link_statistics(request).await?.into_inner();
+    if args.client.json {
+        print_json(&json!({
+            "as_of": time_text(s.as_of.as_ref()),
+            "recorded_before": time_text(s.recorded_before.as_ref()),
+            "platforms_involved": s.platforms_involved,
+            "total": figures_json(s.total.as_ref()),
+            "by_platform": s.by_platform.iter().map(|p| json!({
+                "platform": p.platform,
+                "display_name": p.display_name,
+                "kind": label::<pb::PlatformKind>(p.kind),
+                "figures": figures_json(p.figures.as_ref()),
+            })).collect::<Vec<_>>(),
+            "by_channel": s.by_channel.iter().map(|c| json!({
+                "channel": c.channel,
+                "platform": c.platform,
+                "handle": c.handle,
+                "status": label::<pb::ChannelStatus>(c.status),
+                "figures": figures_json(c.figures.as_ref()),
+            })).collect::<Vec<_>>(),
+            "suspended_channels": s.suspended_channels.iter().map(|c| json!({
+                "channel": c.channel,
+                "platform": c.platform,
+                "handle": c.handle,
+                "suspended_since": time_text(c.suspended_since.as_ref()),
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    let total = s.total.unwrap_or_default();
+    let recorded = match s.recorded_before.as_ref() {
+        Some(t) => format!(", recorded before {}", time_text(Some(t))),
+        None => String::new(),
+    };
+    println!("as at {}{recorded}: {} links on {} platforms", time_text(s.as_of.as_ref()), total.links, s.platforms_involved);
+    println!(
+        "removal requested for {}, removed {} ({}), access-restricted {}; time to removal: median {}, p90 {}",
+        total.links_requested,
+        total.links_removed,
+        rate_text(&total),
+        total.links_access_restricted,
+        time_to_removal(total.median_seconds_to_removal, &total),
+        time_to_removal(total.p90_seconds_to_removal, &total),
+    );
+    let rows: Vec<Vec<String>> = s
+        .by_platform
+        .iter()
+        .map(|p| {
+            let f = p.figures.unwrap_or_default();
+            vec![
+                p.display_name.clone(),
+                label::<pb::PlatformKind>(p.kind),
+                f.links.to_string(),
+                f.links_requested.to_string(),
+                f.links_removed.to_string(),
+                rate_text(&f),
+                f.links_access_restricted.to_string(),
+                time_to_removal(f.median_seconds_to_removal, &f),
+            ]
+        })
+        .collect();
+    print_table(&["PLATFORM", "KIND", "LINKS", "REQUESTED", "REMOVED", "RATE", "RESTRICTED", "MEDIAN TIME"], &rows);
+    if !s.suspended_channels.is_empty() {
+        let platform = |name: &str| {
+            s.by_platform.iter().find(|p| p.platform == name).map_or_else(|| name.to_owned(), |p| p.display_name.clone())
+        };
+        let rows: Vec<Vec<String>> = s
+            .suspended_channels
+            .iter()
+            .map(|c| vec![c.handle.clone(), platform(&c.platform), time_text(c.suspended_since.as_ref()), c.channel.clone()])
+            .collect();
+        print_table(&["SUSPENDED CHANNEL", "PLATFORM", "SINCE", "NAME"], &rows);
+    }
+    Ok(())
+}
+
+/// The removal rate, or `-` when nothing was requested (a rate of nothing is not 0%).
+fn rate_text(f: &pb::RemovalFigures) -> String {
+    if f.links_requested == 0 { "-".to_owned() } else { percent(f.removal_rate) }
+}
+
+fn time_to_removal(seconds: f64, f: &pb::RemovalFigures) -> String {
+    if f.links_removed == 0 { "-".to_owned() } else { duration_text(seconds) }
+}
+
+fn figures_json(f: Option<&pb::RemovalFigures>) -> serde_json::Value {
+    let f = f.copied().unwrap_or_default();
+    json!({
+        "links": f.links,
+        "links_requested": f.links_requested,
+        "links_removed": f.links_removed,
+        "links_access_restricted": f.links_access_restricted,
+        "removal_rate": f.removal_rate,
+        "median_seconds_to_removal": f.median_seconds_to_removal,
+        "p90_seconds_to_removal": f.p90_seconds_to_removal,
+    })
+}
+
+fn link_json(l: &pb::Link) -> serde_json::Value {
+    json!({
+        "name": l.name,
+        "reported_url": l.reported_url,
+        "canonical_url": l.canonical_url,
+        "platform": l.platform,
+        "channel": l.channel,
+        "message_id": l.message_id,
+        "first_seen_at": time_text(l.first_seen_at.as_ref()),
+        "cases": l.cases,
+        "status": label::<pb::LinkStatus>(l.status),
+        "create_time": time_text(l.create_time.as_ref()),
+    })
+}
+
+fn show_link(l: &pb::Link, as_json: bool) {
+    if as_json {
+        print_json(&link_json(l));
+        return;
+    }
+    let mut fields = vec![
+        ("name", l.name.clone()),
+        ("status", label::<pb::LinkStatus>(l.status)),
+        ("canonical_url", l.canonical_url.clone()),
+        ("reported_url", l.reported_url.clone()),
+        ("platform", l.platform.clone()),
+        ("channel", l.channel.clone()),
+        ("message_id", l.message_id.clone()),
+        ("first_seen_at", time_text(l.first_seen_at.as_ref())),
+    ];
+    fields.extend(l.cases.iter().map(|c| ("case", c.clone())));
+    fields.push(("create_time", time_text(l.create_time.as_ref())));
+    print_fields(fields);
+}
+
+fn observation_json(o: &pb::Observation) -> serde_json::Value {
+    json!({
+        "name": o.name,
+        "link": o.link,
+        "status": label::<pb::LinkStatus>(o.status),
+        "observed_at": time_text(o.observed_at.as_ref()),
+        "vantage": label::<pb::Vantage>(o.vantage),
+        "source": label::<pb::ObservationSource>(o.source),
+        "note": o.note,
+        "recorded_by": o.recorded_by,
+        "record_time": time_text(o.record_time.as_ref()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_import_file_is_one_url_a_line_without_blank_lines_and_comments() {
+        let text = "# patrol export\n\nhttps://t.me/a/1\n  https://t.me/a/2  \r\n# https://t.me/skipped/3\nhttps://x.example/#frag\n";
+        assert_eq!(super::import_urls(text), ["https://t.me/a/1", "https://t.me/a/2", "https://x.example/#frag"]);
+    }
+}

@@ -1,0 +1,26 @@
+//! The situation report "as at" a moment, assembled from the four services' statistics, and the
+//! scenario files whose published figures the system must reproduce: checked, turned into a
+//! synthetic dataset, and pushed through the public APIs as officers' clients would.
+
+pub mod load;
+pub mod plan;
+pub mod render;
+pub mod report;
+pub mod scenario;
+
+/// Where the four services answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    pub intake: String,
+    pub links: String,
+    pub liaison: String,
+    pub referral: String,
+}
+
+impl Endpoints {
+    /// The suite as `doxwatch up` runs it on one host.
+    pub fn local(host: &str) -> Self {
+        let urls = doxwatch_kit::config::PeerUrls::local(host);
+        Self { intake: urls.intake, links: urls.links, liaison: urls.liaison, referral: urls.referral }
+    }
+}

@@ -1,0 +1,421 @@
+//! Pushes a plan through the services' public gRPC APIs exactly as officers' clients would, with
+//! a `request_id` on every change, so that a load interrupted and run again completes without
+//! duplicates. It waits for each service's outbox to drain where a later step depends on an
+//! effect (links exist before notices name them), and at the end, so a report run right after it
+//! is complete.
+
+use std::{collections::HashMap, time::Duration};
+
+use doxwatch_kit::{actor::OFFICER_HEADER, timestamp::to_proto};
+use doxwatch_proto::{
+    intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
+    liaison::{self as liaison_pb, liaison_service_client::LiaisonServiceClient},
+    links::{self as links_pb, links_service_client::LinksServiceClient},
+    ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
+    referral::{self as referral_pb, referral_service_client::ReferralServiceClient},
+};
+use futures::{StreamExt, TryStreamExt, stream};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+
+use crate::{
+    Endpoints,
+    plan::{Kind, NoticeKind, Plan},
+    scenario::Checked,
+};
+
+/// Requests in flight at once.
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot reach the {service} service at {url}: {cause}")]
+    Connect { service: &'static str, url: String, cause: String },
+    #[error("{service} refused {method}: {status}")]
+    Rpc { service: &'static str, method: &'static str, status: Status },
+    #[error("the store does not agree with the plan: {0}")]
+    Mismatch(String),
+    #[error("the {0} service's outbox did not drain within {1:?}")]
+    Undrained(&'static str, Duration),
+}
+
+/// What the loader tells whoever watches it.
+pub trait Progress: Send + Sync {
+    fn phase(&self, name: &str, total: u64);
+    fn advance(&self, n: u64);
+}
+
+/// Shows nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn phase(&self, _name: &str, _total: u64) {}
+    fn advance(&self, _n: u64) {}
+}
+
+#[derive(Clone)]
+struct Loader;
+
+impl Interceptor for Loader {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert(OFFICER_HEADER, MetadataValue::from_static("scenario-loader"));
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Loader>;
+
+pub(crate) async fn connect(service: &'static str, url: &str) -> Result<Channel, LoadError> {
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| LoadError::Connect { service, url: url.to_owned(), cause: e.to_string() })?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(120));
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| LoadError::Connect { service, url: url.to_owned(), cause: doxwatch_kit::error::CauseChain(&e).to_string() })
+}
+
+fn rpc(service: &'static str, method: &'static str) -> impl Fn(Status) -> LoadError {
+    move |status| LoadError::Rpc { service, method, status }
+}
+
+struct Clients {
+    intake: IntakeServiceClient<Authed>,
+    links: LinksServiceClient<Authed>,
+    liaison: LiaisonServiceClient<Authed>,
+    referral: ReferralServiceClient<Authed>,
+    outboxes: Vec<(&'static str, OutboxServiceClient<Channel>)>,
+}
+
+impl Clients {
+    async fn connect(endpoints: &Endpoints) -> Result<Self, LoadError> {
+        let intake = connect("intake", &endpoints.intake).await?;
+        let links = connect("links", &endpoints.links).await?;
+        let liaison = connect("liaison", &endpoints.liaison).await?;
+        let referral = connect("referral", &endpoints.referral).await?;
+        Ok(Self {
+            intake: IntakeServiceClient::with_interceptor(intake.clone(), Loader),
+            links: LinksServiceClient::with_interceptor(links.clone(), Loader),
+            liaison: LiaisonServiceClient::with_interceptor(liaison.clone(), Loader),
+            referral: ReferralServiceClient::with_interceptor(referral.clone(), Loader),
+            outboxes: vec![
+                ("intake", OutboxServiceClient::new(intake)),
+                ("links", OutboxServiceClient::new(links)),
+                ("liaison", OutboxServiceClient::new(liaison)),
+                ("referral", OutboxServiceClient::new(referral)),
+            ],
+        })
+    }
+
+    /// Waits until the named services' outboxes hold nothing pending.
+    async fn drain(&self, services: &[&'static str], limit: Duration) -> Result<(), LoadError> {
+        let deadline = tokio::time::Instant::now() + limit;
+        for (service, client) in self.outboxes.iter().filter(|(s, _)| services.contains(s)) {
+            loop {
+                let status = client
+                    .clone()
+                    .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
+                    .await
+                    .map_err(rpc(service, "GetOutboxStatus"))?
+                    .into_inner();
+                if status.pending == 0 {
+                    break;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(LoadError::Undrained(service, limit));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loads the plan; returns the number of changes made.
+pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progress: &dyn Progress) -> Result<(), LoadError> {
+    let clients = Clients::connect(endpoints).await?;
+    let prefix = format!("scenario:{}:{:x}", checked.scenario.name.chars().take(40).collect::<String>(), checked.seed);
+    let drain_limit = Duration::from_secs(600);
+
+    // 1. Cases, with the URLs they report; intake registers them with link-tracking.
+    progress.phase("cases", plan.cases.len() as u64);
+    let case_names: Vec<String> = stream::iter(plan.cases.iter().enumerate())
+        .map(|(i, case)| {
+            let mut client = clients.intake.clone();
+            let request = intake_pb::CreateCaseRequest { case: Some(case_message(checked, plan, i, case)), request_id: format!("{prefix}:case:{i}") };
+            async move {
+                let name = client.create_case(request).await.map_err(rpc("intake", "CreateCase"))?.into_inner().name;
+                progress.advance(1);
+                Ok::<_, LoadError>(name)
+            }
+        })
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    progress.phase("registering links", 1);
+    clients.drain(&["intake"], drain_limit).await?;
+    progress.advance(1);
+
+    // 2. The links as link-tracking knows them, by the URL they were reported as.
+    let mut by_url: HashMap<String, links_pb::Link> = HashMap::new();
+    let mut token = String::new();
+    loop {
+        let page = clients
+            .links
+            .clone()
+            .list_links(links_pb::ListLinksRequest { page_size: 1000, page_token: token, ..Default::default() })
+            .await
+            .map_err(rpc("links", "ListLinks"))?
+            .into_inner();
+        by_url.extend(page.links.into_iter().map(|l| (l.reported_url.clone(), l)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let links: Vec<&links_pb::Link> = plan
+        .links
+        .iter()
+        .map(|l| by_url.get(&l.url).ok_or_else(|| LoadError::Mismatch(format!("{} was not registered as a link", l.url))))
+        .collect::<Result<_, _>>()?;
+
+    // 3. The suspended channel.
+    if let Some((link, since)) = plan.suspension {
+        clients
+            .links
+            .clone()
+            .record_channel_status(links_pb::RecordChannelStatusRequest {
+                channel: links[link].channel.clone(),
+                status: links_pb::ChannelStatus::Suspended as i32,
+                effective_at: Some(to_proto(since)),
+                source: "the platform's announcement".into(),
+                request_id: format!("{prefix}:suspension"),
+            })
+            .await
+            .map_err(rpc("links", "RecordChannelStatus"))?;
+    }
+
+    // 4. Letters: first the requests, then the reminders that follow them.
+    progress.phase("letters to platforms", plan.notices.len() as u64);
+    let mut notice_names: Vec<Option<String>> = vec![None; plan.notices.len()];
+    for reminders in [false, true] {
+        let batch: Vec<(usize, &crate::plan::PlannedNotice)> =
+            plan.notices.iter().enumerate().filter(|(_, n)| matches!(n.kind, NoticeKind::Reminder(_)) == reminders).collect();
+        let names: Vec<(usize, String)> = stream::iter(batch)
+            .map(|(i, notice)| {
+                let liaison = clients.liaison.clone();
+                let follows = match notice.kind {
+                    NoticeKind::Reminder(f) => notice_names[f].clone(),
+                    _ => None,
+                };
+                let links = &links;
+                let prefix = &prefix;
+                async move {
+                    let name = serve_notice(liaison, prefix, i, notice, follows, links).await?;
+                    progress.advance(1);
+                    Ok::<_, LoadError>((i, name))
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (i, name) in names {
+            notice_names[i] = Some(name);
+        }
+    }
+    progress.phase("recording removal requests", 1);
+    clients.drain(&["liaison"], drain_limit).await?;
+    progress.advance(1);
+
+    // 5. Removals confirmed by officers' checks.
+    progress.phase("removals confirmed", plan.removals.len() as u64);
+    for (batch, chunk) in plan.removals.chunks(500).enumerate() {
+        let observations = chunk
+            .iter()
+            .map(|(link, at)| links_pb::Observation {
+                link: links[*link].name.clone(),
+                status: links_pb::LinkStatus::Removed as i32,
+                observed_at: Some(to_proto(*at)),
+                vantage: links_pb::Vantage::InsideHk as i32,
+                source: links_pb::ObservationSource::OfficerCheck as i32,
+                note: "checked by an officer".into(),
+                ..Default::default()
+            })
+            .collect();
+        clients
+            .links
+            .clone()
+            .record_observations(links_pb::RecordObservationsRequest { observations, request_id: format!("{prefix}:removals:{batch}") })
+            .await
+            .map_err(rpc("links", "RecordObservations"))?;
+        progress.advance(chunk.len() as u64);
+    }
+
+    // 6. Assessments and referrals to the Police.
+    progress.phase("referrals to the Police", plan.referrals.len() as u64);
+    stream::iter(plan.referrals.iter().enumerate())
+        .map(|(i, r)| {
+            let mut referral = clients.referral.clone();
+            let case = case_names[r.case].clone();
+            let prefix = &prefix;
+            async move {
+                let assessment = referral
+                    .create_assessment(referral_pb::CreateAssessmentRequest {
+                        assessment: Some(referral_pb::Assessment {
+                            case: case.clone(),
+                            criteria: Some(referral_pb::Criteria {
+                                disclosed_without_consent: true,
+                                intent_or_recklessness: referral_pb::IntentOrRecklessness::Intent as i32,
+                                harms_intended: vec![intake_pb::Harm::Harassment as i32, intake_pb::Harm::Intimidation as i32],
+                                harm_caused: Vec::new(),
+                                hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
+                                discloser: referral_pb::Discloser::Unidentified as i32,
+                                legal_basis: vec![referral_pb::LegalBasis::S641 as i32],
+                            }),
+                            decision: referral_pb::Decision::ReferToPolice as i32,
+                            assessed_at: Some(to_proto(r.assessed_at)),
+                            ..Default::default()
+                        }),
+                        request_id: format!("{prefix}:assessment:{i}"),
+                    })
+                    .await
+                    .map_err(rpc("referral", "CreateAssessment"))?
+                    .into_inner();
+                referral
+                    .create_referral(referral_pb::CreateReferralRequest {
+                        referral: Some(referral_pb::Referral {
+                            assessment: assessment.name,
+                            referred_at: Some(to_proto(r.referred_at)),
+                            agency: "POLICE".into(),
+                            summary: "Suspected disclosure of personal data without consent (synthetic scenario)".into(),
+                            ..Default::default()
+                        }),
+                        request_id: format!("{prefix}:referral:{i}"),
+                    })
+                    .await
+                    .map_err(rpc("referral", "CreateReferral"))?;
+                progress.advance(1);
+                Ok::<_, LoadError>(())
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+
+    progress.phase("waiting for every effect", 1);
+    clients.drain(&["intake", "links", "liaison", "referral"], drain_limit).await?;
+    progress.advance(1);
+    Ok(())
+}
+
+fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::PlannedCase) -> intake_pb::Case {
+    use intake_pb::{CaseKind, IntakeChannel};
+    let (kind, channel) = match case.kind {
+        Kind::Complaint => (CaseKind::Complaint, if i % 3 == 0 { IntakeChannel::Email } else { IntakeChannel::OnlineForm }),
+        Kind::Enquiry => (CaseKind::Enquiry, IntakeChannel::Phone),
+        Kind::Patrol => (CaseKind::PatrolDiscovery, IntakeChannel::Patrol),
+        Kind::AgencyReferral => (CaseKind::AgencyReferral, IntakeChannel::Agency),
+    };
+    intake_pb::Case {
+        kind: kind as i32,
+        received_at: Some(to_proto(case.received_at)),
+        channel: channel as i32,
+        summary: format!("Synthetic case {i} of the scenario {}: personal data disclosed online.", checked.scenario.name),
+        reported_urls: case.links.iter().map(|l| plan.links[*l].url.clone()).collect(),
+        data_subjects: case
+            .subjects
+            .iter()
+            .enumerate()
+            .map(|(j, category)| intake_pb::DataSubject {
+                display_name: format!("Test Subject {i:05}-{j}"),
+                contact: None,
+                category: intake_pb::DataSubjectCategory::from_str_name(&format!("DATA_SUBJECT_CATEGORY_{category}")).map_or(0, |c| c as i32),
+                hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
+            })
+            .collect(),
+        complainant: (case.kind == Kind::Complaint).then(|| intake_pb::Complainant {
+            display_name: format!("Test Complainant {i:05}"),
+            relationship: intake_pb::ComplainantRelationship::DataSubject as i32,
+            contact: None,
+        }),
+        disclosed_data: if case.kind == Kind::Enquiry {
+            Vec::new()
+        } else {
+            vec![intake_pb::DisclosedDataType::Name as i32, intake_pb::DisclosedDataType::Phone as i32]
+        },
+        alleged_harm: if case.kind == Kind::Enquiry { Vec::new() } else { vec![intake_pb::Harm::Harassment as i32] },
+        ..Default::default()
+    }
+}
+
+async fn serve_notice(
+    mut liaison: LiaisonServiceClient<Authed>,
+    prefix: &str,
+    i: usize,
+    notice: &crate::plan::PlannedNotice,
+    follows: Option<String>,
+    links: &[&links_pb::Link],
+) -> Result<String, LoadError> {
+    let drafted = match (notice.kind, follows) {
+        (NoticeKind::Reminder(_), Some(follows)) => liaison
+            .remind_notice(liaison_pb::RemindNoticeRequest { name: follows, request_id: format!("{prefix}:notice:{i}") })
+            .await
+            .map_err(rpc("liaison", "RemindNotice"))?
+            .into_inner(),
+        (NoticeKind::Reminder(_), None) => return Err(LoadError::Mismatch(format!("reminder {i} follows no notice"))),
+        (kind, _) => {
+            let (notice_kind, action) = match kind {
+                NoticeKind::DisclosureRequest => (liaison_pb::NoticeKind::DisclosureRequest, liaison_pb::NoticeAction::DiscloseUploaderData),
+                _ => (liaison_pb::NoticeKind::RemovalRequest, liaison_pb::NoticeAction::Remove),
+            };
+            let platform = links[notice.links[0]].platform.clone();
+            liaison
+                .create_notice(liaison_pb::CreateNoticeRequest {
+                    notice: Some(liaison_pb::Notice {
+                        platform,
+                        kind: notice_kind as i32,
+                        items: notice
+                            .links
+                            .iter()
+                            .map(|l| liaison_pb::NoticeItem { link: links[*l].name.clone(), action: action as i32, reply: None })
+                            .collect(),
+                        legal_basis: "Personal Data (Privacy) Ordinance (Cap. 486), Data Protection Principle 3 and section 64".into(),
+                        ..Default::default()
+                    }),
+                    request_id: format!("{prefix}:notice:{i}"),
+                })
+                .await
+                .map_err(rpc("liaison", "CreateNotice"))?
+                .into_inner()
+        }
+    };
+    liaison
+        .serve_notice(liaison_pb::ServeNoticeRequest {
+            name: drafted.name.clone(),
+            served_at: Some(to_proto(notice.served_at)),
+            service_method: liaison_pb::ServiceMethod::Email as i32,
+            request_id: format!("{prefix}:serve:{i}"),
+        })
+        .await
+        .map_err(rpc("liaison", "ServeNotice"))?;
+    if let Some(provided) = notice.data_provided {
+        let outcome = if provided { liaison_pb::ReplyOutcome::DataProvided } else { liaison_pb::ReplyOutcome::DataRefused };
+        liaison
+            .record_reply(liaison_pb::RecordReplyRequest {
+                name: drafted.name.clone(),
+                received_at: Some(to_proto(notice.served_at + time::Duration::days(5))),
+                all_items: outcome as i32,
+                text: "The platform's reply (synthetic).".into(),
+                request_id: format!("{prefix}:reply:{i}"),
+                ..Default::default()
+            })
+            .await
+            .map_err(rpc("liaison", "RecordReply"))?;
+    }
+    Ok(drafted.name)
+}

@@ -1,0 +1,189 @@
+//! The report in words, for the press office to use as it is: figures in sentences and bullets,
+//! percentages as "about 81%", dates in the offset of `as_of`.
+
+use std::fmt::Write;
+
+use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
+
+use crate::report::Report;
+
+/// 4122 -> "4,122".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn long_date(date: &str) -> String {
+    Date::parse(date, format_description!("[year]-[month]-[day]"))
+        .map(|d| format!("{} {} {}", d.day(), d.month(), d.year()))
+        .unwrap_or_else(|_| date.to_owned())
+}
+
+fn moment(as_of: &str) -> String {
+    match OffsetDateTime::parse(as_of, &Rfc3339) {
+        Ok(t) => {
+            let time = match (t.hour(), t.minute()) {
+                (12, 0) => "noon".to_owned(),
+                (0, 0) => "midnight".to_owned(),
+                (h, m) => format!("{h:02}:{m:02}"),
+            };
+            format!("{time} {} {} {}", t.day(), t.month(), t.year())
+        }
+        Err(_) => as_of.to_owned(),
+    }
+}
+
+fn platform_kind(kind: &str) -> String {
+    kind.to_ascii_lowercase().replace('_', " ")
+}
+
+fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
+    let b = |s: String| format!("{}{s}{}", strong.0, strong.1);
+    let mut out = Vec::new();
+    let mut cases = format!(
+        "As at {}, {} doxxing cases had been received and discovered: {} complaints and cases discovered by online patrol, and {} enquiries.",
+        moment(&r.as_of),
+        b(thousands(r.cases.total)),
+        thousands(r.cases.complaints_and_discovered),
+        thousands(r.cases.enquiries)
+    );
+    if let Some(first) = &r.first_case_received {
+        let _ = write!(cases, " The first case was received on {}.", long_date(first));
+    }
+    out.push(cases);
+    out.push(format!(
+        "{bullet}complaints: {}\n{bullet}discovered by online patrol: {}\n{bullet}referred by other agencies: {}\n{bullet}enquiries: {}",
+        thousands(r.cases.complaints),
+        thousands(r.cases.discovered_by_patrol),
+        thousands(r.cases.agency_referrals),
+        thousands(r.cases.enquiries)
+    ));
+    out.push(format!(
+        "Of the {} complaints and discovered cases, about {}% ({}) related to police officers and their families, and about {}% ({}) to others, including government officials, legislators, children, students, teachers and protesters.",
+        thousands(r.cases.complaints_and_discovered),
+        r.victims.police_and_families_pct,
+        thousands(r.victims.police_and_families),
+        r.victims.other_pct,
+        thousands(r.victims.other)
+    ));
+    out.push(format!(
+        "The cases involved {} web links on {} online social platforms and discussion forums.",
+        b(thousands(r.links.links_involved)),
+        thousands(r.links.platforms_involved)
+    ));
+    out.push(format!(
+        "The regulator has written to {} platforms {} times to urge them to remove a total of {} web links; {} of them (about {}%) have been removed.",
+        thousands(r.liaison.platforms_written_to),
+        thousands(r.liaison.letters_sent),
+        b(thousands(r.liaison.links_requested_removal)),
+        b(thousands(r.liaison.links_removed)),
+        r.liaison.removal_rate_pct
+    ));
+    if let Some(m) = &r.liaison.most_active_platform {
+        let mut text = format!(
+            "On {} ({}), the platform where doxxing was most active: of the {} web links the regulator urged it to remove, {} (about {}%) have been removed.",
+            m.name,
+            platform_kind(&m.kind),
+            thousands(m.links_requested_removal),
+            thousands(m.links_removed),
+            m.removal_rate_pct
+        );
+        for c in r.links.suspended_channels.iter().filter(|c| c.platform == m.name) {
+            let _ = write!(text, " Its channel {} has been suspended since {}.", c.handle, long_date(&c.suspended_since));
+        }
+        out.push(text);
+    }
+    let others: Vec<String> = r
+        .liaison
+        .by_platform
+        .iter()
+        .map(|p| {
+            format!(
+                "{bullet}{}: {} of {} links removed (about {}%)",
+                p.name,
+                thousands(p.links_removed),
+                thousands(p.links_requested_removal),
+                p.removal_rate_pct
+            )
+        })
+        .collect();
+    if !others.is_empty() {
+        out.push(others.join("\n"));
+    }
+    let d = &r.liaison.disclosure_requests;
+    if d.sent > 0 {
+        out.push(format!(
+            "The regulator asked platforms {} times for the registration data or IP addresses of the uploaders: {} answered with data, {} refused, {} not yet answered.",
+            thousands(d.sent),
+            thousands(d.answered),
+            thousands(d.refused),
+            thousands(d.unanswered)
+        ));
+    }
+    out.push(format!(
+        "{} cases have been referred to the Police for criminal investigation.",
+        b(thousands(r.referrals.cases_referred_to_police))
+    ));
+    let pending: i64 = r.pending_effects.values().sum();
+    if pending > 0 {
+        let by_service: Vec<String> = r.pending_effects.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+        out.push(format!(
+            "Note: {pending} effects between services were still pending when this report was made ({}); figures that depend on them may be incomplete.",
+            by_service.join(", ")
+        ));
+    }
+    if let Some(recorded) = &r.recorded_before {
+        out.push(format!("(As recorded before {recorded}.)"));
+    }
+    out
+}
+
+pub fn text(r: &Report) -> String {
+    let mut s = format!("Situation report as at {}\n\n", r.as_of);
+    s.push_str(&paragraphs(r, "  - ", ("", "")).join("\n\n"));
+    s.push('\n');
+    s
+}
+
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!("# Situation report as at {}\n\n", moment(&r.as_of));
+    s.push_str(&paragraphs(r, "- ", ("**", "**")).join("\n\n"));
+    s.push_str("\n\n| Platform | Kind | Links requested | Removed | Rate |\n|---|---|---:|---:|---:|\n");
+    for p in &r.liaison.by_platform {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {}% |",
+            p.name,
+            platform_kind(&p.kind),
+            thousands(p.links_requested_removal),
+            thousands(p.links_removed),
+            p.removal_rate_pct
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(4122), "4,122");
+        assert_eq!(thousands(113), "113");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn names_moments_as_statements_do() {
+        assert_eq!(moment("2019-11-08T12:00:00+08:00"), "noon 8 November 2019");
+        assert_eq!(long_date("2019-06-14"), "14 June 2019");
+    }
+}

@@ -1,0 +1,307 @@
+//! The situation report as at a moment: each figure asked of the service that owns it (case
+//! figures of intake, every removal figure of link-tracking, correspondence of liaison, referrals
+//! of the referral service), grouped as the published statement groups them. Its JSON form is
+//! documented in `docs/report-schema.json`. A service that does not answer fails the report.
+
+use std::collections::BTreeMap;
+
+use doxwatch_kit::timestamp::{from_proto, to_proto};
+use doxwatch_proto::{
+    intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
+    liaison::{self as liaison_pb, liaison_service_client::LiaisonServiceClient},
+    links::{self as links_pb, links_service_client::LinksServiceClient},
+    ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
+    referral::{self as referral_pb, referral_service_client::ReferralServiceClient},
+};
+use serde::Serialize;
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description};
+
+use crate::{Endpoints, load::connect, scenario::percent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the {service} service did not answer ({url}): {cause}")]
+    Unavailable { service: &'static str, url: String, cause: String },
+    #[error("the {service} service refused {method}: {status}")]
+    Refused { service: &'static str, method: &'static str, status: tonic::Status },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Report {
+    pub as_of: String,
+    pub recorded_before: Option<String>,
+    pub first_case_received: Option<String>,
+    pub cases: Cases,
+    pub victims: Victims,
+    pub links: Links,
+    pub liaison: Liaison,
+    pub referrals: Referrals,
+    /// Effects each service still owes its peers; figures that depend on them may be incomplete.
+    pub pending_effects: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Cases {
+    pub total: i64,
+    pub complaints_and_discovered: i64,
+    pub complaints: i64,
+    pub discovered_by_patrol: i64,
+    pub agency_referrals: i64,
+    pub enquiries: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Victims {
+    pub police_and_families: i64,
+    pub other: i64,
+    pub police_and_families_pct: i64,
+    pub other_pct: i64,
+    /// Cases touching each data-subject category (a case once per category it touches).
+    pub by_category: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SuspendedChannel {
+    pub name: String,
+    pub platform: String,
+    pub handle: String,
+    pub suspended_since: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Links {
+    pub platforms_involved: i64,
+    pub links_involved: i64,
+    pub suspended_channels: Vec<SuspendedChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PlatformFigures {
+    pub name: String,
+    pub platform: String,
+    pub kind: String,
+    pub links_requested_removal: i64,
+    pub links_removed: i64,
+    pub removal_rate_pct: i64,
+    /// The removal rate before rounding.
+    pub removal_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Disclosure {
+    pub sent: i64,
+    pub answered: i64,
+    pub refused: i64,
+    pub unanswered: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Liaison {
+    pub platforms_written_to: i64,
+    pub letters_sent: i64,
+    pub notices_served: i64,
+    pub links_requested_removal: i64,
+    pub links_removed: i64,
+    pub links_access_restricted: i64,
+    pub removal_rate_pct: i64,
+    pub removal_rate: f64,
+    pub by_platform: Vec<PlatformFigures>,
+    pub most_active_platform: Option<PlatformFigures>,
+    pub disclosure_requests: Disclosure,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Referrals {
+    pub cases_assessed: i64,
+    pub cases_referred_to_police: i64,
+    pub referrals_acknowledged: i64,
+    pub by_outcome: BTreeMap<String, i64>,
+}
+
+fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
+    name.strip_prefix(prefix).unwrap_or(name)
+}
+
+fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<String> {
+    let t = from_proto(ts?).ok()?.to_offset(offset);
+    t.format(format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Asks the four services for their figures as at `as_of` and assembles the report.
+pub async fn gather(endpoints: &Endpoints, as_of: OffsetDateTime, recorded_before: Option<OffsetDateTime>) -> Result<Report, ReportError> {
+    let channel = |service: &'static str, url: &str| {
+        let url = url.to_owned();
+        async move {
+            connect(service, &url).await.map_err(|e| ReportError::Unavailable { service, url: url.clone(), cause: e.to_string() })
+        }
+    };
+    let unavailable = |service: &'static str, url: &str| {
+        let url = url.to_owned();
+        move |status: tonic::Status| {
+            if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Internal) {
+                ReportError::Unavailable { service, url: url.clone(), cause: status.message().to_owned() }
+            } else {
+                ReportError::Refused { service, method: "statistics", status }
+            }
+        }
+    };
+    let as_of_pb = Some(to_proto(as_of));
+    let recorded_pb = recorded_before.map(to_proto);
+
+    let intake_channel = channel("intake", &endpoints.intake).await?;
+    let links_channel = channel("links", &endpoints.links).await?;
+    let liaison_channel = channel("liaison", &endpoints.liaison).await?;
+    let referral_channel = channel("referral", &endpoints.referral).await?;
+
+    let intake = IntakeServiceClient::new(intake_channel.clone())
+        .get_intake_statistics(intake_pb::GetIntakeStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
+        .await
+        .map_err(unavailable("intake", &endpoints.intake))?
+        .into_inner();
+    let links = LinksServiceClient::new(links_channel.clone())
+        .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
+        .await
+        .map_err(unavailable("links", &endpoints.links))?
+        .into_inner();
+    let liaison = LiaisonServiceClient::new(liaison_channel.clone())
+        .get_liaison_statistics(liaison_pb::GetLiaisonStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb, platform: String::new() })
+        .await
+        .map_err(unavailable("liaison", &endpoints.liaison))?
+        .into_inner();
+    let referral = ReferralServiceClient::new(referral_channel.clone())
+        .get_referral_statistics(referral_pb::GetReferralStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
+        .await
+        .map_err(unavailable("referral", &endpoints.referral))?
+        .into_inner();
+    let mut pending_effects = BTreeMap::new();
+    for (service, channel, url) in [
+        ("intake", intake_channel, &endpoints.intake),
+        ("links", links_channel, &endpoints.links),
+        ("liaison", liaison_channel, &endpoints.liaison),
+        ("referral", referral_channel, &endpoints.referral),
+    ] {
+        let status = OutboxServiceClient::new(channel)
+            .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
+            .await
+            .map_err(unavailable(service, url))?
+            .into_inner();
+        pending_effects.insert(service.to_owned(), status.pending);
+    }
+    Ok(assemble(as_of, recorded_before, &intake, &links, &liaison, &referral, pending_effects))
+}
+
+fn assemble(
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+    intake: &intake_pb::IntakeStatistics,
+    links: &links_pb::LinkStatistics,
+    liaison: &liaison_pb::LiaisonStatistics,
+    referral: &referral_pb::ReferralStatistics,
+    pending_effects: BTreeMap<String, i64>,
+) -> Report {
+    use intake_pb::{CaseKind as K, VictimGroup as G};
+    let offset = as_of.offset();
+    let kind = |k: K| intake.by_kind.iter().find(|c| c.kind == k as i32).map_or(0, |c| c.cases);
+    let group = |g: G| {
+        intake.by_kind_and_victim_group.iter().filter(|c| c.kind != K::Enquiry as i32 && c.victim_group == g as i32).map(|c| c.cases).sum::<i64>()
+    };
+    let mut by_category = BTreeMap::new();
+    for c in intake.by_kind_and_category.iter().filter(|c| c.kind != K::Enquiry as i32) {
+        let name = intake_pb::DataSubjectCategory::try_from(c.category).map_or("UNKNOWN", |c| c.as_str_name());
+        *by_category.entry(strip(name, "DATA_SUBJECT_CATEGORY_").to_owned()).or_insert(0) += c.cases;
+    }
+    let complaints_and_discovered = kind(K::Complaint) + kind(K::PatrolDiscovery) + kind(K::AgencyReferral);
+    let police = group(G::PoliceAndFamilies);
+    let other = group(G::Other);
+
+    let total = links.total.clone().unwrap_or_default();
+    let by_platform: Vec<PlatformFigures> = links
+        .by_platform
+        .iter()
+        .filter(|p| p.figures.as_ref().is_some_and(|f| f.links_requested > 0))
+        .map(|p| {
+            let f = p.figures.clone().unwrap_or_default();
+            PlatformFigures {
+                name: p.display_name.clone(),
+                platform: p.platform.clone(),
+                kind: strip(links_pb::PlatformKind::try_from(p.kind).map_or("UNKNOWN", |k| k.as_str_name()), "PLATFORM_KIND_").to_owned(),
+                links_requested_removal: f.links_requested,
+                links_removed: f.links_removed,
+                removal_rate_pct: percent(f.links_removed, f.links_requested),
+                removal_rate: f.removal_rate,
+            }
+        })
+        .collect();
+    let most_active_platform = by_platform.iter().max_by_key(|p| p.links_requested_removal).cloned();
+    let correspondence = liaison.total.clone().unwrap_or_default();
+    let disclosure = correspondence.disclosure_requests.clone().unwrap_or_default();
+
+    let police_figures = referral.by_agency.iter().find(|a| a.agency == "POLICE");
+    let mut by_outcome = BTreeMap::new();
+    if let Some(police) = police_figures {
+        for o in &police.by_outcome {
+            let name = referral_pb::ReferralStatus::try_from(o.outcome).map_or("UNKNOWN", |s| s.as_str_name());
+            by_outcome.insert(strip(name, "REFERRAL_STATUS_").to_owned(), o.referrals);
+        }
+    }
+
+    Report {
+        as_of: as_of.format(&Rfc3339).unwrap_or_default(),
+        recorded_before: recorded_before.and_then(|t| t.to_offset(offset).format(&Rfc3339).ok()),
+        first_case_received: date_in(intake.first_case_received_at.as_ref(), offset),
+        cases: Cases {
+            total: intake.total_cases,
+            complaints_and_discovered,
+            complaints: kind(K::Complaint),
+            discovered_by_patrol: kind(K::PatrolDiscovery),
+            agency_referrals: kind(K::AgencyReferral),
+            enquiries: kind(K::Enquiry),
+        },
+        victims: Victims {
+            police_and_families: police,
+            other,
+            police_and_families_pct: percent(police, police + other),
+            other_pct: percent(other, police + other),
+            by_category,
+        },
+        links: Links {
+            platforms_involved: links.platforms_involved,
+            links_involved: total.links,
+            suspended_channels: links
+                .suspended_channels
+                .iter()
+                .map(|c| SuspendedChannel {
+                    name: c.channel.clone(),
+                    platform: links.by_platform.iter().find(|p| p.platform == c.platform).map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
+                    handle: c.handle.clone(),
+                    suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
+                })
+                .collect(),
+        },
+        liaison: Liaison {
+            platforms_written_to: liaison.platforms_written_to,
+            letters_sent: correspondence.letters_sent,
+            notices_served: correspondence.notices_served,
+            links_requested_removal: total.links_requested,
+            links_removed: total.links_removed,
+            links_access_restricted: total.links_access_restricted,
+            removal_rate_pct: percent(total.links_removed, total.links_requested),
+            removal_rate: total.removal_rate,
+            by_platform,
+            most_active_platform,
+            disclosure_requests: Disclosure {
+                sent: disclosure.sent,
+                answered: disclosure.answered,
+                refused: disclosure.refused,
+                unanswered: disclosure.unanswered,
+            },
+        },
+        referrals: Referrals {
+            cases_assessed: referral.cases_assessed,
+            cases_referred_to_police: police_figures.map_or(0, |p| p.cases_referred),
+            referrals_acknowledged: police_figures.map_or(0, |p| p.referrals_acknowledged),
+            by_outcome,
+        },
+        pending_effects,
+    }
+}

@@ -1,0 +1,125 @@
+//! What the rechecker may connect to. Links come from complaints, so a link can name an address
+//! inside the regulator's own network (a cloud metadata service, an admin page); unless
+//! `recheck_allow_private_addresses` is set, only public addresses are fetched — whether the link
+//! names one literally, a host name resolves to one, or a redirect leads to one.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+use crate::domain::MAX_REDIRECTS;
+
+/// Refused: the address is not public.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not a public address")]
+pub struct NotPublic(pub String);
+
+/// More than [`MAX_REDIRECTS`] redirects.
+#[derive(Debug, thiserror::Error)]
+#[error("more than {MAX_REDIRECTS} redirects")]
+pub struct TooManyRedirects;
+
+/// Whether an address is on the public internet (what `IpAddr::is_global` will say once stable).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
+        },
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    !(ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+}
+
+/// Whether a URL names a literal address that may not be fetched (host names are checked when
+/// they are resolved).
+pub fn refused_literal(url: &url::Url) -> Option<NotPublic> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    (!is_public(ip)).then(|| NotPublic(ip.to_string()))
+}
+
+/// The redirect policy: at most [`MAX_REDIRECTS`], and (unless private addresses are allowed)
+/// never to a literal private address.
+pub fn redirects(allow_private: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(TooManyRedirects);
+        }
+        if !allow_private && let Some(refused) = refused_literal(attempt.url()) {
+            return attempt.error(refused);
+        }
+        attempt.follow()
+    })
+}
+
+/// A resolver that keeps only public addresses.
+pub struct PublicOnly;
+
+impl PublicOnly {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self)
+    }
+}
+
+impl Resolve for PublicOnly {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(Box::new(NotPublic(format!("every address of {host}"))) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_addresses_pass() {
+        for private in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["8.8.8.8", "202.128.0.1", "2404:6800:4005::200e"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        assert!(refused_literal(&"http://169.254.169.254/latest".parse().unwrap()).is_some());
+        assert!(refused_literal(&"https://t.me/x".parse().unwrap()).is_none());
+    }
+}

@@ -1,0 +1,21 @@
+-- Effects owed to peers (see doxwatch.ops.v1.OutboxService). seq orders messages; a message
+-- waits for every earlier pending message with its ordering_key.
+CREATE TABLE outbox (
+    seq              BIGSERIAL PRIMARY KEY,
+    id               UUID NOT NULL UNIQUE,
+    peer             TEXT NOT NULL,
+    method           TEXT NOT NULL,
+    ordering_key     TEXT NOT NULL,
+    payload          BYTEA NOT NULL,
+    trace_context    TEXT NOT NULL,
+    state            SMALLINT NOT NULL,          -- 1 pending, 2 delivered, 3 rejected
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  TIMESTAMPTZ NOT NULL,
+    claimed_by       TEXT,
+    claimed_until    TIMESTAMPTZ,
+    last_error       TEXT,
+    create_time      TIMESTAMPTZ NOT NULL,
+    done_time        TIMESTAMPTZ
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_key ON outbox (ordering_key, state, seq);

@@ -1,0 +1,102 @@
+//! The referral figures as at a moment: cases assessed and each case's current decision, cases
+//! referred per agency (made by then and not withdrawn by then), acknowledgements, outcomes, and
+//! the median times to referral and to acknowledgement. Counts only; no personal data.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use time::Duration;
+
+use super::*;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgencyFigures {
+    pub cases_referred: i64,
+    pub referrals_acknowledged: i64,
+    /// Every outcome, zero counts included.
+    pub by_outcome: BTreeMap<ReferralStatus, i64>,
+    pub median_time_to_referral: Option<Duration>,
+    pub median_time_to_acknowledgement: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferralFigures {
+    pub cases_assessed: i64,
+    /// Every decision, zero counts included.
+    pub decisions: BTreeMap<Decision, i64>,
+    pub total: AgencyFigures,
+    pub by_agency: BTreeMap<String, AgencyFigures>,
+}
+
+/// The median of some durations; the mean of the middle two when there is an even number.
+pub fn median(mut values: Vec<Duration>) -> Option<Duration> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort();
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2 })
+}
+
+fn agency_figures(referrals: &[&Referral], t: AsAt) -> AgencyFigures {
+    let cases: BTreeSet<CaseRef> = referrals.iter().map(|r| r.case).collect();
+    let mut by_outcome: BTreeMap<ReferralStatus, i64> = ReferralStatus::OUTCOMES.iter().map(|s| (*s, 0)).collect();
+    let mut to_acknowledgement = Vec::new();
+    for r in referrals {
+        if let Some(latest) = r.outcomes(t).last() {
+            *by_outcome.entry(latest.status).or_default() += 1;
+        }
+        if let Some(ack) = r.event(ReferralStatus::Acknowledged, t) {
+            to_acknowledgement.push(ack.occurred_at - r.referred_at);
+        }
+    }
+    AgencyFigures {
+        cases_referred: cases.len() as i64,
+        referrals_acknowledged: to_acknowledgement.len() as i64,
+        by_outcome,
+        median_time_to_referral: median(referrals.iter().map(|r| r.referred_at - r.case_received_at).collect()),
+        median_time_to_acknowledgement: median(to_acknowledgement),
+    }
+}
+
+/// The figures as at `t`; `agencies` are listed even when nothing was referred to them.
+pub fn tally(assessments: &[Assessment], referrals: &[Referral], t: AsAt, agencies: &[String]) -> ReferralFigures {
+    let mut current: HashMap<CaseRef, &Assessment> = HashMap::new();
+    for a in assessments.iter().filter(|a| t.sees(a.assessed_at, a.create_time)) {
+        let entry = current.entry(a.case).or_insert(a);
+        if a.position > entry.position {
+            *entry = a;
+        }
+    }
+    let mut decisions: BTreeMap<Decision, i64> = Decision::ALL.iter().map(|d| (*d, 0)).collect();
+    for a in current.values() {
+        *decisions.entry(a.decision).or_default() += 1;
+    }
+
+    let counted: Vec<&Referral> = referrals
+        .iter()
+        .filter(|r| r.exists_as_at(t) && r.event(ReferralStatus::Withdrawn, t).is_none())
+        .collect();
+    let mut per_agency: BTreeMap<String, Vec<&Referral>> = agencies.iter().map(|a| (a.clone(), Vec::new())).collect();
+    for r in &counted {
+        per_agency.entry(r.agency.clone()).or_default().push(r);
+    }
+    ReferralFigures {
+        cases_assessed: current.len() as i64,
+        decisions,
+        total: agency_figures(&counted, t),
+        by_agency: per_agency.into_iter().map(|(agency, rs)| (agency, agency_figures(&rs, t))).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_and_even_counts() {
+        let h = Duration::hours;
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![h(5), h(1), h(3)]), Some(h(3)));
+        assert_eq!(median(vec![h(4), h(1), h(2), h(10)]), Some(h(3)));
+    }
+}

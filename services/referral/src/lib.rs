@@ -1,0 +1,127 @@
+//! The referral service (`doxwatch.referral.v1`): preliminary assessments of cases under section
+//! 64 of the PDPO and their decisions, referrals to the Police (or another agency) with their
+//! frozen evidence bundle, and the agencies' own interface: a resumable feed of referrals,
+//! acknowledgements and outcomes.
+
+pub mod api;
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod effects;
+pub mod error;
+pub mod intake;
+pub mod links;
+pub mod service;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use doxwatch_kit::{
+    config::ServiceConfig,
+    db::{Db, DbError, Migrations},
+    outbox::{OutboxApi, Relay, RelaySettings},
+    peer,
+    server::{GrpcServer, ServerError},
+};
+use doxwatch_proto::{
+    intake::intake_service_client::IntakeServiceClient,
+    links::links_service_client::LinksServiceClient,
+    ops::outbox_service_server::OutboxServiceServer,
+    referral::{agency_referral_service_server::AgencyReferralServiceServer, referral_service_server::ReferralServiceServer},
+};
+use tokio::sync::watch;
+
+pub use crate::config::ReferralConfig;
+
+pub const SERVICE: &str = "referral";
+pub const DEFAULT_PORT: u16 = 50054;
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+
+/// The configuration keys the referral service reads besides the shared ones.
+pub const CONFIG_KEYS: &[&str] = ReferralConfig::KEYS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the referral store")]
+    Store(#[from] DbError),
+    #[error("cannot start the referral server")]
+    Server(#[from] ServerError),
+    #[error("a peer's address is not usable")]
+    Peer(#[from] tonic::transport::Error),
+}
+
+/// A built referral service: its store open and migrated, its listener bound, its relay ready.
+pub struct Application {
+    server: GrpcServer,
+    relay: Relay,
+    db: Db,
+    addr: SocketAddr,
+    /// Turns true when the server begins to shut down, ending every watch stream.
+    stopping: watch::Sender<bool>,
+}
+
+impl Application {
+    /// [`Application::build_with`] with the referral service's own keys at their defaults.
+    pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        Self::build_with(config, &ReferralConfig::default()).await
+    }
+
+    pub async fn build_with(config: &ServiceConfig, own: &ReferralConfig) -> Result<Self, BuildError> {
+        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let intake = IntakeServiceClient::new(peer::channel(&config.peers.intake)?);
+        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let relay = Relay::new(db.clone(), Arc::new(effects::ReferralEffects::new(intake.clone())), RelaySettings::from_config(&config.outbox));
+        let referrals = service::Referrals::new(
+            db.clone(),
+            intake::Intake::new(intake),
+            links::LinkTracking::new(links),
+            own.agencies.clone(),
+            relay.waker(),
+        );
+        let (stopping, stopped) = watch::channel(false);
+        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        let limits = server.limits();
+        server
+            .add_service(
+                ReferralServiceServer::new(api::ReferralApi::new(referrals.clone()))
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
+            )
+            .add_service(
+                AgencyReferralServiceServer::new(api::agency::AgencyApi::new(referrals, own.clone(), stopped))
+                    .max_decoding_message_size(limits.max_message_bytes)
+                    .max_encoding_message_size(limits.max_message_bytes),
+            )
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+        Ok(Self { server, relay, db, addr, stopping })
+    }
+
+    /// The address the service listens on (its real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes; watch streams end at once, other calls in flight may
+    /// finish; then the relay stops and the store closes.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (stop, stopped) = watch::channel(false);
+        let relay = tokio::spawn(self.relay.run(stopped));
+        let stopping = self.stopping;
+        let shutdown = async move {
+            shutdown.await;
+            // A watch stream never finishes by itself: without this the server would wait out
+            // its whole grace period.
+            let _ = stopping.send(true);
+        };
+        let result = self.server.serve(shutdown).await;
+        let _ = stop.send(true);
+        let _ = relay.await;
+        self.db.close().await;
+        result
+    }
+}

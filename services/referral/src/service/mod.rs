@@ -1,0 +1,106 @@
+//! The referral service's use cases. Reads of intake and link-tracking happen before the
+//! transaction; each change, its timeline entry, its feed entry, its effects on intake and its
+//! request-id record commit together.
+
+mod agency;
+mod assessments;
+mod referrals;
+
+use std::sync::Arc;
+
+use doxwatch_kit::{
+    db::{Db, Tx},
+    idempotency::{self, RequestKey},
+    outbox,
+};
+use prost::Message;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+
+pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, referrals::ReferralDraft};
+use crate::{domain::*, effects, error::ReferralError, intake::Intake, links::LinkTracking, store};
+
+macro_rules! idempotent {
+    ($self:ident, $key:expr, |$tx:ident| $body:expr) => {
+        doxwatch_kit::idempotent!($self.db, ReferralError, $key, |$tx| $body)
+    };
+}
+pub(crate) use idempotent;
+
+#[derive(Clone)]
+pub struct Referrals {
+    db: Db,
+    intake: Intake,
+    links: LinkTracking,
+    /// The agencies referrals may be made to, upper case.
+    agencies: Arc<[String]>,
+    relay: Arc<Notify>,
+    /// Bumped after every commit that adds feed entries, to wake this replica's watchers.
+    feed: Arc<watch::Sender<u64>>,
+}
+
+fn precondition(reason: &'static str, message: String) -> ReferralError {
+    ReferralError::Precondition(reason, message)
+}
+
+async fn enqueue_on_case(tx: &mut Tx, case: CaseRef, effects: Vec<CaseEffect>, at: OffsetDateTime) -> Result<(), ReferralError> {
+    for effect in effects {
+        outbox::enqueue(tx, effects::on_case(case, effect, at)).await?;
+    }
+    Ok(())
+}
+
+impl Referrals {
+    pub fn new(db: Db, intake: Intake, links: LinkTracking, agencies: Vec<String>, relay: Arc<Notify>) -> Self {
+        let (feed, _) = watch::channel(0);
+        Self { db, intake, links, agencies: agencies.into(), relay, feed: Arc::new(feed) }
+    }
+
+    pub fn agencies(&self) -> &[String] {
+        &self.agencies
+    }
+
+    /// A receiver that changes whenever this replica commits feed entries.
+    pub fn feed_changes(&self) -> watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    fn feed_grew(&self) {
+        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The first response to `key`, if the request was already made: checked before the reads of
+    /// peers, so that a retry is answered even while a peer is down.
+    async fn replayed<R: Message + Default>(&self, key: Option<&RequestKey>) -> Result<Option<R>, ReferralError> {
+        let Some(key) = key else { return Ok(None) };
+        let mut tx = self.db.begin_read().await?;
+        Ok(idempotency::replay(&mut tx, key).await?)
+    }
+
+    /// Where the case will stand once this service's effects still on their way have arrived:
+    /// intake's answer, unless it cannot yet reflect them.
+    async fn standing(&self, case: CaseRef, told: CaseStanding, current: Option<&Assessment>) -> Result<CaseStanding, ReferralError> {
+        let pending = outbox::is_pending(&self.db, &case.name()).await?;
+        let stale = pending || (told == CaseStanding::Received && current.is_some());
+        if !stale {
+            return Ok(told);
+        }
+        let mut tx = self.db.begin_read().await?;
+        if store::referrals::live_for_case(&mut tx, case).await?.is_some() {
+            return Ok(CaseStanding::Referred);
+        }
+        Ok(match current {
+            Some(a) if a.decision == Decision::NoFurtherAction => CaseStanding::Closed,
+            Some(_) => CaseStanding::UnderAssessment,
+            None => told,
+        })
+    }
+
+    /// Every assessment and referral recorded before `recorded_before`, for the figures.
+    pub async fn figures(&self, t: AsAt) -> Result<ReferralFigures, ReferralError> {
+        let mut tx = self.db.begin_read().await?;
+        let assessments = store::assessments::all(&mut tx, t.recorded_before).await?;
+        let referrals = store::referrals::all(&mut tx, t.recorded_before).await?;
+        Ok(tally(&assessments, &referrals, t, &self.agencies))
+    }
+}

@@ -1,0 +1,220 @@
+//! Referring a case, listing referrals and withdrawing one: the assessment and the one-live-
+//! referral rule checked, the evidence bundle frozen, the agency's feed and the case in intake
+//! told.
+
+use doxwatch_kit::{actor::Actor, idempotency::RequestKey, timestamp};
+use prost::Message;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Referrals, enqueue_on_case, idempotent, precondition};
+use crate::{domain::*, error::ReferralError, store};
+
+/// A referral as CreateReferral carries it, already checked for form.
+#[derive(Debug, Clone)]
+pub struct ReferralDraft {
+    pub case: Option<CaseRef>,
+    pub assessment: AssessmentId,
+    pub referred_at: OffsetDateTime,
+    pub agency: String,
+    pub summary: String,
+}
+
+/// Why a referral cannot be made from `assessment` (or `live`, the case's live referral), if so.
+fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<ReferralError> {
+    if let Some(by) = assessment.superseded_by {
+        return Some(precondition(
+            "ASSESSMENT_SUPERSEDED",
+            format!("{} was superseded by {}: refer from the case's current assessment", assessment.id.name(), by.name()),
+        ));
+    }
+    if assessment.decision != Decision::ReferToPolice {
+        return Some(precondition(
+            "NOT_REFER_TO_POLICE",
+            format!("{} decided {}, not REFER_TO_POLICE", assessment.id.name(), decision_label(assessment.decision)),
+        ));
+    }
+    live.map(|live| {
+        precondition("LIVE_REFERRAL_EXISTS", format!("{} already has a live referral, {}", assessment.case.name(), live.name()))
+    })
+}
+
+impl Referrals {
+    #[tracing::instrument(skip_all, fields(assessment = %draft.assessment, agency = %draft.agency))]
+    pub async fn create_referral<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        draft: ReferralDraft,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Referral) -> R,
+    ) -> Result<R, ReferralError> {
+        if let Some(first) = self.replayed(key.as_ref()).await? {
+            return Ok(first);
+        }
+        if !self.agencies.contains(&draft.agency) {
+            return Err(ReferralError::field("referral.agency", format!("must be one of {}", self.agencies.join(", "))));
+        }
+        let (assessment, live) = {
+            let mut tx = self.db.begin_read().await?;
+            let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
+                return Err(ReferralError::field("referral.assessment", format!("{} is not a known assessment", draft.assessment.name())));
+            };
+            let live = store::referrals::live_for_case(&mut tx, assessment.case).await?;
+            (assessment, live)
+        };
+        let case = assessment.case;
+        if draft.case.is_some_and(|c| c != case) {
+            return Err(ReferralError::field("referral.case", format!("must be the assessment's case, {}", case.name())));
+        }
+        if let Some(refused) = refusal(&assessment, live) {
+            return Err(refused);
+        }
+        if draft.referred_at < assessment.assessed_at {
+            return Err(ReferralError::field(
+                "referral.referred_at",
+                format!("must not be before the assessment ({})", rfc3339(assessment.assessed_at)),
+            ));
+        }
+        // Intake is not read: the case existed when it was assessed, its received_at (immutable
+        // there) was read then, and the move to REFERRED goes through the outbox, so that a
+        // referral can be made while intake is down.
+        let bundle = self.links.bundle(case).await?;
+        let response = idempotent!(self, key, |tx| {
+            store::lock_case(&mut tx, case).await?;
+            let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
+                return Err(ReferralError::NotFound(draft.assessment.name()));
+            };
+            if let Some(refused) = refusal(&assessment, store::referrals::live_for_case(&mut tx, case).await?) {
+                return Err(refused);
+            }
+            let now = timestamp::now();
+            let referral = Referral {
+                id: ReferralId::new(),
+                case,
+                assessment: assessment.id,
+                agency: draft.agency.clone(),
+                referred_at: draft.referred_at,
+                summary: draft.summary.clone(),
+                case_received_at: assessment.case_received_at,
+                bundle: bundle.clone(),
+                events: vec![ReferralEvent {
+                    status: ReferralStatus::Pending,
+                    occurred_at: draft.referred_at,
+                    record_time: now,
+                    actor: actor.name(),
+                    agency_reference: String::new(),
+                    details: OutcomeDetails::default(),
+                }],
+                created_by: actor.name(),
+                create_time: now,
+            };
+            store::referrals::insert(&mut tx, &referral).await?;
+            let note = format!("referred to {} ({})", referral.agency, referral.id.name());
+            enqueue_on_case(&mut tx, case, vec![CaseEffect::ToReferred { note }], draft.referred_at).await?;
+            store::feed::append(&mut tx, &referral.agency, referral.id, FeedEntryKind::Referred, now).await?;
+            Ok(respond(&referral))
+        })?;
+        self.relay.notify_one();
+        self.feed_grew();
+        Ok(response)
+    }
+
+    pub async fn get_referral(&self, id: ReferralId) -> Result<Referral, ReferralError> {
+        let mut tx = self.db.begin_read().await?;
+        store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::NotFound(id.name()))
+    }
+
+    /// A referral's timeline in business-time order.
+    pub async fn events(&self, id: ReferralId) -> Result<Vec<ReferralEvent>, ReferralError> {
+        let referral = self.get_referral(id).await?;
+        Ok(referral.timeline().into_iter().cloned().collect())
+    }
+
+    /// A page of referrals in id order matching `filter` and, when given, with `status` now.
+    pub async fn list_referrals(
+        &self,
+        filter: &store::referrals::Filter,
+        status: Option<ReferralStatus>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Referral>, ReferralError> {
+        let mut tx = self.db.begin_read().await?;
+        let now = AsAt::now(timestamp::now());
+        let mut out = Vec::new();
+        let mut cursor = after;
+        // The status is derived, so it is filtered here, a batch at a time.
+        loop {
+            let ids = store::referrals::ids(&mut tx, filter, cursor, 500).await?;
+            let Some(last) = ids.last().copied() else { break };
+            cursor = Some(last.0);
+            for referral in store::referrals::load(&mut tx, &ids, true).await? {
+                if status.is_none_or(|s| referral.status_as_at(now) == s) {
+                    out.push(referral);
+                    if out.len() >= limit as usize {
+                        return Ok(out);
+                    }
+                }
+            }
+            if ids.len() < 500 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Withdraws a referral the agency has not acknowledged; the case goes back to
+    /// UNDER_ASSESSMENT and the agency's feed says so.
+    #[tracing::instrument(skip_all, fields(referral = %id))]
+    pub async fn withdraw<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: ReferralId,
+        reason: String,
+        occurred_at: Option<OffsetDateTime>,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Referral) -> R,
+    ) -> Result<R, ReferralError> {
+        let case = self.get_referral(id).await?.case;
+        let response = idempotent!(self, key, |tx| {
+            store::lock_case(&mut tx, case).await?;
+            store::referrals::lock(&mut tx, id).await?;
+            let Some(mut referral) = store::referrals::get(&mut tx, id).await? else {
+                return Err(ReferralError::NotFound(id.name()));
+            };
+            if !referral.is_live() {
+                return Err(precondition("WITHDRAWN", format!("{} was already withdrawn", id.name())));
+            }
+            if let Some(ack) = referral.recorded(ReferralStatus::Acknowledged) {
+                return Err(precondition(
+                    "ACKNOWLEDGED",
+                    format!("{} was acknowledged by {} ({}): it can no longer be withdrawn", id.name(), referral.agency, ack.agency_reference),
+                ));
+            }
+            let now = timestamp::now();
+            let at = occurred_at.unwrap_or(now);
+            if at < referral.referred_at {
+                return Err(ReferralError::field(
+                    "occurred_at",
+                    format!("must not be before the referral was made ({})", rfc3339(referral.referred_at)),
+                ));
+            }
+            let event = ReferralEvent {
+                status: ReferralStatus::Withdrawn,
+                occurred_at: at,
+                record_time: now,
+                actor: actor.name(),
+                agency_reference: String::new(),
+                details: OutcomeDetails { reason: reason.clone(), ..OutcomeDetails::default() },
+            };
+            store::referrals::append_event(&mut tx, id, &event).await?;
+            referral.events.push(event);
+            let note = format!("referral {} to {} withdrawn: {reason}", id.name(), referral.agency);
+            enqueue_on_case(&mut tx, case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;
+            store::feed::append(&mut tx, &referral.agency, id, FeedEntryKind::Withdrawn, now).await?;
+            Ok(respond(&referral))
+        })?;
+        self.relay.notify_one();
+        self.feed_grew();
+        Ok(response)
+    }
+}

@@ -1,0 +1,346 @@
+//! Starts link-tracking, intake and referral on port 0, each with a fresh store, wired to each
+//! other as in production; clients for officers and for agencies, and the steps tests repeat.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use doxwatch_kit::testing::{Officer, Running, TestDatabase};
+#[allow(unused_imports)]
+pub use doxwatch_kit::testing::{ts, violated_fields};
+use doxwatch_proto::{
+    intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
+    links::{self as links_pb, links_service_client::LinksServiceClient},
+    ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
+    referral::{
+        self as pb, agency_referral_service_client::AgencyReferralServiceClient, referral_service_client::ReferralServiceClient,
+    },
+};
+use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel};
+
+pub type Client = ReferralServiceClient<InterceptedService<Channel, Officer>>;
+pub type AgencyClient = AgencyReferralServiceClient<InterceptedService<Channel, Agency>>;
+pub type Intake = IntakeServiceClient<InterceptedService<Channel, Officer>>;
+pub type Links = LinksServiceClient<InterceptedService<Channel, Officer>>;
+
+/// The heartbeat interval the tests run with, so that an idle stream hears one quickly.
+pub const HEARTBEAT: Duration = Duration::from_millis(300);
+
+/// Names the calling agency on every request, as the Police's system does.
+#[derive(Clone)]
+pub struct Agency(pub Option<&'static str>);
+
+impl tonic::service::Interceptor for Agency {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(name) = self.0 {
+            request.metadata_mut().insert(doxwatch_kit::actor::AGENCY_HEADER, MetadataValue::from_static(name));
+        }
+        Ok(request)
+    }
+}
+
+pub struct Stores {
+    pub referral: TestDatabase,
+    pub intake: TestDatabase,
+    pub links: TestDatabase,
+    evidence: tempfile::TempDir,
+}
+
+impl Stores {
+    pub fn new(referral: TestDatabase, intake: TestDatabase, links: TestDatabase) -> Self {
+        Self { referral, intake, links, evidence: tempfile::tempdir().expect("a temporary directory") }
+    }
+}
+
+pub struct Suite {
+    pub referral: Client,
+    pub intake: Intake,
+    pub links: Links,
+    referral_service: Option<Running>,
+    intake_service: Option<Running>,
+    links_service: Option<Running>,
+    intake_addr: SocketAddr,
+    links_addr: SocketAddr,
+}
+
+async fn start_links(stores: &Stores, listen: SocketAddr) -> Running {
+    let mut config = doxwatch_kit::testing::config(&stores.links);
+    config.listen = listen;
+    let mut own = doxwatch_links::config::LinksConfig::defaults(&config);
+    own.evidence.dir = stores.evidence.path().to_owned();
+    let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
+    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+}
+
+async fn start_intake(stores: &Stores, listen: SocketAddr, links: SocketAddr) -> Running {
+    let mut config = doxwatch_kit::testing::config(&stores.intake);
+    config.listen = listen;
+    config.peers.links = format!("http://{links}");
+    let app = doxwatch_intake::Application::build(&config).await.expect("intake builds");
+    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+}
+
+pub async fn start(stores: &Stores) -> Suite {
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let links_service = start_links(stores, any).await;
+    let intake_service = start_intake(stores, any, links_service.addr).await;
+    let mut config = doxwatch_kit::testing::config(&stores.referral);
+    config.peers.intake = intake_service.url();
+    config.peers.links = links_service.url();
+    let own = doxwatch_referral::ReferralConfig {
+        agencies: vec!["POLICE".into(), "ICAC".into()],
+        watch_heartbeat: HEARTBEAT,
+        ..Default::default()
+    };
+    let app = doxwatch_referral::Application::build_with(&config, &own).await.expect("referral builds");
+    let referral_service = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    Suite {
+        referral: ReferralServiceClient::with_interceptor(referral_service.channel.clone(), Officer(Some("officer-lam"))),
+        intake: IntakeServiceClient::with_interceptor(intake_service.channel.clone(), Officer(Some("officer-lam"))),
+        links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-lam"))),
+        intake_addr: intake_service.addr,
+        links_addr: links_service.addr,
+        referral_service: Some(referral_service),
+        intake_service: Some(intake_service),
+        links_service: Some(links_service),
+    }
+}
+
+/// Criteria that support every decision.
+pub fn criteria() -> pb::Criteria {
+    pb::Criteria {
+        disclosed_without_consent: true,
+        intent_or_recklessness: pb::IntentOrRecklessness::Intent as i32,
+        harms_intended: vec![intake_pb::Harm::Harassment as i32],
+        harm_caused: vec![intake_pb::Harm::PsychologicalHarm as i32],
+        hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
+        discloser: pb::Discloser::Unidentified as i32,
+        legal_basis: vec![pb::LegalBasis::S643a as i32, pb::LegalBasis::S643c as i32],
+    }
+}
+
+impl Suite {
+    fn referral_channel(&self) -> Channel {
+        self.referral_service.as_ref().expect("referral is running").channel.clone()
+    }
+
+    /// The Police's client (or another agency's, or one that names none).
+    pub fn agency(&self, name: Option<&'static str>) -> AgencyClient {
+        AgencyReferralServiceClient::with_interceptor(self.referral_channel(), Agency(name))
+    }
+
+    pub fn police(&self) -> AgencyClient {
+        self.agency(Some("POLICE"))
+    }
+
+    pub fn officer(&self, name: Option<&'static str>) -> Client {
+        ReferralServiceClient::with_interceptor(self.referral_channel(), Officer(name))
+    }
+
+    pub fn outbox(&self) -> OutboxServiceClient<Channel> {
+        OutboxServiceClient::new(self.referral_channel())
+    }
+
+    pub async fn stop_intake(&mut self) {
+        if let Some(intake) = self.intake_service.take() {
+            intake.stop().await;
+        }
+    }
+
+    /// Starts intake again on its old address, with its old store.
+    pub async fn restart_intake(&mut self, stores: &Stores) {
+        let intake = start_intake(stores, self.intake_addr, self.links_addr).await;
+        self.intake = IntakeServiceClient::with_interceptor(intake.channel.clone(), Officer(Some("officer-lam")));
+        self.intake_service = Some(intake);
+    }
+
+    pub async fn stop_links(&mut self) {
+        if let Some(links) = self.links_service.take() {
+            links.stop().await;
+        }
+    }
+
+    pub async fn stop_referral(&mut self) {
+        if let Some(referral) = self.referral_service.take() {
+            referral.stop().await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.stop_referral().await;
+        self.stop_intake().await;
+        self.stop_links().await;
+    }
+
+    /// Records a case of `kind` received at `received_at`, citing `urls`; returns its name.
+    pub async fn case_of(&mut self, kind: intake_pb::CaseKind, received_at: &str, urls: &[&str]) -> String {
+        let case = intake_pb::Case {
+            kind: kind as i32,
+            received_at: Some(ts(received_at)),
+            channel: intake_pb::IntakeChannel::OnlineForm as i32,
+            summary: "Personal data posted in a chat channel with a call to harass.".to_owned(),
+            reported_urls: urls.iter().map(|u| u.to_string()).collect(),
+            data_subjects: vec![intake_pb::DataSubject {
+                display_name: "Test Subject".to_owned(),
+                contact: None,
+                category: intake_pb::DataSubjectCategory::PoliceOfficer as i32,
+                hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
+            }],
+            ..Default::default()
+        };
+        let request = intake_pb::CreateCaseRequest { case: Some(case), request_id: String::new() };
+        self.intake.create_case(request).await.expect("case recorded").into_inner().name
+    }
+
+    pub async fn complaint(&mut self, received_at: &str) -> String {
+        self.case_of(intake_pb::CaseKind::Complaint, received_at, &[]).await
+    }
+
+    pub async fn try_assess(&mut self, case: &str, decision: pb::Decision, assessed_at: &str, criteria: pb::Criteria) -> Result<pb::Assessment, Status> {
+        let reason = if decision == pb::Decision::NoFurtherAction { "no evidence of intent".to_owned() } else { String::new() };
+        let assessment = pb::Assessment {
+            case: case.to_owned(),
+            criteria: Some(criteria),
+            decision: decision as i32,
+            reason,
+            assessed_at: Some(ts(assessed_at)),
+            ..Default::default()
+        };
+        self.referral
+            .create_assessment(pb::CreateAssessmentRequest { assessment: Some(assessment), request_id: String::new() })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn assess(&mut self, case: &str, decision: pb::Decision, assessed_at: &str) -> pb::Assessment {
+        self.try_assess(case, decision, assessed_at, criteria()).await.expect("assessed")
+    }
+
+    pub async fn try_refer(&mut self, assessment: &str, agency: &str, referred_at: &str) -> Result<pb::Referral, Status> {
+        let referral = pb::Referral {
+            assessment: assessment.to_owned(),
+            agency: agency.to_owned(),
+            referred_at: Some(ts(referred_at)),
+            summary: "Doxxing of a police officer's family in a public channel.".to_owned(),
+            ..Default::default()
+        };
+        self.referral
+            .create_referral(pb::CreateReferralRequest { referral: Some(referral), request_id: String::new() })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn refer(&mut self, assessment: &str, agency: &str, referred_at: &str) -> pb::Referral {
+        self.try_refer(assessment, agency, referred_at).await.expect("referred")
+    }
+
+    /// A case assessed REFER_TO_POLICE and referred to `agency`.
+    pub async fn referred_case(&mut self, received_at: &str, referred_at: &str, agency: &str) -> (String, pb::Referral) {
+        let case = self.complaint(received_at).await;
+        let assessment = self.assess(&case, pb::Decision::ReferToPolice, received_at).await;
+        let referral = self.refer(&assessment.name, agency, referred_at).await;
+        (case, referral)
+    }
+
+    pub async fn withdraw(&mut self, referral: &str, at: &str) -> pb::Referral {
+        let request = pb::WithdrawReferralRequest {
+            name: referral.to_owned(),
+            reason: "sent to the wrong agency".to_owned(),
+            occurred_at: Some(ts(at)),
+            request_id: String::new(),
+        };
+        self.referral.withdraw_referral(request).await.expect("withdrawn").into_inner()
+    }
+
+    pub async fn case(&mut self, case: &str) -> intake_pb::Case {
+        self.intake.get_case(intake_pb::GetCaseRequest { name: case.to_owned() }).await.expect("the case").into_inner()
+    }
+
+    /// The case's status in intake once it is `expected` (or whatever it is after 15 seconds).
+    pub async fn case_status_eventually(&mut self, case: &str, expected: intake_pb::CaseStatus) -> intake_pb::CaseStatus {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let status = self.intake.get_case(intake_pb::GetCaseRequest { name: case.to_owned() }).await.ok().map(|c| c.into_inner().status);
+            if status == Some(expected as i32) || tokio::time::Instant::now() > deadline {
+                return status.and_then(|s| intake_pb::CaseStatus::try_from(s).ok()).unwrap_or_default();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn case_events(&mut self, case: &str) -> Vec<intake_pb::CaseEvent> {
+        let request = intake_pb::ListCaseEventsRequest { name: case.to_owned(), page_size: 500, page_token: String::new() };
+        self.intake.list_case_events(request).await.expect("the case's events").into_inner().events
+    }
+
+    /// The referral service's outbox once nothing is pending (or after 15 seconds).
+    pub async fn outbox_settled(&mut self) -> ops_pb::OutboxStatus {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let status = self.outbox().get_outbox_status(ops_pb::GetOutboxStatusRequest {}).await.expect("outbox status").into_inner();
+            if status.pending == 0 || tokio::time::Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Link-tracking's links of a case once there are `n` (or after 15 seconds).
+    pub async fn case_links_eventually(&mut self, case: &str, n: usize) -> Vec<links_pb::Link> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let request = links_pb::ListLinksRequest { case: case.to_owned(), page_size: 100, ..Default::default() };
+            let links = self.links.list_links(request).await.expect("links").into_inner().links;
+            if links.len() == n || tokio::time::Instant::now() > deadline {
+                return links;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stores a capture of `link` and returns its SHA-256.
+    pub async fn capture(&mut self, link: &str, bytes: &[u8]) -> String {
+        let metadata = links_pb::EvidenceMetadata {
+            link: link.to_owned(),
+            media_type: "text/plain".to_owned(),
+            captured_at: Some(ts("2019-09-01T10:00:00+08:00")),
+            note: "screenshot of the post".to_owned(),
+            request_id: String::new(),
+        };
+        let messages = vec![
+            links_pb::AddEvidenceRequest { content: Some(links_pb::add_evidence_request::Content::Metadata(metadata)) },
+            links_pb::AddEvidenceRequest { content: Some(links_pb::add_evidence_request::Content::Chunk(bytes.to_vec())) },
+        ];
+        self.links.add_evidence(tokio_stream::iter(messages)).await.expect("evidence stored").into_inner().sha256
+    }
+}
+
+/// Generates a test per backend from `async fn name(stores: Stores)`.
+#[macro_export]
+macro_rules! suite_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    use doxwatch_kit::testing::TestDatabase;
+                    super::$name(super::common::Stores::new(TestDatabase::sqlite(), TestDatabase::sqlite(), TestDatabase::sqlite())).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    use doxwatch_kit::testing::TestDatabase;
+                    match tokio::join!(TestDatabase::postgres(), TestDatabase::postgres(), TestDatabase::postgres()) {
+                        (Some(referral), Some(intake), Some(links)) => {
+                            super::$name(super::common::Stores::new(referral, intake, links)).await
+                        }
+                        _ => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
+                    }
+                }
+            )+
+        }
+    };
+}

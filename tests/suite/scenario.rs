@@ -1,0 +1,80 @@
+//! The published statement of 8 November 2019 replayed end to end: the whole suite on fresh
+//! stores, the scenario loaded through the public APIs, and the report as at noon that day
+//! checked against every figure of the scenario file.
+
+use doxwatch_report::{load, plan, report, scenario::Scenario};
+use doxwatch_suite_tests::{Suite, SuiteStores};
+
+const PUBLISHED: &str = include_str!("../../examples/scenarios/pcpd-2019-11-08.toml");
+
+/// Every figure of a scenario file, by its dotted key, as the report gives it.
+fn check_against(file: &str, report: &report::Report) {
+    let expected: toml::Table = toml::from_str(file).unwrap();
+    let actual = serde_json::to_value(report).unwrap();
+    let get = |path: &str| -> serde_json::Value {
+        let mut v = &actual;
+        for part in path.split('.') {
+            v = match part.parse::<usize>() {
+                Ok(i) => &v[i],
+                Err(_) => &v[part],
+            };
+        }
+        v.clone()
+    };
+    let mut checked = 0;
+    let mut walk = vec![(String::new(), toml::Value::Table(expected))];
+    while let Some((path, value)) = walk.pop() {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if path.is_empty() { k } else { format!("{path}.{k}") };
+                    walk.push((key, v));
+                }
+            }
+            toml::Value::Integer(n) => {
+                let key = path.replace("links.suspended_channel", "links.suspended_channels.0");
+                assert_eq!(get(&key), serde_json::json!(n), "{path}");
+                checked += 1;
+            }
+            toml::Value::String(s) if path != "name" => {
+                let key = match path.as_str() {
+                    "links.suspended_channel.suspended_since" => "links.suspended_channels.0.suspended_since".to_owned(),
+                    other => other.to_owned(),
+                };
+                assert_eq!(get(&key), serde_json::json!(s), "{path}");
+                checked += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(checked >= 20, "only {checked} figures checked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
+    let checked = Scenario::parse(PUBLISHED).unwrap().check().unwrap();
+    let plan = plan::generate(&checked);
+    let stores = SuiteStores::sqlite();
+    let suite = Suite::start(&stores).await;
+    let endpoints = suite.endpoints();
+    let started = std::time::Instant::now();
+    load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads");
+    eprintln!("loaded in {:?}", started.elapsed());
+    let noon = checked.as_of;
+    let report = report::gather(&endpoints, noon, None).await.expect("a report");
+    eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
+    check_against(PUBLISHED, &report);
+    assert_eq!(report.liaison.most_active_platform.as_ref().unwrap().kind, "INSTANT_MESSAGING");
+    assert!(report.pending_effects.values().all(|n| *n == 0));
+
+    // Loading again (an interrupted load re-run) adds nothing.
+    load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads again");
+    let again = report::gather(&endpoints, noon, None).await.unwrap();
+    assert_eq!(again, report);
+
+    // Earlier moments give earlier, smaller figures.
+    let october = report::gather(&endpoints, noon - time::Duration::days(30), None).await.unwrap();
+    assert!(october.cases.total < report.cases.total);
+    assert!(october.liaison.removal_rate < report.liaison.removal_rate, "{} vs {}", october.liaison.removal_rate, report.liaison.removal_rate);
+    suite.stop().await;
+}
