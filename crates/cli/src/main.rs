@@ -3,6 +3,7 @@
 
 mod client;
 mod output;
+mod report;
 mod suite;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -45,6 +46,11 @@ enum Command {
     Outbox(client::outbox::OutboxCommand),
     /// Ask a service whether it is serving (exit code 0 if it is).
     Health(client::health::HealthArgs),
+    /// The situation report as at a moment, from the four services' figures.
+    Report(report::ReportArgs),
+    /// Replay a scenario file (published figures) through the public APIs.
+    #[command(subcommand)]
+    Scenario(report::ScenarioCommand),
 }
 
 /// Options every client command shares.
@@ -94,6 +100,8 @@ fn main() -> ExitCode {
             Command::Recheck(command) => client::recheck::run(command).await,
             Command::Outbox(command) => client::outbox::run(command).await,
             Command::Health(args) => client::health::run(args).await,
+            Command::Report(args) => report::report(args).await,
+            Command::Scenario(command) => report::scenario(command).await,
         }
     });
     match result {

@@ -62,18 +62,27 @@ impl fmt::Display for FieldViolations {
     }
 }
 
-/// INVALID_ARGUMENT with a `BadRequest` naming every field.
+/// How many field violations an error carries. Details travel in response headers, which
+/// clients cap (16 KiB by default); a request with thousands of bad items names the first ones and
+/// says how many more there are.
+pub const MAX_VIOLATIONS_SENT: usize = 100;
+
+/// INVALID_ARGUMENT with a `BadRequest` naming every bad field (up to [`MAX_VIOLATIONS_SENT`]).
 pub fn invalid_argument(violations: &FieldViolations) -> Status {
     let mut details = ErrorDetails::new();
-    for v in violations.iter() {
+    for v in violations.iter().take(MAX_VIOLATIONS_SENT) {
         details.add_bad_request_violation(v.field.clone(), v.description.clone());
     }
     details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, []);
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("invalid request: {violations}"),
-        details,
-    )
+    let total = violations.iter().count();
+    let message = if total > MAX_VIOLATIONS_SENT {
+        let first: Vec<String> =
+            violations.iter().take(10).map(|v| format!("{}: {}", v.field, v.description)).collect();
+        format!("invalid request: {} (and {} more)", first.join("; "), total - 10)
+    } else {
+        format!("invalid request: {violations}")
+    };
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 /// A status with an `ErrorInfo` whose `reason` is a stable UPPER_SNAKE_CASE code that clients

@@ -1,0 +1,163 @@
+//! `doxwatch report` and `doxwatch scenario load`: the situation report as at a moment, and the
+//! replay of a scenario file through the public APIs.
+
+use std::path::PathBuf;
+
+use doxwatch_report::{Endpoints, load, plan, render, report, scenario::Scenario};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::output::CliError;
+
+/// Where the four services answer.
+#[derive(clap::Args, Clone, Debug)]
+pub struct EndpointArgs {
+    #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "http://127.0.0.1:50051")]
+    pub intake_url: String,
+    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "http://127.0.0.1:50052")]
+    pub links_url: String,
+    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "http://127.0.0.1:50053")]
+    pub liaison_url: String,
+    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "http://127.0.0.1:50054")]
+    pub referral_url: String,
+}
+
+impl EndpointArgs {
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            intake: self.intake_url.clone(),
+            links: self.links_url.clone(),
+            liaison: self.liaison_url.clone(),
+            referral: self.referral_url.clone(),
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00); dates are shown
+    /// in its offset. Defaults to now.
+    #[arg(long, value_parser = parse_moment)]
+    as_of: Option<OffsetDateTime>,
+    /// Count only what had been recorded before this moment: the report as it was made then.
+    #[arg(long, value_parser = parse_moment)]
+    recorded_before: Option<OffsetDateTime>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    endpoints: EndpointArgs,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ScenarioCommand {
+    /// Check a scenario file and push a synthetic dataset that agrees with it through the
+    /// services' APIs. Safe to run again after an interruption: nothing is loaded twice.
+    Load(LoadArgs),
+    /// Check a scenario file for consistency without loading anything.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    endpoints: EndpointArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    file: PathBuf,
+}
+
+fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))
+}
+
+pub async fn report(args: ReportArgs) -> Result<(), CliError> {
+    let as_of = args.as_of.unwrap_or_else(|| OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc()));
+    let report = report::gather(&args.endpoints.endpoints(), as_of, args.recorded_before)
+        .await
+        .map_err(|e| CliError::Other(e.to_string()))?;
+    let content = match args.format {
+        Format::Text => render::text(&report),
+        Format::Markdown => render::markdown(&report),
+        Format::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Other(e.to_string()))? + "\n",
+    };
+    match args.out {
+        Some(path) => std::fs::write(&path, content).map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{content}"),
+    }
+    Ok(())
+}
+
+fn read_checked(file: &PathBuf) -> Result<doxwatch_report::scenario::Checked, CliError> {
+    let text = std::fs::read_to_string(file).map_err(|e| CliError::Other(format!("cannot read {}: {e}", file.display())))?;
+    let scenario = Scenario::parse(&text).map_err(CliError::Usage)?;
+    scenario.check().map_err(|problems| {
+        CliError::Usage(format!("{} is inconsistent; nothing was loaded:\n  {}", file.display(), problems.join("\n  ")))
+    })
+}
+
+/// A progress bar on a terminal; nothing elsewhere.
+struct Bar(indicatif::ProgressBar);
+
+impl load::Progress for Bar {
+    fn phase(&self, name: &str, total: u64) {
+        self.0.set_position(0);
+        self.0.set_length(total);
+        self.0.set_message(name.to_owned());
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
+    match command {
+        ScenarioCommand::Check(args) => {
+            let checked = read_checked(&args.file)?;
+            let plan = plan::generate(&checked);
+            println!(
+                "{} is consistent: {} cases, {} links on {} platforms, {} letters, {} removals, {} referrals",
+                args.file.display(),
+                plan.cases.len(),
+                plan.links.len(),
+                plan.platforms.len(),
+                plan.notices.iter().filter(|n| n.kind != plan::NoticeKind::DisclosureRequest).count(),
+                plan.removals.len(),
+                plan.referrals.len()
+            );
+            Ok(())
+        }
+        ScenarioCommand::Load(args) => {
+            let checked = read_checked(&args.file)?;
+            let plan = plan::generate(&checked);
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:<28} {bar:40} {pos}/{len} {elapsed}") {
+                bar.set_style(style);
+            }
+            let started = std::time::Instant::now();
+            load::load(&checked, &plan, &args.endpoints.endpoints(), &Bar(bar.clone()))
+                .await
+                .map_err(|e| CliError::Other(e.to_string()))?;
+            bar.finish_and_clear();
+            println!(
+                "loaded {} ({} cases, {} links) in {:.0?}; every service's outbox has drained",
+                checked.scenario.name,
+                plan.cases.len(),
+                plan.links.len(),
+                started.elapsed()
+            );
+            Ok(())
+        }
+    }
+}
