@@ -52,13 +52,16 @@ impl Telemetry {
 /// process in traces (`doxwatch-intake`, or `doxwatch` for the whole suite in one process).
 pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
+    // The log filter decides what is written to the log only; spans go to the trace exporter at
+    // INFO and above whatever the log shows.
     let filter = EnvFilter::try_new(&config.log_filter)?;
     let fmt = match config.log_format {
-        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_writer(std::io::stderr)
+            .with_filter(filter)
             .boxed(),
     };
 
@@ -84,12 +87,14 @@ pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, Teleme
                 .build();
             global::set_tracer_provider(tracer.clone());
             global::set_meter_provider(meter.clone());
-            let layer = tracing_opentelemetry::layer().with_tracer(tracer.tracer("doxwatch"));
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer.tracer("doxwatch"))
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
             (Some(tracer), Some(meter), Some(layer))
         }
     };
 
-    tracing_subscriber::registry().with(filter).with(fmt).with(otel_layer).try_init()?;
+    tracing_subscriber::registry().with(fmt).with(otel_layer).try_init()?;
     Ok(Telemetry { tracer, meter })
 }
 
@@ -138,8 +143,17 @@ pub fn server_span(request: &http::Request<()>) -> tracing::Span {
         rpc.system = "grpc",
         rpc.service = %service,
         rpc.method = %method,
+        trace_id = tracing::field::Empty,
     );
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(request.headers())));
     let _ = span.set_parent(parent);
+    // Log lines inside the call carry the trace id, so a log line leads to its trace.
+    let trace_id = {
+        use opentelemetry::trace::TraceContextExt;
+        span.context().span().span_context().trace_id()
+    };
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
     span
 }

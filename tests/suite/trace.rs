@@ -1,0 +1,139 @@
+//! Traces cross service boundaries: one CreateCase with a URL is one trace through intake, its
+//! outbox delivery, and link-tracking's RegisterLinks, as an OTLP collector receives it. RPC
+//! metrics are exported too.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use doxwatch_kit::{
+    config::{LogFormat, TelemetryConfig},
+    telemetry,
+    testing::{TestDatabase, ts},
+};
+use doxwatch_proto::intake as pb;
+use doxwatch_suite_tests::*;
+use opentelemetry_proto::tonic::{
+    collector::{
+        metrics::v1::{
+            ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+            metrics_service_server::{MetricsService, MetricsServiceServer},
+        },
+        trace::v1::{
+            ExportTraceServiceRequest, ExportTraceServiceResponse,
+            trace_service_server::{TraceService, TraceServiceServer},
+        },
+    },
+    trace::v1::Span,
+};
+use tonic::{Request, Response, Status};
+
+/// An in-process OTLP/gRPC collector that keeps what it receives.
+#[derive(Clone, Default)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Span>>>,
+    metrics: Arc<Mutex<HashSet<String>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let mut spans = self.spans.lock().unwrap();
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+        Ok(Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let mut names = self.metrics.lock().unwrap();
+        for resource in request.into_inner().resource_metrics {
+            for scope in resource.scope_metrics {
+                names.extend(scope.metrics.into_iter().map(|m| m.name));
+            }
+        }
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
+    doxwatch_kit::install_crypto_provider();
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(MetricsServiceServer::new(collector.clone()))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let telemetry = telemetry::init(
+        &TelemetryConfig { log_format: LogFormat::Human, log_filter: "warn".into(), otlp_endpoint: Some(format!("http://{addr}")) },
+        "doxwatch-test",
+    )
+    .expect("telemetry installs");
+
+    let (intake_db, links_db) = (TestDatabase::sqlite(), TestDatabase::sqlite());
+    let links_service = start_links(&links_db, "127.0.0.1:0".parse().unwrap()).await;
+    let intake_service = start_intake(&intake_db, &links_service.url()).await;
+    let mut client = intake(&intake_service);
+    let case = client
+        .create_case(pb::CreateCaseRequest {
+            case: Some(pb::Case {
+                kind: pb::CaseKind::Complaint as i32,
+                received_at: Some(ts("2019-07-01T09:00:00+08:00")),
+                channel: pb::IntakeChannel::Email as i32,
+                summary: "A traced complaint".into(),
+                reported_urls: vec!["https://t.me/tracechan/1".into()],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    eventually(Duration::from_secs(10), || {
+        let mut client = client.clone();
+        let name = case.name.clone();
+        async move {
+            client
+                .list_case_links(pb::ListCaseLinksRequest { name, ..Default::default() })
+                .await
+                .ok()
+                .filter(|r| r.get_ref().links.len() == 1)
+        }
+    })
+    .await
+    .expect("the link reaches link-tracking");
+    intake_service.stop().await;
+    links_service.stop().await;
+    telemetry.shutdown();
+
+    let spans = collector.spans.lock().unwrap().clone();
+    let named = |name: &str| spans.iter().filter(|s| s.name == name).cloned().collect::<Vec<_>>();
+    let create = named("doxwatch.intake.v1.IntakeService/CreateCase");
+    assert_eq!(create.len(), 1, "spans: {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+    let trace = create[0].trace_id.clone();
+    let deliver: Vec<Span> = named("outbox.deliver").into_iter().filter(|s| s.trace_id == trace).collect();
+    assert_eq!(deliver.len(), 1, "the outbox delivery is in the CreateCase trace");
+    let register: Vec<Span> =
+        named("doxwatch.links.v1.LinksService/RegisterLinks").into_iter().filter(|s| s.trace_id == trace).collect();
+    assert_eq!(register.len(), 1, "link-tracking's RegisterLinks is in the same trace");
+    assert_eq!(register[0].parent_span_id, deliver[0].span_id, "and is called from the delivery");
+    let in_trace: HashSet<&[u8]> = spans.iter().filter(|s| s.trace_id == trace).map(|s| s.span_id.as_slice()).collect();
+    assert!(
+        in_trace.contains(deliver[0].parent_span_id.as_slice()),
+        "the delivery's parent is a span of the CreateCase trace"
+    );
+    let metrics = collector.metrics.lock().unwrap().clone();
+    assert!(metrics.contains("rpc.server.duration"), "metrics: {metrics:?}");
+    serving.abort();
+}
