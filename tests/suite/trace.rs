@@ -134,6 +134,8 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
         "the delivery's parent is a span of the CreateCase trace"
     );
     let metrics = collector.metrics.lock().unwrap().clone();
-    assert!(metrics.contains("rpc.server.duration"), "metrics: {metrics:?}");
+    for name in ["rpc.server.duration", "outbox.deliveries", "outbox.pending", "outbox.oldest_pending_age", "db.pool.connections"] {
+        assert!(metrics.contains(name), "{name} missing from {metrics:?}");
+    }
     serving.abort();
 }

@@ -353,6 +353,8 @@ impl PeerUrls {
 pub struct ServerLimits {
     /// The longest a request may run; a client's shorter deadline wins.
     pub request_timeout: Duration,
+    /// The longest a streaming upload (an import, an evidence capture) may run.
+    pub stream_timeout: Duration,
     /// Requests in flight at once; more are refused with RESOURCE_EXHAUSTED, not queued.
     pub concurrency_limit: usize,
     /// The largest message decoded or encoded, in bytes.
@@ -365,6 +367,7 @@ impl Default for ServerLimits {
     fn default() -> Self {
         Self {
             request_timeout: Duration::from_secs(30),
+            stream_timeout: Duration::from_secs(3600),
             concurrency_limit: 256,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(20),
@@ -378,6 +381,7 @@ impl ServiceConfig {
         "database_url",
         "database_max_connections",
         "request_timeout_ms",
+        "stream_timeout_ms",
         "concurrency_limit",
         "max_message_bytes",
         "shutdown_grace_ms",
@@ -410,6 +414,12 @@ impl ServiceConfig {
                     defaults.request_timeout,
                     Duration::from_millis(10),
                     Duration::from_secs(3600),
+                ),
+                stream_timeout: layers.get_millis(
+                    "stream_timeout_ms",
+                    defaults.stream_timeout,
+                    Duration::from_millis(10),
+                    Duration::from_secs(24 * 3600),
                 ),
                 concurrency_limit: layers.get_range("concurrency_limit", defaults.concurrency_limit, 1, 100_000),
                 max_message_bytes: layers.get_range(

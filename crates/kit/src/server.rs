@@ -52,12 +52,13 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     services: Vec<&'static str>,
     limits: ServerLimits,
+    streams: Vec<&'static str>,
 }
 
 impl GrpcServer {
     pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self { listener, routes: RoutesBuilder::default(), services: Vec::new(), limits })
+        Ok(Self { listener, routes: RoutesBuilder::default(), services: Vec::new(), limits, streams: Vec::new() })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -81,6 +82,13 @@ impl GrpcServer {
     {
         self.services.push(S::NAME);
         self.routes.add_service(service);
+        self
+    }
+
+    /// Marks a client-streaming method (by its path, `/package.Service/Method`) whose upload may
+    /// take longer than an ordinary call: it is bounded by `stream_timeout` instead.
+    pub fn long_upload(&mut self, path: &'static str) -> &mut Self {
+        self.streams.push(path);
         self
     }
 
@@ -126,7 +134,7 @@ impl GrpcServer {
         let server = Server::builder()
             // A span per call, child of the caller's trace context when the caller sent one.
             .trace_fn(telemetry::server_span)
-            .layer(stack(self.limits))
+            .layer(stack(self.limits, Arc::new(self.streams)))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
 
@@ -141,11 +149,11 @@ impl GrpcServer {
 }
 
 /// The tower stack around every service, outermost first.
-fn stack(limits: ServerLimits) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
+fn stack(limits: ServerLimits, streams: Arc<Vec<&'static str>>) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
     ServiceBuilder::new()
         // Outermost: measures every call, answers past-deadline calls with DEADLINE_EXCEEDED and
         // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN).
-        .layer(BoundedLayer::new(limits.request_timeout))
+        .layer(BoundedLayer::new(limits.request_timeout, limits.stream_timeout, streams))
         // Refuses at once, rather than queueing, what the concurrency limit cannot take now: a
         // queue in front of an overloaded store only makes every caller late.
         .layer(LoadShedLayer::new())
@@ -162,11 +170,13 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(3);
 #[derive(Clone)]
 struct BoundedLayer {
     cap: Duration,
+    stream_cap: Duration,
+    streams: Arc<Vec<&'static str>>,
     metrics: Arc<RpcMetrics>,
 }
 
 impl BoundedLayer {
-    fn new(cap: Duration) -> Self {
+    fn new(cap: Duration, stream_cap: Duration, streams: Arc<Vec<&'static str>>) -> Self {
         let meter = global::meter("doxwatch");
         let metrics = RpcMetrics {
             duration: meter
@@ -175,7 +185,7 @@ impl BoundedLayer {
                 .with_description("Duration of gRPC calls by method and status code")
                 .build(),
         };
-        Self { cap, metrics: Arc::new(metrics) }
+        Self { cap, stream_cap, streams, metrics: Arc::new(metrics) }
     }
 }
 
@@ -186,7 +196,7 @@ struct RpcMetrics {
 impl<S> Layer<S> for BoundedLayer {
     type Service = Bounded<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Bounded { inner, cap: self.cap, metrics: self.metrics.clone() }
+        Bounded { inner, cap: self.cap, stream_cap: self.stream_cap, streams: self.streams.clone(), metrics: self.metrics.clone() }
     }
 }
 
@@ -194,6 +204,8 @@ impl<S> Layer<S> for BoundedLayer {
 pub struct Bounded<S> {
     inner: S,
     cap: Duration,
+    stream_cap: Duration,
+    streams: Arc<Vec<&'static str>>,
     metrics: Arc<RpcMetrics>,
 }
 
@@ -216,9 +228,10 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let inner = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, inner);
+        let cap = if self.streams.contains(&request.uri().path()) { self.stream_cap } else { self.cap };
         let budget = match grpc_timeout(request.headers()) {
-            Some(client) if client <= self.cap => client.saturating_sub(DEADLINE_MARGIN),
-            _ => self.cap,
+            Some(client) if client <= cap => client.saturating_sub(DEADLINE_MARGIN),
+            _ => cap,
         };
         let method = request.uri().path().to_owned();
         let metrics = self.metrics.clone();

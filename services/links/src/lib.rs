@@ -80,7 +80,10 @@ impl Application {
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
-            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)))
+            // Uploads of many thousands of URLs, or of a large capture, outlast an ordinary call.
+            .long_upload("/doxwatch.links.v1.LinksService/ImportLinks")
+            .long_upload("/doxwatch.links.v1.LinksService/AddEvidence");
         Ok(Self { server, db, addr, rechecker })
     }
 
@@ -91,9 +94,11 @@ impl Application {
     /// Serves (and runs the background rechecker, when configured) until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let rechecks = self.rechecker.is_scheduled().then(|| tokio::spawn(self.rechecker.clone().run(stopped)));
+        let rechecks = self.rechecker.is_scheduled().then(|| tokio::spawn(self.rechecker.clone().run(stopped.clone())));
+        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let result = self.server.serve(shutdown).await;
         let _ = stop.send(true);
+        let _ = gauges.await;
         if let Some(rechecks) = rechecks {
             let _ = rechecks.await;
         }

@@ -154,6 +154,18 @@ impl Relay {
         let _ = span.set_parent(message.parent_context());
         let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
         let outcome = DeliveryOutcome::classify(result, message.attempts, self.settings.max_attempts);
+        let outcome_name = match &outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry(_) => "retry",
+            DeliveryOutcome::Rejected(_) => "rejected",
+        };
+        opentelemetry::global::meter("doxwatch").u64_counter("outbox.deliveries").build().add(
+            1,
+            &[
+                opentelemetry::KeyValue::new("peer", message.peer.clone()),
+                opentelemetry::KeyValue::new("outcome", outcome_name),
+            ],
+        );
         let _entered = span.enter();
         match &outcome {
             DeliveryOutcome::Delivered => tracing::debug!("effect delivered"),
