@@ -42,12 +42,11 @@ impl Links {
     }
 
     /// Adds the default registry's platforms that the store does not have yet.
+    /// Replicas starting together race to add the same platforms: the loser of a race runs
+    /// again and finds them added.
     pub async fn seed_registry(&self) -> Result<usize, LinksError> {
         let registry = parse_registry(DEFAULT_REGISTRY).map_err(LinksError::Registry)?;
-        let mut tx = self.db.begin().await?;
-        let added = platforms::seed(&mut tx, &registry, timestamp::now()).await?;
-        tx.commit().await?;
-        Ok(added)
+        in_transaction!(self, |tx| Ok(platforms::seed(&mut tx, &registry, timestamp::now()).await?))
     }
 
     // --- platforms ---
