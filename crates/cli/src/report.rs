@@ -1,9 +1,10 @@
-//! `doxwatch report` and `doxwatch scenario load`: the situation report as at a moment, and the
-//! replay of a scenario file through the public APIs.
+//! `doxwatch report` and `doxwatch scenario load`: the situation report as at a moment (or, with
+//! `--chart`, charts of the figures over a span of time), and the replay of a scenario file through
+//! the public APIs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use doxwatch_report::{Endpoints, load, plan, render, report, scenario::Scenario};
+use doxwatch_report::{Endpoints, chart, load, plan, render, report, scenario::Scenario};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::output::CliError;
@@ -53,6 +54,22 @@ pub struct ReportArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Draw charts of the figures over time into this file instead of writing the report: one
+    /// image of three panels (cases received per step by kind, links whose removal was requested
+    /// and links removed, the removal rate per platform), SVG for FILE.svg, PNG for FILE.png.
+    /// Needs --from.
+    #[arg(long, value_name = "FILE", requires = "from", conflicts_with_all = ["as_of", "recorded_before", "out", "format"])]
+    chart: Option<PathBuf>,
+    /// With --chart: where the time axis starts (RFC 3339).
+    #[arg(long, value_parser = parse_moment, requires = "chart")]
+    from: Option<OffsetDateTime>,
+    /// With --chart: where the time axis ends (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_moment, requires = "chart")]
+    to: Option<OffsetDateTime>,
+    /// With --chart: days between the moments the figures are asked as at; each bar of cases
+    /// counts the cases received in one step.
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=366), requires = "chart")]
+    step_days: u16,
     #[command(flatten)]
     endpoints: EndpointArgs,
 }
@@ -82,8 +99,15 @@ fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))
 }
 
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc())
+}
+
 pub async fn report(args: ReportArgs) -> Result<(), CliError> {
-    let as_of = args.as_of.unwrap_or_else(|| OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc()));
+    if let Some(path) = &args.chart {
+        return draw_chart(&args, path).await;
+    }
+    let as_of = args.as_of.unwrap_or_else(now);
     let report = report::gather(&args.endpoints.endpoints(), as_of, args.recorded_before)
         .await
         .map_err(|e| CliError::Other(e.to_string()))?;
@@ -97,6 +121,26 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         None => print!("{content}"),
     }
     Ok(())
+}
+
+/// The figures as at every step from --from to --to, drawn into one image.
+async fn draw_chart(args: &ReportArgs, path: &Path) -> Result<(), CliError> {
+    // Refuse a file the chart cannot be drawn as before asking the services anything.
+    chart::image_format(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let from = args.from.ok_or_else(|| CliError::Usage("--chart needs --from".to_owned()))?;
+    let to = args.to.unwrap_or_else(now);
+    let step = time::Duration::days(i64::from(args.step_days));
+    let series = chart::series(&args.endpoints.endpoints(), from, to, step).await.map_err(|e| match e {
+        report::ReportError::Span(why) => CliError::Usage(why),
+        other => CliError::Other(other.to_string()),
+    })?;
+    chart::draw(&series, path).map_err(|e| CliError::chain(&e))?;
+    println!("drew {}: the figures as at {} moments from {} to {}", path.display(), series.snapshots.len(), rfc3339(from), rfc3339(to));
+    Ok(())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 fn read_checked(file: &PathBuf) -> Result<doxwatch_report::scenario::Checked, CliError> {

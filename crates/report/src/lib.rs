@@ -2,6 +2,7 @@
 //! scenario files whose published figures the system must reproduce: checked, turned into a
 //! synthetic dataset, and pushed through the public APIs as officers' clients would.
 
+pub mod chart;
 pub mod load;
 pub mod plan;
 pub mod render;

@@ -24,6 +24,26 @@ pub enum ReportError {
     Unavailable { service: &'static str, url: String, cause: String },
     #[error("the {service} service refused {method}: {status}")]
     Refused { service: &'static str, method: &'static str, status: tonic::Status },
+    /// A span of time the statistics cannot be asked over (e.g. ending before it starts).
+    #[error("{0}")]
+    Span(String),
+}
+
+/// Opens a channel to a service, naming the service if it does not answer.
+pub(crate) async fn open(service: &'static str, url: &str) -> Result<tonic::transport::Channel, ReportError> {
+    connect(service, url).await.map_err(|e| ReportError::Unavailable { service, url: url.to_owned(), cause: e.to_string() })
+}
+
+/// A failed call: a service that is down or failing is told apart from one that refused the request.
+pub(crate) fn failed(service: &'static str, url: &str, method: &'static str) -> impl Fn(tonic::Status) -> ReportError {
+    let url = url.to_owned();
+    move |status: tonic::Status| {
+        if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Internal) {
+            ReportError::Unavailable { service, url: url.clone(), cause: status.message().to_owned() }
+        } else {
+            ReportError::Refused { service, method, status }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -129,49 +149,33 @@ fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<Str
 
 /// Asks the four services for their figures as at `as_of` and assembles the report.
 pub async fn gather(endpoints: &Endpoints, as_of: OffsetDateTime, recorded_before: Option<OffsetDateTime>) -> Result<Report, ReportError> {
-    let channel = |service: &'static str, url: &str| {
-        let url = url.to_owned();
-        async move {
-            connect(service, &url).await.map_err(|e| ReportError::Unavailable { service, url: url.clone(), cause: e.to_string() })
-        }
-    };
-    let unavailable = |service: &'static str, url: &str| {
-        let url = url.to_owned();
-        move |status: tonic::Status| {
-            if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Internal) {
-                ReportError::Unavailable { service, url: url.clone(), cause: status.message().to_owned() }
-            } else {
-                ReportError::Refused { service, method: "statistics", status }
-            }
-        }
-    };
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
 
-    let intake_channel = channel("intake", &endpoints.intake).await?;
-    let links_channel = channel("links", &endpoints.links).await?;
-    let liaison_channel = channel("liaison", &endpoints.liaison).await?;
-    let referral_channel = channel("referral", &endpoints.referral).await?;
+    let intake_channel = open("intake", &endpoints.intake).await?;
+    let links_channel = open("links", &endpoints.links).await?;
+    let liaison_channel = open("liaison", &endpoints.liaison).await?;
+    let referral_channel = open("referral", &endpoints.referral).await?;
 
     let intake = IntakeServiceClient::new(intake_channel.clone())
         .get_intake_statistics(intake_pb::GetIntakeStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
         .await
-        .map_err(unavailable("intake", &endpoints.intake))?
+        .map_err(failed("intake", &endpoints.intake, "GetIntakeStatistics"))?
         .into_inner();
     let links = LinksServiceClient::new(links_channel.clone())
         .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
         .await
-        .map_err(unavailable("links", &endpoints.links))?
+        .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?
         .into_inner();
     let liaison = LiaisonServiceClient::new(liaison_channel.clone())
         .get_liaison_statistics(liaison_pb::GetLiaisonStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb, platform: String::new() })
         .await
-        .map_err(unavailable("liaison", &endpoints.liaison))?
+        .map_err(failed("liaison", &endpoints.liaison, "GetLiaisonStatistics"))?
         .into_inner();
     let referral = ReferralServiceClient::new(referral_channel.clone())
         .get_referral_statistics(referral_pb::GetReferralStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
         .await
-        .map_err(unavailable("referral", &endpoints.referral))?
+        .map_err(failed("referral", &endpoints.referral, "GetReferralStatistics"))?
         .into_inner();
     let mut pending_effects = BTreeMap::new();
     for (service, channel, url) in [
@@ -183,7 +187,7 @@ pub async fn gather(endpoints: &Endpoints, as_of: OffsetDateTime, recorded_befor
         let status = OutboxServiceClient::new(channel)
             .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
             .await
-            .map_err(unavailable(service, url))?
+            .map_err(failed(service, url, "GetOutboxStatus"))?
             .into_inner();
         pending_effects.insert(service.to_owned(), status.pending);
     }
@@ -303,5 +307,86 @@ fn assemble(
             by_outcome,
         },
         pending_effects,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../../docs/report-schema.json");
+
+    fn sample() -> Report {
+        let platform = PlatformFigures {
+            name: "Telegram".into(),
+            platform: "platforms/x".into(),
+            kind: "INSTANT_MESSAGING".into(),
+            links_requested_removal: 4,
+            links_removed: 3,
+            removal_rate_pct: 75,
+            removal_rate: 0.75,
+        };
+        Report {
+            as_of: "2019-11-08T12:00:00+08:00".into(),
+            recorded_before: None,
+            first_case_received: Some("2019-06-14".into()),
+            cases: Cases { total: 3, complaints_and_discovered: 2, complaints: 1, discovered_by_patrol: 1, agency_referrals: 0, enquiries: 1 },
+            victims: Victims { police_and_families: 1, other: 1, police_and_families_pct: 50, other_pct: 50, by_category: BTreeMap::new() },
+            links: Links {
+                platforms_involved: 1,
+                links_involved: 4,
+                suspended_channels: vec![SuspendedChannel {
+                    name: "channels/x".into(),
+                    platform: "Telegram".into(),
+                    handle: "h".into(),
+                    suspended_since: "2019-11-07".into(),
+                }],
+            },
+            liaison: Liaison {
+                platforms_written_to: 1,
+                letters_sent: 1,
+                notices_served: 1,
+                links_requested_removal: 4,
+                links_removed: 3,
+                links_access_restricted: 0,
+                removal_rate_pct: 75,
+                removal_rate: 0.75,
+                by_platform: vec![platform.clone()],
+                most_active_platform: Some(platform),
+                disclosure_requests: Disclosure { sent: 0, answered: 0, refused: 0, unanswered: 0 },
+            },
+            referrals: Referrals { cases_assessed: 1, cases_referred_to_police: 1, referrals_acknowledged: 0, by_outcome: BTreeMap::new() },
+            pending_effects: BTreeMap::new(),
+        }
+    }
+
+    /// Every object the schema describes has exactly the keys the report writes.
+    fn same_keys(schema: &serde_json::Value, value: &serde_json::Value, path: &str) {
+        if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+            let object = value.as_object().unwrap_or_else(|| panic!("{path} is not an object"));
+            let mut want: Vec<&String> = props.keys().collect();
+            let mut have: Vec<&String> = object.keys().collect();
+            want.sort();
+            have.sort();
+            assert_eq!(want, have, "keys of {path}");
+            for (key, sub) in props {
+                same_keys(sub, &object[key], &format!("{path}.{key}"));
+            }
+        }
+        if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+            for v in array {
+                same_keys(items, v, &format!("{path}[]"));
+            }
+        }
+        if let (Some(options), false) = (schema.get("oneOf").and_then(|o| o.as_array()), value.is_null()) {
+            same_keys(&options[0], value, path);
+        }
+    }
+
+    #[test]
+    fn the_documented_schema_matches_what_the_report_writes() {
+        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+        let value = serde_json::to_value(sample()).unwrap();
+        same_keys(&schema, &value, "report");
     }
 }
