@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Kubernetes manifests test: renders deploy/k8s (base, overlays/dev, overlays/prod) with
+# `kubectl kustomize`, validates each against the Kubernetes API schemas (kubernetes-validate,
+# offline) and checks the properties doxwatch relies on with check_manifests.py (probes, security
+# context, resources, PDB, ServiceAccount, Secret reference, default-deny NetworkPolicy and the
+# allowed calls). Then it adds a second service the documented way (a copy of base/intake/) in a
+# scratch copy and checks the calls between the two.
+#
+#   tests/deploy/k8s.sh          (from any directory)
+#
+# Without kubectl, rendering is skipped and check_manifests.py --sources reads the kustomizations
+# directly (resources, components, generators, images; no patches or namespace), so the base and
+# the components are still checked and schema-validated. Needs no cluster.
+#
+# Ends with `k8s: N passed, N failed, N skipped`.
+#
+# DOXWATCH_DEPLOY_VENV  the virtualenv (default tests/deploy/.venv, git-ignored)
+# PYTHON                the interpreter that makes it (default python3)
+# VERBOSE=1             print every passing check too
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+here=tests/deploy
+k8s=deploy/k8s
+venv=${DOXWATCH_DEPLOY_VENV:-$here/.venv}
+python=${PYTHON:-python3}
+# The schemas' versions: the oldest Kubernetes the manifests support (gRPC probes and
+# matchLabelKeys need 1.27+), and the newest the package knows.
+kube_versions=(1.28.0 1.37.0)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/doxwatch-k8s.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+skipped=0
+log() { printf 'k8s: %s\n' "$*"; }
+pass() { passed=$((passed + 1)); log "PASS $*"; }
+fail() { failed=$((failed + 1)); log "FAIL $*"; }
+skip() { skipped=$((skipped + 1)); log "SKIP $*"; }
+
+# The virtualenv, rebuilt when requirements.txt changes; without it (no PyPI), a python3 that has
+# PyYAML does the checks and schema validation is skipped.
+py=""
+validate=""
+if [[ ! -x $venv/bin/python ]] || ! cmp -s "$here/requirements.txt" "$venv/.requirements.txt"; then
+    log "creating the virtualenv in $venv"
+    rm -rf "$venv"
+    if "$python" -m venv "$venv" &&
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"; then
+        cp "$here/requirements.txt" "$venv/.requirements.txt"
+    else
+        log "could not install $here/requirements.txt"
+        rm -rf "$venv"
+    fi
+fi
+if [[ -x $venv/bin/python ]]; then
+    py=$venv/bin/python
+    validate=$venv/bin/kubernetes-validate
+elif "$python" -c 'import yaml' 2>/dev/null; then
+    py=$python
+    log "using $python with its own PyYAML; schema validation will be skipped"
+else
+    fail "no Python with PyYAML: nothing can be checked"
+    echo "k8s: $passed passed, $failed failed, $skipped skipped"
+    exit 1
+fi
+
+# check LABEL ARGS...: check_manifests.py, quiet unless VERBOSE or a failure.
+check() {
+    local label=$1 out status=0
+    shift
+    out=$("$py" "$here/check_manifests.py" --label "$label" "$@" 2>&1) || status=$?
+    if [[ -n ${VERBOSE:-} || $status -ne 0 ]]; then
+        printf '%s\n' "$out" | sed 's/^/  /'
+    fi
+    local summary
+    summary=$(printf '%s\n' "$out" | tail -n 1)
+    if [[ $status -eq 0 ]]; then pass "checks of $summary"; else fail "checks of $summary"; fi
+}
+
+schema() {
+    local label=$1 file=$2 v out
+    if [[ -z $validate ]]; then
+        skip "$label: schema validation (kubernetes-validate not installed)"
+        return
+    fi
+    for v in "${kube_versions[@]}"; do
+        if out=$("$validate" --strict --quiet -k "$v" "$file" 2>&1); then
+            pass "$label: valid against the Kubernetes $v API schemas (strict)"
+        else
+            printf '%s\n' "$out" | sed 's/^/  /'
+            fail "$label: not valid against the Kubernetes $v API schemas"
+        fi
+    done
+}
+
+# render LABEL DIR OUT
+render() {
+    if kubectl kustomize "$2" >"$3" 2>"$work/render.err"; then
+        pass "$1: kubectl kustomize $2 ($(grep -c '^kind:' "$3") objects)"
+    else
+        sed 's/^/  /' "$work/render.err"
+        fail "$1: kubectl kustomize $2"
+        return 1
+    fi
+}
+
+# A scratch copy of deploy/k8s with the links service added as deploy/README.md says: a copy of
+# base/intake/ with the name and port replaced, its own callers and callees, listed in base.
+scaffold_links() {
+    local root=$1/k8s
+    cp -r "$k8s" "$root"
+    [[ ! -d $root/base/links ]] || return 0 # already part of the suite
+    cp -r "$root/base/intake" "$root/base/links"
+    sed -i 's/intake/links/g; s/50051/50052/g' "$root"/base/links/*
+    # links is called by clients, intake, liaison and referral, and calls no one.
+    "$py" - "$root/base/links/networkpolicy.yaml" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+docs = list(yaml.safe_load_all(open(path)))
+spec = docs[0]["spec"]
+callers = [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": n}}} for n in ("intake", "liaison", "referral")]
+spec["ingress"][0]["from"] = [p for p in spec["ingress"][0]["from"]
+                              if "app.kubernetes.io/name" not in (p.get("podSelector") or {}).get("matchLabels", {})] + callers
+spec["egress"] = []
+yaml.safe_dump_all(docs, open(path, "w"), sort_keys=False)
+PY
+    sed -i 's/^  # - links$/  - links/' "$root/base/kustomization.yaml"
+    grep -q '^  - links$' "$root/base/kustomization.yaml"
+}
+
+if kubectl version --client >/dev/null 2>&1; then
+    log "rendering with $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
+    for target in base overlays/dev overlays/prod; do
+        label=${target#overlays/}
+        out=$work/$label.yaml
+        render "$label" "$k8s/$target" "$out" || continue
+        schema "$label" "$out"
+        case $label in
+            base) check base "$out" ;;
+            dev) check dev "$out" --expect-collector --expect-namespace doxwatch-dev ;;
+            prod) check prod "$out" --expect-collector --expect-namespace doxwatch --min-replicas 2 ;;
+        esac
+    done
+    log "adding a second service (links) by copying base/intake/, in a scratch copy"
+    if scaffold_links "$work"; then
+        for target in base overlays/prod; do
+            label=with-links-${target#overlays/}
+            out=$work/$label.yaml
+            render "$label" "$work/k8s/$target" "$out" || continue
+            if [[ $target == base ]]; then
+                check "$label" "$out"
+            else
+                check "$label" "$out" --expect-collector --expect-namespace doxwatch --min-replicas 2
+            fi
+        done
+    else
+        fail "adding links by copying base/intake/"
+    fi
+else
+    skip "kubectl not found: rendering with kustomize (overlays' patches, namespace, name hashes) skipped"
+    log "checking the kustomizations' sources directly instead"
+    for target in base overlays/dev overlays/prod; do
+        label=sources-${target#overlays/}
+        extra=()
+        [[ $target == base ]] || extra=(--expect-collector)
+        check "$label" --sources "$k8s/$target" --dump "$work/$label.yaml" "${extra[@]}"
+        schema "$label" "$work/$label.yaml"
+    done
+fi
+
+echo "k8s: $passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
