@@ -41,6 +41,18 @@ enum Command {
     /// Run the link rechecker now (link-tracking).
     #[command(subcommand)]
     Recheck(client::recheck::RecheckCommand),
+    /// Draft, serve and follow up notices to platforms; letters and figures (the liaison service).
+    #[command(subcommand)]
+    Notice(client::notice::NoticeCommand),
+    /// Assess cases under section 64 of the PDPO and decide (the referral service).
+    #[command(subcommand)]
+    Assessment(client::assessment::AssessmentCommand),
+    /// Refer cases to the Police, withdraw referrals, referral figures (the referral service).
+    #[command(subcommand)]
+    Referral(client::referral::ReferralCommand),
+    /// Play the Police's (or another agency's) system: watch referrals, acknowledge, report outcomes.
+    #[command(subcommand)]
+    Agency(client::agency::AgencyCommand),
     /// What a service still owes its peers, and what they refused.
     #[command(subcommand)]
     Outbox(client::outbox::OutboxCommand),
@@ -65,6 +77,12 @@ pub struct ClientArgs {
     /// The link-tracking service's address.
     #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "http://127.0.0.1:50052", global = true)]
     pub links_url: String,
+    /// The platform-liaison service's address.
+    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "http://127.0.0.1:50053", global = true)]
+    pub liaison_url: String,
+    /// The referral service's address.
+    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "http://127.0.0.1:50054", global = true)]
+    pub referral_url: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -98,6 +116,10 @@ fn main() -> ExitCode {
             Command::Channel(command) => client::channel::run(command).await,
             Command::Evidence(command) => client::evidence::run(command).await,
             Command::Recheck(command) => client::recheck::run(command).await,
+            Command::Notice(command) => client::notice::run(command).await,
+            Command::Assessment(command) => client::assessment::run(command).await,
+            Command::Referral(command) => client::referral::run(command).await,
+            Command::Agency(command) => client::agency::run(command).await,
             Command::Outbox(command) => client::outbox::run(command).await,
             Command::Health(args) => client::health::run(args).await,
             Command::Report(args) => report::report(args).await,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use doxwatch_proto::{intake, links};
+use doxwatch_proto::{intake, liaison, links, referral};
 use tonic_types::StatusExt;
 
 /// What a command can fail with.
@@ -150,6 +150,20 @@ vocabulary!(
     links::RegistrationOutcome,
     links::ObservationSource,
     links::Vantage,
+    liaison::Language,
+    liaison::NoticeKind,
+    liaison::NoticeAction,
+    liaison::NoticeStatus,
+    liaison::ServiceMethod,
+    liaison::ReplyOutcome,
+    liaison::NoticeEventKind,
+    liaison::RenderFormat,
+    referral::IntentOrRecklessness,
+    referral::Discloser,
+    referral::LegalBasis,
+    referral::Decision,
+    referral::ReferralStatus,
+    referral::FeedEntryKind,
 );
 
 /// The enum value an officer wrote (`social-network`, also `SOCIAL_NETWORK`); a clap value parser.

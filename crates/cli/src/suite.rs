@@ -17,6 +17,7 @@ pub const SERVICES: &[(&str, u16)] = &[
     (doxwatch_intake::SERVICE, doxwatch_intake::DEFAULT_PORT),
     (doxwatch_links::SERVICE, doxwatch_links::DEFAULT_PORT),
     (doxwatch_liaison::SERVICE, doxwatch_liaison::DEFAULT_PORT),
+    (doxwatch_referral::SERVICE, doxwatch_referral::DEFAULT_PORT),
 ];
 
 #[derive(clap::Args)]
@@ -49,6 +50,7 @@ enum Built {
     Intake(doxwatch_intake::Application),
     Links(doxwatch_links::Application),
     Liaison(doxwatch_liaison::Application),
+    Referral(doxwatch_referral::Application),
 }
 
 impl Built {
@@ -70,6 +72,12 @@ impl Built {
                     doxwatch_liaison::Application::build_with(config, periods).await.map_err(|e| CliError::chain(&e))?,
                 ))
             }
+            doxwatch_referral::SERVICE => {
+                let own = doxwatch_referral::ReferralConfig::from_layers(layers);
+                Ok(Built::Referral(
+                    doxwatch_referral::Application::build_with(config, &own).await.map_err(|e| CliError::chain(&e))?,
+                ))
+            }
             other => Err(CliError::Usage(format!("no service named {other}"))),
         }
     }
@@ -79,6 +87,7 @@ impl Built {
             Built::Intake(app) => app.local_addr(),
             Built::Links(app) => app.local_addr(),
             Built::Liaison(app) => app.local_addr(),
+            Built::Referral(app) => app.local_addr(),
         }
     }
 
@@ -90,6 +99,7 @@ impl Built {
             Built::Intake(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
             Built::Links(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
             Built::Liaison(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
+            Built::Referral(app) => app.run_until(shutdown).await.map_err(|e| CliError::chain(&e)),
         }
     }
 }
@@ -143,6 +153,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.service == doxwatch_links::SERVICE {
         known.extend(doxwatch_links::config::LinksConfig::KEYS);
     }
+    if args.service == doxwatch_referral::SERVICE {
+        known.extend(doxwatch_referral::CONFIG_KEYS);
+    }
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
     let config = ServiceConfig::from_layers(
         &mut layers,
@@ -153,6 +166,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let periods = (args.service == doxwatch_liaison::SERVICE).then(|| doxwatch_liaison::compliance_periods(&mut layers));
     let links_config = (args.service == doxwatch_links::SERVICE)
         .then(|| doxwatch_links::config::LinksConfig::from_layers(&mut layers, &config));
+    let referral_config =
+        (args.service == doxwatch_referral::SERVICE).then(|| doxwatch_referral::ReferralConfig::from_layers(&mut layers));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
     let telemetry =
         telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
@@ -163,7 +178,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         (None, Some(own)) => Built::Links(
             doxwatch_links::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
         ),
-        (None, None) => Built::build(&args.service, &config, &mut Layers::default()).await?,
+        (None, None) => match referral_config {
+            Some(own) => Built::Referral(
+                doxwatch_referral::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
+            ),
+            None => Built::build(&args.service, &config, &mut Layers::default()).await?,
+        },
     };
     tracing::info!(service = %args.service, addr = %built.local_addr(), "serving");
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -1,19 +1,26 @@
 //! The officer's client: connections to the services, naming the acting officer on every call, and
 //! what every command family shares (resource names, paging, the moment figures are as at).
 
+pub mod agency;
+pub mod assessment;
 pub mod case;
 pub mod channel;
+pub mod contact;
 pub mod evidence;
 pub mod health;
 pub mod link;
+pub mod notice;
+mod notice_args;
 pub mod outbox;
 pub mod platform;
 pub mod recheck;
+pub mod referral;
 
 use std::future::Future;
 
 use doxwatch_kit::actor::OFFICER_HEADER;
 use doxwatch_proto::links::links_service_client::LinksServiceClient;
+use doxwatch_proto::liaison::liaison_service_client::LiaisonServiceClient;
 use tonic::{
     Request, Status,
     metadata::MetadataValue,
@@ -80,6 +87,11 @@ pub async fn authed(url: &str, args: &ClientArgs) -> Result<Authed, CliError> {
 /// The link-tracking service, which the platform, link and channel commands all ask.
 pub async fn links(args: &ClientArgs) -> Result<LinksServiceClient<Authed>, CliError> {
     Ok(LinksServiceClient::new(authed(&args.links_url, args).await?))
+}
+
+/// The platform-liaison service, which the notice and platform contact commands ask.
+pub async fn liaison(args: &ClientArgs) -> Result<LiaisonServiceClient<Authed>, CliError> {
+    Ok(LiaisonServiceClient::new(authed(&args.liaison_url, args).await?))
 }
 
 /// A resource name as officers may write it: `links/ID` or just `ID`.

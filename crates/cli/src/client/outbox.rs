@@ -15,7 +15,8 @@ use crate::{
 type Address = fn(&ClientArgs) -> &str;
 
 /// The services an officer can ask, each with the address it answers on.
-const SERVICES: &[(&str, Address)] = &[("intake", |c| &c.intake_url), ("links", |c| &c.links_url)];
+const SERVICES: &[(&str, Address)] =
+    &[("intake", |c| &c.intake_url), ("links", |c| &c.links_url), ("liaison", |c| &c.liaison_url)];
 
 #[derive(clap::Subcommand)]
 pub enum OutboxCommand {

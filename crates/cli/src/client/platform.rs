@@ -24,6 +24,9 @@ pub enum PlatformCommand {
     AddDomain(DomainArgs),
     /// Remove a domain from a platform; links already seen on it keep their platform.
     RemoveDomain(DomainArgs),
+    /// Who to write to at a platform, and how (the liaison service).
+    #[command(subcommand)]
+    Contact(super::contact::ContactCommand),
 }
 
 #[derive(clap::Args)]
@@ -119,6 +122,7 @@ pub async fn run(command: PlatformCommand) -> Result<(), CliError> {
             Ok(())
         }
         PlatformCommand::List(args) => list(args).await,
+        PlatformCommand::Contact(command) => super::contact::run(command).await,
         PlatformCommand::Update(args) => update(args).await,
         PlatformCommand::AddDomain(args) => {
             let request = pb::AddPlatformDomainRequest {

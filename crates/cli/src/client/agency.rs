@@ -1,0 +1,239 @@
+//! `doxwatch agency …`: plays the Police's (or another agency's) system against the referral
+//! service's agency interface, for demonstrations and tests: watch the feed, acknowledge, report
+//! outcomes. The agency is named in the `x-doxwatch-agency` metadata.
+
+use std::time::Duration;
+
+use doxwatch_kit::{actor::AGENCY_HEADER, server::shutdown_signal};
+use doxwatch_proto::referral::{self as pb, agency_referral_service_client::AgencyReferralServiceClient, watch_referrals_response::Message};
+use serde_json::json;
+use tonic::{
+    Code, Request, Status,
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+use super::{
+    connect,
+    referral::{referral_json, referral_name, show_referral},
+};
+use crate::{
+    ClientArgs,
+    output::{CliError, label, parse_time, time_text, word},
+};
+
+#[derive(clap::Subcommand)]
+pub enum AgencyCommand {
+    /// Print the agency's feed (referrals made to it, withdrawals), one line per entry with its
+    /// cursor, and follow it until Ctrl-C, reconnecting after the last cursor when the stream ends.
+    Watch(WatchArgs),
+    /// Acknowledge a referral with the agency's own reference.
+    Ack(AckArgs),
+    /// Report an outcome: under-investigation, arrest-made, charged, convicted, acquitted or
+    /// no-further-action.
+    Outcome(OutcomeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct AgencyArgs {
+    /// The agency whose system this plays.
+    #[arg(long, env = "DOXWATCH_AGENCY", default_value = "POLICE")]
+    agency: String,
+}
+
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    /// Start after this cursor (the last one seen); from the beginning of the feed without it.
+    #[arg(long)]
+    after: Option<String>,
+    /// Stop after this many entries.
+    #[arg(long)]
+    count: Option<usize>,
+    #[command(flatten)]
+    agency: AgencyArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct AckArgs {
+    /// The referral: referrals/{id} or just the id.
+    referral: String,
+    /// The agency's own reference.
+    reference: String,
+    /// When it was acknowledged (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    acknowledged_at: Option<prost_types::Timestamp>,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    agency: AgencyArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct OutcomeArgs {
+    /// The referral: referrals/{id} or just the id.
+    referral: String,
+    #[arg(long, value_parser = word::<pb::ReferralStatus>)]
+    outcome: pb::ReferralStatus,
+    /// When it happened (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    occurred_at: Option<prost_types::Timestamp>,
+    /// The offence charged or convicted of.
+    #[arg(long)]
+    offence: Option<String>,
+    /// The sentence (with convicted).
+    #[arg(long)]
+    sentence: Option<String>,
+    /// Why (with no-further-action).
+    #[arg(long)]
+    reason: Option<String>,
+    #[arg(long)]
+    note: Option<String>,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    agency: AgencyArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Names the calling agency on each request.
+#[derive(Clone)]
+pub struct Agency(MetadataValue<Ascii>);
+
+impl Interceptor for Agency {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert(AGENCY_HEADER, self.0.clone());
+        Ok(request)
+    }
+}
+
+type Client = AgencyReferralServiceClient<InterceptedService<Channel, Agency>>;
+
+async fn client(agency: &AgencyArgs, args: &ClientArgs) -> Result<Client, CliError> {
+    let name = MetadataValue::try_from(agency.agency.trim()).map_err(|_| CliError::Usage("--agency must be printable ASCII".to_owned()))?;
+    Ok(AgencyReferralServiceClient::with_interceptor(connect(&args.referral_url).await?, Agency(name)))
+}
+
+pub async fn run(command: AgencyCommand) -> Result<(), CliError> {
+    match command {
+        AgencyCommand::Watch(args) => watch(args).await,
+        AgencyCommand::Ack(args) => {
+            let request = pb::AcknowledgeReferralRequest {
+                name: referral_name(&args.referral),
+                agency_reference: args.reference,
+                acknowledged_at: args.acknowledged_at,
+                request_id: args.request_id.unwrap_or_default(),
+            };
+            let referral = client(&args.agency, &args.client).await?.acknowledge_referral(request).await?.into_inner();
+            show_referral(&referral, args.client.json);
+            Ok(())
+        }
+        AgencyCommand::Outcome(args) => {
+            let request = pb::ReportOutcomeRequest {
+                name: referral_name(&args.referral),
+                outcome: args.outcome as i32,
+                occurred_at: args.occurred_at,
+                details: Some(pb::OutcomeDetails {
+                    offence: args.offence.unwrap_or_default(),
+                    sentence: args.sentence.unwrap_or_default(),
+                    reason: args.reason.unwrap_or_default(),
+                    note: args.note.unwrap_or_default(),
+                }),
+                request_id: args.request_id.unwrap_or_default(),
+            };
+            let referral = client(&args.agency, &args.client).await?.report_outcome(request).await?.into_inner();
+            show_referral(&referral, args.client.json);
+            Ok(())
+        }
+    }
+}
+
+fn print_entry(entry: &pb::FeedEntry, as_json: bool) {
+    let referral = entry.referral.clone().unwrap_or_default();
+    if as_json {
+        let line = json!({
+            "cursor": entry.cursor,
+            "kind": label::<pb::FeedEntryKind>(entry.kind),
+            "record_time": time_text(entry.record_time.as_ref()),
+            "referral": referral_json(&referral),
+        });
+        println!("{line}");
+        return;
+    }
+    println!(
+        "{:<8} {:<9} {} {} {} referred {}",
+        entry.cursor,
+        label::<pb::FeedEntryKind>(entry.kind),
+        referral.name,
+        referral.case,
+        label::<pb::ReferralStatus>(referral.status),
+        time_text(referral.referred_at.as_ref()),
+    );
+}
+
+/// How long to wait before reconnecting to a stream that ended or a service that is down.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+async fn watch(args: WatchArgs) -> Result<(), CliError> {
+    let mut cursor = args.after.unwrap_or_default();
+    let mut printed = 0;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let opened = match client(&args.agency, &args.client).await {
+            Ok(mut client) => client.watch_referrals(pb::WatchReferralsRequest { after_cursor: cursor.clone() }).await.map_err(CliError::from),
+            Err(e) => Err(e),
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream.into_inner(),
+            Err(e @ (CliError::Connect { .. } | CliError::Status(_))) if retryable(&e) => {
+                eprintln!("{e}; retrying");
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(RECONNECT) => continue,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        loop {
+            let message = tokio::select! {
+                () = &mut stop => return Ok(()),
+                message = stream.message() => message,
+            };
+            match message {
+                Ok(Some(pb::WatchReferralsResponse { message: Some(Message::Entry(entry)) })) => {
+                    print_entry(&entry, args.client.json);
+                    cursor = entry.cursor;
+                    printed += 1;
+                    if args.count.is_some_and(|n| printed >= n) {
+                        return Ok(());
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(status) if status.code() == Code::Unavailable => {
+                    eprintln!("the stream ended ({}); resuming after cursor {cursor:?}", status.message());
+                    break;
+                }
+                Err(status) => return Err(status.into()),
+            }
+        }
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(RECONNECT) => {}
+        }
+    }
+}
+
+fn retryable(e: &CliError) -> bool {
+    match e {
+        CliError::Connect { .. } => true,
+        CliError::Status(status) => status.code() == Code::Unavailable,
+        _ => false,
+    }
+}
