@@ -110,7 +110,8 @@ impl Application {
     /// finish; then the relay stops and the store closes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = watch::channel(false);
-        let relay = tokio::spawn(self.relay.run(stopped));
+        let relay = tokio::spawn(self.relay.run(stopped.clone()));
+        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let stopping = self.stopping;
         let shutdown = async move {
             shutdown.await;
@@ -121,6 +122,7 @@ impl Application {
         let result = self.server.serve(shutdown).await;
         let _ = stop.send(true);
         let _ = relay.await;
+        let _ = gauges.await;
         self.db.close().await;
         result
     }

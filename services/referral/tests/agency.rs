@@ -260,7 +260,7 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
         .map(|e| (e.note, e.occurred_at))
         .collect();
     assert_eq!(notes.len(), 4, "{notes:?}");
-    let at = |outcome: &str| notes.iter().find(|(n, _)| n.contains(&format!("reported {outcome} "))).map(|(_, t)| t.clone().unwrap());
+    let at = |outcome: &str| notes.iter().find(|(n, _)| n.contains(&format!("reported {outcome} "))).map(|(_, t)| t.unwrap());
     assert_eq!(at("ARREST_MADE"), Some(ts("2019-08-10T10:00:00+08:00")));
     assert_eq!(at("CONVICTED"), Some(ts("2019-09-30T10:00:00+08:00")));
     let conviction = notes.iter().find(|(n, _)| n.contains("CONVICTED")).unwrap();

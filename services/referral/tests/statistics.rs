@@ -188,7 +188,7 @@ async fn figures_as_at_several_moments_and_as_recorded_before(stores: Stores) {
     // The same moment as recorded before the mark: C4's decision and C2's acknowledgement and
     // outcome were not recorded yet.
     assert_eq!(
-        figures(&mut s, &at("07-31"), Some(mark.clone())).await,
+        figures(&mut s, &at("07-31"), Some(mark)).await,
         Figures {
             assessed: 4,
             decisions: [3, 0, 1, 0],
