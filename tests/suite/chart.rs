@@ -45,7 +45,8 @@ async fn charts_are_drawn_from_the_figures_over_a_scenario_s_span() {
     let endpoints = suite.endpoints();
     load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads");
 
-    let series = chart::series(&endpoints, checked.first_case, checked.as_of, time::Duration::days(7)).await.expect("a series");
+    let series =
+        chart::series(&endpoints, checked.first_case, checked.as_of, time::Duration::days(7)).await.expect("a series");
     // Weekly from the first case's day, and the last as at the scenario's moment.
     assert_eq!(series.snapshots.len(), 11);
     let (first, last) = (&series.snapshots[0], &series.snapshots[series.snapshots.len() - 1]);
@@ -59,7 +60,9 @@ async fn charts_are_drawn_from_the_figures_over_a_scenario_s_span() {
     for pair in series.snapshots.windows(2) {
         let (before, after) = (&pair[0], &pair[1]);
         assert!(after.cases.total() >= before.cases.total());
-        assert!(after.removals.requested >= before.removals.requested && after.removals.removed >= before.removals.removed);
+        assert!(
+            after.removals.requested >= before.removals.requested && after.removals.removed >= before.removals.removed
+        );
         assert!(after.removals.removed <= after.removals.requested);
     }
     // A line per platform written to, the most active first.
@@ -73,7 +76,10 @@ async fn charts_are_drawn_from_the_figures_over_a_scenario_s_span() {
     chart::draw(&series, &png).expect("a PNG chart");
     let titles = chart::panel_titles(&series);
     assert_svg(&svg, &titles);
-    assert!(std::fs::read_to_string(&svg).unwrap().contains(platforms[0].1), "the most active platform is in the legend");
+    assert!(
+        std::fs::read_to_string(&svg).unwrap().contains(platforms[0].1),
+        "the most active platform is in the legend"
+    );
     assert_png(&png);
     suite.stop().await;
 }

@@ -103,7 +103,12 @@ pub struct SuiteStores {
 
 impl SuiteStores {
     pub fn sqlite() -> Self {
-        Self { intake: TestDatabase::sqlite(), links: TestDatabase::sqlite(), liaison: TestDatabase::sqlite(), referral: TestDatabase::sqlite() }
+        Self {
+            intake: TestDatabase::sqlite(),
+            links: TestDatabase::sqlite(),
+            liaison: TestDatabase::sqlite(),
+            referral: TestDatabase::sqlite(),
+        }
     }
 }
 
@@ -122,13 +127,17 @@ impl Suite {
             c.peers = peers.clone();
             c
         };
-        let links_app = doxwatch_links::Application::build(&wired(&stores.links, addrs[1])).await.expect("links builds");
+        let links_app =
+            doxwatch_links::Application::build(&wired(&stores.links, addrs[1])).await.expect("links builds");
         let links = Running::start(links_app.local_addr(), |s| links_app.run_until(s)).await;
-        let intake_app = doxwatch_intake::Application::build(&wired(&stores.intake, addrs[0])).await.expect("intake builds");
+        let intake_app =
+            doxwatch_intake::Application::build(&wired(&stores.intake, addrs[0])).await.expect("intake builds");
         let intake = Running::start(intake_app.local_addr(), |s| intake_app.run_until(s)).await;
-        let liaison_app = doxwatch_liaison::Application::build(&wired(&stores.liaison, addrs[2])).await.expect("liaison builds");
+        let liaison_app =
+            doxwatch_liaison::Application::build(&wired(&stores.liaison, addrs[2])).await.expect("liaison builds");
         let liaison = Running::start(liaison_app.local_addr(), |s| liaison_app.run_until(s)).await;
-        let referral_app = doxwatch_referral::Application::build(&wired(&stores.referral, addrs[3])).await.expect("referral builds");
+        let referral_app =
+            doxwatch_referral::Application::build(&wired(&stores.referral, addrs[3])).await.expect("referral builds");
         let referral = Running::start(referral_app.local_addr(), |s| referral_app.run_until(s)).await;
         Self { intake, links, liaison, referral }
     }

@@ -24,7 +24,10 @@ fn complaint(urls: &[&str]) -> pb::CreateCaseRequest {
 }
 
 async fn case_links(intake: &mut Intake, case: &str) -> Result<pb::ListCaseLinksResponse, tonic::Status> {
-    intake.list_case_links(pb::ListCaseLinksRequest { name: case.into(), ..Default::default() }).await.map(|r| r.into_inner())
+    intake
+        .list_case_links(pb::ListCaseLinksRequest { name: case.into(), ..Default::default() })
+        .await
+        .map(|r| r.into_inner())
 }
 
 async fn status(service: &doxwatch_kit::testing::Running) -> ops_pb::OutboxStatus {
@@ -36,17 +39,24 @@ async fn a_case_s_urls_become_links_citing_it(stores: Stores) {
     let intake_service = start_intake(&stores.intake, &links_service.url()).await;
     let mut intake = intake(&intake_service);
     let case = intake
-        .create_case(complaint(&["https://t.me/s/DoxChan/5", "https://t.me/doxchan/5?utm_source=x", "https://lihkg.com/thread/1/page/1"]))
+        .create_case(complaint(&[
+            "https://t.me/s/DoxChan/5",
+            "https://t.me/doxchan/5?utm_source=x",
+            "https://lihkg.com/thread/1/page/1",
+        ]))
         .await
         .unwrap()
         .into_inner();
-    let listed = eventually(Duration::from_secs(10), || {
-        let mut intake = intake.clone();
-        let name = case.name.clone();
-        async move { case_links(&mut intake, &name).await.ok().filter(|r| r.links.len() == 2 && !r.registration_pending) }
-    })
-    .await
-    .expect("the case's links reach link-tracking");
+    let listed =
+        eventually(Duration::from_secs(10), || {
+            let mut intake = intake.clone();
+            let name = case.name.clone();
+            async move {
+                case_links(&mut intake, &name).await.ok().filter(|r| r.links.len() == 2 && !r.registration_pending)
+            }
+        })
+        .await
+        .expect("the case's links reach link-tracking");
     let canonical: Vec<&str> = listed.links.iter().map(|l| l.canonical_url.as_str()).collect();
     assert_eq!(canonical, vec!["https://t.me/doxchan/5", "https://lihkg.com/thread/1/page/1"]);
     assert!(listed.links.iter().all(|l| l.cases == vec![case.name.clone()]));
@@ -81,7 +91,11 @@ async fn effects_wait_while_link_tracking_is_down(stores: Stores) {
     let links_addr = reserved_addr();
     let intake_service = start_intake(&stores.intake, &format!("http://{links_addr}")).await;
     let mut intake = intake(&intake_service);
-    let case = intake.create_case(complaint(&["https://t.me/doxchan/77"])).await.expect("recording never waits for a peer").into_inner();
+    let case = intake
+        .create_case(complaint(&["https://t.me/doxchan/77"]))
+        .await
+        .expect("recording never waits for a peer")
+        .into_inner();
 
     // The synchronous read fails clearly; the effect waits.
     let err = case_links(&mut intake, &case.name).await.unwrap_err();

@@ -40,7 +40,9 @@ fn check_against(file: &str, report: &report::Report) {
             }
             toml::Value::String(s) if path != "name" => {
                 let key = match path.as_str() {
-                    "links.suspended_channel.suspended_since" => "links.suspended_channels.0.suspended_since".to_owned(),
+                    "links.suspended_channel.suspended_since" => {
+                        "links.suspended_channels.0.suspended_since".to_owned()
+                    }
                     other => other.to_owned(),
                 };
                 assert_eq!(get(&key), serde_json::json!(s), "{path}");
@@ -76,7 +78,12 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
     // Earlier moments give earlier, smaller figures.
     let october = report::gather(&endpoints, noon - time::Duration::days(30), None).await.unwrap();
     assert!(october.cases.total < report.cases.total);
-    assert!(october.liaison.removal_rate < report.liaison.removal_rate, "{} vs {}", october.liaison.removal_rate, report.liaison.removal_rate);
+    assert!(
+        october.liaison.removal_rate < report.liaison.removal_rate,
+        "{} vs {}",
+        october.liaison.removal_rate,
+        report.liaison.removal_rate
+    );
     suite.stop().await;
 }
 

@@ -39,7 +39,10 @@ struct Collector {
 
 #[tonic::async_trait]
 impl TraceService for Collector {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let mut spans = self.spans.lock().unwrap();
         for resource in request.into_inner().resource_spans {
             for scope in resource.scope_spans {
@@ -52,7 +55,10 @@ impl TraceService for Collector {
 
 #[tonic::async_trait]
 impl MetricsService for Collector {
-    async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let mut names = self.metrics.lock().unwrap();
         for resource in request.into_inner().resource_metrics {
             for scope in resource.scope_metrics {
@@ -76,7 +82,11 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let telemetry = telemetry::init(
-        &TelemetryConfig { log_format: LogFormat::Human, log_filter: "warn".into(), otlp_endpoint: Some(format!("http://{addr}")) },
+        &TelemetryConfig {
+            log_format: LogFormat::Human,
+            log_filter: "warn".into(),
+            otlp_endpoint: Some(format!("http://{addr}")),
+        },
         "doxwatch-test",
     )
     .expect("telemetry installs");
@@ -134,7 +144,13 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
         "the delivery's parent is a span of the CreateCase trace"
     );
     let metrics = collector.metrics.lock().unwrap().clone();
-    for name in ["rpc.server.duration", "outbox.deliveries", "outbox.pending", "outbox.oldest_pending_age", "db.pool.connections"] {
+    for name in [
+        "rpc.server.duration",
+        "outbox.deliveries",
+        "outbox.pending",
+        "outbox.oldest_pending_age",
+        "db.pool.connections",
+    ] {
         assert!(metrics.contains(name), "{name} missing from {metrics:?}");
     }
     serving.abort();

@@ -14,7 +14,10 @@ pub enum CliError {
     /// A service answered with an error.
     Status(tonic::Status),
     /// A service could not be reached.
-    Connect { url: String, cause: String },
+    Connect {
+        url: String,
+        cause: String,
+    },
     Other(String),
 }
 

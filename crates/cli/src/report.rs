@@ -96,7 +96,8 @@ pub struct CheckArgs {
 }
 
 fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))
 }
 
 fn now() -> OffsetDateTime {
@@ -117,7 +118,8 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         Format::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Other(e.to_string()))? + "\n",
     };
     match args.out {
-        Some(path) => std::fs::write(&path, content).map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))?,
+        Some(path) => std::fs::write(&path, content)
+            .map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))?,
         None => print!("{content}"),
     }
     Ok(())
@@ -135,7 +137,13 @@ async fn draw_chart(args: &ReportArgs, path: &Path) -> Result<(), CliError> {
         other => CliError::Other(other.to_string()),
     })?;
     chart::draw(&series, path).map_err(|e| CliError::chain(&e))?;
-    println!("drew {}: the figures as at {} moments from {} to {}", path.display(), series.snapshots.len(), rfc3339(from), rfc3339(to));
+    println!(
+        "drew {}: the figures as at {} moments from {} to {}",
+        path.display(),
+        series.snapshots.len(),
+        rfc3339(from),
+        rfc3339(to)
+    );
     Ok(())
 }
 
@@ -144,7 +152,8 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 fn read_checked(file: &PathBuf) -> Result<doxwatch_report::scenario::Checked, CliError> {
-    let text = std::fs::read_to_string(file).map_err(|e| CliError::Other(format!("cannot read {}: {e}", file.display())))?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::Other(format!("cannot read {}: {e}", file.display())))?;
     let scenario = Scenario::parse(&text).map_err(CliError::Usage)?;
     scenario.check().map_err(|problems| {
         CliError::Usage(format!("{} is inconsistent; nothing was loaded:\n  {}", file.display(), problems.join("\n  ")))

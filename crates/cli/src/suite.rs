@@ -57,9 +57,9 @@ impl Built {
     /// Builds `service`; `layers` holds the configuration keys only that service reads.
     async fn build(service: &str, config: &ServiceConfig, layers: &mut Layers) -> Result<Self, CliError> {
         match service {
-            doxwatch_intake::SERVICE => Ok(Built::Intake(
-                doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?,
-            )),
+            doxwatch_intake::SERVICE => {
+                Ok(Built::Intake(doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?))
+            }
             doxwatch_links::SERVICE => {
                 let own = doxwatch_links::config::LinksConfig::from_layers(layers, config);
                 Ok(Built::Links(
@@ -69,7 +69,9 @@ impl Built {
             doxwatch_liaison::SERVICE => {
                 let periods = doxwatch_liaison::compliance_periods(layers);
                 Ok(Built::Liaison(
-                    doxwatch_liaison::Application::build_with(config, periods).await.map_err(|e| CliError::chain(&e))?,
+                    doxwatch_liaison::Application::build_with(config, periods)
+                        .await
+                        .map_err(|e| CliError::chain(&e))?,
                 ))
             }
             doxwatch_referral::SERVICE => {
@@ -163,11 +165,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         &format!("sqlite://doxwatch-data/{}.db", args.service),
     );
     let telemetry_config = TelemetryConfig::from_layers(&mut layers);
-    let periods = (args.service == doxwatch_liaison::SERVICE).then(|| doxwatch_liaison::compliance_periods(&mut layers));
+    let periods =
+        (args.service == doxwatch_liaison::SERVICE).then(|| doxwatch_liaison::compliance_periods(&mut layers));
     let links_config = (args.service == doxwatch_links::SERVICE)
         .then(|| doxwatch_links::config::LinksConfig::from_layers(&mut layers, &config));
-    let referral_config =
-        (args.service == doxwatch_referral::SERVICE).then(|| doxwatch_referral::ReferralConfig::from_layers(&mut layers));
+    let referral_config = (args.service == doxwatch_referral::SERVICE)
+        .then(|| doxwatch_referral::ReferralConfig::from_layers(&mut layers));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
     let telemetry =
         telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
@@ -175,9 +178,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         (Some(periods), _) => Built::Liaison(
             doxwatch_liaison::Application::build_with(&config, periods).await.map_err(|e| CliError::chain(&e))?,
         ),
-        (None, Some(own)) => Built::Links(
-            doxwatch_links::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
-        ),
+        (None, Some(own)) => {
+            Built::Links(doxwatch_links::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?)
+        }
         (None, None) => match referral_config {
             Some(own) => Built::Referral(
                 doxwatch_referral::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,

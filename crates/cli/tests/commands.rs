@@ -461,7 +461,10 @@ fn a_legal_officer_refers_a_case_and_the_police_follow_it() {
     // The Police's side: one JSON line per feed entry, with its cursor.
     let watched = suite.run(&["agency", "watch", "--count", "1", "--json"]);
     assert!(watched.status.success(), "{watched:?}");
-    let lines: Vec<Value> = String::from_utf8_lossy(&watched.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let lines: Vec<Value> = String::from_utf8_lossy(&watched.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
     assert_eq!(lines.len(), 1);
     assert_eq!((lines[0]["cursor"].as_str(), lines[0]["kind"].as_str()), (Some("1"), Some("REFERRED")));
     assert_eq!(lines[0]["referral"]["name"], referral_name.as_str());
@@ -478,7 +481,11 @@ fn a_legal_officer_refers_a_case_and_the_police_follow_it() {
     assert_eq!(stats["cases_referred"], 1, "{stats}");
     assert_eq!(stats["by_agency"][0]["referrals_acknowledged"], 1, "{stats}");
     suite.eventually(&["case", "events", &case_name], |v| {
-        v["events"].as_array()?.iter().any(|e| e["kind"] == "NOTE" && text(&e["note"]).contains("UNDER_INVESTIGATION")).then_some(())
+        v["events"]
+            .as_array()?
+            .iter()
+            .any(|e| e["kind"] == "NOTE" && text(&e["note"]).contains("UNDER_INVESTIGATION"))
+            .then_some(())
     });
 
     let status = suite.stop();

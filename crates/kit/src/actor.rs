@@ -51,7 +51,11 @@ impl Actor {
         if let Some(value) = metadata.get(SERVICE_HEADER) {
             let name = value.to_str().unwrap_or_default();
             return SERVICES.iter().find(|s| **s == name).map(|s| Actor::Service(s)).ok_or_else(|| {
-                with_reason(Code::Unauthenticated, "SERVICE_UNKNOWN", format!("{SERVICE_HEADER} names no doxwatch service"))
+                with_reason(
+                    Code::Unauthenticated,
+                    "SERVICE_UNKNOWN",
+                    format!("{SERVICE_HEADER} names no doxwatch service"),
+                )
             });
         }
         let value = metadata.get(OFFICER_HEADER).ok_or_else(|| {
@@ -83,7 +87,10 @@ pub fn agency_from_metadata(metadata: &MetadataMap) -> Result<String, Status> {
         with_reason(Code::Unauthenticated, "AGENCY_MISSING", format!("the {AGENCY_HEADER} metadata is required"))
     })?;
     let name = value.to_str().map(str::trim).unwrap_or_default().to_ascii_uppercase();
-    if name.is_empty() || name.len() > MAX_AGENCY_LEN || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || name.len() > MAX_AGENCY_LEN
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(with_reason(
             Code::Unauthenticated,
             "AGENCY_INVALID",

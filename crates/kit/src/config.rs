@@ -81,11 +81,7 @@ pub struct Layers {
 impl Layers {
     /// Reads the optional TOML file (a flat table of keys) and then the environment, which wins.
     /// `known` lists the keys this program understands; anything else is reported.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-        known: &[&str],
-    ) -> Self {
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>, known: &[&str]) -> Self {
         let mut layers = Self::default();
         if let Some(path) = file {
             layers.read_file(path, known);
@@ -120,10 +116,7 @@ impl Layers {
         };
         for (name, value) in table {
             if !known.contains(&name.as_str()) {
-                self.problems.push(ConfigProblem {
-                    key: name,
-                    message: format!("unknown key in {}", path.display()),
-                });
+                self.problems.push(ConfigProblem { key: name, message: format!("unknown key in {}", path.display()) });
                 continue;
             }
             let value = match value {
@@ -145,9 +138,7 @@ impl Layers {
 
     /// Sets a value programmatically, as a default that the file and environment did not set.
     pub fn default_value(&mut self, key: &str, value: impl Into<String>) {
-        self.values
-            .entry(key.to_owned())
-            .or_insert(Raw { value: value.into(), source: Source::Env });
+        self.values.entry(key.to_owned()).or_insert(Raw { value: value.into(), source: Source::Env });
     }
 
     fn key_name(key: &str, raw: &Raw) -> String {
@@ -159,12 +150,7 @@ impl Layers {
 
     /// Parses `key` with `parse`, or returns `default` when it is not set. A bad value is recorded
     /// and `default` returned, so that loading goes on and reports every problem.
-    pub fn get_with<T>(
-        &mut self,
-        key: &str,
-        default: T,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> T {
+    pub fn get_with<T>(&mut self, key: &str, default: T, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
         let Some(raw) = self.values.get(key).cloned() else {
             return default;
         };
@@ -196,11 +182,7 @@ impl Layers {
             let ms: u64 = s.parse().map_err(|_| format!("expected milliseconds, found {s:?}"))?;
             let d = Duration::from_millis(ms);
             if d < min || d > max {
-                return Err(format!(
-                    "must be between {} and {} milliseconds",
-                    min.as_millis(),
-                    max.as_millis()
-                ));
+                return Err(format!("must be between {} and {} milliseconds", min.as_millis(), max.as_millis()));
             }
             Ok(d)
         })
@@ -222,11 +204,7 @@ impl Layers {
 
     /// Ends loading: every problem found, or nothing.
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ConfigError { problems: self.problems })
-        }
+        if self.problems.is_empty() { Ok(()) } else { Err(ConfigError { problems: self.problems }) }
     }
 }
 
@@ -471,11 +449,8 @@ mod tests {
         let dir = tempfile_dir();
         let file = dir.join("doxwatch.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\n").unwrap();
-        let mut layers = Layers::load(
-            Some(&file),
-            env(&[("DOXWATCH_LISTEN", "127.0.0.1:7001"), ("OTHER", "x")]),
-            &all_keys(),
-        );
+        let mut layers =
+            Layers::load(Some(&file), env(&[("DOXWATCH_LISTEN", "127.0.0.1:7001"), ("OTHER", "x")]), &all_keys());
         let config = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
         layers.finish().unwrap();
         assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 

@@ -34,7 +34,12 @@ fn pool_use(pool: &Pool) -> (i64, i64) {
 }
 
 /// Registers the gauges of `service` and samples its outbox every `every` until `stop`.
-pub fn observe(service: &'static str, db: Db, every: Duration, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn observe(
+    service: &'static str,
+    db: Db,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     let sample = Arc::new(Sample::default());
     let meter = global::meter("doxwatch");
     let attrs = [KeyValue::new("service", service)];
@@ -83,7 +88,8 @@ pub fn observe(service: &'static str, db: Db, every: Duration, mut stop: watch::
             if let Ok(status) = outbox::status(&db).await {
                 sample.pending.store(status.pending, Ordering::Relaxed);
                 sample.rejected.store(status.rejected, Ordering::Relaxed);
-                let age = status.oldest_pending.map_or(0, |t| (OffsetDateTime::now_utc() - t).whole_milliseconds() as i64);
+                let age =
+                    status.oldest_pending.map_or(0, |t| (OffsetDateTime::now_utc() - t).whole_milliseconds() as i64);
                 sample.oldest_age_ms.store(age.max(0), Ordering::Relaxed);
             }
             tokio::select! {

@@ -149,7 +149,10 @@ impl GrpcServer {
 }
 
 /// The tower stack around every service, outermost first.
-fn stack(limits: ServerLimits, streams: Arc<Vec<&'static str>>) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
+fn stack(
+    limits: ServerLimits,
+    streams: Arc<Vec<&'static str>>,
+) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
     ServiceBuilder::new()
         // Outermost: measures every call, answers past-deadline calls with DEADLINE_EXCEEDED and
         // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN).
@@ -196,7 +199,13 @@ struct RpcMetrics {
 impl<S> Layer<S> for BoundedLayer {
     type Service = Bounded<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        Bounded { inner, cap: self.cap, stream_cap: self.stream_cap, streams: self.streams.clone(), metrics: self.metrics.clone() }
+        Bounded {
+            inner,
+            cap: self.cap,
+            stream_cap: self.stream_cap,
+            streams: self.streams.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -316,7 +325,9 @@ mod tests {
     #[test]
     fn parses_grpc_timeouts() {
         let mut h = http::HeaderMap::new();
-        for (v, d) in [("250m", Duration::from_millis(250)), ("5S", Duration::from_secs(5)), ("2M", Duration::from_secs(120))] {
+        for (v, d) in
+            [("250m", Duration::from_millis(250)), ("5S", Duration::from_secs(5)), ("2M", Duration::from_secs(120))]
+        {
             h.insert("grpc-timeout", v.parse().unwrap());
             assert_eq!(grpc_timeout(&h), Some(d));
         }

@@ -69,22 +69,13 @@ pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, Teleme
         None => (None, None, None),
         Some(endpoint) => {
             let resource = Resource::builder().with_service_name(service.to_owned()).build();
-            let spans = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()?;
-            let tracer = SdkTracerProvider::builder()
-                .with_batch_exporter(spans)
-                .with_resource(resource.clone())
-                .build();
-            let metrics = opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint.clone())
-                .build()?;
-            let meter = SdkMeterProvider::builder()
-                .with_periodic_exporter(metrics)
-                .with_resource(resource)
-                .build();
+            let spans =
+                opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
+            let tracer =
+                SdkTracerProvider::builder().with_batch_exporter(spans).with_resource(resource.clone()).build();
+            let metrics =
+                opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
+            let meter = SdkMeterProvider::builder().with_periodic_exporter(metrics).with_resource(resource).build();
             global::set_tracer_provider(tracer.clone());
             global::set_meter_provider(meter.clone());
             let layer = tracing_opentelemetry::layer()
@@ -115,10 +106,9 @@ pub struct MetadataInjector<'a>(pub &'a mut tonic::metadata::MetadataMap);
 
 impl Injector for MetadataInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(key), Ok(value)) = (
-            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
-            tonic::metadata::MetadataValue::try_from(value),
-        ) {
+        if let (Ok(key), Ok(value)) =
+            (tonic::metadata::MetadataKey::from_bytes(key.as_bytes()), tonic::metadata::MetadataValue::try_from(value))
+        {
             self.0.insert(key, value);
         }
     }

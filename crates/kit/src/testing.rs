@@ -82,7 +82,8 @@ impl Drop for TestDatabase {
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                            let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                            let _ =
+                                admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
                             let _ = admin.close().await;
                         }
                     });
@@ -105,7 +106,12 @@ pub fn config(db: &TestDatabase) -> crate::config::ServiceConfig {
         database_url: Secret::new(db.url().to_owned()),
         database_max_connections: 5,
         limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
-        peers: PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere },
+        peers: PeerUrls {
+            intake: nowhere.clone(),
+            links: nowhere.clone(),
+            liaison: nowhere.clone(),
+            referral: nowhere,
+        },
         outbox: OutboxConfig { poll_interval: Duration::from_millis(50), max_backoff: Duration::from_millis(200) },
     }
 }
@@ -168,7 +174,9 @@ pub struct Officer(pub Option<&'static str>);
 impl tonic::service::Interceptor for Officer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(name) = self.0 {
-            request.metadata_mut().insert(crate::actor::OFFICER_HEADER, tonic::metadata::MetadataValue::from_static(name));
+            request
+                .metadata_mut()
+                .insert(crate::actor::OFFICER_HEADER, tonic::metadata::MetadataValue::from_static(name));
         }
         Ok(request)
     }
@@ -186,7 +194,8 @@ pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
 
 /// An RFC 3339 time as a protobuf timestamp.
 pub fn ts(rfc3339: &str) -> prost_types::Timestamp {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).expect("an RFC 3339 time");
+    let t =
+        time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).expect("an RFC 3339 time");
     crate::timestamp::to_proto(t)
 }
 

@@ -50,12 +50,21 @@ pub fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, requi
 }
 
 /// An optional timestamp.
-pub fn optional_time(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>) -> Option<OffsetDateTime> {
+pub fn optional_time(
+    v: &mut FieldViolations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Option<OffsetDateTime> {
     ts.and_then(|ts| v.check(field, timestamp::from_proto(ts)))
 }
 
 /// A business time: given (not in the future) or now.
-pub fn business_time(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>, now: OffsetDateTime) -> Option<OffsetDateTime> {
+pub fn business_time(
+    v: &mut FieldViolations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
     v.check(field, timestamp::business_time(ts, now))
 }
 

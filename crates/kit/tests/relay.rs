@@ -27,7 +27,10 @@ struct RecordingPeer {
 }
 
 impl Deliver for RecordingPeer {
-    fn deliver<'a>(&'a self, message: &'a Message) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
+    fn deliver<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(2)).await;
             self.received.lock().expect("not poisoned").push((message.key.clone(), message.payload.clone()));
@@ -45,14 +48,20 @@ async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase)
         let mut tx = store.begin().await.unwrap();
         outbox::enqueue(
             &mut tx,
-            Effect { peer: "links", method: "RegisterLinks", key: format!("cases/{}", n % keys), payload: n.to_be_bytes().to_vec() },
+            Effect {
+                peer: "links",
+                method: "RegisterLinks",
+                key: format!("cases/{}", n % keys),
+                payload: n.to_be_bytes().to_vec(),
+            },
         )
         .await
         .unwrap();
         tx.commit().await.unwrap();
     }
     let peer = Arc::new(RecordingPeer::default());
-    let settings = RelaySettings { poll_interval: Duration::from_millis(10), batch_size: 8, ..RelaySettings::default() };
+    let settings =
+        RelaySettings { poll_interval: Duration::from_millis(10), batch_size: 8, ..RelaySettings::default() };
     let (stop, stopped) = watch::channel(false);
     let mut relays = Vec::new();
     for _ in 0..2 {

@@ -6,11 +6,10 @@
 include!(concat!(env!("OUT_DIR"), "/doxwatch.rs"));
 
 /// The encoded `FileDescriptorSet` of every contract, served by gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/doxwatch_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/doxwatch_descriptor.bin"));
 
 pub use doxwatch::intake::v1 as intake;
-pub use doxwatch::ops::v1 as ops;
-pub use doxwatch::links::v1 as links;
 pub use doxwatch::liaison::v1 as liaison;
+pub use doxwatch::links::v1 as links;
+pub use doxwatch::ops::v1 as ops;
 pub use doxwatch::referral::v1 as referral;

@@ -139,14 +139,22 @@ impl Series {
 /// The moments a series asks about: `from`, every `step` after it, and `to`.
 pub fn moments(from: OffsetDateTime, to: OffsetDateTime, step: Duration) -> Result<Vec<OffsetDateTime>, ReportError> {
     if to <= from {
-        return Err(ReportError::Span(format!("the span must end after it starts ({} to {})", rfc3339(from), rfc3339(to))));
+        return Err(ReportError::Span(format!(
+            "the span must end after it starts ({} to {})",
+            rfc3339(from),
+            rfc3339(to)
+        )));
     }
     if step < Duration::hours(1) {
         return Err(ReportError::Span(format!("a step of {step} is too short; the shortest is an hour")));
     }
     let count = ((to - from).whole_seconds() / step.whole_seconds()) as usize + 2;
     if count > MAX_MOMENTS {
-        return Err(ReportError::Span(format!("{count} moments from {} to {}; at most {MAX_MOMENTS}: take longer steps", rfc3339(from), rfc3339(to))));
+        return Err(ReportError::Span(format!(
+            "{count} moments from {} to {}; at most {MAX_MOMENTS}: take longer steps",
+            rfc3339(from),
+            rfc3339(to)
+        )));
     }
     let mut moments: Vec<OffsetDateTime> = (0..).map(|i| from + step * i).take_while(|t| *t < to).collect();
     moments.push(to);
@@ -158,7 +166,12 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// Asks intake and link-tracking for their figures as at every moment from `from` to `to`.
-pub async fn series(endpoints: &Endpoints, from: OffsetDateTime, to: OffsetDateTime, step: Duration) -> Result<Series, ReportError> {
+pub async fn series(
+    endpoints: &Endpoints,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    step: Duration,
+) -> Result<Series, ReportError> {
     let moments = moments(from, to, step)?;
     let intake = IntakeServiceClient::new(open("intake", &endpoints.intake).await?);
     let links = LinksServiceClient::new(open("links", &endpoints.links).await?);
@@ -167,12 +180,18 @@ pub async fn series(endpoints: &Endpoints, from: OffsetDateTime, to: OffsetDateT
             let (mut intake, mut links) = (intake.clone(), links.clone());
             async move {
                 let cases = intake
-                    .get_intake_statistics(intake_pb::GetIntakeStatisticsRequest { as_of: Some(to_proto(at)), recorded_before: None })
+                    .get_intake_statistics(intake_pb::GetIntakeStatisticsRequest {
+                        as_of: Some(to_proto(at)),
+                        recorded_before: None,
+                    })
                     .await
                     .map_err(failed("intake", &endpoints.intake, "GetIntakeStatistics"))?
                     .into_inner();
                 let removals = links
-                    .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: Some(to_proto(at)), recorded_before: None })
+                    .get_link_statistics(links_pb::GetLinkStatisticsRequest {
+                        as_of: Some(to_proto(at)),
+                        recorded_before: None,
+                    })
                     .await
                     .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?
                     .into_inner();
@@ -182,15 +201,19 @@ pub async fn series(endpoints: &Endpoints, from: OffsetDateTime, to: OffsetDateT
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
-    let platform_names = answers.iter().flat_map(|(_, l)| l.by_platform.iter().map(|p| (p.platform.clone(), p.display_name.clone()))).collect();
+    let platform_names = answers
+        .iter()
+        .flat_map(|(_, l)| l.by_platform.iter().map(|p| (p.platform.clone(), p.display_name.clone())))
+        .collect();
     Ok(Series { step, snapshots: answers.into_iter().map(|(s, _)| s).collect(), platform_names })
 }
 
 fn snapshot(at: OffsetDateTime, intake: &intake_pb::IntakeStatistics, links: &links_pb::LinkStatistics) -> Snapshot {
     use intake_pb::CaseKind as K;
     let kind = |k: K| intake.by_kind.iter().find(|c| c.kind == k as i32).map_or(0, |c| c.cases);
-    let removals =
-        |f: Option<&links_pb::RemovalFigures>| f.map_or_else(Removals::default, |f| Removals { requested: f.links_requested, removed: f.links_removed });
+    let removals = |f: Option<&links_pb::RemovalFigures>| {
+        f.map_or_else(Removals::default, |f| Removals { requested: f.links_requested, removed: f.links_removed })
+    };
     Snapshot {
         at,
         cases: CaseCounts {
@@ -340,9 +363,18 @@ fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[(String,
     Ok(())
 }
 
-fn cases_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Series, title: &str, axis: &TimeAxis) -> Drawn<DB> {
+fn cases_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    series: &Series,
+    title: &str,
+    axis: &TimeAxis,
+) -> Drawn<DB> {
     let (plot, key) = split(panel);
-    let bars: Vec<(f64, f64, CaseCounts)> = series.snapshots.windows(2).map(|w| (axis.x(w[0].at), axis.x(w[1].at), w[1].cases.since(&w[0].cases))).collect();
+    let bars: Vec<(f64, f64, CaseCounts)> = series
+        .snapshots
+        .windows(2)
+        .map(|w| (axis.x(w[0].at), axis.x(w[1].at), w[1].cases.since(&w[0].cases)))
+        .collect();
     let highest = bars.iter().map(|(_, _, c)| c.total()).max().unwrap_or(0);
     let mut chart = ChartBuilder::on(&plot)
         .caption(title, (FAMILY, 20))
@@ -366,7 +398,10 @@ fn cases_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Seri
         let mut base = 0;
         for (_, n, colour) in counts.by_kind() {
             if n > 0 {
-                chart.draw_series(std::iter::once(Rectangle::new([(start + inset, base), (end - inset, base + n)], colour.filled())))?;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(start + inset, base), (end - inset, base + n)],
+                    colour.filled(),
+                )))?;
             }
             base += n;
         }
@@ -377,11 +412,17 @@ fn cases_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Seri
         agency_referrals: sum.agency_referrals + c.agency_referrals,
         enquiries: sum.enquiries + c.enquiries,
     });
-    let entries: Vec<(String, Swatch)> = totals.by_kind().iter().map(|(name, n, c)| (format!("{name} ({n})"), Swatch::Bar(*c))).collect();
+    let entries: Vec<(String, Swatch)> =
+        totals.by_kind().iter().map(|(name, n, c)| (format!("{name} ({n})"), Swatch::Bar(*c))).collect();
     legend(&key, &entries)
 }
 
-fn removals_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Series, title: &str, axis: &TimeAxis) -> Drawn<DB> {
+fn removals_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    series: &Series,
+    title: &str,
+    axis: &TimeAxis,
+) -> Drawn<DB> {
     let (plot, key) = split(panel);
     let highest = series.snapshots.iter().map(|s| s.removals.requested.max(s.removals.removed)).max().unwrap_or(0);
     let mut chart = ChartBuilder::on(&plot)
@@ -437,7 +478,12 @@ const PALETTE: [RGBColor; 16] = [
     RGBColor(196, 156, 148),
 ];
 
-fn rates_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Series, title: &str, axis: &TimeAxis) -> Drawn<DB> {
+fn rates_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, Shift>,
+    series: &Series,
+    title: &str,
+    axis: &TimeAxis,
+) -> Drawn<DB> {
     let (plot, key) = split(panel);
     let mut chart = ChartBuilder::on(&plot)
         .caption(title, (FAMILY, 20))
@@ -461,15 +507,23 @@ fn rates_panel<DB: DrawingBackend>(panel: &DrawingArea<DB, Shift>, series: &Seri
     for (i, (key, name)) in series.platforms().into_iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
         // A platform's line starts when its first removal is requested.
-        let points: Vec<(f64, f64)> = series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.by_platform.get(key)?.rate_pct()?))).collect();
+        let points: Vec<(f64, f64)> =
+            series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.by_platform.get(key)?.rate_pct()?))).collect();
         chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))?;
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
         let end = last.by_platform.get(key).copied().unwrap_or_default();
-        entries.push((format!("{name} ({:.0}% of {})", end.rate_pct().unwrap_or(0.0), end.requested), Swatch::Line(colour)));
+        entries.push((
+            format!("{name} ({:.0}% of {})", end.rate_pct().unwrap_or(0.0), end.requested),
+            Swatch::Line(colour),
+        ));
     }
-    let overall: Vec<(f64, f64)> = series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.removals.rate_pct()?))).collect();
+    let overall: Vec<(f64, f64)> =
+        series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.removals.rate_pct()?))).collect();
     chart.draw_series(DashedLineSeries::new(overall, 8, 5, BLACK.stroke_width(2)))?;
-    entries.push((format!("All platforms ({:.0}% of {})", last.removals.rate_pct().unwrap_or(0.0), last.removals.requested), Swatch::Dashed(BLACK)));
+    entries.push((
+        format!("All platforms ({:.0}% of {})", last.removals.rate_pct().unwrap_or(0.0), last.removals.requested),
+        Swatch::Dashed(BLACK),
+    ));
     legend(&key, &entries)
 }
 
@@ -492,22 +546,31 @@ mod tests {
                 let mut by_platform = BTreeMap::new();
                 by_platform.insert("telegram".to_owned(), Removals { requested: 4 * i, removed: 3 * i - i.min(3) });
                 by_platform.insert("lihkg".to_owned(), Removals { requested: 2 * i, removed: i });
-                by_platform.insert("youtube".to_owned(), Removals { requested: (i - 4).max(0), removed: (i - 5).max(0) });
+                by_platform
+                    .insert("youtube".to_owned(), Removals { requested: (i - 4).max(0), removed: (i - 5).max(0) });
                 by_platform.insert("pastebin".to_owned(), Removals::default());
-                let removals =
-                    by_platform.values().fold(Removals::default(), |a, r| Removals { requested: a.requested + r.requested, removed: a.removed + r.removed });
+                let removals = by_platform.values().fold(Removals::default(), |a, r| Removals {
+                    requested: a.requested + r.requested,
+                    removed: a.removed + r.removed,
+                });
                 Snapshot {
                     at,
-                    cases: CaseCounts { complaints: 9 * i, patrol_discoveries: 4 * i + i % 2, agency_referrals: i / 3, enquiries: i },
+                    cases: CaseCounts {
+                        complaints: 9 * i,
+                        patrol_discoveries: 4 * i + i % 2,
+                        agency_referrals: i / 3,
+                        enquiries: i,
+                    },
                     removals,
                     by_platform,
                 }
             })
             .collect();
-        let platform_names = [("telegram", "Telegram"), ("lihkg", "LIHKG"), ("youtube", "YouTube"), ("pastebin", "Pastebin")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let platform_names =
+            [("telegram", "Telegram"), ("lihkg", "LIHKG"), ("youtube", "YouTube"), ("pastebin", "Pastebin")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
         Series { step, snapshots, platform_names }
     }
 
@@ -546,7 +609,17 @@ mod tests {
         assert_eq!(titles[0], "Cases received per week, by kind");
         assert_svg(&svg, &titles);
         let svg_text = std::fs::read_to_string(&svg).unwrap();
-        for legend in ["Complaints", "Patrol discoveries", "Agency referrals", "Enquiries", "Telegram", "LIHKG", "YouTube", "All platforms", "2019-07-"] {
+        for legend in [
+            "Complaints",
+            "Patrol discoveries",
+            "Agency referrals",
+            "Enquiries",
+            "Telegram",
+            "LIHKG",
+            "YouTube",
+            "All platforms",
+            "2019-07-",
+        ] {
             assert!(svg_text.contains(legend), "{legend} is not in the SVG");
         }
         assert!(!svg_text.contains("Pastebin"), "a platform asked for nothing has no line");
@@ -596,6 +669,9 @@ mod tests {
     fn bars_count_the_cases_received_within_each_step() {
         let earlier = CaseCounts { complaints: 5, patrol_discoveries: 2, agency_referrals: 1, enquiries: 3 };
         let later = CaseCounts { complaints: 9, patrol_discoveries: 2, agency_referrals: 0, enquiries: 4 };
-        assert_eq!(later.since(&earlier), CaseCounts { complaints: 4, patrol_discoveries: 0, agency_referrals: 0, enquiries: 1 });
+        assert_eq!(
+            later.since(&earlier),
+            CaseCounts { complaints: 4, patrol_discoveries: 0, agency_referrals: 0, enquiries: 1 }
+        );
     }
 }

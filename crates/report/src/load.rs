@@ -74,10 +74,11 @@ pub(crate) async fn connect(service: &'static str, url: &str) -> Result<Channel,
         .map_err(|e| LoadError::Connect { service, url: url.to_owned(), cause: e.to_string() })?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120));
-    endpoint
-        .connect()
-        .await
-        .map_err(|e| LoadError::Connect { service, url: url.to_owned(), cause: doxwatch_kit::error::CauseChain(&e).to_string() })
+    endpoint.connect().await.map_err(|e| LoadError::Connect {
+        service,
+        url: url.to_owned(),
+        cause: doxwatch_kit::error::CauseChain(&e).to_string(),
+    })
 }
 
 fn rpc(service: &'static str, method: &'static str) -> impl Fn(Status) -> LoadError {
@@ -137,7 +138,12 @@ impl Clients {
 }
 
 /// Loads the plan; returns the number of changes made.
-pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progress: &dyn Progress) -> Result<(), LoadError> {
+pub async fn load(
+    checked: &Checked,
+    plan: &Plan,
+    endpoints: &Endpoints,
+    progress: &dyn Progress,
+) -> Result<(), LoadError> {
     let clients = Clients::connect(endpoints).await?;
     let prefix = format!("scenario:{}:{:x}", checked.scenario.name.chars().take(40).collect::<String>(), checked.seed);
     let drain_limit = Duration::from_secs(600);
@@ -147,7 +153,10 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
     let case_names: Vec<String> = stream::iter(plan.cases.iter().enumerate())
         .map(|(i, case)| {
             let mut client = clients.intake.clone();
-            let request = intake_pb::CreateCaseRequest { case: Some(case_message(checked, plan, i, case)), request_id: format!("{prefix}:case:{i}") };
+            let request = intake_pb::CreateCaseRequest {
+                case: Some(case_message(checked, plan, i, case)),
+                request_id: format!("{prefix}:case:{i}"),
+            };
             async move {
                 let name = client.create_case(request).await.map_err(rpc("intake", "CreateCase"))?.into_inner().name;
                 progress.advance(1);
@@ -181,7 +190,9 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
     let links: Vec<&links_pb::Link> = plan
         .links
         .iter()
-        .map(|l| by_url.get(&l.url).ok_or_else(|| LoadError::Mismatch(format!("{} was not registered as a link", l.url))))
+        .map(|l| {
+            by_url.get(&l.url).ok_or_else(|| LoadError::Mismatch(format!("{} was not registered as a link", l.url)))
+        })
         .collect::<Result<_, _>>()?;
 
     // 3. The suspended channel.
@@ -204,8 +215,12 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
     progress.phase("letters to platforms", plan.notices.len() as u64);
     let mut notice_names: Vec<Option<String>> = vec![None; plan.notices.len()];
     for reminders in [false, true] {
-        let batch: Vec<(usize, &crate::plan::PlannedNotice)> =
-            plan.notices.iter().enumerate().filter(|(_, n)| matches!(n.kind, NoticeKind::Reminder(_)) == reminders).collect();
+        let batch: Vec<(usize, &crate::plan::PlannedNotice)> = plan
+            .notices
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NoticeKind::Reminder(_)) == reminders)
+            .collect();
         let names: Vec<(usize, String)> = stream::iter(batch)
             .map(|(i, notice)| {
                 let liaison = clients.liaison.clone();
@@ -250,7 +265,10 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
         clients
             .links
             .clone()
-            .record_observations(links_pb::RecordObservationsRequest { observations, request_id: format!("{prefix}:removals:{batch}") })
+            .record_observations(links_pb::RecordObservationsRequest {
+                observations,
+                request_id: format!("{prefix}:removals:{batch}"),
+            })
             .await
             .map_err(rpc("links", "RecordObservations"))?;
         progress.advance(chunk.len() as u64);
@@ -271,7 +289,10 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
                             criteria: Some(referral_pb::Criteria {
                                 disclosed_without_consent: true,
                                 intent_or_recklessness: referral_pb::IntentOrRecklessness::Intent as i32,
-                                harms_intended: vec![intake_pb::Harm::Harassment as i32, intake_pb::Harm::Intimidation as i32],
+                                harms_intended: vec![
+                                    intake_pb::Harm::Harassment as i32,
+                                    intake_pb::Harm::Intimidation as i32,
+                                ],
                                 harm_caused: Vec::new(),
                                 hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
                                 discloser: referral_pb::Discloser::Unidentified as i32,
@@ -292,7 +313,8 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
                             assessment: assessment.name,
                             referred_at: Some(to_proto(r.referred_at)),
                             agency: "POLICE".into(),
-                            summary: "Suspected disclosure of personal data without consent (synthetic scenario)".into(),
+                            summary: "Suspected disclosure of personal data without consent (synthetic scenario)"
+                                .into(),
                             ..Default::default()
                         }),
                         request_id: format!("{prefix}:referral:{i}"),
@@ -316,7 +338,9 @@ pub async fn load(checked: &Checked, plan: &Plan, endpoints: &Endpoints, progres
 fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::PlannedCase) -> intake_pb::Case {
     use intake_pb::{CaseKind, IntakeChannel};
     let (kind, channel) = match case.kind {
-        Kind::Complaint => (CaseKind::Complaint, if i % 3 == 0 { IntakeChannel::Email } else { IntakeChannel::OnlineForm }),
+        Kind::Complaint => {
+            (CaseKind::Complaint, if i % 3 == 0 { IntakeChannel::Email } else { IntakeChannel::OnlineForm })
+        }
         Kind::Enquiry => (CaseKind::Enquiry, IntakeChannel::Phone),
         Kind::Patrol => (CaseKind::PatrolDiscovery, IntakeChannel::Patrol),
         Kind::AgencyReferral => (CaseKind::AgencyReferral, IntakeChannel::Agency),
@@ -325,7 +349,10 @@ fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::Pl
         kind: kind as i32,
         received_at: Some(to_proto(case.received_at)),
         channel: channel as i32,
-        summary: format!("Synthetic case {i} of the scenario {}: personal data disclosed online.", checked.scenario.name),
+        summary: format!(
+            "Synthetic case {i} of the scenario {}: personal data disclosed online.",
+            checked.scenario.name
+        ),
         reported_urls: case.links.iter().map(|l| plan.links[*l].url.clone()).collect(),
         data_subjects: case
             .subjects
@@ -334,7 +361,8 @@ fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::Pl
             .map(|(j, category)| intake_pb::DataSubject {
                 display_name: format!("Test Subject {i:05}-{j}"),
                 contact: None,
-                category: intake_pb::DataSubjectCategory::from_str_name(&format!("DATA_SUBJECT_CATEGORY_{category}")).map_or(0, |c| c as i32),
+                category: intake_pb::DataSubjectCategory::from_str_name(&format!("DATA_SUBJECT_CATEGORY_{category}"))
+                    .map_or(0, |c| c as i32),
                 hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
             })
             .collect(),
@@ -363,14 +391,19 @@ async fn serve_notice(
 ) -> Result<String, LoadError> {
     let drafted = match (notice.kind, follows) {
         (NoticeKind::Reminder(_), Some(follows)) => liaison
-            .remind_notice(liaison_pb::RemindNoticeRequest { name: follows, request_id: format!("{prefix}:notice:{i}") })
+            .remind_notice(liaison_pb::RemindNoticeRequest {
+                name: follows,
+                request_id: format!("{prefix}:notice:{i}"),
+            })
             .await
             .map_err(rpc("liaison", "RemindNotice"))?
             .into_inner(),
         (NoticeKind::Reminder(_), None) => return Err(LoadError::Mismatch(format!("reminder {i} follows no notice"))),
         (kind, _) => {
             let (notice_kind, action) = match kind {
-                NoticeKind::DisclosureRequest => (liaison_pb::NoticeKind::DisclosureRequest, liaison_pb::NoticeAction::DiscloseUploaderData),
+                NoticeKind::DisclosureRequest => {
+                    (liaison_pb::NoticeKind::DisclosureRequest, liaison_pb::NoticeAction::DiscloseUploaderData)
+                }
                 _ => (liaison_pb::NoticeKind::RemovalRequest, liaison_pb::NoticeAction::Remove),
             };
             let platform = links[notice.links[0]].platform.clone();
@@ -382,9 +415,15 @@ async fn serve_notice(
                         items: notice
                             .links
                             .iter()
-                            .map(|l| liaison_pb::NoticeItem { link: links[*l].name.clone(), action: action as i32, reply: None })
+                            .map(|l| liaison_pb::NoticeItem {
+                                link: links[*l].name.clone(),
+                                action: action as i32,
+                                reply: None,
+                            })
                             .collect(),
-                        legal_basis: "Personal Data (Privacy) Ordinance (Cap. 486), Data Protection Principle 3 and section 64".into(),
+                        legal_basis:
+                            "Personal Data (Privacy) Ordinance (Cap. 486), Data Protection Principle 3 and section 64"
+                                .into(),
                         ..Default::default()
                     }),
                     request_id: format!("{prefix}:notice:{i}"),
@@ -404,7 +443,8 @@ async fn serve_notice(
         .await
         .map_err(rpc("liaison", "ServeNotice"))?;
     if let Some(provided) = notice.data_provided {
-        let outcome = if provided { liaison_pb::ReplyOutcome::DataProvided } else { liaison_pb::ReplyOutcome::DataRefused };
+        let outcome =
+            if provided { liaison_pb::ReplyOutcome::DataProvided } else { liaison_pb::ReplyOutcome::DataRefused };
         liaison
             .record_reply(liaison_pb::RecordReplyRequest {
                 name: drafted.name.clone(),

@@ -17,24 +17,94 @@ pub struct PlatformSpec {
 
 /// The platforms of the default registry, in the order the generator involves them.
 pub const PLATFORMS: &[PlatformSpec] = &[
-    PlatformSpec { key: "telegram", kind: "INSTANT_MESSAGING", url: |c, n| format!("https://t.me/doxchannel{c}example/{n}") },
-    PlatformSpec { key: "facebook", kind: "SOCIAL_NETWORK", url: |c, n| format!("https://www.facebook.com/groups/9000{c}/posts/{n}/") },
-    PlatformSpec { key: "lihkg", kind: "FORUM", url: |_, n| format!("https://lihkg.com/thread/{}/page/1", 1_000_000 + n) },
-    PlatformSpec { key: "instagram", kind: "SOCIAL_NETWORK", url: |_, n| format!("https://www.instagram.com/p/examplepost{n}/") },
-    PlatformSpec { key: "x", kind: "SOCIAL_NETWORK", url: |c, n| format!("https://x.com/exampleuser{c}/status/{}", 1_100_000_000_000_000_000u64 + u64::from(n)) },
-    PlatformSpec { key: "youtube", kind: "VIDEO_SHARING", url: |_, n| format!("https://www.youtube.com/watch?v=ex{n:09}") },
-    PlatformSpec { key: "hkgolden", kind: "FORUM", url: |_, n| format!("https://forum.hkgolden.com/thread/{}/page/1", 7_000_000 + n) },
-    PlatformSpec { key: "reddit", kind: "FORUM", url: |c, n| format!("https://www.reddit.com/r/examplesub{c}/comments/ex{n}") },
-    PlatformSpec { key: "discord", kind: "INSTANT_MESSAGING", url: |c, n| format!("https://discord.com/channels/800{c}/900{c}/{}", 10_000 + n) },
-    PlatformSpec { key: "weibo", kind: "SOCIAL_NETWORK", url: |c, n| format!("https://weibo.com/55{c}/ExamplePost{n}") },
-    PlatformSpec { key: "google-drive", kind: "FILE_SHARING", url: |_, n| format!("https://drive.google.com/file/d/examplefile{n}/view") },
+    PlatformSpec {
+        key: "telegram",
+        kind: "INSTANT_MESSAGING",
+        url: |c, n| format!("https://t.me/doxchannel{c}example/{n}"),
+    },
+    PlatformSpec {
+        key: "facebook",
+        kind: "SOCIAL_NETWORK",
+        url: |c, n| format!("https://www.facebook.com/groups/9000{c}/posts/{n}/"),
+    },
+    PlatformSpec {
+        key: "lihkg",
+        kind: "FORUM",
+        url: |_, n| format!("https://lihkg.com/thread/{}/page/1", 1_000_000 + n),
+    },
+    PlatformSpec {
+        key: "instagram",
+        kind: "SOCIAL_NETWORK",
+        url: |_, n| format!("https://www.instagram.com/p/examplepost{n}/"),
+    },
+    PlatformSpec {
+        key: "x",
+        kind: "SOCIAL_NETWORK",
+        url: |c, n| format!("https://x.com/exampleuser{c}/status/{}", 1_100_000_000_000_000_000u64 + u64::from(n)),
+    },
+    PlatformSpec {
+        key: "youtube",
+        kind: "VIDEO_SHARING",
+        url: |_, n| format!("https://www.youtube.com/watch?v=ex{n:09}"),
+    },
+    PlatformSpec {
+        key: "hkgolden",
+        kind: "FORUM",
+        url: |_, n| format!("https://forum.hkgolden.com/thread/{}/page/1", 7_000_000 + n),
+    },
+    PlatformSpec {
+        key: "reddit",
+        kind: "FORUM",
+        url: |c, n| format!("https://www.reddit.com/r/examplesub{c}/comments/ex{n}"),
+    },
+    PlatformSpec {
+        key: "discord",
+        kind: "INSTANT_MESSAGING",
+        url: |c, n| format!("https://discord.com/channels/800{c}/900{c}/{}", 10_000 + n),
+    },
+    PlatformSpec {
+        key: "weibo",
+        kind: "SOCIAL_NETWORK",
+        url: |c, n| format!("https://weibo.com/55{c}/ExamplePost{n}"),
+    },
+    PlatformSpec {
+        key: "google-drive",
+        kind: "FILE_SHARING",
+        url: |_, n| format!("https://drive.google.com/file/d/examplefile{n}/view"),
+    },
     PlatformSpec { key: "pastebin", kind: "PASTE_SITE", url: |_, n| format!("https://pastebin.com/expaste{n}") },
-    PlatformSpec { key: "baidu-tieba", kind: "FORUM", url: |_, n| format!("https://tieba.baidu.com/p/{}", 6_000_000_000u64 + u64::from(n)) },
-    PlatformSpec { key: "threads", kind: "SOCIAL_NETWORK", url: |c, n| format!("https://www.threads.net/@exampleuser{c}/post/expost{n}") },
-    PlatformSpec { key: "whatsapp", kind: "INSTANT_MESSAGING", url: |_, n| format!("https://chat.whatsapp.com/exampleinvite{n}") },
-    PlatformSpec { key: "wechat", kind: "INSTANT_MESSAGING", url: |_, n| format!("https://mp.weixin.qq.com/s/examplearticle{n}") },
-    PlatformSpec { key: "tiktok", kind: "VIDEO_SHARING", url: |c, n| format!("https://www.tiktok.com/@exampleuser{c}/video/{}", 7_000_000_000_000_000_000u64 + u64::from(n)) },
-    PlatformSpec { key: "linkedin", kind: "SOCIAL_NETWORK", url: |_, n| format!("https://www.linkedin.com/posts/example-post-{n}") },
+    PlatformSpec {
+        key: "baidu-tieba",
+        kind: "FORUM",
+        url: |_, n| format!("https://tieba.baidu.com/p/{}", 6_000_000_000u64 + u64::from(n)),
+    },
+    PlatformSpec {
+        key: "threads",
+        kind: "SOCIAL_NETWORK",
+        url: |c, n| format!("https://www.threads.net/@exampleuser{c}/post/expost{n}"),
+    },
+    PlatformSpec {
+        key: "whatsapp",
+        kind: "INSTANT_MESSAGING",
+        url: |_, n| format!("https://chat.whatsapp.com/exampleinvite{n}"),
+    },
+    PlatformSpec {
+        key: "wechat",
+        kind: "INSTANT_MESSAGING",
+        url: |_, n| format!("https://mp.weixin.qq.com/s/examplearticle{n}"),
+    },
+    PlatformSpec {
+        key: "tiktok",
+        kind: "VIDEO_SHARING",
+        url: |c, n| {
+            format!("https://www.tiktok.com/@exampleuser{c}/video/{}", 7_000_000_000_000_000_000u64 + u64::from(n))
+        },
+    },
+    PlatformSpec {
+        key: "linkedin",
+        kind: "SOCIAL_NETWORK",
+        url: |_, n| format!("https://www.linkedin.com/posts/example-post-{n}"),
+    },
 ];
 
 /// The first registry platform of a kind.
@@ -220,7 +290,13 @@ pub fn generate(c: &Checked) -> Plan {
     let written = s.liaison.platforms_written_to as usize;
     let m = &s.liaison.most_active_platform;
     let mut requested = vec![m.links_requested_removal];
-    requested.extend(split(&mut rng, s.liaison.links_requested_removal - m.links_requested_removal, written - 1, 1, m.links_requested_removal - 1));
+    requested.extend(split(
+        &mut rng,
+        s.liaison.links_requested_removal - m.links_requested_removal,
+        written - 1,
+        1,
+        m.links_requested_removal - 1,
+    ));
     requested.resize(platforms.len(), 0);
     let mut removed = vec![m.links_removed];
     let rest_removed = s.liaison.links_removed - m.links_removed;
@@ -249,7 +325,8 @@ pub fn generate(c: &Checked) -> Plan {
     // Links, each first seen in a case (complaints and discoveries) that cites it.
     let mut links: Vec<PlannedLink> = Vec::new();
     let mut per_platform: Vec<Vec<usize>> = vec![Vec::new(); platforms.len()];
-    let old_enough: Vec<usize> = eligible.iter().copied().filter(|i| cases[*i].received_at <= c.as_of - Duration::days(3)).collect();
+    let old_enough: Vec<usize> =
+        eligible.iter().copied().filter(|i| cases[*i].received_at <= c.as_of - Duration::days(3)).collect();
     for (p, spec_index) in platforms.iter().enumerate() {
         let spec = &PLATFORMS[*spec_index];
         for n in 0..(requested[p] + extra[p]) as u32 {
@@ -259,7 +336,11 @@ pub fn generate(c: &Checked) -> Plan {
             let pool = if (n as i64) < requested[p] { &old_enough } else { &eligible };
             let case = pool[rng.random_range(0..pool.len())];
             let index = links.len();
-            links.push(PlannedLink { url: (spec.url)(channel, 10_000 + n), platform: p, first_seen: cases[case].received_at });
+            links.push(PlannedLink {
+                url: (spec.url)(channel, 10_000 + n),
+                platform: p,
+                first_seen: cases[case].received_at,
+            });
             cases[case].links.push(index);
             per_platform[p].push(index);
         }
@@ -268,7 +349,10 @@ pub fn generate(c: &Checked) -> Plan {
     for _ in 0..links.len() / 5 {
         let link = rng.random_range(0..links.len());
         let case = eligible[rng.random_range(0..eligible.len())];
-        if cases[case].received_at >= links[link].first_seen && !cases[case].links.contains(&link) && cases[case].links.len() < 20 {
+        if cases[case].received_at >= links[link].first_seen
+            && !cases[case].links.contains(&link)
+            && cases[case].links.len() < 20
+        {
             cases[case].links.push(link);
         }
     }
@@ -276,7 +360,8 @@ pub fn generate(c: &Checked) -> Plan {
     // Letters: removal requests in groups by first sighting, then reminders of some of them.
     let letter_weights: Vec<i64> = (0..written).map(|p| (requested[p] as f64).sqrt().ceil() as i64).collect();
     let weight_sum: i64 = letter_weights.iter().sum();
-    let mut letters: Vec<i64> = letter_weights.iter().map(|w| (s.liaison.letters_sent * w / weight_sum).max(1)).collect();
+    let mut letters: Vec<i64> =
+        letter_weights.iter().map(|w| (s.liaison.letters_sent * w / weight_sum).max(1)).collect();
     let mut diff = s.liaison.letters_sent - letters.iter().sum::<i64>();
     let mut j = 0;
     while diff != 0 {
@@ -301,15 +386,29 @@ pub fn generate(c: &Checked) -> Plan {
         for chunk in asked.chunks(group) {
             let seen = chunk.iter().map(|l| links[*l].first_seen).max().unwrap_or(c.first_case);
             let served_at = between(&mut rng, seen + Duration::days(1), seen + Duration::days(4)).min(last_useful);
-            notices.push(PlannedNotice { platform: p, kind: NoticeKind::RemovalRequest, served_at, links: chunk.to_vec(), data_provided: None });
+            notices.push(PlannedNotice {
+                platform: p,
+                kind: NoticeKind::RemovalRequest,
+                served_at,
+                links: chunk.to_vec(),
+                data_provided: None,
+            });
         }
         let made = notices.len() - first_notice;
         for r in 0..reminders {
             let follows = first_notice + r % made.max(1);
             let after = notices[follows].served_at;
-            let served_at = between(&mut rng, after + Duration::days(7), after + Duration::days(14)).min(last_useful).max(after + Duration::minutes(1));
+            let served_at = between(&mut rng, after + Duration::days(7), after + Duration::days(14))
+                .min(last_useful)
+                .max(after + Duration::minutes(1));
             let links_of = notices[follows].links.clone();
-            notices.push(PlannedNotice { platform: p, kind: NoticeKind::Reminder(follows), served_at, links: links_of, data_provided: None });
+            notices.push(PlannedNotice {
+                platform: p,
+                kind: NoticeKind::Reminder(follows),
+                served_at,
+                links: links_of,
+                data_provided: None,
+            });
         }
         // Removals confirmed by checks days to weeks after the first request: at any earlier
         // moment the links asked for most recently are still up, so the rate climbs over time.
@@ -324,37 +423,52 @@ pub fn generate(c: &Checked) -> Plan {
         first_request.shuffle(&mut rng);
         for (l, asked_at) in first_request.into_iter().take(removed[p] as usize) {
             let days = rng.random_range(2..=30);
-            let confirmed = between(&mut rng, asked_at + Duration::hours(6), asked_at + Duration::days(days)).min(c.as_of - Duration::minutes(1));
+            let confirmed = between(&mut rng, asked_at + Duration::hours(6), asked_at + Duration::days(days))
+                .min(c.as_of - Duration::minutes(1));
             removals.push((l, confirmed.max(asked_at + Duration::seconds(1)).min(c.as_of)));
         }
         // A disclosure request to each platform written to, about one of its links.
         let link = asked[0];
-        let served_at = between(&mut rng, links[link].first_seen + Duration::days(2), c.as_of - Duration::days(1)).min(last_useful);
+        let served_at =
+            between(&mut rng, links[link].first_seen + Duration::days(2), c.as_of - Duration::days(1)).min(last_useful);
         let data_provided = match rng.random_range(0..3) {
             0 => Some(true),
             1 => Some(false),
             _ => None,
         };
-        notices.push(PlannedNotice { platform: p, kind: NoticeKind::DisclosureRequest, served_at, links: vec![link], data_provided });
+        notices.push(PlannedNotice {
+            platform: p,
+            kind: NoticeKind::DisclosureRequest,
+            served_at,
+            links: vec![link],
+            data_provided,
+        });
         first_notice = notices.len();
         let _ = first_notice;
     }
 
     let suspension = c.suspended_since.map(|since| {
-        let link = per_platform[0].iter().copied().find(|l| links[*l].url.contains("doxchannel0")).unwrap_or(per_platform[0][0]);
+        let link = per_platform[0]
+            .iter()
+            .copied()
+            .find(|l| links[*l].url.contains("doxchannel0"))
+            .unwrap_or(per_platform[0][0]);
         (link, since)
     });
 
     // Referrals: cases assessed and referred to the Police days to weeks after they came in.
-    let mut candidates: Vec<usize> = eligible.iter().copied().filter(|i| cases[*i].received_at <= c.as_of - Duration::days(5)).collect();
+    let mut candidates: Vec<usize> =
+        eligible.iter().copied().filter(|i| cases[*i].received_at <= c.as_of - Duration::days(5)).collect();
     candidates.shuffle(&mut rng);
     let referrals = candidates
         .into_iter()
         .take(s.referrals.cases_referred_to_police as usize)
         .map(|case| {
             let received = cases[case].received_at;
-            let assessed_at = between(&mut rng, received + Duration::days(1), received + Duration::days(10)).min(c.as_of - Duration::days(2));
-            let referred_at = between(&mut rng, assessed_at + Duration::hours(2), assessed_at + Duration::days(14)).min(last_useful);
+            let assessed_at = between(&mut rng, received + Duration::days(1), received + Duration::days(10))
+                .min(c.as_of - Duration::days(2));
+            let referred_at =
+                between(&mut rng, assessed_at + Duration::hours(2), assessed_at + Duration::days(14)).min(last_useful);
             PlannedReferral { case, assessed_at, referred_at }
         })
         .collect();

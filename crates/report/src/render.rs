@@ -96,7 +96,8 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
             m.removal_rate_pct
         );
         for c in r.links.suspended_channels.iter().filter(|c| c.platform == m.name) {
-            let _ = write!(text, " Its channel {} has been suspended since {}.", c.handle, long_date(&c.suspended_since));
+            let _ =
+                write!(text, " Its channel {} has been suspended since {}.", c.handle, long_date(&c.suspended_since));
         }
         out.push(text);
     }
@@ -133,7 +134,8 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
     ));
     let pending: i64 = r.pending_effects.values().sum();
     if pending > 0 {
-        let by_service: Vec<String> = r.pending_effects.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{s} {n}")).collect();
+        let by_service: Vec<String> =
+            r.pending_effects.iter().filter(|(_, n)| **n > 0).map(|(s, n)| format!("{s} {n}")).collect();
         out.push(format!(
             "Note: {pending} effects between services were still pending when this report was made ({}); figures that depend on them may be incomplete.",
             by_service.join(", ")

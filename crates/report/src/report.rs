@@ -31,14 +31,21 @@ pub enum ReportError {
 
 /// Opens a channel to a service, naming the service if it does not answer.
 pub(crate) async fn open(service: &'static str, url: &str) -> Result<tonic::transport::Channel, ReportError> {
-    connect(service, url).await.map_err(|e| ReportError::Unavailable { service, url: url.to_owned(), cause: e.to_string() })
+    connect(service, url).await.map_err(|e| ReportError::Unavailable {
+        service,
+        url: url.to_owned(),
+        cause: e.to_string(),
+    })
 }
 
 /// A failed call: a service that is down or failing is told apart from one that refused the request.
 pub(crate) fn failed(service: &'static str, url: &str, method: &'static str) -> impl Fn(tonic::Status) -> ReportError {
     let url = url.to_owned();
     move |status: tonic::Status| {
-        if matches!(status.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Internal) {
+        if matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown | tonic::Code::Internal
+        ) {
             ReportError::Unavailable { service, url: url.clone(), cause: status.message().to_owned() }
         } else {
             ReportError::Refused { service, method, status }
@@ -148,7 +155,11 @@ fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<Str
 }
 
 /// Asks the four services for their figures as at `as_of` and assembles the report.
-pub async fn gather(endpoints: &Endpoints, as_of: OffsetDateTime, recorded_before: Option<OffsetDateTime>) -> Result<Report, ReportError> {
+pub async fn gather(
+    endpoints: &Endpoints,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+) -> Result<Report, ReportError> {
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
 
@@ -168,12 +179,19 @@ pub async fn gather(endpoints: &Endpoints, as_of: OffsetDateTime, recorded_befor
         .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?
         .into_inner();
     let liaison = LiaisonServiceClient::new(liaison_channel.clone())
-        .get_liaison_statistics(liaison_pb::GetLiaisonStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb, platform: String::new() })
+        .get_liaison_statistics(liaison_pb::GetLiaisonStatisticsRequest {
+            as_of: as_of_pb,
+            recorded_before: recorded_pb,
+            platform: String::new(),
+        })
         .await
         .map_err(failed("liaison", &endpoints.liaison, "GetLiaisonStatistics"))?
         .into_inner();
     let referral = ReferralServiceClient::new(referral_channel.clone())
-        .get_referral_statistics(referral_pb::GetReferralStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
+        .get_referral_statistics(referral_pb::GetReferralStatisticsRequest {
+            as_of: as_of_pb,
+            recorded_before: recorded_pb,
+        })
         .await
         .map_err(failed("referral", &endpoints.referral, "GetReferralStatistics"))?
         .into_inner();
@@ -207,7 +225,12 @@ fn assemble(
     let offset = as_of.offset();
     let kind = |k: K| intake.by_kind.iter().find(|c| c.kind == k as i32).map_or(0, |c| c.cases);
     let group = |g: G| {
-        intake.by_kind_and_victim_group.iter().filter(|c| c.kind != K::Enquiry as i32 && c.victim_group == g as i32).map(|c| c.cases).sum::<i64>()
+        intake
+            .by_kind_and_victim_group
+            .iter()
+            .filter(|c| c.kind != K::Enquiry as i32 && c.victim_group == g as i32)
+            .map(|c| c.cases)
+            .sum::<i64>()
     };
     let mut by_category = BTreeMap::new();
     for c in intake.by_kind_and_category.iter().filter(|c| c.kind != K::Enquiry as i32) {
@@ -228,7 +251,11 @@ fn assemble(
             PlatformFigures {
                 name: p.display_name.clone(),
                 platform: p.platform.clone(),
-                kind: strip(links_pb::PlatformKind::try_from(p.kind).map_or("UNKNOWN", |k| k.as_str_name()), "PLATFORM_KIND_").to_owned(),
+                kind: strip(
+                    links_pb::PlatformKind::try_from(p.kind).map_or("UNKNOWN", |k| k.as_str_name()),
+                    "PLATFORM_KIND_",
+                )
+                .to_owned(),
                 links_requested_removal: f.links_requested,
                 links_removed: f.links_removed,
                 removal_rate_pct: percent(f.links_removed, f.links_requested),
@@ -276,7 +303,11 @@ fn assemble(
                 .iter()
                 .map(|c| SuspendedChannel {
                     name: c.channel.clone(),
-                    platform: links.by_platform.iter().find(|p| p.platform == c.platform).map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
+                    platform: links
+                        .by_platform
+                        .iter()
+                        .find(|p| p.platform == c.platform)
+                        .map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
                     handle: c.handle.clone(),
                     suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
                 })
@@ -330,8 +361,21 @@ mod tests {
             as_of: "2019-11-08T12:00:00+08:00".into(),
             recorded_before: None,
             first_case_received: Some("2019-06-14".into()),
-            cases: Cases { total: 3, complaints_and_discovered: 2, complaints: 1, discovered_by_patrol: 1, agency_referrals: 0, enquiries: 1 },
-            victims: Victims { police_and_families: 1, other: 1, police_and_families_pct: 50, other_pct: 50, by_category: BTreeMap::new() },
+            cases: Cases {
+                total: 3,
+                complaints_and_discovered: 2,
+                complaints: 1,
+                discovered_by_patrol: 1,
+                agency_referrals: 0,
+                enquiries: 1,
+            },
+            victims: Victims {
+                police_and_families: 1,
+                other: 1,
+                police_and_families_pct: 50,
+                other_pct: 50,
+                by_category: BTreeMap::new(),
+            },
             links: Links {
                 platforms_involved: 1,
                 links_involved: 4,
@@ -355,7 +399,12 @@ mod tests {
                 most_active_platform: Some(platform),
                 disclosure_requests: Disclosure { sent: 0, answered: 0, refused: 0, unanswered: 0 },
             },
-            referrals: Referrals { cases_assessed: 1, cases_referred_to_police: 1, referrals_acknowledged: 0, by_outcome: BTreeMap::new() },
+            referrals: Referrals {
+                cases_assessed: 1,
+                cases_referred_to_police: 1,
+                referrals_acknowledged: 0,
+                by_outcome: BTreeMap::new(),
+            },
             pending_effects: BTreeMap::new(),
         }
     }

@@ -122,7 +122,8 @@ pub struct Checked {
 }
 
 fn day_in(text: &str, offset: time::UtcOffset) -> Result<OffsetDateTime, String> {
-    let date = Date::parse(text, format_description!("[year]-[month]-[day]")).map_err(|e| format!("{text:?} is not a date: {e}"))?;
+    let date = Date::parse(text, format_description!("[year]-[month]-[day]"))
+        .map_err(|e| format!("{text:?} is not a date: {e}"))?;
     Ok(date.midnight().assume_offset(offset))
 }
 
@@ -135,12 +136,17 @@ impl Scenario {
     pub fn check(self) -> Result<Checked, Vec<String>> {
         let mut problems = Vec::new();
         let as_of = OffsetDateTime::parse(&self.as_of, &Rfc3339).map_err(|e| vec![format!("as_of: {e}")])?;
-        let first_case = day_in(&self.first_case_received, as_of.offset()).map_err(|e| vec![format!("first_case_received: {e}")])?;
+        let first_case =
+            day_in(&self.first_case_received, as_of.offset()).map_err(|e| vec![format!("first_case_received: {e}")])?;
         if first_case > as_of {
             problems.push("first_case_received is after as_of".to_owned());
         }
         let c = &self.cases;
-        for (key, value) in [("cases.total", c.total), ("cases.complaints_and_discovered", c.complaints_and_discovered), ("cases.enquiries", c.enquiries)] {
+        for (key, value) in [
+            ("cases.total", c.total),
+            ("cases.complaints_and_discovered", c.complaints_and_discovered),
+            ("cases.enquiries", c.enquiries),
+        ] {
             if value < 0 {
                 problems.push(format!("{key} is negative"));
             }
@@ -164,7 +170,9 @@ impl Scenario {
                 KindSplit { complaints: a, patrol: b, agency: d }
             }
             _ => {
-                problems.push("give all of cases.complaints, discovered_by_patrol and agency_referrals, or none".to_owned());
+                problems.push(
+                    "give all of cases.complaints, discovered_by_patrol and agency_referrals, or none".to_owned(),
+                );
                 KindSplit { complaints: 0, patrol: 0, agency: 0 }
             }
         };
@@ -173,7 +181,8 @@ impl Scenario {
             problems.push("victims: the two percentages must add up to 100".to_owned());
         }
         let base = c.complaints_and_discovered;
-        let police_cases = (0..=base).find(|n| percent(*n, base) == v.police_and_families_pct && percent(base - n, base) == v.other_pct);
+        let police_cases = (0..=base)
+            .find(|n| percent(*n, base) == v.police_and_families_pct && percent(base - n, base) == v.other_pct);
         if police_cases.is_none() {
             problems.push(format!(
                 "victims: no number of cases out of {base} rounds to {}% and {}%",
@@ -187,7 +196,8 @@ impl Scenario {
             problems.push("links: there must be at least one link on each platform involved".to_owned());
         }
         if l.links_involved - li.links_requested_removal < l.platforms_involved - li.platforms_written_to {
-            problems.push("links: each platform not written to needs a link of its own beyond those requested".to_owned());
+            problems
+                .push("links: each platform not written to needs a link of its own beyond those requested".to_owned());
         }
         if li.platforms_written_to > l.platforms_involved {
             problems.push("liaison.platforms_written_to exceeds links.platforms_involved".to_owned());
@@ -216,7 +226,10 @@ impl Scenario {
         if li.links_requested_removal < li.platforms_written_to {
             problems.push("liaison: at least one link requested of each platform written to".to_owned());
         }
-        if m.links_removed > m.links_requested_removal || m.links_requested_removal > li.links_requested_removal || m.links_removed > li.links_removed {
+        if m.links_removed > m.links_requested_removal
+            || m.links_requested_removal > li.links_requested_removal
+            || m.links_removed > li.links_removed
+        {
             problems.push("liaison.most_active_platform: its figures exceed the totals or its requests".to_owned());
         }
         if percent(m.links_removed, m.links_requested_removal) != m.removal_rate_pct {
@@ -232,26 +245,37 @@ impl Scenario {
         let rest_requested = li.links_requested_removal - m.links_requested_removal;
         let rest_removed = li.links_removed - m.links_removed;
         if others == 0 && rest_requested != 0 {
-            problems.push("liaison: with one platform written to, it must be the most active and have every request".to_owned());
+            problems.push(
+                "liaison: with one platform written to, it must be the most active and have every request".to_owned(),
+            );
         }
         if others > 0 && (rest_requested < others || rest_requested > others * (m.links_requested_removal - 1)) {
-            problems.push("liaison: the other platforms' requests cannot each be fewer than the most active platform's".to_owned());
+            problems.push(
+                "liaison: the other platforms' requests cannot each be fewer than the most active platform's"
+                    .to_owned(),
+            );
         }
         if rest_removed > rest_requested {
             problems.push("liaison: the other platforms would have more links removed than requested".to_owned());
         }
         if crate::plan::platform_of_kind(&m.kind).is_none() {
-            problems.push(format!("liaison.most_active_platform.kind {:?} is not a platform kind of the registry", m.kind));
+            problems
+                .push(format!("liaison.most_active_platform.kind {:?} is not a platform kind of the registry", m.kind));
         }
         if l.platforms_involved > crate::plan::PLATFORMS.len() as i64 {
-            problems.push(format!("links.platforms_involved: the generator knows {} platforms", crate::plan::PLATFORMS.len()));
+            problems.push(format!(
+                "links.platforms_involved: the generator knows {} platforms",
+                crate::plan::PLATFORMS.len()
+            ));
         }
         let suspended_since = match &l.suspended_channel {
             None => None,
             Some(s) => match day_in(&s.suspended_since, as_of.offset()) {
                 Ok(t) if t <= as_of && t >= first_case => Some(t),
                 Ok(_) => {
-                    problems.push("links.suspended_channel.suspended_since must be between the first case and as_of".to_owned());
+                    problems.push(
+                        "links.suspended_channel.suspended_since must be between the first case and as_of".to_owned(),
+                    );
                     None
                 }
                 Err(e) => {
@@ -260,7 +284,9 @@ impl Scenario {
                 }
             },
         };
-        if self.referrals.cases_referred_to_police > c.complaints_and_discovered || self.referrals.cases_referred_to_police < 0 {
+        if self.referrals.cases_referred_to_police > c.complaints_and_discovered
+            || self.referrals.cases_referred_to_police < 0
+        {
             problems.push("referrals.cases_referred_to_police exceeds the complaints and discoveries".to_owned());
         }
         if (as_of - first_case).whole_days() < 14 {
@@ -272,7 +298,15 @@ impl Scenario {
         let seed = self.seed.unwrap_or_else(|| {
             self.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
         });
-        Ok(Checked { as_of, first_case, suspended_since, split, police_cases: police_cases.unwrap_or(0), seed, scenario: self })
+        Ok(Checked {
+            as_of,
+            first_case,
+            suspended_since,
+            split,
+            police_cases: police_cases.unwrap_or(0),
+            seed,
+            scenario: self,
+        })
     }
 }
 
@@ -300,9 +334,8 @@ mod tests {
 
     #[test]
     fn an_inconsistent_file_is_refused_with_every_reason() {
-        let text = PUBLISHED
-            .replace("links_removed = 1629", "links_removed = 2500")
-            .replace("total = 4122", "total = 4000");
+        let text =
+            PUBLISHED.replace("links_removed = 1629", "links_removed = 2500").replace("total = 4122", "total = 4000");
         let problems = Scenario::parse(&text).unwrap().check().unwrap_err();
         assert!(problems.iter().any(|p| p.contains("more links removed")), "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("cases.total")), "{problems:?}");

@@ -87,14 +87,10 @@ pub fn canonicalize(input: &str) -> Result<Canonical, UrlError> {
         && domain.ends_with('.')
     {
         let trimmed = domain.trim_end_matches('.').to_owned();
-        url.set_host(Some(&trimmed))
-            .map_err(|e| UrlError::Unparsable(e.to_string()))?;
+        url.set_host(Some(&trimmed)).map_err(|e| UrlError::Unparsable(e.to_string()))?;
     }
     let path = normalize_path(url.path());
-    let query: Vec<QueryPair> = parse_query(url.query())
-        .into_iter()
-        .filter(|p| !rules.is_tracking(&p.key))
-        .collect();
+    let query: Vec<QueryPair> = parse_query(url.query()).into_iter().filter(|p| !rules.is_tracking(&p.key)).collect();
 
     let platform = match (url.host_str(), url.port()) {
         (Some(host), None) => rules.platform_for(host),
@@ -129,10 +125,7 @@ fn apply_platform(
     query: Vec<QueryPair>,
     out: &mut Canonical,
 ) -> Result<Url, UrlError> {
-    let query: Vec<QueryPair> = query
-        .into_iter()
-        .filter(|p| !platform.drop_params.contains(&p.key))
-        .collect();
+    let query: Vec<QueryPair> = query.into_iter().filter(|p| !platform.drop_params.contains(&p.key)).collect();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     out.platform_key = Some(platform.key.as_str());
 
@@ -141,10 +134,7 @@ fn apply_platform(
         let mut url = Url::parse(&format!("https://{}", platform.canonical_host))
             .map_err(|e| UrlError::Unparsable(e.to_string()))?;
         url.set_path(path);
-        set_query(
-            &mut url,
-            keep(query, platform.fallback_keep_params.as_deref()),
-        );
+        set_query(&mut url, keep(query, platform.fallback_keep_params.as_deref()));
         return Ok(url);
     };
 
@@ -156,9 +146,7 @@ fn apply_platform(
     // template is already in canonical percent-encoding.
     let mut url = Url::parse(&m.render()).map_err(|e| UrlError::Unparsable(e.to_string()))?;
     let mut pairs = parse_query(url.query());
-    let rest = query
-        .into_iter()
-        .filter(|p| !m.consumed_params.contains(&p.key.as_str()));
+    let rest = query.into_iter().filter(|p| !m.consumed_params.contains(&p.key.as_str()));
     pairs.extend(keep(rest.collect(), m.rule.keep_params.as_deref()));
     set_query(&mut url, pairs);
     Ok(url)
@@ -168,10 +156,7 @@ fn apply_platform(
 fn keep(pairs: Vec<QueryPair>, allowed: Option<&[String]>) -> Vec<QueryPair> {
     match allowed {
         None => pairs,
-        Some(allowed) => pairs
-            .into_iter()
-            .filter(|p| allowed.contains(&p.key))
-            .collect(),
+        Some(allowed) => pairs.into_iter().filter(|p| allowed.contains(&p.key)).collect(),
     }
 }
 
@@ -193,14 +178,8 @@ fn parse_query(query: Option<&str>) -> Vec<QueryPair> {
         .map(|pair| {
             let pair = normalize_percent(pair);
             match pair.split_once('=') {
-                Some((key, value)) => QueryPair {
-                    key: key.to_owned(),
-                    value: Some(value.to_owned()),
-                },
-                None => QueryPair {
-                    key: pair,
-                    value: None,
-                },
+                Some((key, value)) => QueryPair { key: key.to_owned(), value: Some(value.to_owned()) },
+                None => QueryPair { key: pair, value: None },
             }
         })
         .collect()

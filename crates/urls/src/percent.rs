@@ -67,11 +67,7 @@ mod tests {
             ("plain", "plain"),
         ] {
             assert_eq!(normalize_percent(input), expected, "{input}");
-            assert_eq!(
-                normalize_percent(expected),
-                expected,
-                "idempotent on {expected}"
-            );
+            assert_eq!(normalize_percent(expected), expected, "idempotent on {expected}");
         }
     }
 }

@@ -123,12 +123,8 @@ impl Class {
         !value.is_empty()
             && match self {
                 Self::Digits => value.bytes().all(|b| b.is_ascii_digit()),
-                Self::Word => value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
-                Self::Token => value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
+                Self::Word => value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                Self::Token => value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
                 Self::Any => true,
             }
     }
@@ -157,31 +153,20 @@ impl Pattern {
             .strip_suffix('}')
             .ok_or_else(|| format!("placeholder in {text:?} must end the segment"))?;
         let (name, class) = match inner.split_once(':') {
-            Some((name, class)) => (
-                name,
-                Class::from_name(class).ok_or_else(|| format!("unknown class in {text:?}"))?,
-            ),
+            Some((name, class)) => (name, Class::from_name(class).ok_or_else(|| format!("unknown class in {text:?}"))?),
             None => (inner, Class::Token),
         };
         if name.is_empty() || !Class::Word.accepts(name) {
             return Err(format!("bad placeholder name in {text:?}"));
         }
-        Ok(Self::Capture {
-            prefix: text[..open].to_ascii_lowercase(),
-            name: name.to_owned(),
-            class,
-        })
+        Ok(Self::Capture { prefix: text[..open].to_ascii_lowercase(), name: name.to_owned(), class })
     }
 
     /// Matches `value`, pushing any capture onto `captures`.
     fn matches(&self, value: &str, captures: &mut Vec<(String, String)>) -> bool {
         match self {
             Self::Literal(lit) => value.eq_ignore_ascii_case(lit),
-            Self::Capture {
-                prefix,
-                name,
-                class,
-            } => {
+            Self::Capture { prefix, name, class } => {
                 let Some(head) = value.get(..prefix.len()) else {
                     return false;
                 };
@@ -226,10 +211,7 @@ pub(crate) struct RuleMatch<'r> {
 
 impl RuleMatch<'_> {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.captures
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.captures.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The canonical URL template with every placeholder filled in (`compile_rule` checked
@@ -260,11 +242,7 @@ impl RuleSet {
     /// Whether a query key is a tracking parameter removed from every URL.
     pub(crate) fn is_tracking(&self, key: &str) -> bool {
         let key = key.to_ascii_lowercase();
-        self.tracking_params.contains(&key)
-            || self
-                .tracking_prefixes
-                .iter()
-                .any(|p| key.starts_with(p.as_str()))
+        self.tracking_params.contains(&key) || self.tracking_prefixes.iter().any(|p| key.starts_with(p.as_str()))
     }
 
     pub(crate) fn platform_for(&self, host: &str) -> Option<&Platform> {
@@ -274,22 +252,11 @@ impl RuleSet {
 
 impl Platform {
     /// The first rule (in file order) matching the path segments and query.
-    pub(crate) fn find_rule(
-        &self,
-        segments: &[&str],
-        query: &[QueryPair],
-    ) -> Option<RuleMatch<'_>> {
+    pub(crate) fn find_rule(&self, segments: &[&str], query: &[QueryPair]) -> Option<RuleMatch<'_>> {
         self.rules.iter().find_map(|rule| {
             let m = rule.matches(segments, query)?;
             match m.get("channel") {
-                Some(channel)
-                    if self
-                        .reserved_channels
-                        .iter()
-                        .any(|r| r.eq_ignore_ascii_case(channel)) =>
-                {
-                    None
-                }
+                Some(channel) if self.reserved_channels.iter().any(|r| r.eq_ignore_ascii_case(channel)) => None,
                 _ => Some(m),
             }
         })
@@ -301,11 +268,7 @@ impl Rule {
         let mut captures = Vec::new();
         let path_ok = self.paths.iter().any(|pattern| {
             captures.clear();
-            pattern.len() == segments.len()
-                && pattern
-                    .iter()
-                    .zip(segments)
-                    .all(|(p, s)| p.matches(s, &mut captures))
+            pattern.len() == segments.len() && pattern.iter().zip(segments).all(|(p, s)| p.matches(s, &mut captures))
         });
         if !path_ok {
             return None;
@@ -324,35 +287,24 @@ impl Rule {
                 value.make_ascii_lowercase();
             }
         }
-        Some(RuleMatch {
-            rule: self,
-            captures,
-            consumed_params,
-        })
+        Some(RuleMatch { rule: self, captures, consumed_params })
     }
 }
 
 /// The rule table, parsed and checked on first use. The table is compiled into the crate and
 /// covered by tests, so a failure here is a build defect, not bad input: panicking is right.
-pub(crate) static RULES: LazyLock<RuleSet> = LazyLock::new(|| {
-    load(include_str!("rules.toml")).unwrap_or_else(|e| panic!("crates/urls/src/rules.toml: {e}"))
-});
+pub(crate) static RULES: LazyLock<RuleSet> =
+    LazyLock::new(|| load(include_str!("rules.toml")).unwrap_or_else(|e| panic!("crates/urls/src/rules.toml: {e}")));
 
 fn load(text: &str) -> Result<RuleSet, String> {
     let raw: RawRuleSet = toml::from_str(text).map_err(|e| e.to_string())?;
-    let lower = |v: Vec<String>| {
-        v.into_iter()
-            .map(|s| s.to_ascii_lowercase())
-            .collect::<Vec<_>>()
-    };
+    let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect::<Vec<_>>();
     let mut by_host = HashMap::new();
     let mut platforms = Vec::with_capacity(raw.platforms.len());
     for (index, p) in raw.platforms.into_iter().enumerate() {
         for host in &p.hosts {
             if host != &host.to_ascii_lowercase() || host.ends_with('.') {
-                return Err(format!(
-                    "host {host:?} must be lowercase without a trailing dot"
-                ));
+                return Err(format!("host {host:?} must be lowercase without a trailing dot"));
             }
             if by_host.insert(host.clone(), index).is_some() {
                 return Err(format!("host {host:?} belongs to two platforms"));
@@ -361,22 +313,10 @@ fn load(text: &str) -> Result<RuleSet, String> {
         // The host-only fallback builds `https://<canonical_host>`; check it once here so that
         // it cannot fail on input.
         let parsed = url::Url::parse(&format!("https://{}/", p.canonical_host));
-        if parsed
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .as_ref()
-            != Some(&p.canonical_host)
-        {
-            return Err(format!(
-                "canonical_host {:?} is not a canonical host",
-                p.canonical_host
-            ));
+        if parsed.ok().and_then(|u| u.host_str().map(str::to_owned)).as_ref() != Some(&p.canonical_host) {
+            return Err(format!("canonical_host {:?} is not a canonical host", p.canonical_host));
         }
-        let rules = p
-            .rules
-            .into_iter()
-            .map(compile_rule)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rules = p.rules.into_iter().map(compile_rule).collect::<Result<Vec<_>, _>>()?;
         platforms.push(Platform {
             fallback_rule: format!("{}-host", p.key),
             key: p.key,
@@ -401,13 +341,8 @@ fn compile_rule(raw: RawRule) -> Result<Rule, String> {
         .paths
         .iter()
         .map(|path| {
-            let segments = path
-                .strip_prefix('/')
-                .ok_or_else(|| format!("path {path:?} must start with '/'"))?;
-            segments
-                .split('/')
-                .map(Pattern::parse)
-                .collect::<Result<Vec<_>, _>>()
+            let segments = path.strip_prefix('/').ok_or_else(|| format!("path {path:?} must start with '/'"))?;
+            segments.split('/').map(Pattern::parse).collect::<Result<Vec<_>, _>>()
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(context)?;
@@ -425,39 +360,24 @@ fn compile_rule(raw: RawRule) -> Result<Rule, String> {
     let query_captures: Vec<_> = query.iter().filter_map(|(_, p)| p.capture()).collect();
     for name in &raw.lowercase {
         let captured = |(n, _): &(&str, Class)| n == name;
-        if !paths
-            .iter()
-            .flatten()
-            .filter_map(Pattern::capture)
-            .any(|c| captured(&c))
+        if !paths.iter().flatten().filter_map(Pattern::capture).any(|c| captured(&c))
             && !query_captures.iter().any(captured)
         {
-            return Err(context(format!(
-                "lowercase names {name:?}, which no pattern captures"
-            )));
+            return Err(context(format!("lowercase names {name:?}, which no pattern captures")));
         }
     }
     for path in &paths {
-        let captures: Vec<_> = path
-            .iter()
-            .filter_map(Pattern::capture)
-            .chain(query_captures.iter().copied())
-            .collect();
+        let captures: Vec<_> = path.iter().filter_map(Pattern::capture).chain(query_captures.iter().copied()).collect();
         let templates = [Some(&raw.canonical), raw.channel_url.as_ref()];
         for template in templates.into_iter().flatten() {
-            if captures.iter().any(|(name, class)| {
-                *class == Class::Any && template.contains(&format!("{{{name}}}"))
-            }) {
+            if captures.iter().any(|(name, class)| *class == Class::Any && template.contains(&format!("{{{name}}}"))) {
                 return Err(context(format!("{template:?} renders an `any` capture")));
             }
         }
         let dummies: Vec<(&str, &str)> = captures.iter().map(|(name, _)| (*name, "x")).collect();
         let rendered = fill(&raw.canonical, &dummies);
         if rendered.contains('{') || url::Url::parse(&rendered).is_err() {
-            return Err(context(format!(
-                "template {:?} does not fit its paths",
-                raw.canonical
-            )));
+            return Err(context(format!("template {:?} does not fit its paths", raw.canonical)));
         }
         // The channel URL may need captures that only some paths make (it is then absent for
         // the others), but whenever a path captures the channel it must render completely.
@@ -465,9 +385,7 @@ fn compile_rule(raw: RawRule) -> Result<Rule, String> {
             let rendered = fill(template, &dummies);
             let has_channel = captures.iter().any(|(name, _)| *name == "channel");
             if (has_channel && rendered.contains('{')) || url::Url::parse(&rendered).is_err() {
-                return Err(context(format!(
-                    "channel_url {template:?} does not fit its paths"
-                )));
+                return Err(context(format!("channel_url {template:?} does not fit its paths")));
             }
         }
     }
@@ -493,17 +411,8 @@ mod tests {
         let mut names = std::collections::HashSet::new();
         for p in &rules.platforms {
             for r in &p.rules {
-                assert!(
-                    names.insert(r.name.as_str()),
-                    "duplicate rule name {}",
-                    r.name
-                );
-                assert!(
-                    r.name.starts_with(&p.key),
-                    "{} should start with {}",
-                    r.name,
-                    p.key
-                );
+                assert!(names.insert(r.name.as_str()), "duplicate rule name {}", r.name);
+                assert!(r.name.starts_with(&p.key), "{} should start with {}", r.name, p.key);
             }
         }
         assert!(rules.is_tracking("UTM_Source"));
@@ -516,10 +425,7 @@ mod tests {
         let doc = include_str!("../RULES.md");
         for p in &RULES.platforms {
             for name in p.rules.iter().map(|r| &r.name).chain([&p.fallback_rule]) {
-                assert!(
-                    doc.contains(&format!("`{name}`")),
-                    "RULES.md does not mention {name}"
-                );
+                assert!(doc.contains(&format!("`{name}`")), "RULES.md does not mention {name}");
             }
         }
     }
@@ -529,26 +435,11 @@ mod tests {
         let head = "[tracking]\nparams = []\nprefixes = []\n[[platform]]\nkey = \"k\"\n\
                     hosts = [\"a.example\"]\ncanonical_host = \"a.example\"\n[[platform.rule]]\n";
         for (rule, why) in [
-            (
-                "name = \"k\"\npaths = [\"/{a}\"]\ncanonical = \"https://a.example/{b}\"",
-                "unfilled",
-            ),
-            (
-                "name = \"k\"\npaths = [\"/{a:any}\"]\ncanonical = \"https://a.example/{a}\"",
-                "any",
-            ),
-            (
-                "name = \"k\"\npaths = [\"/{a:nope}\"]\ncanonical = \"https://a.example/\"",
-                "class",
-            ),
-            (
-                "name = \"k\"\npaths = [\"x\"]\ncanonical = \"https://a.example/\"",
-                "slash",
-            ),
-            (
-                "name = \"k\"\npaths = [\"/{a}x\"]\ncanonical = \"https://a.example/\"",
-                "suffix",
-            ),
+            ("name = \"k\"\npaths = [\"/{a}\"]\ncanonical = \"https://a.example/{b}\"", "unfilled"),
+            ("name = \"k\"\npaths = [\"/{a:any}\"]\ncanonical = \"https://a.example/{a}\"", "any"),
+            ("name = \"k\"\npaths = [\"/{a:nope}\"]\ncanonical = \"https://a.example/\"", "class"),
+            ("name = \"k\"\npaths = [\"x\"]\ncanonical = \"https://a.example/\"", "slash"),
+            ("name = \"k\"\npaths = [\"/{a}x\"]\ncanonical = \"https://a.example/\"", "suffix"),
             (
                 "name = \"k\"\npaths = [\"/{a}\"]\ncanonical = \"https://a.example/\"\n\
                  lowercase = [\"b\"]",
@@ -574,10 +465,6 @@ mod tests {
         assert!(!p.matches("@a%2Fb", &mut caps));
         let d = Pattern::parse("{id:digits}").expect("valid");
         assert!(!d.matches("12a", &mut caps));
-        assert!(
-            Pattern::parse("Posts")
-                .expect("valid")
-                .matches("posts", &mut caps)
-        );
+        assert!(Pattern::parse("Posts").expect("valid").matches("posts", &mut caps));
     }
 }

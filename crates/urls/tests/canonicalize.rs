@@ -17,12 +17,7 @@ fn every_row_canonicalizes_as_the_table_says() {
     for case in CASES {
         match canonicalize(case.input) {
             Ok(c) => {
-                let got = (
-                    c.url.as_str(),
-                    c.platform_key,
-                    c.channel.as_deref(),
-                    c.message_id.as_deref(),
-                );
+                let got = (c.url.as_str(), c.platform_key, c.channel.as_deref(), c.message_id.as_deref());
                 let want = (case.url, case.platform, case.channel, case.message);
                 if got != want {
                     failures.push(format!("{:?}\n   got {got:?}\n  want {want:?}", case.input));
@@ -31,12 +26,7 @@ fn every_row_canonicalizes_as_the_table_says() {
             Err(e) => failures.push(format!("{:?}: refused: {e}", case.input)),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -47,23 +37,11 @@ fn canonicalizing_is_idempotent() {
         if once.channel == first.channel {
             assert_eq!(once.channel_url, first.channel_url, "{}", case.input);
         }
-        assert_eq!(
-            once.url, case.url,
-            "canonical form of a canonical URL changed"
-        );
-        assert_eq!(
-            (once.platform_key, once.message_id.as_deref()),
-            (case.platform, case.message),
-            "{}",
-            case.url
-        );
+        assert_eq!(once.url, case.url, "canonical form of a canonical URL changed");
+        assert_eq!((once.platform_key, once.message_id.as_deref()), (case.platform, case.message), "{}", case.url);
         // The canonical URL may leave out a channel that the input spelled out (Instagram's
         // `/<user>/p/<code>/` becomes `/p/<code>/`), but it never names a different one.
-        assert!(
-            once.channel.is_none() || once.channel.as_deref() == case.channel,
-            "{}",
-            case.url
-        );
+        assert!(once.channel.is_none() || once.channel.as_deref() == case.channel, "{}", case.url);
         let twice = canonicalize(&once.url).expect("still canonicalizes");
         assert_eq!(twice, once);
     }
@@ -155,8 +133,7 @@ fn idempotent_over_generated_combinations() {
                             continue;
                         }
                         let once = canonicalize(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
-                        let twice = canonicalize(&once.url)
-                            .unwrap_or_else(|e| panic!("{input} -> {}: {e}", once.url));
+                        let twice = canonicalize(&once.url).unwrap_or_else(|e| panic!("{input} -> {}: {e}", once.url));
                         assert_eq!(twice.url, once.url, "from {input}");
                         checked += 1;
                     }
@@ -173,11 +150,7 @@ fn whatever_parse_accepts_canonicalizes() {
     for case in CASES {
         assert!(parse(case.input).is_ok(), "{}", case.input);
         let c = canonicalize(case.input).expect("canonicalizes");
-        assert!(
-            parse(&c.url).is_ok(),
-            "canonical {} must itself be valid",
-            c.url
-        );
+        assert!(parse(&c.url).is_ok(), "canonical {} must itself be valid", c.url);
     }
 }
 
@@ -202,10 +175,7 @@ fn the_whole_result_for_a_telegram_post() {
 #[test]
 fn rules_are_named_and_host_only_matches_say_so() {
     for (input, rule) in [
-        (
-            "https://m.facebook.com/groups/1/permalink/2/",
-            "facebook-group-post",
-        ),
+        ("https://m.facebook.com/groups/1/permalink/2/", "facebook-group-post"),
         ("https://m.facebook.com/marketplace/item/3", "facebook-host"),
         ("https://twitter.com/i/web/status/20", "x-status-anonymous"),
         ("https://youtu.be/dQw4w9WgXcQ", "youtube-short-link"),
@@ -223,51 +193,21 @@ fn rules_are_named_and_host_only_matches_say_so() {
 #[test]
 fn channels_have_urls_of_their_own() {
     for (input, channel_url) in [
-        (
-            "https://t.me/s/SomeChannel/1",
-            Some("https://t.me/somechannel"),
-        ),
+        ("https://t.me/s/SomeChannel/1", Some("https://t.me/somechannel")),
         ("https://t.me/c/1234567890/42", None),
-        (
-            "https://m.facebook.com/groups/HKFoo/permalink/9/",
-            Some("https://www.facebook.com/groups/hkfoo"),
-        ),
-        (
-            "https://m.facebook.com/story.php?story_fbid=9&id=100",
-            Some("https://www.facebook.com/100"),
-        ),
-        (
-            "https://www.facebook.com/SomePage/posts/9",
-            Some("https://www.facebook.com/somepage"),
-        ),
-        (
-            "https://twitter.com/Jack/status/20",
-            Some("https://x.com/jack"),
-        ),
+        ("https://m.facebook.com/groups/HKFoo/permalink/9/", Some("https://www.facebook.com/groups/hkfoo")),
+        ("https://m.facebook.com/story.php?story_fbid=9&id=100", Some("https://www.facebook.com/100")),
+        ("https://www.facebook.com/SomePage/posts/9", Some("https://www.facebook.com/somepage")),
+        ("https://twitter.com/Jack/status/20", Some("https://x.com/jack")),
         ("https://twitter.com/i/web/status/20", None),
         ("https://youtu.be/dQw4w9WgXcQ", None),
-        (
-            "https://www.youtube.com/@SomeHandle",
-            Some("https://www.youtube.com/@somehandle"),
-        ),
-        (
-            "https://www.instagram.com/SomeUser/reel/CxYz/",
-            Some("https://www.instagram.com/someuser/"),
-        ),
+        ("https://www.youtube.com/@SomeHandle", Some("https://www.youtube.com/@somehandle")),
+        ("https://www.instagram.com/SomeUser/reel/CxYz/", Some("https://www.instagram.com/someuser/")),
         ("https://www.instagram.com/p/CxYz/", None),
-        (
-            "https://old.reddit.com/r/HongKong/comments/abc/t/",
-            Some("https://www.reddit.com/r/hongkong"),
-        ),
+        ("https://old.reddit.com/r/HongKong/comments/abc/t/", Some("https://www.reddit.com/r/hongkong")),
         ("https://redd.it/abc", None),
-        (
-            "https://lihkg.com/thread/3456789/page/7",
-            Some("https://lihkg.com/thread/3456789/page/1"),
-        ),
-        (
-            "https://forum.hkgolden.com/thread/7654321/page/3",
-            Some("https://forum.hkgolden.com/thread/7654321/page/1"),
-        ),
+        ("https://lihkg.com/thread/3456789/page/7", Some("https://lihkg.com/thread/3456789/page/1")),
+        ("https://forum.hkgolden.com/thread/7654321/page/3", Some("https://forum.hkgolden.com/thread/7654321/page/1")),
         ("https://example.com/r/x", None),
     ] {
         let c = canonicalize(input).unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -275,11 +215,7 @@ fn channels_have_urls_of_their_own() {
         if let Some(url) = channel_url {
             // The channel URL is itself canonical and names the same channel.
             let again = canonicalize(url).expect("valid");
-            assert_eq!(
-                (again.url.as_str(), again.channel),
-                (url, c.channel),
-                "{input}"
-            );
+            assert_eq!((again.url.as_str(), again.channel), (url, c.channel), "{input}");
         }
     }
 }
@@ -287,42 +223,14 @@ fn channels_have_urls_of_their_own() {
 #[test]
 fn registrable_domains_follow_the_public_suffix_list() {
     for (input, host, domain) in [
-        (
-            "https://a.blogspot.com/x",
-            "a.blogspot.com",
-            Some("a.blogspot.com"),
-        ),
+        ("https://a.blogspot.com/x", "a.blogspot.com", Some("a.blogspot.com")),
         ("https://b.github.io/", "b.github.io", Some("b.github.io")),
-        (
-            "https://www.bbc.co.uk./news",
-            "www.bbc.co.uk",
-            Some("bbc.co.uk"),
-        ),
-        (
-            "https://x.y.example.com/",
-            "x.y.example.com",
-            Some("example.com"),
-        ),
-        (
-            "https://foo.bar.s3.amazonaws.com/",
-            "foo.bar.s3.amazonaws.com",
-            Some("bar.s3.amazonaws.com"),
-        ),
-        (
-            "https://例子.香港/",
-            "xn--fsqu00a.xn--j6w193g",
-            Some("xn--fsqu00a.xn--j6w193g"),
-        ),
-        (
-            "https://m.facebook.com/groups/1",
-            "www.facebook.com",
-            Some("facebook.com"),
-        ),
-        (
-            "https://youtu.be/dQw4w9WgXcQ",
-            "www.youtube.com",
-            Some("youtube.com"),
-        ),
+        ("https://www.bbc.co.uk./news", "www.bbc.co.uk", Some("bbc.co.uk")),
+        ("https://x.y.example.com/", "x.y.example.com", Some("example.com")),
+        ("https://foo.bar.s3.amazonaws.com/", "foo.bar.s3.amazonaws.com", Some("bar.s3.amazonaws.com")),
+        ("https://例子.香港/", "xn--fsqu00a.xn--j6w193g", Some("xn--fsqu00a.xn--j6w193g")),
+        ("https://m.facebook.com/groups/1", "www.facebook.com", Some("facebook.com")),
+        ("https://youtu.be/dQw4w9WgXcQ", "www.youtube.com", Some("youtube.com")),
         ("https://t.me/abcde", "t.me", Some("t.me")),
         ("https://github.io/", "github.io", None),
         ("https://co.uk/", "co.uk", None),
@@ -332,11 +240,7 @@ fn registrable_domains_follow_the_public_suffix_list() {
         ("http://[::1]:8080/", "[::1]", None),
     ] {
         let c = canonicalize(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-        assert_eq!(
-            (c.host.as_str(), c.registrable_domain.as_deref()),
-            (host, domain),
-            "{input}"
-        );
+        assert_eq!((c.host.as_str(), c.registrable_domain.as_deref()), (host, domain), "{input}");
     }
 }
 
@@ -345,39 +249,21 @@ fn hostile_input_is_refused() {
     let long = format!("https://example.com/{}", "a".repeat(3000));
     type Expect = fn(&UrlError) -> bool;
     let cases: [(&str, Expect); 20] = [
-        ("javascript:alert(1)", |e| {
-            *e == UrlError::Scheme("javascript".into())
-        }),
-        ("JavaScript:alert(document.cookie)", |e| {
-            *e == UrlError::Scheme("javascript".into())
-        }),
-        ("data:text/html,<script>alert(1)</script>", |e| {
-            *e == UrlError::Scheme("data".into())
-        }),
-        ("blob:https://example.com/uuid", |e| {
-            *e == UrlError::Scheme("blob".into())
-        }),
-        ("file:///etc/passwd", |e| {
-            *e == UrlError::Scheme("file".into())
-        }),
+        ("javascript:alert(1)", |e| *e == UrlError::Scheme("javascript".into())),
+        ("JavaScript:alert(document.cookie)", |e| *e == UrlError::Scheme("javascript".into())),
+        ("data:text/html,<script>alert(1)</script>", |e| *e == UrlError::Scheme("data".into())),
+        ("blob:https://example.com/uuid", |e| *e == UrlError::Scheme("blob".into())),
+        ("file:///etc/passwd", |e| *e == UrlError::Scheme("file".into())),
         ("https://user:pw@example.com/", |e| *e == UrlError::UserInfo),
-        ("https://user@t.me/somechannel/1", |e| {
-            *e == UrlError::UserInfo
-        }),
+        ("https://user@t.me/somechannel/1", |e| *e == UrlError::UserInfo),
         ("https://:pw@example.com/", |e| *e == UrlError::UserInfo),
         (&long, |e| *e == UrlError::TooLong),
         ("https://exa\0mple.com/", |e| *e == UrlError::Whitespace),
         ("https://example.com/a\nb", |e| *e == UrlError::Whitespace),
-        ("https://example.com/a\r\nSet-Cookie:x", |e| {
-            *e == UrlError::Whitespace
-        }),
+        ("https://example.com/a\r\nSet-Cookie:x", |e| *e == UrlError::Whitespace),
         ("https://exa mple.com/", |e| *e == UrlError::Whitespace),
-        ("http://[::1]:99999/", |e| {
-            matches!(e, UrlError::Unparsable(_))
-        }),
-        ("https://example.com:65536/", |e| {
-            matches!(e, UrlError::Unparsable(_))
-        }),
+        ("http://[::1]:99999/", |e| matches!(e, UrlError::Unparsable(_))),
+        ("https://example.com:65536/", |e| matches!(e, UrlError::Unparsable(_))),
         ("http://", |e| matches!(e, UrlError::Unparsable(_))),
         ("http:///", |e| matches!(e, UrlError::Unparsable(_))),
         ("https://./", |e| *e == UrlError::NoHost),

@@ -79,7 +79,10 @@ impl IntakeService for IntakeApi {
         Ok(Response::new(convert::case_to_proto(&case)))
     }
 
-    async fn list_cases(&self, request: Request<pb::ListCasesRequest>) -> Result<Response<pb::ListCasesResponse>, Status> {
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));

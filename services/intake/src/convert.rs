@@ -45,7 +45,12 @@ fn contact(v: &mut FieldViolations, field: &str, c: Option<&pb::Contact>) -> Opt
     (!contact.is_empty()).then_some(contact)
 }
 
-fn distinct_codes<T: Ord + Copy>(v: &mut FieldViolations, field: &str, codes: &[i32], from: fn(i32) -> Option<T>) -> Vec<T> {
+fn distinct_codes<T: Ord + Copy>(
+    v: &mut FieldViolations,
+    field: &str,
+    codes: &[i32],
+    from: fn(i32) -> Option<T>,
+) -> Vec<T> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for (i, code) in codes.iter().enumerate() {
@@ -114,8 +119,13 @@ pub fn details(v: &mut FieldViolations, prefix: &str, c: &pb::Case, only: Option
     let complainant = if wants(UpdatableField::Complainant) {
         c.complainant.as_ref().map(|p| Complainant {
             display_name: text(v, &field("complainant.display_name"), &p.display_name, MAX_NAME_CHARS, true),
-            relationship: required(v, &field("complainant.relationship"), p.relationship, ComplainantRelationship::from_code)
-                .unwrap_or(ComplainantRelationship::ThirdParty),
+            relationship: required(
+                v,
+                &field("complainant.relationship"),
+                p.relationship,
+                ComplainantRelationship::from_code,
+            )
+            .unwrap_or(ComplainantRelationship::ThirdParty),
             contact: contact(v, &field("complainant.contact"), p.contact.as_ref()),
         })
     } else {
@@ -180,7 +190,11 @@ pub fn filter_code<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(
     Some(code)
 }
 
-pub fn optional_time(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestamp>) -> Option<OffsetDateTime> {
+pub fn optional_time(
+    v: &mut FieldViolations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Option<OffsetDateTime> {
     ts.and_then(|ts| v.check(field, timestamp::from_proto(ts)))
 }
 

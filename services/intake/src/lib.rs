@@ -83,7 +83,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(self.relay.run(stopped.clone()));
-        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
+        let gauges =
+            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let result = self.server.serve(shutdown).await;
         let _ = stop.send(true);
         let _ = relay.await;

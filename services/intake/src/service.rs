@@ -11,10 +11,10 @@ use doxwatch_kit::{
     outbox,
 };
 use doxwatch_proto::links::{self as links_pb, links_service_client::LinksServiceClient};
-use tokio::sync::Notify;
-use tonic::transport::Channel;
 use prost::Message;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::{
@@ -106,7 +106,12 @@ impl Intake {
     }
 
     #[tracing::instrument(skip(self, filter))]
-    pub async fn list_cases(&self, filter: &CaseFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Case>, IntakeError> {
+    pub async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Case>, IntakeError> {
         let mut tx = self.db.begin_read().await?;
         Ok(store::list_cases(&mut tx, filter, after, limit).await?)
     }
@@ -191,9 +196,7 @@ impl Intake {
                 return Ok(first);
             }
         }
-        let head = store::status_head_for_update(&mut tx, id)
-            .await?
-            .ok_or_else(|| IntakeError::NotFound(id.name()))?;
+        let head = store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
         let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
         check_transition(head.kind, head.status, transition.to, mover)?;
         if transition.occurred_at < head.since {

@@ -104,8 +104,14 @@ async fn lists_with_pagination_and_filters(db: TestDatabase) {
         let mut client = client.clone();
         async move { client.list_cases(req).await.unwrap().into_inner().cases.len() }
     };
-    assert_eq!(list(pb::ListCasesRequest { kind: pb::CaseKind::PatrolDiscovery as i32, ..Default::default() }).await, 1);
-    assert_eq!(list(pb::ListCasesRequest { data_subject_category: Cat::Student as i32, ..Default::default() }).await, 3);
+    assert_eq!(
+        list(pb::ListCasesRequest { kind: pb::CaseKind::PatrolDiscovery as i32, ..Default::default() }).await,
+        1
+    );
+    assert_eq!(
+        list(pb::ListCasesRequest { data_subject_category: Cat::Student as i32, ..Default::default() }).await,
+        3
+    );
     assert_eq!(list(pb::ListCasesRequest { status: pb::CaseStatus::Received as i32, ..Default::default() }).await, 7);
     assert_eq!(list(pb::ListCasesRequest { status: pb::CaseStatus::Closed as i32, ..Default::default() }).await, 0);
     assert_eq!(
@@ -119,11 +125,8 @@ async fn lists_with_pagination_and_filters(db: TestDatabase) {
     );
 
     // A page token is refused with other filters.
-    let first = client
-        .list_cases(pb::ListCasesRequest { page_size: 2, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner();
+    let first =
+        client.list_cases(pb::ListCasesRequest { page_size: 2, ..Default::default() }).await.unwrap().into_inner();
     let err = client
         .list_cases(pb::ListCasesRequest {
             page_size: 2,
@@ -162,10 +165,8 @@ async fn refuses_every_bad_field_at_once_and_stores_nothing(db: TestDatabase) {
         alleged_harm: vec![0],
         ..Default::default()
     };
-    let err = client
-        .create_case(pb::CreateCaseRequest { case: Some(bad), request_id: "r".repeat(129) })
-        .await
-        .unwrap_err();
+    let err =
+        client.create_case(pb::CreateCaseRequest { case: Some(bad), request_id: "r".repeat(129) }).await.unwrap_err();
     let fields = violated_fields(&err);
     for expected in [
         "request_id",
@@ -194,7 +195,8 @@ async fn refuses_every_bad_field_at_once_and_stores_nothing(db: TestDatabase) {
     too_many.reported_urls = (0..101).map(|i| format!("https://example.com/{i}")).collect();
     too_many.data_subjects = (0..51).map(|i| subject(&format!("S {i}"), Cat::Other)).collect();
     too_many.summary = "y".repeat(4001);
-    let err = client.create_case(pb::CreateCaseRequest { case: Some(too_many), ..Default::default() }).await.unwrap_err();
+    let err =
+        client.create_case(pb::CreateCaseRequest { case: Some(too_many), ..Default::default() }).await.unwrap_err();
     let fields = violated_fields(&err);
     assert_eq!(fields, vec!["case.summary", "case.reported_urls", "case.data_subjects"]);
 
@@ -311,7 +313,11 @@ async fn refuses_bad_updates(db: TestDatabase) {
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["update_mask.paths[1]", "update_mask.paths[2]", "case.summary"]);
     let err = client
-        .update_case(pb::UpdateCaseRequest { case: Some(created.clone()), update_mask: None, request_id: String::new() })
+        .update_case(pb::UpdateCaseRequest {
+            case: Some(created.clone()),
+            update_mask: None,
+            request_id: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["update_mask"]);

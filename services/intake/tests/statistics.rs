@@ -17,16 +17,17 @@ fn status(s: &pb::IntakeStatistics, st: S) -> i64 {
     s.by_status.iter().find(|c| c.status == st as i32).map_or(-1, |c| c.cases)
 }
 fn group(s: &pb::IntakeStatistics, k: K, g: G) -> i64 {
-    s.by_kind_and_victim_group
-        .iter()
-        .find(|c| c.kind == k as i32 && c.victim_group == g as i32)
-        .map_or(-1, |c| c.cases)
+    s.by_kind_and_victim_group.iter().find(|c| c.kind == k as i32 && c.victim_group == g as i32).map_or(-1, |c| c.cases)
 }
 fn category(s: &pb::IntakeStatistics, k: K, c: Cat) -> i64 {
     s.by_kind_and_category.iter().find(|x| x.kind == k as i32 && x.category == c as i32).map_or(0, |x| x.cases)
 }
 
-async fn stats(client: &mut Client, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::IntakeStatistics {
+async fn stats(
+    client: &mut Client,
+    as_of: &str,
+    recorded_before: Option<prost_types::Timestamp>,
+) -> pb::IntakeStatistics {
     client
         .get_intake_statistics(pb::GetIntakeStatisticsRequest { as_of: Some(ts(as_of)), recorded_before })
         .await
@@ -132,7 +133,10 @@ async fn figures_as_at_several_moments_and_as_recorded_before(db: TestDatabase) 
     assert_eq!(before.by_kind.len(), 4, "every kind is listed, zeros included");
 
     let err = client
-        .get_intake_statistics(pb::GetIntakeStatisticsRequest { as_of: Some(ts("2999-01-01T00:00:00Z")), recorded_before: None })
+        .get_intake_statistics(pb::GetIntakeStatisticsRequest {
+            as_of: Some(ts("2999-01-01T00:00:00Z")),
+            recorded_before: None,
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["as_of"]);

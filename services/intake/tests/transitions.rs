@@ -137,10 +137,8 @@ async fn refused_moves_change_nothing(db: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["closure_reason"]);
-    let err = client
-        .transition_case(to("cases/0190f5c2-0000-7000-8000-000000000000", S::UnderAssessment))
-        .await
-        .unwrap_err();
+    let err =
+        client.transition_case(to("cases/0190f5c2-0000-7000-8000-000000000000", S::UnderAssessment)).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
     let after = client.get_case(pb::GetCaseRequest { name: case.name.clone() }).await.unwrap().into_inner();
@@ -218,7 +216,10 @@ async fn closing_as_duplicate_names_another_case(db: TestDatabase) {
     let err = client.transition_case(close(&second.name, R::Duplicate)).await.unwrap_err();
     assert_eq!(violated_fields(&err), vec!["duplicate_of"]);
     let err = client
-        .transition_case(pb::TransitionCaseRequest { duplicate_of: second.name.clone(), ..close(&second.name, R::Duplicate) })
+        .transition_case(pb::TransitionCaseRequest {
+            duplicate_of: second.name.clone(),
+            ..close(&second.name, R::Duplicate)
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["duplicate_of"], "not a duplicate of itself");
@@ -231,12 +232,18 @@ async fn closing_as_duplicate_names_another_case(db: TestDatabase) {
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["duplicate_of"], "not of an unknown case");
     let err = client
-        .transition_case(pb::TransitionCaseRequest { duplicate_of: first.name.clone(), ..close(&second.name, R::Withdrawn) })
+        .transition_case(pb::TransitionCaseRequest {
+            duplicate_of: first.name.clone(),
+            ..close(&second.name, R::Withdrawn)
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["duplicate_of"], "only with the DUPLICATE reason");
     client
-        .transition_case(pb::TransitionCaseRequest { duplicate_of: first.name.clone(), ..close(&second.name, R::Duplicate) })
+        .transition_case(pb::TransitionCaseRequest {
+            duplicate_of: first.name.clone(),
+            ..close(&second.name, R::Duplicate)
+        })
         .await
         .unwrap();
     let timeline = events(&mut client, &second.name).await;

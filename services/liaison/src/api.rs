@@ -50,7 +50,10 @@ fn as_at(v: &mut FieldViolations, field: &str, ts: Option<&prost_types::Timestam
 
 #[tonic::async_trait]
 impl LiaisonService for LiaisonApi {
-    async fn set_platform_contact(&self, request: Request<pb::SetPlatformContactRequest>) -> Result<Response<pb::PlatformContact>, Status> {
+    async fn set_platform_contact(
+        &self,
+        request: Request<pb::SetPlatformContactRequest>,
+    ) -> Result<Response<pb::PlatformContact>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -66,7 +69,10 @@ impl LiaisonService for LiaisonApi {
         Ok(Response::new(self.liaison.set_contact(&actor, contact, key, convert::contact_out).await?))
     }
 
-    async fn get_platform_contact(&self, request: Request<pb::GetPlatformContactRequest>) -> Result<Response<pb::PlatformContact>, Status> {
+    async fn get_platform_contact(
+        &self,
+        request: Request<pb::GetPlatformContactRequest>,
+    ) -> Result<Response<pb::PlatformContact>, Status> {
         let mut v = FieldViolations::new();
         let platform = convert::contact_name(&mut v, "name", &request.get_ref().name);
         let contact = self.liaison.get_contact(checked(v, platform)?).await?;
@@ -89,7 +95,10 @@ impl LiaisonService for LiaisonApi {
             Some(last) if more => page::encode_token("contacts", &last.platform.name()),
             _ => String::new(),
         };
-        Ok(Response::new(pb::ListPlatformContactsResponse { contacts: contacts.iter().map(convert::contact_out).collect(), next_page_token }))
+        Ok(Response::new(pb::ListPlatformContactsResponse {
+            contacts: contacts.iter().map(convert::contact_out).collect(),
+            next_page_token,
+        }))
     }
 
     async fn create_notice(&self, request: Request<pb::CreateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
@@ -115,7 +124,10 @@ impl LiaisonService for LiaisonApi {
         Ok(Response::new(convert::notice_out(&notice, t)))
     }
 
-    async fn list_notices(&self, request: Request<pb::ListNoticesRequest>) -> Result<Response<pb::ListNoticesResponse>, Status> {
+    async fn list_notices(
+        &self,
+        request: Request<pb::ListNoticesRequest>,
+    ) -> Result<Response<pb::ListNoticesResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -145,7 +157,10 @@ impl LiaisonService for LiaisonApi {
             Some(last) if more => page::encode_token(&fingerprint, &last.id.0),
             _ => String::new(),
         };
-        Ok(Response::new(pb::ListNoticesResponse { notices: notices.iter().map(|n| convert::notice_out(n, t)).collect(), next_page_token }))
+        Ok(Response::new(pb::ListNoticesResponse {
+            notices: notices.iter().map(|n| convert::notice_out(n, t)).collect(),
+            next_page_token,
+        }))
     }
 
     async fn update_notice(&self, request: Request<pb::UpdateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
@@ -228,10 +243,15 @@ impl LiaisonService for LiaisonApi {
         let key = validate::request_key(&mut v, "RemindNotice", &req.request_id, &req, |r| r.request_id.clear());
         let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
         let id = checked(v, id)?;
-        Ok(Response::new(self.liaison.follow_up(&actor, id, NoticeKind::Reminder, None, key, convert::notice_out).await?))
+        Ok(Response::new(
+            self.liaison.follow_up(&actor, id, NoticeKind::Reminder, None, key, convert::notice_out).await?,
+        ))
     }
 
-    async fn escalate_notice(&self, request: Request<pb::EscalateNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
+    async fn escalate_notice(
+        &self,
+        request: Request<pb::EscalateNoticeRequest>,
+    ) -> Result<Response<pb::Notice>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -247,14 +267,20 @@ impl LiaisonService for LiaisonApi {
         Ok(Response::new(self.liaison.follow_up(&actor, id, to_kind, legal_basis, key, convert::notice_out).await?))
     }
 
-    async fn list_notice_events(&self, request: Request<pb::ListNoticeEventsRequest>) -> Result<Response<pb::ListNoticeEventsResponse>, Status> {
+    async fn list_notice_events(
+        &self,
+        request: Request<pb::ListNoticeEventsRequest>,
+    ) -> Result<Response<pb::ListNoticeEventsResponse>, Status> {
         let mut v = FieldViolations::new();
         let id = convert::name(&mut v, "name", &request.get_ref().name, NoticeId::parse_name);
         let events = self.liaison.events(checked(v, id)?).await?;
         Ok(Response::new(pb::ListNoticeEventsResponse { events: events.iter().map(convert::event_out).collect() }))
     }
 
-    async fn render_notice(&self, request: Request<pb::RenderNoticeRequest>) -> Result<Response<pb::RenderedNotice>, Status> {
+    async fn render_notice(
+        &self,
+        request: Request<pb::RenderNoticeRequest>,
+    ) -> Result<Response<pb::RenderedNotice>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
@@ -308,7 +334,10 @@ impl LiaisonService for LiaisonApi {
         Ok(Response::new(pb::RenderedNotice { content, media_type: media_type.to_owned(), language: language.code() }))
     }
 
-    async fn get_liaison_statistics(&self, request: Request<pb::GetLiaisonStatisticsRequest>) -> Result<Response<pb::LiaisonStatistics>, Status> {
+    async fn get_liaison_statistics(
+        &self,
+        request: Request<pb::GetLiaisonStatisticsRequest>,
+    ) -> Result<Response<pb::LiaisonStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let at = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());

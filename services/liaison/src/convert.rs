@@ -14,7 +14,12 @@ pub fn name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str
     v.check(field, parse(value))
 }
 
-pub fn optional_name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+pub fn optional_name<T>(
+    v: &mut FieldViolations,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
     if value.is_empty() { None } else { v.check(field, parse(value)) }
 }
 
@@ -51,7 +56,11 @@ pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<Pl
     if email.is_empty() && postal_address.is_empty() && web_form_url.is_empty() && in_app.is_empty() {
         v.add("contact", "needs at least one address for service");
     }
-    let language = if c.language == 0 { Some(Language::English) } else { validate::required(v, "contact.language", c.language, Language::from_code) };
+    let language = if c.language == 0 {
+        Some(Language::English)
+    } else {
+        validate::required(v, "contact.language", c.language, Language::from_code)
+    };
     let notes = validate::text(v, "contact.notes", &c.notes, 4000, false);
     Some(PlatformContact {
         platform: platform?,
@@ -226,7 +235,11 @@ fn figures_out(f: &CorrespondenceFigures) -> pb::CorrespondenceFigures {
     }
 }
 
-pub fn statistics_out(f: &LiaisonFigures, t: AsAt, recorded_before: Option<time::OffsetDateTime>) -> pb::LiaisonStatistics {
+pub fn statistics_out(
+    f: &LiaisonFigures,
+    t: AsAt,
+    recorded_before: Option<time::OffsetDateTime>,
+) -> pb::LiaisonStatistics {
     let mut by_platform: Vec<pb::PlatformCorrespondence> = f
         .by_platform
         .iter()

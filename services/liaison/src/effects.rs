@@ -23,7 +23,12 @@ pub fn removal_requests(notice: NoticeId, links: &[LinkRef], served_at: OffsetDa
                 served_at: Some(doxwatch_kit::timestamp::to_proto(served_at)),
                 request_id: String::new(),
             };
-            Effect { peer: "links", method: "RecordRemovalRequests", key: notice.name(), payload: request.encode_to_vec() }
+            Effect {
+                peer: "links",
+                method: "RecordRemovalRequests",
+                key: notice.name(),
+                payload: request.encode_to_vec(),
+            }
         })
         .collect()
 }
@@ -73,13 +78,15 @@ impl Deliver for LiaisonEffects {
             let mut links = self.links.clone();
             match (message.peer.as_str(), message.method.as_str()) {
                 ("links", "RecordRemovalRequests") => {
-                    let mut request = pb::RecordRemovalRequestsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                    let mut request =
+                        pb::RecordRemovalRequestsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                     request.request_id = message.request_id();
                     links.record_removal_requests(message.request(crate::SERVICE, request)).await?;
                     Ok(())
                 }
                 ("links", "RecordObservations") => {
-                    let mut request = pb::RecordObservationsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                    let mut request =
+                        pb::RecordObservationsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                     request.request_id = message.request_id();
                     links.record_observations(message.request(crate::SERVICE, request)).await?;
                     Ok(())

@@ -62,7 +62,9 @@ impl From<LiaisonError> for Status {
         match e {
             LiaisonError::Invalid(v) => error::invalid_argument(&v),
             LiaisonError::NotFound(name) => error::not_found(&name),
-            LiaisonError::Precondition(reason, message) => error::with_reason(Code::FailedPrecondition, reason, message),
+            LiaisonError::Precondition(reason, message) => {
+                error::with_reason(Code::FailedPrecondition, reason, message)
+            }
             LiaisonError::RequestIdReused(id) => error::request_id_reused(&id),
             LiaisonError::LinksUnavailable(status) => error::peer_unavailable("link-tracking", &status),
             e @ LiaisonError::Render(_) => error::internal(&e),

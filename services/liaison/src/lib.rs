@@ -85,7 +85,11 @@ impl Application {
     pub async fn build_with(config: &ServiceConfig, periods: CompliancePeriods) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
         let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
-        let relay = Relay::new(db.clone(), Arc::new(effects::LiaisonEffects::new(links.clone())), RelaySettings::from_config(&config.outbox));
+        let relay = Relay::new(
+            db.clone(),
+            Arc::new(effects::LiaisonEffects::new(links.clone())),
+            RelaySettings::from_config(&config.outbox),
+        );
         let link_tracking = links::LinkTracking::new(links);
         let liaison = service::Liaison::new(db.clone(), link_tracking.clone(), periods, relay.waker());
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
@@ -108,7 +112,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(self.relay.run(stopped.clone()));
-        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
+        let gauges =
+            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let result = self.server.serve(shutdown).await;
         let _ = stop.send(true);
         let _ = relay.await;

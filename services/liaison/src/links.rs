@@ -35,7 +35,12 @@ impl LinkTracking {
     }
 
     /// Checks that the platform exists; an unknown one is a violation of `field`.
-    pub async fn check_platform(&self, v: &mut FieldViolations, field: &str, platform: PlatformRef) -> Result<(), LiaisonError> {
+    pub async fn check_platform(
+        &self,
+        v: &mut FieldViolations,
+        field: &str,
+        platform: PlatformRef,
+    ) -> Result<(), LiaisonError> {
         let result = self.client.clone().get_platform(request(pb::GetPlatformRequest { name: platform.name() })).await;
         match result {
             Ok(_) => Ok(()),
@@ -55,11 +60,15 @@ impl LinkTracking {
         channel: ChannelRef,
         platform: PlatformRef,
     ) -> Result<(), LiaisonError> {
-        let result = self.client.clone().get_channel(request(pb::GetChannelRequest { name: channel.name(), as_of: None })).await;
+        let result =
+            self.client.clone().get_channel(request(pb::GetChannelRequest { name: channel.name(), as_of: None })).await;
         match result {
             Ok(found) if found.get_ref().platform == platform.name() => Ok(()),
             Ok(found) => {
-                v.add(field, format!("{} is on {}, not on the notice's platform", channel.name(), found.get_ref().platform));
+                v.add(
+                    field,
+                    format!("{} is on {}, not on the notice's platform", channel.name(), found.get_ref().platform),
+                );
                 Ok(())
             }
             Err(status) if status.code() == Code::NotFound => {
@@ -81,7 +90,12 @@ impl LinkTracking {
     ) -> Result<(), LiaisonError> {
         for (chunk_index, chunk) in links.chunks(1000).enumerate() {
             let names: Vec<String> = chunk.iter().map(|l| l.name()).collect();
-            let found = match self.client.clone().batch_get_links(request(pb::BatchGetLinksRequest { names: names.clone() })).await {
+            let found = match self
+                .client
+                .clone()
+                .batch_get_links(request(pb::BatchGetLinksRequest { names: names.clone() }))
+                .await
+            {
                 Ok(response) => response.into_inner().links,
                 Err(status) if status.code() == Code::NotFound => {
                     // Some link is unknown: ask one by one to name each.
@@ -90,7 +104,9 @@ impl LinkTracking {
                         match self.client.clone().get_link(request(pb::GetLinkRequest { name: name.clone() })).await {
                             Ok(link) => found.push(link.into_inner()),
                             Err(status) => {
-                                if let e @ LiaisonError::LinksUnavailable(_) = unavailable_or(status, || LiaisonError::NotFound(name.clone())) {
+                                if let e @ LiaisonError::LinksUnavailable(_) =
+                                    unavailable_or(status, || LiaisonError::NotFound(name.clone()))
+                                {
                                     return Err(e);
                                 }
                             }
@@ -103,7 +119,9 @@ impl LinkTracking {
             for (i, name) in names.iter().enumerate() {
                 let index = chunk_index * 1000 + i;
                 match found.iter().find(|l| &l.name == name) {
-                    None => v.add(format!("{field}[{index}].link"), format!("{name} is not a link known to link-tracking")),
+                    None => {
+                        v.add(format!("{field}[{index}].link"), format!("{name} is not a link known to link-tracking"))
+                    }
                     Some(link) if link.platform != platform.name() => v.add(
                         format!("{field}[{index}].link"),
                         format!("{name} is on {}, not on the notice's platform", link.platform),

@@ -105,7 +105,9 @@ pub fn html(markdown: &str, language: Language, title: &str) -> String {
         Language::TraditionalChinese => "zh-Hant",
     };
     let title: String = title.chars().filter(|c| !"<>&\"".contains(*c)).collect();
-    format!("<!doctype html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body>\n</html>\n")
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n{body}</body>\n</html>\n"
+    )
 }
 
 #[cfg(test)]

@@ -69,7 +69,13 @@ pub struct Reply {
     pub text: String,
 }
 
-fn event(kind: NoticeEventKind, actor: &Actor, occurred_at: OffsetDateTime, now: OffsetDateTime, note: String) -> NoticeEvent {
+fn event(
+    kind: NoticeEventKind,
+    actor: &Actor,
+    occurred_at: OffsetDateTime,
+    now: OffsetDateTime,
+    note: String,
+) -> NoticeEvent {
     NoticeEvent { kind, actor: actor.name(), occurred_at, record_time: now, note }
 }
 
@@ -114,7 +120,9 @@ impl Liaison {
 
     pub async fn get_contact(&self, platform: PlatformRef) -> Result<PlatformContact, LiaisonError> {
         let mut tx = self.db.begin_read().await?;
-        store::get_contact(&mut tx, platform).await?.ok_or_else(|| LiaisonError::NotFound(format!("{}/contact", platform.name())))
+        store::get_contact(&mut tx, platform)
+            .await?
+            .ok_or_else(|| LiaisonError::NotFound(format!("{}/contact", platform.name())))
     }
 
     pub async fn list_contacts(&self, after: &str, limit: u32) -> Result<Vec<PlatformContact>, LiaisonError> {
@@ -159,7 +167,11 @@ impl Liaison {
                 id: NoticeId::new(),
                 platform: draft.platform,
                 kind: draft.kind,
-                items: draft.items.iter().map(|(link, action)| Item { link: *link, action: *action, replies: Vec::new() }).collect(),
+                items: draft
+                    .items
+                    .iter()
+                    .map(|(link, action)| Item { link: *link, action: *action, replies: Vec::new() })
+                    .collect(),
                 cases: draft.cases.clone(),
                 channel: draft.channel,
                 legal_basis: draft.legal_basis.clone(),
@@ -174,7 +186,13 @@ impl Liaison {
                 update_time: now,
             };
             store::insert_notice(&mut tx, &notice).await?;
-            store::append_event(&mut tx, notice.id, &event(NoticeEventKind::Created, actor, now, now, String::new()), EventDetails { service: None }).await?;
+            store::append_event(
+                &mut tx,
+                notice.id,
+                &event(NoticeEventKind::Created, actor, now, now, String::new()),
+                EventDetails { service: None },
+            )
+            .await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
@@ -236,7 +254,10 @@ impl Liaison {
     ) -> Result<R, LiaisonError> {
         let current = self.get(id).await?;
         if current.service.is_some() || current.closure.is_some() {
-            return Err(precondition("NOT_A_DRAFT", format!("{} is no longer a draft: a served notice cannot be changed", id.name())));
+            return Err(precondition(
+                "NOT_A_DRAFT",
+                format!("{} is no longer a draft: a served notice cannot be changed", id.name()),
+            ));
         }
         let mut draft = Draft {
             platform: current.platform,
@@ -267,15 +288,24 @@ impl Liaison {
                 return Err(precondition("NOT_A_DRAFT", format!("{} is no longer a draft", id.name())));
             }
             let now = timestamp::now();
-            notice.items = draft.items.iter().map(|(link, action)| Item { link: *link, action: *action, replies: Vec::new() }).collect();
+            notice.items = draft
+                .items
+                .iter()
+                .map(|(link, action)| Item { link: *link, action: *action, replies: Vec::new() })
+                .collect();
             notice.cases = draft.cases.clone();
             notice.channel = draft.channel;
             notice.legal_basis = draft.legal_basis.clone();
             notice.deadline_override = draft.deadline;
             notice.update_time = now;
             store::update_draft(&mut tx, &notice).await?;
-            store::append_event(&mut tx, id, &event(NoticeEventKind::Updated, actor, now, now, String::new()), EventDetails { service: None })
-                .await?;
+            store::append_event(
+                &mut tx,
+                id,
+                &event(NoticeEventKind::Updated, actor, now, now, String::new()),
+                EventDetails { service: None },
+            )
+            .await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
@@ -314,7 +344,8 @@ impl Liaison {
             store::touch(&mut tx, id, now).await?;
             notice.update_time = now;
             if notice.asks_removal() {
-                let links: Vec<LinkRef> = notice.items.iter().filter(|i| i.action.asks_removal()).map(|i| i.link).collect();
+                let links: Vec<LinkRef> =
+                    notice.items.iter().filter(|i| i.action.asks_removal()).map(|i| i.link).collect();
                 enqueue_all(&mut tx, effects::removal_requests(id, &links, served_at)).await?;
             }
             Ok(respond(&notice, AsAt::now(now)))
@@ -357,7 +388,8 @@ impl Liaison {
             if !v.is_empty() {
                 return Err(v.into());
             }
-            store::insert_reply(&mut tx, id, None, reply.all_items, &reply.text, received_at, &actor.name(), now).await?;
+            store::insert_reply(&mut tx, id, None, reply.all_items, &reply.text, received_at, &actor.name(), now)
+                .await?;
             let mut complied = Vec::new();
             for item in &notice.items {
                 let given = reply.items.iter().find(|(link, _, _)| *link == item.link);
@@ -366,7 +398,8 @@ impl Liaison {
                     (None, Some(all)) => (all, ""),
                     (None, None) => continue,
                 };
-                store::insert_reply(&mut tx, id, Some(item.link), Some(outcome), text, received_at, &actor.name(), now).await?;
+                store::insert_reply(&mut tx, id, Some(item.link), Some(outcome), text, received_at, &actor.name(), now)
+                    .await?;
                 if outcome == ReplyOutcome::Complied && item.action.asks_removal() {
                     complied.push(item.link);
                 }
@@ -380,7 +413,11 @@ impl Liaison {
             .await?;
             store::touch(&mut tx, id, now).await?;
             enqueue_all(&mut tx, effects::platform_reports(id, &complied, received_at)).await?;
-            let notice = store::load(&mut tx, &[id]).await?.into_iter().next().ok_or_else(|| LiaisonError::NotFound(id.name()))?;
+            let notice = store::load(&mut tx, &[id])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| LiaisonError::NotFound(id.name()))?;
             Ok(respond(&notice, AsAt::now(now)))
         })?;
         self.relay.notify_one();
@@ -409,8 +446,13 @@ impl Liaison {
                 v.add("occurred_at", format!("must not be before the notice was served ({})", service.served_at));
                 return Err(v.into());
             }
-            store::append_event(&mut tx, id, &event(NoticeEventKind::Closed, actor, closed_at, now, reason.clone()), EventDetails { service: None })
-                .await?;
+            store::append_event(
+                &mut tx,
+                id,
+                &event(NoticeEventKind::Closed, actor, closed_at, now, reason.clone()),
+                EventDetails { service: None },
+            )
+            .await?;
             store::touch(&mut tx, id, now).await?;
             notice.closure = Some(Closure { closed_at, record_time: now });
             notice.update_time = now;
@@ -449,7 +491,8 @@ impl Liaison {
             if outstanding.is_empty() && !channel_unanswered {
                 return Err(precondition("NOTHING_OUTSTANDING", format!("{} has no outstanding items", id.name())));
             }
-            let reminds_kind = (to_kind == NoticeKind::Reminder).then(|| original.reminds_kind.unwrap_or(original.kind));
+            let reminds_kind =
+                (to_kind == NoticeKind::Reminder).then(|| original.reminds_kind.unwrap_or(original.kind));
             let mut items = outstanding;
             if to_kind == NoticeKind::CessationNotice {
                 // A cessation notice requires the content to go; an item asked of the platform in
@@ -486,8 +529,15 @@ impl Liaison {
                 EventDetails { service: None },
             )
             .await?;
-            let kind = if to_kind == NoticeKind::Reminder { NoticeEventKind::Reminded } else { NoticeEventKind::Escalated };
-            store::append_event(&mut tx, id, &event(kind, actor, now, now, notice.id.name()), EventDetails { service: None }).await?;
+            let kind =
+                if to_kind == NoticeKind::Reminder { NoticeEventKind::Reminded } else { NoticeEventKind::Escalated };
+            store::append_event(
+                &mut tx,
+                id,
+                &event(kind, actor, now, now, notice.id.name()),
+                EventDetails { service: None },
+            )
+            .await?;
             Ok(respond(&notice, t))
         })
     }

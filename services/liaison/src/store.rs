@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;
@@ -94,7 +94,8 @@ pub async fn get_contact(tx: &mut Tx, platform: PlatformRef) -> Result<Option<Pl
 
 pub async fn list_contacts(tx: &mut Tx, after: &str, limit: u32) -> Result<Vec<PlatformContact>, StoreError> {
     let sql = format!("SELECT {CONTACT_COLUMNS} FROM platform_contacts WHERE platform > $1 ORDER BY platform LIMIT $2");
-    let rows: Vec<ContactRow> = on_tx!(tx, c => sqlx::query_as(&sql).bind(after).bind(i64::from(limit)).fetch_all(c).await?);
+    let rows: Vec<ContactRow> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(after).bind(i64::from(limit)).fetch_all(c).await?);
     rows.into_iter().map(decode_contact).collect()
 }
 
@@ -236,15 +237,18 @@ pub async fn insert_reply(
 
 /// Locks a notice for a change (on PostgreSQL) and says whether it exists.
 pub async fn lock(tx: &mut Tx, id: NoticeId) -> Result<bool, StoreError> {
-    let sql = if tx.is_postgres() { "SELECT id FROM notices WHERE id = $1 FOR UPDATE" } else { "SELECT id FROM notices WHERE id = $1" };
+    let sql = if tx.is_postgres() {
+        "SELECT id FROM notices WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id FROM notices WHERE id = $1"
+    };
     let row: Option<(Uuid,)> = on_tx!(tx, c => sqlx::query_as(sql).bind(id.0).fetch_optional(c).await?);
     Ok(row.is_some())
 }
 
 type NoticeRow = (Uuid, String, i16, String, Option<String>, Option<Uuid>, Option<i16>, Option<Ts>, String, Ts, Ts);
 
-const NOTICE_COLUMNS: &str =
-    "id, platform, kind, legal_basis, channel, follows, reminds_kind, deadline_override, created_by, create_time, update_time";
+const NOTICE_COLUMNS: &str = "id, platform, kind, legal_basis, channel, follows, reminds_kind, deadline_override, created_by, create_time, update_time";
 
 /// Notices by id, whole, in the order given; unknown ids are left out.
 pub async fn load(tx: &mut Tx, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreError> {
@@ -262,7 +266,9 @@ pub async fn load(tx: &mut Tx, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreErr
             }
             q.fetch_all(c).await?
         });
-        let sql = format!("SELECT notice_id, link, action FROM notice_items WHERE notice_id IN ({list}) ORDER BY notice_id, position");
+        let sql = format!(
+            "SELECT notice_id, link, action FROM notice_items WHERE notice_id IN ({list}) ORDER BY notice_id, position"
+        );
         let items: Vec<(Uuid, String, i16)> = on_tx!(tx, c => {
             let mut q = sqlx::query_as(&sql);
             for id in chunk {
@@ -270,7 +276,8 @@ pub async fn load(tx: &mut Tx, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreErr
             }
             q.fetch_all(c).await?
         });
-        let sql = format!("SELECT notice_id, case_name FROM notice_cases WHERE notice_id IN ({list}) ORDER BY case_name");
+        let sql =
+            format!("SELECT notice_id, case_name FROM notice_cases WHERE notice_id IN ({list}) ORDER BY case_name");
         let cases: Vec<(Uuid, String)> = on_tx!(tx, c => {
             let mut q = sqlx::query_as(&sql);
             for id in chunk {
@@ -307,7 +314,11 @@ pub async fn load(tx: &mut Tx, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreErr
         let mut whole_replies: HashMap<Uuid, Vec<WholeReply>> = HashMap::new();
         for (notice, link, outcome, text, received_at, record_time) in replies {
             if link.is_empty() {
-                let outcome = if outcome == 0 { None } else { Some(code(outcome, ReplyOutcome::from_code, "notice_replies.outcome")?) };
+                let outcome = if outcome == 0 {
+                    None
+                } else {
+                    Some(code(outcome, ReplyOutcome::from_code, "notice_replies.outcome")?)
+                };
                 whole_replies.entry(notice).or_default().push(WholeReply {
                     outcome,
                     text,

@@ -62,7 +62,11 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
     assert_eq!(err.code(), Code::FailedPrecondition);
     let err = s
         .liaison
-        .serve_notice(pb::ServeNoticeRequest { name: draft.name.clone(), service_method: pb::ServiceMethod::Post as i32, ..Default::default() })
+        .serve_notice(pb::ServeNoticeRequest {
+            name: draft.name.clone(),
+            service_method: pb::ServiceMethod::Post as i32,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -108,17 +112,29 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
     assert_eq!(link.status, links_pb::LinkStatus::Online as i32);
 
     // A reminder carries the outstanding items (refused and unanswered), and follows the notice.
-    let reminder = s.liaison.remind_notice(pb::RemindNoticeRequest { name: draft.name.clone(), request_id: String::new() }).await.unwrap().into_inner();
+    let reminder = s
+        .liaison
+        .remind_notice(pb::RemindNoticeRequest { name: draft.name.clone(), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(reminder.kind, K::Reminder as i32);
     assert_eq!(reminder.follows, draft.name);
-    assert_eq!(reminder.items.iter().map(|i| i.link.clone()).collect::<Vec<_>>(), vec![links[1].clone(), links[2].clone()]);
+    assert_eq!(
+        reminder.items.iter().map(|i| i.link.clone()).collect::<Vec<_>>(),
+        vec![links[1].clone(), links[2].clone()]
+    );
     s.serve(&reminder.name, "2019-10-20T10:00:00+08:00").await;
     // A reminder is another request for the same links: still three requested links.
     assert_eq!(s.requested_eventually("2019-10-21T00:00:00+08:00", 3).await, 3);
 
     let escalated = s
         .liaison
-        .escalate_notice(pb::EscalateNoticeRequest { name: reminder.name.clone(), to_kind: K::CessationNotice as i32, ..Default::default() })
+        .escalate_notice(pb::EscalateNoticeRequest {
+            name: reminder.name.clone(),
+            to_kind: K::CessationNotice as i32,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -128,17 +144,34 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
 
     let closed = s
         .liaison
-        .close_notice(pb::CloseNoticeRequest { name: draft.name.clone(), reason: "superseded by the reminder".into(), ..Default::default() })
+        .close_notice(pb::CloseNoticeRequest {
+            name: draft.name.clone(),
+            reason: "superseded by the reminder".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(closed.status, St::Closed as i32);
-    let events = s.liaison.list_notice_events(pb::ListNoticeEventsRequest { name: draft.name.clone() }).await.unwrap().into_inner().events;
+    let events = s
+        .liaison
+        .list_notice_events(pb::ListNoticeEventsRequest { name: draft.name.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
     let kinds: Vec<i32> = events.iter().map(|e| e.kind).collect();
     use pb::NoticeEventKind as E;
     assert_eq!(
         kinds,
-        vec![E::Served as i32, E::ReplyRecorded as i32, E::Created as i32, E::Updated as i32, E::Reminded as i32, E::Closed as i32],
+        vec![
+            E::Served as i32,
+            E::ReplyRecorded as i32,
+            E::Created as i32,
+            E::Updated as i32,
+            E::Reminded as i32,
+            E::Closed as i32
+        ],
         "in business-time order"
     );
     s.stop().await;
@@ -153,15 +186,23 @@ async fn refused_changes_and_bad_input_change_nothing(stores: Stores) {
         notice: Some(pb::Notice { platform: telegram.clone(), kind: kind as i32, items, ..Default::default() }),
         request_id: String::new(),
     };
-    let item = |link: &str| pb::NoticeItem { link: link.to_owned(), action: pb::NoticeAction::Remove as i32, reply: None };
+    let item =
+        |link: &str| pb::NoticeItem { link: link.to_owned(), action: pb::NoticeAction::Remove as i32, reply: None };
 
     let err = s
         .liaison
-        .create_notice(notice(vec![item(&telegram_links[0]), item(&lihkg_links[0]), item(&telegram_links[0])], K::RemovalRequest))
+        .create_notice(notice(
+            vec![item(&telegram_links[0]), item(&lihkg_links[0]), item(&telegram_links[0])],
+            K::RemovalRequest,
+        ))
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["notice.items[2].link"], "the same link twice");
-    let err = s.liaison.create_notice(notice(vec![item(&telegram_links[0]), item(&lihkg_links[0])], K::RemovalRequest)).await.unwrap_err();
+    let err = s
+        .liaison
+        .create_notice(notice(vec![item(&telegram_links[0]), item(&lihkg_links[0])], K::RemovalRequest))
+        .await
+        .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["notice.items[1].link"], "a link on another platform");
     let err = s
         .liaison
@@ -176,34 +217,69 @@ async fn refused_changes_and_bad_input_change_nothing(stores: Stores) {
     let err = s
         .liaison
         .create_notice(pb::CreateNoticeRequest {
-            notice: Some(pb::Notice { platform: "platforms/x".into(), kind: 42, items: vec![pb::NoticeItem { link: "l".into(), action: 0, reply: None }], ..Default::default() }),
+            notice: Some(pb::Notice {
+                platform: "platforms/x".into(),
+                kind: 42,
+                items: vec![pb::NoticeItem { link: "l".into(), action: 0, reply: None }],
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
         .unwrap_err();
-    assert_eq!(violated_fields(&err), vec!["notice.platform", "notice.kind", "notice.items[0].link", "notice.items[0].action"]);
+    assert_eq!(
+        violated_fields(&err),
+        vec!["notice.platform", "notice.kind", "notice.items[0].link", "notice.items[0].action"]
+    );
     let none = s.liaison.list_notices(pb::ListNoticesRequest::default()).await.unwrap().into_inner().notices;
     assert!(none.is_empty(), "nothing was drafted");
 
     // A disclosure request about a channel needs no items.
-    let channel = s.links.get_link(links_pb::GetLinkRequest { name: telegram_links[0].clone() }).await.unwrap().into_inner().channel;
+    let channel = s
+        .links
+        .get_link(links_pb::GetLinkRequest { name: telegram_links[0].clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .channel;
     let disclosure = s
         .liaison
         .create_notice(pb::CreateNoticeRequest {
-            notice: Some(pb::Notice { platform: telegram.clone(), kind: K::DisclosureRequest as i32, channel: channel.clone(), ..Default::default() }),
+            notice: Some(pb::Notice {
+                platform: telegram.clone(),
+                kind: K::DisclosureRequest as i32,
+                channel: channel.clone(),
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
         .unwrap()
         .into_inner();
     // Not yet served: no reply, no reminder, no escalation.
-    let err = s.liaison.record_reply(pb::RecordReplyRequest { name: disclosure.name.clone(), all_items: O::DataProvided as i32, ..Default::default() }).await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    let err = s.liaison.remind_notice(pb::RemindNoticeRequest { name: disclosure.name.clone(), request_id: String::new() }).await.unwrap_err();
+    let err = s
+        .liaison
+        .record_reply(pb::RecordReplyRequest {
+            name: disclosure.name.clone(),
+            all_items: O::DataProvided as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     let err = s
         .liaison
-        .escalate_notice(pb::EscalateNoticeRequest { name: disclosure.name.clone(), to_kind: K::Reminder as i32, ..Default::default() })
+        .remind_notice(pb::RemindNoticeRequest { name: disclosure.name.clone(), request_id: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = s
+        .liaison
+        .escalate_notice(pb::EscalateNoticeRequest {
+            name: disclosure.name.clone(),
+            to_kind: K::Reminder as i32,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["to_kind"]);
@@ -213,13 +289,22 @@ async fn refused_changes_and_bad_input_change_nothing(stores: Stores) {
         .record_reply(pb::RecordReplyRequest {
             name: served.name.clone(),
             received_at: Some(ts("2019-09-30T10:00:00+08:00")),
-            items: vec![pb::ItemReplyInput { link: telegram_links[0].clone(), outcome: O::DataProvided as i32, text: String::new() }],
+            items: vec![pb::ItemReplyInput {
+                link: telegram_links[0].clone(),
+                outcome: O::DataProvided as i32,
+                text: String::new(),
+            }],
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["received_at", "items[0].link"]);
-    let after = s.liaison.get_notice(pb::GetNoticeRequest { name: served.name.clone(), as_of: None }).await.unwrap().into_inner();
+    let after = s
+        .liaison
+        .get_notice(pb::GetNoticeRequest { name: served.name.clone(), as_of: None })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(after.status, St::NoReply as i32, "the refused reply changed nothing");
     s.stop().await;
 }
@@ -231,12 +316,27 @@ async fn no_reply_is_derived_at_the_deadline(stores: Stores) {
     let notice = s.draft(K::RemovalRequest, &telegram, &links).await;
     s.serve(&notice.name, "2019-10-01T10:00:00+08:00").await;
     let at = |t: &str| pb::GetNoticeRequest { name: notice.name.clone(), as_of: Some(ts(t)) };
-    assert_eq!(s.liaison.get_notice(at("2019-10-15T09:59:59+08:00")).await.unwrap().into_inner().status, St::Served as i32);
-    assert_eq!(s.liaison.get_notice(at("2019-10-15T10:00:01+08:00")).await.unwrap().into_inner().status, St::NoReply as i32);
+    assert_eq!(
+        s.liaison.get_notice(at("2019-10-15T09:59:59+08:00")).await.unwrap().into_inner().status,
+        St::Served as i32
+    );
+    assert_eq!(
+        s.liaison.get_notice(at("2019-10-15T10:00:01+08:00")).await.unwrap().into_inner().status,
+        St::NoReply as i32
+    );
     let overdue = |t: &str| pb::ListNoticesRequest { overdue: true, as_of: Some(ts(t)), ..Default::default() };
-    assert!(s.liaison.list_notices(overdue("2019-10-10T00:00:00+08:00")).await.unwrap().into_inner().notices.is_empty());
-    assert_eq!(s.liaison.list_notices(overdue("2019-10-20T00:00:00+08:00")).await.unwrap().into_inner().notices.len(), 1);
-    let by_status = pb::ListNoticesRequest { status: St::NoReply as i32, as_of: Some(ts("2019-10-20T00:00:00+08:00")), ..Default::default() };
+    assert!(
+        s.liaison.list_notices(overdue("2019-10-10T00:00:00+08:00")).await.unwrap().into_inner().notices.is_empty()
+    );
+    assert_eq!(
+        s.liaison.list_notices(overdue("2019-10-20T00:00:00+08:00")).await.unwrap().into_inner().notices.len(),
+        1
+    );
+    let by_status = pb::ListNoticesRequest {
+        status: St::NoReply as i32,
+        as_of: Some(ts("2019-10-20T00:00:00+08:00")),
+        ..Default::default()
+    };
     assert_eq!(s.liaison.list_notices(by_status).await.unwrap().into_inner().notices.len(), 1);
     s.stop().await;
 }
@@ -265,17 +365,24 @@ async fn letters_are_rendered_with_every_link_and_the_deadline(stores: Stores) {
         language: language as i32,
         format: format as i32,
     };
-    let en = s.liaison.render_notice(render(pb::Language::English, pb::RenderFormat::Markdown)).await.unwrap().into_inner();
+    let en =
+        s.liaison.render_notice(render(pb::Language::English, pb::RenderFormat::Markdown)).await.unwrap().into_inner();
     for url in ["https://t.me/doxchan/1", "https://t.me/doxchan/2", "https://t.me/doxchan/3"] {
         assert!(en.content.contains(url), "{url} missing:\n{}", en.content);
     }
     assert!(en.content.contains("15 November 2019"), "the deadline:\n{}", en.content);
     assert!(en.content.contains("Telegram FZ\\-LLC \\<legal\\>"), "the addressee, escaped:\n{}", en.content);
     assert!(en.content.contains("section 64"));
-    let zh = s.liaison.render_notice(render(pb::Language::TraditionalChinese, pb::RenderFormat::Markdown)).await.unwrap().into_inner();
+    let zh = s
+        .liaison
+        .render_notice(render(pb::Language::TraditionalChinese, pb::RenderFormat::Markdown))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(zh.content.contains("2019年11月15日"), "{}", zh.content);
     assert!(zh.content.contains("https://t.me/doxchan/3"));
-    let html = s.liaison.render_notice(render(pb::Language::English, pb::RenderFormat::Html)).await.unwrap().into_inner();
+    let html =
+        s.liaison.render_notice(render(pb::Language::English, pb::RenderFormat::Html)).await.unwrap().into_inner();
     assert!(html.media_type.starts_with("text/html"));
     assert!(html.content.contains("<table>"), "{}", html.content);
     assert!(html.content.contains("href=\"https://t.me/doxchan/2\""));
@@ -332,7 +439,11 @@ async fn platform_contacts_must_name_known_platforms(stores: Stores) {
     let err = s
         .liaison
         .set_platform_contact(pb::SetPlatformContactRequest {
-            contact: Some(pb::PlatformContact { platform: telegram.clone(), jurisdiction: "Hong Kong".into(), ..Default::default() }),
+            contact: Some(pb::PlatformContact {
+                platform: telegram.clone(),
+                jurisdiction: "Hong Kong".into(),
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
@@ -356,8 +467,22 @@ async fn platform_contacts_must_name_known_platforms(stores: Stores) {
         .into_inner();
     assert_eq!(set.jurisdiction, "AE");
     assert_eq!(set.updated_by, "officer-ho");
-    let got = s.liaison.get_platform_contact(pb::GetPlatformContactRequest { name: set.name.clone() }).await.unwrap().into_inner();
+    let got = s
+        .liaison
+        .get_platform_contact(pb::GetPlatformContactRequest { name: set.name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got, set);
-    assert_eq!(s.liaison.list_platform_contacts(pb::ListPlatformContactsRequest::default()).await.unwrap().into_inner().contacts.len(), 1);
+    assert_eq!(
+        s.liaison
+            .list_platform_contacts(pb::ListPlatformContactsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .contacts
+            .len(),
+        1
+    );
     s.stop().await;
 }

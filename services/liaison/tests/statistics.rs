@@ -10,7 +10,11 @@ suite_tests!(correspondence_figures_as_at_several_moments);
 
 async fn stats(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::LiaisonStatistics {
     s.liaison
-        .get_liaison_statistics(pb::GetLiaisonStatisticsRequest { as_of: Some(ts(as_of)), recorded_before, platform: String::new() })
+        .get_liaison_statistics(pb::GetLiaisonStatisticsRequest {
+            as_of: Some(ts(as_of)),
+            recorded_before,
+            platform: String::new(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -61,7 +65,12 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let published = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let reminder = s.liaison.remind_notice(pb::RemindNoticeRequest { name: r1.name.clone(), request_id: String::new() }).await.unwrap().into_inner();
+    let reminder = s
+        .liaison
+        .remind_notice(pb::RemindNoticeRequest { name: r1.name.clone(), request_id: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
     s.serve(&reminder.name, "2019-10-20T10:00:00+08:00").await;
 
     let end = stats(&mut s, "2019-10-31T12:00:00+08:00", None).await;

@@ -13,7 +13,9 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::{convert, domain::*, evidence::EvidenceService, recheck::Rechecker, service::Links, store::links::LinkFilter};
+use crate::{
+    convert, domain::*, evidence::EvidenceService, recheck::Rechecker, service::Links, store::links::LinkFilter,
+};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 1000;
@@ -42,7 +44,12 @@ fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, Status> {
     }
 }
 
-fn page_of<T, K: serde::Serialize>(items: Vec<T>, limit: u32, fingerprint: &str, key: impl Fn(&T) -> K) -> (Vec<T>, String) {
+fn page_of<T, K: serde::Serialize>(
+    items: Vec<T>,
+    limit: u32,
+    fingerprint: &str,
+    key: impl Fn(&T) -> K,
+) -> (Vec<T>, String) {
     let more = items.len() > limit as usize;
     let items: Vec<T> = items.into_iter().take(limit as usize).collect();
     let token = match items.last() {
@@ -58,7 +65,10 @@ fn domain(v: &mut FieldViolations, field: &str, value: &str) -> Option<String> {
 
 #[tonic::async_trait]
 impl LinksService for LinksApi {
-    async fn create_platform(&self, request: Request<pb::CreatePlatformRequest>) -> Result<Response<pb::Platform>, Status> {
+    async fn create_platform(
+        &self,
+        request: Request<pb::CreatePlatformRequest>,
+    ) -> Result<Response<pb::Platform>, Status> {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -67,7 +77,8 @@ impl LinksService for LinksApi {
             v.add("platform", "is required");
             return Err(invalid(v));
         };
-        let display_name = validate::text(&mut v, "platform.display_name", &p.display_name, MAX_DISPLAY_NAME_CHARS, true);
+        let display_name =
+            validate::text(&mut v, "platform.display_name", &p.display_name, MAX_DISPLAY_NAME_CHARS, true);
         let kind = validate::required(&mut v, "platform.kind", p.kind, PlatformKind::from_code);
         let mut domains: Vec<String> = Vec::new();
         if p.domains.len() > MAX_DOMAINS {
@@ -94,7 +105,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(convert::platform(&platform)))
     }
 
-    async fn list_platforms(&self, request: Request<pb::ListPlatformsRequest>) -> Result<Response<pb::ListPlatformsResponse>, Status> {
+    async fn list_platforms(
+        &self,
+        request: Request<pb::ListPlatformsRequest>,
+    ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -110,7 +124,10 @@ impl LinksService for LinksApi {
         }))
     }
 
-    async fn update_platform(&self, request: Request<pb::UpdatePlatformRequest>) -> Result<Response<pb::Platform>, Status> {
+    async fn update_platform(
+        &self,
+        request: Request<pb::UpdatePlatformRequest>,
+    ) -> Result<Response<pb::Platform>, Status> {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -126,8 +143,13 @@ impl LinksService for LinksApi {
                 for (i, path) in mask.paths.iter().enumerate() {
                     match path.as_str() {
                         "display_name" => {
-                            display_name =
-                                Some(validate::text(&mut v, "platform.display_name", &p.display_name, MAX_DISPLAY_NAME_CHARS, true))
+                            display_name = Some(validate::text(
+                                &mut v,
+                                "platform.display_name",
+                                &p.display_name,
+                                MAX_DISPLAY_NAME_CHARS,
+                                true,
+                            ))
                         }
                         "kind" => kind = validate::required(&mut v, "platform.kind", p.kind, PlatformKind::from_code),
                         other => v.add(
@@ -144,7 +166,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(platform))
     }
 
-    async fn add_platform_domain(&self, request: Request<pb::AddPlatformDomainRequest>) -> Result<Response<pb::Platform>, Status> {
+    async fn add_platform_domain(
+        &self,
+        request: Request<pb::AddPlatformDomainRequest>,
+    ) -> Result<Response<pb::Platform>, Status> {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -162,7 +187,8 @@ impl LinksService for LinksApi {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let key = validate::request_key(&mut v, "RemovePlatformDomain", &req.request_id, &req, |r| r.request_id.clear());
+        let key =
+            validate::request_key(&mut v, "RemovePlatformDomain", &req.request_id, &req, |r| r.request_id.clear());
         let id = convert::name(&mut v, "platform", &req.platform, PlatformId::parse_name);
         let d = domain(&mut v, "domain", &req.domain);
         let (id, d) = checked(v, id.zip(d))?;
@@ -178,22 +204,32 @@ impl LinksService for LinksApi {
         Ok(Response::new(convert::channel(&channel)))
     }
 
-    async fn list_channels(&self, request: Request<pb::ListChannelsRequest>) -> Result<Response<pb::ListChannelsResponse>, Status> {
+    async fn list_channels(
+        &self,
+        request: Request<pb::ListChannelsRequest>,
+    ) -> Result<Response<pb::ListChannelsResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformId::parse_name);
         let status = validate::filter(&mut v, "status", req.status, ChannelStatus::from_code);
         let as_of = convert::as_of(&mut v, "as_of", req.as_of.as_ref());
-        let fingerprint = page::filter_fingerprint(&(&req.platform, req.status, req.as_of.as_ref().map(|t| (t.seconds, t.nanos))));
+        let fingerprint =
+            page::filter_fingerprint(&(&req.platform, req.status, req.as_of.as_ref().map(|t| (t.seconds, t.nanos))));
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
         let limit = checked(v, limit)?;
         let channels = self.links.list_channels(platform, status, as_of, after, limit + 1).await?;
         let (channels, next_page_token) = page_of(channels, limit, &fingerprint, |c| c.id.0);
-        Ok(Response::new(pb::ListChannelsResponse { channels: channels.iter().map(convert::channel).collect(), next_page_token }))
+        Ok(Response::new(pb::ListChannelsResponse {
+            channels: channels.iter().map(convert::channel).collect(),
+            next_page_token,
+        }))
     }
 
-    async fn record_channel_status(&self, request: Request<pb::RecordChannelStatusRequest>) -> Result<Response<pb::Channel>, Status> {
+    async fn record_channel_status(
+        &self,
+        request: Request<pb::RecordChannelStatusRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -208,7 +244,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(channel))
     }
 
-    async fn register_links(&self, request: Request<pb::RegisterLinksRequest>) -> Result<Response<pb::RegisterLinksResponse>, Status> {
+    async fn register_links(
+        &self,
+        request: Request<pb::RegisterLinksRequest>,
+    ) -> Result<Response<pb::RegisterLinksResponse>, Status> {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -218,7 +257,9 @@ impl LinksService for LinksApi {
         let asked = req.registrations.clone();
         let response = self
             .links
-            .register(&registrations, key, move |outcomes, links| convert::registration_results(&asked, outcomes, links))
+            .register(&registrations, key, move |outcomes, links| {
+                convert::registration_results(&asked, outcomes, links)
+            })
             .await?;
         Ok(Response::new(response))
     }
@@ -231,7 +272,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(convert::link(link)))
     }
 
-    async fn batch_get_links(&self, request: Request<pb::BatchGetLinksRequest>) -> Result<Response<pb::BatchGetLinksResponse>, Status> {
+    async fn batch_get_links(
+        &self,
+        request: Request<pb::BatchGetLinksRequest>,
+    ) -> Result<Response<pb::BatchGetLinksResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         if req.names.is_empty() {
@@ -251,7 +295,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(pb::BatchGetLinksResponse { links: links.iter().map(convert::link).collect() }))
     }
 
-    async fn list_links(&self, request: Request<pb::ListLinksRequest>) -> Result<Response<pb::ListLinksResponse>, Status> {
+    async fn list_links(
+        &self,
+        request: Request<pb::ListLinksRequest>,
+    ) -> Result<Response<pb::ListLinksResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -273,7 +320,10 @@ impl LinksService for LinksApi {
         Ok(Response::new(pb::ListLinksResponse { links: links.iter().map(convert::link).collect(), next_page_token }))
     }
 
-    async fn import_links(&self, request: Request<Streaming<pb::ImportLinksRequest>>) -> Result<Response<pb::ImportLinksResponse>, Status> {
+    async fn import_links(
+        &self,
+        request: Request<Streaming<pb::ImportLinksRequest>>,
+    ) -> Result<Response<pb::ImportLinksResponse>, Status> {
         Actor::from_request(&request)?;
         let mut stream = request.into_inner();
         let mut tally = ImportTally::default();
@@ -318,7 +368,8 @@ impl LinksService for LinksApi {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let key = validate::request_key(&mut v, "RecordRemovalRequests", &req.request_id, &req, |r| r.request_id.clear());
+        let key =
+            validate::request_key(&mut v, "RecordRemovalRequests", &req.request_id, &req, |r| r.request_id.clear());
         let notice = convert::name(&mut v, "notice", &req.notice, NoticeRef::parse_name);
         if req.links.is_empty() {
             v.add("links", "must name at least one link");
@@ -345,7 +396,9 @@ impl LinksService for LinksApi {
         let (notice, served_at) = checked(v, notice.zip(served_at))?;
         let response = self
             .links
-            .record_removal_requests(notice, &ids, served_at, key, |recorded| pb::RecordRemovalRequestsResponse { recorded })
+            .record_removal_requests(notice, &ids, served_at, key, |recorded| pb::RecordRemovalRequestsResponse {
+                recorded,
+            })
             .await?;
         Ok(Response::new(response))
     }
@@ -408,18 +461,23 @@ impl LinksService for LinksApi {
         let link = convert::name(&mut v, "link", &req.link, LinkId::parse_name);
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.link);
-        let offset = v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset =
+            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
         let (link, limit) = checked(v, link.zip(limit))?;
         let observations = self.links.list_observations(link, offset, limit + 1).await?;
         let more = observations.len() > limit as usize;
-        let next_page_token = if more { page::encode_token(&fingerprint, &(offset + u64::from(limit))) } else { String::new() };
+        let next_page_token =
+            if more { page::encode_token(&fingerprint, &(offset + u64::from(limit))) } else { String::new() };
         Ok(Response::new(pb::ListObservationsResponse {
             observations: observations.iter().take(limit as usize).map(convert::observation).collect(),
             next_page_token,
         }))
     }
 
-    async fn get_link_statistics(&self, request: Request<pb::GetLinkStatisticsRequest>) -> Result<Response<pb::LinkStatistics>, Status> {
+    async fn get_link_statistics(
+        &self,
+        request: Request<pb::GetLinkStatisticsRequest>,
+    ) -> Result<Response<pb::LinkStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let as_of = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());
@@ -429,17 +487,26 @@ impl LinksService for LinksApi {
         Ok(Response::new(convert::statistics(&figures, &platforms, &channels, as_of, recorded_before)))
     }
 
-    async fn add_evidence(&self, request: Request<Streaming<pb::AddEvidenceRequest>>) -> Result<Response<pb::Evidence>, Status> {
+    async fn add_evidence(
+        &self,
+        request: Request<Streaming<pb::AddEvidenceRequest>>,
+    ) -> Result<Response<pb::Evidence>, Status> {
         self.add_evidence_call(request).await
     }
 
     type GetEvidenceStream = evidence::EvidenceStream;
 
-    async fn get_evidence(&self, request: Request<pb::GetEvidenceRequest>) -> Result<Response<Self::GetEvidenceStream>, Status> {
+    async fn get_evidence(
+        &self,
+        request: Request<pb::GetEvidenceRequest>,
+    ) -> Result<Response<Self::GetEvidenceStream>, Status> {
         self.get_evidence_call(request).await
     }
 
-    async fn list_evidence(&self, request: Request<pb::ListEvidenceRequest>) -> Result<Response<pb::ListEvidenceResponse>, Status> {
+    async fn list_evidence(
+        &self,
+        request: Request<pb::ListEvidenceRequest>,
+    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
         self.list_evidence_call(request).await
     }
 
@@ -450,7 +517,10 @@ impl LinksService for LinksApi {
         self.list_custody_events_call(request).await
     }
 
-    async fn run_recheck(&self, request: Request<pb::RunRecheckRequest>) -> Result<Response<pb::RunRecheckResponse>, Status> {
+    async fn run_recheck(
+        &self,
+        request: Request<pb::RunRecheckRequest>,
+    ) -> Result<Response<pb::RunRecheckResponse>, Status> {
         self.run_recheck_call(request).await
     }
 }

@@ -109,7 +109,14 @@ impl BlobStore for LocalBlobStore {
         tokio::fs::create_dir_all(&tmp).await.map_err(io("create", &tmp))?;
         let path = tmp.join(format!("{}.part", uuid::Uuid::now_v7()));
         let file = tokio::fs::File::create(&path).await.map_err(io("create", &path))?;
-        Ok(Box::new(LocalWriter { store: self.clone(), file: Some(file), path, hasher: Sha256::new(), size: 0, done: false }))
+        Ok(Box::new(LocalWriter {
+            store: self.clone(),
+            file: Some(file),
+            path,
+            hasher: Sha256::new(),
+            size: 0,
+            done: false,
+        }))
     }
 
     async fn get(&self, sha256: &Sha256Digest) -> Result<Option<BlobStream>, BlobError> {
@@ -212,7 +219,8 @@ impl BlobWriter for LocalWriter {
         self.done = true;
         // The rename itself is durable only once the directory is synced.
         let sync_dir = dir.clone();
-        let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&sync_dir).and_then(|d| d.sync_all())).await;
+        let synced =
+            tokio::task::spawn_blocking(move || std::fs::File::open(&sync_dir).and_then(|d| d.sync_all())).await;
         if let Ok(Err(e)) = synced {
             return Err(io("sync", &dir)(e));
         }

@@ -89,11 +89,21 @@ impl LinksConfig {
         Self {
             evidence: EvidenceConfig {
                 dir: evidence_dir,
-                max_bytes: layers.get_range("evidence_max_bytes", DEFAULT_MAX_EVIDENCE_BYTES, 1024, 16 * 1024 * 1024 * 1024),
+                max_bytes: layers.get_range(
+                    "evidence_max_bytes",
+                    DEFAULT_MAX_EVIDENCE_BYTES,
+                    1024,
+                    16 * 1024 * 1024 * 1024,
+                ),
             },
             recheck: RecheckConfig {
                 interval: layers.get_millis("recheck_interval_ms", d.interval, Duration::ZERO, 365 * day),
-                removed_every: layers.get_millis("recheck_removed_every_ms", d.removed_every, Duration::ZERO, 365 * day),
+                removed_every: layers.get_millis(
+                    "recheck_removed_every_ms",
+                    d.removed_every,
+                    Duration::ZERO,
+                    365 * day,
+                ),
                 concurrency: layers.get_range("recheck_concurrency", d.concurrency, 1, 256),
                 per_host_interval: layers.get_millis(
                     "recheck_per_host_interval_ms",
@@ -101,7 +111,12 @@ impl LinksConfig {
                     Duration::ZERO,
                     Duration::from_secs(3600),
                 ),
-                timeout: layers.get_millis("recheck_timeout_ms", d.timeout, Duration::from_millis(10), Duration::from_secs(600)),
+                timeout: layers.get_millis(
+                    "recheck_timeout_ms",
+                    d.timeout,
+                    Duration::from_millis(10),
+                    Duration::from_secs(600),
+                ),
                 vantage: layers.get_with("recheck_vantage", d.vantage, parse_vantage),
                 failures_before_unreachable: layers.get_range(
                     "recheck_failures_before_unreachable",
@@ -148,7 +163,10 @@ mod tests {
     #[test]
     fn evidence_goes_beside_the_sqlite_store() {
         assert_eq!(default_evidence_dir("sqlite://doxwatch-data/links.db"), PathBuf::from("doxwatch-data/evidence"));
-        assert_eq!(default_evidence_dir("sqlite:///var/lib/dw/links.db?mode=rwc"), PathBuf::from("/var/lib/dw/evidence"));
+        assert_eq!(
+            default_evidence_dir("sqlite:///var/lib/dw/links.db?mode=rwc"),
+            PathBuf::from("/var/lib/dw/evidence")
+        );
         assert_eq!(default_evidence_dir("sqlite:links.db"), PathBuf::from("evidence"));
         assert_eq!(default_evidence_dir("postgres://u@db/links"), PathBuf::from("doxwatch-data/evidence"));
     }
@@ -163,7 +181,8 @@ mod tests {
         ];
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         let mut layers = Layers::load(None, env, LinksConfig::KEYS);
-        let service = ServiceConfig::from_layers(&mut Layers::default(), "127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
+        let service =
+            ServiceConfig::from_layers(&mut Layers::default(), "127.0.0.1:0".parse().unwrap(), "sqlite::memory:");
         let config = LinksConfig::from_layers(&mut layers, &service);
         assert_eq!(config.recheck.interval, Duration::from_secs(60));
         let text = layers.finish().unwrap_err().to_string();

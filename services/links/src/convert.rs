@@ -92,7 +92,12 @@ pub fn name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str
 }
 
 /// An optional resource name: empty is "none".
-pub fn optional_name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+pub fn optional_name<T>(
+    v: &mut FieldViolations,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
     if value.is_empty() { None } else { v.check(field, parse(value)) }
 }
 
@@ -116,7 +121,8 @@ pub fn registrations(
         .map(|(i, r)| Registration {
             url: r.url.clone(),
             case: optional_name(v, &format!("{field}[{i}].case"), &r.case, CaseRef::parse_name),
-            seen_at: validate::business_time(v, &format!("{field}[{i}].seen_at"), r.seen_at.as_ref(), now).unwrap_or(now),
+            seen_at: validate::business_time(v, &format!("{field}[{i}].seen_at"), r.seen_at.as_ref(), now)
+                .unwrap_or(now),
         })
         .collect()
 }

@@ -115,7 +115,12 @@ impl EvidenceService {
     /// fetch (or the integrity failure) in the custody log, and returns the capture records with
     /// the bytes, checked again as they are read.
     #[tracing::instrument(skip_all, fields(evidence = %name.name()))]
-    pub async fn fetch(&self, actor: &Actor, name: EvidenceName, reason: &str) -> Result<(Vec<Capture>, VerifiedStream), LinksError> {
+    pub async fn fetch(
+        &self,
+        actor: &Actor,
+        name: EvidenceName,
+        reason: &str,
+    ) -> Result<(Vec<Capture>, VerifiedStream), LinksError> {
         let captures = {
             let mut tx = self.db.begin_read().await?;
             evidence::captures_of(&mut tx, name).await?
@@ -137,7 +142,13 @@ impl EvidenceService {
         Ok((captures, verified(bytes, name, size)))
     }
 
-    async fn log(&self, actor: &Actor, evidence: EvidenceName, kind: CustodyKind, reason: &str) -> Result<(), LinksError> {
+    async fn log(
+        &self,
+        actor: &Actor,
+        evidence: EvidenceName,
+        kind: CustodyKind,
+        reason: &str,
+    ) -> Result<(), LinksError> {
         let event = CustodyEvent {
             id: Uuid::now_v7(),
             evidence,

@@ -22,7 +22,9 @@ use doxwatch_kit::{
     outbox::OutboxApi,
     server::{GrpcServer, ServerError},
 };
-use doxwatch_proto::{links::links_service_server::LinksServiceServer, ops::outbox_service_server::OutboxServiceServer};
+use doxwatch_proto::{
+    links::links_service_server::LinksServiceServer, ops::outbox_service_server::OutboxServiceServer,
+};
 
 pub const SERVICE: &str = "links";
 pub const DEFAULT_PORT: u16 = 50052;
@@ -95,7 +97,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let rechecks = self.rechecker.is_scheduled().then(|| tokio::spawn(self.rechecker.clone().run(stopped.clone())));
-        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
+        let gauges =
+            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let result = self.server.serve(shutdown).await;
         let _ = stop.send(true);
         let _ = gauges.await;

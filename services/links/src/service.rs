@@ -1,12 +1,6 @@
 //! Link-tracking's use cases. Each makes its change in one transaction with its request-id record.
 
-use doxwatch_kit::{
-    actor::Actor,
-    db::Db,
-    error::FieldViolations,
-    idempotency::RequestKey,
-    timestamp,
-};
+use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, timestamp};
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -90,7 +84,12 @@ impl Links {
         platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))
     }
 
-    pub async fn list_platforms(&self, kind: Option<PlatformKind>, after: Option<Uuid>, limit: u32) -> Result<Vec<Platform>, LinksError> {
+    pub async fn list_platforms(
+        &self,
+        kind: Option<PlatformKind>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Platform>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         Ok(platforms::list(&mut tx, kind, after, limit).await?)
     }
@@ -240,7 +239,11 @@ impl Links {
     }
 
     /// Registers a batch of an import; no request id (the stream is the unit a client retries).
-    pub async fn import_batch(&self, registrations: &[Registration], tally: &mut ImportTally) -> Result<(), LinksError> {
+    pub async fn import_batch(
+        &self,
+        registrations: &[Registration],
+        tally: &mut ImportTally,
+    ) -> Result<(), LinksError> {
         let (outcomes, _) = in_transaction!(self, |tx| register_in(&mut tx, registrations, false).await)?;
         for (r, outcome) in registrations.iter().zip(&outcomes) {
             tally.add(&r.url, outcome);
@@ -257,7 +260,12 @@ impl Links {
         Ok(found)
     }
 
-    pub async fn list_links(&self, filter: &links::LinkFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Link>, LinksError> {
+    pub async fn list_links(
+        &self,
+        filter: &links::LinkFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Link>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         Ok(links::list(&mut tx, filter, after, limit).await?)
     }
@@ -330,7 +338,12 @@ impl Links {
         })
     }
 
-    pub async fn list_observations(&self, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Observation>, LinksError> {
+    pub async fn list_observations(
+        &self,
+        link: LinkId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<Observation>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
             return Err(LinksError::NotFound(link.name()));
@@ -399,7 +412,8 @@ async fn register_in(
             Some(handle) => Some(match channels_by_handle.get(&(platform, handle.clone())) {
                 Some(c) => *c,
                 None => {
-                    let url = canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
+                    let url =
+                        canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
                     let c = channels::find_or_create(tx, platform, handle, &url, now).await?;
                     channels_by_handle.insert((platform, handle.clone()), c);
                     c

@@ -30,10 +30,17 @@ fn metadata(link: &str, media_type: &str) -> pb::EvidenceMetadata {
     }
 }
 
-async fn add(client: &mut Client, metadata: pb::EvidenceMetadata, bytes: &[u8], chunk: usize) -> Result<pb::Evidence, tonic::Status> {
-    let mut messages = vec![pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Metadata(metadata)) }];
+async fn add(
+    client: &mut Client,
+    metadata: pb::EvidenceMetadata,
+    bytes: &[u8],
+    chunk: usize,
+) -> Result<pb::Evidence, tonic::Status> {
+    let mut messages =
+        vec![pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Metadata(metadata)) }];
     for part in bytes.chunks(chunk) {
-        messages.push(pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Chunk(part.to_vec())) });
+        messages
+            .push(pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Chunk(part.to_vec())) });
     }
     client.add_evidence(tokio_stream::iter(messages)).await.map(|r| r.into_inner())
 }
@@ -64,7 +71,12 @@ async fn custody(client: &mut Client, name: &str) -> Vec<pb::CustodyEvent> {
 }
 
 async fn list(client: &mut Client, link: &str) -> Vec<pb::Evidence> {
-    client.list_evidence(pb::ListEvidenceRequest { link: link.to_owned(), ..Default::default() }).await.unwrap().into_inner().evidence
+    client
+        .list_evidence(pb::ListEvidenceRequest { link: link.to_owned(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .evidence
 }
 
 /// Every file under `dir`, however deep.
@@ -229,7 +241,8 @@ async fn bad_captures_are_refused_with_every_field_named(db: TestDatabase) {
     assert_eq!(violated_fields(&no_metadata), vec!["metadata"]);
 
     let mut anonymous = doxwatch_proto::links::links_service_client::LinksServiceClient::new(app.channel.clone());
-    let request = pb::GetEvidenceRequest { name: format!("{}/evidence/{}", link.name, "0".repeat(64)), reason: "x".into() };
+    let request =
+        pb::GetEvidenceRequest { name: format!("{}/evidence/{}", link.name, "0".repeat(64)), reason: "x".into() };
     assert_eq!(anonymous.get_evidence(request).await.unwrap_err().code(), Code::Unauthenticated);
     assert_eq!(files(&app.evidence_dir), Vec::<std::path::PathBuf>::new());
     app.stop().await;

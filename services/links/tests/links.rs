@@ -46,7 +46,11 @@ async fn spellings_of_one_post_are_one_link(db: TestDatabase) {
     assert_eq!(youtube.name, results[2].link.as_ref().unwrap().name);
 
     // Registering again (as an outbox retry would, without a request id) changes nothing.
-    let again = register(&mut client, vec![registration("https://t.me/examplechannel/101", CASE_A, "2019-07-02T10:00:00+08:00")]).await;
+    let again = register(
+        &mut client,
+        vec![registration("https://t.me/examplechannel/101", CASE_A, "2019-07-02T10:00:00+08:00")],
+    )
+    .await;
     assert_eq!(again[0].outcome, O::Known as i32);
     assert_eq!(again[0].link.as_ref().unwrap().cases, vec![CASE_A, CASE_B]);
     app.stop().await;
@@ -142,15 +146,25 @@ async fn reads_lists_and_filters(db: TestDatabase) {
         let case = if i < 2 { CASE_A } else { CASE_B };
         let r = register(
             &mut client,
-            vec![registration(&format!("https://lihkg.com/thread/{}/page/1", 1000 + i), case, &format!("2019-10-0{}T00:00:00Z", i + 1))],
+            vec![registration(
+                &format!("https://lihkg.com/thread/{}/page/1", 1000 + i),
+                case,
+                &format!("2019-10-0{}T00:00:00Z", i + 1),
+            )],
         )
         .await;
         names.push(r[0].link.clone().unwrap().name);
     }
-    let got = client.batch_get_links(pb::BatchGetLinksRequest { names: vec![names[3].clone(), names[0].clone()] }).await.unwrap().into_inner();
+    let got = client
+        .batch_get_links(pb::BatchGetLinksRequest { names: vec![names[3].clone(), names[0].clone()] })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.links.iter().map(|l| l.name.clone()).collect::<Vec<_>>(), vec![names[3].clone(), names[0].clone()]);
     let err = client
-        .batch_get_links(pb::BatchGetLinksRequest { names: vec![names[0].clone(), "links/01900000-0000-7000-8000-000000000000".into()] })
+        .batch_get_links(pb::BatchGetLinksRequest {
+            names: vec![names[0].clone(), "links/01900000-0000-7000-8000-000000000000".into()],
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -219,9 +233,11 @@ async fn refusals_and_bad_requests(db: TestDatabase) {
 
     let err = client
         .register_links(pb::RegisterLinksRequest {
-            registrations: vec![
-                pb::LinkRegistration { url: "https://t.me/x/1".into(), case: "case/1".into(), seen_at: Some(ts("2999-01-01T00:00:00Z")) },
-            ],
+            registrations: vec![pb::LinkRegistration {
+                url: "https://t.me/x/1".into(),
+                case: "case/1".into(),
+                seen_at: Some(ts("2999-01-01T00:00:00Z")),
+            }],
             request_id: String::new(),
         })
         .await
@@ -261,7 +277,10 @@ async fn imports_a_patrol_export_in_batches(db: TestDatabase) {
     assert_eq!(response.refusals[0].count, 1_000);
     assert!(response.refusals[0].examples.len() <= 5);
     let stats = client
-        .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: Some(ts("2019-09-02T00:00:00Z")), recorded_before: None })
+        .get_link_statistics(pb::GetLinkStatisticsRequest {
+            as_of: Some(ts("2019-09-02T00:00:00Z")),
+            recorded_before: None,
+        })
         .await
         .unwrap()
         .into_inner();

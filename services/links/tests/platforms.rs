@@ -28,7 +28,11 @@ async fn the_registry_is_loaded_once(db: TestDatabase) {
     // An officer's change survives a restart: the registry adds only what is missing.
     client
         .update_platform(pb::UpdatePlatformRequest {
-            platform: Some(pb::Platform { name: telegram.name.clone(), display_name: "Telegram Messenger".into(), ..Default::default() }),
+            platform: Some(pb::Platform {
+                name: telegram.name.clone(),
+                display_name: "Telegram Messenger".into(),
+                ..Default::default()
+            }),
             update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
             request_id: String::new(),
         })
@@ -81,7 +85,11 @@ async fn officers_manage_platforms_and_domains(db: TestDatabase) {
 
     // A domain belongs to one platform at most.
     let err = client
-        .add_platform_domain(pb::AddPlatformDomainRequest { platform: created.name.clone(), domain: "t.me".into(), request_id: String::new() })
+        .add_platform_domain(pb::AddPlatformDomainRequest {
+            platform: created.name.clone(),
+            domain: "t.me".into(),
+            request_id: String::new(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -121,7 +129,11 @@ async fn officers_manage_platforms_and_domains(db: TestDatabase) {
 
     let classified = client
         .update_platform(pb::UpdatePlatformRequest {
-            platform: Some(pb::Platform { name: created.name.clone(), kind: pb::PlatformKind::Website as i32, ..Default::default() }),
+            platform: Some(pb::Platform {
+                name: created.name.clone(),
+                kind: pb::PlatformKind::Website as i32,
+                ..Default::default()
+            }),
             update_mask: Some(prost_types::FieldMask { paths: vec!["kind".into()] }),
             request_id: String::new(),
         })
@@ -144,7 +156,11 @@ async fn officers_manage_platforms_and_domains(db: TestDatabase) {
 async fn bad_platform_input_changes_nothing(db: TestDatabase) {
     let app = spawn_app(&db).await;
     let mut client = app.client.clone();
-    let before = client.list_platforms(pb::ListPlatformsRequest { page_size: 1000, ..Default::default() }).await.unwrap().into_inner();
+    let before = client
+        .list_platforms(pb::ListPlatformsRequest { page_size: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let err = client
         .create_platform(pb::CreatePlatformRequest {
             platform: Some(pb::Platform {
@@ -170,7 +186,11 @@ async fn bad_platform_input_changes_nothing(db: TestDatabase) {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["platform.name", "update_mask.paths[0]"]);
-    let after = client.list_platforms(pb::ListPlatformsRequest { page_size: 1000, ..Default::default() }).await.unwrap().into_inner();
+    let after = client
+        .list_platforms(pb::ListPlatformsRequest { page_size: 1000, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(before, after);
     app.stop().await;
 }

@@ -220,8 +220,14 @@ async fn answers_are_classified_as_documented(db: TestDatabase) {
 async fn a_platform_not_available_page_is_removed(db: TestDatabase) {
     let (_site, addr, server) = Site::start(
         &[
-            ("/examplechannel/1", Page::Status(200, "<div class=\"tgme_page_extra\">1 234 subscribers</div><p>post</p>")),
-            ("/examplechannel/2", Page::Status(200, "<div class=\"tgme_page_extra\"></div>This channel can't be displayed")),
+            (
+                "/examplechannel/1",
+                Page::Status(200, "<div class=\"tgme_page_extra\">1 234 subscribers</div><p>post</p>"),
+            ),
+            (
+                "/examplechannel/2",
+                Page::Status(200, "<div class=\"tgme_page_extra\"></div>This channel can't be displayed"),
+            ),
             ("/examplechannel/3", Page::Status(200, "<html><title>Telegram: Contact</title></html>")),
             ("/examplechannel/4", Page::Status(200, "<div class=\"tgme_page_extra\"></div>Video unavailable")),
         ],
@@ -263,7 +269,8 @@ async fn a_platform_not_available_page_is_removed(db: TestDatabase) {
 
 async fn a_removed_link_found_online_has_reappeared(db: TestDatabase) {
     let (site, addr, server) =
-        Site::start(&[("/post", Page::Status(404, "gone")), ("/steady", Page::Status(200, "up"))], Duration::ZERO).await;
+        Site::start(&[("/post", Page::Status(404, "gone")), ("/steady", Page::Status(200, "up"))], Duration::ZERO)
+            .await;
     let app = spawn_app_with(&db, |c| c.recheck.removed_every = Duration::ZERO).await;
     let mut c = app.client.clone();
     let post = link(&mut c, &format!("http://{addr}/post"), SEEN).await;
@@ -279,12 +286,8 @@ async fn a_removed_link_found_online_has_reappeared(db: TestDatabase) {
     assert_eq!((got.status, got.reappeared), (S::Online as i32, true));
     let never_removed = c.get_link(pb::GetLinkRequest { name: steady.name.clone() }).await.unwrap().into_inner();
     assert!(!never_removed.reappeared);
-    let listed = c
-        .list_links(pb::ListLinksRequest { reappeared: true, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .links;
+    let listed =
+        c.list_links(pb::ListLinksRequest { reappeared: true, ..Default::default() }).await.unwrap().into_inner().links;
     assert_eq!(listed.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), vec![post.name.as_str()]);
     let stats = c.get_link_statistics(pb::GetLinkStatisticsRequest::default()).await.unwrap().into_inner();
     let total = stats.total.unwrap();

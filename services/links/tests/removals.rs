@@ -48,7 +48,11 @@ async fn observe(client: &mut Client, link: &pb::Link, status: S, at: &str, sour
         .unwrap();
 }
 
-async fn stats(client: &mut Client, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::LinkStatistics {
+async fn stats(
+    client: &mut Client,
+    as_of: &str,
+    recorded_before: Option<prost_types::Timestamp>,
+) -> pb::LinkStatistics {
     client
         .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before })
         .await
@@ -73,11 +77,17 @@ async fn removal_figures_as_at_several_moments(db: TestDatabase) {
     let f1 = link(&mut c, "https://www.facebook.com/groups/999/posts/1/", seen).await;
     let l1 = link(&mut c, "https://lihkg.com/thread/2000000/page/1", seen).await;
 
-    assert_eq!(request(&mut c, &notice(1), &[&t[0], &t[1], &t[2], &t[3], &t[4], &f1], "2019-10-01T10:00:00+08:00").await, 6);
+    assert_eq!(
+        request(&mut c, &notice(1), &[&t[0], &t[1], &t[2], &t[3], &t[4], &f1], "2019-10-01T10:00:00+08:00").await,
+        6
+    );
     // A reminder asks again for two of them: still one requested link each.
     assert_eq!(request(&mut c, &notice(2), &[&t[0], &t[1]], "2019-10-10T10:00:00+08:00").await, 2);
     // The same notice recorded twice (a redelivered effect) changes nothing.
-    assert_eq!(request(&mut c, &notice(1), &[&t[0], &t[1], &t[2], &t[3], &t[4], &f1], "2019-10-01T10:00:00+08:00").await, 0);
+    assert_eq!(
+        request(&mut c, &notice(1), &[&t[0], &t[1], &t[2], &t[3], &t[4], &f1], "2019-10-01T10:00:00+08:00").await,
+        0
+    );
 
     observe(&mut c, &t[0], S::Removed, "2019-10-03T10:00:00+08:00", Src::OfficerCheck).await;
     observe(&mut c, &t[1], S::Removed, "2019-10-02T10:00:00+08:00", Src::PlatformReport).await; // a claim
@@ -204,7 +214,12 @@ async fn removal_requests_and_observations_are_checked(db: TestDatabase) {
         .unwrap_err();
     assert_eq!(
         violated_fields(&err),
-        vec!["observations[0].status", "observations[0].observed_at", "observations[0].vantage", "observations[0].source"]
+        vec![
+            "observations[0].status",
+            "observations[0].observed_at",
+            "observations[0].vantage",
+            "observations[0].source"
+        ]
     );
     let figures = stats(&mut c, "2019-12-01T00:00:00Z", None).await;
     assert_eq!(counts(figures.total.as_ref().unwrap()), (1, 0, 0, 0), "nothing was recorded");

@@ -14,12 +14,7 @@ use doxwatch_proto::referral::{self as pb, referral_service_server::ReferralServ
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{
-    convert,
-    domain::*,
-    service::Referrals,
-    store::referrals::Filter,
-};
+use crate::{convert, domain::*, service::Referrals, store::referrals::Filter};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -54,7 +49,10 @@ fn page_of<T>(mut items: Vec<T>, limit: u32, fingerprint: &str, id: impl Fn(&T) 
 
 #[tonic::async_trait]
 impl ReferralService for ReferralApi {
-    async fn create_assessment(&self, request: Request<pb::CreateAssessmentRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn create_assessment(
+        &self,
+        request: Request<pb::CreateAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -68,14 +66,20 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(self.referrals.create_assessment(&actor, draft, key, convert::assessment_out).await?))
     }
 
-    async fn get_assessment(&self, request: Request<pb::GetAssessmentRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn get_assessment(
+        &self,
+        request: Request<pb::GetAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         let mut v = FieldViolations::new();
         let id = convert::name(&mut v, "name", &request.get_ref().name, AssessmentId::parse_name);
         let assessment = self.referrals.get_assessment(checked(v, id)?).await?;
         Ok(Response::new(convert::assessment_out(&assessment)))
     }
 
-    async fn list_assessments(&self, request: Request<pb::ListAssessmentsRequest>) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
+    async fn list_assessments(
+        &self,
+        request: Request<pb::ListAssessmentsRequest>,
+    ) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -91,7 +95,10 @@ impl ReferralService for ReferralApi {
         }))
     }
 
-    async fn create_referral(&self, request: Request<pb::CreateReferralRequest>) -> Result<Response<pb::Referral>, Status> {
+    async fn create_referral(
+        &self,
+        request: Request<pb::CreateReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -112,7 +119,10 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(convert::referral_out(&referral)))
     }
 
-    async fn list_referrals(&self, request: Request<pb::ListReferralsRequest>) -> Result<Response<pb::ListReferralsResponse>, Status> {
+    async fn list_referrals(
+        &self,
+        request: Request<pb::ListReferralsRequest>,
+    ) -> Result<Response<pb::ListReferralsResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -131,10 +141,16 @@ impl ReferralService for ReferralApi {
         let limit = checked(v, limit)?;
         let referrals = self.referrals.list_referrals(&filter, status, after, limit + 1).await?;
         let (referrals, next_page_token) = page_of(referrals, limit, &fingerprint, |r| r.id.0);
-        Ok(Response::new(pb::ListReferralsResponse { referrals: referrals.iter().map(convert::referral_out).collect(), next_page_token }))
+        Ok(Response::new(pb::ListReferralsResponse {
+            referrals: referrals.iter().map(convert::referral_out).collect(),
+            next_page_token,
+        }))
     }
 
-    async fn withdraw_referral(&self, request: Request<pb::WithdrawReferralRequest>) -> Result<Response<pb::Referral>, Status> {
+    async fn withdraw_referral(
+        &self,
+        request: Request<pb::WithdrawReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();

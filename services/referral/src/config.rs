@@ -33,7 +33,10 @@ pub const DEFAULT_AGENCY: &str = "POLICE";
 /// An agency's name as the service keeps it: upper case letters, digits, '-' and '_'.
 pub fn agency_name(text: &str) -> Result<String, String> {
     let name = text.trim().to_ascii_uppercase();
-    if name.is_empty() || name.len() > MAX_AGENCY_LEN || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if name.is_empty()
+        || name.len() > MAX_AGENCY_LEN
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(format!("{text:?} is not an agency name (1 to {MAX_AGENCY_LEN} letters, digits, '-' or '_')"));
     }
     Ok(name)
@@ -72,15 +75,23 @@ mod tests {
 
     #[test]
     fn agencies_and_heartbeat_are_read_and_every_bad_value_reported() {
-        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
-        let mut layers =
-            Layers::load(None, env(&[("DOXWATCH_AGENCIES", "police, customs,POLICE"), ("DOXWATCH_WATCH_HEARTBEAT_MS", "250")]), ReferralConfig::KEYS);
+        let env =
+            |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let mut layers = Layers::load(
+            None,
+            env(&[("DOXWATCH_AGENCIES", "police, customs,POLICE"), ("DOXWATCH_WATCH_HEARTBEAT_MS", "250")]),
+            ReferralConfig::KEYS,
+        );
         let config = ReferralConfig::from_layers(&mut layers);
         layers.finish().unwrap();
         assert_eq!(config.agencies, vec!["POLICE".to_owned(), "CUSTOMS".to_owned()]);
         assert_eq!(config.watch_heartbeat, Duration::from_millis(250));
 
-        let mut layers = Layers::load(None, env(&[("DOXWATCH_AGENCIES", "police,,x y"), ("DOXWATCH_WATCH_HEARTBEAT_MS", "0")]), ReferralConfig::KEYS);
+        let mut layers = Layers::load(
+            None,
+            env(&[("DOXWATCH_AGENCIES", "police,,x y"), ("DOXWATCH_WATCH_HEARTBEAT_MS", "0")]),
+            ReferralConfig::KEYS,
+        );
         let _ = ReferralConfig::from_layers(&mut layers);
         let text = layers.finish().unwrap_err().to_string();
         assert!(text.contains("DOXWATCH_AGENCIES") && text.contains("DOXWATCH_WATCH_HEARTBEAT_MS"), "{text}");

@@ -14,7 +14,12 @@ pub fn name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str
     v.check(field, parse(value))
 }
 
-pub fn optional_name<T>(v: &mut FieldViolations, field: &str, value: &str, parse: fn(&str) -> Result<T, String>) -> Option<T> {
+pub fn optional_name<T>(
+    v: &mut FieldViolations,
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<T> {
     if value.is_empty() { None } else { v.check(field, parse(value)) }
 }
 
@@ -44,7 +49,12 @@ pub fn assessment_draft(v: &mut FieldViolations, a: &pb::Assessment, now: Offset
         }
         Some(c) => {
             let f = |field: &str| format!("assessment.criteria.{field}");
-            let intent = validate::required(v, &f("intent_or_recklessness"), c.intent_or_recklessness, IntentOrRecklessness::from_code);
+            let intent = validate::required(
+                v,
+                &f("intent_or_recklessness"),
+                c.intent_or_recklessness,
+                IntentOrRecklessness::from_code,
+            );
             let nexus = validate::required(v, &f("hong_kong_nexus"), c.hong_kong_nexus, HongKongNexus::from_code);
             let discloser = validate::required(v, &f("discloser"), c.discloser, Discloser::from_code);
             let harms_intended = distinct(v, &f("harms_intended"), &c.harms_intended, Harm::from_code);
@@ -106,7 +116,12 @@ pub fn referral_draft(v: &mut FieldViolations, r: &pb::Referral, now: OffsetDate
 }
 
 /// An outcome's particulars, checked against what the outcome needs.
-pub fn details(v: &mut FieldViolations, field: &str, d: Option<&pb::OutcomeDetails>, outcome: Option<ReferralStatus>) -> OutcomeDetails {
+pub fn details(
+    v: &mut FieldViolations,
+    field: &str,
+    d: Option<&pb::OutcomeDetails>,
+    outcome: Option<ReferralStatus>,
+) -> OutcomeDetails {
     let d = d.cloned().unwrap_or_default();
     let f = |name: &str| format!("{field}.{name}");
     let details = OutcomeDetails {
@@ -123,7 +138,9 @@ pub fn details(v: &mut FieldViolations, field: &str, d: Option<&pb::OutcomeDetai
                 }
             }
         }
-        Some(ReferralStatus::NoFurtherAction) if details.reason.is_empty() => v.add(f("reason"), "is required for NO_FURTHER_ACTION"),
+        Some(ReferralStatus::NoFurtherAction) if details.reason.is_empty() => {
+            v.add(f("reason"), "is required for NO_FURTHER_ACTION")
+        }
         _ => {}
     }
     if outcome != Some(ReferralStatus::Convicted) && !details.sentence.is_empty() {
@@ -133,7 +150,12 @@ pub fn details(v: &mut FieldViolations, field: &str, d: Option<&pb::OutcomeDetai
 }
 
 fn details_out(d: &OutcomeDetails) -> Option<pb::OutcomeDetails> {
-    Some(pb::OutcomeDetails { offence: d.offence.clone(), sentence: d.sentence.clone(), reason: d.reason.clone(), note: d.note.clone() })
+    Some(pb::OutcomeDetails {
+        offence: d.offence.clone(),
+        sentence: d.sentence.clone(),
+        reason: d.reason.clone(),
+        note: d.note.clone(),
+    })
 }
 
 pub fn referral_out(r: &Referral) -> pb::Referral {

@@ -25,18 +25,22 @@ pub fn on_case(case: CaseRef, effect: CaseEffect, occurred_at: OffsetDateTime) -
         request_id: String::new(),
     };
     let (method, payload) = match effect {
-        CaseEffect::ToUnderAssessment { note } => {
-            ("TransitionCase", transition(pb::CaseStatus::UnderAssessment, pb::ClosureReason::Unspecified, note).encode_to_vec())
-        }
-        CaseEffect::Close { note } => {
-            ("TransitionCase", transition(pb::CaseStatus::Closed, pb::ClosureReason::NoPrimaFacieCase, note).encode_to_vec())
-        }
-        CaseEffect::ToReferred { note } => {
-            ("TransitionCase", transition(pb::CaseStatus::Referred, pb::ClosureReason::Unspecified, note).encode_to_vec())
-        }
+        CaseEffect::ToUnderAssessment { note } => (
+            "TransitionCase",
+            transition(pb::CaseStatus::UnderAssessment, pb::ClosureReason::Unspecified, note).encode_to_vec(),
+        ),
+        CaseEffect::Close { note } => (
+            "TransitionCase",
+            transition(pb::CaseStatus::Closed, pb::ClosureReason::NoPrimaFacieCase, note).encode_to_vec(),
+        ),
+        CaseEffect::ToReferred { note } => (
+            "TransitionCase",
+            transition(pb::CaseStatus::Referred, pb::ClosureReason::Unspecified, note).encode_to_vec(),
+        ),
         CaseEffect::Note(note) => (
             "AddCaseNote",
-            pb::AddCaseNoteRequest { name: case.name(), note: truncate(note), occurred_at, request_id: String::new() }.encode_to_vec(),
+            pb::AddCaseNoteRequest { name: case.name(), note: truncate(note), occurred_at, request_id: String::new() }
+                .encode_to_vec(),
         ),
     };
     Effect { peer: "intake", method, key: case.name(), payload }
@@ -68,13 +72,15 @@ impl Deliver for ReferralEffects {
             let mut intake = self.intake.clone();
             match (message.peer.as_str(), message.method.as_str()) {
                 ("intake", "TransitionCase") => {
-                    let mut request = pb::TransitionCaseRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                    let mut request =
+                        pb::TransitionCaseRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                     request.request_id = message.request_id();
                     intake.transition_case(message.request(crate::SERVICE, request)).await?;
                     Ok(())
                 }
                 ("intake", "AddCaseNote") => {
-                    let mut request = pb::AddCaseNoteRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
+                    let mut request =
+                        pb::AddCaseNoteRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
                     request.request_id = message.request_id();
                     intake.add_case_note(message.request(crate::SERVICE, request)).await?;
                     Ok(())

@@ -72,7 +72,9 @@ impl From<ReferralError> for Status {
         match e {
             ReferralError::Invalid(v) => error::invalid_argument(&v),
             ReferralError::NotFound(name) => error::not_found(&name),
-            ReferralError::Precondition(reason, message) => error::with_reason(Code::FailedPrecondition, reason, message),
+            ReferralError::Precondition(reason, message) => {
+                error::with_reason(Code::FailedPrecondition, reason, message)
+            }
             ReferralError::RequestIdReused(id) => error::request_id_reused(&id),
             ReferralError::IntakeUnavailable(status) => error::peer_unavailable("intake", &status),
             ReferralError::LinksUnavailable(status) => error::peer_unavailable("link-tracking", &status),

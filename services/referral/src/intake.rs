@@ -43,13 +43,16 @@ impl Intake {
             Ok(pb::CaseStatus::Referred) => CaseStanding::Referred,
             Ok(pb::CaseStatus::Closed) => CaseStanding::Closed,
             Ok(pb::CaseStatus::Answered) => CaseStanding::Answered,
-            _ => return Err(ReferralError::IntakeUnavailable(tonic::Status::unknown("intake answered with an unknown case status"))),
+            _ => {
+                return Err(ReferralError::IntakeUnavailable(tonic::Status::unknown(
+                    "intake answered with an unknown case status",
+                )));
+            }
         };
-        let received_at = found
-            .received_at
-            .as_ref()
-            .and_then(|t| doxwatch_kit::timestamp::from_proto(t).ok())
-            .ok_or_else(|| ReferralError::IntakeUnavailable(tonic::Status::unknown("intake answered without received_at")))?;
+        let received_at =
+            found.received_at.as_ref().and_then(|t| doxwatch_kit::timestamp::from_proto(t).ok()).ok_or_else(|| {
+                ReferralError::IntakeUnavailable(tonic::Status::unknown("intake answered without received_at"))
+            })?;
         Ok(CaseFacts { is_enquiry: found.kind == pb::CaseKind::Enquiry as i32, standing, received_at })
     }
 }

@@ -27,7 +27,9 @@ use doxwatch_proto::{
     intake::intake_service_client::IntakeServiceClient,
     links::links_service_client::LinksServiceClient,
     ops::outbox_service_server::OutboxServiceServer,
-    referral::{agency_referral_service_server::AgencyReferralServiceServer, referral_service_server::ReferralServiceServer},
+    referral::{
+        agency_referral_service_server::AgencyReferralServiceServer, referral_service_server::ReferralServiceServer,
+    },
 };
 use tokio::sync::watch;
 
@@ -74,7 +76,11 @@ impl Application {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
         let intake = IntakeServiceClient::new(peer::channel(&config.peers.intake)?);
         let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
-        let relay = Relay::new(db.clone(), Arc::new(effects::ReferralEffects::new(intake.clone())), RelaySettings::from_config(&config.outbox));
+        let relay = Relay::new(
+            db.clone(),
+            Arc::new(effects::ReferralEffects::new(intake.clone())),
+            RelaySettings::from_config(&config.outbox),
+        );
         let referrals = service::Referrals::new(
             db.clone(),
             intake::Intake::new(intake),
@@ -111,7 +117,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(self.relay.run(stopped.clone()));
-        let gauges = doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
+        let gauges =
+            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let stopping = self.stopping;
         let shutdown = async move {
             shutdown.await;

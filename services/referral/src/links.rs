@@ -37,7 +37,12 @@ impl LinkTracking {
             let page = self
                 .client
                 .clone()
-                .list_links(request(pb::ListLinksRequest { page_size: 500, page_token, case: case.name(), ..Default::default() }))
+                .list_links(request(pb::ListLinksRequest {
+                    page_size: 500,
+                    page_token,
+                    case: case.name(),
+                    ..Default::default()
+                }))
                 .await
                 .map_err(ReferralError::LinksUnavailable)?
                 .into_inner();
@@ -47,15 +52,13 @@ impl LinkTracking {
             }
             page_token = page.next_page_token;
         }
-        stream::iter(links)
-            .map(|link| self.bundled(link))
-            .buffered(CONCURRENT_READS)
-            .try_collect()
-            .await
+        stream::iter(links).map(|link| self.bundled(link)).buffered(CONCURRENT_READS).try_collect().await
     }
 
     async fn bundled(&self, link: pb::Link) -> Result<BundledLink, ReferralError> {
-        let unusable = |what: &str| ReferralError::LinksUnavailable(tonic::Status::unknown(format!("link-tracking answered with {what}")));
+        let unusable = |what: &str| {
+            ReferralError::LinksUnavailable(tonic::Status::unknown(format!("link-tracking answered with {what}")))
+        };
         let mut evidence_sha256: Vec<String> = Vec::new();
         let mut page_token = String::new();
         loop {

@@ -18,11 +18,16 @@ suite_tests!(
 );
 
 async fn watch(client: &mut AgencyClient, after: &str) -> Streaming<pb::WatchReferralsResponse> {
-    client.watch_referrals(pb::WatchReferralsRequest { after_cursor: after.to_owned() }).await.expect("watching").into_inner()
+    client
+        .watch_referrals(pb::WatchReferralsRequest { after_cursor: after.to_owned() })
+        .await
+        .expect("watching")
+        .into_inner()
 }
 
 async fn next(stream: &mut Streaming<pb::WatchReferralsResponse>) -> M {
-    let message = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("a message within 10 seconds");
+    let message =
+        tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("a message within 10 seconds");
     message.expect("the stream is healthy").expect("the stream goes on").message.expect("a message")
 }
 
@@ -151,16 +156,21 @@ async fn acknowledgement_is_idempotent_and_agencies_see_only_their_own(stores: S
     // Another agency cannot see or touch it.
     let get = pb::GetReferralRequest { name: referral.name.clone() };
     assert_eq!(icac.get_referral(get.clone()).await.unwrap_err().code(), Code::NotFound);
-    assert_eq!(icac.acknowledge_referral(ack("ICAC/1", "2019-08-04T10:00:00+08:00")).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        icac.acknowledge_referral(ack("ICAC/1", "2019-08-04T10:00:00+08:00")).await.unwrap_err().code(),
+        Code::NotFound
+    );
     assert_eq!(s.agency(None).get_referral(get.clone()).await.unwrap_err().code(), Code::Unauthenticated);
 
     let err = police.acknowledge_referral(ack("KT RN 19/001", "2019-08-02T10:00:00+08:00")).await.unwrap_err();
     assert_eq!(violated_fields(&err), vec!["acknowledged_at".to_owned()], "not before the referral");
-    let first = police.acknowledge_referral(ack("KT RN 19/001", "2019-08-04T10:00:00+08:00")).await.unwrap().into_inner();
+    let first =
+        police.acknowledge_referral(ack("KT RN 19/001", "2019-08-04T10:00:00+08:00")).await.unwrap().into_inner();
     assert_eq!(first.status, RS::Acknowledged as i32);
     assert_eq!(first.agency_reference, "KT RN 19/001");
     assert_eq!(first.acknowledged_at, Some(ts("2019-08-04T10:00:00+08:00")));
-    let again = police.acknowledge_referral(ack("KT RN 19/001", "2019-08-05T10:00:00+08:00")).await.unwrap().into_inner();
+    let again =
+        police.acknowledge_referral(ack("KT RN 19/001", "2019-08-05T10:00:00+08:00")).await.unwrap().into_inner();
     assert_eq!(again, first, "the same reference again gives the same answer");
     let err = police.acknowledge_referral(ack("KT RN 19/999", "2019-08-05T10:00:00+08:00")).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
@@ -169,19 +179,29 @@ async fn acknowledgement_is_idempotent_and_agencies_see_only_their_own(stores: S
     // A withdrawn referral cannot be acknowledged.
     let (_, withdrawn) = s.referred_case("2019-08-01T10:00:00+08:00", "2019-08-03T10:00:00+08:00", "POLICE").await;
     s.withdraw(&withdrawn.name, "2019-08-04T10:00:00+08:00").await;
-    let late = pb::AcknowledgeReferralRequest { name: withdrawn.name.clone(), agency_reference: "X".into(), ..Default::default() };
+    let late = pb::AcknowledgeReferralRequest {
+        name: withdrawn.name.clone(),
+        agency_reference: "X".into(),
+        ..Default::default()
+    };
     assert_eq!(police.acknowledge_referral(late).await.unwrap_err().code(), Code::FailedPrecondition);
 
     // Request ids replay; reused with another payload they are refused.
     let (_, third) = s.referred_case("2019-08-01T10:00:00+08:00", "2019-08-03T10:00:00+08:00", "POLICE").await;
-    let keyed = pb::AcknowledgeReferralRequest { name: third.name.clone(), agency_reference: "R3".into(), request_id: "ack-3".into(), ..Default::default() };
+    let keyed = pb::AcknowledgeReferralRequest {
+        name: third.name.clone(),
+        agency_reference: "R3".into(),
+        request_id: "ack-3".into(),
+        ..Default::default()
+    };
     let once = police.acknowledge_referral(keyed.clone()).await.unwrap().into_inner();
     assert_eq!(police.acknowledge_referral(keyed.clone()).await.unwrap().into_inner(), once);
     let reused = pb::AcknowledgeReferralRequest { agency_reference: "R4".into(), ..keyed };
     assert_eq!(police.acknowledge_referral(reused).await.unwrap_err().code(), Code::Aborted);
 
     // The officers' timeline shows who acknowledged.
-    let events = s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let events =
+        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
     let events = events.into_inner().events;
     let acked = events.iter().find(|e| e.status == RS::Acknowledged as i32).unwrap();
     assert_eq!((acked.actor.as_str(), acked.agency_reference.as_str()), ("agency:POLICE", "KT RN 19/001"));
@@ -200,10 +220,14 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
         request_id: String::new(),
     };
     let none = pb::OutcomeDetails::default;
-    let charge = || pb::OutcomeDetails { offence: "disclosing personal data without consent, s64(3A) PDPO".into(), ..Default::default() };
+    let charge = || pb::OutcomeDetails {
+        offence: "disclosing personal data without consent, s64(3A) PDPO".into(),
+        ..Default::default()
+    };
     let status = |r: pb::Referral| RS::try_from(r.status).unwrap();
 
-    let err = police.report_outcome(report(RS::UnderInvestigation, "2019-08-05T10:00:00+08:00", none())).await.unwrap_err();
+    let err =
+        police.report_outcome(report(RS::UnderInvestigation, "2019-08-05T10:00:00+08:00", none())).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "not before the acknowledgement");
     let ack = pb::AcknowledgeReferralRequest {
         name: referral.name.clone(),
@@ -213,21 +237,47 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
     };
     police.acknowledge_referral(ack).await.unwrap();
 
-    let r = police.report_outcome(report(RS::UnderInvestigation, "2019-08-05T10:00:00+08:00", none())).await.unwrap().into_inner();
+    let r = police
+        .report_outcome(report(RS::UnderInvestigation, "2019-08-05T10:00:00+08:00", none()))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(status(r), RS::UnderInvestigation);
-    let r = police.report_outcome(report(RS::Charged, "2019-08-20T10:00:00+08:00", charge())).await.unwrap().into_inner();
+    let r =
+        police.report_outcome(report(RS::Charged, "2019-08-20T10:00:00+08:00", charge())).await.unwrap().into_inner();
     assert_eq!(status(r), RS::Charged);
     // The arrest is reported late: it fits between the investigation and the charge.
-    let arrest = report(RS::ArrestMade, "2019-08-10T10:00:00+08:00", pb::OutcomeDetails { note: "one arrested".into(), ..Default::default() });
+    let arrest = report(
+        RS::ArrestMade,
+        "2019-08-10T10:00:00+08:00",
+        pb::OutcomeDetails { note: "one arrested".into(), ..Default::default() },
+    );
     let r = police.report_outcome(arrest.clone()).await.unwrap().into_inner();
     assert_eq!(status(r.clone()), RS::Charged, "the latest step in business time");
-    assert_eq!(police.report_outcome(arrest).await.unwrap().into_inner(), r, "the same report again gives the same answer");
+    assert_eq!(
+        police.report_outcome(arrest).await.unwrap().into_inner(),
+        r,
+        "the same report again gives the same answer"
+    );
 
     for (what, bad) in [
         ("a step reported twice", report(RS::ArrestMade, "2019-08-12T10:00:00+08:00", none())),
-        ("NO_FURTHER_ACTION cannot follow CHARGED", report(RS::NoFurtherAction, "2019-08-25T10:00:00+08:00", pb::OutcomeDetails { reason: "x".into(), ..none() })),
-        ("before the acknowledgement", report(RS::Convicted, "2019-08-01T10:00:00+08:00", pb::OutcomeDetails { sentence: "x".into(), ..charge() })),
-        ("a conviction before the charge", report(RS::Convicted, "2019-08-15T10:00:00+08:00", pb::OutcomeDetails { sentence: "x".into(), ..charge() })),
+        (
+            "NO_FURTHER_ACTION cannot follow CHARGED",
+            report(
+                RS::NoFurtherAction,
+                "2019-08-25T10:00:00+08:00",
+                pb::OutcomeDetails { reason: "x".into(), ..none() },
+            ),
+        ),
+        (
+            "before the acknowledgement",
+            report(RS::Convicted, "2019-08-01T10:00:00+08:00", pb::OutcomeDetails { sentence: "x".into(), ..charge() }),
+        ),
+        (
+            "a conviction before the charge",
+            report(RS::Convicted, "2019-08-15T10:00:00+08:00", pb::OutcomeDetails { sentence: "x".into(), ..charge() }),
+        ),
     ] {
         let err = police.report_outcome(bad).await.unwrap_err();
         assert_eq!(err.code(), Code::FailedPrecondition, "{what}: {err:?}");
@@ -236,16 +286,25 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
     assert_eq!(violated_fields(&err), vec!["details.sentence".to_owned()]);
     let err = police.report_outcome(report(RS::Delivered, "2019-09-30T10:00:00+08:00", none())).await.unwrap_err();
     assert_eq!(violated_fields(&err), vec!["outcome".to_owned()]);
-    let err = s.agency(Some("ICAC")).report_outcome(report(RS::Acquitted, "2019-09-30T10:00:00+08:00", none())).await.unwrap_err();
+    let err = s
+        .agency(Some("ICAC"))
+        .report_outcome(report(RS::Acquitted, "2019-09-30T10:00:00+08:00", none()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
     let convicted = pb::OutcomeDetails { sentence: "4 months' imprisonment".into(), ..charge() };
-    let r = police.report_outcome(report(RS::Convicted, "2019-09-30T10:00:00+08:00", convicted)).await.unwrap().into_inner();
+    let r = police
+        .report_outcome(report(RS::Convicted, "2019-09-30T10:00:00+08:00", convicted))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(status(r), RS::Convicted);
     let err = police.report_outcome(report(RS::Acquitted, "2019-10-01T10:00:00+08:00", charge())).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "nothing follows a conviction");
 
-    let events = s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let events =
+        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
     let order: Vec<i32> = events.into_inner().events.iter().map(|e| e.status).collect();
     let expected = [RS::Pending, RS::Acknowledged, RS::UnderInvestigation, RS::ArrestMade, RS::Charged, RS::Convicted];
     assert_eq!(order, expected.iter().map(|s| *s as i32).collect::<Vec<_>>());
@@ -260,7 +319,9 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
         .map(|e| (e.note, e.occurred_at))
         .collect();
     assert_eq!(notes.len(), 4, "{notes:?}");
-    let at = |outcome: &str| notes.iter().find(|(n, _)| n.contains(&format!("reported {outcome} "))).map(|(_, t)| t.unwrap());
+    let at = |outcome: &str| {
+        notes.iter().find(|(n, _)| n.contains(&format!("reported {outcome} "))).map(|(_, t)| t.unwrap())
+    };
     assert_eq!(at("ARREST_MADE"), Some(ts("2019-08-10T10:00:00+08:00")));
     assert_eq!(at("CONVICTED"), Some(ts("2019-09-30T10:00:00+08:00")));
     let conviction = notes.iter().find(|(n, _)| n.contains("CONVICTED")).unwrap();

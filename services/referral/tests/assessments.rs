@@ -25,7 +25,12 @@ async fn decisions_the_criteria_do_not_support_are_refused(stores: Stores) {
     let case = s.complaint("2019-08-01T10:00:00+08:00").await;
     let at = "2019-08-05T10:00:00+08:00";
     let refused: Vec<(&str, D, pb::Criteria, &str)> = vec![
-        ("no consent element", D::ReferToPolice, pb::Criteria { disclosed_without_consent: false, ..criteria() }, "without consent"),
+        (
+            "no consent element",
+            D::ReferToPolice,
+            pb::Criteria { disclosed_without_consent: false, ..criteria() },
+            "without consent",
+        ),
         (
             "neither intent nor recklessness",
             D::ReferToPolice,
@@ -57,7 +62,12 @@ async fn decisions_the_criteria_do_not_support_are_refused(stores: Stores) {
             pb::Criteria { legal_basis: vec![pb::LegalBasis::S641 as i32], ..criteria() },
             "S64_3A",
         ),
-        ("s64(3C) without harm caused", D::ReferToPolice, pb::Criteria { harm_caused: vec![], ..criteria() }, "harm caused"),
+        (
+            "s64(3C) without harm caused",
+            D::ReferToPolice,
+            pb::Criteria { harm_caused: vec![], ..criteria() },
+            "harm caused",
+        ),
     ];
     for (what, decision, c, because) in refused {
         let err = s.try_assess(&case, decision, at, c).await.unwrap_err();
@@ -79,7 +89,11 @@ async fn decisions_the_criteria_do_not_support_are_refused(stores: Stores) {
     assert_eq!(violated_fields(&err), vec!["assessment.reason".to_owned()]);
 
     // Nothing was stored, and the case was not touched.
-    let listed = s.referral.list_assessments(pb::ListAssessmentsRequest { case: case.clone(), ..Default::default() }).await.unwrap();
+    let listed = s
+        .referral
+        .list_assessments(pb::ListAssessmentsRequest { case: case.clone(), ..Default::default() })
+        .await
+        .unwrap();
     assert!(listed.into_inner().assessments.is_empty());
     assert_eq!(s.case(&case).await.status, CS::Received as i32);
 
@@ -102,7 +116,8 @@ async fn a_new_assessment_supersedes_the_current_one_and_moves_the_case(stores: 
 
     let second = s.assess(&case, D::ReferToPolice, "2019-08-10T10:00:00+08:00").await;
     assert_eq!(second.supersedes, first.name);
-    let first_now = s.referral.get_assessment(pb::GetAssessmentRequest { name: first.name.clone() }).await.unwrap().into_inner();
+    let first_now =
+        s.referral.get_assessment(pb::GetAssessmentRequest { name: first.name.clone() }).await.unwrap().into_inner();
     assert_eq!(first_now.superseded_by, second.name);
     assert_eq!(first_now.decision, D::MoreInformationNeeded as i32, "an assessment is never edited");
 
@@ -137,7 +152,11 @@ async fn a_new_assessment_supersedes_the_current_one_and_moves_the_case(stores: 
     let note = events.iter().find(|e| e.kind == intake_pb::CaseEventKind::Note as i32).expect("a note");
     assert!(note.note.contains("prosecute the summary offence"), "{}", note.note);
 
-    let all = s.referral.list_assessments(pb::ListAssessmentsRequest { case: case.clone(), ..Default::default() }).await.unwrap();
+    let all = s
+        .referral
+        .list_assessments(pb::ListAssessmentsRequest { case: case.clone(), ..Default::default() })
+        .await
+        .unwrap();
     let names: Vec<String> = all.into_inner().assessments.into_iter().map(|a| a.name).collect();
     assert_eq!(names.len(), 4);
     assert_eq!(names[..3], [first.name, second.name, third.name]);
@@ -192,13 +211,21 @@ async fn enquiries_unknown_cases_and_bad_input_are_refused(stores: Stores) {
     let err = s
         .officer(None)
         .create_assessment(pb::CreateAssessmentRequest {
-            assessment: Some(pb::Assessment { case, criteria: Some(criteria()), decision: D::ReferToPolice as i32, ..Default::default() }),
+            assessment: Some(pb::Assessment {
+                case,
+                criteria: Some(criteria()),
+                decision: D::ReferToPolice as i32,
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let err = s.referral.get_assessment(pb::GetAssessmentRequest { name: "assessments/01900000-0000-7000-8000-0000000000ff".into() }).await;
+    let err = s
+        .referral
+        .get_assessment(pb::GetAssessmentRequest { name: "assessments/01900000-0000-7000-8000-0000000000ff".into() })
+        .await;
     assert_eq!(err.unwrap_err().code(), Code::NotFound);
     s.stop().await;
 }

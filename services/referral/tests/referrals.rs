@@ -44,8 +44,11 @@ async fn a_referral_freezes_the_evidence_bundle_and_moves_the_case(stores: Store
     assert_eq!(referral.case, case);
     assert_eq!(referral.case_received_at, Some(ts("2019-08-01T10:00:00+08:00")));
     let bundle = referral.evidence.clone().expect("an evidence bundle");
-    let mut bundled: Vec<(String, String, i32, Vec<String>)> =
-        bundle.links.iter().map(|l| (l.link.clone(), l.canonical_url.clone(), l.status, l.evidence_sha256.clone())).collect();
+    let mut bundled: Vec<(String, String, i32, Vec<String>)> = bundle
+        .links
+        .iter()
+        .map(|l| (l.link.clone(), l.canonical_url.clone(), l.status, l.evidence_sha256.clone()))
+        .collect();
     bundled.sort();
     let mut expected: Vec<(String, String, i32, Vec<String>)> = links
         .iter()
@@ -60,7 +63,8 @@ async fn a_referral_freezes_the_evidence_bundle_and_moves_the_case(stores: Store
     // A retry gives the first answer; the bundle stays as frozen when more evidence arrives.
     assert_eq!(s.referral.create_referral(request).await.unwrap().into_inner(), referral);
     s.capture(&links[1].name, b"a later capture").await;
-    let again = s.referral.get_referral(pb::GetReferralRequest { name: referral.name.clone() }).await.unwrap().into_inner();
+    let again =
+        s.referral.get_referral(pb::GetReferralRequest { name: referral.name.clone() }).await.unwrap().into_inner();
     assert_eq!(again.evidence, referral.evidence);
 
     assert_eq!(s.case_status_eventually(&case, CS::Referred).await, CS::Referred);
@@ -70,7 +74,8 @@ async fn a_referral_freezes_the_evidence_bundle_and_moves_the_case(stores: Store
     assert!(referred.note.contains(&referral.name), "{}", referred.note);
     assert_eq!(s.outbox_settled().await.rejected, 0);
 
-    let timeline = s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let timeline =
+        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
     let timeline = timeline.into_inner().events;
     assert_eq!(timeline.len(), 1);
     assert_eq!((timeline[0].status, timeline[0].actor.as_str()), (RS::Pending as i32, "officer-lam"));
@@ -95,13 +100,21 @@ async fn referrals_the_assessment_does_not_allow_are_refused(stores: Stores) {
     assert_eq!(violated_fields(&err), vec!["referral.referred_at".to_owned()], "not before the assessment");
     let err = s.try_refer(&current.name, "CUSTOMS", "2019-08-08T10:00:00+08:00").await.unwrap_err();
     assert_eq!(violated_fields(&err), vec!["referral.agency".to_owned()], "not a configured agency");
-    let err = s.try_refer("assessments/01900000-0000-7000-8000-0000000000ff", "POLICE", "2019-08-08T10:00:00+08:00").await.unwrap_err();
+    let err = s
+        .try_refer("assessments/01900000-0000-7000-8000-0000000000ff", "POLICE", "2019-08-08T10:00:00+08:00")
+        .await
+        .unwrap_err();
     assert_eq!(violated_fields(&err), vec!["referral.assessment".to_owned()]);
     let other = s.complaint("2019-08-01T10:00:00+08:00").await;
     let err = s
         .referral
         .create_referral(pb::CreateReferralRequest {
-            referral: Some(pb::Referral { case: other, assessment: current.name.clone(), summary: "x".into(), ..Default::default() }),
+            referral: Some(pb::Referral {
+                case: other,
+                assessment: current.name.clone(),
+                summary: "x".into(),
+                ..Default::default()
+            }),
             request_id: String::new(),
         })
         .await
@@ -113,7 +126,8 @@ async fn referrals_the_assessment_does_not_allow_are_refused(stores: Stores) {
     let err = s.try_refer(&current.name, "ICAC", "2019-08-09T10:00:00+08:00").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "one live referral per case");
     assert!(err.message().contains(&first.name));
-    let listed = s.referral.list_referrals(pb::ListReferralsRequest { case: case.clone(), ..Default::default() }).await.unwrap();
+    let listed =
+        s.referral.list_referrals(pb::ListReferralsRequest { case: case.clone(), ..Default::default() }).await.unwrap();
     assert_eq!(listed.into_inner().referrals.len(), 1);
     s.stop().await;
 }
@@ -129,12 +143,16 @@ async fn a_withdrawn_referral_moves_the_case_back_and_frees_it(stores: Stores) {
         occurred_at: Some(ts("2019-08-02T10:00:00+08:00")),
         request_id: String::new(),
     };
-    assert_eq!(violated_fields(&s.referral.withdraw_referral(early).await.unwrap_err()), vec!["occurred_at".to_owned()]);
+    assert_eq!(
+        violated_fields(&s.referral.withdraw_referral(early).await.unwrap_err()),
+        vec!["occurred_at".to_owned()]
+    );
     let withdrawn = s.withdraw(&referral.name, "2019-08-04T10:00:00+08:00").await;
     assert_eq!(withdrawn.status, RS::Withdrawn as i32);
     assert_eq!(withdrawn.withdrawal_reason, "sent to the wrong agency");
     assert_eq!(s.case_status_eventually(&case, CS::UnderAssessment).await, CS::UnderAssessment);
-    let again = pb::WithdrawReferralRequest { name: referral.name.clone(), reason: "again".into(), ..Default::default() };
+    let again =
+        pb::WithdrawReferralRequest { name: referral.name.clone(), reason: "again".into(), ..Default::default() };
     assert_eq!(s.referral.withdraw_referral(again).await.unwrap_err().code(), Code::FailedPrecondition);
 
     // The case may be referred again, from its current assessment.
@@ -143,13 +161,24 @@ async fn a_withdrawn_referral_moves_the_case_back_and_frees_it(stores: Stores) {
     let moves: Vec<i32> = s.case_events(&case).await.iter().filter(|e| e.to_status != 0).map(|e| e.to_status).collect();
     assert_eq!(
         moves,
-        vec![CS::Received as i32, CS::UnderAssessment as i32, CS::Referred as i32, CS::UnderAssessment as i32, CS::Referred as i32]
+        vec![
+            CS::Received as i32,
+            CS::UnderAssessment as i32,
+            CS::Referred as i32,
+            CS::UnderAssessment as i32,
+            CS::Referred as i32
+        ]
     );
 
     // Once acknowledged, a referral cannot be withdrawn.
-    let ack = pb::AcknowledgeReferralRequest { name: second.name.clone(), agency_reference: "ICAC/19/0042".into(), ..Default::default() };
+    let ack = pb::AcknowledgeReferralRequest {
+        name: second.name.clone(),
+        agency_reference: "ICAC/19/0042".into(),
+        ..Default::default()
+    };
     s.agency(Some("ICAC")).acknowledge_referral(ack).await.unwrap();
-    let late = pb::WithdrawReferralRequest { name: second.name.clone(), reason: "too late".into(), ..Default::default() };
+    let late =
+        pb::WithdrawReferralRequest { name: second.name.clone(), reason: "too late".into(), ..Default::default() };
     assert_eq!(s.referral.withdraw_referral(late).await.unwrap_err().code(), Code::FailedPrecondition);
     assert_eq!(s.outbox_settled().await.rejected, 0);
     s.stop().await;
@@ -165,7 +194,8 @@ async fn the_case_follows_a_referral_made_while_intake_was_down(stores: Stores) 
     let referral = s.refer(&assessment.name, "POLICE", "2019-08-03T10:00:00+08:00").await;
     assert_eq!(referral.case_received_at, Some(ts("2019-08-01T10:00:00+08:00")), "read when the case was assessed");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let waiting = s.outbox().get_outbox_status(doxwatch_proto::ops::GetOutboxStatusRequest {}).await.unwrap().into_inner();
+    let waiting =
+        s.outbox().get_outbox_status(doxwatch_proto::ops::GetOutboxStatusRequest {}).await.unwrap().into_inner();
     assert_eq!(waiting.pending, 1, "the move waits for intake");
 
     s.restart_intake(&stores).await;
@@ -215,9 +245,11 @@ async fn referrals_are_listed_by_status_agency_time_and_case(stores: Stores) {
 
     let (first, token) = list(pb::ListReferralsRequest { page_size: 2, ..Default::default() }).await;
     assert_eq!(first, vec![a.name.clone(), b.name.clone()]);
-    let (rest, end) = list(pb::ListReferralsRequest { page_size: 2, page_token: token.clone(), ..Default::default() }).await;
+    let (rest, end) =
+        list(pb::ListReferralsRequest { page_size: 2, page_token: token.clone(), ..Default::default() }).await;
     assert_eq!((rest, end.as_str()), (vec![c.name.clone()], ""));
-    let mismatched = pb::ListReferralsRequest { page_size: 2, page_token: token, agency: "ICAC".into(), ..Default::default() };
+    let mismatched =
+        pb::ListReferralsRequest { page_size: 2, page_token: token, agency: "ICAC".into(), ..Default::default() };
     let err = s.referral.list_referrals(mismatched).await.unwrap_err();
     assert_eq!(violated_fields(&err), vec!["page_token".to_owned()]);
     s.stop().await;

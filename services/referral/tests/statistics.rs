@@ -53,7 +53,12 @@ async fn figures(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types
     };
     Figures {
         assessed: f.cases_assessed,
-        decisions: [decision(D::ReferToPolice), decision(D::ProsecuteSummary), decision(D::NoFurtherAction), decision(D::MoreInformationNeeded)],
+        decisions: [
+            decision(D::ReferToPolice),
+            decision(D::ProsecuteSummary),
+            decision(D::NoFurtherAction),
+            decision(D::MoreInformationNeeded),
+        ],
         referred: f.cases_referred,
         police: agency("POLICE"),
         icac: agency("ICAC"),

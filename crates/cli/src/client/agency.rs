@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use doxwatch_kit::{actor::AGENCY_HEADER, server::shutdown_signal};
-use doxwatch_proto::referral::{self as pb, agency_referral_service_client::AgencyReferralServiceClient, watch_referrals_response::Message};
+use doxwatch_proto::referral::{
+    self as pb, agency_referral_service_client::AgencyReferralServiceClient, watch_referrals_response::Message,
+};
 use serde_json::json;
 use tonic::{
     Code, Request, Status,
@@ -115,7 +117,8 @@ impl Interceptor for Agency {
 type Client = AgencyReferralServiceClient<InterceptedService<Channel, Agency>>;
 
 async fn client(agency: &AgencyArgs, args: &ClientArgs) -> Result<Client, CliError> {
-    let name = MetadataValue::try_from(agency.agency.trim()).map_err(|_| CliError::Usage("--agency must be printable ASCII".to_owned()))?;
+    let name = MetadataValue::try_from(agency.agency.trim())
+        .map_err(|_| CliError::Usage("--agency must be printable ASCII".to_owned()))?;
     Ok(AgencyReferralServiceClient::with_interceptor(connect(&args.referral_url).await?, Agency(name)))
 }
 
@@ -186,7 +189,10 @@ async fn watch(args: WatchArgs) -> Result<(), CliError> {
     tokio::pin!(stop);
     loop {
         let opened = match client(&args.agency, &args.client).await {
-            Ok(mut client) => client.watch_referrals(pb::WatchReferralsRequest { after_cursor: cursor.clone() }).await.map_err(CliError::from),
+            Ok(mut client) => client
+                .watch_referrals(pb::WatchReferralsRequest { after_cursor: cursor.clone() })
+                .await
+                .map_err(CliError::from),
             Err(e) => Err(e),
         };
         let mut stream = match opened {

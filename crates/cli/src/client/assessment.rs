@@ -110,7 +110,8 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         assessed_at: args.assessed_at,
         ..Default::default()
     };
-    let request = pb::CreateAssessmentRequest { assessment: Some(assessment), request_id: args.request_id.unwrap_or_default() };
+    let request =
+        pb::CreateAssessmentRequest { assessment: Some(assessment), request_id: args.request_id.unwrap_or_default() };
     let created = client(&args.client).await?.create_assessment(request).await?.into_inner();
     show_assessment(&created, args.client.json);
     Ok(())
@@ -125,11 +126,15 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
     let (assessments, next) = pages(args.page.all, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListAssessmentsRequest { page_token, ..request.clone() });
-        async move { client.list_assessments(request).await.map(|r| r.into_inner()).map(|p| (p.assessments, p.next_page_token)) }
+        async move {
+            client.list_assessments(request).await.map(|r| r.into_inner()).map(|p| (p.assessments, p.next_page_token))
+        }
     })
     .await?;
     if args.client.json {
-        print_json(&json!({ "assessments": assessments.iter().map(assessment_json).collect::<Vec<_>>(), "next_page_token": next }));
+        print_json(
+            &json!({ "assessments": assessments.iter().map(assessment_json).collect::<Vec<_>>(), "next_page_token": next }),
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = assessments
@@ -141,7 +146,11 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
                 label::<pb::Decision>(a.decision),
                 time_text(a.assessed_at.as_ref()),
                 a.assessor.clone(),
-                if a.superseded_by.is_empty() { "current".to_owned() } else { format!("superseded by {}", a.superseded_by) },
+                if a.superseded_by.is_empty() {
+                    "current".to_owned()
+                } else {
+                    format!("superseded by {}", a.superseded_by)
+                },
             ]
         })
         .collect();
@@ -182,7 +191,10 @@ fn show_assessment(a: &pb::Assessment, as_json: bool) {
     }
     let text = |key: &str| v[key].as_str().unwrap_or_default().to_owned();
     let list = |key: &str| {
-        v["criteria"][key].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+        v["criteria"][key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
     };
     let criterion = |key: &str| v["criteria"][key].as_str().unwrap_or_default().to_owned();
     let mut fields = vec![("name", text("name")), ("case", text("case")), ("decision", text("decision"))];

@@ -6,7 +6,9 @@ use serde_json::json;
 use super::{AsAtArgs, Authed, PageArgs, authed, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, label, now, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
+    output::{
+        CliError, label, now, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word,
+    },
 };
 
 #[derive(clap::Subcommand)]
@@ -250,11 +252,14 @@ async fn transition(args: TransitionArgs) -> Result<(), CliError> {
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
     let request = pb::ListCaseEventsRequest { name: case_name(&args.name), page_size: 500, page_token: String::new() };
-    let (events, _) = pages(true, |page_token| {
-        let (mut client, request) = (client.clone(), pb::ListCaseEventsRequest { page_token, ..request.clone() });
-        async move { client.list_case_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token)) }
-    })
-    .await?;
+    let (events, _) =
+        pages(true, |page_token| {
+            let (mut client, request) = (client.clone(), pb::ListCaseEventsRequest { page_token, ..request.clone() });
+            async move {
+                client.list_case_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))
+            }
+        })
+        .await?;
     if args.client.json {
         let list: Vec<_> = events
             .iter()

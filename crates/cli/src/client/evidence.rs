@@ -108,7 +108,8 @@ fn evidence_name(link: &str, sha256: &str) -> String {
 
 async fn add(args: AddArgs) -> Result<(), CliError> {
     // Read whole before sending, so that a read error can never store a truncated capture.
-    let bytes = std::fs::read(&args.file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let bytes =
+        std::fs::read(&args.file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.file.display())))?;
     let sha256 = hex(&Sha256::digest(&bytes));
     let metadata = pb::EvidenceMetadata {
         link: resource_name("links", &args.link),
@@ -117,9 +118,12 @@ async fn add(args: AddArgs) -> Result<(), CliError> {
         note: args.reason.unwrap_or_default(),
         request_id: args.request_id.unwrap_or_default(),
     };
-    let mut messages = vec![pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Metadata(metadata)) }];
+    let mut messages =
+        vec![pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Metadata(metadata)) }];
     messages.extend(
-        bytes.chunks(CHUNK).map(|c| pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Chunk(c.to_vec())) }),
+        bytes
+            .chunks(CHUNK)
+            .map(|c| pb::AddEvidenceRequest { content: Some(pb::add_evidence_request::Content::Chunk(c.to_vec())) }),
     );
     let evidence = links(&args.client).await?.add_evidence(tokio_stream::iter(messages)).await?.into_inner();
     if evidence.sha256 != sha256 {
@@ -151,21 +155,27 @@ async fn get(args: GetArgs) -> Result<(), CliError> {
                 evidence = message.evidence;
             }
             hasher.update(&message.chunk);
-            file.write_all(&message.chunk).map_err(|e| CliError::Other(format!("cannot write {}: {e}", partial.display())))?;
+            file.write_all(&message.chunk)
+                .map_err(|e| CliError::Other(format!("cannot write {}: {e}", partial.display())))?;
         }
         file.sync_all().map_err(|e| CliError::Other(format!("cannot write {}: {e}", partial.display())))?;
         let got = hex(&hasher.finalize());
         if !name.ends_with(&got) {
-            return Err(CliError::Other(format!("the bytes received have SHA-256 {got}, not the one asked for; discarded")));
+            return Err(CliError::Other(format!(
+                "the bytes received have SHA-256 {got}, not the one asked for; discarded"
+            )));
         }
-        std::fs::rename(&partial, &args.out).map_err(|e| CliError::Other(format!("cannot write {}: {e}", args.out.display())))?;
+        std::fs::rename(&partial, &args.out)
+            .map_err(|e| CliError::Other(format!("cannot write {}: {e}", args.out.display())))?;
         Ok(evidence)
     }
     .await;
     match result {
         Ok(evidence) => {
             if args.client.json {
-                print_json(&json!({ "evidence": evidence.as_ref().map(as_json), "out": args.out.display().to_string() }));
+                print_json(
+                    &json!({ "evidence": evidence.as_ref().map(as_json), "out": args.out.display().to_string() }),
+                );
             } else {
                 println!("{} written to {} (SHA-256 checked)", name, args.out.display());
             }
@@ -182,12 +192,15 @@ async fn get(args: GetArgs) -> Result<(), CliError> {
 async fn list(args: ListArgs) -> Result<(), CliError> {
     let link = resource_name("links", &args.link);
     let client = links(&args.client).await?;
-    let (items, next) = pages(args.page.all, |page_token| {
-        let mut client = client.clone();
-        let request = pb::ListEvidenceRequest { link: link.clone(), page_size: args.page.page_size, page_token };
-        async move { client.list_evidence(request).await.map(|r| r.into_inner()).map(|r| (r.evidence, r.next_page_token)) }
-    })
-    .await?;
+    let (items, next) =
+        pages(args.page.all, |page_token| {
+            let mut client = client.clone();
+            let request = pb::ListEvidenceRequest { link: link.clone(), page_size: args.page.page_size, page_token };
+            async move {
+                client.list_evidence(request).await.map(|r| r.into_inner()).map(|r| (r.evidence, r.next_page_token))
+            }
+        })
+        .await?;
     if args.client.json {
         print_json(&json!({ "evidence": items.iter().map(as_json).collect::<Vec<_>>(), "next_page_token": next }));
         return Ok(());
@@ -215,8 +228,11 @@ async fn custody(args: CustodyArgs) -> Result<(), CliError> {
     let client = links(&args.client).await?;
     let (events, next) = pages(args.page.all, |page_token| {
         let mut client = client.clone();
-        let request = pb::ListCustodyEventsRequest { evidence: evidence.clone(), page_size: args.page.page_size, page_token };
-        async move { client.list_custody_events(request).await.map(|r| r.into_inner()).map(|r| (r.events, r.next_page_token)) }
+        let request =
+            pb::ListCustodyEventsRequest { evidence: evidence.clone(), page_size: args.page.page_size, page_token };
+        async move {
+            client.list_custody_events(request).await.map(|r| r.into_inner()).map(|r| (r.events, r.next_page_token))
+        }
     })
     .await?;
     let kind = |code: i32| {

@@ -17,15 +17,9 @@ pub struct HealthArgs {
 
 pub async fn run(args: HealthArgs) -> Result<(), CliError> {
     let channel = super::connect(&args.url).await?;
-    let response = HealthClient::new(channel)
-        .check(HealthCheckRequest { service: args.service.clone() })
-        .await?
-        .into_inner();
+    let response =
+        HealthClient::new(channel).check(HealthCheckRequest { service: args.service.clone() }).await?.into_inner();
     let status = ServingStatus::try_from(response.status).unwrap_or(ServingStatus::Unknown);
     println!("{}", status.as_str_name());
-    if status == ServingStatus::Serving {
-        Ok(())
-    } else {
-        Err(CliError::Other(format!("{} is not serving", args.url)))
-    }
+    if status == ServingStatus::Serving { Ok(()) } else { Err(CliError::Other(format!("{} is not serving", args.url))) }
 }

@@ -11,8 +11,8 @@ use super::{AsAtArgs, PageArgs, links, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{
-        CliError, duration_text, label, now, parse_time, percent, print_fields, print_json, print_more_hint, print_table,
-        time_text, word,
+        CliError, duration_text, label, now, parse_time, percent, print_fields, print_json, print_more_hint,
+        print_table, time_text, word,
     },
 };
 
@@ -320,10 +320,7 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
         }));
         return Ok(());
     }
-    println!(
-        "{count} URLs: {} new, {} known, {} refused",
-        response.new_links, response.known_links, response.refused
-    );
+    println!("{count} URLs: {} new, {} known, {} refused", response.new_links, response.known_links, response.refused);
     if !response.refusals.is_empty() {
         let rows: Vec<Vec<String>> = response
             .refusals
@@ -345,8 +342,10 @@ async fn observe(args: ObserveArgs) -> Result<(), CliError> {
         note: args.note.unwrap_or_default(),
         ..Default::default()
     };
-    let request =
-        pb::RecordObservationsRequest { observations: vec![observation], request_id: args.request_id.unwrap_or_default() };
+    let request = pb::RecordObservationsRequest {
+        observations: vec![observation],
+        request_id: args.request_id.unwrap_or_default(),
+    };
     let response = links(&args.client).await?.record_observations(request).await?.into_inner();
     for o in &response.observations {
         if args.client.json {
@@ -368,7 +367,8 @@ async fn observe(args: ObserveArgs) -> Result<(), CliError> {
 
 async fn observations(args: NameArgs) -> Result<(), CliError> {
     let client = links(&args.client).await?;
-    let request = pb::ListObservationsRequest { link: link_name(&args.name), page_size: 1000, page_token: String::new() };
+    let request =
+        pb::ListObservationsRequest { link: link_name(&args.name), page_size: 1000, page_token: String::new() };
     let (observations, _) = pages(true, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListObservationsRequest { page_token, ..request.clone() });
         async move {
@@ -449,7 +449,12 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
         Some(t) => format!(", recorded before {}", time_text(Some(t))),
         None => String::new(),
     };
-    println!("as at {}{recorded}: {} links on {} platforms", time_text(s.as_of.as_ref()), total.links, s.platforms_involved);
+    println!(
+        "as at {}{recorded}: {} links on {} platforms",
+        time_text(s.as_of.as_ref()),
+        total.links,
+        s.platforms_involved
+    );
     println!(
         "removal requested for {}, removed {} ({}), access-restricted {}; time to removal: median {}, p90 {}",
         total.links_requested,
@@ -479,12 +484,17 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
     print_table(&["PLATFORM", "KIND", "LINKS", "REQUESTED", "REMOVED", "RATE", "RESTRICTED", "MEDIAN TIME"], &rows);
     if !s.suspended_channels.is_empty() {
         let platform = |name: &str| {
-            s.by_platform.iter().find(|p| p.platform == name).map_or_else(|| name.to_owned(), |p| p.display_name.clone())
+            s.by_platform
+                .iter()
+                .find(|p| p.platform == name)
+                .map_or_else(|| name.to_owned(), |p| p.display_name.clone())
         };
         let rows: Vec<Vec<String>> = s
             .suspended_channels
             .iter()
-            .map(|c| vec![c.handle.clone(), platform(&c.platform), time_text(c.suspended_since.as_ref()), c.channel.clone()])
+            .map(|c| {
+                vec![c.handle.clone(), platform(&c.platform), time_text(c.suspended_since.as_ref()), c.channel.clone()]
+            })
             .collect();
         print_table(&["SUSPENDED CHANNEL", "PLATFORM", "SINCE", "NAME"], &rows);
     }

@@ -19,8 +19,8 @@ pub mod referral;
 use std::future::Future;
 
 use doxwatch_kit::actor::OFFICER_HEADER;
-use doxwatch_proto::links::links_service_client::LinksServiceClient;
 use doxwatch_proto::liaison::liaison_service_client::LiaisonServiceClient;
+use doxwatch_proto::links::links_service_client::LinksServiceClient;
 use tonic::{
     Request, Status,
     metadata::MetadataValue,
@@ -50,10 +50,7 @@ pub type Authed = InterceptedService<Channel, Officer>;
 
 /// The acting officer: `--officer`, else `DOXWATCH_OFFICER`, else the login name.
 pub fn officer(given: Option<&str>) -> Result<Officer, CliError> {
-    let name = given
-        .map(str::to_owned)
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|n| !n.trim().is_empty());
+    let name = given.map(str::to_owned).or_else(|| std::env::var("USER").ok()).filter(|n| !n.trim().is_empty());
     match name {
         None => Ok(Officer(None)),
         Some(name) => MetadataValue::try_from(name.trim())

@@ -40,7 +40,9 @@ pub async fn run(command: RecheckCommand) -> Result<(), CliError> {
                 ("reappeared", r.reappeared),
             ];
             if args.client.json {
-                print_json(&json!(figures.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()));
+                print_json(&json!(
+                    figures.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()
+                ));
             } else {
                 print_fields(figures.iter().map(|(k, v)| (*k, v.to_string())).collect());
             }

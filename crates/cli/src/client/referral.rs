@@ -10,7 +10,10 @@ use serde_json::json;
 use super::{AsAtArgs, Authed, PageArgs, authed, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, duration_text, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
+    output::{
+        CliError, duration_text, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text,
+        word,
+    },
 };
 
 #[derive(clap::Subcommand)]
@@ -152,7 +155,8 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         summary: args.summary,
         ..Default::default()
     };
-    let request = pb::CreateReferralRequest { referral: Some(referral), request_id: args.request_id.unwrap_or_default() };
+    let request =
+        pb::CreateReferralRequest { referral: Some(referral), request_id: args.request_id.unwrap_or_default() };
     let created = client(&args.client).await?.create_referral(request).await?.into_inner();
     show_referral(&created, args.client.json);
     Ok(())
@@ -169,13 +173,18 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         case: args.case.as_deref().map(|c| resource_name("cases", c)).unwrap_or_default(),
     };
     let client = client(&args.client).await?;
-    let (referrals, next) = pages(args.page.all, |page_token| {
-        let (mut client, request) = (client.clone(), pb::ListReferralsRequest { page_token, ..request.clone() });
-        async move { client.list_referrals(request).await.map(|r| r.into_inner()).map(|p| (p.referrals, p.next_page_token)) }
-    })
-    .await?;
+    let (referrals, next) =
+        pages(args.page.all, |page_token| {
+            let (mut client, request) = (client.clone(), pb::ListReferralsRequest { page_token, ..request.clone() });
+            async move {
+                client.list_referrals(request).await.map(|r| r.into_inner()).map(|p| (p.referrals, p.next_page_token))
+            }
+        })
+        .await?;
     if args.client.json {
-        print_json(&json!({ "referrals": referrals.iter().map(referral_json).collect::<Vec<_>>(), "next_page_token": next }));
+        print_json(
+            &json!({ "referrals": referrals.iter().map(referral_json).collect::<Vec<_>>(), "next_page_token": next }),
+        );
         return Ok(());
     }
     let rows: Vec<Vec<String>> = referrals
@@ -211,7 +220,12 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
                 .iter()
                 .filter_map(|k| v[*k].as_str().filter(|s| !s.is_empty()).map(|s| format!("{k}: {s}")))
                 .collect();
-            vec![time_text(e.occurred_at.as_ref()), label::<pb::ReferralStatus>(e.status), e.actor.clone(), details.join("; ")]
+            vec![
+                time_text(e.occurred_at.as_ref()),
+                label::<pb::ReferralStatus>(e.status),
+                e.actor.clone(),
+                details.join("; "),
+            ]
         })
         .collect();
     print_table(&["OCCURRED", "STATUS", "ACTOR", "DETAILS"], &rows);
@@ -252,8 +266,15 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
         }));
         return Ok(());
     }
-    let median = |d: Option<&prost_types::Duration>| d.map(|d| duration_text(d.seconds as f64)).unwrap_or_else(|| "-".to_owned());
-    println!("as at {}: {} cases assessed, {} cases referred", time_text(s.as_of.as_ref()), s.cases_assessed, s.cases_referred);
+    let median = |d: Option<&prost_types::Duration>| {
+        d.map(|d| duration_text(d.seconds as f64)).unwrap_or_else(|| "-".to_owned())
+    };
+    println!(
+        "as at {}: {} cases assessed, {} cases referred",
+        time_text(s.as_of.as_ref()),
+        s.cases_assessed,
+        s.cases_referred
+    );
     let rows: Vec<Vec<String>> = decisions.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
     print_table(&["DECISION", "CASES"], &rows);
     let rows: Vec<Vec<String>> = s
@@ -334,8 +355,12 @@ pub(super) fn show_referral(r: &pb::Referral, as_json: bool) {
         }
     }
     for l in r.evidence.iter().flat_map(|e| e.links.iter()) {
-        let captures = if l.evidence_sha256.is_empty() { "no captures".to_owned() } else { l.evidence_sha256.join(", ") };
-        fields.push(("evidence", format!("{} {} ({}; {captures})", l.link, l.canonical_url, label::<LinkStatus>(l.status))));
+        let captures =
+            if l.evidence_sha256.is_empty() { "no captures".to_owned() } else { l.evidence_sha256.join(", ") };
+        fields.push((
+            "evidence",
+            format!("{} {} ({}; {captures})", l.link, l.canonical_url, label::<LinkStatus>(l.status)),
+        ));
     }
     fields.push(("created_by", text("created_by")));
     fields.push(("update_time", text("update_time")));

@@ -16,7 +16,7 @@ pub use relay::{Deliver, DeliveryOutcome, Relay, RelaySettings};
 pub use service::OutboxApi;
 
 use crate::{
-    db::{Db, Tx, Ts},
+    db::{Db, Ts, Tx},
     on_pool, on_tx,
 };
 

@@ -20,7 +20,10 @@ use crate::{
 
 /// Delivers a message to its peer. A service implements it with its peers' clients.
 pub trait Deliver: Send + Sync + 'static {
-    fn deliver<'a>(&'a self, message: &'a Message) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>>;
+    fn deliver<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>>;
 }
 
 /// What became of one delivery attempt.

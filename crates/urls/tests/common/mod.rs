@@ -13,13 +13,7 @@ pub struct Case {
 
 /// A row for a site no platform rule knows.
 const fn g(input: &'static str, url: &'static str) -> Case {
-    Case {
-        input,
-        url,
-        platform: None,
-        channel: None,
-        message: None,
-    }
+    Case { input, url, platform: None, channel: None, message: None }
 }
 
 /// A row for a platform link.
@@ -30,13 +24,7 @@ const fn p(
     channel: Option<&'static str>,
     message: Option<&'static str>,
 ) -> Case {
-    Case {
-        input,
-        url,
-        platform: Some(platform),
-        channel,
-        message,
-    }
+    Case { input, url, platform: Some(platform), channel, message }
 }
 
 const TG: &str = "https://t.me/somechannel/123";

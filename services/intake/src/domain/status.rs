@@ -32,7 +32,12 @@ pub enum Mover {
 }
 
 /// Checks a move from `from` to `to` for a case of `kind`.
-pub fn check_transition(kind: CaseKind, from: CaseStatus, to: CaseStatus, mover: Mover) -> Result<(), TransitionRefusal> {
+pub fn check_transition(
+    kind: CaseKind,
+    from: CaseStatus,
+    to: CaseStatus,
+    mover: Mover,
+) -> Result<(), TransitionRefusal> {
     use CaseStatus::*;
     let touches_referred = from == Referred || to == Referred;
     if touches_referred && mover != Mover::ReferralService {

@@ -3,7 +3,7 @@
 //! subjects are versioned, so that what the store says "as at" a moment never changes afterwards.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;
@@ -13,8 +13,8 @@ use crate::domain::*;
 
 mod rows;
 
-use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
 pub use rows::StoreDecodeError;
+use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,7 +49,10 @@ macro_rules! status_as_at {
     ($as_of:literal, $recorded_before:literal) => {
         concat!(
             "(SELECT e.to_status FROM case_events e WHERE e.case_id = c.id AND e.to_status <> 0",
-            " AND e.occurred_at <= ", $as_of, " AND e.record_time < ", $recorded_before,
+            " AND e.occurred_at <= ",
+            $as_of,
+            " AND e.record_time < ",
+            $recorded_before,
             " ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1)"
         )
     };
@@ -59,7 +62,10 @@ macro_rules! closure_as_at {
     ($as_of:literal, $recorded_before:literal) => {
         concat!(
             "(SELECT e.closure_reason FROM case_events e WHERE e.case_id = c.id AND e.to_status <> 0",
-            " AND e.occurred_at <= ", $as_of, " AND e.record_time < ", $recorded_before,
+            " AND e.occurred_at <= ",
+            $as_of,
+            " AND e.record_time < ",
+            $recorded_before,
             " ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1)"
         )
     };
@@ -265,7 +271,12 @@ pub async fn get_case(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreErro
 }
 
 /// A page of cases after `after` (in id order, which is record order).
-pub async fn list_cases(tx: &mut Tx, filter: &CaseFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Case>, StoreError> {
+pub async fn list_cases(
+    tx: &mut Tx,
+    filter: &CaseFilter,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Case>, StoreError> {
     let inner = format!(
         "SELECT {CASE_COLUMNS}, {status} AS status, {closure} AS closure_reason FROM cases c \
          WHERE c.id > $1 \

@@ -22,7 +22,11 @@ pub(super) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static s
     from(i32::from(value)).ok_or(StoreDecodeError::UnknownCode { column, value: i64::from(value) })
 }
 
-fn optional_code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<Option<T>, StoreDecodeError> {
+fn optional_code<T>(
+    value: i16,
+    from: fn(i32) -> Option<T>,
+    column: &'static str,
+) -> Result<Option<T>, StoreDecodeError> {
     if value == 0 { Ok(None) } else { code(value, from, column).map(Some) }
 }
 
@@ -32,9 +36,7 @@ fn json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Res
 
 fn codes<T>(text: &str, from: fn(i32) -> Option<T>, column: &'static str) -> Result<Vec<T>, StoreDecodeError> {
     let raw: Vec<i32> = json(text, column)?;
-    raw.into_iter()
-        .map(|c| from(c).ok_or(StoreDecodeError::UnknownCode { column, value: i64::from(c) }))
-        .collect()
+    raw.into_iter().map(|c| from(c).ok_or(StoreDecodeError::UnknownCode { column, value: i64::from(c) })).collect()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -182,10 +184,8 @@ pub(super) struct StatisticsRow {
 pub(super) fn decode_snapshots(rows: Vec<StatisticsRow>) -> Result<Vec<CaseSnapshot>, StoreDecodeError> {
     let mut snapshots: Vec<CaseSnapshot> = Vec::new();
     for row in rows {
-        let category = row
-            .category
-            .map(|c| code(c, DataSubjectCategory::from_code, "case_subjects.category"))
-            .transpose()?;
+        let category =
+            row.category.map(|c| code(c, DataSubjectCategory::from_code, "case_subjects.category")).transpose()?;
         if let Some(last) = snapshots.last_mut().filter(|s| s.id.0 == row.id) {
             last.categories.extend(category);
             continue;

@@ -3,14 +3,14 @@
 #![allow(dead_code)]
 
 use doxwatch_intake::Application;
-use doxwatch_kit::{
-    config::ServiceConfig,
-    testing::{Officer, Running, TestDatabase},
-};
 #[allow(unused_imports)]
 pub use doxwatch_kit::{
     backend_tests,
     testing::{ts, violated_fields},
+};
+use doxwatch_kit::{
+    config::ServiceConfig,
+    testing::{Officer, Running, TestDatabase},
 };
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
@@ -53,7 +53,10 @@ impl TestApp {
 pub fn subject(name: &str, category: pb::DataSubjectCategory) -> pb::DataSubject {
     pb::DataSubject {
         display_name: name.to_owned(),
-        contact: Some(pb::Contact { email: format!("{}@example.invalid", name.to_lowercase().replace(' ', ".")), ..Default::default() }),
+        contact: Some(pb::Contact {
+            email: format!("{}@example.invalid", name.to_lowercase().replace(' ', ".")),
+            ..Default::default()
+        }),
         category: category as i32,
         hong_kong_nexus: pb::HongKongNexus::Resident as i32,
     }

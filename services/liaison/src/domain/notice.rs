@@ -92,7 +92,10 @@ impl AsAt {
 impl Item {
     /// The latest answer about the item as at a moment.
     pub fn reply_as_at(&self, t: AsAt) -> Option<&ItemReply> {
-        self.replies.iter().filter(|r| t.sees(r.received_at, r.record_time)).max_by_key(|r| (r.received_at, r.record_time))
+        self.replies
+            .iter()
+            .filter(|r| t.sees(r.received_at, r.record_time))
+            .max_by_key(|r| (r.received_at, r.record_time))
     }
 }
 
@@ -172,9 +175,14 @@ impl Notice {
 }
 
 /// Why a notice's content is refused.
-pub fn check_content(kind: NoticeKind, items: &[(LinkRef, NoticeAction)], channel: Option<ChannelRef>) -> Result<(), String> {
+pub fn check_content(
+    kind: NoticeKind,
+    items: &[(LinkRef, NoticeAction)],
+    channel: Option<ChannelRef>,
+) -> Result<(), String> {
     if items.is_empty() {
-        let channel_notice = matches!(kind, NoticeKind::DisclosureRequest | NoticeKind::InjunctionNotice) && channel.is_some();
+        let channel_notice =
+            matches!(kind, NoticeKind::DisclosureRequest | NoticeKind::InjunctionNotice) && channel.is_some();
         if !channel_notice {
             return Err("a notice needs at least one item (only a disclosure request or injunction notice about a channel may have none)".to_owned());
         }

@@ -79,7 +79,11 @@ impl Suite {
             .register_links(links_pb::RegisterLinksRequest {
                 registrations: urls
                     .iter()
-                    .map(|u| links_pb::LinkRegistration { url: u.to_string(), case: String::new(), seen_at: Some(ts("2019-09-01T00:00:00+08:00")) })
+                    .map(|u| links_pb::LinkRegistration {
+                        url: u.to_string(),
+                        case: String::new(),
+                        seen_at: Some(ts("2019-09-01T00:00:00+08:00")),
+                    })
                     .collect(),
                 request_id: String::new(),
             })
@@ -100,7 +104,14 @@ impl Suite {
                 notice: Some(pb::Notice {
                     platform: platform.to_owned(),
                     kind: kind as i32,
-                    items: links.iter().map(|l| pb::NoticeItem { link: l.clone(), action: pb::NoticeAction::Remove as i32, reply: None }).collect(),
+                    items: links
+                        .iter()
+                        .map(|l| pb::NoticeItem {
+                            link: l.clone(),
+                            action: pb::NoticeAction::Remove as i32,
+                            reply: None,
+                        })
+                        .collect(),
                     cases: vec!["cases/01900000-0000-7000-8000-000000000001".into()],
                     legal_basis: "Personal Data (Privacy) Ordinance, section 64".into(),
                     ..Default::default()
@@ -131,7 +142,10 @@ impl Suite {
         loop {
             let stats = self
                 .links
-                .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before: None })
+                .get_link_statistics(links_pb::GetLinkStatisticsRequest {
+                    as_of: Some(ts(as_of)),
+                    recorded_before: None,
+                })
                 .await
                 .unwrap()
                 .into_inner();

@@ -31,7 +31,10 @@ fn new_capture(v: &mut FieldViolations, m: &pb::EvidenceMetadata) -> Option<NewC
 }
 
 impl LinksApi {
-    pub(super) async fn add_evidence_call(&self, request: Request<Streaming<pb::AddEvidenceRequest>>) -> Result<Response<pb::Evidence>, Status> {
+    pub(super) async fn add_evidence_call(
+        &self,
+        request: Request<Streaming<pb::AddEvidenceRequest>>,
+    ) -> Result<Response<pb::Evidence>, Status> {
         let actor = Actor::from_request(&request)?;
         let mut stream = request.into_inner();
         let first = stream.next().await.transpose()?;
@@ -41,7 +44,10 @@ impl LinksApi {
             return Err(invalid(v));
         };
         if metadata.request_id.chars().count() > doxwatch_kit::idempotency::MAX_REQUEST_ID_LEN {
-            v.add("metadata.request_id", format!("must be at most {} characters", doxwatch_kit::idempotency::MAX_REQUEST_ID_LEN));
+            v.add(
+                "metadata.request_id",
+                format!("must be at most {} characters", doxwatch_kit::idempotency::MAX_REQUEST_ID_LEN),
+            );
         }
         let new = new_capture(&mut v, &metadata);
         let new = checked(v, new)?;
@@ -71,7 +77,10 @@ impl LinksApi {
         Ok(Response::new(evidence))
     }
 
-    pub(super) async fn get_evidence_call(&self, request: Request<pb::GetEvidenceRequest>) -> Result<Response<EvidenceStream>, Status> {
+    pub(super) async fn get_evidence_call(
+        &self,
+        request: Request<pb::GetEvidenceRequest>,
+    ) -> Result<Response<EvidenceStream>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -81,18 +90,23 @@ impl LinksApi {
         let (captures, bytes) = self.evidence.fetch(&actor, name, &reason).await?;
         // The first capture record describes the bytes; later ones are captures of the same bytes.
         let head = pb::GetEvidenceResponse { evidence: captures.first().map(convert::evidence), chunk: Vec::new() };
-        let body = bytes.map(|chunk| chunk.map(|chunk| pb::GetEvidenceResponse { evidence: None, chunk }).map_err(Status::from));
+        let body = bytes
+            .map(|chunk| chunk.map(|chunk| pb::GetEvidenceResponse { evidence: None, chunk }).map_err(Status::from));
         let stream = futures::stream::once(async move { Ok(head) }).chain(body);
         Ok(Response::new(Box::pin(stream)))
     }
 
-    pub(super) async fn list_evidence_call(&self, request: Request<pb::ListEvidenceRequest>) -> Result<Response<pb::ListEvidenceResponse>, Status> {
+    pub(super) async fn list_evidence_call(
+        &self,
+        request: Request<pb::ListEvidenceRequest>,
+    ) -> Result<Response<pb::ListEvidenceResponse>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let link = v.check("link", LinkId::parse_name(&req.link));
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.link);
-        let offset = v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset =
+            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
         let (link, limit) = checked(v, link.zip(limit))?;
         let captures = self.evidence.list(link, offset, limit + 1).await?;
         let next_page_token = next_token(captures.len(), limit, &fingerprint, offset);
@@ -111,7 +125,8 @@ impl LinksApi {
         let name = v.check("evidence", EvidenceName::parse_name(&req.evidence));
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.evidence);
-        let offset = v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset =
+            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
         let (name, limit) = checked(v, name.zip(limit))?;
         let events = self.evidence.custody(name, offset, limit + 1).await?;
         let next_page_token = next_token(events.len(), limit, &fingerprint, offset);
@@ -121,7 +136,10 @@ impl LinksApi {
         }))
     }
 
-    pub(super) async fn run_recheck_call(&self, request: Request<pb::RunRecheckRequest>) -> Result<Response<pb::RunRecheckResponse>, Status> {
+    pub(super) async fn run_recheck_call(
+        &self,
+        request: Request<pb::RunRecheckRequest>,
+    ) -> Result<Response<pb::RunRecheckResponse>, Status> {
         Actor::from_request(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();

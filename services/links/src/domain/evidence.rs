@@ -7,15 +7,8 @@ use uuid::Uuid;
 use super::LinkId;
 
 /// The media types a capture may have: screenshots, pages, web archives, documents and text.
-pub const MEDIA_TYPES: &[&str] = &[
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "text/html",
-    "application/warc",
-    "application/pdf",
-    "text/plain",
-];
+pub const MEDIA_TYPES: &[&str] =
+    &["image/png", "image/jpeg", "image/webp", "text/html", "application/warc", "application/pdf", "text/plain"];
 
 /// The largest capture accepted unless configured otherwise (`evidence_max_bytes`): 50 MiB.
 pub const DEFAULT_MAX_EVIDENCE_BYTES: u64 = 50 * 1024 * 1024;

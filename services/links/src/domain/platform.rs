@@ -104,8 +104,22 @@ mod tests {
     fn the_default_registry_is_valid_and_has_the_platforms_cases_involve() {
         let registry = parse_registry(DEFAULT_REGISTRY).unwrap();
         for key in [
-            "facebook", "instagram", "telegram", "whatsapp", "x", "youtube", "lihkg", "hkgolden", "reddit", "discord",
-            "weibo", "wechat", "google-drive", "pastebin", "baidu-tieba", "threads",
+            "facebook",
+            "instagram",
+            "telegram",
+            "whatsapp",
+            "x",
+            "youtube",
+            "lihkg",
+            "hkgolden",
+            "reddit",
+            "discord",
+            "weibo",
+            "wechat",
+            "google-drive",
+            "pastebin",
+            "baidu-tieba",
+            "threads",
         ] {
             assert!(registry.iter().any(|p| p.key == key), "{key} missing");
         }

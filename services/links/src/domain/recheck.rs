@@ -93,7 +93,13 @@ impl RecheckRules {
             .platform
             .iter()
             .map(|(key, rule)| {
-                (key.clone(), PlatformRule { removed_if_any: lower(&rule.removed_if_any), removed_unless_any: lower(&rule.removed_unless_any) })
+                (
+                    key.clone(),
+                    PlatformRule {
+                        removed_if_any: lower(&rule.removed_if_any),
+                        removed_unless_any: lower(&rule.removed_unless_any),
+                    },
+                )
             })
             .collect();
         Ok(Self { status: file.status, platforms })
@@ -120,9 +126,10 @@ impl RecheckRules {
                 if (200..300).contains(status) {
                     let rule = platform_key.and_then(|k| self.platforms.get(k).map(|r| (k, r)));
                     return match rule {
-                        Some((key, rule)) if not_available(rule, body) => {
-                            Verdict::Status(LinkStatus::Removed, note(&format!(", {key} \"content not available\" page")))
-                        }
+                        Some((key, rule)) if not_available(rule, body) => Verdict::Status(
+                            LinkStatus::Removed,
+                            note(&format!(", {key} \"content not available\" page")),
+                        ),
                         _ => Verdict::Status(LinkStatus::Online, note("")),
                     };
                 }
@@ -186,7 +193,10 @@ mod tests {
         let gone = "<div class=\"tgme_page_extra\">This channel can't be displayed</div>";
         assert_eq!(status(rules.classify(tg, &http(200, gone))), Some(LinkStatus::Removed));
         let fb = Some("facebook");
-        assert_eq!(status(rules.classify(fb, &http(200, "<h2>This content isn't available right now</h2>"))), Some(LinkStatus::Removed));
+        assert_eq!(
+            status(rules.classify(fb, &http(200, "<h2>This content isn't available right now</h2>"))),
+            Some(LinkStatus::Removed)
+        );
         assert_eq!(status(rules.classify(fb, &http(200, "<p>a post</p>"))), Some(LinkStatus::Online));
         assert_eq!(status(rules.classify(Some("youtube"), &http(200, "Video unavailable"))), Some(LinkStatus::Removed));
         // Rules of one platform never apply to another.
@@ -197,6 +207,8 @@ mod tests {
     fn bad_rules_are_refused() {
         assert!(RecheckRules::parse("[status]\nremoved = [200]\naccess_restricted = []\nfailure = []").is_err());
         assert!(RecheckRules::parse("[status]\nremoved = [404]\naccess_restricted = [404]\nfailure = []").is_err());
-        assert!(RecheckRules::parse("[status]\nremoved = []\naccess_restricted = []\nfailure = []\nextra = 1").is_err());
+        assert!(
+            RecheckRules::parse("[status]\nremoved = []\naccess_restricted = []\nfailure = []\nextra = 1").is_err()
+        );
     }
 }

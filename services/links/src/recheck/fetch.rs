@@ -37,7 +37,11 @@ impl Fetcher {
         if !config.allow_private_addresses {
             builder = builder.dns_resolver(guard::PublicOnly::new());
         }
-        Ok(Self { client: builder.build()?, pace: HostPace::new(config.per_host_interval), allow_private: config.allow_private_addresses })
+        Ok(Self {
+            client: builder.build()?,
+            pace: HostPace::new(config.per_host_interval),
+            allow_private: config.allow_private_addresses,
+        })
     }
 
     /// Fetches `url`, reading up to [`BODY_LIMIT`] bytes of a 2xx page when `read_body`.
@@ -46,7 +50,9 @@ impl Fetcher {
             Ok(parsed) => parsed,
             Err(e) => return Answer::Network(format!("not a URL: {e}")),
         };
-        if !self.allow_private && let Some(refused) = guard::refused_literal(&parsed) {
+        if !self.allow_private
+            && let Some(refused) = guard::refused_literal(&parsed)
+        {
             return Answer::Refused(refused.to_string());
         }
         self.pace.wait_turn(parsed.host_str().unwrap_or_default()).await;

@@ -157,7 +157,11 @@ impl Rechecker {
 
     /// One round on demand, with request-id replay: a retry returns the first round's counts
     /// and runs nothing.
-    pub async fn run_once<R: Message + Default>(&self, key: Option<RequestKey>, respond: impl Fn(&RoundTally) -> R) -> Result<R, LinksError> {
+    pub async fn run_once<R: Message + Default>(
+        &self,
+        key: Option<RequestKey>,
+        respond: impl Fn(&RoundTally) -> R,
+    ) -> Result<R, LinksError> {
         if let Some(k) = &key {
             let mut tx = self.db.begin_read().await?;
             if let Some(first) = idempotency::replay(&mut tx, k).await? {
@@ -196,8 +200,11 @@ impl Rechecker {
                 let mut tx = self.db.begin_read().await?;
                 recheck::targets(&mut tx, &claimed).await?
             };
-            let checks: Vec<Result<Option<(Outcome, bool)>, LinksError>> =
-                futures::stream::iter(targets).map(|t| self.check(t)).buffer_unordered(self.config.concurrency).collect().await;
+            let checks: Vec<Result<Option<(Outcome, bool)>, LinksError>> = futures::stream::iter(targets)
+                .map(|t| self.check(t))
+                .buffer_unordered(self.config.concurrency)
+                .collect()
+                .await;
             for check in checks {
                 if let Some((outcome, reappeared)) = check? {
                     tally.add(outcome, reappeared);

@@ -1,7 +1,7 @@
 //! Channels and their status history.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;
@@ -14,8 +14,13 @@ use crate::domain::*;
 macro_rules! channel_status_as_at {
     ($as_of:literal, $recorded_before:literal, $column:literal) => {
         concat!(
-            "(SELECT s.", $column, " FROM channel_statuses s WHERE s.channel_id = ch.id",
-            " AND s.effective_at <= ", $as_of, " AND s.record_time < ", $recorded_before,
+            "(SELECT s.",
+            $column,
+            " FROM channel_statuses s WHERE s.channel_id = ch.id",
+            " AND s.effective_at <= ",
+            $as_of,
+            " AND s.record_time < ",
+            $recorded_before,
             " ORDER BY s.effective_at DESC, s.record_time DESC, s.id DESC LIMIT 1)"
         )
     };
@@ -53,7 +58,13 @@ fn decode(r: ChannelRow) -> Result<Channel, StoreError> {
 /// The channel `handle` on `platform`, created if new. No status is recorded for a new channel:
 /// it is ACTIVE, since it was first seen, until something says otherwise, so that a backfilled
 /// earlier sighting never hides a later suspension.
-pub async fn find_or_create(tx: &mut Tx, platform: PlatformId, handle: &str, url: &str, now: OffsetDateTime) -> Result<ChannelId, StoreError> {
+pub async fn find_or_create(
+    tx: &mut Tx,
+    platform: PlatformId,
+    handle: &str,
+    url: &str,
+    now: OffsetDateTime,
+) -> Result<ChannelId, StoreError> {
     let found: Option<(Uuid,)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id FROM channels WHERE platform_id = $1 AND handle = $2")
             .bind(platform.0)
@@ -136,9 +147,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<Channel>, StoreError> {
     let inner = select("ch.id > $3 AND ($4 OR ch.platform_id = $5)");
-    let sql = format!(
-        "SELECT * FROM ({inner}) x WHERE ($6 = 0 OR COALESCE(x.status, 1) = $6) ORDER BY x.id LIMIT $7"
-    );
+    let sql = format!("SELECT * FROM ({inner}) x WHERE ($6 = 0 OR COALESCE(x.status, 1) = $6) ORDER BY x.id LIMIT $7");
     let rows: Vec<ChannelRow> = on_tx!(tx, c => {
         sqlx::query_as(&sql)
             .bind(Ts(as_of))

@@ -2,7 +2,7 @@
 //! store, under the SHA-256 these rows name.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use uuid::Uuid;
@@ -53,7 +53,8 @@ pub async fn insert_custody_event(tx: &mut Tx, e: &CustodyEvent) -> Result<(), S
 
 type CaptureRow = (Uuid, Uuid, String, i64, String, Ts, String, String, Ts);
 
-const CAPTURE_COLUMNS: &str = "id, link_id, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time";
+const CAPTURE_COLUMNS: &str =
+    "id, link_id, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time";
 
 fn capture(row: CaptureRow) -> Result<Capture, StoreError> {
     let (id, link, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time) = row;
@@ -96,7 +97,12 @@ pub async fn captures_of(tx: &mut Tx, evidence: EvidenceName) -> Result<Vec<Capt
 }
 
 /// An evidence name's custody log, oldest first.
-pub async fn custody_events(tx: &mut Tx, evidence: EvidenceName, offset: u64, limit: u32) -> Result<Vec<CustodyEvent>, StoreError> {
+pub async fn custody_events(
+    tx: &mut Tx,
+    evidence: EvidenceName,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<CustodyEvent>, StoreError> {
     let rows: Vec<(Uuid, i16, String, String, Ts)> = on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT id, kind, actor, reason, occurred_at FROM custody_events WHERE link_id = $1 AND sha256 = $2 \

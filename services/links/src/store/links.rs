@@ -1,7 +1,7 @@
 //! Links, their sightings (citing cases and first-seen times), removal requests and observations.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;
@@ -35,7 +35,8 @@ pub async fn find_many_by_canonical(
 ) -> Result<std::collections::HashMap<String, LinkId>, StoreError> {
     let mut found = std::collections::HashMap::new();
     for chunk in canonical_urls.chunks(500) {
-        let sql = format!("SELECT canonical_url, id FROM links WHERE canonical_url IN ({})", placeholders(1, chunk.len()));
+        let sql =
+            format!("SELECT canonical_url, id FROM links WHERE canonical_url IN ({})", placeholders(1, chunk.len()));
         let rows: Vec<(String, Uuid)> = on_tx!(tx, c => {
             let mut q = sqlx::query_as(&sql);
             for url in chunk {
@@ -323,7 +324,12 @@ pub async fn insert_observation(tx: &mut Tx, o: &Observation) -> Result<(), Stor
     Ok(())
 }
 
-pub async fn list_observations(tx: &mut Tx, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Observation>, StoreError> {
+pub async fn list_observations(
+    tx: &mut Tx,
+    link: LinkId,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<Observation>, StoreError> {
     type Row = (Uuid, i16, Ts, i16, i16, String, String, Ts);
     let rows: Vec<Row> = on_tx!(tx, c => {
         sqlx::query_as(

@@ -34,7 +34,10 @@ macro_rules! link_status_as_at {
     ($as_of:literal, $recorded_before:literal) => {
         concat!(
             "(SELECT o.status FROM observations o WHERE o.link_id = l.id AND o.source <> 3",
-            " AND o.observed_at <= ", $as_of, " AND o.record_time < ", $recorded_before,
+            " AND o.observed_at <= ",
+            $as_of,
+            " AND o.record_time < ",
+            $recorded_before,
             " ORDER BY o.observed_at DESC, o.record_time DESC, o.id DESC LIMIT 1)"
         )
     };
@@ -47,7 +50,11 @@ macro_rules! link_was_removed_as_at {
     ($as_of:literal, $recorded_before:literal) => {
         concat!(
             "EXISTS (SELECT 1 FROM observations r WHERE r.link_id = l.id AND r.source <> 3 AND r.status IN (2, 4)",
-            " AND r.observed_at <= ", $as_of, " AND r.record_time < ", $recorded_before, ")"
+            " AND r.observed_at <= ",
+            $as_of,
+            " AND r.record_time < ",
+            $recorded_before,
+            ")"
         )
     };
 }

@@ -1,7 +1,7 @@
 //! Platforms, their domains, and which platform a host belongs to.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;
@@ -49,7 +49,12 @@ pub async fn domain_owner(tx: &mut Tx, domain: &str) -> Result<Option<PlatformId
     Ok(row.map(|(id,)| PlatformId(id)))
 }
 
-pub async fn add_domain(tx: &mut Tx, platform: PlatformId, domain: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+pub async fn add_domain(
+    tx: &mut Tx,
+    platform: PlatformId,
+    domain: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => {
         sqlx::query("INSERT INTO platform_domains (domain, platform_id, added_at) VALUES ($1, $2, $3)")
             .bind(domain)
@@ -73,7 +78,13 @@ pub async fn remove_domain(tx: &mut Tx, platform: PlatformId, domain: &str) -> R
     Ok(done > 0)
 }
 
-pub async fn update(tx: &mut Tx, id: PlatformId, display_name: &str, kind: PlatformKind, now: OffsetDateTime) -> Result<(), StoreError> {
+pub async fn update(
+    tx: &mut Tx,
+    id: PlatformId,
+    display_name: &str,
+    kind: PlatformKind,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE platforms SET display_name = $2, kind = $3, update_time = $4 WHERE id = $1")
             .bind(id.0)
@@ -162,7 +173,12 @@ pub async fn get_many(tx: &mut Tx, ids: &[PlatformId]) -> Result<Vec<Platform>, 
     with_domains(tx, rows).await
 }
 
-pub async fn list(tx: &mut Tx, kind: Option<PlatformKind>, after: Option<Uuid>, limit: u32) -> Result<Vec<Platform>, StoreError> {
+pub async fn list(
+    tx: &mut Tx,
+    kind: Option<PlatformKind>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Platform>, StoreError> {
     let rows: Vec<PlatformRow> = on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT id, display_name, kind, registry_key, create_time, update_time FROM platforms \
@@ -193,9 +209,7 @@ pub async fn resolve(tx: &mut Tx, candidates: &[String]) -> Result<Option<Platfo
         }
         q.fetch_all(c).await?
     });
-    Ok(candidates
-        .iter()
-        .find_map(|d| rows.iter().find(|(domain, _)| domain == d).map(|(_, p)| PlatformId(*p))))
+    Ok(candidates.iter().find_map(|d| rows.iter().find(|(domain, _)| domain == d).map(|(_, p)| PlatformId(*p))))
 }
 
 /// Adds the registry's platforms whose keys the store does not have yet. Returns how many.

@@ -4,7 +4,7 @@
 //! expires, so a crashed replica's links come due again.
 
 use doxwatch_kit::{
-    db::{Db, Tx, Ts},
+    db::{Db, Ts, Tx},
     on_pool, on_tx,
 };
 use time::OffsetDateTime;

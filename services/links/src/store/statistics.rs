@@ -1,7 +1,7 @@
 //! One snapshot per link involved as at a moment, for the removal figures.
 
 use doxwatch_kit::{
-    db::{Tx, Ts},
+    db::{Ts, Tx},
     on_tx,
 };
 use time::OffsetDateTime;

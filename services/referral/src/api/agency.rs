@@ -44,7 +44,10 @@ pub fn parse_cursor(text: &str) -> Result<i64, String> {
 impl AgencyReferralService for AgencyApi {
     type WatchReferralsStream = ReceiverStream<Result<pb::WatchReferralsResponse, Status>>;
 
-    async fn watch_referrals(&self, request: Request<pb::WatchReferralsRequest>) -> Result<Response<Self::WatchReferralsStream>, Status> {
+    async fn watch_referrals(
+        &self,
+        request: Request<pb::WatchReferralsRequest>,
+    ) -> Result<Response<Self::WatchReferralsStream>, Status> {
         let agency = agency_from_metadata(request.metadata())?;
         let mut v = FieldViolations::new();
         let cursor = v.check("after_cursor", parse_cursor(&request.get_ref().after_cursor));
@@ -69,23 +72,31 @@ impl AgencyReferralService for AgencyApi {
         Ok(Response::new(convert::referral_out(&referral)))
     }
 
-    async fn acknowledge_referral(&self, request: Request<pb::AcknowledgeReferralRequest>) -> Result<Response<pb::Referral>, Status> {
+    async fn acknowledge_referral(
+        &self,
+        request: Request<pb::AcknowledgeReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
         let agency = agency_from_metadata(request.metadata())?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = validate::request_key(&mut v, "AcknowledgeReferral", &req.request_id, &req, |r| r.request_id.clear());
         let id = convert::name(&mut v, "name", &req.name, ReferralId::parse_name);
-        let reference = validate::text(&mut v, "agency_reference", &req.agency_reference, MAX_AGENCY_REFERENCE_CHARS, true);
+        let reference =
+            validate::text(&mut v, "agency_reference", &req.agency_reference, MAX_AGENCY_REFERENCE_CHARS, true);
         let acknowledged_at = match &req.acknowledged_at {
             None => None,
             some => validate::business_time(&mut v, "acknowledged_at", some.as_ref(), timestamp::now()),
         };
         let id = checked(v, id)?;
-        let response = self.referrals.acknowledge(&agency, id, reference, acknowledged_at, key, convert::referral_out).await?;
+        let response =
+            self.referrals.acknowledge(&agency, id, reference, acknowledged_at, key, convert::referral_out).await?;
         Ok(Response::new(response))
     }
 
-    async fn report_outcome(&self, request: Request<pb::ReportOutcomeRequest>) -> Result<Response<pb::Referral>, Status> {
+    async fn report_outcome(
+        &self,
+        request: Request<pb::ReportOutcomeRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
         let agency = agency_from_metadata(request.metadata())?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
@@ -93,7 +104,10 @@ impl AgencyReferralService for AgencyApi {
         let id = convert::name(&mut v, "name", &req.name, ReferralId::parse_name);
         let outcome = validate::required(&mut v, "outcome", req.outcome, ReferralStatus::from_code);
         if outcome.is_some_and(|o| !o.is_outcome()) {
-            v.add("outcome", "must be UNDER_INVESTIGATION, ARREST_MADE, CHARGED, CONVICTED, ACQUITTED or NO_FURTHER_ACTION");
+            v.add(
+                "outcome",
+                "must be UNDER_INVESTIGATION, ARREST_MADE, CHARGED, CONVICTED, ACQUITTED or NO_FURTHER_ACTION",
+            );
         }
         let occurred_at = validate::business_time(&mut v, "occurred_at", req.occurred_at.as_ref(), timestamp::now());
         let details = convert::details(&mut v, "details", req.details.as_ref(), outcome);

@@ -27,7 +27,12 @@ pub struct Watcher {
     pub stopping: watch::Receiver<bool>,
 }
 
-fn entry_message(seq: i64, kind: FeedEntryKind, record_time: time::OffsetDateTime, referral: &Referral) -> pb::WatchReferralsResponse {
+fn entry_message(
+    seq: i64,
+    kind: FeedEntryKind,
+    record_time: time::OffsetDateTime,
+    referral: &Referral,
+) -> pb::WatchReferralsResponse {
     pb::WatchReferralsResponse {
         message: Some(pb::watch_referrals_response::Message::Entry(pb::FeedEntry {
             cursor: seq.to_string(),

@@ -65,7 +65,12 @@ impl ReferralStatus {
     pub fn is_outcome(self) -> bool {
         matches!(
             self,
-            Self::UnderInvestigation | Self::ArrestMade | Self::Charged | Self::Convicted | Self::Acquitted | Self::NoFurtherAction
+            Self::UnderInvestigation
+                | Self::ArrestMade
+                | Self::Charged
+                | Self::Convicted
+                | Self::Acquitted
+                | Self::NoFurtherAction
         )
     }
 

@@ -142,7 +142,11 @@ pub enum OutcomeRefusal {
 
 /// Checks that `outcome` at `occurred_at`, placed among the outcomes already recorded by business
 /// time, makes a valid order after the acknowledgement.
-pub fn check_outcome(referral: &Referral, outcome: ReferralStatus, occurred_at: OffsetDateTime) -> Result<(), OutcomeRefusal> {
+pub fn check_outcome(
+    referral: &Referral,
+    outcome: ReferralStatus,
+    occurred_at: OffsetDateTime,
+) -> Result<(), OutcomeRefusal> {
     if !referral.is_live() {
         return Err(OutcomeRefusal::Withdrawn);
     }
@@ -229,17 +233,33 @@ mod tests {
             event(Charged, datetime!(2019-09-10 0:00 UTC)),
         ]);
         assert_eq!(check_outcome(&r, ArrestMade, datetime!(2019-09-05 0:00 UTC)), Ok(()));
-        assert!(matches!(check_outcome(&r, ArrestMade, datetime!(2019-09-11 0:00 UTC)), Err(OutcomeRefusal::OutOfOrder(_))));
-        assert!(matches!(check_outcome(&r, UnderInvestigation, datetime!(2019-09-04 0:00 UTC)), Err(OutcomeRefusal::OutOfOrder(_))));
-        assert!(matches!(check_outcome(&r, Convicted, datetime!(2019-09-01 0:00 UTC)), Err(OutcomeRefusal::OutOfOrder(_))));
-        assert_eq!(check_outcome(&r, Acquitted, datetime!(2019-09-10 0:00 UTC)), Ok(()), "equal times go in step order");
+        assert!(matches!(
+            check_outcome(&r, ArrestMade, datetime!(2019-09-11 0:00 UTC)),
+            Err(OutcomeRefusal::OutOfOrder(_))
+        ));
+        assert!(matches!(
+            check_outcome(&r, UnderInvestigation, datetime!(2019-09-04 0:00 UTC)),
+            Err(OutcomeRefusal::OutOfOrder(_))
+        ));
+        assert!(matches!(
+            check_outcome(&r, Convicted, datetime!(2019-09-01 0:00 UTC)),
+            Err(OutcomeRefusal::OutOfOrder(_))
+        ));
+        assert_eq!(
+            check_outcome(&r, Acquitted, datetime!(2019-09-10 0:00 UTC)),
+            Ok(()),
+            "equal times go in step order"
+        );
         assert_eq!(r.status_as_at(AsAt::now(datetime!(2019-09-04 0:00 UTC))), UnderInvestigation);
     }
 
     #[test]
     fn outcomes_need_an_acknowledgement_and_status_counts_how_far_it_got() {
         let mut r = referral(vec![event(Pending, datetime!(2019-09-01 0:00 UTC))]);
-        assert_eq!(check_outcome(&r, UnderInvestigation, datetime!(2019-09-03 0:00 UTC)), Err(OutcomeRefusal::NotAcknowledged));
+        assert_eq!(
+            check_outcome(&r, UnderInvestigation, datetime!(2019-09-03 0:00 UTC)),
+            Err(OutcomeRefusal::NotAcknowledged)
+        );
         r.events.push(event(Delivered, datetime!(2024-01-01 0:00 UTC)));
         r.events.push(event(Acknowledged, datetime!(2019-09-02 0:00 UTC)));
         assert_eq!(r.status_as_at(AsAt::now(datetime!(2025-01-01 0:00 UTC))), Acknowledged);

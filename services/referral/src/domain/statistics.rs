@@ -72,10 +72,8 @@ pub fn tally(assessments: &[Assessment], referrals: &[Referral], t: AsAt, agenci
         *decisions.entry(a.decision).or_default() += 1;
     }
 
-    let counted: Vec<&Referral> = referrals
-        .iter()
-        .filter(|r| r.exists_as_at(t) && r.event(ReferralStatus::Withdrawn, t).is_none())
-        .collect();
+    let counted: Vec<&Referral> =
+        referrals.iter().filter(|r| r.exists_as_at(t) && r.event(ReferralStatus::Withdrawn, t).is_none()).collect();
     let mut per_agency: BTreeMap<String, Vec<&Referral>> = agencies.iter().map(|a| (a.clone(), Vec::new())).collect();
     for r in &counted {
         per_agency.entry(r.agency.clone()).or_default().push(r);

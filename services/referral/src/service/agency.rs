@@ -23,8 +23,14 @@ pub struct OutcomeReport {
 
 /// The note an outcome leaves on the case's timeline.
 fn outcome_note(referral: &Referral, report: &OutcomeReport) -> String {
-    let reference = referral.recorded(ReferralStatus::Acknowledged).map(|a| a.agency_reference.as_str()).unwrap_or_default();
-    let mut note = format!("{} reported {} on {} (reference {reference})", referral.agency, report.outcome.label(), referral.id.name());
+    let reference =
+        referral.recorded(ReferralStatus::Acknowledged).map(|a| a.agency_reference.as_str()).unwrap_or_default();
+    let mut note = format!(
+        "{} reported {} on {} (reference {reference})",
+        referral.agency,
+        report.outcome.label(),
+        referral.id.name()
+    );
     for (label, text) in [
         ("offence", &report.details.offence),
         ("sentence", &report.details.sentence),
@@ -57,7 +63,12 @@ impl Referrals {
     }
 
     /// Up to `limit` entries of the agency's feed after `seq`, each with its referral as it stands.
-    pub async fn feed_after(&self, agency: &str, seq: i64, limit: i64) -> Result<Vec<(FeedEntry, Referral)>, ReferralError> {
+    pub async fn feed_after(
+        &self,
+        agency: &str,
+        seq: i64,
+        limit: i64,
+    ) -> Result<Vec<(FeedEntry, Referral)>, ReferralError> {
         let entries = store::feed::after(&self.db, agency, seq, limit).await?;
         let ids: Vec<ReferralId> = entries.iter().map(|e| e.referral).collect();
         let mut tx = self.db.begin_read().await?;
@@ -160,7 +171,10 @@ impl Referrals {
                     return Err(precondition("WITHDRAWN", format!("{} was withdrawn by the regulator", id.name())));
                 }
                 Err(OutcomeRefusal::NotAcknowledged) => {
-                    return Err(precondition("NOT_ACKNOWLEDGED", format!("{} must be acknowledged before outcomes are reported", id.name())));
+                    return Err(precondition(
+                        "NOT_ACKNOWLEDGED",
+                        format!("{} must be acknowledged before outcomes are reported", id.name()),
+                    ));
                 }
                 Err(OutcomeRefusal::OutOfOrder(why)) => return Err(precondition("OUTCOME_OUT_OF_ORDER", why)),
             }

@@ -58,7 +58,11 @@ impl Referrals {
             if let Some(current) = current.as_ref().filter(|c| draft.assessed_at < c.assessed_at) {
                 return Err(ReferralError::field(
                     "assessment.assessed_at",
-                    format!("must not be before the assessment it supersedes ({}, {})", current.id.name(), rfc3339(current.assessed_at)),
+                    format!(
+                        "must not be before the assessment it supersedes ({}, {})",
+                        current.id.name(),
+                        rfc3339(current.assessed_at)
+                    ),
                 ));
             }
             let assessment = Assessment {
@@ -88,7 +92,12 @@ impl Referrals {
         store::assessments::get(&mut tx, id).await?.ok_or_else(|| ReferralError::NotFound(id.name()))
     }
 
-    pub async fn list_assessments(&self, case: Option<CaseRef>, after: Option<Uuid>, limit: u32) -> Result<Vec<Assessment>, ReferralError> {
+    pub async fn list_assessments(
+        &self,
+        case: Option<CaseRef>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Assessment>, ReferralError> {
         let mut tx = self.db.begin_read().await?;
         Ok(store::assessments::list(&mut tx, case, after, limit).await?)
     }

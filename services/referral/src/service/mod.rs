@@ -43,7 +43,12 @@ fn precondition(reason: &'static str, message: String) -> ReferralError {
     ReferralError::Precondition(reason, message)
 }
 
-async fn enqueue_on_case(tx: &mut Tx, case: CaseRef, effects: Vec<CaseEffect>, at: OffsetDateTime) -> Result<(), ReferralError> {
+async fn enqueue_on_case(
+    tx: &mut Tx,
+    case: CaseRef,
+    effects: Vec<CaseEffect>,
+    at: OffsetDateTime,
+) -> Result<(), ReferralError> {
     for effect in effects {
         outbox::enqueue(tx, effects::on_case(case, effect, at)).await?;
     }
@@ -79,7 +84,12 @@ impl Referrals {
 
     /// Where the case will stand once this service's effects still on their way have arrived:
     /// intake's answer, unless it cannot yet reflect them.
-    async fn standing(&self, case: CaseRef, told: CaseStanding, current: Option<&Assessment>) -> Result<CaseStanding, ReferralError> {
+    async fn standing(
+        &self,
+        case: CaseRef,
+        told: CaseStanding,
+        current: Option<&Assessment>,
+    ) -> Result<CaseStanding, ReferralError> {
         let pending = outbox::is_pending(&self.db, &case.name()).await?;
         let stale = pending || (told == CaseStanding::Received && current.is_some());
         if !stale {

@@ -25,7 +25,11 @@ fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<Referral
     if let Some(by) = assessment.superseded_by {
         return Some(precondition(
             "ASSESSMENT_SUPERSEDED",
-            format!("{} was superseded by {}: refer from the case's current assessment", assessment.id.name(), by.name()),
+            format!(
+                "{} was superseded by {}: refer from the case's current assessment",
+                assessment.id.name(),
+                by.name()
+            ),
         ));
     }
     if assessment.decision != Decision::ReferToPolice {
@@ -35,7 +39,10 @@ fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<Referral
         ));
     }
     live.map(|live| {
-        precondition("LIVE_REFERRAL_EXISTS", format!("{} already has a live referral, {}", assessment.case.name(), live.name()))
+        precondition(
+            "LIVE_REFERRAL_EXISTS",
+            format!("{} already has a live referral, {}", assessment.case.name(), live.name()),
+        )
     })
 }
 
@@ -52,19 +59,28 @@ impl Referrals {
             return Ok(first);
         }
         if !self.agencies.contains(&draft.agency) {
-            return Err(ReferralError::field("referral.agency", format!("must be one of {}", self.agencies.join(", "))));
+            return Err(ReferralError::field(
+                "referral.agency",
+                format!("must be one of {}", self.agencies.join(", ")),
+            ));
         }
         let (assessment, live) = {
             let mut tx = self.db.begin_read().await?;
             let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
-                return Err(ReferralError::field("referral.assessment", format!("{} is not a known assessment", draft.assessment.name())));
+                return Err(ReferralError::field(
+                    "referral.assessment",
+                    format!("{} is not a known assessment", draft.assessment.name()),
+                ));
             };
             let live = store::referrals::live_for_case(&mut tx, assessment.case).await?;
             (assessment, live)
         };
         let case = assessment.case;
         if draft.case.is_some_and(|c| c != case) {
-            return Err(ReferralError::field("referral.case", format!("must be the assessment's case, {}", case.name())));
+            return Err(ReferralError::field(
+                "referral.case",
+                format!("must be the assessment's case, {}", case.name()),
+            ));
         }
         if let Some(refused) = refusal(&assessment, live) {
             return Err(refused);
@@ -187,7 +203,12 @@ impl Referrals {
             if let Some(ack) = referral.recorded(ReferralStatus::Acknowledged) {
                 return Err(precondition(
                     "ACKNOWLEDGED",
-                    format!("{} was acknowledged by {} ({}): it can no longer be withdrawn", id.name(), referral.agency, ack.agency_reference),
+                    format!(
+                        "{} was acknowledged by {} ({}): it can no longer be withdrawn",
+                        id.name(),
+                        referral.agency,
+                        ack.agency_reference
+                    ),
                 ));
             }
             let now = timestamp::now();

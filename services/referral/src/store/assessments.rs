@@ -74,7 +74,11 @@ fn decode(r: Row) -> Result<Assessment, StoreError> {
         position: r.position,
         criteria: Criteria {
             disclosed_without_consent: r.disclosed_without_consent,
-            intent_or_recklessness: code(r.intent_or_recklessness, IntentOrRecklessness::from_code, "assessments.intent_or_recklessness")?,
+            intent_or_recklessness: code(
+                r.intent_or_recklessness,
+                IntentOrRecklessness::from_code,
+                "assessments.intent_or_recklessness",
+            )?,
             harms_intended: codes_list(&r.harms_intended, Harm::from_code, "assessments.harms_intended")?,
             harm_caused: codes_list(&r.harm_caused, Harm::from_code, "assessments.harm_caused")?,
             hong_kong_nexus: code(r.hong_kong_nexus, HongKongNexus::from_code, "assessments.hong_kong_nexus")?,
@@ -106,7 +110,12 @@ pub async fn current(tx: &mut Tx, case: CaseRef) -> Result<Option<Assessment>, S
 }
 
 /// A page of assessments in id (creation) order, optionally of one case.
-pub async fn list(tx: &mut Tx, case: Option<CaseRef>, after: Option<Uuid>, limit: u32) -> Result<Vec<Assessment>, StoreError> {
+pub async fn list(
+    tx: &mut Tx,
+    case: Option<CaseRef>,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<Assessment>, StoreError> {
     let sql = format!("{SELECT} WHERE a.id > $1 AND ($2 = '' OR a.case_name = $2) ORDER BY a.id LIMIT $3");
     let rows: Vec<Row> = on_tx!(tx, c => {
         sqlx::query_as(&sql)

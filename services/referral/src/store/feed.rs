@@ -23,7 +23,13 @@ pub struct FeedEntry {
 /// Appends an entry to `agency`'s feed inside `tx`. On PostgreSQL the agency's feed is locked
 /// until `tx` ends, so that no entry of the agency gets a lower seq and commits later than one a
 /// watcher has already read past.
-pub async fn append(tx: &mut Tx, agency: &str, referral: ReferralId, kind: FeedEntryKind, now: OffsetDateTime) -> Result<(), StoreError> {
+pub async fn append(
+    tx: &mut Tx,
+    agency: &str,
+    referral: ReferralId,
+    kind: FeedEntryKind,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     super::advisory_lock(tx, &format!("referral:feed:{agency}")).await?;
     on_tx!(tx, c => {
         sqlx::query("INSERT INTO referral_feed (agency, referral_id, kind, record_time) VALUES ($1, $2, $3, $4)")

@@ -105,7 +105,10 @@ type EventRow = (Uuid, i16, Ts, Ts, String, String, String, String, String, Stri
 
 async fn fetch<T>(tx: &mut Tx, sql: &str, ids: &[ReferralId]) -> Result<Vec<T>, StoreError>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + Send
+        + Unpin,
 {
     Ok(on_tx!(tx, c => {
         let mut q = sqlx::query_as(sql);
@@ -163,7 +166,9 @@ pub async fn load(tx: &mut Tx, ids: &[ReferralId], bundles: bool) -> Result<Vec<
             });
         }
         let mut events_of: HashMap<Uuid, Vec<ReferralEvent>> = HashMap::new();
-        for (referral, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note) in events {
+        for (referral, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note) in
+            events
+        {
             events_of.entry(referral).or_default().push(ReferralEvent {
                 status: code(status, ReferralStatus::from_code, "referral_events.status")?,
                 occurred_at: occurred_at.0,

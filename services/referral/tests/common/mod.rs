@@ -13,7 +13,8 @@ use doxwatch_proto::{
     links::{self as links_pb, links_service_client::LinksServiceClient},
     ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
     referral::{
-        self as pb, agency_referral_service_client::AgencyReferralServiceClient, referral_service_client::ReferralServiceClient,
+        self as pb, agency_referral_service_client::AgencyReferralServiceClient,
+        referral_service_client::ReferralServiceClient,
     },
 };
 use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel};
@@ -95,7 +96,10 @@ pub async fn start(stores: &Stores) -> Suite {
     let app = doxwatch_referral::Application::build_with(&config, &own).await.expect("referral builds");
     let referral_service = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     Suite {
-        referral: ReferralServiceClient::with_interceptor(referral_service.channel.clone(), Officer(Some("officer-lam"))),
+        referral: ReferralServiceClient::with_interceptor(
+            referral_service.channel.clone(),
+            Officer(Some("officer-lam")),
+        ),
         intake: IntakeServiceClient::with_interceptor(intake_service.channel.clone(), Officer(Some("officer-lam"))),
         links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-lam"))),
         intake_addr: intake_service.addr,
@@ -196,8 +200,15 @@ impl Suite {
         self.case_of(intake_pb::CaseKind::Complaint, received_at, &[]).await
     }
 
-    pub async fn try_assess(&mut self, case: &str, decision: pb::Decision, assessed_at: &str, criteria: pb::Criteria) -> Result<pb::Assessment, Status> {
-        let reason = if decision == pb::Decision::NoFurtherAction { "no evidence of intent".to_owned() } else { String::new() };
+    pub async fn try_assess(
+        &mut self,
+        case: &str,
+        decision: pb::Decision,
+        assessed_at: &str,
+        criteria: pb::Criteria,
+    ) -> Result<pb::Assessment, Status> {
+        let reason =
+            if decision == pb::Decision::NoFurtherAction { "no evidence of intent".to_owned() } else { String::new() };
         let assessment = pb::Assessment {
             case: case.to_owned(),
             criteria: Some(criteria),
@@ -216,7 +227,12 @@ impl Suite {
         self.try_assess(case, decision, assessed_at, criteria()).await.expect("assessed")
     }
 
-    pub async fn try_refer(&mut self, assessment: &str, agency: &str, referred_at: &str) -> Result<pb::Referral, Status> {
+    pub async fn try_refer(
+        &mut self,
+        assessment: &str,
+        agency: &str,
+        referred_at: &str,
+    ) -> Result<pb::Referral, Status> {
         let referral = pb::Referral {
             assessment: assessment.to_owned(),
             agency: agency.to_owned(),
@@ -235,7 +251,12 @@ impl Suite {
     }
 
     /// A case assessed REFER_TO_POLICE and referred to `agency`.
-    pub async fn referred_case(&mut self, received_at: &str, referred_at: &str, agency: &str) -> (String, pb::Referral) {
+    pub async fn referred_case(
+        &mut self,
+        received_at: &str,
+        referred_at: &str,
+        agency: &str,
+    ) -> (String, pb::Referral) {
         let case = self.complaint(received_at).await;
         let assessment = self.assess(&case, pb::Decision::ReferToPolice, received_at).await;
         let referral = self.refer(&assessment.name, agency, referred_at).await;
@@ -257,10 +278,19 @@ impl Suite {
     }
 
     /// The case's status in intake once it is `expected` (or whatever it is after 15 seconds).
-    pub async fn case_status_eventually(&mut self, case: &str, expected: intake_pb::CaseStatus) -> intake_pb::CaseStatus {
+    pub async fn case_status_eventually(
+        &mut self,
+        case: &str,
+        expected: intake_pb::CaseStatus,
+    ) -> intake_pb::CaseStatus {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let status = self.intake.get_case(intake_pb::GetCaseRequest { name: case.to_owned() }).await.ok().map(|c| c.into_inner().status);
+            let status = self
+                .intake
+                .get_case(intake_pb::GetCaseRequest { name: case.to_owned() })
+                .await
+                .ok()
+                .map(|c| c.into_inner().status);
             if status == Some(expected as i32) || tokio::time::Instant::now() > deadline {
                 return status.and_then(|s| intake_pb::CaseStatus::try_from(s).ok()).unwrap_or_default();
             }
@@ -269,7 +299,8 @@ impl Suite {
     }
 
     pub async fn case_events(&mut self, case: &str) -> Vec<intake_pb::CaseEvent> {
-        let request = intake_pb::ListCaseEventsRequest { name: case.to_owned(), page_size: 500, page_token: String::new() };
+        let request =
+            intake_pb::ListCaseEventsRequest { name: case.to_owned(), page_size: 500, page_token: String::new() };
         self.intake.list_case_events(request).await.expect("the case's events").into_inner().events
     }
 
@@ -277,7 +308,12 @@ impl Suite {
     pub async fn outbox_settled(&mut self) -> ops_pb::OutboxStatus {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            let status = self.outbox().get_outbox_status(ops_pb::GetOutboxStatusRequest {}).await.expect("outbox status").into_inner();
+            let status = self
+                .outbox()
+                .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
+                .await
+                .expect("outbox status")
+                .into_inner();
             if status.pending == 0 || tokio::time::Instant::now() > deadline {
                 return status;
             }
@@ -309,7 +345,9 @@ impl Suite {
         };
         let messages = vec![
             links_pb::AddEvidenceRequest { content: Some(links_pb::add_evidence_request::Content::Metadata(metadata)) },
-            links_pb::AddEvidenceRequest { content: Some(links_pb::add_evidence_request::Content::Chunk(bytes.to_vec())) },
+            links_pb::AddEvidenceRequest {
+                content: Some(links_pb::add_evidence_request::Content::Chunk(bytes.to_vec())),
+            },
         ];
         self.links.add_evidence(tokio_stream::iter(messages)).await.expect("evidence stored").into_inner().sha256
     }
