@@ -47,7 +47,7 @@ py=$venv/bin/python
 mkdir -p "$work/gen"
 "$py" -m grpc_tools.protoc -I proto \
     --python_out="$work/gen" --grpc_python_out="$work/gen" \
-    proto/doxwatch/intake/v1/intake.proto
+    $(cd proto && find doxwatch -name '*.proto' | sort | sed 's|^|proto/|')
 
 # 3. The real service binary.
 log "building doxwatch"

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
 pub mod page;

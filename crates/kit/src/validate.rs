@@ -85,3 +85,11 @@ pub fn request_key<M: Message + Clone>(
     clear(&mut payload);
     RequestKey::new(method, request_id, &payload)
 }
+
+/// Ends validation: the value when every field was good, else INVALID_ARGUMENT naming them all.
+pub fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, tonic::Status> {
+    match value {
+        Some(value) if v.is_empty() => Ok(value),
+        _ => Err(crate::error::invalid_argument(&v)),
+    }
+}

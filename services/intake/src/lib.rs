@@ -22,7 +22,6 @@ use doxwatch_proto::{
     intake::intake_service_server::IntakeServiceServer, links::links_service_client::LinksServiceClient,
     ops::outbox_service_server::OutboxServiceServer,
 };
-use tokio::sync::watch;
 
 /// The service's name, as `doxwatch serve` and `doxwatch up` know it.
 pub const SERVICE: &str = "intake";
@@ -81,15 +80,6 @@ impl Application {
 
     /// Serves until `shutdown` completes and calls in flight have finished, then closes the store.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        let (stop, stopped) = watch::channel(false);
-        let relay = tokio::spawn(self.relay.run(stopped.clone()));
-        let gauges =
-            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
-        let result = self.server.serve(shutdown).await;
-        let _ = stop.send(true);
-        let _ = relay.await;
-        let _ = gauges.await;
-        self.db.close().await;
-        result
+        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), |_| None, shutdown).await
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
     error::{self, FieldViolations},
@@ -33,13 +34,6 @@ pub struct LiaisonApi {
 impl LiaisonApi {
     pub fn new(liaison: Liaison, links: crate::links::LinkTracking) -> Self {
         Self { liaison, links }
-    }
-}
-
-fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, Status> {
-    match value {
-        Some(value) if v.is_empty() => Ok(value),
-        _ => Err(error::invalid_argument(&v)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod evidence;
 
+use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
     error::{self, FieldViolations},
@@ -34,14 +35,6 @@ impl LinksApi {
 
 fn invalid(v: FieldViolations) -> Status {
     error::invalid_argument(&v)
-}
-
-/// Ends validation: the value when every field was good, else INVALID_ARGUMENT naming them.
-fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, Status> {
-    match value {
-        Some(value) if v.is_empty() => Ok(value),
-        _ => Err(invalid(v)),
-    }
 }
 
 fn page_of<T, K: serde::Serialize>(

@@ -95,17 +95,8 @@ impl Application {
 
     /// Serves (and runs the background rechecker, when configured) until `shutdown` completes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let rechecks = self.rechecker.is_scheduled().then(|| tokio::spawn(self.rechecker.clone().run(stopped.clone())));
-        let gauges =
-            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
-        let result = self.server.serve(shutdown).await;
-        let _ = stop.send(true);
-        let _ = gauges.await;
-        if let Some(rechecks) = rechecks {
-            let _ = rechecks.await;
-        }
-        self.db.close().await;
-        result
+        let rechecker = self.rechecker;
+        let background = |stopped| rechecker.is_scheduled().then(|| tokio::spawn(rechecker.clone().run(stopped)));
+        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, None, background, shutdown).await
     }
 }

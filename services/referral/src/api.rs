@@ -4,6 +4,7 @@
 pub mod agency;
 mod watch;
 
+use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
     db::Ts,
@@ -26,13 +27,6 @@ pub struct ReferralApi {
 impl ReferralApi {
     pub fn new(referrals: Referrals) -> Self {
         Self { referrals }
-    }
-}
-
-fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, Status> {
-    match value {
-        Some(value) if v.is_empty() => Ok(value),
-        _ => Err(error::invalid_argument(&v)),
     }
 }
 

@@ -115,10 +115,6 @@ impl Application {
     /// Serves until `shutdown` completes; watch streams end at once, other calls in flight may
     /// finish; then the relay stops and the store closes.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        let (stop, stopped) = watch::channel(false);
-        let relay = tokio::spawn(self.relay.run(stopped.clone()));
-        let gauges =
-            doxwatch_kit::metrics::observe(SERVICE, self.db.clone(), std::time::Duration::from_secs(5), stopped);
         let stopping = self.stopping;
         let shutdown = async move {
             shutdown.await;
@@ -126,11 +122,6 @@ impl Application {
             // its whole grace period.
             let _ = stopping.send(true);
         };
-        let result = self.server.serve(shutdown).await;
-        let _ = stop.send(true);
-        let _ = relay.await;
-        let _ = gauges.await;
-        self.db.close().await;
-        result
+        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), |_| None, shutdown).await
     }
 }
