@@ -339,7 +339,7 @@ fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::Pl
     use intake_pb::{CaseKind, IntakeChannel};
     let (kind, channel) = match case.kind {
         Kind::Complaint => {
-            (CaseKind::Complaint, if i % 3 == 0 { IntakeChannel::Email } else { IntakeChannel::OnlineForm })
+            (CaseKind::Complaint, if i.is_multiple_of(3) { IntakeChannel::Email } else { IntakeChannel::OnlineForm })
         }
         Kind::Enquiry => (CaseKind::Enquiry, IntakeChannel::Phone),
         Kind::Patrol => (CaseKind::PatrolDiscovery, IntakeChannel::Patrol),

@@ -241,13 +241,13 @@ fn assemble(
     let police = group(G::PoliceAndFamilies);
     let other = group(G::Other);
 
-    let total = links.total.clone().unwrap_or_default();
+    let total = links.total.unwrap_or_default();
     let by_platform: Vec<PlatformFigures> = links
         .by_platform
         .iter()
         .filter(|p| p.figures.as_ref().is_some_and(|f| f.links_requested > 0))
         .map(|p| {
-            let f = p.figures.clone().unwrap_or_default();
+            let f = p.figures.unwrap_or_default();
             PlatformFigures {
                 name: p.display_name.clone(),
                 platform: p.platform.clone(),
@@ -265,7 +265,7 @@ fn assemble(
         .collect();
     let most_active_platform = by_platform.iter().max_by_key(|p| p.links_requested_removal).cloned();
     let correspondence = liaison.total.clone().unwrap_or_default();
-    let disclosure = correspondence.disclosure_requests.clone().unwrap_or_default();
+    let disclosure = correspondence.disclosure_requests.unwrap_or_default();
 
     let police_figures = referral.by_agency.iter().find(|a| a.agency == "POLICE");
     let mut by_outcome = BTreeMap::new();

@@ -52,10 +52,10 @@ impl Intake {
         respond: impl FnOnce(&Case) -> R,
     ) -> Result<R, IntakeError> {
         let mut tx = self.db.begin().await?;
-        if let Some(key) = &key {
-            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
-                return Ok(first);
-            }
+        if let Some(key) = &key
+            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
+        {
+            return Ok(first);
         }
         let now = doxwatch_kit::timestamp::now();
         let case = Case {
@@ -128,10 +128,10 @@ impl Intake {
         respond: impl FnOnce(&Case) -> R,
     ) -> Result<R, IntakeError> {
         let mut tx = self.db.begin().await?;
-        if let Some(key) = &key {
-            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
-                return Ok(first);
-            }
+        if let Some(key) = &key
+            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
+        {
+            return Ok(first);
         }
         if store::status_head_for_update(&mut tx, id).await?.is_none() {
             return Err(IntakeError::NotFound(id.name()));
@@ -191,10 +191,10 @@ impl Intake {
         respond: impl FnOnce(&Case) -> R,
     ) -> Result<R, IntakeError> {
         let mut tx = self.db.begin().await?;
-        if let Some(key) = &key {
-            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
-                return Ok(first);
-            }
+        if let Some(key) = &key
+            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
+        {
+            return Ok(first);
         }
         let head = store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
         let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
@@ -207,12 +207,12 @@ impl Intake {
             );
             return Err(v.into());
         }
-        if let Some(other) = transition.duplicate_of {
-            if other == id || !store::case_exists(&mut tx, other).await? {
-                let mut v = FieldViolations::new();
-                v.add("duplicate_of", format!("{} is not another recorded case", other.name()));
-                return Err(v.into());
-            }
+        if let Some(other) = transition.duplicate_of
+            && (other == id || !store::case_exists(&mut tx, other).await?)
+        {
+            let mut v = FieldViolations::new();
+            v.add("duplicate_of", format!("{} is not another recorded case", other.name()));
+            return Err(v.into());
         }
         let now = doxwatch_kit::timestamp::now();
         store::append_event(
@@ -255,10 +255,10 @@ impl Intake {
         respond: impl FnOnce(&CaseEvent) -> R,
     ) -> Result<R, IntakeError> {
         let mut tx = self.db.begin().await?;
-        if let Some(key) = &key {
-            if let Some(first) = idempotency::replay::<R>(&mut tx, key).await? {
-                return Ok(first);
-            }
+        if let Some(key) = &key
+            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
+        {
+            return Ok(first);
         }
         let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
         if occurred_at < case.received_at {

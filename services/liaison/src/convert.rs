@@ -47,10 +47,10 @@ pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<Pl
     }
     let postal_address = validate::text(v, "contact.postal_address", &c.postal_address, MAX_ADDRESS_CHARS, false);
     let web_form_url = validate::text(v, "contact.web_form_url", &c.web_form_url, MAX_ADDRESS_CHARS, false);
-    if !web_form_url.is_empty() {
-        if let Err(e) = doxwatch_urls::parse(&web_form_url) {
-            v.add("contact.web_form_url", e.to_string());
-        }
+    if !web_form_url.is_empty()
+        && let Err(e) = doxwatch_urls::parse(&web_form_url)
+    {
+        v.add("contact.web_form_url", e.to_string());
     }
     let in_app = validate::text(v, "contact.in_app", &c.in_app, MAX_ADDRESS_CHARS, false);
     if email.is_empty() && postal_address.is_empty() && web_form_url.is_empty() && in_app.is_empty() {
@@ -122,10 +122,10 @@ pub fn cases(v: &mut FieldViolations, field: &str, cases: &[String]) -> Vec<Case
     }
     let mut out = Vec::new();
     for (i, c) in cases.iter().take(MAX_CASES).enumerate() {
-        if let Some(case) = name(v, &format!("{field}[{i}]"), c, CaseRef::parse_name) {
-            if !out.contains(&case) {
-                out.push(case);
-            }
+        if let Some(case) = name(v, &format!("{field}[{i}]"), c, CaseRef::parse_name)
+            && !out.contains(&case)
+        {
+            out.push(case);
         }
     }
     out
@@ -148,10 +148,10 @@ pub fn draft(v: &mut FieldViolations, n: &pb::Notice, creating: bool) -> Draft {
 
 pub fn reply(v: &mut FieldViolations, r: &pb::RecordReplyRequest) -> Reply {
     let received_at = validate::optional_time(v, "received_at", r.received_at.as_ref());
-    if let Some(t) = received_at {
-        if t > doxwatch_kit::timestamp::now() + doxwatch_kit::timestamp::CLOCK_SKEW {
-            v.add("received_at", "must not be in the future");
-        }
+    if let Some(t) = received_at
+        && t > doxwatch_kit::timestamp::now() + doxwatch_kit::timestamp::CLOCK_SKEW
+    {
+        v.add("received_at", "must not be in the future");
     }
     let mut items = Vec::new();
     for (i, item) in r.items.iter().enumerate() {

@@ -205,7 +205,8 @@ pub async fn append_event(
     Ok(())
 }
 
-/// Records a reply: `link` is None for the reply as a whole.
+/// Records a reply: `link` is None for the reply as a whole. (One argument per column of the row.)
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_reply(
     tx: &mut Tx,
     notice: NoticeId,
