@@ -97,6 +97,7 @@ pub struct ConfigArgs {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     doxwatch_kit::install_crypto_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -132,5 +133,16 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`doxwatch link list | head`) panics.
+/// Like any Unix tool, the client should instead end quietly when its reader has gone.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
