@@ -97,9 +97,12 @@ pub struct ConfigArgs {
 }
 
 fn main() -> ExitCode {
-    restore_sigpipe();
     doxwatch_kit::install_crypto_provider();
     let cli = Cli::parse();
+    // A server must outlive whoever reads its output; the client ends with its reader.
+    if !matches!(cli.command, Command::Up(_) | Command::Serve(_)) {
+        restore_sigpipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -137,7 +140,8 @@ fn main() -> ExitCode {
 }
 
 /// Rust ignores SIGPIPE, so printing into a closed pipe (`doxwatch link list | head`) panics.
-/// Like any Unix tool, the client should instead end quietly when its reader has gone.
+/// Like any Unix tool, the client should instead end quietly when its reader has gone. (Not for
+/// `up` and `serve`: a service must not die because the reader of its log went away.)
 fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
