@@ -150,19 +150,32 @@ impl Db {
 
     /// Starts a read-only transaction, so that a read made of several queries sees one snapshot.
     pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match &self.read {
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-        })
+        begin_detached(&self.read, false).await
     }
 
     /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`, taking the write lock at
     /// once, so that a transaction that reads before it writes cannot fail half way.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match &self.write {
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-        })
+        begin_detached(&self.write, true).await
+    }
+
+    /// Whether the store answers, and on SQLite whether its write lock can be taken now: what
+    /// health reports. A lock held from outside, or a wedged writer, fails this within `within`.
+    pub async fn probe(&self, within: Duration) -> Result<(), ProbeError> {
+        let check = async {
+            match &self.write {
+                Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(|_| ()),
+                Pool::Sqlite(_) => {
+                    let tx = self.begin().await?;
+                    tx.rollback().await
+                }
+            }
+        };
+        match tokio::time::timeout(within, check).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ProbeError::Failed(e)),
+            Err(_) => Err(ProbeError::TimedOut(within)),
+        }
     }
 
     /// Closes both pools, waiting for connections in use to be returned.
@@ -176,12 +189,48 @@ fn is_memory(path: &Path) -> bool {
     path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.contains(":memory:"))
 }
 
+/// Starts a transaction on a task of its own. sqlx's `begin` is not safe to cancel: a caller
+/// dropped between sending `BEGIN` and learning that it succeeded (a client's deadline, a reset
+/// stream) leaves the connection inside a transaction that nothing ends, and with SQLite's one
+/// writer that wedges every later write. On its own task the `BEGIN` always completes and
+/// becomes a `Transaction`; if the caller has gone, that transaction is dropped and rolled back.
+async fn begin_detached(pool: &Pool, immediate: bool) -> Result<Tx, sqlx::Error> {
+    let started = match pool.clone() {
+        Pool::Postgres(p) => tokio::spawn(async move { p.begin().await.map(Tx::Postgres) }),
+        Pool::Sqlite(p) => tokio::spawn(async move {
+            if immediate { p.begin_with("BEGIN IMMEDIATE").await } else { p.begin().await }.map(Tx::Sqlite)
+        }),
+    };
+    started.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("the store refused the probe")]
+    Failed(#[source] sqlx::Error),
+    #[error("the store did not answer within {0:?}")]
+    TimedOut(Duration),
+}
+
 impl Tx {
+    /// Commits on a task of its own, for the reason [`begin_detached`] gives: a commit that has
+    /// been sent finishes (and its connection returns to the pool clean) even if the caller has
+    /// gone; a retry with the same request id then finds the first answer.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Postgres(t) => t.commit().await,
-            Tx::Sqlite(t) => t.commit().await,
-        }
+        let committing = match self {
+            Tx::Postgres(t) => tokio::spawn(t.commit()),
+            Tx::Sqlite(t) => tokio::spawn(t.commit()),
+        };
+        committing.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+
+    /// Rolls back on a task of its own, like [`Tx::commit`].
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        let rolling_back = match self {
+            Tx::Postgres(t) => tokio::spawn(t.rollback()),
+            Tx::Sqlite(t) => tokio::spawn(t.rollback()),
+        };
+        rolling_back.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
     pub fn is_postgres(&self) -> bool {
