@@ -110,6 +110,16 @@ impl SuiteStores {
             referral: TestDatabase::sqlite(),
         }
     }
+
+    /// Fresh PostgreSQL databases, or `None` without `DATABASE_URL`.
+    pub async fn postgres() -> Option<Self> {
+        Some(Self {
+            intake: TestDatabase::postgres().await?,
+            links: TestDatabase::postgres().await?,
+            liaison: TestDatabase::postgres().await?,
+            referral: TestDatabase::postgres().await?,
+        })
+    }
 }
 
 impl Suite {

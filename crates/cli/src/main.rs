@@ -130,6 +130,9 @@ fn main() -> ExitCode {
             Command::Scenario(command) => report::scenario(command).await,
         }
     });
+    // A service's shutdown has already waited out its grace period; work still running on the
+    // runtime's blocking threads (a file write, say) must not hold the process after it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -337,8 +337,12 @@ pub struct ServerLimits {
     pub concurrency_limit: usize,
     /// The largest message decoded or encoded, in bytes.
     pub max_message_bytes: usize,
-    /// How long in-flight requests may take to finish after a shutdown signal.
+    /// How long in-flight requests may take to finish after a shutdown signal; then whatever is
+    /// still running is abandoned and the process exits.
     pub shutdown_grace: Duration,
+    /// How long the store may take to answer the health probe (on SQLite: to yield its write
+    /// lock) before the service reports NOT_SERVING.
+    pub store_probe_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -349,6 +353,7 @@ impl Default for ServerLimits {
             concurrency_limit: 256,
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(20),
+            store_probe_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -363,6 +368,7 @@ impl ServiceConfig {
         "concurrency_limit",
         "max_message_bytes",
         "shutdown_grace_ms",
+        "store_probe_timeout_ms",
         "intake_url",
         "links_url",
         "liaison_url",
@@ -410,6 +416,12 @@ impl ServiceConfig {
                     "shutdown_grace_ms",
                     defaults.shutdown_grace,
                     Duration::ZERO,
+                    Duration::from_secs(600),
+                ),
+                store_probe_timeout: layers.get_millis(
+                    "store_probe_timeout_ms",
+                    defaults.store_probe_timeout,
+                    Duration::from_millis(10),
                     Duration::from_secs(600),
                 ),
             },

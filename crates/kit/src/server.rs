@@ -3,11 +3,15 @@
 //! builder; tests bind port 0.
 
 use std::{
+    collections::BTreeMap,
     convert::Infallible,
     future::Future,
     net::SocketAddr,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -22,7 +26,7 @@ use tonic::{
     service::{Routes, RoutesBuilder},
     transport::Server,
 };
-use tonic_health::ServingStatus;
+use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::{
     BoxError, Layer, Service, ServiceBuilder, ServiceExt,
     limit::ConcurrencyLimitLayer,
@@ -43,6 +47,90 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("the gRPC server failed")]
     Transport(#[from] tonic::transport::Error),
+    #[error("stopped after the grace period, cutting short: {0}")]
+    CutShort(String),
+}
+
+/// What the server stack reports to health probes: SERVING while it serves and its store
+/// answers; NOT_SERVING from the moment it starts to shut down, or while its store does not
+/// answer. Clones share one state.
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    names: Arc<Mutex<Vec<&'static str>>>,
+    stopping: Arc<AtomicBool>,
+    store_answers: Arc<AtomicBool>,
+}
+
+impl Health {
+    fn new(reporter: HealthReporter) -> Self {
+        Self {
+            reporter,
+            names: Arc::default(),
+            stopping: Arc::default(),
+            store_answers: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Records whether the store answers; health follows, unless the server is shutting down.
+    pub async fn store_answers(&self, answers: bool) {
+        if self.store_answers.swap(answers, Ordering::AcqRel) != answers {
+            self.publish().await;
+        }
+    }
+
+    async fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.publish().await;
+    }
+
+    async fn publish(&self) {
+        let serving = !self.stopping.load(Ordering::Acquire) && self.store_answers.load(Ordering::Acquire);
+        let status = if serving { ServingStatus::Serving } else { ServingStatus::NotServing };
+        let names = self.names.lock().map(|n| n.clone()).unwrap_or_default();
+        for name in names.into_iter().chain([""]) {
+            self.reporter.set_service_status(name, status).await;
+        }
+    }
+}
+
+/// The calls a server is running, by method, so that a shutdown that has to cut them short can
+/// say which.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl InFlight {
+    fn enter(&self, method: &str) -> InFlightGuard {
+        if let Ok(mut calls) = self.0.lock() {
+            *calls.entry(method.to_owned()).or_default() += 1;
+        }
+        InFlightGuard { in_flight: self.clone(), method: method.to_owned() }
+    }
+
+    /// "2 × /pkg.Service/Method, 1 × …", or empty when nothing runs.
+    fn describe(&self) -> String {
+        let calls = self.0.lock().map(|c| c.clone()).unwrap_or_default();
+        let parts: Vec<String> = calls.iter().map(|(method, n)| format!("{n} × {method}")).collect();
+        parts.join(", ")
+    }
+}
+
+struct InFlightGuard {
+    in_flight: InFlight,
+    method: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if let Ok(mut calls) = self.in_flight.0.lock()
+            && let Some(n) = calls.get_mut(&self.method)
+        {
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(&self.method);
+            }
+        }
+    }
 }
 
 /// A bound, not yet serving, gRPC server. Binding first lets the caller learn the port (port 0 in
@@ -53,12 +141,27 @@ pub struct GrpcServer {
     services: Vec<&'static str>,
     limits: ServerLimits,
     streams: Vec<&'static str>,
+    health: Health,
+    in_flight: InFlight,
 }
 
 impl GrpcServer {
     pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self { listener, routes: RoutesBuilder::default(), services: Vec::new(), limits, streams: Vec::new() })
+        Ok(Self {
+            listener,
+            routes: RoutesBuilder::default(),
+            services: Vec::new(),
+            limits,
+            streams: Vec::new(),
+            health: Health::new(HealthReporter::new()),
+            in_flight: InFlight::default(),
+        })
+    }
+
+    /// What health probes see; the store probe reports through it.
+    pub fn health(&self) -> Health {
+        self.health.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -93,13 +196,17 @@ impl GrpcServer {
     }
 
     /// Serves until `shutdown` completes; then reports NOT_SERVING, stops accepting, and lets
-    /// in-flight calls finish within the configured grace period.
+    /// in-flight calls finish within the configured grace period. Calls still running after it
+    /// are abandoned (each has made its store's changes whole or not at all) and named in the
+    /// error.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        for name in &self.services {
-            health.set_service_status(*name, ServingStatus::Serving).await;
+        if let Ok(mut names) = self.health.names.lock() {
+            names.extend(&self.services);
         }
-        health.set_service_status("", ServingStatus::Serving).await;
+        self.health.publish().await;
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(self.health.reporter.clone()),
+        );
 
         let reflection = || {
             tonic_reflection::server::Builder::configure()
@@ -118,14 +225,11 @@ impl GrpcServer {
         let stopping = Arc::new(tokio::sync::Notify::new());
         let signal = {
             let stopping = stopping.clone();
-            let names = self.services.clone();
+            let health = self.health.clone();
             async move {
                 shutdown.await;
                 // Load balancers and probes stop sending new work before the listener closes.
-                for name in names {
-                    health.set_service_status(name, ServingStatus::NotServing).await;
-                }
-                health.set_service_status("", ServingStatus::NotServing).await;
+                health.stop().await;
                 tracing::info!("shutting down: finishing calls in flight");
                 stopping.notify_one();
             }
@@ -134,15 +238,17 @@ impl GrpcServer {
         let server = Server::builder()
             // A span per call, child of the caller's trace context when the caller sent one.
             .trace_fn(telemetry::server_span)
-            .layer(stack(self.limits, Arc::new(self.streams)))
+            .layer(stack(self.limits, Arc::new(self.streams), self.in_flight.clone()))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
 
         tokio::select! {
             result = server => Ok(result?),
             () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(grace_ms = grace.as_millis() as u64, "calls still in flight after the grace period; stopping");
-                Ok(())
+                let cut = self.in_flight.describe();
+                let cut = if cut.is_empty() { "open connections".to_owned() } else { cut };
+                tracing::error!(grace_ms = grace.as_millis() as u64, cut_short = %cut, "calls still in flight after the grace period; abandoning them");
+                Err(ServerError::CutShort(cut))
             }
         }
     }
@@ -152,11 +258,13 @@ impl GrpcServer {
 fn stack(
     limits: ServerLimits,
     streams: Arc<Vec<&'static str>>,
+    in_flight: InFlight,
 ) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
     ServiceBuilder::new()
         // Outermost: measures every call, answers past-deadline calls with DEADLINE_EXCEEDED and
-        // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN).
-        .layer(BoundedLayer::new(limits.request_timeout, limits.stream_timeout, streams))
+        // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN), and
+        // keeps the list of calls in flight that a shutdown names if it must cut them short.
+        .layer(BoundedLayer::new(limits.request_timeout, limits.stream_timeout, streams, in_flight))
         // Refuses at once, rather than queueing, what the concurrency limit cannot take now: a
         // queue in front of an overloaded store only makes every caller late.
         .layer(LoadShedLayer::new())
@@ -176,10 +284,11 @@ struct BoundedLayer {
     stream_cap: Duration,
     streams: Arc<Vec<&'static str>>,
     metrics: Arc<RpcMetrics>,
+    in_flight: InFlight,
 }
 
 impl BoundedLayer {
-    fn new(cap: Duration, stream_cap: Duration, streams: Arc<Vec<&'static str>>) -> Self {
+    fn new(cap: Duration, stream_cap: Duration, streams: Arc<Vec<&'static str>>, in_flight: InFlight) -> Self {
         let meter = global::meter("doxwatch");
         let metrics = RpcMetrics {
             duration: meter
@@ -188,7 +297,7 @@ impl BoundedLayer {
                 .with_description("Duration of gRPC calls by method and status code")
                 .build(),
         };
-        Self { cap, stream_cap, streams, metrics: Arc::new(metrics) }
+        Self { cap, stream_cap, streams, metrics: Arc::new(metrics), in_flight }
     }
 }
 
@@ -205,6 +314,7 @@ impl<S> Layer<S> for BoundedLayer {
             stream_cap: self.stream_cap,
             streams: self.streams.clone(),
             metrics: self.metrics.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 }
@@ -216,6 +326,7 @@ pub struct Bounded<S> {
     stream_cap: Duration,
     streams: Arc<Vec<&'static str>>,
     metrics: Arc<RpcMetrics>,
+    in_flight: InFlight,
 }
 
 impl<S, B> Service<http::Request<B>> for Bounded<S>
@@ -244,7 +355,9 @@ where
         };
         let method = request.uri().path().to_owned();
         let metrics = self.metrics.clone();
+        let in_flight = self.in_flight.enter(&method);
         Box::pin(async move {
+            let _in_flight = in_flight;
             let started = Instant::now();
             let outcome = tokio::time::timeout(budget, inner.oneshot(request)).await;
             let response = match outcome {
