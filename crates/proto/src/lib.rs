@@ -1,5 +1,8 @@
 //! The doxwatch contracts, generated from `proto/` at build time. The module tree mirrors the
-//! protobuf packages: `doxwatch.intake.v1` is [`doxwatch::intake::v1`].
+//! protobuf packages: `doxwatch.intake.v1` is [`doxwatch::intake::v1`]. Each service package has
+//! an `ErrorReason` enum whose `as_str_name()` is the `ErrorInfo.reason` the service sends.
+//! [`google::api`] holds the `FieldBehavior` enum of our own `google/api/field_behavior.proto`
+//! (the option itself is read from the descriptors, not from Rust).
 
 #![allow(clippy::all, missing_docs)]
 
