@@ -65,8 +65,11 @@ pub async fn replay<R: Message + Default>(tx: &mut Tx, key: &RequestKey) -> Resu
     }
 }
 
-/// Stores the response to give to a retry; call it in the transaction that made the change.
-pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -> Result<(), sqlx::Error> {
+/// Claims the request id for this transaction before its change is made. On PostgreSQL a
+/// concurrent retry of the same request blocks here until the first attempt ends: if it commits,
+/// the retry fails with a unique violation, runs again and replays the first answer; if it rolls
+/// back, the retry makes the change itself. (SQLite has one writer, so attempts never overlap.)
+pub async fn claim(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
     let now = Ts(OffsetDateTime::now_utc());
     on_tx!(tx, c => {
         sqlx::query(
@@ -74,10 +77,23 @@ pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -
         )
         .bind(&key.request_id)
         .bind(&key.hash)
-        .bind(response.encode_to_vec())
+        .bind(Vec::<u8>::new())
         .bind(now)
         .execute(c)
         .await?;
+    });
+    Ok(())
+}
+
+/// Stores the response to give to a retry in the row [`claim`] made; call it in the transaction
+/// that made the change.
+pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -> Result<(), sqlx::Error> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE request_id = $2")
+            .bind(response.encode_to_vec())
+            .bind(&key.request_id)
+            .execute(c)
+            .await?;
     });
     Ok(())
 }

@@ -60,6 +60,7 @@ macro_rules! idempotent {
                 if let Some(first) = $crate::idempotency::replay(&mut $tx, k).await? {
                     return Ok(first);
                 }
+                $crate::idempotency::claim(&mut $tx, k).await?;
             }
             let response = $crate::transaction::typed::<_, $err, _>(async { $body }).await?;
             if let Some(k) = &key {

@@ -33,6 +33,12 @@ impl From<sqlx::Error> for IntakeError {
     }
 }
 
+impl doxwatch_kit::transaction::StoreFailure for IntakeError {
+    fn is_unique_violation(&self) -> bool {
+        matches!(self, IntakeError::Store(StoreError::Sqlx(e)) if doxwatch_kit::db::is_unique_violation(e))
+    }
+}
+
 impl From<FieldViolations> for IntakeError {
     fn from(v: FieldViolations) -> Self {
         IntakeError::Invalid(v)

@@ -3,13 +3,7 @@
 
 use std::sync::Arc;
 
-use doxwatch_kit::{
-    actor::Actor,
-    db::Db,
-    error::FieldViolations,
-    idempotency::{self, RequestKey},
-    outbox,
-};
+use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, idempotent, outbox};
 use doxwatch_proto::links::{self as links_pb, links_service_client::LinksServiceClient};
 use prost::Message;
 use time::OffsetDateTime;
@@ -49,53 +43,46 @@ impl Intake {
         actor: &Actor,
         new: NewCase,
         key: Option<RequestKey>,
-        respond: impl FnOnce(&Case) -> R,
+        respond: impl Fn(&Case) -> R,
     ) -> Result<R, IntakeError> {
-        let mut tx = self.db.begin().await?;
-        if let Some(key) = &key
-            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
-        {
-            return Ok(first);
-        }
-        let now = doxwatch_kit::timestamp::now();
-        let case = Case {
-            id: CaseId::new(),
-            kind: new.kind,
-            received_at: new.received_at,
-            details: new.details,
-            status: CaseStatus::Received,
-            closure_reason: None,
-            created_by: actor.name(),
-            create_time: now,
-            update_time: now,
-        };
-        let created = CaseEvent {
-            id: Uuid::now_v7(),
-            case: case.id,
-            kind: CaseEventKind::Created,
-            actor: actor.name(),
-            occurred_at: case.received_at,
-            record_time: now,
-            from_status: None,
-            to_status: Some(CaseStatus::Received),
-            closure_reason: None,
-            duplicate_of: None,
-            note: String::new(),
-        };
-        store::insert_case(&mut tx, &case, &created).await?;
-        let urls = &case.details.reported_urls;
-        if !urls.is_empty() {
-            outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
-        }
-        let response = respond(&case);
-        if let Some(key) = &key {
-            idempotency::remember(&mut tx, key, &response).await?;
-        }
-        tx.commit().await?;
-        if !urls.is_empty() {
+        let has_urls = !new.details.reported_urls.is_empty();
+        let response = idempotent!(self.db, IntakeError, key, |tx| {
+            let now = doxwatch_kit::timestamp::now();
+            let case = Case {
+                id: CaseId::new(),
+                kind: new.kind,
+                received_at: new.received_at,
+                details: new.details.clone(),
+                status: CaseStatus::Received,
+                closure_reason: None,
+                created_by: actor.name(),
+                create_time: now,
+                update_time: now,
+            };
+            let created = CaseEvent {
+                id: Uuid::now_v7(),
+                case: case.id,
+                kind: CaseEventKind::Created,
+                actor: actor.name(),
+                occurred_at: case.received_at,
+                record_time: now,
+                from_status: None,
+                to_status: Some(CaseStatus::Received),
+                closure_reason: None,
+                duplicate_of: None,
+                note: String::new(),
+            };
+            store::insert_case(&mut tx, &case, &created).await?;
+            let urls = &case.details.reported_urls;
+            if !urls.is_empty() {
+                outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
+            }
+            tracing::info!(case = %case.id, "case recorded");
+            Ok(respond(&case))
+        })?;
+        if has_urls {
             self.relay.notify_one();
         }
-        tracing::info!(case = %case.id, "case recorded");
         Ok(response)
     }
 
@@ -125,56 +112,48 @@ impl Intake {
         fields: &[UpdatableField],
         changes: &CaseDetails,
         key: Option<RequestKey>,
-        respond: impl FnOnce(&Case) -> R,
+        respond: impl Fn(&Case) -> R,
     ) -> Result<R, IntakeError> {
-        let mut tx = self.db.begin().await?;
-        if let Some(key) = &key
-            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
-        {
-            return Ok(first);
-        }
-        if store::status_head_for_update(&mut tx, id).await?.is_none() {
-            return Err(IntakeError::NotFound(id.name()));
-        }
-        let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
-        let before = case.details.clone();
-        for field in fields {
-            field.apply(changes, &mut case.details);
-        }
-        let now = doxwatch_kit::timestamp::now();
-        let subjects_changed = before.data_subjects != case.details.data_subjects;
-        store::update_details(&mut tx, id, &case.details, subjects_changed, now).await?;
-        let added: Vec<String> =
-            case.details.reported_urls.iter().filter(|u| !before.reported_urls.contains(u)).cloned().collect();
-        if !added.is_empty() {
-            // A URL added later was reported no earlier than now, as far as the record shows.
-            outbox::enqueue(&mut tx, effects::register_links(id, &added, now)).await?;
-        }
-        let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
-        store::append_event(
-            &mut tx,
-            &CaseEvent {
-                id: Uuid::now_v7(),
-                case: id,
-                kind: CaseEventKind::Updated,
-                actor: actor.name(),
-                occurred_at: now,
-                record_time: now,
-                from_status: None,
-                to_status: None,
-                closure_reason: None,
-                duplicate_of: None,
-                note: format!("updated: {}", paths.join(", ")),
-            },
-        )
-        .await?;
-        case.update_time = now;
-        let response = respond(&case);
-        if let Some(key) = &key {
-            idempotency::remember(&mut tx, key, &response).await?;
-        }
-        tx.commit().await?;
-        if !added.is_empty() {
+        let response = idempotent!(self.db, IntakeError, key, |tx| {
+            if store::status_head_for_update(&mut tx, id).await?.is_none() {
+                return Err(IntakeError::NotFound(id.name()));
+            }
+            let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            let before = case.details.clone();
+            for field in fields {
+                field.apply(changes, &mut case.details);
+            }
+            let now = doxwatch_kit::timestamp::now();
+            let subjects_changed = before.data_subjects != case.details.data_subjects;
+            store::update_details(&mut tx, id, &case.details, subjects_changed, now).await?;
+            let added: Vec<String> =
+                case.details.reported_urls.iter().filter(|u| !before.reported_urls.contains(u)).cloned().collect();
+            if !added.is_empty() {
+                // A URL added later was reported no earlier than now, as far as the record shows.
+                outbox::enqueue(&mut tx, effects::register_links(id, &added, now)).await?;
+            }
+            let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
+            store::append_event(
+                &mut tx,
+                &CaseEvent {
+                    id: Uuid::now_v7(),
+                    case: id,
+                    kind: CaseEventKind::Updated,
+                    actor: actor.name(),
+                    occurred_at: now,
+                    record_time: now,
+                    from_status: None,
+                    to_status: None,
+                    closure_reason: None,
+                    duplicate_of: None,
+                    note: format!("updated: {}", paths.join(", ")),
+                },
+            )
+            .await?;
+            case.update_time = now;
+            Ok(respond(&case))
+        })?;
+        if fields.iter().any(|f| matches!(f, UpdatableField::ReportedUrls)) {
             self.relay.notify_one();
         }
         Ok(response)
@@ -188,59 +167,51 @@ impl Intake {
         id: CaseId,
         transition: Transition,
         key: Option<RequestKey>,
-        respond: impl FnOnce(&Case) -> R,
+        respond: impl Fn(&Case) -> R,
     ) -> Result<R, IntakeError> {
-        let mut tx = self.db.begin().await?;
-        if let Some(key) = &key
-            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
-        {
-            return Ok(first);
-        }
-        let head = store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
-        let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
-        check_transition(head.kind, head.status, transition.to, mover)?;
-        if transition.occurred_at < head.since {
-            let mut v = FieldViolations::new();
-            v.add(
-                "occurred_at",
-                format!("must not be before the case's latest status change ({})", rfc3339(head.since)),
-            );
-            return Err(v.into());
-        }
-        if let Some(other) = transition.duplicate_of
-            && (other == id || !store::case_exists(&mut tx, other).await?)
-        {
-            let mut v = FieldViolations::new();
-            v.add("duplicate_of", format!("{} is not another recorded case", other.name()));
-            return Err(v.into());
-        }
-        let now = doxwatch_kit::timestamp::now();
-        store::append_event(
-            &mut tx,
-            &CaseEvent {
-                id: Uuid::now_v7(),
-                case: id,
-                kind: CaseEventKind::StatusChanged,
-                actor: actor.name(),
-                occurred_at: transition.occurred_at,
-                record_time: now,
-                from_status: Some(head.status),
-                to_status: Some(transition.to),
-                closure_reason: transition.closure_reason,
-                duplicate_of: transition.duplicate_of,
-                note: transition.note,
-            },
-        )
-        .await?;
-        store::touch(&mut tx, id, now).await?;
-        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
-        let response = respond(&case);
-        if let Some(key) = &key {
-            idempotency::remember(&mut tx, key, &response).await?;
-        }
-        tx.commit().await?;
-        tracing::info!(case = %id, "case moved");
-        Ok(response)
+        idempotent!(self.db, IntakeError, key, |tx| {
+            let head =
+                store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
+            check_transition(head.kind, head.status, transition.to, mover)?;
+            if transition.occurred_at < head.since {
+                let mut v = FieldViolations::new();
+                v.add(
+                    "occurred_at",
+                    format!("must not be before the case's latest status change ({})", rfc3339(head.since)),
+                );
+                return Err(v.into());
+            }
+            if let Some(other) = transition.duplicate_of
+                && (other == id || !store::case_exists(&mut tx, other).await?)
+            {
+                let mut v = FieldViolations::new();
+                v.add("duplicate_of", format!("{} is not another recorded case", other.name()));
+                return Err(v.into());
+            }
+            let now = doxwatch_kit::timestamp::now();
+            store::append_event(
+                &mut tx,
+                &CaseEvent {
+                    id: Uuid::now_v7(),
+                    case: id,
+                    kind: CaseEventKind::StatusChanged,
+                    actor: actor.name(),
+                    occurred_at: transition.occurred_at,
+                    record_time: now,
+                    from_status: Some(head.status),
+                    to_status: Some(transition.to),
+                    closure_reason: transition.closure_reason,
+                    duplicate_of: transition.duplicate_of,
+                    note: transition.note.clone(),
+                },
+            )
+            .await?;
+            store::touch(&mut tx, id, now).await?;
+            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            tracing::info!(case = %id, "case moved");
+            Ok(respond(&case))
+        })
     }
 
     /// Adds a note to the case's timeline.
@@ -252,41 +223,32 @@ impl Intake {
         note: String,
         occurred_at: OffsetDateTime,
         key: Option<RequestKey>,
-        respond: impl FnOnce(&CaseEvent) -> R,
+        respond: impl Fn(&CaseEvent) -> R,
     ) -> Result<R, IntakeError> {
-        let mut tx = self.db.begin().await?;
-        if let Some(key) = &key
-            && let Some(first) = idempotency::replay::<R>(&mut tx, key).await?
-        {
-            return Ok(first);
-        }
-        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
-        if occurred_at < case.received_at {
-            let mut v = FieldViolations::new();
-            v.add("occurred_at", "must not be before the case was received");
-            return Err(v.into());
-        }
-        let now = doxwatch_kit::timestamp::now();
-        let event = CaseEvent {
-            id: Uuid::now_v7(),
-            case: id,
-            kind: CaseEventKind::Note,
-            actor: actor.name(),
-            occurred_at,
-            record_time: now,
-            from_status: None,
-            to_status: None,
-            closure_reason: None,
-            duplicate_of: None,
-            note,
-        };
-        store::append_event(&mut tx, &event).await?;
-        let response = respond(&event);
-        if let Some(key) = &key {
-            idempotency::remember(&mut tx, key, &response).await?;
-        }
-        tx.commit().await?;
-        Ok(response)
+        idempotent!(self.db, IntakeError, key, |tx| {
+            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            if occurred_at < case.received_at {
+                let mut v = FieldViolations::new();
+                v.add("occurred_at", "must not be before the case was received");
+                return Err(v.into());
+            }
+            let now = doxwatch_kit::timestamp::now();
+            let event = CaseEvent {
+                id: Uuid::now_v7(),
+                case: id,
+                kind: CaseEventKind::Note,
+                actor: actor.name(),
+                occurred_at,
+                record_time: now,
+                from_status: None,
+                to_status: None,
+                closure_reason: None,
+                duplicate_of: None,
+                note: note.clone(),
+            };
+            store::append_event(&mut tx, &event).await?;
+            Ok(respond(&event))
+        })
     }
 
     #[tracing::instrument(skip(self), fields(case = %id))]

@@ -171,7 +171,11 @@ impl Rechecker {
         let response = respond(&self.round().await?);
         if let Some(k) = &key {
             let mut tx = self.db.begin().await?;
-            match idempotency::remember(&mut tx, k, &response).await {
+            let stored = match idempotency::claim(&mut tx, k).await {
+                Ok(()) => idempotency::remember(&mut tx, k, &response).await,
+                Err(e) => Err(e),
+            };
+            match stored {
                 Ok(()) => tx.commit().await?,
                 // A concurrent retry of the same request finished first; its round stands too.
                 Err(e) if is_unique_violation(&e) => {}
