@@ -240,19 +240,18 @@ impl IntakeService for IntakeApi {
         let id = convert::case_id(&mut v, "name", &req.name);
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_EVENTS_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.name);
-        let offset = v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten();
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint));
         let (Some(id), Some(limit)) = (id, limit) else {
             return Err(invalid(v));
         };
         if !v.is_empty() {
             return Err(invalid(v));
         }
-        let offset = offset.unwrap_or(0);
+        let offset = offset.unwrap_or_default();
         let events = self.intake.list_events(id, offset, limit + 1).await?;
         let more = events.len() > limit as usize;
         let events: Vec<CaseEvent> = events.into_iter().take(limit as usize).collect();
-        let next_page_token =
-            if more { page::encode_token(&fingerprint, &(offset + limit as u64)) } else { String::new() };
+        let next_page_token = page::next_offset_token(&fingerprint, offset, limit, more);
         Ok(Response::new(pb::ListCaseEventsResponse {
             events: events.iter().map(convert::event_to_proto).collect(),
             next_page_token,

@@ -454,13 +454,11 @@ impl LinksService for LinksApi {
         let link = convert::name(&mut v, "link", &req.link, LinkId::parse_name);
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.link);
-        let offset =
-            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint)).unwrap_or_default();
         let (link, limit) = checked(v, link.zip(limit))?;
         let observations = self.links.list_observations(link, offset, limit + 1).await?;
         let more = observations.len() > limit as usize;
-        let next_page_token =
-            if more { page::encode_token(&fingerprint, &(offset + u64::from(limit))) } else { String::new() };
+        let next_page_token = page::next_offset_token(&fingerprint, offset, limit, more);
         Ok(Response::new(pb::ListObservationsResponse {
             observations: observations.iter().take(limit as usize).map(convert::observation).collect(),
             next_page_token,

@@ -105,8 +105,7 @@ impl LinksApi {
         let link = v.check("link", LinkId::parse_name(&req.link));
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.link);
-        let offset =
-            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint)).unwrap_or_default();
         let (link, limit) = checked(v, link.zip(limit))?;
         let captures = self.evidence.list(link, offset, limit + 1).await?;
         let next_page_token = next_token(captures.len(), limit, &fingerprint, offset);
@@ -125,8 +124,7 @@ impl LinksApi {
         let name = v.check("evidence", EvidenceName::parse_name(&req.evidence));
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
         let fingerprint = page::filter_fingerprint(&req.evidence);
-        let offset =
-            v.check("page_token", page::decode_token::<u64>(&req.page_token, &fingerprint)).flatten().unwrap_or(0);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint)).unwrap_or_default();
         let (name, limit) = checked(v, name.zip(limit))?;
         let events = self.evidence.custody(name, offset, limit + 1).await?;
         let next_page_token = next_token(events.len(), limit, &fingerprint, offset);
@@ -151,5 +149,5 @@ impl LinksApi {
 
 /// The token of the next page of an offset listing, when there is one.
 fn next_token(found: usize, limit: u32, fingerprint: &str, offset: u64) -> String {
-    if found > limit as usize { page::encode_token(fingerprint, &(offset + u64::from(limit))) } else { String::new() }
+    page::next_offset_token(fingerprint, offset, limit, found > limit as usize)
 }
