@@ -7,8 +7,12 @@ use std::fmt;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.domain` of every doxwatch error.
-pub const ERROR_DOMAIN: &str = "doxwatch.example.org";
+/// The `ErrorInfo.domain` of every doxwatch error; the reasons within it are the `ErrorReason`
+/// enums of the contracts (the ones every service shares have the same names in every package).
+pub const ERROR_DOMAIN: &str = "doxwatch";
+
+/// The reasons the kit itself gives, as the contracts name them.
+pub use doxwatch_proto::ops::ErrorReason as CommonReason;
 
 /// One bad field: its path in the request (`case.data_subjects[2].display_name`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +77,7 @@ pub fn invalid_argument(violations: &FieldViolations) -> Status {
     for v in violations.iter().take(MAX_VIOLATIONS_SENT) {
         details.add_bad_request_violation(v.field.clone(), v.description.clone());
     }
-    details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, []);
+    details.set_error_info(CommonReason::InvalidArgument.as_str_name(), ERROR_DOMAIN, []);
     let total = violations.iter().count();
     let message = if total > MAX_VIOLATIONS_SENT {
         let first: Vec<String> =
@@ -95,14 +99,14 @@ pub fn with_reason(code: Code, reason: &str, message: impl Into<String>) -> Stat
 
 /// NOT_FOUND for a resource name.
 pub fn not_found(name: &str) -> Status {
-    with_reason(Code::NotFound, "NOT_FOUND", format!("{name} not found"))
+    with_reason(Code::NotFound, CommonReason::NotFound.as_str_name(), format!("{name} not found"))
 }
 
 /// ABORTED for a `request_id` reused with another payload.
 pub fn request_id_reused(request_id: &str) -> Status {
     with_reason(
         Code::Aborted,
-        "REQUEST_ID_REUSED",
+        CommonReason::RequestIdReused.as_str_name(),
         format!("request_id {request_id:?} was already used for a different request"),
     )
 }
@@ -110,14 +114,18 @@ pub fn request_id_reused(request_id: &str) -> Status {
 /// UNAVAILABLE when a peer that must answer synchronously cannot.
 pub fn peer_unavailable(peer: &str, cause: &dyn std::error::Error) -> Status {
     tracing::warn!(peer, error = %CauseChain(cause), "peer unavailable");
-    with_reason(Code::Unavailable, "PEER_UNAVAILABLE", format!("the {peer} service is unavailable; try again"))
+    with_reason(
+        Code::Unavailable,
+        CommonReason::PeerUnavailable.as_str_name(),
+        format!("the {peer} service is unavailable; try again"),
+    )
 }
 
 /// INTERNAL for anything the caller cannot act on: the cause chain goes to the log, never to
 /// the caller.
 pub fn internal(cause: &dyn std::error::Error) -> Status {
     tracing::error!(error = %CauseChain(cause), "internal error");
-    with_reason(Code::Internal, "INTERNAL", "internal error")
+    with_reason(Code::Internal, CommonReason::Internal.as_str_name(), "internal error")
 }
 
 /// Displays an error with every `source()` below it, for logs.

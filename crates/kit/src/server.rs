@@ -20,7 +20,6 @@ use opentelemetry::{KeyValue, global, metrics::Histogram};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
-    Status,
     body::Body,
     server::NamedService,
     service::{Routes, RoutesBuilder},
@@ -365,13 +364,22 @@ where
                 Ok(Err(e)) => {
                     let e: BoxError = e.into();
                     if e.is::<Overloaded>() {
-                        Status::resource_exhausted("the server is at its concurrency limit; retry with backoff")
-                            .into_http()
+                        crate::error::with_reason(
+                            tonic::Code::ResourceExhausted,
+                            crate::error::CommonReason::ResourceExhausted.as_str_name(),
+                            "the server is at its concurrency limit; retry with backoff",
+                        )
+                        .into_http()
                     } else {
                         return Err(e);
                     }
                 }
-                Err(_elapsed) => Status::deadline_exceeded("the request ran past its deadline").into_http(),
+                Err(_elapsed) => crate::error::with_reason(
+                    tonic::Code::DeadlineExceeded,
+                    crate::error::CommonReason::DeadlineExceeded.as_str_name(),
+                    "the request ran past its deadline",
+                )
+                .into_http(),
             };
             let code = response
                 .headers()
