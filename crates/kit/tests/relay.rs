@@ -49,6 +49,7 @@ async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase)
         outbox::enqueue(
             &mut tx,
             Effect {
+                id: uuid::Uuid::now_v7(),
                 peer: "links",
                 method: "RegisterLinks",
                 key: format!("cases/{}", n % keys),
@@ -105,3 +106,49 @@ async fn postgres_two_relays() {
         None => eprintln!("DATABASE_URL is not set: PostgreSQL run skipped"),
     }
 }
+
+/// Effects written before delivery was generic (a short method name, no `request_id` in the
+/// payload) are brought to the current form: the path, and the message id as the request id.
+async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
+    use doxwatch_proto::links as pb;
+    use prost::Message as _;
+    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+    let store = Db::connect(db.url(), 5, migrations).await.expect("store");
+    let request = pb::RegisterLinksRequest {
+        registrations: vec![pb::LinkRegistration { url: "https://t.me/example/1".into(), ..Default::default() }],
+        request_id: String::new(),
+    };
+    let id = uuid::Uuid::now_v7();
+    let mut tx = store.begin().await.unwrap();
+    outbox::enqueue(
+        &mut tx,
+        Effect { id, peer: "links", method: "RegisterLinks", key: "cases/1".into(), payload: request.encode_to_vec() },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let legacy = [outbox::LegacyEffect {
+        method: "RegisterLinks",
+        path: "/doxwatch.links.v1.LinksService/RegisterLinks",
+        request_id_field: 2,
+    }];
+    assert_eq!(outbox::upgrade_legacy(&store, &legacy).await.unwrap(), 1);
+    assert_eq!(outbox::upgrade_legacy(&store, &legacy).await.unwrap(), 0, "once only");
+    let peer = Arc::new(RecordingPeer::default());
+    let (stop, stopped) = watch::channel(false);
+    let settings = RelaySettings { poll_interval: Duration::from_millis(10), ..RelaySettings::default() };
+    let relay = tokio::spawn(Relay::new(store.clone(), peer.clone(), settings).run(stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while outbox::status(&store).await.unwrap().pending > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the upgraded effect is delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    relay.await.unwrap();
+    let received = peer.received.lock().unwrap().clone();
+    let delivered = pb::RegisterLinksRequest::decode(received[0].1.as_slice()).expect("the payload decodes");
+    assert_eq!(delivered.request_id, id.to_string());
+    assert_eq!(delivered.registrations, request.registrations);
+}
+
+doxwatch_kit::backend_tests!(earlier_effects_are_brought_up_to_date);

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod domain;
 pub mod effects;
 pub mod error;
+pub mod links;
 pub mod service;
 pub mod store;
 
@@ -14,7 +15,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
-    outbox::{OutboxApi, Relay, RelaySettings},
+    outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
 };
@@ -54,12 +55,14 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let links = peer::connect(&config.peers.links, SERVICE)?;
         let relay = Relay::new(
             db.clone(),
-            Arc::new(effects::IntakeEffects::new(links.clone())),
+            Arc::new(Peers::new().with("links", links.clone())),
             RelaySettings::from_config(&config.outbox),
-        );
+        )
+        .upgrading(effects::LEGACY);
+        let links = links::LinkTracking::new(LinksServiceClient::new(links));
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();

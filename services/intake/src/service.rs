@@ -4,17 +4,17 @@
 use std::sync::Arc;
 
 use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, idempotent, outbox};
-use doxwatch_proto::links::{self as links_pb, links_service_client::LinksServiceClient};
+use doxwatch_proto::links as links_pb;
 use prost::Message;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::{
     domain::*,
     effects,
     error::IntakeError,
+    links::LinkTracking,
     store::{self, CaseFilter},
 };
 
@@ -23,12 +23,12 @@ use crate::{
 #[derive(Clone)]
 pub struct Intake {
     db: Db,
-    links: LinksServiceClient<Channel>,
+    links: LinkTracking,
     relay: Arc<Notify>,
 }
 
 impl Intake {
-    pub fn new(db: Db, links: LinksServiceClient<Channel>, relay: Arc<Notify>) -> Self {
+    pub fn new(db: Db, links: LinkTracking, relay: Arc<Notify>) -> Self {
         Self { db, links, relay }
     }
 
@@ -276,15 +276,7 @@ impl Intake {
             }
         }
         let pending = outbox::is_pending(&self.db, &id.name()).await?;
-        let mut request = tonic::Request::new(links_pb::ListLinksRequest {
-            page_size,
-            page_token,
-            case: id.name(),
-            ..Default::default()
-        });
-        doxwatch_kit::telemetry::inject_current(request.metadata_mut());
-        let links = self.links.clone().list_links(request).await.map_err(IntakeError::Links)?;
-        Ok((links.into_inner(), pending))
+        Ok((self.links.cited_by(id, page_size, page_token).await?, pending))
     }
 
     #[tracing::instrument(skip(self))]

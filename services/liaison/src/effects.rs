@@ -1,34 +1,35 @@
-//! What liaison owes link-tracking, and how the outbox relay delivers it: a served removal
-//! request, cessation notice or reminder of either records a removal request for each of its
-//! links; a COMPLIED reply is passed on as the platform's report.
+//! What liaison owes link-tracking: a served removal request, cessation notice or reminder of
+//! either records a removal request for each of its links; a COMPLIED reply is passed on as the
+//! platform's report. The outbox relay delivers them.
 
-use std::{future::Future, pin::Pin};
-
-use doxwatch_kit::outbox::{Deliver, Effect, Message};
-use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
-use prost::Message as _;
+use doxwatch_kit::outbox::{Effect, LegacyEffect};
+use doxwatch_proto::links as pb;
 use time::OffsetDateTime;
-use tonic::{Status, transport::Channel};
 
 use crate::domain::*;
+
+const RECORD_REMOVAL_REQUESTS: &str = "/doxwatch.links.v1.LinksService/RecordRemovalRequests";
+const RECORD_OBSERVATIONS: &str = "/doxwatch.links.v1.LinksService/RecordObservations";
+
+/// Effects written before delivery was generic, as stores may still hold them.
+pub const LEGACY: &[LegacyEffect] = &[
+    LegacyEffect { method: "RecordRemovalRequests", path: RECORD_REMOVAL_REQUESTS, request_id_field: 4 },
+    LegacyEffect { method: "RecordObservations", path: RECORD_OBSERVATIONS, request_id_field: 2 },
+];
 
 /// The effects that record removal requests for `links`, in batches link-tracking accepts.
 pub fn removal_requests(notice: NoticeId, links: &[LinkRef], served_at: OffsetDateTime) -> Vec<Effect> {
     links
         .chunks(10_000)
         .map(|chunk| {
-            let request = pb::RecordRemovalRequestsRequest {
-                notice: notice.name(),
-                links: chunk.iter().map(|l| l.name()).collect(),
-                served_at: Some(doxwatch_kit::timestamp::to_proto(served_at)),
-                request_id: String::new(),
-            };
-            Effect {
-                peer: "links",
-                method: "RecordRemovalRequests",
-                key: notice.name(),
-                payload: request.encode_to_vec(),
-            }
+            Effect::new("links", RECORD_REMOVAL_REQUESTS, notice.name(), |request_id| {
+                pb::RecordRemovalRequestsRequest {
+                    notice: notice.name(),
+                    links: chunk.iter().map(|l| l.name()).collect(),
+                    served_at: Some(doxwatch_kit::timestamp::to_proto(served_at)),
+                    request_id,
+                }
+            })
         })
         .collect()
 }
@@ -38,7 +39,7 @@ pub fn platform_reports(notice: NoticeId, links: &[LinkRef], received_at: Offset
     links
         .chunks(1000)
         .map(|chunk| {
-            let request = pb::RecordObservationsRequest {
+            Effect::new("links", RECORD_OBSERVATIONS, notice.name(), |request_id| pb::RecordObservationsRequest {
                 observations: chunk
                     .iter()
                     .map(|l| pb::Observation {
@@ -51,48 +52,8 @@ pub fn platform_reports(notice: NoticeId, links: &[LinkRef], received_at: Offset
                         ..Default::default()
                     })
                     .collect(),
-                request_id: String::new(),
-            };
-            Effect { peer: "links", method: "RecordObservations", key: notice.name(), payload: request.encode_to_vec() }
+                request_id,
+            })
         })
         .collect()
-}
-
-pub struct LiaisonEffects {
-    links: LinksServiceClient<Channel>,
-}
-
-impl LiaisonEffects {
-    pub fn new(links: LinksServiceClient<Channel>) -> Self {
-        Self { links }
-    }
-}
-
-fn undecodable(e: prost::DecodeError) -> Status {
-    Status::invalid_argument(format!("undecodable effect: {e}"))
-}
-
-impl Deliver for LiaisonEffects {
-    fn deliver<'a>(&'a self, message: &'a Message) -> Pin<Box<dyn Future<Output = Result<(), Status>> + Send + 'a>> {
-        Box::pin(async move {
-            let mut links = self.links.clone();
-            match (message.peer.as_str(), message.method.as_str()) {
-                ("links", "RecordRemovalRequests") => {
-                    let mut request =
-                        pb::RecordRemovalRequestsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
-                    request.request_id = message.request_id();
-                    links.record_removal_requests(message.request(crate::SERVICE, request)).await?;
-                    Ok(())
-                }
-                ("links", "RecordObservations") => {
-                    let mut request =
-                        pb::RecordObservationsRequest::decode(message.payload.as_slice()).map_err(undecodable)?;
-                    request.request_id = message.request_id();
-                    links.record_observations(message.request(crate::SERVICE, request)).await?;
-                    Ok(())
-                }
-                (peer, method) => Err(Status::unimplemented(format!("liaison delivers no {peer}.{method}"))),
-            }
-        })
-    }
 }

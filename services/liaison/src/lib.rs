@@ -16,7 +16,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::{Layers, ServiceConfig},
     db::{Db, DbError, Migrations},
-    outbox::{OutboxApi, Relay, RelaySettings},
+    outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
 };
@@ -83,13 +83,14 @@ impl Application {
 
     pub async fn build_with(config: &ServiceConfig, periods: CompliancePeriods) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let links = peer::connect(&config.peers.links, SERVICE)?;
         let relay = Relay::new(
             db.clone(),
-            Arc::new(effects::LiaisonEffects::new(links.clone())),
+            Arc::new(Peers::new().with("links", links.clone())),
             RelaySettings::from_config(&config.outbox),
-        );
-        let link_tracking = links::LinkTracking::new(links);
+        )
+        .upgrading(effects::LEGACY);
+        let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
         let liaison = service::Liaison::new(db.clone(), link_tracking.clone(), periods, relay.waker());
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;

@@ -1,21 +1,15 @@
 //! Synchronous reads of link-tracking: does this platform, channel or link exist, and where is it.
 //! A read that cannot be made fails the request with UNAVAILABLE; nothing is guessed.
 
-use doxwatch_kit::{error::FieldViolations, telemetry};
+use doxwatch_kit::{error::FieldViolations, peer::PeerChannel};
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
-use tonic::{Code, Request, transport::Channel};
+use tonic::Code;
 
 use crate::{domain::*, error::LiaisonError};
 
 #[derive(Clone)]
 pub struct LinkTracking {
-    client: LinksServiceClient<Channel>,
-}
-
-fn request<T>(body: T) -> Request<T> {
-    let mut request = Request::new(body);
-    telemetry::inject_current(request.metadata_mut());
-    request
+    client: LinksServiceClient<PeerChannel>,
 }
 
 fn unavailable_or(status: tonic::Status, not_found: impl FnOnce() -> LiaisonError) -> LiaisonError {
@@ -26,11 +20,11 @@ fn unavailable_or(status: tonic::Status, not_found: impl FnOnce() -> LiaisonErro
 }
 
 impl LinkTracking {
-    pub fn new(client: LinksServiceClient<Channel>) -> Self {
+    pub fn new(client: LinksServiceClient<PeerChannel>) -> Self {
         Self { client }
     }
 
-    pub fn client(&self) -> LinksServiceClient<Channel> {
+    pub fn client(&self) -> LinksServiceClient<PeerChannel> {
         self.client.clone()
     }
 
@@ -41,7 +35,7 @@ impl LinkTracking {
         field: &str,
         platform: PlatformRef,
     ) -> Result<(), LiaisonError> {
-        let result = self.client.clone().get_platform(request(pb::GetPlatformRequest { name: platform.name() })).await;
+        let result = self.client.clone().get_platform(pb::GetPlatformRequest { name: platform.name() }).await;
         match result {
             Ok(_) => Ok(()),
             Err(status) if status.code() == Code::NotFound => {
@@ -60,8 +54,7 @@ impl LinkTracking {
         channel: ChannelRef,
         platform: PlatformRef,
     ) -> Result<(), LiaisonError> {
-        let result =
-            self.client.clone().get_channel(request(pb::GetChannelRequest { name: channel.name(), as_of: None })).await;
+        let result = self.client.clone().get_channel(pb::GetChannelRequest { name: channel.name(), as_of: None }).await;
         match result {
             Ok(found) if found.get_ref().platform == platform.name() => Ok(()),
             Ok(found) => {
@@ -90,32 +83,28 @@ impl LinkTracking {
     ) -> Result<(), LiaisonError> {
         for (chunk_index, chunk) in links.chunks(1000).enumerate() {
             let names: Vec<String> = chunk.iter().map(|l| l.name()).collect();
-            let found = match self
-                .client
-                .clone()
-                .batch_get_links(request(pb::BatchGetLinksRequest { names: names.clone() }))
-                .await
-            {
-                Ok(response) => response.into_inner().links,
-                Err(status) if status.code() == Code::NotFound => {
-                    // Some link is unknown: ask one by one to name each.
-                    let mut found = Vec::new();
-                    for name in &names {
-                        match self.client.clone().get_link(request(pb::GetLinkRequest { name: name.clone() })).await {
-                            Ok(link) => found.push(link.into_inner()),
-                            Err(status) => {
-                                if let e @ LiaisonError::LinksUnavailable(_) =
-                                    unavailable_or(status, || LiaisonError::NotFound(name.clone()))
-                                {
-                                    return Err(e);
+            let found =
+                match self.client.clone().batch_get_links(pb::BatchGetLinksRequest { names: names.clone() }).await {
+                    Ok(response) => response.into_inner().links,
+                    Err(status) if status.code() == Code::NotFound => {
+                        // Some link is unknown: ask one by one to name each.
+                        let mut found = Vec::new();
+                        for name in &names {
+                            match self.client.clone().get_link(pb::GetLinkRequest { name: name.clone() }).await {
+                                Ok(link) => found.push(link.into_inner()),
+                                Err(status) => {
+                                    if let e @ LiaisonError::LinksUnavailable(_) =
+                                        unavailable_or(status, || LiaisonError::NotFound(name.clone()))
+                                    {
+                                        return Err(e);
+                                    }
                                 }
                             }
                         }
+                        found
                     }
-                    found
-                }
-                Err(status) => return Err(LiaisonError::LinksUnavailable(status)),
-            };
+                    Err(status) => return Err(LiaisonError::LinksUnavailable(status)),
+                };
             for (i, name) in names.iter().enumerate() {
                 let index = chunk_index * 1000 + i;
                 match found.iter().find(|l| &l.name == name) {

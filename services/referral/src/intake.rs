@@ -1,10 +1,10 @@
 //! Synchronous reads of intake: does this case exist, what kind is it, where does it stand, and
 //! when was it received. A read that cannot be made fails the request with UNAVAILABLE.
 
-use doxwatch_kit::telemetry;
+use doxwatch_kit::peer::PeerChannel;
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
 use time::OffsetDateTime;
-use tonic::{Code, Request, transport::Channel};
+use tonic::Code;
 
 use crate::{domain::*, error::ReferralError};
 
@@ -18,19 +18,17 @@ pub struct CaseFacts {
 
 #[derive(Clone)]
 pub struct Intake {
-    client: IntakeServiceClient<Channel>,
+    client: IntakeServiceClient<PeerChannel>,
 }
 
 impl Intake {
-    pub fn new(client: IntakeServiceClient<Channel>) -> Self {
+    pub fn new(client: IntakeServiceClient<PeerChannel>) -> Self {
         Self { client }
     }
 
     /// The case's facts; an unknown case is a violation of `field`.
     pub async fn case(&self, field: &str, case: CaseRef) -> Result<CaseFacts, ReferralError> {
-        let mut request = Request::new(pb::GetCaseRequest { name: case.name() });
-        telemetry::inject_current(request.metadata_mut());
-        let found = match self.client.clone().get_case(request).await {
+        let found = match self.client.clone().get_case(pb::GetCaseRequest { name: case.name() }).await {
             Ok(found) => found.into_inner(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(ReferralError::field(field, format!("{} is not a case known to intake", case.name())));

@@ -19,7 +19,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
-    outbox::{OutboxApi, Relay, RelaySettings},
+    outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
 };
@@ -74,13 +74,15 @@ impl Application {
 
     pub async fn build_with(config: &ServiceConfig, own: &ReferralConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let intake = IntakeServiceClient::new(peer::channel(&config.peers.intake)?);
-        let links = LinksServiceClient::new(peer::channel(&config.peers.links)?);
+        let intake = peer::connect(&config.peers.intake, SERVICE)?;
+        let links = LinksServiceClient::new(peer::connect(&config.peers.links, SERVICE)?);
         let relay = Relay::new(
             db.clone(),
-            Arc::new(effects::ReferralEffects::new(intake.clone())),
+            Arc::new(Peers::new().with("intake", intake.clone())),
             RelaySettings::from_config(&config.outbox),
-        );
+        )
+        .upgrading(effects::LEGACY);
+        let intake = IntakeServiceClient::new(intake);
         let referrals = service::Referrals::new(
             db.clone(),
             intake::Intake::new(intake),

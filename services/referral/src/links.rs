@@ -2,10 +2,9 @@
 //! into a referral's evidence bundle. A read that cannot be made fails the request with
 //! UNAVAILABLE; a bundle is never frozen half read.
 
-use doxwatch_kit::telemetry;
+use doxwatch_kit::peer::PeerChannel;
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
 use futures::{StreamExt, TryStreamExt, stream};
-use tonic::{Request, transport::Channel};
 
 use crate::{domain::*, error::ReferralError};
 
@@ -14,17 +13,11 @@ const CONCURRENT_READS: usize = 8;
 
 #[derive(Clone)]
 pub struct LinkTracking {
-    client: LinksServiceClient<Channel>,
-}
-
-fn request<T>(body: T) -> Request<T> {
-    let mut request = Request::new(body);
-    telemetry::inject_current(request.metadata_mut());
-    request
+    client: LinksServiceClient<PeerChannel>,
 }
 
 impl LinkTracking {
-    pub fn new(client: LinksServiceClient<Channel>) -> Self {
+    pub fn new(client: LinksServiceClient<PeerChannel>) -> Self {
         Self { client }
     }
 
@@ -37,12 +30,12 @@ impl LinkTracking {
             let page = self
                 .client
                 .clone()
-                .list_links(request(pb::ListLinksRequest {
+                .list_links(pb::ListLinksRequest {
                     page_size: 500,
                     page_token,
                     case: case.name(),
                     ..Default::default()
-                }))
+                })
                 .await
                 .map_err(ReferralError::LinksUnavailable)?
                 .into_inner();
@@ -65,7 +58,7 @@ impl LinkTracking {
             let page = self
                 .client
                 .clone()
-                .list_evidence(request(pb::ListEvidenceRequest { link: link.name.clone(), page_size: 500, page_token }))
+                .list_evidence(pb::ListEvidenceRequest { link: link.name.clone(), page_size: 500, page_token })
                 .await
                 .map_err(ReferralError::LinksUnavailable)?
                 .into_inner();

@@ -2,7 +2,10 @@
 //! change that causes it, and a relay delivers it at least once, in order per key, with the message
 //! id as the peer's `request_id`, so that the peer's idempotency store applies it exactly once.
 //! A peer that is down delays an effect; a peer that refuses one leaves it as a rejected effect.
+//! An effect is stored as the gRPC method to call and the encoded request, which already carries
+//! the message id as its `request_id`, so the relay delivers every effect the same way.
 
+mod deliver;
 mod relay;
 mod service;
 
@@ -12,6 +15,7 @@ use opentelemetry::global;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use deliver::{LegacyEffect, Peers, upgrade_legacy};
 pub use relay::{Deliver, DeliveryOutcome, Relay, RelaySettings};
 pub use service::OutboxApi;
 
@@ -23,14 +27,31 @@ use crate::{
 /// An effect to deliver to a peer.
 #[derive(Debug, Clone)]
 pub struct Effect {
+    /// The message id, which the request carries as its `request_id`.
+    pub id: Uuid,
     /// The peer service, e.g. "links".
     pub peer: &'static str,
-    /// The peer's method, e.g. "RegisterLinks".
+    /// The peer's gRPC method path, e.g. "/doxwatch.links.v1.LinksService/RegisterLinks".
     pub method: &'static str,
     /// Effects with the same key are delivered in the order they were written.
     pub key: String,
-    /// The encoded request, without its `request_id` (the message id is used).
+    /// The encoded request.
     pub payload: Vec<u8>,
+}
+
+impl Effect {
+    /// An effect calling `method` of `peer`; `request` is given the message id to send as the
+    /// request's `request_id`, so that the peer applies the effect once however often it arrives.
+    pub fn new<M: prost::Message>(
+        peer: &'static str,
+        method: &'static str,
+        key: String,
+        request: impl FnOnce(String) -> M,
+    ) -> Self {
+        let id = Uuid::now_v7();
+        let payload = request(id.to_string()).encode_to_vec();
+        Self { id, peer, method, key, payload }
+    }
 }
 
 /// A message as the relay hands it to a deliverer.
@@ -47,21 +68,6 @@ pub struct Message {
 }
 
 impl Message {
-    /// The message id, sent as the peer's `request_id`.
-    pub fn request_id(&self) -> String {
-        self.id.to_string()
-    }
-
-    /// A request to the peer carrying the message's trace context and naming the calling service.
-    pub fn request<T>(&self, from_service: &'static str, body: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(body);
-        if let Ok(value) = tonic::metadata::MetadataValue::try_from(from_service) {
-            request.metadata_mut().insert(crate::actor::SERVICE_HEADER, value);
-        }
-        crate::telemetry::inject_current(request.metadata_mut());
-        request
-    }
-
     fn parent_context(&self) -> opentelemetry::Context {
         global::get_text_map_propagator(|p| p.extract(&self.trace_context))
     }
@@ -71,7 +77,7 @@ impl Message {
 /// message id. The current trace context goes with it, so the delivery joins the same trace.
 pub async fn enqueue(tx: &mut Tx, effect: Effect) -> Result<Uuid, sqlx::Error> {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let id = Uuid::now_v7();
+    let id = effect.id;
     let mut carrier: HashMap<String, String> = HashMap::new();
     let cx = tracing::Span::current().context();
     global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));

@@ -96,11 +96,19 @@ pub struct Relay {
     wake: Arc<Notify>,
     settings: RelaySettings,
     worker: String,
+    legacy: &'static [super::LegacyEffect],
 }
 
 impl Relay {
     pub fn new(db: Db, deliverer: Arc<dyn Deliver>, settings: RelaySettings) -> Self {
-        Self { db, deliverer, wake: Arc::new(Notify::new()), settings, worker: Uuid::now_v7().to_string() }
+        let worker = Uuid::now_v7().to_string();
+        Self { db, deliverer, wake: Arc::new(Notify::new()), settings, worker, legacy: &[] }
+    }
+
+    /// Effects this service wrote in an earlier form, brought up to date before the first round.
+    pub fn upgrading(mut self, legacy: &'static [super::LegacyEffect]) -> Self {
+        self.legacy = legacy;
+        self
     }
 
     /// A handle that wakes the relay at once, for a service to call after it commits an effect.
@@ -110,9 +118,18 @@ impl Relay {
 
     /// Runs until `stop` turns true. Errors of the store are logged and retried.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut upgraded = self.legacy.is_empty();
         loop {
             if *stop.borrow() {
                 return;
+            }
+            if !upgraded {
+                match super::upgrade_legacy(&self.db, self.legacy).await {
+                    Ok(_) => upgraded = true,
+                    Err(e) => {
+                        tracing::warn!(error = %CauseChain(&e), "cannot bring earlier effects up to date; retrying")
+                    }
+                }
             }
             let worked = match self.round().await {
                 Ok(n) => n > 0,
