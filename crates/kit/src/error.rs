@@ -1,6 +1,7 @@
-//! The shared vocabulary of errors: field violations for bad input and the helpers that turn each
-//! kind of failure into a `tonic::Status` with `google.rpc` details. Each service keeps its own error
-//! enum and maps it here, exhaustively.
+//! The shared vocabulary of errors: field violations for bad input, the failures every service
+//! shares ([`Error`]) with their one mapping to a `tonic::Status` with `google.rpc` details, and
+//! [`service_error!`](crate::service_error), which gives a service's own error enum (embedding
+//! [`Error`]) every conversion the kit's code needs.
 
 use std::fmt;
 
@@ -13,6 +14,165 @@ pub const ERROR_DOMAIN: &str = "doxwatch";
 
 /// The reasons the kit itself gives, as the contracts name them.
 pub use doxwatch_proto::ops::ErrorReason as CommonReason;
+
+/// The failures every service shares. A service's error embeds it and adds only what is its own.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: every bad field, named.
+    #[error("invalid request: {0}")]
+    InvalidArgument(FieldViolations),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request is well formed but the resource's state does not allow it; `reason` is a value
+    /// of the package's `ErrorReason`.
+    #[error("{message}")]
+    FailedPrecondition { reason: &'static str, message: String },
+    /// A `request_id` reused with another payload.
+    #[error("request_id {0:?} was already used for a different request")]
+    RequestIdReused(String),
+    /// The store cannot be reached now (down, or every connection busy): worth retrying.
+    #[error("the store is unavailable")]
+    StoreUnavailable(#[source] sqlx::Error),
+    #[error("the request ran past its deadline")]
+    DeadlineExceeded,
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// Anything the caller cannot act on; the cause goes to the log only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Error::FailedPrecondition { reason, message: message.into() }
+    }
+
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Internal(Box::new(cause))
+    }
+
+    /// Whether the store refused a write because another writer took its key first.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Internal(cause) if cause.downcast_ref::<sqlx::Error>().is_some_and(crate::db::is_unique_violation))
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Error::StoreUnavailable(e),
+            e => Error::internal(e),
+        }
+    }
+}
+
+impl From<FieldViolations> for Error {
+    fn from(v: FieldViolations) -> Self {
+        Error::InvalidArgument(v)
+    }
+}
+
+impl From<crate::idempotency::IdempotencyError> for Error {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        use crate::idempotency::IdempotencyError;
+        match e {
+            IdempotencyError::Reused(id) => Error::RequestIdReused(id),
+            IdempotencyError::Store(e) => e.into(),
+            IdempotencyError::Decode(e) => Error::internal(e),
+        }
+    }
+}
+
+impl From<prost::DecodeError> for Error {
+    fn from(e: prost::DecodeError) -> Self {
+        Error::internal(e)
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidArgument(v) => invalid_argument(&v),
+            Error::NotFound(name) => not_found(&name),
+            Error::FailedPrecondition { reason, message } => with_reason(Code::FailedPrecondition, reason, message),
+            Error::RequestIdReused(id) => request_id_reused(&id),
+            Error::StoreUnavailable(cause) => {
+                tracing::warn!(error = %CauseChain(&cause), "store unavailable");
+                with_reason(
+                    Code::Unavailable,
+                    CommonReason::Unavailable.as_str_name(),
+                    "the service's store is unavailable; try again",
+                )
+            }
+            Error::DeadlineExceeded => with_reason(
+                Code::DeadlineExceeded,
+                CommonReason::DeadlineExceeded.as_str_name(),
+                "the request ran past its deadline",
+            ),
+            Error::ResourceExhausted(message) => {
+                with_reason(Code::ResourceExhausted, CommonReason::ResourceExhausted.as_str_name(), message)
+            }
+            Error::Internal(cause) => internal(cause.as_ref()),
+        }
+    }
+}
+
+/// Gives a service's error enum, which must have a variant `Common(doxwatch_kit::error::Error)`,
+/// the conversions the kit's code and `?` need (from the store, field violations, request-id
+/// replay and decoding) and [`StoreFailure`](crate::transaction::StoreFailure), so that each
+/// service writes only its own variants and their statuses.
+#[macro_export]
+macro_rules! service_error {
+    ($error:ident) => {
+        impl From<$crate::error::Error> for $error {
+            fn from(e: $crate::error::Error) -> Self {
+                $error::Common(e)
+            }
+        }
+        impl From<sqlx::Error> for $error {
+            fn from(e: sqlx::Error) -> Self {
+                $error::Common(e.into())
+            }
+        }
+        impl From<$crate::error::FieldViolations> for $error {
+            fn from(v: $crate::error::FieldViolations) -> Self {
+                $error::Common(v.into())
+            }
+        }
+        impl From<$crate::idempotency::IdempotencyError> for $error {
+            fn from(e: $crate::idempotency::IdempotencyError) -> Self {
+                $error::Common(e.into())
+            }
+        }
+        impl From<prost::DecodeError> for $error {
+            fn from(e: prost::DecodeError) -> Self {
+                $error::Common(e.into())
+            }
+        }
+        impl $crate::transaction::StoreFailure for $error {
+            fn is_unique_violation(&self) -> bool {
+                matches!(self, $error::Common(e) if e.is_unique_violation())
+            }
+        }
+    };
+    // The same, and the service's store error (which must have a `Sqlx(sqlx::Error)` variant):
+    // its database failures are the kit's, the rest internal.
+    ($error:ident, $store:ident) => {
+        $crate::service_error!($error);
+        impl From<$store> for $error {
+            fn from(e: $store) -> Self {
+                match e {
+                    $store::Sqlx(e) => $error::Common(e.into()),
+                    other => $error::Common($crate::error::Error::internal(other)),
+                }
+            }
+        }
+    };
+}
 
 /// One bad field: its path in the request (`case.data_subjects[2].display_name`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,7 +89,7 @@ impl Intake {
     #[tracing::instrument(skip(self), fields(case = %id))]
     pub async fn get_case(&self, id: CaseId) -> Result<Case, IntakeError> {
         let mut tx = self.db.begin_read().await?;
-        store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))
+        store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))
     }
 
     #[tracing::instrument(skip(self, filter))]
@@ -116,9 +116,9 @@ impl Intake {
     ) -> Result<R, IntakeError> {
         let response = idempotent!(self.db, IntakeError, key, |tx| {
             if store::status_head_for_update(&mut tx, id).await?.is_none() {
-                return Err(IntakeError::NotFound(id.name()));
+                return Err(IntakeError::not_found(id.name()));
             }
-            let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
             let before = case.details.clone();
             for field in fields {
                 field.apply(changes, &mut case.details);
@@ -171,7 +171,7 @@ impl Intake {
     ) -> Result<R, IntakeError> {
         idempotent!(self.db, IntakeError, key, |tx| {
             let head =
-                store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+                store::status_head_for_update(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
             let mover = if actor.is_service("referral") { Mover::ReferralService } else { Mover::Officer };
             check_transition(head.kind, head.status, transition.to, mover)?;
             if transition.occurred_at < head.since {
@@ -208,7 +208,7 @@ impl Intake {
             )
             .await?;
             store::touch(&mut tx, id, now).await?;
-            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
             tracing::info!(case = %id, "case moved");
             Ok(respond(&case))
         })
@@ -226,7 +226,7 @@ impl Intake {
         respond: impl Fn(&CaseEvent) -> R,
     ) -> Result<R, IntakeError> {
         idempotent!(self.db, IntakeError, key, |tx| {
-            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::NotFound(id.name()))?;
+            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
             if occurred_at < case.received_at {
                 let mut v = FieldViolations::new();
                 v.add("occurred_at", "must not be before the case was received");
@@ -255,7 +255,7 @@ impl Intake {
     pub async fn list_events(&self, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, IntakeError> {
         let mut tx = self.db.begin_read().await?;
         if !store::case_exists(&mut tx, id).await? {
-            return Err(IntakeError::NotFound(id.name()));
+            return Err(IntakeError::not_found(id.name()));
         }
         Ok(store::list_events(&mut tx, id, offset, limit).await?)
     }
@@ -272,7 +272,7 @@ impl Intake {
         {
             let mut tx = self.db.begin_read().await?;
             if !store::case_exists(&mut tx, id).await? {
-                return Err(IntakeError::NotFound(id.name()));
+                return Err(IntakeError::not_found(id.name()));
             }
         }
         let pending = outbox::is_pending(&self.db, &id.name()).await?;

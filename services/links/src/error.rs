@@ -1,31 +1,20 @@
-//! Link-tracking's one error type and its one mapping to gRPC statuses.
+//! Link-tracking's one error type: the kit's shared failures, and what is link-tracking's own,
+//! with the one mapping to gRPC statuses.
 
-use doxwatch_kit::{
-    error::{self, FieldViolations},
-    idempotency::IdempotencyError,
-};
+use doxwatch_kit::error::{self, Error, FieldViolations};
+use doxwatch_proto::links::ErrorReason;
 use tonic::{Code, Status};
 
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinksError {
-    #[error("invalid request: {0}")]
-    Invalid(FieldViolations),
+    #[error(transparent)]
+    Common(Error),
     #[error("domains already belong to other platforms: {0}")]
     DomainTaken(FieldViolations),
-    #[error("{0} not found")]
-    NotFound(String),
-    #[error("{1}")]
-    Precondition(&'static str, String),
-    #[error("request_id {0:?} was already used for a different request")]
-    RequestIdReused(String),
     #[error("the platform registry is invalid: {0}")]
     Registry(String),
-    #[error("store failure")]
-    Store(#[from] StoreError),
-    #[error("stored response cannot be decoded")]
-    Replay(#[from] prost::DecodeError),
     /// Stored evidence no longer matches its SHA-256 (or is gone); it is never served.
     #[error("{0}: the stored bytes do not match their SHA-256")]
     EvidenceCorrupted(String),
@@ -33,50 +22,35 @@ pub enum LinksError {
     Blob(#[from] crate::blob::BlobError),
 }
 
-impl From<sqlx::Error> for LinksError {
-    fn from(e: sqlx::Error) -> Self {
-        LinksError::Store(StoreError::Sqlx(e))
-    }
-}
+doxwatch_kit::service_error!(LinksError, StoreError);
 
-impl doxwatch_kit::transaction::StoreFailure for LinksError {
-    fn is_unique_violation(&self) -> bool {
-        matches!(self, LinksError::Store(StoreError::Sqlx(e)) if doxwatch_kit::db::is_unique_violation(e))
+impl LinksError {
+    pub fn not_found(name: String) -> Self {
+        LinksError::Common(Error::NotFound(name))
     }
-}
 
-impl From<FieldViolations> for LinksError {
-    fn from(v: FieldViolations) -> Self {
-        LinksError::Invalid(v)
+    pub fn invalid(violations: FieldViolations) -> Self {
+        LinksError::Common(Error::InvalidArgument(violations))
     }
-}
 
-impl From<IdempotencyError> for LinksError {
-    fn from(e: IdempotencyError) -> Self {
-        match e {
-            IdempotencyError::Reused(id) => LinksError::RequestIdReused(id),
-            IdempotencyError::Store(e) => e.into(),
-            IdempotencyError::Decode(e) => LinksError::Replay(e),
-        }
+    pub fn precondition(reason: ErrorReason, message: String) -> Self {
+        LinksError::Common(Error::precondition(reason.as_str_name(), message))
     }
 }
 
 impl From<LinksError> for Status {
     fn from(e: LinksError) -> Self {
         match e {
-            LinksError::Invalid(v) => error::invalid_argument(&v),
-            LinksError::DomainTaken(v) => error::with_reason(Code::FailedPrecondition, "DOMAIN_TAKEN", v.to_string()),
-            LinksError::NotFound(name) => error::not_found(&name),
-            LinksError::Precondition(reason, message) => error::with_reason(Code::FailedPrecondition, reason, message),
-            LinksError::RequestIdReused(id) => error::request_id_reused(&id),
+            LinksError::Common(e) => e.into(),
+            LinksError::DomainTaken(v) => {
+                error::with_reason(Code::FailedPrecondition, ErrorReason::DomainTaken.as_str_name(), v.to_string())
+            }
             e @ LinksError::Registry(_) => error::internal(&e),
-            LinksError::Store(e) => error::internal(&e),
-            LinksError::Replay(e) => error::internal(&e),
             LinksError::EvidenceCorrupted(name) => {
                 tracing::error!(evidence = %name, "stored evidence does not match its SHA-256; not served");
                 error::with_reason(
                     Code::DataLoss,
-                    "EVIDENCE_CORRUPTED",
+                    ErrorReason::EvidenceCorrupted.as_str_name(),
                     format!("{name}: the stored bytes no longer match their SHA-256 and are not served"),
                 )
             }

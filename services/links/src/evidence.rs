@@ -41,7 +41,7 @@ impl EvidenceService {
     pub async fn require_link(&self, link: LinkId) -> Result<(), LinksError> {
         let mut tx = self.db.begin_read().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
-            return Err(LinksError::NotFound(link.name()));
+            return Err(LinksError::not_found(link.name()));
         }
         Ok(())
     }
@@ -58,14 +58,14 @@ impl EvidenceService {
             if writer.size() + chunk.len() as u64 > self.max_bytes {
                 let mut v = FieldViolations::new();
                 v.add("chunk", format!("the capture is larger than the limit of {} bytes", self.max_bytes));
-                return Err(LinksError::Invalid(v).into());
+                return Err(LinksError::invalid(v).into());
             }
             writer.write(&chunk).await.map_err(LinksError::from)?;
         }
         if writer.size() == 0 {
             let mut v = FieldViolations::new();
             v.add("chunk", "a capture must have at least one byte");
-            return Err(LinksError::Invalid(v).into());
+            return Err(LinksError::invalid(v).into());
         }
         Ok(writer.commit().await.map_err(LinksError::from)?)
     }
@@ -82,7 +82,7 @@ impl EvidenceService {
     ) -> Result<R, LinksError> {
         doxwatch_kit::idempotent!(self.db, LinksError, key, |tx| {
             if links::existing(&mut tx, &[new.link]).await?.is_empty() {
-                return Err(LinksError::NotFound(new.link.name()));
+                return Err(LinksError::not_found(new.link.name()));
             }
             let now = timestamp::now();
             let capture = Capture {
@@ -126,7 +126,7 @@ impl EvidenceService {
             evidence::captures_of(&mut tx, name).await?
         };
         if captures.is_empty() {
-            return Err(LinksError::NotFound(name.name()));
+            return Err(LinksError::not_found(name.name()));
         }
         let size = captures[0].size_bytes as u64;
         let intact = match self.blobs.get(&name.sha256).await? {
@@ -166,7 +166,7 @@ impl EvidenceService {
     pub async fn list(&self, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Capture>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
-            return Err(LinksError::NotFound(link.name()));
+            return Err(LinksError::not_found(link.name()));
         }
         Ok(evidence::list_captures(&mut tx, link, offset, limit).await?)
     }
@@ -174,7 +174,7 @@ impl EvidenceService {
     pub async fn custody(&self, name: EvidenceName, offset: u64, limit: u32) -> Result<Vec<CustodyEvent>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         if evidence::captures_of(&mut tx, name).await?.is_empty() {
-            return Err(LinksError::NotFound(name.name()));
+            return Err(LinksError::not_found(name.name()));
         }
         Ok(evidence::custody_events(&mut tx, name, offset, limit).await?)
     }

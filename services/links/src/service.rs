@@ -1,6 +1,7 @@
 //! Link-tracking's use cases. Each makes its change in one transaction with its request-id record.
 
 use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, timestamp};
+use doxwatch_proto::links::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -81,7 +82,7 @@ impl Links {
 
     pub async fn get_platform(&self, id: PlatformId) -> Result<Platform, LinksError> {
         let mut tx = self.db.begin_read().await?;
-        platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))
+        platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::not_found(id.name()))
     }
 
     pub async fn list_platforms(
@@ -105,14 +106,14 @@ impl Links {
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
             if !platforms::lock(&mut tx, id).await? {
-                return Err(LinksError::NotFound(id.name()));
+                return Err(LinksError::not_found(id.name()));
             }
-            let current = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let current = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::not_found(id.name()))?;
             let now = timestamp::now();
             let name = display_name.clone().unwrap_or(current.display_name);
             let kind = kind.unwrap_or(current.kind);
             platforms::update(&mut tx, id, &name, kind, now).await?;
-            let updated = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let updated = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::not_found(id.name()))?;
             Ok(respond(&updated))
         })
     }
@@ -128,21 +129,21 @@ impl Links {
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
             if !platforms::lock(&mut tx, id).await? {
-                return Err(LinksError::NotFound(id.name()));
+                return Err(LinksError::not_found(id.name()));
             }
             match platforms::domain_owner(&mut tx, &domain).await? {
                 Some(owner) if owner == id => {}
                 Some(owner) => {
-                    return Err(LinksError::Precondition(
-                        "DOMAIN_TAKEN",
+                    return Err(LinksError::precondition(
+                        ErrorReason::DomainTaken,
                         format!("{domain} already belongs to {}", owner.name()),
                     ));
                 }
                 None => {
                     let current = platforms::get(&mut tx, id).await?.map_or(0, |p| p.domains.len());
                     if current >= MAX_DOMAINS {
-                        return Err(LinksError::Precondition(
-                            "TOO_MANY_DOMAINS",
+                        return Err(LinksError::precondition(
+                            ErrorReason::TooManyDomains,
                             format!("a platform has at most {MAX_DOMAINS} domains"),
                         ));
                     }
@@ -151,7 +152,7 @@ impl Links {
                     platforms::touch(&mut tx, id, now).await?;
                 }
             }
-            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::not_found(id.name()))?;
             Ok(respond(&platform))
         })
     }
@@ -166,16 +167,16 @@ impl Links {
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
             if !platforms::lock(&mut tx, id).await? {
-                return Err(LinksError::NotFound(id.name()));
+                return Err(LinksError::not_found(id.name()));
             }
             if !platforms::remove_domain(&mut tx, id, &domain).await? {
-                return Err(LinksError::Precondition(
-                    "DOMAIN_NOT_OWNED",
+                return Err(LinksError::precondition(
+                    ErrorReason::DomainNotOwned,
                     format!("{domain} is not a domain of {}", id.name()),
                 ));
             }
             platforms::touch(&mut tx, id, timestamp::now()).await?;
-            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let platform = platforms::get(&mut tx, id).await?.ok_or_else(|| LinksError::not_found(id.name()))?;
             Ok(respond(&platform))
         })
     }
@@ -184,7 +185,7 @@ impl Links {
 
     pub async fn get_channel(&self, id: ChannelId, as_of: OffsetDateTime) -> Result<Channel, LinksError> {
         let mut tx = self.db.begin_read().await?;
-        channels::get(&mut tx, id, as_of).await?.ok_or_else(|| LinksError::NotFound(id.name()))
+        channels::get(&mut tx, id, as_of).await?.ok_or_else(|| LinksError::not_found(id.name()))
     }
 
     pub async fn list_channels(
@@ -214,10 +215,10 @@ impl Links {
         idempotent!(self, key, |tx| {
             let now = timestamp::now();
             if channels::get(&mut tx, id, now).await?.is_none() {
-                return Err(LinksError::NotFound(id.name()));
+                return Err(LinksError::not_found(id.name()));
             }
             channels::record_status(&mut tx, id, status, effective_at, &source, &actor.name(), now).await?;
-            let channel = channels::get(&mut tx, id, now).await?.ok_or_else(|| LinksError::NotFound(id.name()))?;
+            let channel = channels::get(&mut tx, id, now).await?.ok_or_else(|| LinksError::not_found(id.name()))?;
             Ok(respond(&channel))
         })
     }
@@ -255,7 +256,7 @@ impl Links {
         let mut tx = self.db.begin_read().await?;
         let found = links::load(&mut tx, ids).await?;
         if let Some(missing) = ids.iter().find(|id| !found.iter().any(|l| l.id == **id)) {
-            return Err(LinksError::NotFound(missing.name()));
+            return Err(LinksError::not_found(missing.name()));
         }
         Ok(found)
     }
@@ -289,7 +290,7 @@ impl Links {
                 }
             }
             if !v.is_empty() {
-                return Err(LinksError::Invalid(v));
+                return Err(LinksError::invalid(v));
             }
             let recorded =
                 links::record_removal_requests(&mut tx, &notice.name(), link_ids, served_at, timestamp::now()).await?;
@@ -315,7 +316,7 @@ impl Links {
                 }
             }
             if !v.is_empty() {
-                return Err(LinksError::Invalid(v));
+                return Err(LinksError::invalid(v));
             }
             let now = timestamp::now();
             let mut recorded = Vec::with_capacity(observations.len());
@@ -346,7 +347,7 @@ impl Links {
     ) -> Result<Vec<Observation>, LinksError> {
         let mut tx = self.db.begin_read().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
-            return Err(LinksError::NotFound(link.name()));
+            return Err(LinksError::not_found(link.name()));
         }
         Ok(links::list_observations(&mut tx, link, offset, limit).await?)
     }

@@ -3,6 +3,7 @@
 //! addressed to another agency is NOT_FOUND, as if it did not exist.
 
 use doxwatch_kit::{idempotency::RequestKey, timestamp};
+use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 
@@ -50,14 +51,14 @@ impl Referrals {
         store::referrals::lock(tx, id).await?;
         match store::referrals::get(tx, id).await? {
             Some(referral) if referral.agency == agency => Ok(referral),
-            _ => Err(ReferralError::NotFound(id.name())),
+            _ => Err(ReferralError::not_found(id.name())),
         }
     }
 
     pub async fn get_for_agency(&self, agency: &str, id: ReferralId) -> Result<Referral, ReferralError> {
         match self.get_referral(id).await {
             Ok(referral) if referral.agency == agency => Ok(referral),
-            Ok(_) => Err(ReferralError::NotFound(id.name())),
+            Ok(_) => Err(ReferralError::not_found(id.name())),
             Err(e) => Err(e),
         }
     }
@@ -77,7 +78,9 @@ impl Referrals {
             .into_iter()
             .map(|entry| {
                 let referral = referrals.iter().find(|r| r.id == entry.referral).cloned();
-                referral.map(|r| (entry, r)).ok_or_else(|| ReferralError::NotFound("a referral of the feed".to_owned()))
+                referral
+                    .map(|r| (entry, r))
+                    .ok_or_else(|| ReferralError::not_found("a referral of the feed".to_owned()))
             })
             .collect()
     }
@@ -119,12 +122,15 @@ impl Referrals {
                     return Ok(respond(&referral));
                 }
                 return Err(precondition(
-                    "ALREADY_ACKNOWLEDGED",
+                    ErrorReason::AlreadyAcknowledged,
                     format!("{} was already acknowledged with reference {:?}", id.name(), ack.agency_reference),
                 ));
             }
             if !referral.is_live() {
-                return Err(precondition("WITHDRAWN", format!("{} was withdrawn by the regulator", id.name())));
+                return Err(precondition(
+                    ErrorReason::Withdrawn,
+                    format!("{} was withdrawn by the regulator", id.name()),
+                ));
             }
             let now = timestamp::now();
             let at = acknowledged_at.unwrap_or(now);
@@ -168,15 +174,18 @@ impl Referrals {
             match check_outcome(&referral, report.outcome, report.occurred_at) {
                 Ok(()) => {}
                 Err(OutcomeRefusal::Withdrawn) => {
-                    return Err(precondition("WITHDRAWN", format!("{} was withdrawn by the regulator", id.name())));
+                    return Err(precondition(
+                        ErrorReason::Withdrawn,
+                        format!("{} was withdrawn by the regulator", id.name()),
+                    ));
                 }
                 Err(OutcomeRefusal::NotAcknowledged) => {
                     return Err(precondition(
-                        "NOT_ACKNOWLEDGED",
+                        ErrorReason::NotAcknowledged,
                         format!("{} must be acknowledged before outcomes are reported", id.name()),
                     ));
                 }
-                Err(OutcomeRefusal::OutOfOrder(why)) => return Err(precondition("OUTCOME_OUT_OF_ORDER", why)),
+                Err(OutcomeRefusal::OutOfOrder(why)) => return Err(precondition(ErrorReason::OutcomeOutOfOrder, why)),
             }
             let event = ReferralEvent {
                 status: report.outcome,

@@ -2,6 +2,7 @@
 //! case's current assessment superseded, and the case moved in intake.
 
 use doxwatch_kit::{actor::Actor, idempotency::RequestKey, timestamp};
+use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,7 +40,10 @@ impl Referrals {
         }
         let facts = self.intake.case("assessment.case", draft.case).await?;
         if facts.is_enquiry {
-            return Err(precondition("ENQUIRY", format!("{} is an enquiry, which is not assessed", draft.case.name())));
+            return Err(precondition(
+                ErrorReason::Enquiry,
+                format!("{} is an enquiry, which is not assessed", draft.case.name()),
+            ));
         }
         if draft.assessed_at < facts.received_at {
             return Err(ReferralError::field(
@@ -89,7 +93,7 @@ impl Referrals {
 
     pub async fn get_assessment(&self, id: AssessmentId) -> Result<Assessment, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        store::assessments::get(&mut tx, id).await?.ok_or_else(|| ReferralError::NotFound(id.name()))
+        store::assessments::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))
     }
 
     pub async fn list_assessments(

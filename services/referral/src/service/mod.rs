@@ -6,6 +6,7 @@ mod agency;
 mod assessments;
 mod referrals;
 
+use doxwatch_proto::referral::ErrorReason;
 use std::sync::Arc;
 
 use doxwatch_kit::{
@@ -39,8 +40,8 @@ pub struct Referrals {
     feed: Arc<watch::Sender<u64>>,
 }
 
-fn precondition(reason: &'static str, message: String) -> ReferralError {
-    ReferralError::Precondition(reason, message)
+fn precondition(reason: ErrorReason, message: String) -> ReferralError {
+    ReferralError::Common(doxwatch_kit::error::Error::precondition(reason.as_str_name(), message))
 }
 
 async fn enqueue_on_case(

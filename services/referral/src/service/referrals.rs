@@ -3,6 +3,7 @@
 //! told.
 
 use doxwatch_kit::{actor::Actor, idempotency::RequestKey, timestamp};
+use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,7 +25,7 @@ pub struct ReferralDraft {
 fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<ReferralError> {
     if let Some(by) = assessment.superseded_by {
         return Some(precondition(
-            "ASSESSMENT_SUPERSEDED",
+            ErrorReason::AssessmentSuperseded,
             format!(
                 "{} was superseded by {}: refer from the case's current assessment",
                 assessment.id.name(),
@@ -34,13 +35,13 @@ fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<Referral
     }
     if assessment.decision != Decision::ReferToPolice {
         return Some(precondition(
-            "NOT_REFER_TO_POLICE",
+            ErrorReason::NotReferToPolice,
             format!("{} decided {}, not REFER_TO_POLICE", assessment.id.name(), decision_label(assessment.decision)),
         ));
     }
     live.map(|live| {
         precondition(
-            "LIVE_REFERRAL_EXISTS",
+            ErrorReason::LiveReferralExists,
             format!("{} already has a live referral, {}", assessment.case.name(), live.name()),
         )
     })
@@ -98,7 +99,7 @@ impl Referrals {
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
             let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
-                return Err(ReferralError::NotFound(draft.assessment.name()));
+                return Err(ReferralError::not_found(draft.assessment.name()));
             };
             if let Some(refused) = refusal(&assessment, store::referrals::live_for_case(&mut tx, case).await?) {
                 return Err(refused);
@@ -137,7 +138,7 @@ impl Referrals {
 
     pub async fn get_referral(&self, id: ReferralId) -> Result<Referral, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::NotFound(id.name()))
+        store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))
     }
 
     /// A referral's timeline in business-time order.
@@ -195,14 +196,14 @@ impl Referrals {
             store::lock_case(&mut tx, case).await?;
             store::referrals::lock(&mut tx, id).await?;
             let Some(mut referral) = store::referrals::get(&mut tx, id).await? else {
-                return Err(ReferralError::NotFound(id.name()));
+                return Err(ReferralError::not_found(id.name()));
             };
             if !referral.is_live() {
-                return Err(precondition("WITHDRAWN", format!("{} was already withdrawn", id.name())));
+                return Err(precondition(ErrorReason::Withdrawn, format!("{} was already withdrawn", id.name())));
             }
             if let Some(ack) = referral.recorded(ReferralStatus::Acknowledged) {
                 return Err(precondition(
-                    "ACKNOWLEDGED",
+                    ErrorReason::Acknowledged,
                     format!(
                         "{} was acknowledged by {} ({}): it can no longer be withdrawn",
                         id.name(),
