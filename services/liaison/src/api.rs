@@ -17,6 +17,8 @@ use crate::{
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
+/// A timeline's entries are small and read in order: a longer default page, as intake's.
+const DEFAULT_EVENTS_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 500;
 
 pub struct LiaisonApi {
@@ -253,10 +255,20 @@ impl LiaisonService for LiaisonApi {
         &self,
         request: Request<pb::ListNoticeEventsRequest>,
     ) -> Result<Response<pb::ListNoticeEventsResponse>, Status> {
+        let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &request.get_ref().name, NoticeId::parse_name);
-        let events = self.liaison.events(checked(v, id)?).await?;
-        Ok(Response::new(pb::ListNoticeEventsResponse { events: events.iter().map(convert::event_out).collect() }))
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_EVENTS_PAGE_SIZE, MAX_PAGE_SIZE));
+        let fingerprint = page::filter_fingerprint(&req.name);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint)).unwrap_or_default();
+        let (id, limit) = checked(v, id.zip(limit))?;
+        let mut events = self.liaison.events(id, offset, limit + 1).await?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        Ok(Response::new(pb::ListNoticeEventsResponse {
+            events: events.iter().map(convert::event_out).collect(),
+            next_page_token: page::next_offset_token(&fingerprint, offset, limit, more),
+        }))
     }
 
     async fn render_notice(

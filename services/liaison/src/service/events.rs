@@ -1,15 +1,15 @@
-//! A notice's timeline.
+//! A notice's timeline, a page at a time.
 
 use super::Liaison;
 use crate::{domain::*, error::LiaisonError, store};
 
 impl Liaison {
-    /// The notice's timeline, in business-time order.
-    pub async fn events(&self, id: NoticeId) -> Result<Vec<NoticeEvent>, LiaisonError> {
+    /// `limit` entries of the notice's timeline from the `offset`-th, in business-time order.
+    pub async fn events(&self, id: NoticeId, offset: u64, limit: u32) -> Result<Vec<NoticeEvent>, LiaisonError> {
         let mut tx = self.db.begin_read().await?;
         if !store::notices::lock(&mut tx, id).await? {
             return Err(LiaisonError::NotFound(id.name()));
         }
-        Ok(store::events::list(&mut tx, id).await?)
+        Ok(store::events::page(&mut tx, id, offset, limit).await?)
     }
 }

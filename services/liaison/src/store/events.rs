@@ -63,14 +63,19 @@ impl EventRow {
     }
 }
 
-/// A notice's whole timeline in business-time order (ties in the order recorded).
-pub async fn list(tx: &mut Tx, notice: NoticeId) -> Result<Vec<NoticeEvent>, StoreError> {
+/// A page of a notice's timeline in business-time order (ties in the order recorded): `limit`
+/// entries from the `offset`-th.
+pub async fn page(tx: &mut Tx, notice: NoticeId, offset: u64, limit: u32) -> Result<Vec<NoticeEvent>, StoreError> {
+    // A page token bounds the offset far inside i64; saturate rather than wrap all the same.
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let rows: Vec<EventRow> = on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT kind, actor, occurred_at, record_time, note FROM notice_events WHERE notice_id = $1 \
-             ORDER BY occurred_at, id",
+             ORDER BY occurred_at, id LIMIT $2 OFFSET $3",
         )
         .bind(notice.0)
+        .bind(i64::from(limit))
+        .bind(offset)
         .fetch_all(c)
         .await?
     });
