@@ -7,7 +7,7 @@ impl Liaison {
     /// `limit` entries of the notice's timeline from the `offset`-th, in business-time order.
     pub async fn events(&self, id: NoticeId, offset: u64, limit: u32) -> Result<Vec<NoticeEvent>, LiaisonError> {
         let mut tx = self.db.begin_read().await?;
-        if !store::notices::lock(&mut tx, id).await? {
+        if !store::notices::exists(&mut tx, id).await? {
             return Err(LiaisonError::NotFound(id.name()));
         }
         Ok(store::events::page(&mut tx, id, offset, limit).await?)

@@ -100,6 +100,13 @@ pub async fn lock(tx: &mut Tx, id: NoticeId) -> Result<bool, StoreError> {
     Ok(row.is_some())
 }
 
+/// Whether the notice exists, without locking it: for reads.
+pub async fn exists(tx: &mut Tx, id: NoticeId) -> Result<bool, StoreError> {
+    let row: Option<(Uuid,)> =
+        on_tx!(tx, c => sqlx::query_as("SELECT id FROM notices WHERE id = $1").bind(id.0).fetch_optional(c).await?);
+    Ok(row.is_some())
+}
+
 /// Ids of notices after `after` in id order, optionally of one platform and kind.
 pub async fn ids(
     tx: &mut Tx,
