@@ -1,39 +1,33 @@
 //! The gRPC face of liaison.
 
-use std::collections::BTreeMap;
-
 use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
     error::{self, FieldViolations},
     page, timestamp, validate,
 };
-use doxwatch_proto::{
-    liaison::{self as pb, liaison_service_server::LiaisonService},
-    links as links_pb,
-};
+use doxwatch_proto::liaison::{self as pb, liaison_service_server::LiaisonService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
     convert,
     domain::*,
-    error::LiaisonError,
-    render,
-    service::{DraftField, Liaison},
+    service::{DraftField, LetterFormat, Liaison, NoticeFilter},
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
+/// A timeline's entries are small and read in order: a longer default page, as intake's.
+const DEFAULT_EVENTS_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 500;
 
 pub struct LiaisonApi {
     liaison: Liaison,
-    links: crate::links::LinkTracking,
 }
 
 impl LiaisonApi {
-    pub fn new(liaison: Liaison, links: crate::links::LinkTracking) -> Self {
-        Self { liaison, links }
+    pub fn new(liaison: Liaison) -> Self {
+        Self { liaison }
     }
 }
 
@@ -125,26 +119,22 @@ impl LiaisonService for LiaisonApi {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
-        let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name);
-        let kind = validate::filter(&mut v, "kind", req.kind, NoticeKind::from_code);
-        let status = validate::filter(&mut v, "status", req.status, NoticeStatus::from_code);
-        let t = as_at(&mut v, "as_of", req.as_of.as_ref());
-        let served_after = validate::optional_time(&mut v, "served_after", req.served_after.as_ref());
-        let served_before = validate::optional_time(&mut v, "served_before", req.served_before.as_ref());
+        let filter = NoticeFilter {
+            platform: convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name),
+            kind: validate::filter(&mut v, "kind", req.kind, NoticeKind::from_code),
+            status: validate::filter(&mut v, "status", req.status, NoticeStatus::from_code),
+            overdue: req.overdue,
+            t: as_at(&mut v, "as_of", req.as_of.as_ref()),
+            served_after: validate::optional_time(&mut v, "served_after", req.served_after.as_ref()),
+            served_before: validate::optional_time(&mut v, "served_before", req.served_before.as_ref()),
+        };
         let mut fingerprint_source = req.clone();
         fingerprint_source.page_size = 0;
         fingerprint_source.page_token.clear();
         let fingerprint = page::filter_fingerprint(&format!("{fingerprint_source:?}"));
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
         let limit = checked(v, limit)?;
-        let overdue = req.overdue;
-        let keep = move |n: &Notice| {
-            status.is_none_or(|s| n.status_as_at(t) == s)
-                && (!overdue || n.is_overdue(t))
-                && served_after.is_none_or(|a| n.served_as_at(t).is_some_and(|s| s.served_at >= a))
-                && served_before.is_none_or(|b| n.served_as_at(t).is_some_and(|s| s.served_at < b))
-        };
-        let notices = self.liaison.list(platform, kind, after, limit + 1, keep).await?;
+        let notices = self.liaison.list(&filter, after, limit + 1).await?;
         let more = notices.len() > limit as usize;
         let notices: Vec<Notice> = notices.into_iter().take(limit as usize).collect();
         let next_page_token = match notices.last() {
@@ -152,7 +142,7 @@ impl LiaisonService for LiaisonApi {
             _ => String::new(),
         };
         Ok(Response::new(pb::ListNoticesResponse {
-            notices: notices.iter().map(|n| convert::notice_out(n, t)).collect(),
+            notices: notices.iter().map(|n| convert::notice_out(n, filter.t)).collect(),
             next_page_token,
         }))
     }
@@ -265,10 +255,20 @@ impl LiaisonService for LiaisonApi {
         &self,
         request: Request<pb::ListNoticeEventsRequest>,
     ) -> Result<Response<pb::ListNoticeEventsResponse>, Status> {
+        let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &request.get_ref().name, NoticeId::parse_name);
-        let events = self.liaison.events(checked(v, id)?).await?;
-        Ok(Response::new(pb::ListNoticeEventsResponse { events: events.iter().map(convert::event_out).collect() }))
+        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_EVENTS_PAGE_SIZE, MAX_PAGE_SIZE));
+        let fingerprint = page::filter_fingerprint(&req.name);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint)).unwrap_or_default();
+        let (id, limit) = checked(v, id.zip(limit))?;
+        let mut events = self.liaison.events(id, offset, limit + 1).await?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        Ok(Response::new(pb::ListNoticeEventsResponse {
+            events: events.iter().map(convert::event_out).collect(),
+            next_page_token: page::next_offset_token(&fingerprint, offset, limit, more),
+        }))
     }
 
     async fn render_notice(
@@ -281,51 +281,14 @@ impl LiaisonService for LiaisonApi {
         let language = validate::filter(&mut v, "language", req.language, Language::from_code);
         let format = validate::filter(&mut v, "format", req.format, |c| (1..=2).contains(&c).then_some(c));
         let id = checked(v, id)?;
-        let notice = self.liaison.get(id).await?;
-        let contact = self.liaison.get_contact(notice.platform).await.ok();
-        let language = language.or(contact.as_ref().map(|c| c.language)).unwrap_or(Language::English);
-        // The letter lists each link's URL and names the platform: both are link-tracking's.
-        let mut client = self.links.client();
-        let platform = client
-            .get_platform(links_pb::GetPlatformRequest { name: notice.platform.name() })
-            .await
-            .map_err(LiaisonError::LinksUnavailable)?
-            .into_inner();
-        let mut urls = BTreeMap::new();
-        let names: Vec<String> = notice.items.iter().map(|i| i.link.name()).collect();
-        for chunk in names.chunks(1000) {
-            let links = client
-                .batch_get_links(links_pb::BatchGetLinksRequest { names: chunk.to_vec() })
-                .await
-                .map_err(LiaisonError::LinksUnavailable)?
-                .into_inner()
-                .links;
-            urls.extend(links.into_iter().map(|l| (l.name, l.canonical_url)));
-        }
-        let channel_url = match notice.channel {
-            Some(channel) => Some(
-                client
-                    .get_channel(links_pb::GetChannelRequest { name: channel.name(), as_of: None })
-                    .await
-                    .map_err(LiaisonError::LinksUnavailable)?
-                    .into_inner()
-                    .url,
-            ),
-            None => None,
-        };
-        let ctx = render::LetterContext {
-            contact: contact.as_ref(),
-            platform_name: &platform.display_name,
-            urls: &urls,
-            channel_url: channel_url.as_deref(),
-        };
-        let markdown = render::markdown(&notice, language, &ctx).map_err(LiaisonError::Render)?;
-        let (content, media_type) = if format == Some(2) {
-            (render::html(&markdown, language, &notice.id.name()), "text/html; charset=utf-8")
-        } else {
-            (markdown, "text/markdown; charset=utf-8")
-        };
-        Ok(Response::new(pb::RenderedNotice { content, media_type: media_type.to_owned(), language: language.code() }))
+        let format =
+            if format == Some(pb::RenderFormat::Html as i32) { LetterFormat::Html } else { LetterFormat::Markdown };
+        let letter = self.liaison.render(id, language, format).await?;
+        Ok(Response::new(pb::RenderedNotice {
+            content: letter.content,
+            media_type: letter.media_type.to_owned(),
+            language: letter.language.code(),
+        }))
     }
 
     async fn get_liaison_statistics(
@@ -339,11 +302,7 @@ impl LiaisonService for LiaisonApi {
         let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name);
         let at = checked(v, at)?;
         let t = AsAt { at, recorded_before: recorded_before.unwrap_or(doxwatch_kit::db::Ts::max().0) };
-        let mut notices = self.liaison.all_notices(t.recorded_before).await?;
-        if let Some(p) = platform {
-            notices.retain(|n| n.platform == p);
-        }
-        let figures = tally(&notices, t);
+        let figures = self.liaison.figures(t, platform).await?;
         Ok(Response::new(convert::statistics_out(&figures, t, recorded_before)))
     }
 }

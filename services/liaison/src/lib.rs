@@ -91,13 +91,13 @@ impl Application {
         )
         .upgrading(effects::LEGACY);
         let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
-        let liaison = service::Liaison::new(db.clone(), link_tracking.clone(), periods, relay.waker());
+        let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker());
         let mut server = GrpcServer::bind(config.listen, config.limits).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server
             .add_service(
-                LiaisonServiceServer::new(api::LiaisonApi::new(liaison, link_tracking))
+                LiaisonServiceServer::new(api::LiaisonApi::new(liaison))
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )

@@ -155,7 +155,7 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
     assert_eq!(closed.status, St::Closed as i32);
     let events = s
         .liaison
-        .list_notice_events(pb::ListNoticeEventsRequest { name: draft.name.clone() })
+        .list_notice_events(pb::ListNoticeEventsRequest { name: draft.name.clone(), ..Default::default() })
         .await
         .unwrap()
         .into_inner()

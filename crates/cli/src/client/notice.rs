@@ -342,16 +342,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
             show_notice(&notice, args.client.json);
             Ok(())
         }
-        NoticeCommand::Events(args) => {
-            let request = pb::ListNoticeEventsRequest { name: notice_name(&args.name) };
-            let events = liaison(&args.client).await?.list_notice_events(request).await?.into_inner().events;
-            if args.client.json {
-                print_json(&json!({ "events": events.iter().map(event_json).collect::<Vec<_>>() }));
-            } else {
-                show_events(&events);
-            }
-            Ok(())
-        }
+        NoticeCommand::Events(args) => events(args).await,
         NoticeCommand::Render(args) => render(args).await,
         NoticeCommand::Stats(args) => stats(args).await,
     }
@@ -431,6 +422,26 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
     };
     let updated = liaison(&args.client).await?.update_notice(request).await?.into_inner();
     show_notice(&updated, args.client.json);
+    Ok(())
+}
+
+/// The whole timeline, however many pages it takes.
+async fn events(args: NameArgs) -> Result<(), CliError> {
+    let client = liaison(&args.client).await?;
+    let request =
+        pb::ListNoticeEventsRequest { name: notice_name(&args.name), page_size: 500, page_token: String::new() };
+    let (events, _) = pages(true, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListNoticeEventsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_notice_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))
+        }
+    })
+    .await?;
+    if args.client.json {
+        print_json(&json!({ "events": events.iter().map(event_json).collect::<Vec<_>>() }));
+    } else {
+        show_events(&events);
+    }
     Ok(())
 }
 

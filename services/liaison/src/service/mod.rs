@@ -1,0 +1,83 @@
+//! Liaison's use cases. Reads of link-tracking happen before the transaction; each change, its
+//! timeline entry, its effects on link-tracking and its request-id record commit together.
+
+mod contacts;
+mod events;
+mod follow_ups;
+mod letters;
+mod notices;
+mod replies;
+mod statistics;
+
+use std::sync::Arc;
+
+use doxwatch_kit::{
+    actor::Actor,
+    db::{Db, Tx},
+    outbox::{self, Effect},
+};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+pub use self::{
+    letters::{Letter, LetterFormat},
+    notices::{Draft, DraftField, NoticeFilter},
+    replies::Reply,
+};
+use crate::{domain::*, error::LiaisonError, links::LinkTracking, store};
+
+macro_rules! idempotent {
+    ($self:ident, $key:expr, |$tx:ident| $body:expr) => {
+        doxwatch_kit::idempotent!($self.db, LiaisonError, $key, |$tx| $body)
+    };
+}
+pub(crate) use idempotent;
+
+#[derive(Clone)]
+pub struct Liaison {
+    db: Db,
+    links: LinkTracking,
+    periods: CompliancePeriods,
+    relay: Arc<Notify>,
+}
+
+fn precondition(reason: &'static str, message: String) -> LiaisonError {
+    LiaisonError::Precondition(reason, message)
+}
+
+fn event(
+    kind: NoticeEventKind,
+    actor: &Actor,
+    occurred_at: OffsetDateTime,
+    now: OffsetDateTime,
+    note: String,
+) -> NoticeEvent {
+    NoticeEvent { kind, actor: actor.name(), occurred_at, record_time: now, note }
+}
+
+async fn enqueue_all(tx: &mut Tx, effects: Vec<Effect>) -> Result<bool, LiaisonError> {
+    let any = !effects.is_empty();
+    for effect in effects {
+        outbox::enqueue(tx, effect).await?;
+    }
+    Ok(any)
+}
+
+impl Liaison {
+    pub fn new(db: Db, links: LinkTracking, periods: CompliancePeriods, relay: Arc<Notify>) -> Self {
+        Self { db, links, periods, relay }
+    }
+
+    /// Loads a notice inside `tx`, locked for a change.
+    async fn locked(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
+        if !store::notices::lock(tx, id).await? {
+            return Err(LiaisonError::NotFound(id.name()));
+        }
+        Self::loaded(tx, id).await
+    }
+
+    /// Loads a notice inside `tx`.
+    async fn loaded(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
+        store::notices::get(tx, id).await?.ok_or_else(|| LiaisonError::NotFound(id.name()))
+    }
+}

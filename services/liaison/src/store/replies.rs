@@ -1,0 +1,44 @@
+//! Replies as recorded: one row for the reply as a whole (`link` empty) and one per item it
+//! answers. They are read back with their notice (see `notices::load`).
+
+use doxwatch_kit::{
+    db::{Ts, Tx},
+    on_tx,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::domain::*;
+
+/// One reply row: about `link`, or about the reply as a whole when `link` is None.
+pub struct ReplyRecord<'a> {
+    pub notice: NoticeId,
+    pub link: Option<LinkRef>,
+    pub outcome: Option<ReplyOutcome>,
+    pub text: &'a str,
+    pub received_at: OffsetDateTime,
+    pub recorded_by: &'a str,
+    pub record_time: OffsetDateTime,
+}
+
+pub async fn insert(tx: &mut Tx, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO notice_replies (id, notice_id, link, outcome, text, received_at, record_time, recorded_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(r.notice.0)
+        .bind(r.link.map(|l| l.name()).unwrap_or_default())
+        // 0: the whole reply gave no single outcome.
+        .bind(r.outcome.map_or(0, ReplyOutcome::code) as i16)
+        .bind(r.text)
+        .bind(Ts(r.received_at))
+        .bind(Ts(r.record_time))
+        .bind(r.recorded_by)
+        .execute(c)
+        .await?;
+    });
+    Ok(())
+}
