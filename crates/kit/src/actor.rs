@@ -2,6 +2,9 @@
 //! taken from request metadata. Today that is a plain header; the security work replaces it with
 //! a signed token here, without touching the services.
 
+// Every service package names these reasons alike (the ops package, which has no actor, does
+// not); the agency ones are the referral package's, the only one with agencies.
+use doxwatch_proto::{intake::ErrorReason as ActorReason, referral::ErrorReason as AgencyReason};
 use tonic::{Code, Request, Status, metadata::MetadataMap};
 
 use crate::error::with_reason;
@@ -53,19 +56,23 @@ impl Actor {
             return SERVICES.iter().find(|s| **s == name).map(|s| Actor::Service(s)).ok_or_else(|| {
                 with_reason(
                     Code::Unauthenticated,
-                    "SERVICE_UNKNOWN",
+                    ActorReason::ServiceUnknown.as_str_name(),
                     format!("{SERVICE_HEADER} names no doxwatch service"),
                 )
             });
         }
         let value = metadata.get(OFFICER_HEADER).ok_or_else(|| {
-            with_reason(Code::Unauthenticated, "ACTOR_MISSING", format!("the {OFFICER_HEADER} metadata is required"))
+            with_reason(
+                Code::Unauthenticated,
+                ActorReason::ActorMissing.as_str_name(),
+                format!("the {OFFICER_HEADER} metadata is required"),
+            )
         })?;
         let name = value.to_str().map(str::trim).unwrap_or_default();
         if name.is_empty() || name.chars().count() > MAX_ACTOR_LEN || name.chars().any(char::is_control) {
             return Err(with_reason(
                 Code::Unauthenticated,
-                "ACTOR_INVALID",
+                ActorReason::ActorInvalid.as_str_name(),
                 format!("{OFFICER_HEADER} must be 1 to {MAX_ACTOR_LEN} printable characters"),
             ));
         }
@@ -84,7 +91,11 @@ pub const MAX_AGENCY_LEN: usize = 64;
 /// The calling agency, as an upper-case name (`POLICE`); UNAUTHENTICATED when none is named.
 pub fn agency_from_metadata(metadata: &MetadataMap) -> Result<String, Status> {
     let value = metadata.get(AGENCY_HEADER).ok_or_else(|| {
-        with_reason(Code::Unauthenticated, "AGENCY_MISSING", format!("the {AGENCY_HEADER} metadata is required"))
+        with_reason(
+            Code::Unauthenticated,
+            AgencyReason::AgencyMissing.as_str_name(),
+            format!("the {AGENCY_HEADER} metadata is required"),
+        )
     })?;
     let name = value.to_str().map(str::trim).unwrap_or_default().to_ascii_uppercase();
     if name.is_empty()
@@ -93,7 +104,7 @@ pub fn agency_from_metadata(metadata: &MetadataMap) -> Result<String, Status> {
     {
         return Err(with_reason(
             Code::Unauthenticated,
-            "AGENCY_INVALID",
+            AgencyReason::AgencyInvalid.as_str_name(),
             format!("{AGENCY_HEADER} must be 1 to {MAX_AGENCY_LEN} letters, digits, '-' or '_'"),
         ));
     }

@@ -94,7 +94,7 @@ impl LinkTracking {
                                 Ok(link) => found.push(link.into_inner()),
                                 Err(status) => {
                                     if let e @ LiaisonError::LinksUnavailable(_) =
-                                        unavailable_or(status, || LiaisonError::NotFound(name.clone()))
+                                        unavailable_or(status, || LiaisonError::not_found(name.clone()))
                                     {
                                         return Err(e);
                                     }

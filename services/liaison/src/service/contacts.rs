@@ -31,7 +31,7 @@ impl Liaison {
         let mut tx = self.db.begin_read().await?;
         store::contacts::get(&mut tx, platform)
             .await?
-            .ok_or_else(|| LiaisonError::NotFound(format!("{}/contact", platform.name())))
+            .ok_or_else(|| LiaisonError::not_found(format!("{}/contact", platform.name())))
     }
 
     pub async fn list_contacts(&self, after: &str, limit: u32) -> Result<Vec<PlatformContact>, LiaisonError> {

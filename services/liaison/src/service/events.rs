@@ -8,7 +8,7 @@ impl Liaison {
     pub async fn events(&self, id: NoticeId, offset: u64, limit: u32) -> Result<Vec<NoticeEvent>, LiaisonError> {
         let mut tx = self.db.begin_read().await?;
         if !store::notices::exists(&mut tx, id).await? {
-            return Err(LiaisonError::NotFound(id.name()));
+            return Err(LiaisonError::not_found(id.name()));
         }
         Ok(store::events::page(&mut tx, id, offset, limit).await?)
     }

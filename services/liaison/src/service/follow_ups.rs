@@ -2,6 +2,7 @@
 //! with the items still outstanding and recorded on the timeline of the notice it follows.
 
 use doxwatch_kit::{actor::Actor, idempotency::RequestKey, timestamp};
+use doxwatch_proto::liaison::ErrorReason;
 use prost::Message;
 
 use super::{Liaison, event, idempotent, precondition};
@@ -45,14 +46,17 @@ impl Liaison {
             let t = AsAt::now(now);
             if original.service.is_none() || original.closure.is_some() {
                 return Err(precondition(
-                    "NOT_OUTSTANDING",
+                    ErrorReason::NotOutstanding,
                     format!("{} must be served and not closed to be followed up", id.name()),
                 ));
             }
             let items = outstanding_items(&original, to_kind, t);
             let channel_unanswered = original.items.is_empty() && original.replies_as_at(t).next().is_none();
             if items.is_empty() && !channel_unanswered {
-                return Err(precondition("NOTHING_OUTSTANDING", format!("{} has no outstanding items", id.name())));
+                return Err(precondition(
+                    ErrorReason::NothingOutstanding,
+                    format!("{} has no outstanding items", id.name()),
+                ));
             }
             let reminds_kind =
                 (to_kind == NoticeKind::Reminder).then(|| original.reminds_kind.unwrap_or(original.kind));

@@ -9,6 +9,7 @@ mod notices;
 mod replies;
 mod statistics;
 
+use doxwatch_proto::liaison::ErrorReason;
 use std::sync::Arc;
 
 use doxwatch_kit::{
@@ -41,8 +42,8 @@ pub struct Liaison {
     relay: Arc<Notify>,
 }
 
-fn precondition(reason: &'static str, message: String) -> LiaisonError {
-    LiaisonError::Precondition(reason, message)
+fn precondition(reason: ErrorReason, message: String) -> LiaisonError {
+    LiaisonError::Common(doxwatch_kit::error::Error::precondition(reason.as_str_name(), message))
 }
 
 fn event(
@@ -71,13 +72,13 @@ impl Liaison {
     /// Loads a notice inside `tx`, locked for a change.
     async fn locked(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
         if !store::notices::lock(tx, id).await? {
-            return Err(LiaisonError::NotFound(id.name()));
+            return Err(LiaisonError::not_found(id.name()));
         }
         Self::loaded(tx, id).await
     }
 
     /// Loads a notice inside `tx`.
     async fn loaded(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
-        store::notices::get(tx, id).await?.ok_or_else(|| LiaisonError::NotFound(id.name()))
+        store::notices::get(tx, id).await?.ok_or_else(|| LiaisonError::not_found(id.name()))
     }
 }

@@ -2,6 +2,7 @@
 //! reading and listing, serving (which records removal requests in link-tracking) and closing.
 
 use doxwatch_kit::{actor::Actor, error::FieldViolations, idempotency::RequestKey, timestamp};
+use doxwatch_proto::liaison::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -185,7 +186,7 @@ impl Liaison {
         let current = self.get(id).await?;
         if not_a_draft(&current) {
             return Err(precondition(
-                "NOT_A_DRAFT",
+                ErrorReason::NotADraft,
                 format!("{} is no longer a draft: a served notice cannot be changed", id.name()),
             ));
         }
@@ -207,7 +208,7 @@ impl Liaison {
         idempotent!(self, key, |tx| {
             let mut notice = Self::locked(&mut tx, id).await?;
             if not_a_draft(&notice) {
-                return Err(precondition("NOT_A_DRAFT", format!("{} is no longer a draft", id.name())));
+                return Err(precondition(ErrorReason::NotADraft, format!("{} is no longer a draft", id.name())));
             }
             let now = timestamp::now();
             notice.items = draft.items();
@@ -237,7 +238,10 @@ impl Liaison {
         let response = idempotent!(self, key, |tx| {
             let mut notice = Self::locked(&mut tx, id).await?;
             if not_a_draft(&notice) {
-                return Err(precondition("NOT_A_DRAFT", format!("{} was already served or closed", id.name())));
+                return Err(precondition(
+                    ErrorReason::NotADraft,
+                    format!("{} was already served or closed", id.name()),
+                ));
             }
             let deadline = notice.deadline_override.unwrap_or_else(|| self.periods.deadline(notice.kind, served_at));
             if deadline <= served_at {
@@ -275,7 +279,7 @@ impl Liaison {
         idempotent!(self, key, |tx| {
             let mut notice = Self::locked(&mut tx, id).await?;
             if notice.closure.is_some() {
-                return Err(precondition("CLOSED", format!("{} is already closed", id.name())));
+                return Err(precondition(ErrorReason::Closed, format!("{} is already closed", id.name())));
             }
             let now = timestamp::now();
             let closed_at = occurred_at.unwrap_or(now);

@@ -2,6 +2,7 @@
 //! each claim of compliance reported to link-tracking (which does not make a link removed).
 
 use doxwatch_kit::{actor::Actor, error::FieldViolations, idempotency::RequestKey, timestamp};
+use doxwatch_proto::liaison::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 
@@ -53,10 +54,10 @@ impl Liaison {
             let notice = Self::locked(&mut tx, id).await?;
             let now = timestamp::now();
             let Some(service) = notice.service else {
-                return Err(precondition("NOT_SERVED", format!("{} has not been served", id.name())));
+                return Err(precondition(ErrorReason::NotServed, format!("{} has not been served", id.name())));
             };
             if notice.closure.is_some() {
-                return Err(precondition("CLOSED", format!("{} is closed", id.name())));
+                return Err(precondition(ErrorReason::Closed, format!("{} is closed", id.name())));
             }
             let received_at = reply.received_at.unwrap_or(now);
             let v = check_reply(&notice, &service, &reply, received_at);
