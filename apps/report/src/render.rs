@@ -44,13 +44,37 @@ fn platform_kind(kind: &str) -> String {
     kind.to_ascii_lowercase().replace('_', " ")
 }
 
+/// How a form of the report marks its lists and its headline figures.
+struct Style<'a> {
+    bullet: &'a str,
+    strong: (&'a str, &'a str),
+}
+
+impl Style<'_> {
+    /// A headline figure, set apart.
+    fn b(&self, s: String) -> String {
+        format!("{}{s}{}", self.strong.0, self.strong.1)
+    }
+}
+
+/// The statement's paragraphs, in its order: cases, victims, links, removals, disclosure,
+/// referrals, then notes on how complete and how dated the figures are.
 fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
-    let b = |s: String| format!("{}{s}{}", strong.0, strong.1);
+    let style = Style { bullet, strong };
     let mut out = Vec::new();
+    case_paragraphs(r, &style, &mut out);
+    link_paragraphs(r, &style, &mut out);
+    closing_paragraphs(r, &style, &mut out);
+    out
+}
+
+/// Cases received and discovered, by kind, and whom they touched.
+fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
+    let bullet = style.bullet;
     let mut cases = format!(
         "As at {}, {} doxxing cases had been received and discovered: {} complaints and cases discovered by online patrol, and {} enquiries.",
         moment(&r.as_of),
-        b(thousands(r.cases.total)),
+        style.b(thousands(r.cases.total)),
         thousands(r.cases.complaints_and_discovered),
         thousands(r.cases.enquiries)
     );
@@ -73,17 +97,22 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
         r.victims.other_pct,
         thousands(r.victims.other)
     ));
+}
+
+/// The links involved, the removals asked and obtained, the most active platform and each one.
+fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
+    let bullet = style.bullet;
     out.push(format!(
         "The cases involved {} web links on {} online social platforms and discussion forums.",
-        b(thousands(r.links.links_involved)),
+        style.b(thousands(r.links.links_involved)),
         thousands(r.links.platforms_involved)
     ));
     out.push(format!(
         "The regulator has written to {} platforms {} times to urge them to remove a total of {} web links; {} of them (about {}%) have been removed.",
         thousands(r.liaison.platforms_written_to),
         thousands(r.liaison.letters_sent),
-        b(thousands(r.liaison.links_requested_removal)),
-        b(thousands(r.liaison.links_removed)),
+        style.b(thousands(r.liaison.links_requested_removal)),
+        style.b(thousands(r.liaison.links_removed)),
         r.liaison.removal_rate_pct
     ));
     if let Some(m) = &r.liaison.most_active_platform {
@@ -118,6 +147,11 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
     if !others.is_empty() {
         out.push(others.join("\n"));
     }
+}
+
+/// Disclosure requests, referrals to the Police, and the notes: effects still pending, and the
+/// moment the figures were recorded before.
+fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     let d = &r.liaison.disclosure_requests;
     if d.sent > 0 {
         out.push(format!(
@@ -130,7 +164,7 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
     }
     out.push(format!(
         "{} cases have been referred to the Police for criminal investigation.",
-        b(thousands(r.referrals.cases_referred_to_police))
+        style.b(thousands(r.referrals.cases_referred_to_police))
     ));
     let pending: i64 = r.pending_effects.values().sum();
     if pending > 0 {
@@ -144,7 +178,6 @@ fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
     if let Some(recorded) = &r.recorded_before {
         out.push(format!("(As recorded before {recorded}.)"));
     }
-    out
 }
 
 pub fn text(r: &Report) -> String {

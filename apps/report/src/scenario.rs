@@ -141,150 +141,14 @@ impl Scenario {
         if first_case > as_of {
             problems.push("first_case_received is after as_of".to_owned());
         }
-        let c = &self.cases;
-        for (key, value) in [
-            ("cases.total", c.total),
-            ("cases.complaints_and_discovered", c.complaints_and_discovered),
-            ("cases.enquiries", c.enquiries),
-        ] {
-            if value < 0 {
-                problems.push(format!("{key} is negative"));
-            }
-        }
-        if c.total != c.complaints_and_discovered + c.enquiries {
-            problems.push(format!(
-                "cases.total ({}) is not complaints_and_discovered ({}) + enquiries ({})",
-                c.total, c.complaints_and_discovered, c.enquiries
-            ));
-        }
-        let split = match (c.complaints, c.discovered_by_patrol, c.agency_referrals) {
-            (None, None, None) => {
-                let patrol = c.complaints_and_discovered * 28 / 100;
-                let agency = c.complaints_and_discovered * 2 / 100;
-                KindSplit { complaints: c.complaints_and_discovered - patrol - agency, patrol, agency }
-            }
-            (Some(a), Some(b), Some(d)) => {
-                if a + b + d != c.complaints_and_discovered || a < 0 || b < 0 || d < 0 {
-                    problems.push("cases.complaints + discovered_by_patrol + agency_referrals must add up to complaints_and_discovered".to_owned());
-                }
-                KindSplit { complaints: a, patrol: b, agency: d }
-            }
-            _ => {
-                problems.push(
-                    "give all of cases.complaints, discovered_by_patrol and agency_referrals, or none".to_owned(),
-                );
-                KindSplit { complaints: 0, patrol: 0, agency: 0 }
-            }
-        };
-        let v = &self.victims;
-        if v.police_and_families_pct + v.other_pct != 100 {
-            problems.push("victims: the two percentages must add up to 100".to_owned());
-        }
-        let base = c.complaints_and_discovered;
-        let police_cases = (0..=base)
-            .find(|n| percent(*n, base) == v.police_and_families_pct && percent(base - n, base) == v.other_pct);
-        if police_cases.is_none() {
-            problems.push(format!(
-                "victims: no number of cases out of {base} rounds to {}% and {}%",
-                v.police_and_families_pct, v.other_pct
-            ));
-        }
-        let l = &self.links;
-        let li = &self.liaison;
-        let m = &li.most_active_platform;
-        if l.platforms_involved < 1 || l.links_involved < l.platforms_involved {
-            problems.push("links: there must be at least one link on each platform involved".to_owned());
-        }
-        if l.links_involved - li.links_requested_removal < l.platforms_involved - li.platforms_written_to {
-            problems
-                .push("links: each platform not written to needs a link of its own beyond those requested".to_owned());
-        }
-        if li.platforms_written_to > l.platforms_involved {
-            problems.push("liaison.platforms_written_to exceeds links.platforms_involved".to_owned());
-        }
-        if li.links_requested_removal > l.links_involved {
-            problems.push("liaison.links_requested_removal exceeds links.links_involved".to_owned());
-        }
-        if li.links_removed > li.links_requested_removal {
-            problems.push(format!(
-                "more links removed ({}) than requested ({})",
-                li.links_removed, li.links_requested_removal
-            ));
-        }
-        if percent(li.links_removed, li.links_requested_removal) != li.removal_rate_pct {
-            problems.push(format!(
-                "liaison.removal_rate_pct is {} but {} of {} is {}%",
-                li.removal_rate_pct,
-                li.links_removed,
-                li.links_requested_removal,
-                percent(li.links_removed, li.links_requested_removal)
-            ));
-        }
-        if li.platforms_written_to < 1 || li.letters_sent < li.platforms_written_to {
-            problems.push("liaison: at least one letter to each platform written to".to_owned());
-        }
-        if li.links_requested_removal < li.platforms_written_to {
-            problems.push("liaison: at least one link requested of each platform written to".to_owned());
-        }
-        if m.links_removed > m.links_requested_removal
-            || m.links_requested_removal > li.links_requested_removal
-            || m.links_removed > li.links_removed
-        {
-            problems.push("liaison.most_active_platform: its figures exceed the totals or its requests".to_owned());
-        }
-        if percent(m.links_removed, m.links_requested_removal) != m.removal_rate_pct {
-            problems.push(format!(
-                "liaison.most_active_platform.removal_rate_pct is {} but {} of {} is {}%",
-                m.removal_rate_pct,
-                m.links_removed,
-                m.links_requested_removal,
-                percent(m.links_removed, m.links_requested_removal)
-            ));
-        }
-        let others = li.platforms_written_to - 1;
-        let rest_requested = li.links_requested_removal - m.links_requested_removal;
-        let rest_removed = li.links_removed - m.links_removed;
-        if others == 0 && rest_requested != 0 {
-            problems.push(
-                "liaison: with one platform written to, it must be the most active and have every request".to_owned(),
-            );
-        }
-        if others > 0 && (rest_requested < others || rest_requested > others * (m.links_requested_removal - 1)) {
-            problems.push(
-                "liaison: the other platforms' requests cannot each be fewer than the most active platform's"
-                    .to_owned(),
-            );
-        }
-        if rest_removed > rest_requested {
-            problems.push("liaison: the other platforms would have more links removed than requested".to_owned());
-        }
-        if crate::plan::platform_of_kind(&m.kind).is_none() {
-            problems
-                .push(format!("liaison.most_active_platform.kind {:?} is not a platform kind of the registry", m.kind));
-        }
-        if l.platforms_involved > crate::plan::PLATFORMS.len() as i64 {
-            problems.push(format!(
-                "links.platforms_involved: the generator knows {} platforms",
-                crate::plan::PLATFORMS.len()
-            ));
-        }
-        let suspended_since = match &l.suspended_channel {
-            None => None,
-            Some(s) => match day_in(&s.suspended_since, as_of.offset()) {
-                Ok(t) if t <= as_of && t >= first_case => Some(t),
-                Ok(_) => {
-                    problems.push(
-                        "links.suspended_channel.suspended_since must be between the first case and as_of".to_owned(),
-                    );
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!("links.suspended_channel.suspended_since: {e}"));
-                    None
-                }
-            },
-        };
-        if self.referrals.cases_referred_to_police > c.complaints_and_discovered
+        let split = self.cases.kind_split(&mut problems);
+        let police_cases = self.victims.police_cases(self.cases.complaints_and_discovered, &mut problems);
+        self.links.check_counts(&self.liaison, &mut problems);
+        self.liaison.check_removals(&mut problems);
+        self.liaison.check_most_active(&mut problems);
+        self.links.check_registry(&self.liaison, &mut problems);
+        let suspended_since = self.links.suspended_since(as_of, first_case, &mut problems);
+        if self.referrals.cases_referred_to_police > self.cases.complaints_and_discovered
             || self.referrals.cases_referred_to_police < 0
         {
             problems.push("referrals.cases_referred_to_police exceeds the complaints and discoveries".to_owned());
@@ -307,6 +171,192 @@ impl Scenario {
             seed,
             scenario: self,
         })
+    }
+}
+
+impl Cases {
+    /// Checks the case counts; the split of complaints and discoveries into kinds, given or by
+    /// default.
+    fn kind_split(&self, problems: &mut Vec<String>) -> KindSplit {
+        for (key, value) in [
+            ("cases.total", self.total),
+            ("cases.complaints_and_discovered", self.complaints_and_discovered),
+            ("cases.enquiries", self.enquiries),
+        ] {
+            if value < 0 {
+                problems.push(format!("{key} is negative"));
+            }
+        }
+        if self.total != self.complaints_and_discovered + self.enquiries {
+            problems.push(format!(
+                "cases.total ({}) is not complaints_and_discovered ({}) + enquiries ({})",
+                self.total, self.complaints_and_discovered, self.enquiries
+            ));
+        }
+        match (self.complaints, self.discovered_by_patrol, self.agency_referrals) {
+            (None, None, None) => {
+                let patrol = self.complaints_and_discovered * 28 / 100;
+                let agency = self.complaints_and_discovered * 2 / 100;
+                KindSplit { complaints: self.complaints_and_discovered - patrol - agency, patrol, agency }
+            }
+            (Some(a), Some(b), Some(d)) => {
+                if a + b + d != self.complaints_and_discovered || a < 0 || b < 0 || d < 0 {
+                    problems.push("cases.complaints + discovered_by_patrol + agency_referrals must add up to complaints_and_discovered".to_owned());
+                }
+                KindSplit { complaints: a, patrol: b, agency: d }
+            }
+            _ => {
+                problems.push(
+                    "give all of cases.complaints, discovered_by_patrol and agency_referrals, or none".to_owned(),
+                );
+                KindSplit { complaints: 0, patrol: 0, agency: 0 }
+            }
+        }
+    }
+}
+
+impl Victims {
+    /// The number of the `base` complaints and discoveries with police among their victims whose
+    /// share rounds to the published percentages; none if no number does.
+    fn police_cases(&self, base: i64, problems: &mut Vec<String>) -> Option<i64> {
+        if self.police_and_families_pct + self.other_pct != 100 {
+            problems.push("victims: the two percentages must add up to 100".to_owned());
+        }
+        let police_cases = (0..=base)
+            .find(|n| percent(*n, base) == self.police_and_families_pct && percent(base - n, base) == self.other_pct);
+        if police_cases.is_none() {
+            problems.push(format!(
+                "victims: no number of cases out of {base} rounds to {}% and {}%",
+                self.police_and_families_pct, self.other_pct
+            ));
+        }
+        police_cases
+    }
+}
+
+impl Links {
+    /// Enough links for the platforms involved, and more platforms and links than were written to
+    /// or asked about.
+    fn check_counts(&self, li: &Liaison, problems: &mut Vec<String>) {
+        if self.platforms_involved < 1 || self.links_involved < self.platforms_involved {
+            problems.push("links: there must be at least one link on each platform involved".to_owned());
+        }
+        if self.links_involved - li.links_requested_removal < self.platforms_involved - li.platforms_written_to {
+            problems
+                .push("links: each platform not written to needs a link of its own beyond those requested".to_owned());
+        }
+        if li.platforms_written_to > self.platforms_involved {
+            problems.push("liaison.platforms_written_to exceeds links.platforms_involved".to_owned());
+        }
+        if li.links_requested_removal > self.links_involved {
+            problems.push("liaison.links_requested_removal exceeds links.links_involved".to_owned());
+        }
+    }
+
+    /// The most active platform's kind and the number of platforms are ones the generator knows.
+    fn check_registry(&self, li: &Liaison, problems: &mut Vec<String>) {
+        let m = &li.most_active_platform;
+        if crate::plan::platform_of_kind(&m.kind).is_none() {
+            problems
+                .push(format!("liaison.most_active_platform.kind {:?} is not a platform kind of the registry", m.kind));
+        }
+        if self.platforms_involved > crate::plan::PLATFORMS.len() as i64 {
+            problems.push(format!(
+                "links.platforms_involved: the generator knows {} platforms",
+                crate::plan::PLATFORMS.len()
+            ));
+        }
+    }
+
+    /// The day the suspended channel was suspended, if there is one and it is within the span.
+    fn suspended_since(
+        &self,
+        as_of: OffsetDateTime,
+        first_case: OffsetDateTime,
+        problems: &mut Vec<String>,
+    ) -> Option<OffsetDateTime> {
+        match &self.suspended_channel {
+            None => None,
+            Some(s) => match day_in(&s.suspended_since, as_of.offset()) {
+                Ok(t) if t <= as_of && t >= first_case => Some(t),
+                Ok(_) => {
+                    problems.push(
+                        "links.suspended_channel.suspended_since must be between the first case and as_of".to_owned(),
+                    );
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("links.suspended_channel.suspended_since: {e}"));
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl Liaison {
+    /// The totals: no more removed than requested, the published rate, and a letter and a link
+    /// requested for each platform written to.
+    fn check_removals(&self, problems: &mut Vec<String>) {
+        if self.links_removed > self.links_requested_removal {
+            problems.push(format!(
+                "more links removed ({}) than requested ({})",
+                self.links_removed, self.links_requested_removal
+            ));
+        }
+        if percent(self.links_removed, self.links_requested_removal) != self.removal_rate_pct {
+            problems.push(format!(
+                "liaison.removal_rate_pct is {} but {} of {} is {}%",
+                self.removal_rate_pct,
+                self.links_removed,
+                self.links_requested_removal,
+                percent(self.links_removed, self.links_requested_removal)
+            ));
+        }
+        if self.platforms_written_to < 1 || self.letters_sent < self.platforms_written_to {
+            problems.push("liaison: at least one letter to each platform written to".to_owned());
+        }
+        if self.links_requested_removal < self.platforms_written_to {
+            problems.push("liaison: at least one link requested of each platform written to".to_owned());
+        }
+    }
+
+    /// The most active platform's figures fit within the totals, its rate is the published one,
+    /// and what is left can be shared out over the other platforms written to.
+    fn check_most_active(&self, problems: &mut Vec<String>) {
+        let m = &self.most_active_platform;
+        if m.links_removed > m.links_requested_removal
+            || m.links_requested_removal > self.links_requested_removal
+            || m.links_removed > self.links_removed
+        {
+            problems.push("liaison.most_active_platform: its figures exceed the totals or its requests".to_owned());
+        }
+        if percent(m.links_removed, m.links_requested_removal) != m.removal_rate_pct {
+            problems.push(format!(
+                "liaison.most_active_platform.removal_rate_pct is {} but {} of {} is {}%",
+                m.removal_rate_pct,
+                m.links_removed,
+                m.links_requested_removal,
+                percent(m.links_removed, m.links_requested_removal)
+            ));
+        }
+        let others = self.platforms_written_to - 1;
+        let rest_requested = self.links_requested_removal - m.links_requested_removal;
+        let rest_removed = self.links_removed - m.links_removed;
+        if others == 0 && rest_requested != 0 {
+            problems.push(
+                "liaison: with one platform written to, it must be the most active and have every request".to_owned(),
+            );
+        }
+        if others > 0 && (rest_requested < others || rest_requested > others * (m.links_requested_removal - 1)) {
+            problems.push(
+                "liaison: the other platforms' requests cannot each be fewer than the most active platform's"
+                    .to_owned(),
+            );
+        }
+        if rest_removed > rest_requested {
+            problems.push("liaison: the other platforms would have more links removed than requested".to_owned());
+        }
     }
 }
 

@@ -137,7 +137,7 @@ impl Clients {
     }
 }
 
-/// Loads the plan; returns the number of changes made.
+/// Loads the plan, then waits until every service has delivered the effects it owes the others.
 pub async fn load(
     checked: &Checked,
     plan: &Plan,
@@ -149,8 +149,54 @@ pub async fn load(
     let drain_limit = Duration::from_secs(600);
 
     // 1. Cases, with the URLs they report; intake registers them with link-tracking.
+    let case_names = create_cases(&clients, checked, plan, &prefix, progress).await?;
+    progress.phase("registering links", 1);
+    clients.drain(&["intake"], drain_limit).await?;
+    progress.advance(1);
+
+    // 2. The links as link-tracking knows them, by the URL they were reported as.
+    let by_url = links_by_url(&clients).await?;
+    let links: Vec<&links_pb::Link> = plan
+        .links
+        .iter()
+        .map(|l| {
+            by_url.get(&l.url).ok_or_else(|| LoadError::Mismatch(format!("{} was not registered as a link", l.url)))
+        })
+        .collect::<Result<_, _>>()?;
+
+    // 3. The suspended channel.
+    if let Some((link, since)) = plan.suspension {
+        record_suspension(&clients, links[link], since, &prefix).await?;
+    }
+
+    // 4. Letters: first the requests, then the reminders that follow them.
+    serve_letters(&clients, plan, &links, &prefix, progress).await?;
+    progress.phase("recording removal requests", 1);
+    clients.drain(&["liaison"], drain_limit).await?;
+    progress.advance(1);
+
+    // 5. Removals confirmed by officers' checks.
+    confirm_removals(&clients, plan, &links, &prefix, progress).await?;
+
+    // 6. Assessments and referrals to the Police.
+    refer_cases(&clients, plan, &case_names, &prefix, progress).await?;
+
+    progress.phase("waiting for every effect", 1);
+    clients.drain(&["intake", "links", "liaison", "referral"], drain_limit).await?;
+    progress.advance(1);
+    Ok(())
+}
+
+/// Creates the plan's cases; returns their names, in the plan's order.
+async fn create_cases(
+    clients: &Clients,
+    checked: &Checked,
+    plan: &Plan,
+    prefix: &str,
+    progress: &dyn Progress,
+) -> Result<Vec<String>, LoadError> {
     progress.phase("cases", plan.cases.len() as u64);
-    let case_names: Vec<String> = stream::iter(plan.cases.iter().enumerate())
+    stream::iter(plan.cases.iter().enumerate())
         .map(|(i, case)| {
             let mut client = clients.intake.clone();
             let request = intake_pb::CreateCaseRequest {
@@ -165,12 +211,11 @@ pub async fn load(
         })
         .buffered(CONCURRENCY)
         .try_collect()
-        .await?;
-    progress.phase("registering links", 1);
-    clients.drain(&["intake"], drain_limit).await?;
-    progress.advance(1);
+        .await
+}
 
-    // 2. The links as link-tracking knows them, by the URL they were reported as.
+/// Every link link-tracking knows, by the URL it was reported as.
+async fn links_by_url(clients: &Clients) -> Result<HashMap<String, links_pb::Link>, LoadError> {
     let mut by_url: HashMap<String, links_pb::Link> = HashMap::new();
     let mut token = String::new();
     loop {
@@ -183,35 +228,43 @@ pub async fn load(
             .into_inner();
         by_url.extend(page.links.into_iter().map(|l| (l.reported_url.clone(), l)));
         if page.next_page_token.is_empty() {
-            break;
+            return Ok(by_url);
         }
         token = page.next_page_token;
     }
-    let links: Vec<&links_pb::Link> = plan
+}
+
+/// Records the suspension of the channel `link` is in, as the platform announced it.
+async fn record_suspension(
+    clients: &Clients,
+    link: &links_pb::Link,
+    since: time::OffsetDateTime,
+    prefix: &str,
+) -> Result<(), LoadError> {
+    clients
         .links
-        .iter()
-        .map(|l| {
-            by_url.get(&l.url).ok_or_else(|| LoadError::Mismatch(format!("{} was not registered as a link", l.url)))
+        .clone()
+        .record_channel_status(links_pb::RecordChannelStatusRequest {
+            channel: link.channel.clone(),
+            status: links_pb::ChannelStatus::Suspended as i32,
+            effective_at: Some(to_proto(since)),
+            source: "the platform's announcement".into(),
+            request_id: format!("{prefix}:suspension"),
         })
-        .collect::<Result<_, _>>()?;
+        .await
+        .map_err(rpc("links", "RecordChannelStatus"))?;
+    Ok(())
+}
 
-    // 3. The suspended channel.
-    if let Some((link, since)) = plan.suspension {
-        clients
-            .links
-            .clone()
-            .record_channel_status(links_pb::RecordChannelStatusRequest {
-                channel: links[link].channel.clone(),
-                status: links_pb::ChannelStatus::Suspended as i32,
-                effective_at: Some(to_proto(since)),
-                source: "the platform's announcement".into(),
-                request_id: format!("{prefix}:suspension"),
-            })
-            .await
-            .map_err(rpc("links", "RecordChannelStatus"))?;
-    }
-
-    // 4. Letters: first the requests, then the reminders that follow them.
+/// Drafts and serves every letter: first the requests, then the reminders, which need the names of
+/// the notices they follow.
+async fn serve_letters(
+    clients: &Clients,
+    plan: &Plan,
+    links: &[&links_pb::Link],
+    prefix: &str,
+    progress: &dyn Progress,
+) -> Result<(), LoadError> {
     progress.phase("letters to platforms", plan.notices.len() as u64);
     let mut notice_names: Vec<Option<String>> = vec![None; plan.notices.len()];
     for reminders in [false, true] {
@@ -228,8 +281,6 @@ pub async fn load(
                     NoticeKind::Reminder(f) => notice_names[f].clone(),
                     _ => None,
                 };
-                let links = &links;
-                let prefix = &prefix;
                 async move {
                     let name = serve_notice(liaison, prefix, i, notice, follows, links).await?;
                     progress.advance(1);
@@ -243,11 +294,17 @@ pub async fn load(
             notice_names[i] = Some(name);
         }
     }
-    progress.phase("recording removal requests", 1);
-    clients.drain(&["liaison"], drain_limit).await?;
-    progress.advance(1);
+    Ok(())
+}
 
-    // 5. Removals confirmed by officers' checks.
+/// Records the plan's removals as officers' checks, in batches.
+async fn confirm_removals(
+    clients: &Clients,
+    plan: &Plan,
+    links: &[&links_pb::Link],
+    prefix: &str,
+    progress: &dyn Progress,
+) -> Result<(), LoadError> {
     progress.phase("removals confirmed", plan.removals.len() as u64);
     for (batch, chunk) in plan.removals.chunks(500).enumerate() {
         let observations = chunk
@@ -273,35 +330,26 @@ pub async fn load(
             .map_err(rpc("links", "RecordObservations"))?;
         progress.advance(chunk.len() as u64);
     }
+    Ok(())
+}
 
-    // 6. Assessments and referrals to the Police.
+/// Assesses each planned case and refers it to the Police.
+async fn refer_cases(
+    clients: &Clients,
+    plan: &Plan,
+    case_names: &[String],
+    prefix: &str,
+    progress: &dyn Progress,
+) -> Result<(), LoadError> {
     progress.phase("referrals to the Police", plan.referrals.len() as u64);
     stream::iter(plan.referrals.iter().enumerate())
         .map(|(i, r)| {
             let mut referral = clients.referral.clone();
             let case = case_names[r.case].clone();
-            let prefix = &prefix;
             async move {
                 let assessment = referral
                     .create_assessment(referral_pb::CreateAssessmentRequest {
-                        assessment: Some(referral_pb::Assessment {
-                            case: case.clone(),
-                            criteria: Some(referral_pb::Criteria {
-                                disclosed_without_consent: true,
-                                intent_or_recklessness: referral_pb::IntentOrRecklessness::Intent as i32,
-                                harms_intended: vec![
-                                    intake_pb::Harm::Harassment as i32,
-                                    intake_pb::Harm::Intimidation as i32,
-                                ],
-                                harm_caused: Vec::new(),
-                                hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
-                                discloser: referral_pb::Discloser::Unidentified as i32,
-                                legal_basis: vec![referral_pb::LegalBasis::S641 as i32],
-                            }),
-                            decision: referral_pb::Decision::ReferToPolice as i32,
-                            assessed_at: Some(to_proto(r.assessed_at)),
-                            ..Default::default()
-                        }),
+                        assessment: Some(assessment_message(case, r)),
                         request_id: format!("{prefix}:assessment:{i}"),
                     })
                     .await
@@ -328,11 +376,27 @@ pub async fn load(
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
-
-    progress.phase("waiting for every effect", 1);
-    clients.drain(&["intake", "links", "liaison", "referral"], drain_limit).await?;
-    progress.advance(1);
     Ok(())
+}
+
+/// An assessment of `case` that finds a disclosure without consent, intended to harass and
+/// intimidate, and decides to refer it to the Police.
+fn assessment_message(case: String, referral: &crate::plan::PlannedReferral) -> referral_pb::Assessment {
+    referral_pb::Assessment {
+        case,
+        criteria: Some(referral_pb::Criteria {
+            disclosed_without_consent: true,
+            intent_or_recklessness: referral_pb::IntentOrRecklessness::Intent as i32,
+            harms_intended: vec![intake_pb::Harm::Harassment as i32, intake_pb::Harm::Intimidation as i32],
+            harm_caused: Vec::new(),
+            hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
+            discloser: referral_pb::Discloser::Unidentified as i32,
+            legal_basis: vec![referral_pb::LegalBasis::S641 as i32],
+        }),
+        decision: referral_pb::Decision::ReferToPolice as i32,
+        assessed_at: Some(to_proto(referral.assessed_at)),
+        ..Default::default()
+    }
 }
 
 fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::PlannedCase) -> intake_pb::Case {

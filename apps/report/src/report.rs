@@ -221,83 +221,75 @@ fn assemble(
     referral: &referral_pb::ReferralStatistics,
     pending_effects: BTreeMap<String, i64>,
 ) -> Report {
-    use intake_pb::{CaseKind as K, VictimGroup as G};
     let offset = as_of.offset();
-    let kind = |k: K| intake.by_kind.iter().find(|c| c.kind == k as i32).map_or(0, |c| c.cases);
-    let group = |g: G| {
-        intake
-            .by_kind_and_victim_group
-            .iter()
-            .filter(|c| c.kind != K::Enquiry as i32 && c.victim_group == g as i32)
-            .map(|c| c.cases)
-            .sum::<i64>()
-    };
-    let mut by_category = BTreeMap::new();
-    for c in intake.by_kind_and_category.iter().filter(|c| c.kind != K::Enquiry as i32) {
-        let name = intake_pb::DataSubjectCategory::try_from(c.category).map_or("UNKNOWN", |c| c.as_str_name());
-        *by_category.entry(strip(name, "DATA_SUBJECT_CATEGORY_").to_owned()).or_insert(0) += c.cases;
-    }
-    let complaints_and_discovered = kind(K::Complaint) + kind(K::PatrolDiscovery) + kind(K::AgencyReferral);
-    let police = group(G::PoliceAndFamilies);
-    let other = group(G::Other);
-
-    let total = links.total.unwrap_or_default();
-    let by_platform: Vec<PlatformFigures> = links
-        .by_platform
-        .iter()
-        .filter(|p| p.figures.as_ref().is_some_and(|f| f.links_requested > 0))
-        .map(|p| {
-            let f = p.figures.unwrap_or_default();
-            PlatformFigures {
-                name: p.display_name.clone(),
-                platform: p.platform.clone(),
-                kind: strip(
-                    links_pb::PlatformKind::try_from(p.kind).map_or("UNKNOWN", |k| k.as_str_name()),
-                    "PLATFORM_KIND_",
-                )
-                .to_owned(),
-                links_requested_removal: f.links_requested,
-                links_removed: f.links_removed,
-                removal_rate_pct: percent(f.links_removed, f.links_requested),
-                removal_rate: f.removal_rate,
-            }
-        })
-        .collect();
-    let most_active_platform = by_platform.iter().max_by_key(|p| p.links_requested_removal).cloned();
-    let correspondence = liaison.total.clone().unwrap_or_default();
-    let disclosure = correspondence.disclosure_requests.unwrap_or_default();
-
-    let police_figures = referral.by_agency.iter().find(|a| a.agency == "POLICE");
-    let mut by_outcome = BTreeMap::new();
-    if let Some(police) = police_figures {
-        for o in &police.by_outcome {
-            let name = referral_pb::ReferralStatus::try_from(o.outcome).map_or("UNKNOWN", |s| s.as_str_name());
-            by_outcome.insert(strip(name, "REFERRAL_STATUS_").to_owned(), o.referrals);
-        }
-    }
-
     Report {
         as_of: as_of.format(&Rfc3339).unwrap_or_default(),
         recorded_before: recorded_before.and_then(|t| t.to_offset(offset).format(&Rfc3339).ok()),
         first_case_received: date_in(intake.first_case_received_at.as_ref(), offset),
-        cases: Cases {
+        cases: Cases::of(intake),
+        victims: Victims::of(intake),
+        links: Links::of(links, offset),
+        liaison: Liaison::of(links, liaison),
+        referrals: Referrals::of(referral),
+        pending_effects,
+    }
+}
+
+/// Intake's count of the cases of one kind.
+fn cases_of_kind(intake: &intake_pb::IntakeStatistics, kind: intake_pb::CaseKind) -> i64 {
+    intake.by_kind.iter().find(|c| c.kind == kind as i32).map_or(0, |c| c.cases)
+}
+
+impl Cases {
+    fn of(intake: &intake_pb::IntakeStatistics) -> Self {
+        use intake_pb::CaseKind as K;
+        let kind = |k: K| cases_of_kind(intake, k);
+        Cases {
             total: intake.total_cases,
-            complaints_and_discovered,
+            complaints_and_discovered: kind(K::Complaint) + kind(K::PatrolDiscovery) + kind(K::AgencyReferral),
             complaints: kind(K::Complaint),
             discovered_by_patrol: kind(K::PatrolDiscovery),
             agency_referrals: kind(K::AgencyReferral),
             enquiries: kind(K::Enquiry),
-        },
-        victims: Victims {
+        }
+    }
+}
+
+impl Victims {
+    /// The victims of complaints and discoveries; enquiries name none.
+    fn of(intake: &intake_pb::IntakeStatistics) -> Self {
+        use intake_pb::{CaseKind as K, VictimGroup as G};
+        let group = |g: G| {
+            intake
+                .by_kind_and_victim_group
+                .iter()
+                .filter(|c| c.kind != K::Enquiry as i32 && c.victim_group == g as i32)
+                .map(|c| c.cases)
+                .sum::<i64>()
+        };
+        let mut by_category = BTreeMap::new();
+        for c in intake.by_kind_and_category.iter().filter(|c| c.kind != K::Enquiry as i32) {
+            let name = intake_pb::DataSubjectCategory::try_from(c.category).map_or("UNKNOWN", |c| c.as_str_name());
+            *by_category.entry(strip(name, "DATA_SUBJECT_CATEGORY_").to_owned()).or_insert(0) += c.cases;
+        }
+        let police = group(G::PoliceAndFamilies);
+        let other = group(G::Other);
+        Victims {
             police_and_families: police,
             other,
             police_and_families_pct: percent(police, police + other),
             other_pct: percent(other, police + other),
             by_category,
-        },
-        links: Links {
+        }
+    }
+}
+
+impl Links {
+    /// Suspended channels are named with their platform's display name and dated in `offset`.
+    fn of(links: &links_pb::LinkStatistics, offset: UtcOffset) -> Self {
+        Links {
             platforms_involved: links.platforms_involved,
-            links_involved: total.links,
+            links_involved: links.total.unwrap_or_default().links,
             suspended_channels: links
                 .suspended_channels
                 .iter()
@@ -312,8 +304,19 @@ fn assemble(
                     suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
                 })
                 .collect(),
-        },
-        liaison: Liaison {
+        }
+    }
+}
+
+impl Liaison {
+    /// Every removal figure is link-tracking's; the correspondence is liaison's.
+    fn of(links: &links_pb::LinkStatistics, liaison: &liaison_pb::LiaisonStatistics) -> Self {
+        let total = links.total.unwrap_or_default();
+        let by_platform = PlatformFigures::asked_to_remove(links);
+        let most_active_platform = by_platform.iter().max_by_key(|p| p.links_requested_removal).cloned();
+        let correspondence = liaison.total.clone().unwrap_or_default();
+        let disclosure = correspondence.disclosure_requests.unwrap_or_default();
+        Liaison {
             platforms_written_to: liaison.platforms_written_to,
             letters_sent: correspondence.letters_sent,
             notices_served: correspondence.notices_served,
@@ -330,14 +333,55 @@ fn assemble(
                 refused: disclosure.refused,
                 unanswered: disclosure.unanswered,
             },
-        },
-        referrals: Referrals {
+        }
+    }
+}
+
+impl PlatformFigures {
+    /// The platforms asked to remove at least one link, in link-tracking's order.
+    fn asked_to_remove(links: &links_pb::LinkStatistics) -> Vec<Self> {
+        links
+            .by_platform
+            .iter()
+            .filter(|p| p.figures.as_ref().is_some_and(|f| f.links_requested > 0))
+            .map(|p| {
+                let f = p.figures.unwrap_or_default();
+                PlatformFigures {
+                    name: p.display_name.clone(),
+                    platform: p.platform.clone(),
+                    kind: strip(
+                        links_pb::PlatformKind::try_from(p.kind).map_or("UNKNOWN", |k| k.as_str_name()),
+                        "PLATFORM_KIND_",
+                    )
+                    .to_owned(),
+                    links_requested_removal: f.links_requested,
+                    links_removed: f.links_removed,
+                    removal_rate_pct: percent(f.links_removed, f.links_requested),
+                    removal_rate: f.removal_rate,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Referrals {
+    /// The cases assessed, and the referrals to the Police by outcome (the statement's; other
+    /// agencies' are left out).
+    fn of(referral: &referral_pb::ReferralStatistics) -> Self {
+        let police_figures = referral.by_agency.iter().find(|a| a.agency == "POLICE");
+        let mut by_outcome = BTreeMap::new();
+        if let Some(police) = police_figures {
+            for o in &police.by_outcome {
+                let name = referral_pb::ReferralStatus::try_from(o.outcome).map_or("UNKNOWN", |s| s.as_str_name());
+                by_outcome.insert(strip(name, "REFERRAL_STATUS_").to_owned(), o.referrals);
+            }
+        }
+        Referrals {
             cases_assessed: referral.cases_assessed,
             cases_referred_to_police: police_figures.map_or(0, |p| p.cases_referred),
             referrals_acknowledged: police_figures.map_or(0, |p| p.referrals_acknowledged),
             by_outcome,
-        },
-        pending_effects,
+        }
     }
 }
 
