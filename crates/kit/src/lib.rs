@@ -2,6 +2,7 @@
 //! storage, request ids, pagination and the acting officer. Services build on these unchanged.
 
 pub mod actor;
+pub mod as_at;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,6 +1,7 @@
 //! The gRPC face of intake: requests are checked and converted to domain values, handed to the
 //! service, and the results converted back. Nothing here decides anything.
 
+use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::{
     actor::Actor,
     error::{self, FieldViolations},
@@ -286,13 +287,11 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::IntakeStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let now = timestamp::now();
-        let as_of = v.check("as_of", timestamp::business_time(req.as_of.as_ref(), now));
-        let recorded_before = convert::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
-        let Some(as_of) = as_of.filter(|_| v.is_empty()) else {
+        let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
+        let Some(t) = t.filter(|_| v.is_empty()) else {
             return Err(invalid(v));
         };
-        let figures = self.intake.statistics(as_of, recorded_before).await?;
-        Ok(Response::new(convert::figures_to_proto(&figures, as_of, recorded_before)))
+        let figures = self.intake.statistics(t).await?;
+        Ok(Response::new(convert::figures_to_proto(&figures, t)))
     }
 }

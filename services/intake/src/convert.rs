@@ -1,6 +1,7 @@
 //! Wire values to validated domain values and back. Validation gathers every bad field, named by
 //! its path in the request, before anything is stored.
 
+use doxwatch_kit::as_at::AsAt;
 use std::collections::BTreeSet;
 
 use doxwatch_kit::{error::FieldViolations, timestamp};
@@ -251,14 +252,10 @@ pub fn event_to_proto(e: &CaseEvent) -> pb::CaseEvent {
     }
 }
 
-pub fn figures_to_proto(
-    f: &IntakeFigures,
-    as_of: OffsetDateTime,
-    recorded_before: Option<OffsetDateTime>,
-) -> pb::IntakeStatistics {
+pub fn figures_to_proto(f: &IntakeFigures, t: AsAt) -> pb::IntakeStatistics {
     pb::IntakeStatistics {
-        as_of: Some(timestamp::to_proto(as_of)),
-        recorded_before: recorded_before.map(timestamp::to_proto),
+        as_of: Some(timestamp::to_proto(t.at)),
+        recorded_before: t.recorded_before.map(timestamp::to_proto),
         total_cases: f.total,
         by_kind: f.by_kind.iter().map(|(k, n)| pb::KindCount { kind: k.code(), cases: *n }).collect(),
         by_status: f.by_status.iter().map(|(s, n)| pb::StatusCount { status: s.code(), cases: *n }).collect(),

@@ -1,6 +1,7 @@
 //! Intake's use cases: each validates against the store's current state, makes its change in one
 //! transaction together with its timeline event and its request-id record, and returns the result.
 
+use doxwatch_kit::as_at::AsAt;
 use std::sync::Arc;
 
 use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, idempotent, outbox};
@@ -280,13 +281,9 @@ impl Intake {
     }
 
     #[tracing::instrument(skip(self))]
-    pub async fn statistics(
-        &self,
-        as_of: OffsetDateTime,
-        recorded_before: Option<OffsetDateTime>,
-    ) -> Result<IntakeFigures, IntakeError> {
+    pub async fn statistics(&self, t: AsAt) -> Result<IntakeFigures, IntakeError> {
         let mut tx = self.db.begin_read().await?;
-        let snapshots = store::statistics_rows(&mut tx, as_of, recorded_before).await?;
+        let snapshots = store::statistics_rows(&mut tx, t.at, t.recorded_before).await?;
         Ok(tally(&snapshots))
     }
 }

@@ -297,12 +297,10 @@ impl LiaisonService for LiaisonApi {
     ) -> Result<Response<pb::LiaisonStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let at = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());
-        let recorded_before = validate::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
+        let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
         let platform = convert::optional_name(&mut v, "platform", &req.platform, PlatformRef::parse_name);
-        let at = checked(v, at)?;
-        let t = AsAt { at, recorded_before: recorded_before.unwrap_or(doxwatch_kit::db::Ts::max().0) };
+        let t = checked(v, t)?;
         let figures = self.liaison.figures(t, platform).await?;
-        Ok(Response::new(convert::statistics_out(&figures, t, recorded_before)))
+        Ok(Response::new(convert::statistics_out(&figures, t)))
     }
 }

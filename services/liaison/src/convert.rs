@@ -235,11 +235,7 @@ fn figures_out(f: &CorrespondenceFigures) -> pb::CorrespondenceFigures {
     }
 }
 
-pub fn statistics_out(
-    f: &LiaisonFigures,
-    t: AsAt,
-    recorded_before: Option<time::OffsetDateTime>,
-) -> pb::LiaisonStatistics {
+pub fn statistics_out(f: &LiaisonFigures, t: AsAt) -> pb::LiaisonStatistics {
     let mut by_platform: Vec<pb::PlatformCorrespondence> = f
         .by_platform
         .iter()
@@ -248,7 +244,7 @@ pub fn statistics_out(
     by_platform.sort_by_key(|p| std::cmp::Reverse(p.figures.as_ref().map_or(0, |f| f.letters_sent)));
     pb::LiaisonStatistics {
         as_of: Some(to_proto(t.at)),
-        recorded_before: recorded_before.map(to_proto),
+        recorded_before: t.recorded_before.map(to_proto),
         platforms_written_to: f.platforms_written_to,
         total: Some(figures_out(&f.total)),
         by_platform,

@@ -3,6 +3,7 @@
 
 mod evidence;
 
+use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
@@ -471,11 +472,10 @@ impl LinksService for LinksApi {
     ) -> Result<Response<pb::LinkStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let as_of = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());
-        let recorded_before = validate::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
-        let as_of = checked(v, as_of)?;
-        let (figures, platforms, channels) = self.links.statistics(as_of, recorded_before).await?;
-        Ok(Response::new(convert::statistics(&figures, &platforms, &channels, as_of, recorded_before)))
+        let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
+        let t = checked(v, t)?;
+        let (figures, platforms, channels) = self.links.statistics(t).await?;
+        Ok(Response::new(convert::statistics(&figures, &platforms, &channels, t)))
     }
 
     async fn add_evidence(

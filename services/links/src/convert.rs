@@ -1,5 +1,6 @@
 //! Domain values to wire values, and the parsing of names and registrations from requests.
 
+use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::{
     error::FieldViolations,
     timestamp::{self, to_proto},
@@ -140,13 +141,7 @@ pub fn figures(f: &RemovalFigures) -> pb::RemovalFigures {
     }
 }
 
-pub fn statistics(
-    figures: &LinkFigures,
-    platforms: &[Platform],
-    channels: &[Channel],
-    as_of: OffsetDateTime,
-    recorded_before: Option<OffsetDateTime>,
-) -> pb::LinkStatistics {
+pub fn statistics(figures: &LinkFigures, platforms: &[Platform], channels: &[Channel], t: AsAt) -> pb::LinkStatistics {
     let mut by_platform: Vec<pb::PlatformFigures> = figures
         .by_platform
         .iter()
@@ -177,8 +172,8 @@ pub fn statistics(
         .collect();
     by_channel.sort_by_key(|c| std::cmp::Reverse(c.figures.as_ref().map_or(0, |f| f.links_requested)));
     pb::LinkStatistics {
-        as_of: Some(to_proto(as_of)),
-        recorded_before: recorded_before.map(to_proto),
+        as_of: Some(to_proto(t.at)),
+        recorded_before: t.recorded_before.map(to_proto),
         platforms_involved: figures.by_platform.len() as i64,
         total: Some(self::figures(&figures.total)),
         by_platform,

@@ -1,5 +1,6 @@
 //! Link-tracking's use cases. Each makes its change in one transaction with its request-id record.
 
+use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, timestamp};
 use doxwatch_proto::links::ErrorReason;
 use prost::Message;
@@ -353,11 +354,8 @@ impl Links {
     }
 
     /// The removal figures as at `as_of`, with the platforms and channels they concern.
-    pub async fn statistics(
-        &self,
-        as_of: OffsetDateTime,
-        recorded_before: Option<OffsetDateTime>,
-    ) -> Result<(LinkFigures, Vec<Platform>, Vec<Channel>), LinksError> {
+    pub async fn statistics(&self, t: AsAt) -> Result<(LinkFigures, Vec<Platform>, Vec<Channel>), LinksError> {
+        let (as_of, recorded_before) = (t.at, t.recorded_before);
         let mut tx = self.db.begin_read().await?;
         let snapshots = store::statistics::snapshots(&mut tx, as_of, recorded_before).await?;
         let figures = tally(&snapshots);

@@ -7,7 +7,6 @@ mod watch;
 use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
     actor::Actor,
-    db::Ts,
     error::{self, FieldViolations},
     page, timestamp, validate,
 };
@@ -175,11 +174,9 @@ impl ReferralService for ReferralApi {
     ) -> Result<Response<pb::ReferralStatistics>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let at = validate::business_time(&mut v, "as_of", req.as_of.as_ref(), timestamp::now());
-        let recorded_before = validate::optional_time(&mut v, "recorded_before", req.recorded_before.as_ref());
-        let at = checked(v, at)?;
-        let t = AsAt { at, recorded_before: recorded_before.unwrap_or(Ts::max().0) };
+        let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
+        let t = checked(v, t)?;
         let figures = self.referrals.figures(t).await?;
-        Ok(Response::new(convert::statistics_out(&figures, t, recorded_before)))
+        Ok(Response::new(convert::statistics_out(&figures, t)))
     }
 }

@@ -211,10 +211,10 @@ fn outcomes_out(f: &AgencyFigures) -> Vec<pb::OutcomeCount> {
     f.by_outcome.iter().map(|(o, n)| pb::OutcomeCount { outcome: o.code(), referrals: *n }).collect()
 }
 
-pub fn statistics_out(f: &ReferralFigures, t: AsAt, recorded_before: Option<OffsetDateTime>) -> pb::ReferralStatistics {
+pub fn statistics_out(f: &ReferralFigures, t: AsAt) -> pb::ReferralStatistics {
     pb::ReferralStatistics {
         as_of: Some(to_proto(t.at)),
-        recorded_before: recorded_before.map(to_proto),
+        recorded_before: t.recorded_before.map(to_proto),
         cases_assessed: f.cases_assessed,
         decisions: f.decisions.iter().map(|(d, n)| pb::DecisionCount { decision: d.code(), cases: *n }).collect(),
         cases_referred: f.total.cases_referred,

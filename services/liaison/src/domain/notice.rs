@@ -72,22 +72,7 @@ pub struct Notice {
     pub update_time: OffsetDateTime,
 }
 
-/// What is known as at a moment of business time, among what was recorded before a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsAt {
-    pub at: OffsetDateTime,
-    pub recorded_before: OffsetDateTime,
-}
-
-impl AsAt {
-    pub fn now(now: OffsetDateTime) -> Self {
-        Self { at: now, recorded_before: doxwatch_kit::db::Ts::max().0 }
-    }
-
-    fn sees(&self, at: OffsetDateTime, record_time: OffsetDateTime) -> bool {
-        at <= self.at && record_time < self.recorded_before
-    }
-}
+pub use doxwatch_kit::as_at::AsAt;
 
 impl Item {
     /// The latest answer about the item as at a moment.

@@ -12,8 +12,6 @@ pub use codes::*;
 pub use referral::*;
 pub use statistics::*;
 
-use time::OffsetDateTime;
-
 doxwatch_kit::resource_id!(
     /// An assessment's id.
     AssessmentId,
@@ -35,23 +33,7 @@ doxwatch_kit::resource_id!(
     "links"
 );
 
-/// What is known as at a moment of business time, among what was recorded before a moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AsAt {
-    pub at: OffsetDateTime,
-    pub recorded_before: OffsetDateTime,
-}
-
-impl AsAt {
-    pub fn now(now: OffsetDateTime) -> Self {
-        Self { at: now, recorded_before: doxwatch_kit::db::Ts::max().0 }
-    }
-
-    /// Whether a fact of business time `at`, recorded at `record_time`, is seen.
-    pub fn sees(&self, at: OffsetDateTime, record_time: OffsetDateTime) -> bool {
-        at <= self.at && record_time < self.recorded_before
-    }
-}
+pub use doxwatch_kit::as_at::AsAt;
 
 /// The name an agency acts under in timelines.
 pub fn agency_actor(agency: &str) -> String {

@@ -110,8 +110,8 @@ impl Referrals {
     /// Every assessment and referral recorded before `recorded_before`, for the figures.
     pub async fn figures(&self, t: AsAt) -> Result<ReferralFigures, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        let assessments = store::assessments::all(&mut tx, t.recorded_before).await?;
-        let referrals = store::referrals::all(&mut tx, t.recorded_before).await?;
+        let assessments = store::assessments::all(&mut tx, t.recorded_before_or_max()).await?;
+        let referrals = store::referrals::all(&mut tx, t.recorded_before_or_max()).await?;
         Ok(tally(&assessments, &referrals, t, &self.agencies))
     }
 }
