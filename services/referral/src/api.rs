@@ -18,6 +18,8 @@ use crate::{convert, domain::*, service::Referrals, store::referrals::Filter};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
+/// A referral's events per page when the client does not say.
+const DEFAULT_EVENTS_PAGE_SIZE: u32 = 100;
 
 pub struct ReferralApi {
     referrals: Referrals,
@@ -162,10 +164,21 @@ impl ReferralService for ReferralApi {
         &self,
         request: Request<pb::ListReferralEventsRequest>,
     ) -> Result<Response<pb::ListReferralEventsResponse>, Status> {
+        let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &request.get_ref().name, ReferralId::parse_name);
-        let events = self.referrals.events(checked(v, id)?).await?;
-        Ok(Response::new(pb::ListReferralEventsResponse { events: events.iter().map(convert::event_out).collect() }))
+        let id = convert::name(&mut v, "name", &req.name, ReferralId::parse_name);
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_EVENTS_PAGE_SIZE, MAX_PAGE_SIZE));
+        let fingerprint = page::filter_fingerprint(&req.name);
+        let offset = v.check("page_token", page::decode_offset(&req.page_token, &fingerprint));
+        let (id, limit, offset) = checked(v, id.zip(limit).zip(offset).map(|((i, l), o)| (i, l, o)))?;
+        // A referral's timeline is short (a handful of steps), so it is read whole and paged here.
+        let events = self.referrals.events(id).await?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let page: Vec<pb::ReferralEvent> =
+            events.iter().skip(start).take(limit as usize).map(convert::event_out).collect();
+        let more = events.len() > start.saturating_add(page.len());
+        let next_page_token = page::next_offset_token(&fingerprint, offset, limit, more);
+        Ok(Response::new(pb::ListReferralEventsResponse { events: page, next_page_token }))
     }
 
     async fn get_referral_statistics(

@@ -200,8 +200,11 @@ async fn acknowledgement_is_idempotent_and_agencies_see_only_their_own(stores: S
     assert_eq!(police.acknowledge_referral(reused).await.unwrap_err().code(), Code::Aborted);
 
     // The officers' timeline shows who acknowledged.
-    let events =
-        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let events = s
+        .referral
+        .list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone(), ..Default::default() })
+        .await
+        .unwrap();
     let events = events.into_inner().events;
     let acked = events.iter().find(|e| e.status == RS::Acknowledged as i32).unwrap();
     assert_eq!((acked.actor.as_str(), acked.agency_reference.as_str()), ("agency:POLICE", "KT RN 19/001"));
@@ -303,11 +306,46 @@ async fn outcomes_in_and_out_of_order_and_their_notes_on_the_case(stores: Stores
     let err = police.report_outcome(report(RS::Acquitted, "2019-10-01T10:00:00+08:00", charge())).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "nothing follows a conviction");
 
-    let events =
-        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let events = s
+        .referral
+        .list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone(), ..Default::default() })
+        .await
+        .unwrap();
     let order: Vec<i32> = events.into_inner().events.iter().map(|e| e.status).collect();
     let expected = [RS::Pending, RS::Acknowledged, RS::UnderInvestigation, RS::ArrestMade, RS::Charged, RS::Convicted];
     assert_eq!(order, expected.iter().map(|s| *s as i32).collect::<Vec<_>>());
+
+    // The timeline pages, one event at a time, to the same order; a forged token is refused.
+    let (mut paged, mut page_token) = (Vec::new(), String::new());
+    loop {
+        let page = s
+            .referral
+            .list_referral_events(pb::ListReferralEventsRequest {
+                name: referral.name.clone(),
+                page_size: 1,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.events.len() <= 1);
+        paged.extend(page.events.iter().map(|e| e.status));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(paged, order);
+    let forged = s
+        .referral
+        .list_referral_events(pb::ListReferralEventsRequest {
+            name: referral.name.clone(),
+            page_token: "eyJ2IjoxLCJmIjoieCIsInAiOjE4NDQ2NzQ0MDczNzA5NTUxNjE1fQ".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&forged), vec!["page_token".to_owned()]);
 
     // Every outcome is a note on the case's timeline, at its business time.
     assert_eq!(s.outbox_settled().await.rejected, 0);

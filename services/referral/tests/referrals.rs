@@ -74,8 +74,11 @@ async fn a_referral_freezes_the_evidence_bundle_and_moves_the_case(stores: Store
     assert!(referred.note.contains(&referral.name), "{}", referred.note);
     assert_eq!(s.outbox_settled().await.rejected, 0);
 
-    let timeline =
-        s.referral.list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone() }).await.unwrap();
+    let timeline = s
+        .referral
+        .list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone(), ..Default::default() })
+        .await
+        .unwrap();
     let timeline = timeline.into_inner().events;
     assert_eq!(timeline.len(), 1);
     assert_eq!((timeline[0].status, timeline[0].actor.as_str()), (RS::Pending as i32, "officer-lam"));

@@ -205,9 +205,18 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The whole timeline, however many pages it takes.
 async fn events(args: NameArgs) -> Result<(), CliError> {
-    let request = pb::ListReferralEventsRequest { name: referral_name(&args.name) };
-    let events = client(&args.client).await?.list_referral_events(request).await?.into_inner().events;
+    let client = client(&args.client).await?;
+    let request =
+        pb::ListReferralEventsRequest { name: referral_name(&args.name), page_size: 500, page_token: String::new() };
+    let (events, _) = pages(true, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListReferralEventsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_referral_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))
+        }
+    })
+    .await?;
     if args.client.json {
         print_json(&json!({ "events": events.iter().map(event_json).collect::<Vec<_>>() }));
         return Ok(());
