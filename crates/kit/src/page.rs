@@ -16,7 +16,13 @@ pub fn page_size(requested: i32, default: u32, max: u32) -> Result<u32, String> 
     }
 }
 
-/// A fingerprint of the filters a listing was made with.
+/// A time filter as a fingerprint holds it (seconds and nanoseconds), unset as `None`.
+pub fn instant(ts: Option<&prost_types::Timestamp>) -> Option<(i64, i32)> {
+    ts.map(|t| (t.seconds, t.nanos))
+}
+
+/// A fingerprint of the filters a listing was made with: a typed struct of the request's filter
+/// fields (never its page size or token), so that a token made with other filters is refused.
 pub fn filter_fingerprint(filters: &impl Serialize) -> String {
     let json = serde_json::to_vec(filters).unwrap_or_default();
     let digest = Sha256::digest(json);

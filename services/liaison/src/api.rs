@@ -128,10 +128,15 @@ impl LiaisonService for LiaisonApi {
             served_after: validate::optional_time(&mut v, "served_after", req.served_after.as_ref()),
             served_before: validate::optional_time(&mut v, "served_before", req.served_before.as_ref()),
         };
-        let mut fingerprint_source = req.clone();
-        fingerprint_source.page_size = 0;
-        fingerprint_source.page_token.clear();
-        let fingerprint = page::filter_fingerprint(&format!("{fingerprint_source:?}"));
+        let fingerprint = page::filter_fingerprint(&NoticesFilter {
+            platform: &req.platform,
+            kind: req.kind,
+            status: req.status,
+            overdue: req.overdue,
+            as_of: page::instant(req.as_of.as_ref()),
+            served_after: page::instant(req.served_after.as_ref()),
+            served_before: page::instant(req.served_before.as_ref()),
+        });
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
         let limit = checked(v, limit)?;
         let notices = self.liaison.list(&filter, after, limit + 1).await?;
@@ -303,4 +308,16 @@ impl LiaisonService for LiaisonApi {
         let figures = self.liaison.figures(t, platform).await?;
         Ok(Response::new(convert::statistics_out(&figures, t)))
     }
+}
+
+/// The filters of a ListNotices call, as its page tokens are bound to them.
+#[derive(serde::Serialize)]
+struct NoticesFilter<'a> {
+    platform: &'a str,
+    kind: i32,
+    status: i32,
+    overdue: bool,
+    as_of: Option<(i64, i32)>,
+    served_after: Option<(i64, i32)>,
+    served_before: Option<(i64, i32)>,
 }

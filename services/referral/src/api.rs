@@ -128,10 +128,13 @@ impl ReferralService for ReferralApi {
             referred_after: validate::optional_time(&mut v, "referred_after", req.referred_after.as_ref()),
             referred_before: validate::optional_time(&mut v, "referred_before", req.referred_before.as_ref()),
         };
-        let mut fingerprint_source = req.clone();
-        fingerprint_source.page_size = 0;
-        fingerprint_source.page_token.clear();
-        let fingerprint = page::filter_fingerprint(&format!("{fingerprint_source:?}"));
+        let fingerprint = page::filter_fingerprint(&ReferralsFilter {
+            status: req.status,
+            agency: &req.agency,
+            case: &req.case,
+            referred_after: page::instant(req.referred_after.as_ref()),
+            referred_before: page::instant(req.referred_before.as_ref()),
+        });
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
         let limit = checked(v, limit)?;
         let referrals = self.referrals.list_referrals(&filter, status, after, limit + 1).await?;
@@ -192,4 +195,14 @@ impl ReferralService for ReferralApi {
         let figures = self.referrals.figures(t).await?;
         Ok(Response::new(convert::statistics_out(&figures, t)))
     }
+}
+
+/// The filters of a ListReferrals call, as its page tokens are bound to them.
+#[derive(serde::Serialize)]
+struct ReferralsFilter<'a> {
+    status: i32,
+    agency: &'a str,
+    case: &'a str,
+    referred_after: Option<(i64, i32)>,
+    referred_before: Option<(i64, i32)>,
 }
