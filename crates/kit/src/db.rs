@@ -55,11 +55,27 @@ macro_rules! on_tx {
     };
 }
 
-/// The two sets of migrations of a service, one per backend.
+/// The two sets of migrations of a service, one per backend. The tables the kit owns (the outbox)
+/// come with the kit's own migrations, run beside them.
 #[derive(Clone, Copy)]
 pub struct Migrations {
     pub postgres: &'static Migrator,
     pub sqlite: &'static Migrator,
+}
+
+static KIT_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static KIT_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A service's migrations with the kit's, in version order (the kit's are numbered from 1,000,000
+/// on, after any service's). Migrations a service once had and now leaves to the kit (its own
+/// copy of the outbox table) stay applied in older stores, so they are not required to be present.
+fn with_kit_tables(service: &Migrator, kit: &Migrator) -> Migrator {
+    let mut migrations: Vec<sqlx::migrate::Migration> =
+        service.migrations.iter().chain(kit.migrations.iter()).cloned().collect();
+    migrations.sort_by_key(|m| m.version);
+    let mut migrator = Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT };
+    migrator.set_ignore_missing(true);
+    migrator
 }
 
 /// A service's store: a pool for reads and a pool for writes. On PostgreSQL they are the same
@@ -96,7 +112,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .map_err(DbError::Connect)?;
-            migrations.postgres.run(&pool).await.map_err(DbError::Migrate)?;
+            with_kit_tables(migrations.postgres, &KIT_POSTGRES).run(&pool).await.map_err(DbError::Migrate)?;
             let pool = Pool::Postgres(pool);
             Self { read: pool.clone(), write: pool }
         } else if url.starts_with("sqlite:") {
@@ -120,7 +136,7 @@ impl Db {
                 .connect_with(options.clone())
                 .await
                 .map_err(DbError::Connect)?;
-            migrations.sqlite.run(&write).await.map_err(DbError::Migrate)?;
+            with_kit_tables(migrations.sqlite, &KIT_SQLITE).run(&write).await.map_err(DbError::Migrate)?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))

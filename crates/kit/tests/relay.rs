@@ -16,7 +16,7 @@ use doxwatch_kit::{
 };
 use tokio::sync::watch;
 
-// Any service's migrations carry the outbox table; intake's are used here.
+// Any service's migrations will do (the kit adds its outbox table to them); intake's are used here.
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/sqlite");
 

@@ -1,7 +1,9 @@
 -- SQLite form of the PostgreSQL migration of the same name: times are fixed-width UTC text.
--- Effects owed to peers (see doxwatch.ops.v1.OutboxService). seq orders messages; a message
--- waits for every earlier pending message with its ordering_key.
-CREATE TABLE outbox (
+-- The outbox every service keeps, owned by the kit (see crates/kit/src/outbox). Stores made before
+-- the kit shipped it have the table from their service's own 0002_outbox migration, so it is
+-- created only where missing. seq orders messages; a message waits for every earlier pending message
+-- with its ordering_key.
+CREATE TABLE IF NOT EXISTS outbox (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,
     id               BLOB NOT NULL UNIQUE,
     peer             TEXT NOT NULL,
@@ -18,5 +20,5 @@ CREATE TABLE outbox (
     create_time      TEXT NOT NULL,
     done_time        TEXT
 );
-CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
-CREATE INDEX outbox_key ON outbox (ordering_key, state, seq);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox (ordering_key, state, seq);

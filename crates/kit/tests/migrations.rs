@@ -1,0 +1,47 @@
+//! The kit's own tables come with the kit's migrations, run beside each service's. A store made
+//! before, whose service migrations created the outbox themselves (version 2, since removed from
+//! the services), opens and keeps its effects.
+
+use doxwatch_kit::{
+    db::{Db, Migrations},
+    on_pool, outbox,
+    testing::TestDatabase,
+};
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/sqlite");
+const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+
+async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
+    let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("a fresh store");
+    let mut tx = store.begin().await.unwrap();
+    let effect =
+        outbox::Effect::new("links", "/doxwatch.links.v1.LinksService/RegisterLinks", "cases/1".into(), |id| {
+            doxwatch_proto::links::RegisterLinksRequest { registrations: vec![], request_id: id }
+        });
+    outbox::enqueue(&mut tx, effect).await.unwrap();
+    tx.commit().await.unwrap();
+    // Make it look as an older store does: the service's own outbox migration applied, the kit's not.
+    on_pool!(store.write(), p => {
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 1000001").execute(p).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (2, 'outbox', TRUE, $1, 0)",
+        )
+        .bind(vec![0u8; 48])
+        .execute(p)
+        .await
+        .unwrap();
+    });
+    store.close().await;
+
+    let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("the older store opens");
+    assert_eq!(outbox::status(&store).await.unwrap().pending, 1, "its effects are kept");
+    let applied: Vec<(i64,)> = on_pool!(store.read(), p => {
+        sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version").fetch_all(p).await.unwrap()
+    });
+    assert_eq!(applied, vec![(1,), (2,), (1000001,)], "the kit's migration is recorded, the old one kept");
+    store.close().await;
+}
+
+doxwatch_kit::backend_tests!(a_store_made_before_the_kit_owned_the_outbox_opens);
