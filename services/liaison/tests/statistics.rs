@@ -6,7 +6,7 @@ use common::*;
 use doxwatch_proto::liaison as pb;
 use pb::{NoticeKind as K, ReplyOutcome as O};
 
-suite_tests!(correspondence_figures_as_at_several_moments);
+backend_tests!(correspondence_figures_as_at_several_moments);
 
 async fn stats(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::LiaisonStatistics {
     s.liaison

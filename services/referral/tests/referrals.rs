@@ -8,7 +8,8 @@ use doxwatch_proto::{intake::CaseStatus as CS, links as links_pb, referral as pb
 use pb::{Decision as D, ReferralStatus as RS};
 use tonic::Code;
 
-suite_tests!(
+backend_tests!(
+    worker_threads = 4;
     a_referral_freezes_the_evidence_bundle_and_moves_the_case,
     referrals_the_assessment_does_not_allow_are_refused,
     a_withdrawn_referral_moves_the_case_back_and_frees_it,

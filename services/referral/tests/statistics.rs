@@ -7,7 +7,7 @@ use common::*;
 use doxwatch_proto::referral as pb;
 use pb::{Decision as D, ReferralStatus as RS};
 
-suite_tests!(figures_as_at_several_moments_and_as_recorded_before);
+backend_tests!(worker_threads = 4; figures_as_at_several_moments_and_as_recorded_before);
 
 const DAY: i64 = 86_400;
 
