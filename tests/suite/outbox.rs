@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use doxwatch_kit::{backend_tests, testing::ts};
+use doxwatch_kit::{
+    backend_tests,
+    testing::{DownPeer, ts},
+};
 use doxwatch_proto::{intake as pb, links as links_pb, ops as ops_pb};
 use doxwatch_suite_tests::*;
 use tonic::Code;
@@ -100,10 +103,13 @@ async fn effects_wait_while_link_tracking_is_down(stores: Stores) {
     // The synchronous read fails clearly; the effect waits.
     let err = case_links(&mut intake, &case.name).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Link-tracking's address turns the relay away: once it has been tried twice, the effect waits.
+    let down = DownPeer::start(links_addr).await;
+    assert!(down.turned_away(2, Duration::from_secs(10)).await, "the relay tries link-tracking again");
     let s = status(&intake_service).await;
     assert_eq!((s.pending, s.rejected), (1, 0));
     assert!(s.oldest_pending_age.is_some());
+    down.stop().await;
 
     let links_service = start_links(&stores.links, links_addr).await;
     let listed = eventually(Duration::from_secs(15), || {

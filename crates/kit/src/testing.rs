@@ -1,11 +1,15 @@
 //! What the tests of every service share: fresh stores (a SQLite file in a temporary directory
 //! always, a new PostgreSQL database when `DATABASE_URL` names a server; it is read, never set),
 //! services started on port 0 or a reserved address and wired to their peers, polling for what
-//! happens later, and a test per backend.
+//! happens later, stand-ins for peers that are down, and a test per backend.
 
 use std::{
     future::Future,
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -255,6 +259,51 @@ impl Running {
         if let Some(handle) = self.handle.take() {
             handle.await.expect("the service task ends");
         }
+    }
+}
+
+/// A peer that is down, as the services that call it see it: it listens on the peer's address and
+/// answers every call UNAVAILABLE, counting them. A test that asserts an effect still waits can
+/// then wait for the relay to have tried and be turned away, not for a fixed time in the hope that
+/// it tried.
+pub struct DownPeer {
+    running: Running,
+    calls: Arc<AtomicUsize>,
+}
+
+impl DownPeer {
+    /// Listens on `addr`, which must be free (a [`reserved_addr`], or a stopped service's).
+    pub async fn start(addr: SocketAddr) -> Self {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("the peer's address is free");
+        let addr = listener.local_addr().expect("a bound address");
+        let counted = calls.clone();
+        let refuse = tower::service_fn(move |_: http::Request<tonic::body::Body>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answer = tonic::Status::unavailable("the peer is down").into_http::<tonic::body::Body>();
+            std::future::ready(Ok::<_, std::convert::Infallible>(answer))
+        });
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let running = Running::start(addr, |shutdown| {
+            tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown)
+        })
+        .await;
+        Self { running, calls }
+    }
+
+    /// The calls turned away so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` calls have been turned away, for at most `limit`; whether they were.
+    pub async fn turned_away(&self, n: usize, limit: Duration) -> bool {
+        eventually(limit, async || (self.calls() >= n).then_some(())).await.is_some()
+    }
+
+    /// Stops listening and closes its connections, so that the real peer can start on the address.
+    pub async fn stop(self) {
+        self.running.stop().await;
     }
 }
 

@@ -13,7 +13,7 @@ pub use doxwatch_kit::{
 use doxwatch_kit::{
     config::{PeerUrls, ServiceConfig},
     run_app,
-    testing::{ANY_PORT, Backend, FreshStores, Officer, Running, TestDatabase, no_peers, start_service},
+    testing::{ANY_PORT, Backend, DownPeer, FreshStores, Officer, Running, TestDatabase, no_peers, start_service},
 };
 use doxwatch_proto::{
     intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
@@ -166,6 +166,12 @@ impl Suite {
         if let Some(intake) = self.intake_service.take() {
             intake.stop().await;
         }
+    }
+
+    /// A stand-in on intake's address that turns every call away as UNAVAILABLE, while intake is
+    /// stopped.
+    pub async fn intake_down(&self) -> DownPeer {
+        DownPeer::start(self.intake_addr).await
     }
 
     /// Starts intake again on its old address, with its old store.
