@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use doxwatch_kit::testing::{Officer, ts};
+use doxwatch_kit::{
+    backend_tests,
+    testing::{Officer, ts},
+};
 use doxwatch_proto::{
     intake as ipb,
     liaison::{self as npb, liaison_service_client::LiaisonServiceClient},
@@ -17,18 +20,7 @@ use doxwatch_suite_tests::*;
 use rand::Rng;
 use tonic::{Request, transport::Channel};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    impatient_clients_never_wedge_the_suite(SuiteStores::sqlite()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    match SuiteStores::postgres().await {
-        Some(stores) => impatient_clients_never_wedge_the_suite(stores).await,
-        None => eprintln!("DATABASE_URL is not set: PostgreSQL run skipped"),
-    }
-}
+backend_tests!(impatient_clients_never_wedge_the_suite);
 
 /// A deadline between 1 and 50 ms.
 fn impatient() -> Duration {

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use doxwatch_kit::testing::ts;
+use doxwatch_kit::{
+    backend_tests,
+    testing::{DownPeer, ts},
+};
 use doxwatch_proto::{intake as pb, links as links_pb, ops as ops_pb};
 use doxwatch_suite_tests::*;
 use tonic::Code;
@@ -35,7 +38,7 @@ async fn status(service: &doxwatch_kit::testing::Running) -> ops_pb::OutboxStatu
 }
 
 async fn a_case_s_urls_become_links_citing_it(stores: Stores) {
-    let links_service = start_links(&stores.links, "127.0.0.1:0".parse().unwrap()).await;
+    let links_service = start_links(&stores.links, ANY_PORT).await;
     let intake_service = start_intake(&stores.intake, &links_service.url()).await;
     let mut intake = intake(&intake_service);
     let case = intake
@@ -100,10 +103,13 @@ async fn effects_wait_while_link_tracking_is_down(stores: Stores) {
     // The synchronous read fails clearly; the effect waits.
     let err = case_links(&mut intake, &case.name).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Link-tracking's address turns the relay away: once it has been tried twice, the effect waits.
+    let down = DownPeer::start(links_addr).await;
+    assert!(down.turned_away(2, Duration::from_secs(10)).await, "the relay tries link-tracking again");
     let s = status(&intake_service).await;
     assert_eq!((s.pending, s.rejected), (1, 0));
     assert!(s.oldest_pending_age.is_some());
+    down.stop().await;
 
     let links_service = start_links(&stores.links, links_addr).await;
     let listed = eventually(Duration::from_secs(15), || {
@@ -132,7 +138,7 @@ async fn effects_wait_while_link_tracking_is_down(stores: Stores) {
 }
 
 async fn a_message_delivered_twice_is_applied_once(stores: Stores) {
-    let links_service = start_links(&stores.links, "127.0.0.1:0".parse().unwrap()).await;
+    let links_service = start_links(&stores.links, ANY_PORT).await;
     let mut links = links(&links_service);
     // What the relay sends: the message id as request_id. A relay that crashed after the peer
     // applied the message but before it recorded delivery sends it again.
@@ -181,31 +187,7 @@ async fn an_effect_the_peer_refuses_is_kept_as_rejected(stores: Stores) {
     wrong_peer.stop().await;
 }
 
-macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(doxwatch_suite_tests::Stores::sqlite()).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    match doxwatch_suite_tests::Stores::postgres().await {
-                        Some(stores) => super::$name(stores).await,
-                        None => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
-                    }
-                }
-            )+
-        }
-    };
-}
-
-both_backends!(
+backend_tests!(
     a_case_s_urls_become_links_citing_it,
     effects_wait_while_link_tracking_is_down,
     a_message_delivered_twice_is_applied_once,

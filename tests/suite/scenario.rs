@@ -102,12 +102,10 @@ async fn another_scenario_gives_its_own_figures_and_reports_can_be_reproduced_as
     check_against(SECOND, &published);
     assert_eq!(published.liaison.most_active_platform.as_ref().unwrap().kind, "FORUM");
 
-    // More data arrives after the report was made: a backfilled case received before as_of.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let made = time::OffsetDateTime::now_utc();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // More data arrives after the report was made: a backfilled case received before as_of. The
+    // report was made just before the case was recorded.
     let mut intake = doxwatch_suite_tests::intake(&suite.intake);
-    intake
+    let backfill = intake
         .create_case(doxwatch_proto::intake::CreateCaseRequest {
             case: Some(doxwatch_proto::intake::Case {
                 kind: doxwatch_proto::intake::CaseKind::Complaint as i32,
@@ -119,7 +117,9 @@ async fn another_scenario_gives_its_own_figures_and_reports_can_be_reproduced_as
             request_id: String::new(),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner();
+    let made = doxwatch_kit::timestamp::from_proto(&backfill.create_time.expect("the case's record time")).unwrap();
     let now = report::gather(&endpoints, at, None).await.unwrap();
     assert_eq!(now.cases.total, published.cases.total + 1, "the backfill shows in today's figures");
     let as_made = report::gather(&endpoints, at, Some(made)).await.unwrap();

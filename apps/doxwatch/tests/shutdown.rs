@@ -81,6 +81,8 @@ async fn health_follows_the_store_and_sigterm_always_stops_the_service() {
     // A write stuck behind the lock does not hold the process past its grace period.
     outsider.execute("BEGIN IMMEDIATE").await.expect("take the write lock again");
     let call = tokio::spawn(stuck_create(url.clone()));
+    // Nothing outside the process shows that the call has reached it and waits on the lock; half a
+    // second lets it get there before the signal.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let pid = i32::try_from(service.0.id()).expect("a pid");

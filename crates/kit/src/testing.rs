@@ -1,8 +1,28 @@
-//! Fresh stores for tests: a SQLite file in a temporary directory always, and a new PostgreSQL
-//! database when `DATABASE_URL` names a server (it is read, never set). Each is removed when the
-//! test is done with it.
+//! What the tests of every service share: fresh stores (a SQLite file in a temporary directory
+//! always, a new PostgreSQL database when `DATABASE_URL` names a server; it is read, never set),
+//! services started on port 0 or a reserved address and wired to their peers, polling for what
+//! happens later, stand-ins for peers that are down, and a test per backend.
+
+use std::{
+    future::Future,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{Connection, Executor};
+
+use crate::config::{PeerUrls, ServiceConfig};
+
+/// The backends a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// A database that exists for one test.
 pub struct TestDatabase {
@@ -41,6 +61,14 @@ impl TestDatabase {
         let _ = admin.close().await;
         let url = database_url_for(&admin_url, &name)?;
         Some(Self { url, backend: "postgres", cleanup: Cleanup::Postgres { admin_url, name } })
+    }
+
+    /// A fresh database on `backend`, or `None` for PostgreSQL without `DATABASE_URL`.
+    pub async fn on(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
     }
 
     /// Every backend this run can test: SQLite, and PostgreSQL when configured.
@@ -94,31 +122,98 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The stores of one test, each fresh and all on one backend: a [`TestDatabase`], or a test's own
+/// struct with one per service it starts. [`backend_tests!`](crate::backend_tests) makes them for
+/// each test, from the type its function takes.
+pub trait FreshStores: Sized {
+    /// `None` when the backend is not there (PostgreSQL without `DATABASE_URL`).
+    fn fresh(backend: Backend) -> impl Future<Output = Option<Self>>;
+}
+
+impl FreshStores for TestDatabase {
+    fn fresh(backend: Backend) -> impl Future<Output = Option<Self>> {
+        TestDatabase::on(backend)
+    }
+}
+
 /// A service configuration for tests: port 0, the given store, short grace and backoff, and
 /// peers that answer nowhere unless the test sets them.
-pub fn config(db: &TestDatabase) -> crate::config::ServiceConfig {
-    use std::time::Duration;
-
-    use crate::config::{OutboxConfig, PeerUrls, Secret, ServerLimits, ServiceConfig};
-    let nowhere = format!("http://127.0.0.1:{}", unused_port());
+pub fn config(db: &TestDatabase) -> ServiceConfig {
+    use crate::config::{OutboxConfig, Secret, ServerLimits};
     ServiceConfig {
-        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        listen: ANY_PORT,
         database_url: Secret::new(db.url().to_owned()),
         database_max_connections: 5,
         limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
-        peers: PeerUrls {
-            intake: nowhere.clone(),
-            links: nowhere.clone(),
-            liaison: nowhere.clone(),
-            referral: nowhere,
-        },
+        peers: no_peers(),
         outbox: OutboxConfig { poll_interval: Duration::from_millis(50), max_backoff: Duration::from_millis(200) },
     }
+}
+
+/// Peers that answer nowhere. A test names the ones a service calls:
+/// `PeerUrls { links: links.url(), ..no_peers() }`.
+pub fn no_peers() -> PeerUrls {
+    let nowhere = format!("http://127.0.0.1:{}", unused_port());
+    PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere }
 }
 
 /// A port nothing listens on (bound, then released).
 pub fn unused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(9)
+}
+
+/// Port 0 on the loopback interface: a service started there gets a free port of its own.
+pub const ANY_PORT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// A loopback address nothing listens on yet, for a service that starts after the peers that call
+/// it, or that they must know before it starts.
+pub fn reserved_addr() -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), unused_port())
+}
+
+/// Starts a service for a test: with its own store `db`, listening on `listen` ([`ANY_PORT`], a
+/// [`reserved_addr`], or the address of a service stopped to be started again), calling `peers`.
+/// The kit cannot name the services, so `start` builds the service's Application from the
+/// configuration and runs it: [`run_app!`](crate::run_app) for an Application with its own keys
+/// at their defaults, or a closure that builds it with others.
+pub async fn start_service(
+    db: &TestDatabase,
+    listen: SocketAddr,
+    peers: PeerUrls,
+    start: impl AsyncFnOnce(ServiceConfig) -> Running,
+) -> Running {
+    let mut config = config(db);
+    config.listen = listen;
+    config.peers = peers;
+    start(config).await
+}
+
+/// How [`start_service`] starts a service whose Application type is `$app` (anything with the
+/// `build(&ServiceConfig)`, `local_addr()` and `run_until(shutdown)` every doxwatch service has),
+/// with its own keys at their defaults.
+#[macro_export]
+macro_rules! run_app {
+    ($app:ty) => {
+        async |config: $crate::config::ServiceConfig| {
+            let app = <$app>::build(&config).await.expect(concat!(stringify!($app), " builds"));
+            $crate::testing::Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+        }
+    };
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`: for what a service does
+/// after it has answered (an effect delivered by its relay, a status a peer has moved).
+pub async fn eventually<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A service running in the test's runtime until `stop`.
@@ -167,6 +262,51 @@ impl Running {
     }
 }
 
+/// A peer that is down, as the services that call it see it: it listens on the peer's address and
+/// answers every call UNAVAILABLE, counting them. A test that asserts an effect still waits can
+/// then wait for the relay to have tried and be turned away, not for a fixed time in the hope that
+/// it tried.
+pub struct DownPeer {
+    running: Running,
+    calls: Arc<AtomicUsize>,
+}
+
+impl DownPeer {
+    /// Listens on `addr`, which must be free (a [`reserved_addr`], or a stopped service's).
+    pub async fn start(addr: SocketAddr) -> Self {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("the peer's address is free");
+        let addr = listener.local_addr().expect("a bound address");
+        let counted = calls.clone();
+        let refuse = tower::service_fn(move |_: http::Request<tonic::body::Body>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let answer = tonic::Status::unavailable("the peer is down").into_http::<tonic::body::Body>();
+            std::future::ready(Ok::<_, std::convert::Infallible>(answer))
+        });
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let running = Running::start(addr, |shutdown| {
+            tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown)
+        })
+        .await;
+        Self { running, calls }
+    }
+
+    /// The calls turned away so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` calls have been turned away, for at most `limit`; whether they were.
+    pub async fn turned_away(&self, n: usize, limit: Duration) -> bool {
+        eventually(limit, async || (self.calls() >= n).then_some(())).await.is_some()
+    }
+
+    /// Stops listening and closes its connections, so that the real peer can start on the address.
+    pub async fn stop(self) {
+        self.running.stop().await;
+    }
+}
+
 /// Adds the acting officer to every request of a test client.
 #[derive(Clone)]
 pub struct Officer(pub Option<&'static str>);
@@ -199,29 +339,45 @@ pub fn ts(rfc3339: &str) -> prost_types::Timestamp {
     crate::timestamp::to_proto(t)
 }
 
-/// Generates a test per backend from `async fn name(db: TestDatabase)`: always on SQLite, and on
-/// PostgreSQL when DATABASE_URL names a server.
+/// Runs `test` on fresh stores on `backend`; whether it ran (PostgreSQL needs `DATABASE_URL`).
+pub async fn run_on<S: FreshStores, F: AsyncFnOnce(S)>(backend: Backend, test: F) -> bool {
+    match S::fresh(backend).await {
+        Some(stores) => {
+            test(stores).await;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Generates a test per backend from each `async fn name(stores: S)`, where `S` is a
+/// [`TestDatabase`] or a test's own [`FreshStores`](crate::testing::FreshStores): always on
+/// SQLite, and on PostgreSQL when DATABASE_URL names a server. The runtime has two worker threads
+/// unless the list starts with `worker_threads = n;`.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {
+    (worker_threads = $threads:tt; $($name:ident),+ $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
                 async fn $name() {
-                    super::$name($crate::testing::TestDatabase::sqlite()).await;
+                    let ran = $crate::testing::run_on($crate::testing::Backend::Sqlite, super::$name).await;
+                    assert!(ran, "SQLite is always there");
                 }
             )+
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
                 async fn $name() {
-                    match $crate::testing::TestDatabase::postgres().await {
-                        Some(db) => super::$name(db).await,
-                        None => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
+                    if !$crate::testing::run_on($crate::testing::Backend::Postgres, super::$name).await {
+                        eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name));
                     }
                 }
             )+
         }
+    };
+    ($($name:ident),+ $(,)?) => {
+        $crate::backend_tests!(worker_threads = 2; $($name),+);
     };
 }

@@ -58,14 +58,10 @@ async fn figures_as_at_several_moments_and_as_recorded_before(db: TestDatabase) 
         .await
         .unwrap();
 
-    // Everything after this moment is a later backfill.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let published = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-
+    // Everything from D on is a later backfill: the figures are published just before D is recorded.
     let mut d = complaint("2019-08-01T10:00:00+08:00", Cat::Other);
     d.data_subjects.clear();
-    create(&mut client, d).await;
+    let published = create(&mut client, d).await.create_time.expect("D's record time");
     let mut e = complaint("2019-06-16T10:00:00+08:00", Cat::Teacher);
     e.kind = K::AgencyReferral as i32;
     create(&mut client, e).await;

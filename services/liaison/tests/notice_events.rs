@@ -8,7 +8,7 @@ use doxwatch_kit::page;
 use doxwatch_proto::liaison as pb;
 use pb::{NoticeEventKind as E, NoticeKind as K, ReplyOutcome as O};
 
-suite_tests!(a_timeline_is_read_a_page_at_a_time);
+backend_tests!(a_timeline_is_read_a_page_at_a_time);
 
 async fn events(
     s: &mut Suite,

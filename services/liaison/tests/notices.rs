@@ -7,7 +7,7 @@ use doxwatch_proto::{liaison as pb, links as links_pb};
 use pb::{NoticeKind as K, NoticeStatus as St, ReplyOutcome as O};
 use tonic::Code;
 
-suite_tests!(
+backend_tests!(
     a_removal_request_from_draft_to_close,
     refused_changes_and_bad_input_change_nothing,
     no_reply_is_derived_at_the_deadline,
@@ -92,20 +92,12 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
     assert!(replied.items[2].reply.is_none());
 
     // The claim reaches link-tracking as a platform report, which does not make the link removed.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let observations = loop {
-        let observations = s
-            .links
-            .list_observations(links_pb::ListObservationsRequest { link: links[0].clone(), ..Default::default() })
-            .await
-            .unwrap()
-            .into_inner()
-            .observations;
-        if !observations.is_empty() || tokio::time::Instant::now() > deadline {
-            break observations;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let observations = eventually(std::time::Duration::from_secs(10), async || {
+        let request = links_pb::ListObservationsRequest { link: links[0].clone(), ..Default::default() };
+        Some(s.links.list_observations(request).await.unwrap().into_inner().observations).filter(|o| !o.is_empty())
+    })
+    .await
+    .unwrap_or_default();
     assert_eq!(observations.len(), 1);
     assert_eq!(observations[0].source, links_pb::ObservationSource::PlatformReport as i32);
     let link = s.links.get_link(links_pb::GetLinkRequest { name: links[0].clone() }).await.unwrap().into_inner();

@@ -6,7 +6,7 @@ use common::*;
 use doxwatch_proto::liaison as pb;
 use pb::{NoticeKind as K, ReplyOutcome as O};
 
-suite_tests!(correspondence_figures_as_at_several_moments);
+backend_tests!(correspondence_figures_as_at_several_moments);
 
 async fn stats(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types::Timestamp>) -> pb::LiaisonStatistics {
     s.liaison
@@ -62,15 +62,14 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
     s.serve(&d2.name, "2019-10-06T10:00:00+08:00").await;
     s.draft(K::RemovalRequest, &facebook, &f).await;
 
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let published = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // The figures are published just before the reminder is recorded.
     let reminder = s
         .liaison
         .remind_notice(pb::RemindNoticeRequest { name: r1.name.clone(), request_id: String::new() })
         .await
         .unwrap()
         .into_inner();
+    let published = reminder.create_time.expect("the reminder's record time");
     s.serve(&reminder.name, "2019-10-20T10:00:00+08:00").await;
 
     let end = stats(&mut s, "2019-10-31T12:00:00+08:00", None).await;

@@ -13,7 +13,7 @@ use std::{
 };
 
 use common::*;
-use doxwatch_kit::testing::{TestDatabase, unused_port};
+use doxwatch_kit::testing::{TestDatabase, eventually, unused_port};
 use doxwatch_links::domain::Vantage;
 use doxwatch_proto::links as pb;
 use http_body_util::Full;
@@ -86,6 +86,7 @@ impl Site {
         if request.headers().contains_key("cookie") || request.headers().contains_key("authorization") {
             *self.cookies_seen.lock().unwrap() += 1;
         }
+        // Each answer takes `delay`, so that two replicas are mid-round at once: a pace, not a wait.
         tokio::time::sleep(self.delay).await;
         let page = self.pages.lock().unwrap().get(&path).cloned().unwrap_or(Page::Status(404, "no such page"));
         let response = match page {
@@ -96,6 +97,7 @@ impl Site {
                 .body(Full::new(Bytes::from_static(body.as_bytes()))),
             Page::Redirect(to) => Response::builder().status(302).header("location", to).body(Full::new(Bytes::new())),
             Page::Slow(wait) => {
+                // Slower than the rechecker's timeout, which is the real timer under test.
                 tokio::time::sleep(wait).await;
                 Response::builder().status(200).body(Full::new(Bytes::from_static(b"late")))
             }
@@ -351,14 +353,11 @@ async fn the_background_rechecker_runs_when_configured(db: TestDatabase) {
     let app = spawn_app_with(&db, |c| c.recheck.interval = Duration::from_secs(5)).await;
     let mut c = app.client.clone();
     let blocked = link(&mut c, &format!("http://{addr}/x"), SEEN).await;
-    let mut found = Vec::new();
-    for _ in 0..100 {
-        found = observations(&mut c, &blocked).await;
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let found = eventually(Duration::from_secs(10), async || {
+        Some(observations(&mut c, &blocked).await).filter(|found| !found.is_empty())
+    })
+    .await
+    .unwrap_or_default();
     assert_eq!(found.len(), 1, "the background rechecker checked the new link");
     assert_eq!(found[0].status, S::AccessRestricted as i32);
     assert_eq!(site.hits("/x"), 1);

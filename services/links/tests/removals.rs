@@ -31,7 +31,7 @@ async fn request(client: &mut Client, notice: &str, links: &[&pb::Link], served_
         .recorded
 }
 
-async fn observe(client: &mut Client, link: &pb::Link, status: S, at: &str, source: Src) {
+async fn observe(client: &mut Client, link: &pb::Link, status: S, at: &str, source: Src) -> pb::Observation {
     client
         .record_observations(pb::RecordObservationsRequest {
             observations: vec![pb::Observation {
@@ -45,7 +45,10 @@ async fn observe(client: &mut Client, link: &pb::Link, status: S, at: &str, sour
             request_id: String::new(),
         })
         .await
-        .unwrap();
+        .unwrap()
+        .into_inner()
+        .observations
+        .remove(0)
 }
 
 async fn stats(
@@ -108,12 +111,10 @@ async fn removal_figures_as_at_several_moments(db: TestDatabase) {
     .await
     .unwrap();
 
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let published = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-
-    // Backfills after publication: an earlier ONLINE check of T4, and a request for T6.
-    observe(&mut c, &t[3], S::Online, "2019-10-15T10:00:00+08:00", Src::OfficerCheck).await;
+    // Backfills after publication: an earlier ONLINE check of T4, and a request for T6. The figures
+    // are published just before the first is recorded.
+    let backfill = observe(&mut c, &t[3], S::Online, "2019-10-15T10:00:00+08:00", Src::OfficerCheck).await;
+    let published = backfill.record_time.expect("the observation's record time");
     assert_eq!(request(&mut c, &notice(3), &[&t[5]], "2019-10-05T10:00:00+08:00").await, 1);
 
     let noon = "2019-11-08T12:00:00+08:00";

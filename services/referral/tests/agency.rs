@@ -11,7 +11,8 @@ use doxwatch_proto::{intake as intake_pb, referral as pb};
 use pb::{FeedEntryKind as K, ReferralStatus as RS, watch_referrals_response::Message as M};
 use tonic::{Code, Streaming};
 
-suite_tests!(
+backend_tests!(
+    worker_threads = 4;
     a_police_client_resumes_from_its_cursor_and_sees_every_referral_once,
     acknowledgement_is_idempotent_and_agencies_see_only_their_own,
     outcomes_in_and_out_of_order_and_their_notes_on_the_case,

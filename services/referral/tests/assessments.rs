@@ -12,7 +12,8 @@ use doxwatch_proto::{
 use pb::Decision as D;
 use tonic::Code;
 
-suite_tests!(
+backend_tests!(
+    worker_threads = 4;
     decisions_the_criteria_do_not_support_are_refused,
     a_new_assessment_supersedes_the_current_one_and_moves_the_case,
     enquiries_unknown_cases_and_bad_input_are_refused,

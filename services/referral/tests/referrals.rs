@@ -8,7 +8,8 @@ use doxwatch_proto::{intake::CaseStatus as CS, links as links_pb, referral as pb
 use pb::{Decision as D, ReferralStatus as RS};
 use tonic::Code;
 
-suite_tests!(
+backend_tests!(
+    worker_threads = 4;
     a_referral_freezes_the_evidence_bundle_and_moves_the_case,
     referrals_the_assessment_does_not_allow_are_refused,
     a_withdrawn_referral_moves_the_case_back_and_frees_it,
@@ -196,10 +197,13 @@ async fn the_case_follows_a_referral_made_while_intake_was_down(stores: Stores) 
     s.stop_intake().await;
     let referral = s.refer(&assessment.name, "POLICE", "2019-08-03T10:00:00+08:00").await;
     assert_eq!(referral.case_received_at, Some(ts("2019-08-01T10:00:00+08:00")), "read when the case was assessed");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Intake's address turns the relay away: once it has been tried twice, the move still waits.
+    let down = s.intake_down().await;
+    assert!(down.turned_away(2, std::time::Duration::from_secs(10)).await, "the relay tries intake again");
     let waiting =
         s.outbox().get_outbox_status(doxwatch_proto::ops::GetOutboxStatusRequest {}).await.unwrap().into_inner();
     assert_eq!(waiting.pending, 1, "the move waits for intake");
+    down.stop().await;
 
     s.restart_intake(&stores).await;
     assert_eq!(s.case_status_eventually(&case, CS::Referred).await, CS::Referred);

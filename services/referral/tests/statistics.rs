@@ -7,7 +7,7 @@ use common::*;
 use doxwatch_proto::referral as pb;
 use pb::{Decision as D, ReferralStatus as RS};
 
-suite_tests!(figures_as_at_several_moments_and_as_recorded_before);
+backend_tests!(worker_threads = 4; figures_as_at_several_moments_and_as_recorded_before);
 
 const DAY: i64 = 86_400;
 
@@ -67,14 +67,14 @@ async fn figures(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types
     }
 }
 
-async fn acknowledge(s: &Suite, referral: &str, reference: &str, at: &str) {
+async fn acknowledge(s: &Suite, referral: &str, reference: &str, at: &str) -> pb::Referral {
     let request = pb::AcknowledgeReferralRequest {
         name: referral.to_owned(),
         agency_reference: reference.to_owned(),
         acknowledged_at: Some(ts(at)),
         request_id: String::new(),
     };
-    s.police().acknowledge_referral(request).await.expect("acknowledged");
+    s.police().acknowledge_referral(request).await.expect("acknowledged").into_inner()
 }
 
 async fn report(s: &Suite, referral: &str, outcome: RS, at: &str) {
@@ -121,10 +121,9 @@ async fn figures_as_at_several_moments_and_as_recorded_before(stores: Stores) {
     let a5 = s.assess(&c5, D::ReferToPolice, &at("07-06")).await;
     s.refer(&a5.name, "ICAC", &at("07-08")).await;
 
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let mark = doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now());
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    acknowledge(&s, &r2b.name, "P-2", &at("07-13")).await;
+    // The mark falls just before C2's acknowledgement is recorded.
+    let acknowledged = acknowledge(&s, &r2b.name, "P-2", &at("07-13")).await;
+    let mark = acknowledged.update_time.expect("the acknowledgement's record time");
     report(&s, &r2b.name, RS::UnderInvestigation, &at("07-15")).await;
     s.assess(&c4, D::ProsecuteSummary, &at("07-10")).await;
 

@@ -5,9 +5,16 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use doxwatch_kit::testing::{Officer, Running, TestDatabase};
 #[allow(unused_imports)]
-pub use doxwatch_kit::testing::{ts, violated_fields};
+pub use doxwatch_kit::{
+    backend_tests,
+    testing::{eventually, ts, violated_fields},
+};
+use doxwatch_kit::{
+    config::PeerUrls,
+    run_app,
+    testing::{ANY_PORT, Backend, FreshStores, Officer, Running, TestDatabase, no_peers, start_service},
+};
 use doxwatch_proto::{
     liaison::{self as pb, liaison_service_client::LiaisonServiceClient},
     links::{self as links_pb, links_service_client::LinksServiceClient},
@@ -30,19 +37,21 @@ pub struct Stores {
     pub links: TestDatabase,
 }
 
-pub async fn start_links(db: &TestDatabase, listen: SocketAddr) -> Running {
-    let mut config = doxwatch_kit::testing::config(db);
-    config.listen = listen;
-    let app = doxwatch_links::Application::build(&config).await.expect("links builds");
-    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+impl FreshStores for Stores {
+    async fn fresh(backend: Backend) -> Option<Self> {
+        Some(Self { liaison: TestDatabase::on(backend).await?, links: TestDatabase::on(backend).await? })
+    }
+}
+
+async fn start_links(db: &TestDatabase, listen: SocketAddr) -> Running {
+    start_service(db, listen, no_peers(), run_app!(doxwatch_links::Application)).await
 }
 
 pub async fn start(stores: &Stores) -> Suite {
-    let links_service = start_links(&stores.links, "127.0.0.1:0".parse().unwrap()).await;
-    let mut config = doxwatch_kit::testing::config(&stores.liaison);
-    config.peers.links = links_service.url();
-    let app = doxwatch_liaison::Application::build(&config).await.expect("liaison builds");
-    let liaison_service = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    let links_service = start_links(&stores.links, ANY_PORT).await;
+    let peers = PeerUrls { links: links_service.url(), ..no_peers() };
+    let liaison_service =
+        start_service(&stores.liaison, ANY_PORT, peers, run_app!(doxwatch_liaison::Application)).await;
     Suite {
         liaison: LiaisonServiceClient::with_interceptor(liaison_service.channel.clone(), Officer(Some("officer-ho"))),
         links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-ho"))),
@@ -59,6 +68,7 @@ impl Suite {
         }
     }
 
+    /// Starts link-tracking again on its old address, with its old store.
     pub async fn restart_links(&mut self, db: &TestDatabase) {
         let links = start_links(db, self.links_addr).await;
         self.links = LinksServiceClient::with_interceptor(links.channel.clone(), Officer(Some("officer-ho")));
@@ -136,52 +146,17 @@ impl Suite {
             .into_inner()
     }
 
-    /// Link-tracking's count of links requested as at `as_of`, once it has settled on `expected`.
+    /// Link-tracking's count of links requested as at `as_of`, once it has settled on `expected`
+    /// (or whatever it is after 15 seconds).
     pub async fn requested_eventually(&mut self, as_of: &str, expected: i64) -> i64 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let stats = self
-                .links
-                .get_link_statistics(links_pb::GetLinkStatisticsRequest {
-                    as_of: Some(ts(as_of)),
-                    recorded_before: None,
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            let requested = stats.total.map_or(0, |t| t.links_requested);
-            if requested == expected || tokio::time::Instant::now() > deadline {
-                return requested;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut requested = 0;
+        eventually(Duration::from_secs(15), async || {
+            let request = links_pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before: None };
+            let stats = self.links.get_link_statistics(request).await.unwrap().into_inner();
+            requested = stats.total.map_or(0, |t| t.links_requested);
+            (requested == expected).then_some(())
+        })
+        .await;
+        requested
     }
-}
-
-/// Generates a test per backend from `async fn name(stores: Stores)`.
-#[macro_export]
-macro_rules! suite_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    use doxwatch_kit::testing::TestDatabase;
-                    super::$name(super::common::Stores { liaison: TestDatabase::sqlite(), links: TestDatabase::sqlite() }).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    use doxwatch_kit::testing::TestDatabase;
-                    match (TestDatabase::postgres().await, TestDatabase::postgres().await) {
-                        (Some(liaison), Some(links)) => super::$name(super::common::Stores { liaison, links }).await,
-                        _ => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
-                    }
-                }
-            )+
-        }
-    };
 }

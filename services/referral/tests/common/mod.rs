@@ -5,9 +5,16 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use doxwatch_kit::testing::{Officer, Running, TestDatabase};
 #[allow(unused_imports)]
-pub use doxwatch_kit::testing::{ts, violated_fields};
+pub use doxwatch_kit::{
+    backend_tests,
+    testing::{eventually, ts, violated_fields},
+};
+use doxwatch_kit::{
+    config::{PeerUrls, ServiceConfig},
+    run_app,
+    testing::{ANY_PORT, Backend, DownPeer, FreshStores, Officer, Running, TestDatabase, no_peers, start_service},
+};
 use doxwatch_proto::{
     intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
     links::{self as links_pb, links_service_client::LinksServiceClient},
@@ -53,6 +60,14 @@ impl Stores {
     }
 }
 
+impl FreshStores for Stores {
+    async fn fresh(backend: Backend) -> Option<Self> {
+        let (referral, intake, links) =
+            tokio::join!(TestDatabase::on(backend), TestDatabase::on(backend), TestDatabase::on(backend));
+        Some(Self::new(referral?, intake?, links?))
+    }
+}
+
 pub struct Suite {
     pub referral: Client,
     pub intake: Intake,
@@ -65,36 +80,38 @@ pub struct Suite {
 }
 
 async fn start_links(stores: &Stores, listen: SocketAddr) -> Running {
-    let mut config = doxwatch_kit::testing::config(&stores.links);
-    config.listen = listen;
-    let mut own = doxwatch_links::config::LinksConfig::defaults(&config);
-    own.evidence.dir = stores.evidence.path().to_owned();
-    let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
-    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+    start_service(&stores.links, listen, no_peers(), async |config: ServiceConfig| {
+        let mut own = doxwatch_links::config::LinksConfig::defaults(&config);
+        own.evidence.dir = stores.evidence.path().to_owned();
+        let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
+        Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+    })
+    .await
 }
 
 async fn start_intake(stores: &Stores, listen: SocketAddr, links: SocketAddr) -> Running {
-    let mut config = doxwatch_kit::testing::config(&stores.intake);
-    config.listen = listen;
-    config.peers.links = format!("http://{links}");
-    let app = doxwatch_intake::Application::build(&config).await.expect("intake builds");
-    Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+    let peers = PeerUrls { links: format!("http://{links}"), ..no_peers() };
+    start_service(&stores.intake, listen, peers, run_app!(doxwatch_intake::Application)).await
+}
+
+async fn start_referral(stores: &Stores, intake: &Running, links: &Running) -> Running {
+    let peers = PeerUrls { intake: intake.url(), links: links.url(), ..no_peers() };
+    start_service(&stores.referral, ANY_PORT, peers, async |config: ServiceConfig| {
+        let own = doxwatch_referral::ReferralConfig {
+            agencies: vec!["POLICE".into(), "ICAC".into()],
+            watch_heartbeat: HEARTBEAT,
+            ..Default::default()
+        };
+        let app = doxwatch_referral::Application::build_with(&config, &own).await.expect("referral builds");
+        Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+    })
+    .await
 }
 
 pub async fn start(stores: &Stores) -> Suite {
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let links_service = start_links(stores, any).await;
-    let intake_service = start_intake(stores, any, links_service.addr).await;
-    let mut config = doxwatch_kit::testing::config(&stores.referral);
-    config.peers.intake = intake_service.url();
-    config.peers.links = links_service.url();
-    let own = doxwatch_referral::ReferralConfig {
-        agencies: vec!["POLICE".into(), "ICAC".into()],
-        watch_heartbeat: HEARTBEAT,
-        ..Default::default()
-    };
-    let app = doxwatch_referral::Application::build_with(&config, &own).await.expect("referral builds");
-    let referral_service = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
+    let links_service = start_links(stores, ANY_PORT).await;
+    let intake_service = start_intake(stores, ANY_PORT, links_service.addr).await;
+    let referral_service = start_referral(stores, &intake_service, &links_service).await;
     Suite {
         referral: ReferralServiceClient::with_interceptor(
             referral_service.channel.clone(),
@@ -149,6 +166,12 @@ impl Suite {
         if let Some(intake) = self.intake_service.take() {
             intake.stop().await;
         }
+    }
+
+    /// A stand-in on intake's address that turns every call away as UNAVAILABLE, while intake is
+    /// stopped.
+    pub async fn intake_down(&self) -> DownPeer {
+        DownPeer::start(self.intake_addr).await
     }
 
     /// Starts intake again on its old address, with its old store.
@@ -283,19 +306,14 @@ impl Suite {
         case: &str,
         expected: intake_pb::CaseStatus,
     ) -> intake_pb::CaseStatus {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = self
-                .intake
-                .get_case(intake_pb::GetCaseRequest { name: case.to_owned() })
-                .await
-                .ok()
-                .map(|c| c.into_inner().status);
-            if status == Some(expected as i32) || tokio::time::Instant::now() > deadline {
-                return status.and_then(|s| intake_pb::CaseStatus::try_from(s).ok()).unwrap_or_default();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut status = None;
+        eventually(Duration::from_secs(15), async || {
+            let request = intake_pb::GetCaseRequest { name: case.to_owned() };
+            status = self.intake.get_case(request).await.ok().map(|c| c.into_inner().status);
+            (status == Some(expected as i32)).then_some(())
+        })
+        .await;
+        status.and_then(|s| intake_pb::CaseStatus::try_from(s).ok()).unwrap_or_default()
     }
 
     pub async fn case_events(&mut self, case: &str) -> Vec<intake_pb::CaseEvent> {
@@ -306,32 +324,26 @@ impl Suite {
 
     /// The referral service's outbox once nothing is pending (or after 15 seconds).
     pub async fn outbox_settled(&mut self) -> ops_pb::OutboxStatus {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let status = self
-                .outbox()
-                .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
-                .await
-                .expect("outbox status")
-                .into_inner();
-            if status.pending == 0 || tokio::time::Instant::now() > deadline {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let mut status = ops_pb::OutboxStatus::default();
+        eventually(Duration::from_secs(15), async || {
+            let request = ops_pb::GetOutboxStatusRequest {};
+            status = self.outbox().get_outbox_status(request).await.expect("outbox status").into_inner();
+            (status.pending == 0).then_some(())
+        })
+        .await;
+        status
     }
 
     /// Link-tracking's links of a case once there are `n` (or after 15 seconds).
     pub async fn case_links_eventually(&mut self, case: &str, n: usize) -> Vec<links_pb::Link> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
+        let mut links = Vec::new();
+        eventually(Duration::from_secs(15), async || {
             let request = links_pb::ListLinksRequest { case: case.to_owned(), page_size: 100, ..Default::default() };
-            let links = self.links.list_links(request).await.expect("links").into_inner().links;
-            if links.len() == n || tokio::time::Instant::now() > deadline {
-                return links;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            links = self.links.list_links(request).await.expect("links").into_inner().links;
+            (links.len() == n).then_some(())
+        })
+        .await;
+        links
     }
 
     /// Stores a capture of `link` and returns its SHA-256.
@@ -351,34 +363,4 @@ impl Suite {
         ];
         self.links.add_evidence(tokio_stream::iter(messages)).await.expect("evidence stored").into_inner().sha256
     }
-}
-
-/// Generates a test per backend from `async fn name(stores: Stores)`.
-#[macro_export]
-macro_rules! suite_tests {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    use doxwatch_kit::testing::TestDatabase;
-                    super::$name(super::common::Stores::new(TestDatabase::sqlite(), TestDatabase::sqlite(), TestDatabase::sqlite())).await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    use doxwatch_kit::testing::TestDatabase;
-                    match tokio::join!(TestDatabase::postgres(), TestDatabase::postgres(), TestDatabase::postgres()) {
-                        (Some(referral), Some(intake), Some(links)) => {
-                            super::$name(super::common::Stores::new(referral, intake, links)).await
-                        }
-                        _ => eprintln!("DATABASE_URL is not set: PostgreSQL run of {} skipped", stringify!($name)),
-                    }
-                }
-            )+
-        }
-    };
 }
