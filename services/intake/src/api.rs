@@ -1,12 +1,12 @@
 //! The gRPC face of intake: requests are checked and converted to domain values, handed to the
 //! service, and the results converted back. Nothing here decides anything.
 
-use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::{
     actor::Actor,
+    as_at::AsAt,
     error::{self, FieldViolations},
-    idempotency::{MAX_REQUEST_ID_LEN, RequestKey},
     page, timestamp,
+    validate::{self, request_key},
 };
 use doxwatch_proto::intake::{self as pb, intake_service_server::IntakeService};
 use tonic::{Request, Response, Status};
@@ -26,24 +26,6 @@ impl IntakeApi {
     pub fn new(intake: Intake) -> Self {
         Self { intake }
     }
-}
-
-/// The request's idempotency key, if it has a `request_id`: the id is checked and the hash is of
-/// the request with the id cleared.
-fn request_key<M: prost::Message + Clone>(
-    v: &mut FieldViolations,
-    method: &str,
-    request_id: &str,
-    request: &M,
-    clear: impl FnOnce(&mut M),
-) -> Option<RequestKey> {
-    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
-        v.add("request_id", format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
-        return None;
-    }
-    let mut payload = request.clone();
-    clear(&mut payload);
-    RequestKey::new(method, request_id, &payload)
 }
 
 fn invalid(v: FieldViolations) -> Status {
@@ -96,8 +78,8 @@ impl IntakeService for IntakeApi {
                 req.data_subject_category,
                 DataSubjectCategory::from_code,
             ),
-            received_after: convert::optional_time(&mut v, "received_after", req.received_after.as_ref()),
-            received_before: convert::optional_time(&mut v, "received_before", req.received_before.as_ref()),
+            received_after: validate::optional_time(&mut v, "received_after", req.received_after.as_ref()),
+            received_before: validate::optional_time(&mut v, "received_before", req.received_before.as_ref()),
         };
         let fingerprint = page::filter_fingerprint(&filter);
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();

@@ -4,37 +4,15 @@
 use doxwatch_kit::as_at::AsAt;
 use std::collections::BTreeSet;
 
-use doxwatch_kit::{error::FieldViolations, timestamp};
+use doxwatch_kit::{
+    error::FieldViolations,
+    timestamp,
+    validate::{required, text},
+};
 use doxwatch_proto::intake as pb;
 use time::OffsetDateTime;
 
 use crate::domain::*;
-
-/// A required enum: unspecified and unknown numbers are refused.
-fn required<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) -> Option<T>) -> Option<T> {
-    let value = from(code);
-    if value.is_none() {
-        if code == 0 {
-            v.add(field, "is required");
-        } else {
-            v.add(field, format!("{code} is not a known value"));
-        }
-    }
-    value
-}
-
-/// A text of 1 to `max` characters (after trimming), or `None` and a violation.
-fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
-    let trimmed = value.trim();
-    if required && trimmed.is_empty() {
-        v.add(field, "is required");
-    } else if trimmed.chars().count() > max {
-        v.add(field, format!("must be at most {max} characters"));
-    } else if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        v.add(field, "must not contain control characters");
-    }
-    trimmed.to_owned()
-}
 
 fn contact(v: &mut FieldViolations, field: &str, c: Option<&pb::Contact>) -> Option<Contact> {
     let c = c?;
@@ -189,14 +167,6 @@ pub fn filter_code<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(
         v.add(field, format!("{code} is not a known value"));
     }
     Some(code)
-}
-
-pub fn optional_time(
-    v: &mut FieldViolations,
-    field: &str,
-    ts: Option<&prost_types::Timestamp>,
-) -> Option<OffsetDateTime> {
-    ts.and_then(|ts| v.check(field, timestamp::from_proto(ts)))
 }
 
 fn contact_to_proto(c: &Contact) -> pb::Contact {

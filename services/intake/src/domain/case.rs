@@ -1,7 +1,5 @@
 //! A case and its parts, with the limits officers' input must respect.
 
-use std::fmt;
-
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -20,37 +18,11 @@ pub const MAX_DATA_SUBJECTS: usize = 50;
 /// Longest note on a transition, in characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 
-/// A case's id: a UUIDv7, so ids sort in the order cases were recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CaseId(pub Uuid);
-
-impl CaseId {
-    pub fn new() -> Self {
-        CaseId(Uuid::now_v7())
-    }
-
-    /// Parses a resource name `cases/{uuid}`.
-    pub fn parse_name(name: &str) -> Result<Self, String> {
-        let id = name.strip_prefix("cases/").ok_or_else(|| "must be of the form cases/{case}".to_owned())?;
-        Uuid::try_parse(id).map(CaseId).map_err(|_| "must be of the form cases/{case} with a UUID".to_owned())
-    }
-
-    pub fn name(&self) -> String {
-        format!("cases/{}", self.0)
-    }
-}
-
-impl Default for CaseId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CaseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
+doxwatch_kit::resource_id!(
+    /// A case's id: a UUIDv7, so ids sort in the order cases were recorded.
+    CaseId,
+    "cases"
+);
 
 /// How to reach a person. Personal data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
