@@ -2,6 +2,7 @@
 //! officer's client. `main` installs the crypto provider, parses the command line and dispatches.
 
 mod client;
+mod credentials;
 mod output;
 mod report;
 mod suite;
@@ -56,6 +57,14 @@ enum Command {
     /// What a service still owes its peers, and what they refused.
     #[command(subcommand)]
     Outbox(client::outbox::OutboxCommand),
+    /// Create the suite's CA and the certificates of its services and agencies.
+    #[command(subcommand)]
+    Certs(credentials::CertsCommand),
+    /// Issue officers' profiles (certificate, key, token) from the local issuer; operators only.
+    #[command(subcommand)]
+    Officer(credentials::OfficerCommand),
+    /// Print who the services think you are.
+    Whoami(credentials::WhoAmIArgs),
     /// Ask a service whether it is serving (exit code 0 if it is).
     Health(client::health::HealthArgs),
     /// The situation report as at a moment, from the four services' figures.
@@ -68,20 +77,22 @@ enum Command {
 /// Options every client command shares.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ClientArgs {
-    /// The acting officer, recorded on every change.
-    #[arg(long, env = "DOXWATCH_OFFICER", global = true)]
-    pub officer: Option<String>,
+    /// The credentials to call with: a profile directory (`ca.pem`, `client.pem`, `client.key`,
+    /// `token`) from `doxwatch officer add`. Defaults to the local profile `doxwatch up` writes
+    /// in its data directory.
+    #[arg(long, env = "DOXWATCH_PROFILE", global = true)]
+    pub profile: Option<PathBuf>,
     /// The intake service's address.
-    #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "http://127.0.0.1:50051", global = true)]
+    #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "https://127.0.0.1:50051", global = true)]
     pub intake_url: String,
     /// The link-tracking service's address.
-    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "http://127.0.0.1:50052", global = true)]
+    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "https://127.0.0.1:50052", global = true)]
     pub links_url: String,
     /// The platform-liaison service's address.
-    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "http://127.0.0.1:50053", global = true)]
+    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "https://127.0.0.1:50053", global = true)]
     pub liaison_url: String,
     /// The referral service's address.
-    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "http://127.0.0.1:50054", global = true)]
+    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "https://127.0.0.1:50054", global = true)]
     pub referral_url: String,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -126,6 +137,9 @@ fn main() -> ExitCode {
             Command::Agency(command) => client::agency::run(command).await,
             Command::Outbox(command) => client::outbox::run(command).await,
             Command::Health(args) => client::health::run(args).await,
+            Command::Certs(command) => credentials::certs(command),
+            Command::Officer(command) => credentials::officer(command),
+            Command::Whoami(args) => credentials::whoami(args).await,
             Command::Report(args) => report::report(args).await,
             Command::Scenario(command) => report::scenario(command).await,
         }

@@ -12,24 +12,28 @@ use crate::output::CliError;
 /// Where the four services answer.
 #[derive(clap::Args, Clone, Debug)]
 pub struct EndpointArgs {
-    #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(long, env = "DOXWATCH_INTAKE_URL", default_value = "https://127.0.0.1:50051")]
     pub intake_url: String,
-    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(long, env = "DOXWATCH_LINKS_URL", default_value = "https://127.0.0.1:50052")]
     pub links_url: String,
-    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "http://127.0.0.1:50053")]
+    #[arg(long, env = "DOXWATCH_LIAISON_URL", default_value = "https://127.0.0.1:50053")]
     pub liaison_url: String,
-    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "http://127.0.0.1:50054")]
+    #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "https://127.0.0.1:50054")]
     pub referral_url: String,
+    /// The credentials to call with (see `doxwatch officer add`); the local profile by default.
+    #[arg(long, env = "DOXWATCH_PROFILE")]
+    pub profile: Option<PathBuf>,
 }
 
 impl EndpointArgs {
-    fn endpoints(&self) -> Endpoints {
-        Endpoints {
+    fn endpoints(&self) -> Result<Endpoints, CliError> {
+        Ok(Endpoints {
             intake: self.intake_url.clone(),
             links: self.links_url.clone(),
             liaison: self.liaison_url.clone(),
             referral: self.referral_url.clone(),
-        }
+            credentials: crate::client::credentials(self.profile.as_deref())?,
+        })
     }
 }
 
@@ -109,7 +113,7 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         return draw_chart(&args, path).await;
     }
     let as_of = args.as_of.unwrap_or_else(now);
-    let report = report::gather(&args.endpoints.endpoints(), as_of, args.recorded_before)
+    let report = report::gather(&args.endpoints.endpoints()?, as_of, args.recorded_before)
         .await
         .map_err(|e| CliError::Other(e.to_string()))?;
     let content = match args.format {
@@ -132,7 +136,7 @@ async fn draw_chart(args: &ReportArgs, path: &Path) -> Result<(), CliError> {
     let from = args.from.ok_or_else(|| CliError::Usage("--chart needs --from".to_owned()))?;
     let to = args.to.unwrap_or_else(now);
     let step = time::Duration::days(i64::from(args.step_days));
-    let series = chart::series(&args.endpoints.endpoints(), from, to, step).await.map_err(|e| match e {
+    let series = chart::series(&args.endpoints.endpoints()?, from, to, step).await.map_err(|e| match e {
         report::ReportError::Span(why) => CliError::Usage(why),
         other => CliError::Other(other.to_string()),
     })?;
@@ -199,7 +203,7 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                 bar.set_style(style);
             }
             let started = std::time::Instant::now();
-            load::load(&checked, &plan, &args.endpoints.endpoints(), &Bar(bar.clone()))
+            load::load(&checked, &plan, &args.endpoints.endpoints()?, &Bar(bar.clone()))
                 .await
                 .map_err(|e| CliError::Other(e.to_string()))?;
             bar.finish_and_clear();

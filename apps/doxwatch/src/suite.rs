@@ -115,10 +115,17 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.data_dir.display())))?;
+    // Secure by default: TLS with client certificates and officers' tokens from the first start.
+    let pki = crate::credentials::ensure_local(&args.data_dir, &args.host.to_string())?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut running = Vec::new();
     for (name, port) in SERVICES {
         let mut service_layers = Layers::default();
+        let file = |p: PathBuf| p.display().to_string();
+        service_layers.default_value("tls_ca_file", file(pki.join("ca.pem")));
+        service_layers.default_value("tls_cert_file", file(pki.join(format!("services/{name}.pem"))));
+        service_layers.default_value("tls_key_file", file(pki.join(format!("services/{name}.key"))));
+        service_layers.default_value("token_jwks", file(pki.join("jwks.json")));
         let path = args.data_dir.join(format!("{name}.db"));
         let mut config = ServiceConfig::from_layers(
             &mut service_layers,
@@ -128,6 +135,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         let peer_host = if args.host.is_unspecified() { "127.0.0.1".to_owned() } else { args.host.to_string() };
         config.peers = PeerUrls::local(&peer_host);
         let built = Built::build(name, &config, &mut service_layers).await?;
+        service_layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
         println!("{name:<10}{}", built.local_addr());
         running.push(tokio::spawn(built.run(stop_rx.clone())));
     }

@@ -9,19 +9,20 @@ pub mod render;
 pub mod report;
 pub mod scenario;
 
-/// Where the four services answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the four services answer, and the credentials to call them with.
+#[derive(Debug, Clone)]
 pub struct Endpoints {
     pub intake: String,
     pub links: String,
     pub liaison: String,
     pub referral: String,
+    pub credentials: doxwatch_kit::profile::Credentials,
 }
 
 impl Endpoints {
     /// The suite as `doxwatch up` runs it on one host.
-    pub fn local(host: &str) -> Self {
+    pub fn local(host: &str, credentials: doxwatch_kit::profile::Credentials) -> Self {
         let urls = doxwatch_kit::config::PeerUrls::local(host);
-        Self { intake: urls.intake, links: urls.links, liaison: urls.liaison, referral: urls.referral }
+        Self { intake: urls.intake, links: urls.links, liaison: urls.liaison, referral: urls.referral, credentials }
     }
 }

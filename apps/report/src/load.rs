@@ -6,7 +6,10 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use doxwatch_kit::{actor::OFFICER_HEADER, timestamp::to_proto};
+use doxwatch_kit::{
+    profile::{Bearer, Credentials},
+    timestamp::to_proto,
+};
 use doxwatch_proto::{
     intake::{self as intake_pb, intake_service_client::IntakeServiceClient},
     liaison::{self as liaison_pb, liaison_service_client::LiaisonServiceClient},
@@ -16,10 +19,9 @@ use doxwatch_proto::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 use tonic::{
-    Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    Status,
+    service::interceptor::InterceptedService,
+    transport::Channel,
 };
 
 use crate::{
@@ -57,28 +59,14 @@ impl Progress for Quiet {
     fn advance(&self, _n: u64) {}
 }
 
-#[derive(Clone)]
-struct Loader;
+pub(crate) type Authed = InterceptedService<Channel, Bearer>;
 
-impl Interceptor for Loader {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert(OFFICER_HEADER, MetadataValue::from_static("scenario-loader"));
-        Ok(request)
-    }
-}
-
-type Authed = InterceptedService<Channel, Loader>;
-
-pub(crate) async fn connect(service: &'static str, url: &str) -> Result<Channel, LoadError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| LoadError::Connect { service, url: url.to_owned(), cause: e.to_string() })?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(120));
-    endpoint.connect().await.map_err(|e| LoadError::Connect {
-        service,
-        url: url.to_owned(),
-        cause: doxwatch_kit::error::CauseChain(&e).to_string(),
-    })
+/// A channel to a service with `credentials`, sending the token on every call.
+pub(crate) async fn connect(service: &'static str, url: &str, credentials: &Credentials) -> Result<Authed, LoadError> {
+    let failed = |cause: String| LoadError::Connect { service, url: url.to_owned(), cause };
+    let bearer = credentials.bearer().map_err(|e| failed(e.to_string()))?;
+    let channel = credentials.connect(url, Duration::from_secs(120)).await.map_err(|e| failed(e.to_string()))?;
+    Ok(InterceptedService::new(channel, bearer))
 }
 
 fn rpc(service: &'static str, method: &'static str) -> impl Fn(Status) -> LoadError {
@@ -90,20 +78,20 @@ struct Clients {
     links: LinksServiceClient<Authed>,
     liaison: LiaisonServiceClient<Authed>,
     referral: ReferralServiceClient<Authed>,
-    outboxes: Vec<(&'static str, OutboxServiceClient<Channel>)>,
+    outboxes: Vec<(&'static str, OutboxServiceClient<Authed>)>,
 }
 
 impl Clients {
     async fn connect(endpoints: &Endpoints) -> Result<Self, LoadError> {
-        let intake = connect("intake", &endpoints.intake).await?;
-        let links = connect("links", &endpoints.links).await?;
-        let liaison = connect("liaison", &endpoints.liaison).await?;
-        let referral = connect("referral", &endpoints.referral).await?;
+        let intake = connect("intake", &endpoints.intake, &endpoints.credentials).await?;
+        let links = connect("links", &endpoints.links, &endpoints.credentials).await?;
+        let liaison = connect("liaison", &endpoints.liaison, &endpoints.credentials).await?;
+        let referral = connect("referral", &endpoints.referral, &endpoints.credentials).await?;
         Ok(Self {
-            intake: IntakeServiceClient::with_interceptor(intake.clone(), Loader),
-            links: LinksServiceClient::with_interceptor(links.clone(), Loader),
-            liaison: LiaisonServiceClient::with_interceptor(liaison.clone(), Loader),
-            referral: ReferralServiceClient::with_interceptor(referral.clone(), Loader),
+            intake: IntakeServiceClient::new(intake.clone()),
+            links: LinksServiceClient::new(links.clone()),
+            liaison: LiaisonServiceClient::new(liaison.clone()),
+            referral: ReferralServiceClient::new(referral.clone()),
             outboxes: vec![
                 ("intake", OutboxServiceClient::new(intake)),
                 ("links", OutboxServiceClient::new(links)),

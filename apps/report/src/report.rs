@@ -30,8 +30,12 @@ pub enum ReportError {
 }
 
 /// Opens a channel to a service, naming the service if it does not answer.
-pub(crate) async fn open(service: &'static str, url: &str) -> Result<tonic::transport::Channel, ReportError> {
-    connect(service, url).await.map_err(|e| ReportError::Unavailable {
+pub(crate) async fn open(
+    service: &'static str,
+    url: &str,
+    credentials: &doxwatch_kit::profile::Credentials,
+) -> Result<crate::load::Authed, ReportError> {
+    connect(service, url, credentials).await.map_err(|e| ReportError::Unavailable {
         service,
         url: url.to_owned(),
         cause: e.to_string(),
@@ -163,10 +167,10 @@ pub async fn gather(
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
 
-    let intake_channel = open("intake", &endpoints.intake).await?;
-    let links_channel = open("links", &endpoints.links).await?;
-    let liaison_channel = open("liaison", &endpoints.liaison).await?;
-    let referral_channel = open("referral", &endpoints.referral).await?;
+    let intake_channel = open("intake", &endpoints.intake, &endpoints.credentials).await?;
+    let links_channel = open("links", &endpoints.links, &endpoints.credentials).await?;
+    let liaison_channel = open("liaison", &endpoints.liaison, &endpoints.credentials).await?;
+    let referral_channel = open("referral", &endpoints.referral, &endpoints.credentials).await?;
 
     let intake = IntakeServiceClient::new(intake_channel.clone())
         .get_intake_statistics(intake_pb::GetIntakeStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })

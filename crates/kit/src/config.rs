@@ -136,6 +136,15 @@ impl Layers {
         }
     }
 
+    /// Records a problem with `key` that its own parsing cannot see (a required key not set).
+    pub fn problem(&mut self, key: &str, message: String) {
+        let key = match self.values.get(key) {
+            Some(raw) => Self::key_name(key, raw),
+            None => key.to_owned(),
+        };
+        self.problems.push(ConfigProblem { key, message });
+    }
+
     /// Sets a value programmatically, as a default that the file and environment did not set.
     pub fn default_value(&mut self, key: &str, value: impl Into<String>) {
         self.values.entry(key.to_owned()).or_insert(Raw { value: value.into(), source: Source::Env });
@@ -269,6 +278,105 @@ pub struct ServiceConfig {
     pub limits: ServerLimits,
     pub peers: PeerUrls,
     pub outbox: OutboxConfig,
+    pub security: SecurityConfig,
+}
+
+/// How a service proves who it is and decides who its callers are.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// The CA, and the service's own certificate and key (its listener's and its calls' to peers).
+    pub tls: TlsSource,
+    /// How officers' tokens are verified.
+    pub tokens: crate::token::TokenSettings,
+    /// A policy file whose rules replace the defaults, method by method.
+    pub policy_file: Option<PathBuf>,
+    pub rate_limits: crate::auth::RateLimits,
+}
+
+/// Where a party's TLS material comes from.
+#[derive(Debug, Clone)]
+pub enum TlsSource {
+    /// PEM files, read when the service is built.
+    Files { ca: PathBuf, cert: PathBuf, key: PathBuf },
+    /// Material already read.
+    Loaded(crate::tls::TlsMaterial),
+}
+
+impl TlsSource {
+    pub fn material(&self) -> Result<crate::tls::TlsMaterial, crate::tls::TlsError> {
+        match self {
+            TlsSource::Files { ca, cert, key } => crate::tls::TlsMaterial::load(ca, cert, key),
+            TlsSource::Loaded(material) => Ok(material.clone()),
+        }
+    }
+}
+
+impl SecurityConfig {
+    pub const KEYS: &'static [&'static str] = &[
+        "tls_ca_file",
+        "tls_cert_file",
+        "tls_key_file",
+        "token_jwks",
+        "token_issuer",
+        "token_audience",
+        "token_leeway_ms",
+        "policy_file",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+    ];
+
+    /// The issuer and audience of the suite's own tokens (`doxwatch officer add`).
+    pub const DEFAULT_ISSUER: &'static str = "doxwatch";
+    pub const DEFAULT_AUDIENCE: &'static str = "doxwatch";
+
+    /// Reads the security keys. The TLS files and the key set are required: there is no
+    /// plaintext mode and no unauthenticated one.
+    pub fn from_layers(layers: &mut Layers) -> Self {
+        let required = |layers: &mut Layers, key: &str, what: &str| -> PathBuf {
+            match layers.get_optional(key) {
+                Some(p) => PathBuf::from(p),
+                None => {
+                    layers.problem(key, format!("required: {what}"));
+                    PathBuf::new()
+                }
+            }
+        };
+        const TLS: &str = "every doxwatch listener speaks TLS with client certificates (see `doxwatch certs init`)";
+        let tls = TlsSource::Files {
+            ca: required(layers, "tls_ca_file", TLS),
+            cert: required(layers, "tls_cert_file", TLS),
+            key: required(layers, "tls_key_file", TLS),
+        };
+        let keys = match layers.get_optional("token_jwks") {
+            Some(s) if s.starts_with("https://") => crate::token::KeySource::Url(s),
+            Some(s) if s.starts_with("http://") => {
+                layers.problem("token_jwks", "a key set URL must be https://".to_owned());
+                crate::token::KeySource::Url(s)
+            }
+            Some(s) => crate::token::KeySource::File(PathBuf::from(s)),
+            None => crate::token::KeySource::File(required(
+                layers,
+                "token_jwks",
+                "the key set (a JWKS file or https:// URL) that officers' tokens are verified with",
+            )),
+        };
+        let defaults = crate::auth::RateLimits::default();
+        Self {
+            tls,
+            tokens: crate::token::TokenSettings {
+                keys,
+                issuer: layers.get("token_issuer", Self::DEFAULT_ISSUER.to_owned()),
+                audience: layers.get("token_audience", Self::DEFAULT_AUDIENCE.to_owned()),
+                leeway: layers.get_millis("token_leeway_ms", Duration::from_secs(30), Duration::ZERO, Duration::from_secs(300)),
+            },
+            policy_file: layers.get_optional("policy_file").map(PathBuf::from),
+            rate_limits: crate::auth::RateLimits {
+                per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
+                burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),
+                ..defaults
+            },
+        }
+    }
 }
 
 /// How the outbox relay paces itself.
@@ -299,10 +407,10 @@ impl PeerUrls {
     /// The suite on one host, each service on its default port.
     pub fn local(host: &str) -> Self {
         Self {
-            intake: format!("http://{host}:50051"),
-            links: format!("http://{host}:50052"),
-            liaison: format!("http://{host}:50053"),
-            referral: format!("http://{host}:50054"),
+            intake: format!("https://{host}:50051"),
+            links: format!("https://{host}:50052"),
+            liaison: format!("https://{host}:50053"),
+            referral: format!("https://{host}:50054"),
         }
     }
 
@@ -310,10 +418,10 @@ impl PeerUrls {
         let defaults = Self::local("127.0.0.1");
         let mut url = |key: &str, default: String| {
             layers.get_with(key, default, |s| {
-                if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 {
+                if s.starts_with("https://") && s.len() > 8 {
                     Ok(s.trim_end_matches('/').to_owned())
                 } else {
-                    Err(format!("expected an http:// or https:// URL, found {s:?}"))
+                    Err(format!("expected an https:// URL (every doxwatch service speaks TLS only), found {s:?}"))
                 }
             })
         };
@@ -375,6 +483,16 @@ impl ServiceConfig {
         "referral_url",
         "outbox_poll_ms",
         "outbox_max_backoff_ms",
+        "tls_ca_file",
+        "tls_cert_file",
+        "tls_key_file",
+        "token_jwks",
+        "token_issuer",
+        "token_audience",
+        "token_leeway_ms",
+        "policy_file",
+        "rate_limit_per_second",
+        "rate_limit_burst",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
@@ -440,6 +558,7 @@ impl ServiceConfig {
                     Duration::from_secs(3600),
                 ),
             },
+            security: SecurityConfig::from_layers(layers),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Request ids (AIP-155): the first response to a `request_id` is stored in the same transaction
 //! as the change it reports, so a retry replays it and never applies the change twice. The same id
-//! with a different payload is refused.
+//! with a different payload is refused. A request id belongs to its caller: it is stored with the
+//! caller's key, so one caller can neither replay nor block another's.
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -18,6 +19,8 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 #[derive(Debug, Clone)]
 pub struct RequestKey {
     request_id: String,
+    /// `<caller> <request_id>`, as stored.
+    stored: String,
     hash: Vec<u8>,
 }
 
@@ -42,7 +45,11 @@ impl RequestKey {
         hasher.update(method.as_bytes());
         hasher.update([0]);
         hasher.update(request.encode_to_vec());
-        Some(Self { request_id: request_id.to_owned(), hash: hasher.finalize().to_vec() })
+        let stored = match crate::auth::current_caller() {
+            Some(caller) => format!("{caller} {request_id}"),
+            None => request_id.to_owned(),
+        };
+        Some(Self { request_id: request_id.to_owned(), stored, hash: hasher.finalize().to_vec() })
     }
 
     pub fn request_id(&self) -> &str {
@@ -54,7 +61,7 @@ impl RequestKey {
 pub async fn replay<R: Message + Default>(tx: &mut Tx, key: &RequestKey) -> Result<Option<R>, IdempotencyError> {
     let row: Option<(Vec<u8>, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE request_id = $1")
-            .bind(&key.request_id)
+            .bind(&key.stored)
             .fetch_optional(c)
             .await?
     });
@@ -75,7 +82,7 @@ pub async fn claim(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO idempotency_keys (request_id, request_hash, response, recorded_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(&key.request_id)
+        .bind(&key.stored)
         .bind(&key.hash)
         .bind(Vec::<u8>::new())
         .bind(now)
@@ -91,7 +98,7 @@ pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -
     on_tx!(tx, c => {
         sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE request_id = $2")
             .bind(response.encode_to_vec())
-            .bind(&key.request_id)
+            .bind(&key.stored)
             .execute(c)
             .await?;
     });

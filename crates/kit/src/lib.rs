@@ -3,19 +3,26 @@
 
 pub mod actor;
 pub mod as_at;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod identity;
 pub mod lifecycle;
 pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod peer;
+pub mod pki;
+pub mod policy;
+pub mod profile;
 pub mod resource;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;
+pub mod tls;
+pub mod token;
 pub mod transaction;
 pub mod validate;
 pub mod vocabulary;

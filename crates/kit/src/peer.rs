@@ -1,12 +1,12 @@
 //! Channels to peer services. They connect lazily, so a service starts (and queues its effects in
 //! its outbox) while a peer is still down, and reconnects by itself when the peer comes back.
-//! Every call on them goes through one interceptor that names the calling service and carries the
-//! current trace context, so no call site can forget either.
+//! Every call is made over TLS with the calling service's certificate, which is how the peer knows
+//! who calls, and through one interceptor that carries the current trace context, so no call site
+//! can forget it.
 
 use std::time::Duration;
 
 use tonic::{
-    metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
     transport::{Channel, Endpoint},
 };
@@ -14,29 +14,48 @@ use tonic::{
 /// How long a synchronous read of a peer may take before the caller hears UNAVAILABLE.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A channel to a peer whose every call names the calling service and carries trace context.
+/// A channel to a peer whose every call carries trace context.
 pub type PeerChannel = InterceptedService<Channel, Caller>;
 
-/// Adds the calling service's name and the current trace context to every call to a peer.
+/// Adds the current trace context to every call to a peer.
 #[derive(Clone, Copy, Debug)]
-pub struct Caller {
-    service: &'static str,
-}
+pub struct Caller;
 
 impl Interceptor for Caller {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert(crate::actor::SERVICE_HEADER, MetadataValue::from_static(self.service));
         crate::telemetry::inject_current(request.metadata_mut());
         Ok(request)
     }
 }
 
-/// A lazily connecting channel to the peer at `url`, for calls made by `from_service`.
-pub fn connect(url: &str, from_service: &'static str) -> Result<PeerChannel, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(url.to_owned())?
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("the peer address {0:?} must be an https:// URL: every doxwatch service speaks TLS only")]
+    NotHttps(String),
+    #[error("the peer address is not usable")]
+    Url(#[from] tonic::transport::Error),
+    #[error("the TLS material is not usable")]
+    Tls(#[from] crate::tls::TlsError),
+}
+
+/// A lazily connecting TLS channel to the peer at `url`, identified by the certificate in `tls`.
+pub fn connect(url: &str, tls: &crate::config::TlsSource) -> Result<PeerChannel, PeerError> {
+    Ok(InterceptedService::new(channel(url, &tls.material()?)?, Caller))
+}
+
+/// A lazily connecting TLS channel to `url` with `material`'s CA and certificate: what peers and
+/// the CLI both use. An `http://` URL is refused rather than spoken to in plaintext.
+pub fn channel(url: &str, material: &crate::tls::TlsMaterial) -> Result<Channel, PeerError> {
+    Ok(endpoint(url, material)?.timeout(PEER_TIMEOUT).connect_lazy())
+}
+
+/// The endpoint of a TLS channel to `url`.
+pub fn endpoint(url: &str, material: &crate::tls::TlsMaterial) -> Result<Endpoint, PeerError> {
+    if !url.starts_with("https://") {
+        return Err(PeerError::NotHttps(url.to_owned()));
+    }
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .tls_config(material.client_config())?
         .connect_timeout(Duration::from_secs(3))
-        .timeout(PEER_TIMEOUT)
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(InterceptedService::new(channel, Caller { service: from_service }))
+        .tcp_nodelay(true))
 }

@@ -18,7 +18,6 @@ use std::{
 
 use opentelemetry::{KeyValue, global, metrics::Histogram};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     body::Body,
     server::NamedService,
@@ -32,7 +31,16 @@ use tower::{
     load_shed::{LoadShedLayer, error::Overloaded},
 };
 
-use crate::{config::ServerLimits, telemetry};
+use crate::{
+    auth::{Guard, GuardLayer},
+    config::{SecurityConfig, ServerLimits},
+    policy::Policy,
+    telemetry,
+    token::TokenVerifier,
+};
+
+/// The most metadata a request may carry (headers, token and all).
+pub const MAX_METADATA_BYTES: u32 = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -48,6 +56,10 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("stopped after the grace period, cutting short: {0}")]
     CutShort(String),
+    #[error("the TLS material is not usable")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    Security(String),
 }
 
 /// What the server stack reports to health probes: SERVING while it serves and its store
@@ -142,12 +154,26 @@ pub struct GrpcServer {
     streams: Vec<&'static str>,
     health: Health,
     in_flight: InFlight,
+    tls: Arc<rustls::ServerConfig>,
+    guard: Guard,
 }
 
 impl GrpcServer {
-    pub async fn bind(addr: SocketAddr, limits: ServerLimits) -> Result<Self, ServerError> {
+    /// Binds `addr`, with the TLS material, token verifier and policy of `security` ready; any of
+    /// them unusable stops the start.
+    pub async fn bind(addr: SocketAddr, limits: ServerLimits, security: &SecurityConfig) -> Result<Self, ServerError> {
+        let tls = security.tls.material()?.server_config()?;
+        let tokens = TokenVerifier::new(security.tokens.clone()).await.map_err(ServerError::Security)?;
+        let policy = match &security.policy_file {
+            Some(path) => Policy::with_overrides(path, &crate::policy::served_methods())
+                .map_err(|e| ServerError::Security(format!("the policy file is not usable: {e}")))?,
+            None => Policy::default_policy(),
+        };
+        let guard = Guard::new(policy, tokens, security.rate_limits);
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self {
+            tls,
+            guard,
             listener,
             routes: RoutesBuilder::default(),
             services: Vec::new(),
@@ -215,6 +241,9 @@ impl GrpcServer {
         let mut routes = self.routes;
         routes
             .add_service(health_service)
+            .add_service(doxwatch_proto::ops::identity_service_server::IdentityServiceServer::new(
+                crate::auth::IdentityApi,
+            ))
             .add_service(reflection().build_v1()?)
             // Common clients (grpcurl before 1.9, Python's grpcio reflection) still speak v1alpha.
             .add_service(reflection().build_v1alpha()?);
@@ -234,12 +263,15 @@ impl GrpcServer {
             }
         };
 
+        let (connections, accepting) = crate::tls::accept(self.listener, self.tls);
+        let _stop_accepting = AbortOnDrop(accepting);
         let server = Server::builder()
+            .http2_max_header_list_size(MAX_METADATA_BYTES)
             // A span per call, child of the caller's trace context when the caller sent one.
             .trace_fn(telemetry::server_span)
-            .layer(stack(self.limits, Arc::new(self.streams), self.in_flight.clone()))
+            .layer(stack(self.limits, Arc::new(self.streams), self.in_flight.clone(), self.guard))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), signal);
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(connections), signal);
 
         tokio::select! {
             result = server => Ok(result?),
@@ -253,17 +285,29 @@ impl GrpcServer {
     }
 }
 
+/// Stops the accepting task when the server is done with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The tower stack around every service, outermost first.
 fn stack(
     limits: ServerLimits,
     streams: Arc<Vec<&'static str>>,
     in_flight: InFlight,
+    guard: Guard,
 ) -> impl Layer<Routes, Service = Bounded<Inner>> + Clone {
     ServiceBuilder::new()
         // Outermost: measures every call, answers past-deadline calls with DEADLINE_EXCEEDED and
         // shed calls with RESOURCE_EXHAUSTED (tonic would report CANCELLED and UNKNOWN), and
         // keeps the list of calls in flight that a shutdown names if it must cut them short.
         .layer(BoundedLayer::new(limits.request_timeout, limits.stream_timeout, streams, in_flight))
+        // Who is calling, and whether they may: before any work is queued for the call.
+        .layer(GuardLayer::new(guard))
         // Refuses at once, rather than queueing, what the concurrency limit cannot take now: a
         // queue in front of an overloaded store only makes every caller late.
         .layer(LoadShedLayer::new())
@@ -271,7 +315,7 @@ fn stack(
         .layer(ConcurrencyLimitLayer::new(limits.concurrency_limit))
 }
 
-type Inner = tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<Routes>>;
+type Inner = crate::auth::Guarded<tower::load_shed::LoadShed<tower::limit::ConcurrencyLimit<Routes>>>;
 
 /// tonic's own deadline timer, outside the user's layers, answers with CANCELLED when it fires;
 /// ours fires this much earlier so that the caller hears DEADLINE_EXCEEDED.

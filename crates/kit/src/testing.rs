@@ -15,7 +15,14 @@ use std::{
 
 use sqlx::{Connection, Executor};
 
-use crate::config::{PeerUrls, ServiceConfig};
+use crate::{
+    config::{PeerUrls, SecurityConfig, ServiceConfig, TlsSource},
+    identity::Identity,
+    pki::{Authority, TokenKey},
+    policy::Role,
+    tls::TlsMaterial,
+    token::{KeySource, TokenIssuer, TokenSettings},
+};
 
 /// The backends a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +143,136 @@ impl FreshStores for TestDatabase {
     }
 }
 
-/// A service configuration for tests: port 0, the given store, short grace and backoff, and
-/// peers that answer nowhere unless the test sets them.
-pub fn config(db: &TestDatabase) -> ServiceConfig {
+/// The PKI of a test process: one CA and token issuer, real certificates for every identity a
+/// test uses (issued once each), and officers' tokens bound to the test client's certificate.
+pub struct TestPki {
+    dir: tempfile::TempDir,
+    ca: Authority,
+    issuer: TokenIssuer,
+    issued: std::sync::Mutex<std::collections::HashMap<Identity, TlsMaterial>>,
+}
+
+/// The identity of the officers' client in tests; every test officer's token is bound to it.
+pub const TEST_CLIENT: &str = "test-client";
+
+/// The roles of a test officer unless a test asks for others: every officer's role.
+pub const OFFICER_ROLES: &[Role] = &[
+    Role::IntakeOfficer,
+    Role::PatrolOfficer,
+    Role::LiaisonOfficer,
+    Role::LegalOfficer,
+    Role::Supervisor,
+    Role::Operator,
+];
+
+/// The test process's PKI.
+pub fn pki() -> &'static TestPki {
+    static PKI: std::sync::OnceLock<TestPki> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        crate::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let (ca, _) = Authority::generate("doxwatch test CA").expect("a test CA");
+        let key = TokenKey::generate().expect("a token key");
+        std::fs::write(dir.path().join("jwks.json"), &key.jwks_json).expect("write the key set");
+        let issuer = TokenIssuer::new(
+            &key.key_pem,
+            &key.jwks_json,
+            SecurityConfig::DEFAULT_ISSUER,
+            SecurityConfig::DEFAULT_AUDIENCE,
+        )
+        .expect("a token issuer");
+        TestPki { dir, ca, issuer, issued: Default::default() }
+    })
+}
+
+impl TestPki {
+    /// The CA, a certificate and its key for `identity` (a service's valid for loopback).
+    pub fn material(&self, identity: &Identity) -> TlsMaterial {
+        let mut issued = self.issued.lock().expect("the PKI lock");
+        issued
+            .entry(identity.clone())
+            .or_insert_with(|| {
+                let hosts = crate::pki::default_hosts(identity.name());
+                let cert = self.ca.issue(identity, &hosts, crate::pki::PEER_LIFETIME).expect("a test certificate");
+                TlsMaterial::from_pem(self.ca.cert_pem().to_owned(), cert.cert_pem, cert.key_pem)
+                    .expect("usable test material")
+            })
+            .clone()
+    }
+
+    /// The CA's certificate.
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    pub fn ca(&self) -> &Authority {
+        &self.ca
+    }
+
+    /// The key set services verify tokens with.
+    pub fn jwks_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("jwks.json")
+    }
+
+    /// The issuer of test tokens.
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// The security of `service` in tests.
+    pub fn security(&self, service: &str) -> SecurityConfig {
+        let identity = Identity::service(service).expect("a doxwatch service");
+        SecurityConfig {
+            tls: TlsSource::Loaded(self.material(&identity)),
+            tokens: TokenSettings {
+                keys: KeySource::File(self.jwks_path()),
+                issuer: SecurityConfig::DEFAULT_ISSUER.to_owned(),
+                audience: SecurityConfig::DEFAULT_AUDIENCE.to_owned(),
+                leeway: Duration::from_secs(30),
+            },
+            policy_file: None,
+            // Tests load quickly and from few identities: limits that do not get in their way.
+            rate_limits: crate::auth::RateLimits { per_second: 100_000, burst: 100_000, service_per_second: 100_000 },
+        }
+    }
+
+    /// A token for officer `id` with `roles`, bound to the test client's certificate.
+    pub fn token(&self, id: &str, roles: &[Role]) -> String {
+        let client = self.material(&Identity::Officer(TEST_CLIENT.to_owned()));
+        let thumbprint = client.thumbprint().expect("a thumbprint");
+        self.issuer.issue(id, id, roles, "team-a", &thumbprint, Duration::from_secs(3600)).expect("a test token")
+    }
+
+    /// A TLS channel to `addr` presenting `identity`'s certificate.
+    pub async fn channel(&self, addr: SocketAddr, identity: &Identity) -> tonic::transport::Channel {
+        crate::peer::channel(&format!("https://{addr}"), &self.material(identity))
+            .expect("a channel")
+            .into_connected(addr)
+            .await
+    }
+}
+
+/// Connecting a channel eagerly in tests, so that a test fails where the service cannot be reached.
+trait IntoConnected {
+    async fn into_connected(self, addr: SocketAddr) -> tonic::transport::Channel;
+}
+
+impl IntoConnected for tonic::transport::Channel {
+    async fn into_connected(self, addr: SocketAddr) -> tonic::transport::Channel {
+        use tower::ServiceExt;
+        let mut channel = self;
+        let ready = tokio::time::timeout(Duration::from_secs(10), (&mut channel).ready()).await;
+        assert!(matches!(ready, Ok(Ok(_))), "cannot connect to the service at {addr}");
+        channel
+    }
+}
+
+/// A service configuration for tests: port 0, the given store, short grace and backoff, the
+/// service's own certificate, and peers that answer nowhere unless the test sets them.
+pub fn config(db: &TestDatabase, service: &str) -> ServiceConfig {
     use crate::config::{OutboxConfig, Secret, ServerLimits};
     ServiceConfig {
+        security: pki().security(service),
         listen: ANY_PORT,
         database_url: Secret::new(db.url().to_owned()),
         database_max_connections: 5,
@@ -153,7 +285,7 @@ pub fn config(db: &TestDatabase) -> ServiceConfig {
 /// Peers that answer nowhere. A test names the ones a service calls:
 /// `PeerUrls { links: links.url(), ..no_peers() }`.
 pub fn no_peers() -> PeerUrls {
-    let nowhere = format!("http://127.0.0.1:{}", unused_port());
+    let nowhere = format!("https://127.0.0.1:{}", unused_port());
     PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere }
 }
 
@@ -171,18 +303,19 @@ pub fn reserved_addr() -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), unused_port())
 }
 
-/// Starts a service for a test: with its own store `db`, listening on `listen` ([`ANY_PORT`], a
+/// Starts `service` for a test: with its own store `db`, listening on `listen` ([`ANY_PORT`], a
 /// [`reserved_addr`], or the address of a service stopped to be started again), calling `peers`.
 /// The kit cannot name the services, so `start` builds the service's Application from the
 /// configuration and runs it: [`run_app!`](crate::run_app) for an Application with its own keys
 /// at their defaults, or a closure that builds it with others.
 pub async fn start_service(
     db: &TestDatabase,
+    service: &str,
     listen: SocketAddr,
     peers: PeerUrls,
     start: impl AsyncFnOnce(ServiceConfig) -> Running,
 ) -> Running {
-    let mut config = config(db);
+    let mut config = config(db, service);
     config.listen = listen;
     config.peers = peers;
     start(config).await
@@ -239,16 +372,18 @@ impl Running {
         let handle = tokio::spawn(async move {
             serving.await.expect("the service serves and stops cleanly");
         });
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .expect("a URL")
-            .connect()
-            .await
-            .expect("connect to the service");
+        let channel = pki().channel(addr, &Identity::Officer(TEST_CLIENT.to_owned())).await;
         Self { addr, channel, shutdown: Some(tx), handle: Some(handle) }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("https://{}", self.addr)
+    }
+
+    /// A channel to the service presenting `identity`'s certificate (a peer service's, an
+    /// agency's) instead of the officers' client's.
+    pub async fn channel_as(&self, identity: &Identity) -> tonic::transport::Channel {
+        pki().channel(self.addr, identity).await
     }
 
     /// Stops the service gracefully and waits until it has closed its store.
@@ -283,9 +418,14 @@ impl DownPeer {
             let answer = tonic::Status::unavailable("the peer is down").into_http::<tonic::body::Body>();
             std::future::ready(Ok::<_, std::convert::Infallible>(answer))
         });
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let running = Running::start(addr, |shutdown| {
-            tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown)
+        // It speaks TLS like the peer it stands for, so that callers get as far as a call.
+        let tls = pki().material(&Identity::Service("links")).server_config().expect("a TLS configuration");
+        let (connections, accepting) = crate::tls::accept(listener, tls);
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(connections);
+        let running = Running::start(addr, |shutdown| async move {
+            let served = tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown).await;
+            accepting.abort();
+            served
         })
         .await;
         Self { running, calls }
@@ -307,19 +447,40 @@ impl DownPeer {
     }
 }
 
-/// Adds the acting officer to every request of a test client.
+/// Adds the acting officer's token (every officer role, bound to the test client's certificate)
+/// to every request of a test client; `None` sends none.
 #[derive(Clone)]
 pub struct Officer(pub Option<&'static str>);
 
 impl tonic::service::Interceptor for Officer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(name) = self.0 {
-            request
-                .metadata_mut()
-                .insert(crate::actor::OFFICER_HEADER, tonic::metadata::MetadataValue::from_static(name));
+        if let Some(id) = self.0 {
+            let value = format!("Bearer {}", officer_token(id, OFFICER_ROLES));
+            request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
         }
         Ok(request)
     }
+}
+
+/// Adds a token for an officer with the given roles to every request.
+#[derive(Clone)]
+pub struct OfficerWith(pub &'static str, pub &'static [Role]);
+
+impl tonic::service::Interceptor for OfficerWith {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {}", officer_token(self.0, self.1));
+        request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
+        Ok(request)
+    }
+}
+
+/// A test officer's token, issued once per officer and roles.
+pub fn officer_token(id: &str, roles: &[Role]) -> String {
+    static TOKENS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(String, Vec<Role>), String>>> =
+        std::sync::OnceLock::new();
+    let tokens = TOKENS.get_or_init(Default::default);
+    let mut tokens = tokens.lock().expect("the token cache");
+    tokens.entry((id.to_owned(), roles.to_vec())).or_insert_with(|| pki().token(id, roles)).clone()
 }
 
 /// The field paths of an INVALID_ARGUMENT status's BadRequest.

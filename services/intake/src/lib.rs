@@ -41,7 +41,7 @@ pub enum BuildError {
     #[error("cannot start the intake server")]
     Server(#[from] ServerError),
     #[error("the link-tracking address is not usable")]
-    Peer(#[from] tonic::transport::Error),
+    Peer(#[from] doxwatch_kit::peer::PeerError),
 }
 
 /// A built intake service: its store open and migrated, its listener bound, its relay ready.
@@ -55,7 +55,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let links = peer::connect(&config.peers.links, SERVICE)?;
+        let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let relay = Relay::new(
             db.clone(),
             Arc::new(Peers::new().with("links", links.clone())),
@@ -63,7 +63,7 @@ impl Application {
         )
         .upgrading(effects::LEGACY);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
-        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

@@ -66,7 +66,7 @@ pub enum BuildError {
     #[error("cannot start the liaison server")]
     Server(#[from] ServerError),
     #[error("the link-tracking address is not usable")]
-    Peer(#[from] tonic::transport::Error),
+    Peer(#[from] doxwatch_kit::peer::PeerError),
 }
 
 pub struct Application {
@@ -83,7 +83,7 @@ impl Application {
 
     pub async fn build_with(config: &ServiceConfig, periods: CompliancePeriods) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let links = peer::connect(&config.peers.links, SERVICE)?;
+        let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let relay = Relay::new(
             db.clone(),
             Arc::new(Peers::new().with("links", links.clone())),
@@ -92,7 +92,7 @@ impl Application {
         .upgrading(effects::LEGACY);
         let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
         let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker());
-        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

@@ -53,7 +53,7 @@ pub enum BuildError {
     #[error("cannot start the referral server")]
     Server(#[from] ServerError),
     #[error("a peer's address is not usable")]
-    Peer(#[from] tonic::transport::Error),
+    Peer(#[from] doxwatch_kit::peer::PeerError),
 }
 
 /// A built referral service: its store open and migrated, its listener bound, its relay ready.
@@ -74,8 +74,8 @@ impl Application {
 
     pub async fn build_with(config: &ServiceConfig, own: &ReferralConfig) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
-        let intake = peer::connect(&config.peers.intake, SERVICE)?;
-        let links = LinksServiceClient::new(peer::connect(&config.peers.links, SERVICE)?);
+        let intake = peer::connect(&config.peers.intake, &config.security.tls)?;
+        let links = LinksServiceClient::new(peer::connect(&config.peers.links, &config.security.tls)?);
         let relay = Relay::new(
             db.clone(),
             Arc::new(Peers::new().with("intake", intake.clone())),
@@ -91,7 +91,7 @@ impl Application {
             relay.waker(),
         );
         let (stopping, stopped) = watch::channel(false);
-        let mut server = GrpcServer::bind(config.listen, config.limits).await?;
+        let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

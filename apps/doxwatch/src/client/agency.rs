@@ -1,23 +1,19 @@
 //! `doxwatch agency …`: plays the Police's (or another agency's) system against the referral
 //! service's agency interface, for demonstrations and tests: watch the feed, acknowledge, report
-//! outcomes. The agency is named in the `x-doxwatch-agency` metadata.
+//! outcomes. The agency is the one its certificate names: the agency's profile (`--profile`, else
+//! the one `doxwatch up` keeps for `--agency` in its data directory).
 
 use std::time::Duration;
 
-use doxwatch_kit::{actor::AGENCY_HEADER, server::shutdown_signal};
+use doxwatch_kit::server::shutdown_signal;
 use doxwatch_proto::referral::{
     self as pb, agency_referral_service_client::AgencyReferralServiceClient, watch_referrals_response::Message,
 };
 use serde_json::json;
-use tonic::{
-    Code, Request, Status,
-    metadata::{Ascii, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::Channel,
-};
+use tonic::{Code, transport::Channel};
 
 use super::{
-    connect,
+    connect_with, credentials, data_dir,
     referral::{referral_json, referral_name, show_referral},
 };
 use crate::{
@@ -103,23 +99,13 @@ pub struct OutcomeArgs {
     client: ClientArgs,
 }
 
-/// Names the calling agency on each request.
-#[derive(Clone)]
-pub struct Agency(MetadataValue<Ascii>);
-
-impl Interceptor for Agency {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert(AGENCY_HEADER, self.0.clone());
-        Ok(request)
-    }
-}
-
-type Client = AgencyReferralServiceClient<InterceptedService<Channel, Agency>>;
+type Client = AgencyReferralServiceClient<Channel>;
 
 async fn client(agency: &AgencyArgs, args: &ClientArgs) -> Result<Client, CliError> {
-    let name = MetadataValue::try_from(agency.agency.trim())
-        .map_err(|_| CliError::Usage("--agency must be printable ASCII".to_owned()))?;
-    Ok(AgencyReferralServiceClient::with_interceptor(connect(&args.referral_url).await?, Agency(name)))
+    let identity = doxwatch_kit::identity::Identity::agency(&agency.agency).map_err(CliError::Usage)?;
+    let profile = args.profile.clone().unwrap_or_else(|| data_dir().join("pki/agencies").join(identity.name()));
+    let credentials = credentials(Some(&profile))?;
+    Ok(AgencyReferralServiceClient::new(connect_with(&credentials, &args.referral_url).await?))
 }
 
 pub async fn run(command: AgencyCommand) -> Result<(), CliError> {

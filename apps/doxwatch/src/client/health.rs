@@ -8,15 +8,19 @@ use crate::output::CliError;
 #[derive(clap::Args)]
 pub struct HealthArgs {
     /// The service's address.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    #[arg(long, default_value = "https://127.0.0.1:50051")]
     pub url: String,
+    /// The credentials to call with (any certificate of the suite's CA will do).
+    #[arg(long, env = "DOXWATCH_PROFILE")]
+    pub profile: Option<std::path::PathBuf>,
     /// The gRPC service name to ask about; empty asks about the server as a whole.
     #[arg(long, default_value = "")]
     pub service: String,
 }
 
 pub async fn run(args: HealthArgs) -> Result<(), CliError> {
-    let channel = super::connect(&args.url).await?;
+    let credentials = super::credentials(args.profile.as_deref())?;
+    let channel = super::connect_with(&credentials, &args.url).await?;
     let response =
         HealthClient::new(channel).check(HealthCheckRequest { service: args.service.clone() }).await?.into_inner();
     let status = ServingStatus::try_from(response.status).unwrap_or(ServingStatus::Unknown);

@@ -16,16 +16,18 @@ pub mod platform;
 pub mod recheck;
 pub mod referral;
 
-use std::future::Future;
+use std::{
+    future::Future,
+    path::{Path, PathBuf},
+};
 
-use doxwatch_kit::actor::OFFICER_HEADER;
+use doxwatch_kit::profile::{Bearer, Credentials, ProfileError};
 use doxwatch_proto::liaison::liaison_service_client::LiaisonServiceClient;
 use doxwatch_proto::links::links_service_client::LinksServiceClient;
 use tonic::{
-    Request, Status,
-    metadata::MetadataValue,
-    service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    Status,
+    service::interceptor::InterceptedService,
+    transport::Channel,
 };
 
 use crate::{
@@ -33,52 +35,53 @@ use crate::{
     output::{CliError, parse_time},
 };
 
-/// Adds the acting officer to each request.
-#[derive(Clone)]
-pub struct Officer(Option<MetadataValue<tonic::metadata::Ascii>>);
+pub type Authed = InterceptedService<Channel, Bearer>;
 
-impl Interceptor for Officer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
-            request.metadata_mut().insert(OFFICER_HEADER, value.clone());
-        }
-        Ok(request)
+/// The data directory of `doxwatch up`: `DOXWATCH_DATA_DIR`, else `doxwatch-data`.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("DOXWATCH_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("doxwatch-data"))
+}
+
+/// The local profile `doxwatch up` writes.
+pub fn default_profile() -> PathBuf {
+    data_dir().join("profile")
+}
+
+/// The credentials to call with: the profile named, else a service's own certificate when this
+/// runs beside one (its `DOXWATCH_TLS_*` variables set, as in a container's health check), else
+/// the local profile.
+pub fn credentials(profile: Option<&Path>) -> Result<Credentials, CliError> {
+    if let Some(dir) = profile {
+        return Credentials::load(dir).map_err(profile_error);
+    }
+    let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
+    if let (Some(ca), Some(cert), Some(key)) =
+        (var("DOXWATCH_TLS_CA_FILE"), var("DOXWATCH_TLS_CERT_FILE"), var("DOXWATCH_TLS_KEY_FILE"))
+    {
+        let tls = doxwatch_kit::tls::TlsMaterial::load(&ca, &cert, &key).map_err(|e| CliError::chain(&e))?;
+        return Ok(Credentials { tls, token: None });
+    }
+    Credentials::load(&default_profile()).map_err(profile_error)
+}
+
+fn profile_error(e: ProfileError) -> CliError {
+    match e {
+        ProfileError::Connect { url, cause } => CliError::Connect { url, cause },
+        ProfileError::NotHttps { .. } => CliError::Usage(e.to_string()),
+        other => CliError::Config(other.to_string()),
     }
 }
 
-pub type Authed = InterceptedService<Channel, Officer>;
-
-/// The acting officer: `--officer`, else `DOXWATCH_OFFICER`, else the login name.
-pub fn officer(given: Option<&str>) -> Result<Officer, CliError> {
-    let name = given.map(str::to_owned).or_else(|| std::env::var("USER").ok()).filter(|n| !n.trim().is_empty());
-    match name {
-        None => Ok(Officer(None)),
-        Some(name) => MetadataValue::try_from(name.trim())
-            .map(|v| Officer(Some(v)))
-            .map_err(|_| CliError::Usage("--officer must be printable ASCII".to_owned())),
-    }
+/// Connects to a service at `url` with `credentials`.
+pub async fn connect_with(credentials: &Credentials, url: &str) -> Result<Channel, CliError> {
+    credentials.connect(url, std::time::Duration::from_secs(60)).await.map_err(profile_error)
 }
 
-/// Connects to a service at `url`.
-pub async fn connect(url: &str) -> Result<Channel, CliError> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|e| CliError::Usage(format!("{url:?} is not a service URL: {e}")))?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(60))
-        // An INVALID_ARGUMENT names every bad field in its headers, and a refused import message
-        // has up to a thousand; above hyper's 16 KiB default the officer would see only "h2
-        // protocol error" instead of what was wrong.
-        .http2_max_header_list_size(1 << 20);
-    endpoint
-        .connect()
-        .await
-        .map_err(|e| CliError::Connect { url: url.to_owned(), cause: doxwatch_kit::error::CauseChain(&e).to_string() })
-}
-
-/// Connects to the service at `url`, naming the acting officer on every call.
+/// Connects to the service at `url` with the caller's credentials, sending the token on every call.
 pub async fn authed(url: &str, args: &ClientArgs) -> Result<Authed, CliError> {
-    let officer = officer(args.officer.as_deref())?;
-    Ok(InterceptedService::new(connect(url).await?, officer))
+    let credentials = credentials(args.profile.as_deref())?;
+    let bearer = credentials.bearer().map_err(profile_error)?;
+    Ok(InterceptedService::new(connect_with(&credentials, url).await?, bearer))
 }
 
 /// The link-tracking service, which the platform, link and channel commands all ask.

@@ -3,9 +3,8 @@
 
 use doxwatch_proto::ops::{self as pb, outbox_service_client::OutboxServiceClient};
 use serde_json::json;
-use tonic::transport::Channel;
 
-use super::{PageArgs, connect, pages};
+use super::{Authed, PageArgs, authed, pages};
 use crate::{
     ClientArgs,
     output::{CliError, duration_text, print_fields, print_json, print_more_hint, print_table, time_text},
@@ -51,13 +50,13 @@ pub struct RejectedArgs {
     client: ClientArgs,
 }
 
-async fn client(service: &ServiceArgs, args: &ClientArgs) -> Result<OutboxServiceClient<Channel>, CliError> {
+async fn client(service: &ServiceArgs, args: &ClientArgs) -> Result<OutboxServiceClient<Authed>, CliError> {
     let url = SERVICES
         .iter()
         .find(|(name, _)| *name == service.service)
         .map(|(_, url)| url(args))
         .ok_or_else(|| CliError::Usage(format!("no service named {}", service.service)))?;
-    Ok(OutboxServiceClient::new(connect(url).await?))
+    Ok(OutboxServiceClient::new(authed(url, args).await?))
 }
 
 pub async fn run(command: OutboxCommand) -> Result<(), CliError> {

@@ -145,8 +145,8 @@ pub async fn series(
     step: Duration,
 ) -> Result<Series, ReportError> {
     let moments = moments(from, to, step)?;
-    let intake = IntakeServiceClient::new(open("intake", &endpoints.intake).await?);
-    let links = LinksServiceClient::new(open("links", &endpoints.links).await?);
+    let intake = IntakeServiceClient::new(open("intake", &endpoints.intake, &endpoints.credentials).await?);
+    let links = LinksServiceClient::new(open("links", &endpoints.links, &endpoints.credentials).await?);
     let answers: Vec<(Snapshot, links_pb::LinkStatistics)> = stream::iter(moments)
         .map(|at| {
             let (mut intake, mut links) = (intake.clone(), links.clone());

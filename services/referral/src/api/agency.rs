@@ -2,7 +2,7 @@
 //! agency is taken from request metadata by the kit (later, its client certificate); every
 //! referral addressed to another agency is NOT_FOUND.
 
-use doxwatch_kit::{actor::agency_from_metadata, error::FieldViolations, timestamp, validate};
+use doxwatch_kit::{actor, error::FieldViolations, timestamp, validate};
 use doxwatch_proto::referral::{self as pb, agency_referral_service_server::AgencyReferralService};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -48,7 +48,7 @@ impl AgencyReferralService for AgencyApi {
         &self,
         request: Request<pb::WatchReferralsRequest>,
     ) -> Result<Response<Self::WatchReferralsStream>, Status> {
-        let agency = agency_from_metadata(request.metadata())?;
+        let agency = actor::agency(&request)?;
         let mut v = FieldViolations::new();
         let cursor = v.check("after_cursor", parse_cursor(&request.get_ref().after_cursor));
         let cursor = checked(v, cursor)?;
@@ -65,7 +65,7 @@ impl AgencyReferralService for AgencyApi {
     }
 
     async fn get_referral(&self, request: Request<pb::GetReferralRequest>) -> Result<Response<pb::Referral>, Status> {
-        let agency = agency_from_metadata(request.metadata())?;
+        let agency = actor::agency(&request)?;
         let mut v = FieldViolations::new();
         let id = convert::name(&mut v, "name", &request.get_ref().name, ReferralId::parse_name);
         let referral = self.referrals.get_for_agency(&agency, checked(v, id)?).await?;
@@ -76,7 +76,7 @@ impl AgencyReferralService for AgencyApi {
         &self,
         request: Request<pb::AcknowledgeReferralRequest>,
     ) -> Result<Response<pb::Referral>, Status> {
-        let agency = agency_from_metadata(request.metadata())?;
+        let agency = actor::agency(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = validate::request_key(&mut v, "AcknowledgeReferral", &req.request_id, &req, |r| r.request_id.clear());
@@ -97,7 +97,7 @@ impl AgencyReferralService for AgencyApi {
         &self,
         request: Request<pb::ReportOutcomeRequest>,
     ) -> Result<Response<pb::Referral>, Status> {
-        let agency = agency_from_metadata(request.metadata())?;
+        let agency = actor::agency(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = validate::request_key(&mut v, "ReportOutcome", &req.request_id, &req, |r| r.request_id.clear());
