@@ -31,12 +31,12 @@ impl FreshStores for Stores {
 }
 
 pub async fn start_links(db: &TestDatabase, listen: SocketAddr) -> Running {
-    start_service(db, listen, no_peers(), run_app!(doxwatch_links::Application)).await
+    start_service(db, "links", listen, no_peers(), run_app!(doxwatch_links::Application)).await
 }
 
 pub async fn start_intake(db: &TestDatabase, links_url: &str) -> Running {
     let peers = PeerUrls { links: links_url.to_owned(), ..no_peers() };
-    start_service(db, ANY_PORT, peers, run_app!(doxwatch_intake::Application)).await
+    start_service(db, "intake", ANY_PORT, peers, run_app!(doxwatch_intake::Application)).await
 }
 
 pub fn intake(service: &Running) -> Intake {
@@ -94,17 +94,17 @@ impl Suite {
     pub async fn start(stores: &SuiteStores) -> Self {
         let addrs = [reserved_addr(), reserved_addr(), reserved_addr(), reserved_addr()];
         let peers = PeerUrls {
-            intake: format!("http://{}", addrs[0]),
-            links: format!("http://{}", addrs[1]),
-            liaison: format!("http://{}", addrs[2]),
-            referral: format!("http://{}", addrs[3]),
+            intake: format!("https://{}", addrs[0]),
+            links: format!("https://{}", addrs[1]),
+            liaison: format!("https://{}", addrs[2]),
+            referral: format!("https://{}", addrs[3]),
         };
-        let links = start_service(&stores.links, addrs[1], peers.clone(), run_app!(doxwatch_links::Application)).await;
+        let links = start_service(&stores.links, "links", addrs[1], peers.clone(), run_app!(doxwatch_links::Application)).await;
         let intake =
-            start_service(&stores.intake, addrs[0], peers.clone(), run_app!(doxwatch_intake::Application)).await;
+            start_service(&stores.intake, "intake", addrs[0], peers.clone(), run_app!(doxwatch_intake::Application)).await;
         let liaison =
-            start_service(&stores.liaison, addrs[2], peers.clone(), run_app!(doxwatch_liaison::Application)).await;
-        let referral = start_service(&stores.referral, addrs[3], peers, run_app!(doxwatch_referral::Application)).await;
+            start_service(&stores.liaison, "liaison", addrs[2], peers.clone(), run_app!(doxwatch_liaison::Application)).await;
+        let referral = start_service(&stores.referral, "referral", addrs[3], peers, run_app!(doxwatch_referral::Application)).await;
         Self { intake, links, liaison, referral }
     }
 
@@ -114,6 +114,7 @@ impl Suite {
             links: self.links.url(),
             liaison: self.liaison.url(),
             referral: self.referral.url(),
+            credentials: doxwatch_kit::testing::credentials("scenario-loader", doxwatch_kit::testing::OFFICER_ROLES),
         }
     }
 

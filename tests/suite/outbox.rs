@@ -92,7 +92,7 @@ async fn a_case_s_urls_become_links_citing_it(stores: Stores) {
 
 async fn effects_wait_while_link_tracking_is_down(stores: Stores) {
     let links_addr = reserved_addr();
-    let intake_service = start_intake(&stores.intake, &format!("http://{links_addr}")).await;
+    let intake_service = start_intake(&stores.intake, &format!("https://{links_addr}")).await;
     let mut intake = intake(&intake_service);
     let case = intake
         .create_case(complaint(&["https://t.me/doxchan/77"]))
@@ -161,7 +161,7 @@ async fn a_message_delivered_twice_is_applied_once(stores: Stores) {
 
 async fn an_effect_the_peer_refuses_is_kept_as_rejected(stores: Stores) {
     // Misconfigured: intake's "link-tracking" address is another intake, which has no such method.
-    let wrong_peer = start_intake(&stores.links, "http://127.0.0.1:9").await;
+    let wrong_peer = start_intake(&stores.links, "https://127.0.0.1:9").await;
     let intake_service = start_intake(&stores.intake, &wrong_peer.url()).await;
     let mut intake = intake(&intake_service);
     intake.create_case(complaint(&["https://t.me/doxchan/1"])).await.unwrap();

@@ -1,12 +1,12 @@
 //! Several replicas of each service starting at the same moment on one fresh PostgreSQL database:
 //! migrations (and link-tracking's platform registry) are applied once, and every replica serves.
 
-use doxwatch_kit::testing::{Running, TestDatabase, config};
+use doxwatch_kit::testing::{Officer, Running, TestDatabase, config};
 
 macro_rules! three_at_once {
-    ($app:ty, $db:expr) => {{
+    ($app:ty, $service:expr, $db:expr) => {{
         let db: &TestDatabase = $db;
-        let builds = (0..3).map(|_| async { <$app>::build(&config(db)).await });
+        let builds = (0..3).map(|_| async { <$app>::build(&config(db, $service)).await });
         let apps = futures::future::join_all(builds).await;
         let mut running = Vec::new();
         for app in apps {
@@ -25,13 +25,13 @@ async fn three_replicas_of_each_service_start_at_once_on_one_database() {
         eprintln!("DATABASE_URL is not set: replicas on PostgreSQL skipped");
         return;
     };
-    three_at_once!(doxwatch_intake::Application, &intake);
+    three_at_once!(doxwatch_intake::Application, "intake", &intake);
     let links = TestDatabase::postgres().await.expect("a second database");
-    three_at_once!(doxwatch_links::Application, &links);
+    three_at_once!(doxwatch_links::Application, "links", &links);
     // The registry was added once, not three times.
-    let app = doxwatch_links::Application::build(&config(&links)).await.unwrap();
+    let app = doxwatch_links::Application::build(&config(&links, "links")).await.unwrap();
     let running = Running::start(app.local_addr(), |s| app.run_until(s)).await;
-    let platforms = doxwatch_proto::links::links_service_client::LinksServiceClient::new(running.channel.clone())
+    let platforms = doxwatch_proto::links::links_service_client::LinksServiceClient::with_interceptor(running.channel.clone(), Officer(Some("officer-wong")))
         .list_platforms(doxwatch_proto::links::ListPlatformsRequest { page_size: 1000, ..Default::default() })
         .await
         .unwrap()
@@ -41,7 +41,7 @@ async fn three_replicas_of_each_service_start_at_once_on_one_database() {
     assert_eq!(telegram, 1);
     running.stop().await;
     let liaison = TestDatabase::postgres().await.expect("a third database");
-    three_at_once!(doxwatch_liaison::Application, &liaison);
+    three_at_once!(doxwatch_liaison::Application, "liaison", &liaison);
     let referral = TestDatabase::postgres().await.expect("a fourth database");
-    three_at_once!(doxwatch_referral::Application, &referral);
+    three_at_once!(doxwatch_referral::Application, "referral", &referral);
 }

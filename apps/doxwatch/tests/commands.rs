@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 const BIN: &str = env!("CARGO_BIN_EXE_doxwatch");
-const OFFICER: &str = "officer chan";
+const OFFICER: &str = "officer.chan";
 
 /// `doxwatch up` in a fresh data directory; stopped with SIGINT by [`Suite::stop`], killed if a
 /// test fails before that.
@@ -32,14 +32,14 @@ fn random_host() -> String {
 }
 
 fn url(host: &str, port: u16) -> String {
-    format!("http://{host}:{port}")
+    format!("https://{host}:{port}")
 }
 
 /// Waits until this suite has bound its addresses (it says "doxwatch is up") and intake,
 /// link-tracking and liaison answer their health checks; false when it exits first (its address
 /// was taken) or is not up in ten seconds. Waiting for the line, not only for health, keeps
 /// another suite already on the address from being mistaken for this one.
-fn wait_until_serving(child: &mut Child, host: &str) -> bool {
+fn wait_until_serving(child: &mut Child, host: &str, data_dir: &Path) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     let stdout = child.stdout.take().expect("the suite's stdout");
     let (lines, said) = std::sync::mpsc::channel();
@@ -62,6 +62,7 @@ fn wait_until_serving(child: &mut Child, host: &str) -> bool {
         let serving = [50051, 50052, 50053].iter().all(|port| {
             Command::new(BIN)
                 .args(["health", "--url", &url(host, *port)])
+                .env("DOXWATCH_DATA_DIR", data_dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -88,8 +89,10 @@ impl Suite {
                 .stderr(log)
                 .spawn()
                 .expect("doxwatch up starts");
-            if wait_until_serving(&mut child, &host) {
-                return Suite { child: Some(child), host, data };
+            if wait_until_serving(&mut child, &host, &data.path().join("stores")) {
+                let suite = Suite { child: Some(child), host, data };
+                suite.add_officer();
+                return suite;
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -101,17 +104,39 @@ impl Suite {
         url(&self.host, port)
     }
 
-    /// Runs a client command against this suite.
+    /// Issues the test officer's profile from the suite's local issuer, as an operator would.
+    fn add_officer(&self) {
+        let output = Command::new(BIN)
+            .args(["officer", "add", OFFICER, "--name", "Chan Tai Man", "--team", "team-a"])
+            .args(["--roles", "intake_officer,patrol_officer,liaison_officer,legal_officer,supervisor,operator"])
+            .arg("--pki")
+            .arg(self.data.path().join("stores/pki"))
+            .arg("--out")
+            .arg(self.profile())
+            .output()
+            .expect("doxwatch runs");
+        assert!(output.status.success(), "officer add failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    fn profile(&self) -> std::path::PathBuf {
+        self.data.path().join("officer")
+    }
+
+    /// Runs a client command against this suite: as the test officer, or for `agency` commands
+    /// with the Police's certificate that `doxwatch up` keeps.
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .env("DOXWATCH_INTAKE_URL", self.url(50051))
             .env("DOXWATCH_LINKS_URL", self.url(50052))
             .env("DOXWATCH_LIAISON_URL", self.url(50053))
             .env("DOXWATCH_REFERRAL_URL", self.url(50054))
-            .env("DOXWATCH_OFFICER", OFFICER)
-            .output()
-            .expect("doxwatch runs")
+            .env("DOXWATCH_DATA_DIR", self.data.path().join("stores"));
+        if args.first() != Some(&"agency") {
+            command.env("DOXWATCH_PROFILE", self.profile());
+        }
+        command.output().expect("doxwatch runs")
     }
 
     /// Runs a client command with `--json`, which must succeed, and parses what it prints.
@@ -226,17 +251,22 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     assert_eq!(telegram["kind"], "INSTANT_MESSAGING");
     assert_eq!(link["platform"], telegram["name"]);
 
-    // Asked for removal an hour ago, found removed half an hour ago.
-    let recorded = suite.json(&[
-        "link",
-        "request-removal",
-        "--notice",
-        "0190f1c2-3b4d-7e5f-8a6b-7c8d9e0f1a2b",
-        "--served-at",
-        &ago(60),
+    // Asked for removal an hour ago (by a notice served on the platform: only liaison records
+    // removal requests), found removed half an hour ago.
+    let draft = suite.json(&[
+        "notice",
+        "create",
+        "--platform",
+        text(&link["platform"]),
+        "--kind",
+        "removal-request",
+        "--link",
         &link_name,
     ]);
-    assert_eq!(recorded["recorded"], 1);
+    let notice = text(&draft["name"]).to_owned();
+    let served = suite.json(&["notice", "serve", &notice, "--method", "email", "--served-at", &ago(60)]);
+    assert_eq!(served["status"], "SERVED", "{served}");
+    suite.eventually(&["link", "stats"], |v| (v["total"]["links_requested"] == 1).then_some(()));
     let observation = suite.json(&[
         "link",
         "observe",
@@ -296,11 +326,24 @@ fn an_officer_follows_a_case_link_to_its_removal() {
 fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
     let suite = Suite::start();
 
-    let registered = suite.json(&["link", "register", "https://t.me/examplechannel/201?single"]);
-    let link = &registered["results"][0]["link"];
+    // Links come from a case: intake registers them with link-tracking.
+    let case = suite.json(&[
+        "case",
+        "create",
+        "--kind",
+        "patrol-discovery",
+        "--received-at",
+        &ago(120),
+        "--summary",
+        "Personal data posted in a Telegram channel",
+        "--url",
+        "https://t.me/examplechannel/201?single",
+    ]);
+    let case_name = text(&case["name"]).to_owned();
+    let link = suite.eventually(&["link", "list", "--case", &case_name], |v| v["links"].as_array()?.first().cloned());
     let (link_name, canonical_url, platform) =
         (text(&link["name"]).to_owned(), text(&link["canonical_url"]).to_owned(), text(&link["platform"]).to_owned());
-    assert_eq!(canonical_url, "https://t.me/examplechannel/201", "{registered}");
+    assert_eq!(canonical_url, "https://t.me/examplechannel/201", "{link}");
 
     // Who to write to: the letter is addressed to the platform's operator.
     let contact = suite.json(&[

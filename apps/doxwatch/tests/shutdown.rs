@@ -21,9 +21,10 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-fn serving(url: &str) -> bool {
+fn serving(url: &str, profile: &std::path::Path) -> bool {
     Command::new(BIN)
         .args(["health", "--url", url])
+        .env("DOXWATCH_PROFILE", profile)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -55,10 +56,27 @@ async fn health_follows_the_store_and_sigterm_always_stops_the_service() {
     let data = tempfile::tempdir().expect("a temporary directory");
     let db_path = data.path().join("intake.db");
     let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
+    // The suite's certificates and an officer's profile, as an operator makes them.
+    let pki = data.path().join("pki");
+    let profile = data.path().join("officer");
+    let made = Command::new(BIN).args(["certs", "init"]).arg(&pki).output().expect("certs init runs");
+    assert!(made.status.success(), "certs init: {}", String::from_utf8_lossy(&made.stderr));
+    let made = Command::new(BIN)
+        .args(["officer", "add", "officer-chan", "--roles", "intake_officer", "--team", "team-a", "--pki"])
+        .arg(&pki)
+        .arg("--out")
+        .arg(&profile)
+        .output()
+        .expect("officer add runs");
+    assert!(made.status.success(), "officer add: {}", String::from_utf8_lossy(&made.stderr));
     let mut service = Service(
         Command::new(BIN)
             .args(["serve", "intake"])
+            .env("DOXWATCH_TLS_CA_FILE", pki.join("ca.pem"))
+            .env("DOXWATCH_TLS_CERT_FILE", pki.join("services/intake.pem"))
+            .env("DOXWATCH_TLS_KEY_FILE", pki.join("services/intake.key"))
+            .env("DOXWATCH_TOKEN_JWKS", pki.join("jwks.json"))
             .env("DOXWATCH_LISTEN", format!("127.0.0.1:{port}"))
             .env("DOXWATCH_DATABASE_URL", format!("sqlite://{}", db_path.display()))
             .env("DOXWATCH_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())
@@ -68,19 +86,19 @@ async fn health_follows_the_store_and_sigterm_always_stops_the_service() {
             .spawn()
             .expect("doxwatch serve starts"),
     );
-    wait_for("intake serving", Duration::from_secs(15), || serving(&url));
+    wait_for("intake serving", Duration::from_secs(15), || serving(&url, &profile));
 
     // Another process takes the store's write lock: health says so, and recovers when it is freed.
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db_path.display())).expect("a SQLite URL");
     let mut outsider = SqliteConnection::connect_with(&options).await.expect("open the store from outside");
     outsider.execute("BEGIN IMMEDIATE").await.expect("take the write lock");
-    wait_for("NOT_SERVING while the store is locked", Duration::from_secs(5), || !serving(&url));
+    wait_for("NOT_SERVING while the store is locked", Duration::from_secs(5), || !serving(&url, &profile));
     outsider.execute("ROLLBACK").await.expect("release the write lock");
-    wait_for("SERVING once the lock is released", Duration::from_secs(5), || serving(&url));
+    wait_for("SERVING once the lock is released", Duration::from_secs(5), || serving(&url, &profile));
 
     // A write stuck behind the lock does not hold the process past its grace period.
     outsider.execute("BEGIN IMMEDIATE").await.expect("take the write lock again");
-    let call = tokio::spawn(stuck_create(url.clone()));
+    let call = tokio::spawn(stuck_create(url.clone(), profile.clone()));
     // Nothing outside the process shows that the call has reached it and waits on the lock; half a
     // second lets it get there before the signal.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -107,9 +125,11 @@ async fn health_follows_the_store_and_sigterm_always_stops_the_service() {
 }
 
 /// A CreateCase that waits on the store's write lock.
-async fn stuck_create(url: String) {
+async fn stuck_create(url: String, profile: std::path::PathBuf) {
     use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
-    let Ok(mut client) = IntakeServiceClient::connect(url).await else { return };
+    let credentials = doxwatch_kit::profile::Credentials::load(&profile).expect("the officer's profile");
+    let Ok(channel) = credentials.connect(&url, Duration::from_secs(30)).await else { return };
+    let mut client = IntakeServiceClient::with_interceptor(channel, credentials.bearer().expect("a token"));
     let case = pb::Case {
         kind: pb::CaseKind::Complaint as i32,
         received_at: Some(prost_types::Timestamp { seconds: 1_562_000_000, nanos: 0 }),
@@ -123,7 +143,5 @@ async fn stuck_create(url: String) {
         }],
         ..Default::default()
     };
-    let mut request = tonic::Request::new(pb::CreateCaseRequest { case: Some(case), request_id: String::new() });
-    request.metadata_mut().insert("x-doxwatch-officer", tonic::metadata::MetadataValue::from_static("officer-chan"));
-    let _ = client.create_case(request).await;
+    let _ = client.create_case(pb::CreateCaseRequest { case: Some(case), request_id: String::new() }).await;
 }

@@ -241,10 +241,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         init(dir.path(), &["doxwatch.internal".into()], &["police".into()]).unwrap();
         let cert = std::fs::read_to_string(dir.path().join("services/links.pem")).unwrap();
-        let der = rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        let der = crate::tls::TlsMaterial::certificate_der(&cert).unwrap();
         assert_eq!(Identity::from_certificate(&der).unwrap(), Identity::Service("links"));
         let agency = std::fs::read_to_string(dir.path().join("agencies/POLICE.pem")).unwrap();
-        let der = rustls::pki_types::CertificateDer::from_pem_slice(agency.as_bytes()).unwrap();
+        let der = crate::tls::TlsMaterial::certificate_der(&agency).unwrap();
         assert_eq!(Identity::from_certificate(&der).unwrap(), Identity::Agency("POLICE".into()));
         #[cfg(unix)]
         for key in ["ca.key", "issuer.key", "services/intake.key", "agencies/POLICE.key"] {

@@ -381,9 +381,9 @@ impl Running {
     }
 
     /// A channel to the service presenting `identity`'s certificate (a peer service's, an
-    /// agency's) instead of the officers' client's.
-    pub async fn channel_as(&self, identity: &Identity) -> tonic::transport::Channel {
-        pki().channel(self.addr, identity).await
+    /// agency's) instead of the officers' client's. It connects on first use.
+    pub fn channel_as(&self, identity: &Identity) -> tonic::transport::Channel {
+        crate::peer::channel(&self.url(), &pki().material(identity)).expect("a channel")
     }
 
     /// Stops the service gracefully and waits until it has closed its store.
@@ -471,6 +471,15 @@ impl tonic::service::Interceptor for OfficerWith {
         let value = format!("Bearer {}", officer_token(self.0, self.1));
         request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
         Ok(request)
+    }
+}
+
+/// The credentials of a test officer's client (the CLI's and the report's): the test client's
+/// certificate and a token for officer `id` with `roles`.
+pub fn credentials(id: &str, roles: &[Role]) -> crate::profile::Credentials {
+    crate::profile::Credentials {
+        tls: pki().material(&Identity::Officer(TEST_CLIENT.to_owned())),
+        token: Some(crate::config::Secret::new(officer_token(id, roles))),
     }
 }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use doxwatch_kit::{actor::SERVICE_HEADER, testing::TestDatabase};
+use doxwatch_kit::{identity::Identity, testing::TestDatabase};
 use doxwatch_proto::intake as pb;
 use pb::{CaseStatus as S, ClosureReason as R, DataSubjectCategory as Cat};
 use tonic::{Code, Request};
@@ -156,11 +156,14 @@ async fn referred_is_reserved_to_the_referral_service(db: TestDatabase) {
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("referral service"), "{}", err.message());
 
-    // The referral service names itself and may move the case.
-    let mut raw = pb::intake_service_client::IntakeServiceClient::new(app.channel.clone());
+    // A header claiming to be the referral service is not an identity: still refused.
     let mut request = Request::new(to(&case.name, S::Referred));
-    request.metadata_mut().insert(SERVICE_HEADER, "referral".parse().unwrap());
-    let referred = raw.transition_case(request).await.unwrap().into_inner();
+    request.metadata_mut().insert("x-doxwatch-service", "referral".parse().unwrap());
+    assert_eq!(client.transition_case(request).await.unwrap_err().code(), Code::FailedPrecondition);
+
+    // The referral service, by its certificate, may move the case.
+    let mut raw = pb::intake_service_client::IntakeServiceClient::new(app.channel_as(&Identity::Service("referral")));
+    let referred = raw.transition_case(to(&case.name, S::Referred)).await.unwrap().into_inner();
     assert_eq!(referred.status, S::Referred as i32);
     let timeline = events(&mut client, &case.name).await;
     assert_eq!(timeline.last().unwrap().actor, "service:referral");
@@ -168,9 +171,12 @@ async fn referred_is_reserved_to_the_referral_service(db: TestDatabase) {
     // Officers cannot move it out again.
     let err = client.transition_case(to(&case.name, S::UnderAssessment)).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let mut request = Request::new(to(&case.name, S::UnderAssessment));
-    request.metadata_mut().insert(SERVICE_HEADER, "no-such-service".parse().unwrap());
-    assert_eq!(raw.transition_case(request).await.unwrap_err().code(), Code::Unauthenticated);
+    // Another service's or an agency's certificate may not move cases at all.
+    for identity in [Identity::Service("links"), Identity::Agency("POLICE".into())] {
+        let mut other = pb::intake_service_client::IntakeServiceClient::new(app.channel_as(&identity));
+        let err = other.transition_case(to(&case.name, S::UnderAssessment)).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{identity}");
+    }
     app.stop().await;
 }
 

@@ -21,8 +21,6 @@ const MAX_REGISTRATIONS: usize = 1000;
 
 #[derive(clap::Subcommand)]
 pub enum LinkCommand {
-    /// Register URLs: each is new, known (another spelling of a link) or refused with the reason.
-    Register(RegisterArgs),
     /// Show one link.
     Get(NameArgs),
     /// List links, oldest first.
@@ -33,28 +31,8 @@ pub enum LinkCommand {
     Observe(ObserveArgs),
     /// Show what checks (and the platform) said of a link, in business-time order.
     Observations(NameArgs),
-    /// Record that a notice asked a platform to remove links (normally the liaison service does).
-    RequestRemoval(RequestRemovalArgs),
     /// Removal figures as at a moment.
     Stats(StatsArgs),
-}
-
-#[derive(clap::Args)]
-pub struct RegisterArgs {
-    /// The URLs as reported.
-    #[arg(required = true)]
-    urls: Vec<String>,
-    /// The case citing them: cases/{id} or just the id.
-    #[arg(long)]
-    case: Option<String>,
-    /// When they were seen (RFC 3339); defaults to now.
-    #[arg(long, value_parser = parse_time)]
-    seen_at: Option<prost_types::Timestamp>,
-    /// An idempotency key: re-running with the same key registers the URLs once.
-    #[arg(long)]
-    request_id: Option<String>,
-    #[command(flatten)]
-    client: ClientArgs,
 }
 
 #[derive(clap::Args)]
@@ -137,23 +115,6 @@ pub struct ObserveArgs {
 }
 
 #[derive(clap::Args)]
-pub struct RequestRemovalArgs {
-    /// The links asked about: links/{id} or just the id.
-    #[arg(required = true)]
-    links: Vec<String>,
-    /// The notice that asked: notices/{id} or just the id.
-    #[arg(long)]
-    notice: String,
-    /// When the notice was served (RFC 3339).
-    #[arg(long, value_parser = parse_time)]
-    served_at: prost_types::Timestamp,
-    #[arg(long)]
-    request_id: Option<String>,
-    #[command(flatten)]
-    client: ClientArgs,
-}
-
-#[derive(clap::Args)]
 pub struct StatsArgs {
     #[command(flatten)]
     at: AsAtArgs,
@@ -171,7 +132,6 @@ fn case_name(text: Option<&str>) -> String {
 
 pub async fn run(command: LinkCommand) -> Result<(), CliError> {
     match command {
-        LinkCommand::Register(args) => register(args).await,
         LinkCommand::Get(args) => {
             let request = pb::GetLinkRequest { name: link_name(&args.name) };
             let link = links(&args.client).await?.get_link(request).await?.into_inner();
@@ -182,55 +142,8 @@ pub async fn run(command: LinkCommand) -> Result<(), CliError> {
         LinkCommand::Import(args) => import(args).await,
         LinkCommand::Observe(args) => observe(args).await,
         LinkCommand::Observations(args) => observations(args).await,
-        LinkCommand::RequestRemoval(args) => request_removal(args).await,
         LinkCommand::Stats(args) => stats(args).await,
     }
-}
-
-async fn register(args: RegisterArgs) -> Result<(), CliError> {
-    if args.urls.len() > MAX_REGISTRATIONS {
-        return Err(CliError::Usage(format!(
-            "{} URLs given; register at most {MAX_REGISTRATIONS} at once, or put them in a file for `doxwatch link import`",
-            args.urls.len()
-        )));
-    }
-    let case = case_name(args.case.as_deref());
-    let registrations = args
-        .urls
-        .into_iter()
-        .map(|url| pb::LinkRegistration { url, case: case.clone(), seen_at: args.seen_at })
-        .collect();
-    let request = pb::RegisterLinksRequest { registrations, request_id: args.request_id.unwrap_or_default() };
-    let response = links(&args.client).await?.register_links(request).await?.into_inner();
-    if args.client.json {
-        let results: Vec<_> = response
-            .results
-            .iter()
-            .map(|r| {
-                json!({
-                    "url": r.url,
-                    "outcome": label::<pb::RegistrationOutcome>(r.outcome),
-                    "link": r.link.as_ref().map(link_json),
-                    "error": r.error,
-                })
-            })
-            .collect();
-        print_json(&json!({ "results": results }));
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = response
-        .results
-        .iter()
-        .map(|r| {
-            let (name, detail) = match &r.link {
-                Some(link) => (link.name.clone(), link.canonical_url.clone()),
-                None => (String::new(), r.error.clone()),
-            };
-            vec![label::<pb::RegistrationOutcome>(r.outcome), r.url.clone(), name, detail]
-        })
-        .collect();
-    print_table(&["OUTCOME", "URL", "LINK", "CANONICAL URL / REASON"], &rows);
-    Ok(())
 }
 
 async fn list(args: ListArgs) -> Result<(), CliError> {
@@ -394,22 +307,6 @@ async fn observations(args: NameArgs) -> Result<(), CliError> {
         })
         .collect();
     print_table(&["OBSERVED", "STATUS", "SOURCE", "VANTAGE", "BY", "NOTE"], &rows);
-    Ok(())
-}
-
-async fn request_removal(args: RequestRemovalArgs) -> Result<(), CliError> {
-    let request = pb::RecordRemovalRequestsRequest {
-        notice: resource_name("notices", &args.notice),
-        links: args.links.iter().map(|l| link_name(l)).collect(),
-        served_at: Some(args.served_at),
-        request_id: args.request_id.unwrap_or_default(),
-    };
-    let response = links(&args.client).await?.record_removal_requests(request).await?.into_inner();
-    if args.client.json {
-        print_json(&json!({ "recorded": response.recorded }));
-    } else {
-        println!("{} removal requests recorded", response.recorded);
-    }
     Ok(())
 }
 

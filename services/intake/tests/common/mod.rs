@@ -24,7 +24,7 @@ pub struct TestApp {
 }
 
 pub fn config(db: &TestDatabase) -> ServiceConfig {
-    doxwatch_kit::testing::config(db)
+    doxwatch_kit::testing::config(db, "intake")
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
@@ -43,6 +43,11 @@ impl TestApp {
     /// A client that names another officer, or none.
     pub fn client_as(&self, officer: Option<&'static str>) -> Client {
         IntakeServiceClient::with_interceptor(self.channel.clone(), Officer(officer))
+    }
+
+    /// A channel presenting `identity`'s certificate (a peer service's, an agency's).
+    pub fn channel_as(&self, identity: &doxwatch_kit::identity::Identity) -> Channel {
+        self.running.channel_as(identity)
     }
 
     pub async fn stop(self) {

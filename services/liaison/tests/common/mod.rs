@@ -44,14 +44,14 @@ impl FreshStores for Stores {
 }
 
 async fn start_links(db: &TestDatabase, listen: SocketAddr) -> Running {
-    start_service(db, listen, no_peers(), run_app!(doxwatch_links::Application)).await
+    start_service(db, "links", listen, no_peers(), run_app!(doxwatch_links::Application)).await
 }
 
 pub async fn start(stores: &Stores) -> Suite {
     let links_service = start_links(&stores.links, ANY_PORT).await;
     let peers = PeerUrls { links: links_service.url(), ..no_peers() };
     let liaison_service =
-        start_service(&stores.liaison, ANY_PORT, peers, run_app!(doxwatch_liaison::Application)).await;
+        start_service(&stores.liaison, "liaison", ANY_PORT, peers, run_app!(doxwatch_liaison::Application)).await;
     Suite {
         liaison: LiaisonServiceClient::with_interceptor(liaison_service.channel.clone(), Officer(Some("officer-ho"))),
         links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-ho"))),

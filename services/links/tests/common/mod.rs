@@ -30,7 +30,7 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 /// Starts the service with link-tracking's own keys as `adjust` sets them: by default evidence in
 /// a temporary directory, the background rechecker off and no per-host pacing.
 pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
-    let config = doxwatch_kit::testing::config(db);
+    let config = doxwatch_kit::testing::config(db, "links");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut own = LinksConfig::defaults(&config);
     own.evidence.dir = dir.path().join("evidence");

@@ -24,28 +24,15 @@ use doxwatch_proto::{
         referral_service_client::ReferralServiceClient,
     },
 };
-use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel};
+use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
 
 pub type Client = ReferralServiceClient<InterceptedService<Channel, Officer>>;
-pub type AgencyClient = AgencyReferralServiceClient<InterceptedService<Channel, Agency>>;
+pub type AgencyClient = AgencyReferralServiceClient<InterceptedService<Channel, Officer>>;
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, Officer>>;
 pub type Links = LinksServiceClient<InterceptedService<Channel, Officer>>;
 
 /// The heartbeat interval the tests run with, so that an idle stream hears one quickly.
 pub const HEARTBEAT: Duration = Duration::from_millis(300);
-
-/// Names the calling agency on every request, as the Police's system does.
-#[derive(Clone)]
-pub struct Agency(pub Option<&'static str>);
-
-impl tonic::service::Interceptor for Agency {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(name) = self.0 {
-            request.metadata_mut().insert(doxwatch_kit::actor::AGENCY_HEADER, MetadataValue::from_static(name));
-        }
-        Ok(request)
-    }
-}
 
 pub struct Stores {
     pub referral: TestDatabase,
@@ -80,7 +67,7 @@ pub struct Suite {
 }
 
 async fn start_links(stores: &Stores, listen: SocketAddr) -> Running {
-    start_service(&stores.links, listen, no_peers(), async |config: ServiceConfig| {
+    start_service(&stores.links, "links", listen, no_peers(), async |config: ServiceConfig| {
         let mut own = doxwatch_links::config::LinksConfig::defaults(&config);
         own.evidence.dir = stores.evidence.path().to_owned();
         let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
@@ -90,13 +77,13 @@ async fn start_links(stores: &Stores, listen: SocketAddr) -> Running {
 }
 
 async fn start_intake(stores: &Stores, listen: SocketAddr, links: SocketAddr) -> Running {
-    let peers = PeerUrls { links: format!("http://{links}"), ..no_peers() };
-    start_service(&stores.intake, listen, peers, run_app!(doxwatch_intake::Application)).await
+    let peers = PeerUrls { links: format!("https://{links}"), ..no_peers() };
+    start_service(&stores.intake, "intake", listen, peers, run_app!(doxwatch_intake::Application)).await
 }
 
 async fn start_referral(stores: &Stores, intake: &Running, links: &Running) -> Running {
     let peers = PeerUrls { intake: intake.url(), links: links.url(), ..no_peers() };
-    start_service(&stores.referral, ANY_PORT, peers, async |config: ServiceConfig| {
+    start_service(&stores.referral, "referral", ANY_PORT, peers, async |config: ServiceConfig| {
         let own = doxwatch_referral::ReferralConfig {
             agencies: vec!["POLICE".into(), "ICAC".into()],
             watch_heartbeat: HEARTBEAT,
@@ -145,9 +132,18 @@ impl Suite {
         self.referral_service.as_ref().expect("referral is running").channel.clone()
     }
 
-    /// The Police's client (or another agency's, or one that names none).
+    /// The Police's client with the Police's certificate (or another agency's; `None` is an
+    /// officer's client without a token).
     pub fn agency(&self, name: Option<&'static str>) -> AgencyClient {
-        AgencyReferralServiceClient::with_interceptor(self.referral_channel(), Agency(name))
+        let channel = match name {
+            Some(agency) => self
+                .referral_service
+                .as_ref()
+                .expect("referral is running")
+                .channel_as(&doxwatch_kit::identity::Identity::Agency(agency.to_owned())),
+            None => self.referral_channel(),
+        };
+        AgencyReferralServiceClient::with_interceptor(channel, Officer(None))
     }
 
     pub fn police(&self) -> AgencyClient {
@@ -158,8 +154,8 @@ impl Suite {
         ReferralServiceClient::with_interceptor(self.referral_channel(), Officer(name))
     }
 
-    pub fn outbox(&self) -> OutboxServiceClient<Channel> {
-        OutboxServiceClient::new(self.referral_channel())
+    pub fn outbox(&self) -> OutboxServiceClient<InterceptedService<Channel, Officer>> {
+        OutboxServiceClient::with_interceptor(self.referral_channel(), Officer(Some("officer-lam")))
     }
 
     pub async fn stop_intake(&mut self) {
