@@ -16,7 +16,7 @@ use doxwatch_proto::{
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, Officer>>;
-pub type Links = LinksServiceClient<InterceptedService<Channel, Officer>>;
+pub type Links = LinksServiceClient<doxwatch_kit::testing::Routed>;
 
 /// A fresh store per service, on one backend.
 pub struct Stores {
@@ -44,11 +44,11 @@ pub fn intake(service: &Running) -> Intake {
 }
 
 pub fn links(service: &Running) -> Links {
-    LinksServiceClient::with_interceptor(service.channel.clone(), Officer(Some("officer-wong")))
+    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(service, "officer-wong", doxwatch_kit::testing::LINKS_RESERVED))
 }
 
-pub fn outbox(service: &Running) -> OutboxServiceClient<Channel> {
-    OutboxServiceClient::new(service.channel.clone())
+pub fn outbox(service: &Running) -> OutboxServiceClient<InterceptedService<Channel, Officer>> {
+    OutboxServiceClient::with_interceptor(service.channel.clone(), Officer(Some("officer-wong")))
 }
 
 /// The whole suite, each service with its own fresh store, wired to each other.

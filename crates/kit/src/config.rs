@@ -579,7 +579,12 @@ mod tests {
     fn environment_overrides_file_and_defaults() {
         let dir = tempfile_dir();
         let file = dir.join("doxwatch.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\ntls_ca_file = \"ca.pem\"\n\
+             tls_cert_file = \"intake.pem\"\ntls_key_file = \"intake.key\"\ntoken_jwks = \"https://idp.example/jwks\"\n",
+        )
+        .unwrap();
         let mut layers =
             Layers::load(Some(&file), env(&[("DOXWATCH_LISTEN", "127.0.0.1:7001"), ("OTHER", "x")]), &all_keys());
         let config = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
@@ -587,6 +592,19 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
         assert_eq!(config.limits.concurrency_limit, 8);
         assert_eq!(config.database_url.expose(), "sqlite::memory:");
+        assert!(matches!(&config.security.tls, TlsSource::Files { cert, .. } if cert == Path::new("intake.pem")));
+        assert_eq!(config.security.tokens.keys, crate::token::KeySource::Url("https://idp.example/jwks".into()));
+    }
+
+    #[test]
+    fn without_certificates_and_a_key_set_a_service_does_not_start() {
+        let mut layers = Layers::load(None, env(&[("DOXWATCH_TOKEN_JWKS", "http://idp.example/jwks")]), &all_keys());
+        let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+        let text = layers.finish().unwrap_err().to_string();
+        for key in ["tls_ca_file", "tls_cert_file", "tls_key_file", "DOXWATCH_TOKEN_JWKS"] {
+            assert!(text.contains(key), "{key} missing from {text}");
+        }
+        assert!(text.contains("must be https://"), "{text}");
     }
 
     #[test]
@@ -611,7 +629,8 @@ mod tests {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(!text.contains("hunter2"), "a secret was printed: {text}");
-        assert_eq!(err.problems.len(), 5);
+        // The five bad values, and the four security keys that are required and not set.
+        assert_eq!(err.problems.len(), 9, "{text}");
     }
 
     #[test]

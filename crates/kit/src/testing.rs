@@ -245,11 +245,14 @@ impl TestPki {
 
     /// A TLS channel to `addr` presenting `identity`'s certificate.
     pub async fn channel(&self, addr: SocketAddr, identity: &Identity) -> tonic::transport::Channel {
-        crate::peer::channel(&format!("https://{addr}"), &self.material(identity))
-            .expect("a channel")
-            .into_connected(addr)
-            .await
+        test_channel(&format!("https://{addr}"), &self.material(identity)).into_connected(addr).await
     }
+}
+
+/// A TLS channel for a test client: like a peer's, but without the peer's time limit per call (an
+/// import of many thousands of URLs takes longer).
+fn test_channel(url: &str, material: &TlsMaterial) -> tonic::transport::Channel {
+    crate::peer::endpoint(url, material).expect("a channel").connect_lazy()
 }
 
 /// Connecting a channel eagerly in tests, so that a test fails where the service cannot be reached.
@@ -383,7 +386,7 @@ impl Running {
     /// A channel to the service presenting `identity`'s certificate (a peer service's, an
     /// agency's) instead of the officers' client's. It connects on first use.
     pub fn channel_as(&self, identity: &Identity) -> tonic::transport::Channel {
-        crate::peer::channel(&self.url(), &pki().material(identity)).expect("a channel")
+        test_channel(&self.url(), &pki().material(identity))
     }
 
     /// Stops the service gracefully and waits until it has closed its store.
@@ -550,4 +553,58 @@ macro_rules! backend_tests {
     ($($name:ident),+ $(,)?) => {
         $crate::backend_tests!(worker_threads = 2; $($name),+);
     };
+}
+
+/// A test client for a service whose RPCs are partly reserved to its peers: calls of the
+/// `reserved` methods go out with the peer service's certificate (as that peer would make them),
+/// every other call as the officer with a token. Tests of link-tracking, say, set up links with
+/// RegisterLinks as intake would, and read them as an officer.
+#[derive(Clone)]
+pub struct Routed {
+    officer: tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Officer>,
+    reserved: Arc<Vec<(&'static str, tonic::transport::Channel)>>,
+}
+
+/// The link-tracking RPCs only a peer service may call, and which peer calls them.
+pub const LINKS_RESERVED: &[(&str, &str)] = &[
+    ("/doxwatch.links.v1.LinksService/RegisterLinks", "intake"),
+    ("/doxwatch.links.v1.LinksService/RecordRemovalRequests", "liaison"),
+];
+
+impl Routed {
+    /// Calls to `service` as officer `id`, the `reserved` methods as their peers.
+    pub fn new(service: &Running, id: &'static str, reserved: &[(&'static str, &'static str)]) -> Self {
+        let reserved = reserved
+            .iter()
+            .map(|(path, peer)| {
+                (*path, service.channel_as(&Identity::service(peer).expect("a doxwatch service")))
+            })
+            .collect();
+        Self {
+            officer: tonic::service::interceptor::InterceptedService::new(service.channel.clone(), Officer(Some(id))),
+            reserved: Arc::new(reserved),
+        }
+    }
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Routed {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tonic::transport::Error;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        use tower::ServiceExt;
+        let peer = self.reserved.iter().find(|(path, _)| *path == request.uri().path()).map(|(_, c)| c.clone());
+        match peer {
+            Some(channel) => Box::pin(channel.oneshot(request)),
+            None => {
+                let call = self.officer.clone().oneshot(request);
+                Box::pin(async move { call.await.map(|r| r.map(tonic::body::Body::new)) })
+            }
+        }
+    }
 }

@@ -119,9 +119,31 @@ impl TokenIssuer {
             team: team.to_owned(),
             cnf: Confirmation { x5t_s256: x5t_s256.to_owned() },
         };
+        self.sign(&claims)
+    }
+
+    /// Signs any claims with the issuer's key (tests use it for tokens a verifier must refuse).
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| TokenError::Invalid(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| TokenError::Invalid(e.to_string()))
+    }
+
+    /// The claims [`issue`](Self::issue) would sign, for tests to alter.
+    pub fn claims(&self, id: &str, roles: &[Role], x5t_s256: &str, lifetime: Duration) -> Claims {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        Claims {
+            iss: self.issuer.clone(),
+            sub: id.to_owned(),
+            aud: self.audience.clone(),
+            exp: now.saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2)),
+            nbf: now,
+            iat: now,
+            name: id.to_owned(),
+            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            team: "team-a".to_owned(),
+            cnf: Confirmation { x5t_s256: x5t_s256.to_owned() },
+        }
     }
 }
 

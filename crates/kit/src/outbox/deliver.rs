@@ -44,7 +44,7 @@ impl Deliver for Peers {
             let mut grpc = tonic::client::Grpc::new(channel);
             grpc.ready().await.map_err(|e| Status::unavailable(format!("the peer is not ready: {e}")))?;
             let request = tonic::Request::new(message.payload.clone());
-            grpc.unary::<Vec<u8>, (), _>(request, path, Bytes).await?;
+            grpc.unary::<Vec<u8>, (), _>(request, path, RawBytes).await?;
             Ok(())
         })
     }
@@ -53,24 +53,24 @@ impl Deliver for Peers {
 /// A codec that sends already encoded protobuf bytes and ignores the answer's body: the relay
 /// only needs to know whether the peer applied the effect.
 #[derive(Clone, Copy, Default)]
-struct Bytes;
+pub struct RawBytes;
 
-impl Codec for Bytes {
+impl Codec for RawBytes {
     type Encode = Vec<u8>;
     type Decode = ();
-    type Encoder = Bytes;
-    type Decoder = Bytes;
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
 
     fn encoder(&mut self) -> Self::Encoder {
-        Bytes
+        RawBytes
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        Bytes
+        RawBytes
     }
 }
 
-impl Encoder for Bytes {
+impl Encoder for RawBytes {
     type Item = Vec<u8>;
     type Error = Status;
 
@@ -80,7 +80,7 @@ impl Encoder for Bytes {
     }
 }
 
-impl Decoder for Bytes {
+impl Decoder for RawBytes {
     type Item = ();
     type Error = Status;
 

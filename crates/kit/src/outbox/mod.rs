@@ -15,7 +15,7 @@ use opentelemetry::global;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub use deliver::{LegacyEffect, Peers, upgrade_legacy};
+pub use deliver::{LegacyEffect, Peers, RawBytes, upgrade_legacy};
 pub use relay::{Deliver, DeliveryOutcome, Relay, RelaySettings};
 pub use service::OutboxApi;
 

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use doxwatch_kit::testing::{Officer, Running, TestDatabase};
+use doxwatch_kit::testing::{Running, TestDatabase};
 #[allow(unused_imports)]
 pub use doxwatch_kit::{
     backend_tests,
@@ -10,9 +10,9 @@ pub use doxwatch_kit::{
 };
 use doxwatch_links::{Application, config::LinksConfig};
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
-use tonic::{service::interceptor::InterceptedService, transport::Channel};
+use tonic::transport::Channel;
 
-pub type Client = LinksServiceClient<InterceptedService<Channel, Officer>>;
+pub type Client = LinksServiceClient<doxwatch_kit::testing::Routed>;
 
 pub struct TestApp {
     pub client: Client,
@@ -43,7 +43,7 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut LinksCon
     let app = Application::build_with(&config, &own).await.expect("links builds");
     let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     let channel = running.channel.clone();
-    let client = LinksServiceClient::with_interceptor(channel.clone(), Officer(Some("officer-lee")));
+    let client = LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&running, "officer-lee", doxwatch_kit::testing::LINKS_RESERVED));
     TestApp { client, channel, evidence_dir, running, _evidence: Some(dir) }
 }
 
@@ -90,5 +90,5 @@ pub const CASE_B: &str = "cases/01900000-0000-7000-8000-00000000000b";
 
 /// A client of the same service acting as another officer.
 pub fn client_as(app: &TestApp, officer: &'static str) -> Client {
-    LinksServiceClient::with_interceptor(app.channel.clone(), Officer(Some(officer)))
+    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&app.running, officer, doxwatch_kit::testing::LINKS_RESERVED))
 }

@@ -29,7 +29,7 @@ use tonic::{Status, service::interceptor::InterceptedService, transport::Channel
 pub type Client = ReferralServiceClient<InterceptedService<Channel, Officer>>;
 pub type AgencyClient = AgencyReferralServiceClient<InterceptedService<Channel, Officer>>;
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, Officer>>;
-pub type Links = LinksServiceClient<InterceptedService<Channel, Officer>>;
+pub type Links = LinksServiceClient<doxwatch_kit::testing::Routed>;
 
 /// The heartbeat interval the tests run with, so that an idle stream hears one quickly.
 pub const HEARTBEAT: Duration = Duration::from_millis(300);
@@ -105,7 +105,7 @@ pub async fn start(stores: &Stores) -> Suite {
             Officer(Some("officer-lam")),
         ),
         intake: IntakeServiceClient::with_interceptor(intake_service.channel.clone(), Officer(Some("officer-lam"))),
-        links: LinksServiceClient::with_interceptor(links_service.channel.clone(), Officer(Some("officer-lam"))),
+        links: LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&links_service, "officer-lam", doxwatch_kit::testing::LINKS_RESERVED)),
         intake_addr: intake_service.addr,
         links_addr: links_service.addr,
         referral_service: Some(referral_service),
