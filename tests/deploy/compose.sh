@@ -426,6 +426,8 @@ check_cases() {
 if [[ -n $intake ]] && scenario; then
     pass "scenario: 3 cases created (a retried create deduplicated), listed and counted through the published port"
 else
+    log "intake's last log lines:"
+    compose logs --no-color --tail 20 intake 2>&1 | sed 's/^/  | /'
     fail "scenario"
 fi
 
