@@ -98,13 +98,15 @@ place() { # file owner
 # A public file (a certificate, the key set).
 public() { chmod 0444 "$1"; }
 
-# doxwatch ARGS...: the CLI, from $DOXWATCH_BIN, the PATH or the image (PKI paths under $pki are
-# passed as they are: the image sees $pki at the same path).
-doxwatch() {
+# run_doxwatch ARGS...: the CLI, from $DOXWATCH_BIN, the PATH or the image (paths under $dir are
+# passed as they are: the image sees $dir at the same path).
+run_doxwatch() {
+    local on_path
+    on_path=$(type -P doxwatch || true)
     if [[ -n ${DOXWATCH_BIN:-} ]]; then
         "$DOXWATCH_BIN" "$@"
-    elif command -v doxwatch >/dev/null 2>&1; then
-        command doxwatch "$@"
+    elif [[ -n $on_path ]]; then
+        "$on_path" "$@"
     else
         local image=${DOXWATCH_IMAGE:-doxwatch/doxwatch:local}
         docker image inspect "$image" >/dev/null 2>&1 ||
@@ -126,7 +128,7 @@ else
     args=(certs init "$pki")
     for h in ${hosts[@]+"${hosts[@]}"}; do args+=(--host "$h"); done
     for a in "${agencies[@]}"; do args+=(--agency "$a"); done
-    doxwatch "${args[@]}" >/dev/null
+    run_doxwatch "${args[@]}" >/dev/null
     log "pki: a new CA, token issuer and certificates for ${agencies[*]} and every service"
 fi
 for f in "$pki/ca.pem" "$pki/jwks.json" "$pki/ca.key" "$pki/issuer.key"; do
@@ -177,7 +179,7 @@ for officer in ${officers[@]+"${officers[@]}"}; do
         log "officer $officer: kept"
         continue
     fi
-    doxwatch officer add "$officer" --roles "$officer_roles" --team "$officer_team" \
+    run_doxwatch officer add "$officer" --roles "$officer_roles" --team "$officer_team" \
         --name "${OFFICER_NAME:-$officer}" --pki "$pki" --out "$profile" >/dev/null
     log "officer $officer: profile written in $profile"
 done
