@@ -513,7 +513,7 @@ check_postgres_tls() {
         tail -n 5 "$work/pg-by-ip.log" | sed 's/^/  | /'
         ok=""
     else
-        log "intake given postgres by address ($ip) under verify-full: $(grep -i -m 1 -o '[^"]*certificate[^"]*' "$work/pg-by-ip.log" | head -c 200)"
+        log "intake given postgres by address ($ip) under verify-full: $(grep -i -m 1 -o 'invalid peer certificate.*' "$work/pg-by-ip.log" | sed 's/\\"/"/g' | cut -c 1-160)"
     fi
     [[ -n $ok ]]
 }
