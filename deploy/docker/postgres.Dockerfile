@@ -3,6 +3,9 @@
 # database and cannot connect to any other (REVOKE CONNECT ... FROM PUBLIC, and pg_hba.conf's
 # `sameuser`). No password is baked in: the entrypoint reads them at every start from mounted secret
 # files (/run/secrets/<db>_db_password) or <DB>_DB_PASSWORD variables; see postgres/entrypoint.sh.
+# TCP connections are TLS 1.3 only (plaintext is refused): the server's certificate and key are
+# mounted too (/run/secrets/postgres_tls_cert, postgres_tls_key, or POSTGRES_TLS_CERT_FILE and
+# POSTGRES_TLS_KEY_FILE); without them it does not start.
 #
 #   docker build -f deploy/docker/postgres.Dockerfile --build-arg BASE_IMAGE=doxwatch/base:bookworm \
 #       -t doxwatch/postgres:15 deploy/docker

@@ -4,9 +4,14 @@
     check_manifests.py --sources DIR [options]        a kustomization read directly (no kubectl)
 
 Each doxwatch service is a Deployment labelled app.kubernetes.io/component=grpc-service. For each:
-native gRPC readiness/liveness probes on its port, requests and limits, a restricted security
-context, its own ServiceAccount without a token, a Service, a PodDisruptionBudget, configuration
-from ConfigMaps and the database URL from a Secret. For the namespace: a default-deny
+exec probes running `doxwatch health --url https://localhost:<port>` (the kubelet's gRPC probe
+cannot present a client certificate), requests and limits, a restricted security context, its own
+ServiceAccount without a token, a Service, a PodDisruptionBudget, configuration from ConfigMaps;
+TLS: DOXWATCH_TLS_CA_FILE, _CERT_FILE and _KEY_FILE files of its kubernetes.io/tls Secret
+<service>-tls (ca.crt, tls.crt, tls.key) mounted read-only, the token key set (a mounted file or an
+https:// URL), https:// peer URLs only; the database URL in no environment variable but in a TOML
+file (DOXWATCH_CONFIG) of its Secret <service>-database; every Secret volume mode 0400 (read by the
+pod's fsGroup). For the namespace: a default-deny
 NetworkPolicy, DNS egress, and network policies that allow exactly the calls of the design
 (evaluated by a small NetworkPolicy simulator, for services that exist and for the half of a call
 that a present service's own policy governs when its peer is not yet deployed).
@@ -267,7 +272,7 @@ def configmap_matches(docs, ref_name, rendered):
     return cm
 
 
-def check_service(r, docs, dep, rendered, min_replicas):
+def check_service(r, docs, dep, rendered, min_replicas, expect_certificates=False):
     name = dep["metadata"]["name"]
     pod = dep["spec"]["template"]
     spec = pod["spec"]
@@ -309,16 +314,16 @@ def check_service(r, docs, dep, rendered, min_replicas):
         r.check(tag not in ("", "latest"), f"{cname}: image {image} has a pinned tag or digest")
         ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
         r.check(ports.get("grpc") == port, f"{cname}: container port grpc = {port}", f"ports {ports}")
-        for probe in ("readinessProbe", "livenessProbe"):
+        health = ["doxwatch", "health", "--url", f"https://localhost:{port}"]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             p = c.get(probe) or {}
-            r.check((p.get("grpc") or {}).get("port") == port, f"{cname}: {probe} is native gRPC on {port}", f"{p}")
+            r.check((p.get("exec") or {}).get("command") == health and not {"grpc", "httpGet", "tcpSocket"} & set(p),
+                    f"{cname}: {probe} runs `{' '.join(health)}`", f"{p}")
         r.check(c.get("args", [])[:2] == ["serve", name], f"{cname}: runs `serve {name}`", f"args {c.get('args')}")
 
         env = {e["name"]: e for e in c.get("env", [])}
-        db = env.get("DOXWATCH_DATABASE_URL", {})
-        ref = ((db.get("valueFrom") or {}).get("secretKeyRef") or {})
-        r.check("value" not in db and ref.get("name") and ref.get("key"),
-                f"{cname}: DOXWATCH_DATABASE_URL from a Secret (secretKeyRef)", f"{db}")
+        r.check("DOXWATCH_DATABASE_URL" not in env, f"{cname}: no DOXWATCH_DATABASE_URL variable (the URL is in a file)",
+                f"{env.get('DOXWATCH_DATABASE_URL')}")
         r.check(not any("postgres://" in str(e.get("value", "")) for e in env.values()),
                 f"{cname}: no database URL written in the manifest")
         settings = {}
@@ -337,14 +342,21 @@ def check_service(r, docs, dep, rendered, min_replicas):
                 f"{settings.get('DOXWATCH_LISTEN')}")
         for peer in CALLS.get(name, ()):
             key = f"DOXWATCH_{peer.upper()}_URL"
-            r.check(settings.get(key) == f"http://{peer}:{PORTS[peer]}", f"{cname}: {key} is the {peer} Service")
+            r.check(settings.get(key) == f"https://{peer}:{PORTS[peer]}", f"{cname}: {key} is the {peer} Service, https",
+                    f"{settings.get(key)}")
+        plain = {k: v for k, v in settings.items() if k.startswith("DOXWATCH_") and k.endswith("_URL")
+                 and not str(v).startswith("https://")}
+        r.check(not plain, f"{cname}: every peer URL is https://", f"{plain}")
+        check_tls(r, cname, name, spec, c, settings)
         secretish = [k for k, v in settings.items() if "postgres://" in str(v) or "PASSWORD" in k]
         r.check(not secretish, f"{cname}: no secrets in ConfigMaps", f"{secretish}")
         # Everything in DOXWATCH_* must be a key the binary knows (a typo would be ignored silently).
         known = {"LISTEN", "DATABASE_URL", "DATABASE_MAX_CONNECTIONS", "REQUEST_TIMEOUT_MS", "CONCURRENCY_LIMIT",
                  "MAX_MESSAGE_BYTES", "SHUTDOWN_GRACE_MS", "LOG_FORMAT", "LOG_FILTER", "OTLP_ENDPOINT",
                  "INTAKE_URL", "LINKS_URL", "LIAISON_URL", "REFERRAL_URL", "OUTBOX_POLL_MS", "OUTBOX_MAX_BACKOFF_MS",
-                 "CONFIG"}
+                 "CONFIG", "STREAM_TIMEOUT_MS", "STORE_PROBE_TIMEOUT_MS",
+                 "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TOKEN_JWKS", "TOKEN_ISSUER", "TOKEN_AUDIENCE",
+                 "TOKEN_LEEWAY_MS", "POLICY_FILE", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST"}
         unknown = [k for k in settings if k.startswith("DOXWATCH_") and k[len("DOXWATCH_"):] not in known]
         r.check(not unknown, f"{cname}: every DOXWATCH_* setting is a known key", f"{unknown}")
         shutdown = int(settings.get("DOXWATCH_SHUTDOWN_GRACE_MS", 20000))
@@ -359,6 +371,16 @@ def check_service(r, docs, dep, rendered, min_replicas):
         sp = [p for p in svc["spec"].get("ports", []) if p.get("port") == port]
         r.check(svc["metadata"]["name"] == name and sp and sp[0].get("targetPort") in ("grpc", port),
                 f"{name}: Service {name}:{port} -> the grpc port")
+        r.check(not sp or sp[0].get("appProtocol") not in ("kubernetes.io/h2c", "http", "grpc"),
+                f"{name}: the Service's port is not declared plaintext", f"appProtocol {sp and sp[0].get('appProtocol')}")
+    tls_secret = find(docs, "Secret", f"{name}-tls")
+    if tls_secret is not None:  # a Secret in the manifests (cert-manager makes it at run time)
+        r.check(tls_secret.get("type") == "kubernetes.io/tls", f"{name}: Secret {name}-tls is kubernetes.io/tls")
+    cert = next((d for d in by_kind(docs, "Certificate") if d["spec"].get("secretName") == f"{name}-tls"), None)
+    if expect_certificates:
+        r.check(cert is not None, f"{name}: a cert-manager Certificate fills the Secret {name}-tls")
+    if cert is not None:
+        check_certificate(r, name, cert)
     pdbs = [p for p in by_kind(docs, "PodDisruptionBudget") if selects(p["spec"].get("selector"), labels)]
     r.check(len(pdbs) == 1, f"{name}: a PodDisruptionBudget covers its pods")
     if pdbs:
@@ -366,6 +388,77 @@ def check_service(r, docs, dep, rendered, min_replicas):
         allows_eviction = ("maxUnavailable" in pdb and pdb["maxUnavailable"] not in (0, "0%")) or \
             ("minAvailable" in pdb and isinstance(pdb["minAvailable"], int) and pdb["minAvailable"] < replicas)
         r.check(allows_eviction, f"{name}: its PodDisruptionBudget still lets a node drain", f"{pdb}")
+
+
+SECRET_MODE = 0o400
+TLS_FILES = {"DOXWATCH_TLS_CA_FILE": "ca.crt", "DOXWATCH_TLS_CERT_FILE": "tls.crt", "DOXWATCH_TLS_KEY_FILE": "tls.key"}
+
+
+def resolve(spec, container, path):
+    """The volume and key a file path in the container comes from: (volume, key), or (None, why)."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None, f"{path!r} is not an absolute path"
+    mounts = sorted(container.get("volumeMounts", []), key=lambda m: -len(m["mountPath"]))
+    for m in mounts:
+        root = m["mountPath"].rstrip("/")
+        if path.startswith(root + "/"):
+            rel = path[len(root) + 1:]
+            if m.get("subPath"):
+                return None, f"{path} is under a subPath mount (not updated when the Secret is)"
+            if m.get("readOnly") is not True:
+                return None, f"{root} is not mounted read-only"
+            vol = next((v for v in spec.get("volumes", []) if v["name"] == m["name"]), None)
+            if vol is None:
+                return None, f"no volume {m['name']}"
+            source = vol.get("secret") or vol.get("configMap") or {}
+            items = source.get("items")
+            if items is not None:
+                item = next((i for i in items if i["path"] == rel), None)
+                return (vol, item["key"]) if item else (None, f"{rel} is not among the items of volume {vol['name']}")
+            return vol, rel
+    return None, f"{path} is on no volume"
+
+
+def check_tls(r, cname, name, spec, c, settings):
+    """TLS files from the service's kubernetes.io/tls Secret, the key set, the database config file."""
+    for var, key in TLS_FILES.items():
+        vol, got = resolve(spec, c, settings.get(var))
+        ok = vol is not None and (vol.get("secret") or {}).get("secretName") == f"{name}-tls" and got == key
+        r.check(ok, f"{cname}: {var} is {key} of the Secret {name}-tls", f"{settings.get(var)}: {got}")
+    jwks = settings.get("DOXWATCH_TOKEN_JWKS")
+    if isinstance(jwks, str) and jwks.startswith("https://"):
+        r.check(True, f"{cname}: DOXWATCH_TOKEN_JWKS is an https:// key set URL")
+    else:
+        vol, got = resolve(spec, c, jwks)
+        r.check(vol is not None and ("configMap" in vol or "secret" in vol),
+                f"{cname}: DOXWATCH_TOKEN_JWKS is a file of a mounted ConfigMap or Secret", f"{jwks}: {got}")
+    config = settings.get("DOXWATCH_CONFIG")
+    vol, got = resolve(spec, c, config)
+    r.check(vol is not None and (vol.get("secret") or {}).get("secretName") == f"{name}-database"
+            and str(got).endswith(".toml"),
+            f"{cname}: DOXWATCH_CONFIG is a TOML file of the Secret {name}-database", f"{config}: {got}")
+    r.check("DOXWATCH_DATABASE_URL" not in settings, f"{cname}: the database URL is in no environment variable")
+    for v in spec.get("volumes", []):
+        if "secret" in v:
+            sec = v["secret"]
+            modes = [sec.get("defaultMode")] + [i["mode"] for i in sec.get("items") or [] if "mode" in i]
+            r.check(all(m == SECRET_MODE for m in modes), f"{cname}: Secret volume {v['name']} is mode 0400",
+                    f"modes {[oct(m) if isinstance(m, int) else m for m in modes]}")
+    psc = spec.get("securityContext", {})
+    r.check(psc.get("fsGroup") is not None and psc.get("fsGroup") == psc.get("runAsGroup", psc.get("fsGroup")),
+            f"{cname}: fsGroup set, so that the service's user can read its 0400 Secret files", f"{psc}")
+
+
+def check_certificate(r, name, cert):
+    """A cert-manager Certificate for the service: what doxwatch needs of its certificate."""
+    spec = cert["spec"]
+    r.check(len([u for u in spec.get("uris") or [] if u.startswith("spiffe://")]) == 1,
+            f"{name}: Certificate has exactly one spiffe:// URI")
+    r.check(f"spiffe://doxwatch/service/{name}" in (spec.get("uris") or []),
+            f"{name}: Certificate carries the URI SAN spiffe://doxwatch/service/{name}")
+    r.check({name, "localhost"} <= set(spec.get("dnsNames") or []), f"{name}: Certificate valid for {name} and localhost")
+    r.check({"server auth", "client auth"} <= set(spec.get("usages") or []), f"{name}: Certificate for server and client auth")
+    r.check((spec.get("issuerRef") or {}).get("name"), f"{name}: Certificate names its issuer")
 
 
 def endpoint_for(name, docs):
@@ -516,6 +609,8 @@ def main():
     ap.add_argument("--min-replicas", type=int, default=1)
     ap.add_argument("--expect-collector", action="store_true")
     ap.add_argument("--expect-namespace", default=None)
+    ap.add_argument("--expect-certificates", action="store_true",
+                    help="every service's TLS Secret is filled by a cert-manager Certificate (components/cert-manager)")
     ap.add_argument("--dump", metavar="FILE", help="also write the objects read (e.g. for schema validation)")
     args = ap.parse_args()
     if bool(args.rendered) == bool(args.sources):
@@ -540,7 +635,7 @@ def main():
         r.check(not wrong, f"everything is in namespace {args.expect_namespace}", f"{wrong[:5]}")
         r.check(find(docs, "Namespace", args.expect_namespace) is not None, f"Namespace {args.expect_namespace} is defined")
     for dep in deployments:
-        check_service(r, docs, dep, rendered, args.min_replicas)
+        check_service(r, docs, dep, rendered, args.min_replicas, args.expect_certificates)
     for sa in by_kind(docs, "ServiceAccount"):
         r.check(sa.get("automountServiceAccountToken") is False, f"ServiceAccount {sa['metadata']['name']}: no token automount")
     check_network(r, docs)

@@ -9,10 +9,16 @@
 #    them again is skipped or cached);
 # 3. builds the doxwatch image (deploy/docker/Dockerfile, target runtime, on the local base) under a
 #    tag of its own;
-# 4. brings the stack up under a project name of its own, waits for health, and checks: hardening
-#    (user, read-only root, published ports), a case scenario through the published port with the
-#    doxwatch CLI, PostgreSQL's per-service isolation, telemetry reaching the collector, and that a
-#    `docker-compose restart` of every service loses nothing;
+# 4. makes fresh secrets (make-secrets.sh: the PKI with `doxwatch certs init`, PostgreSQL's
+#    certificate, a test officer's profile, database passwords), brings the stack up under a
+#    project name of its own, waits for health, and checks: hardening (user, read-only root,
+#    published ports, each container's secrets and their modes), TLS (plaintext, no client
+#    certificate, a foreign CA's certificate and TLS 1.2 refused; whoami with the officer's
+#    profile), a case scenario through the published port with the doxwatch CLI, PostgreSQL's
+#    per-service isolation and TLS (plaintext refused, verify-full by host name, the services'
+#    connections encrypted, a service given PostgreSQL's address instead of its name refusing to
+#    start), telemetry reaching the collector, and that a `docker-compose restart` of every service
+#    loses nothing;
 # 5. always (trap) removes what it made: containers, networks, volumes, the doxwatch image, files.
 #
 # Ends with `compose: N passed, N failed`; exits non-zero when a check failed. Without a Docker
@@ -159,7 +165,17 @@ for s in "${services[@]}"; do
 done
 log "services under test: ${services[*]}"
 
-deploy/compose/make-secrets.sh --dir "$work/secrets" >/dev/null
+# The test officer: every officer role, a team of its own.
+officer=deploy-test
+if ! DOXWATCH_BIN=$bin OFFICER_NAME="deploy test officer" OFFICER_TEAM=deploy-test \
+    deploy/compose/make-secrets.sh --dir "$work/secrets" --officer "$officer" >"$work/secrets.log" 2>&1; then
+    sed 's/^/  | /' "$work/secrets.log"
+    abort "deploy/compose/make-secrets.sh"
+fi
+pki=$work/secrets/pki
+# Every client call below presents the officer's certificate and token.
+export DOXWATCH_PROFILE=$pki/profiles/$officer
+[[ -s $DOXWATCH_PROFILE/token ]] || abort "make-secrets.sh wrote no profile for $officer"
 {
     echo "DOXWATCH_IMAGE=$image"
     echo "POSTGRES_IMAGE=$postgres_image"
@@ -188,7 +204,7 @@ all_healthy=1
 for s in "${services[@]}"; do
     if wait_healthy "$s" 120; then
         port=$(compose port "$s" "${SERVICE_PORTS[$s]}" | sed 's/.*://')
-        url[$s]=http://127.0.0.1:$port
+        url[$s]=https://127.0.0.1:$port
         if "$bin" health --url "${url[$s]}" >/dev/null 2>&1; then
             log "$s is healthy, published on ${url[$s]}"
         else
@@ -222,6 +238,30 @@ check_hardening() {
             ok=""
         fi
     done
+    # Each service's secrets: its own certificate and key, the CA, the key set, its database
+    # config; nothing else (no other service's key, no CA or issuer key). Keys are 0400 and its own.
+    local expected listed mode
+    for s in "${services[@]}"; do
+        id=$(container_of "$s")
+        expected="doxwatch_ca doxwatch_jwks ${s}_database ${s}_tls_cert ${s}_tls_key"
+        listed=$(docker exec "$id" ls /run/secrets | sort | tr '\n' ' ' | sed 's/ $//')
+        [[ $listed == "$(tr ' ' '\n' <<<"$expected" | sort | tr '\n' ' ' | sed 's/ $//')" ]] ||
+            { log "$s has the secrets '$listed' (expected '$expected')"; ok=""; }
+        if [[ $(id -u) -eq 0 ]]; then
+            mode=$(docker exec "$id" stat -c '%a %u' "/run/secrets/${s}_tls_key")
+            [[ $mode == "400 10001" ]] || { log "$s: its key is mode/owner '$mode' (expected '400 10001')"; ok=""; }
+        fi
+        docker exec "$id" head -c 1 "/run/secrets/${s}_tls_key" >/dev/null 2>&1 || { log "$s cannot read its key"; ok=""; }
+    done
+    # PostgreSQL: the four passwords, its own certificate and key; no CA key, no service's key.
+    id=$(container_of postgres)
+    listed=$(docker exec "$id" ls /run/secrets | sort | tr '\n' ' ' | sed 's/ $//')
+    expected="intake_db_password liaison_db_password links_db_password postgres_tls_cert postgres_tls_key referral_db_password"
+    [[ $listed == "$expected" ]] || { log "postgres has the secrets '$listed' (expected '$expected')"; ok=""; }
+    if [[ $(id -u) -eq 0 ]]; then
+        mode=$(docker exec "$id" stat -c '%a %u' /run/secrets/postgres_tls_key)
+        [[ $mode == "400 999" ]] || { log "postgres: its key is mode/owner '$mode' (expected '400 999')"; ok=""; }
+    fi
     # No password in any container's configuration (they are mounted files).
     local pw
     for s in "${services[@]}" postgres; do
@@ -243,14 +283,103 @@ check_hardening() {
     [[ -n $ok ]]
 }
 if check_hardening; then
-    pass "hardening: services run as 10001 on read-only roots; postgres and the collector are non-root, read-only, unpublished; no password in docker inspect"
+    pass "hardening: services run as 10001 on read-only roots with only their own key (0400), the CA and the key set; postgres and the collector are non-root, read-only, unpublished; no password in docker inspect"
 else
     fail "hardening"
 fi
 
 # ---------------------------------------------------------------------------------------------
-# The case scenario through intake's published port, with the doxwatch CLI.
-export DOXWATCH_OFFICER="deploy test officer"
+# TLS on the published ports: TLS 1.3 with a client certificate of the suite's CA, nothing else.
+# tls_probe URL [ca cert key max_version]: prints "h2" when the handshake completes and the server
+# answers an HTTP/2 connection preface with its SETTINGS, else what went wrong. Plaintext
+# (cert "plain") sends the h2c preface over bare TCP instead.
+tls_probe() {
+    python3 - "$@" <<'PY'
+import socket, ssl, sys
+from urllib.parse import urlparse
+u = urlparse(sys.argv[1])
+ca, cert, key, maxv = (sys.argv[2:] + [None] * 4)[:4]
+preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+try:
+    raw = socket.create_connection((u.hostname, u.port), timeout=5)
+    if cert == "plain":
+        s = raw
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(ca)
+        ctx.set_alpn_protocols(["h2"])
+        if maxv == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if cert and cert != "none":
+            ctx.load_cert_chain(cert, key)
+        s = ctx.wrap_socket(raw, server_hostname=u.hostname)
+    s.sendall(preface)
+    data = b""
+    while len(data) < 9:
+        chunk = s.recv(64)
+        if not chunk:
+            break
+        data += chunk
+    # An HTTP/2 frame header: 3 bytes length, type 4 (SETTINGS).
+    print("h2" if len(data) >= 9 and data[3] == 4 else "no HTTP/2 answer: %r" % data[:40])
+except (OSError, ssl.SSLError) as e:
+    print("refused: %s" % e)
+PY
+}
+check_tls() {
+    local ok=1 s out u p=$DOXWATCH_PROFILE
+    # A certificate and key from a CA of its own, which the services must not trust.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=stranger \
+        -keyout "$work/stranger.key" -out "$work/stranger.pem" >/dev/null 2>&1
+    for s in "${services[@]}"; do
+        u=${url[$s]}
+        out=$(tls_probe "$u" "$p/ca.pem" "$p/client.pem" "$p/client.key")
+        [[ $out == h2 ]] || { log "$s: TLS 1.3 with the officer's certificate: $out"; ok=""; }
+        out=$(tls_probe "http://127.0.0.1:${u##*:}" - plain)
+        [[ $out != h2 ]] || { log "$s answers plaintext HTTP/2 (h2c)"; ok=""; }
+        out=$(tls_probe "$u" "$p/ca.pem" none)
+        [[ $out != h2 ]] || { log "$s accepts a client without a certificate"; ok=""; }
+        out=$(tls_probe "$u" "$p/ca.pem" "$work/stranger.pem" "$work/stranger.key")
+        [[ $out != h2 ]] || { log "$s accepts a certificate of another CA"; ok=""; }
+        out=$(tls_probe "$u" "$p/ca.pem" "$p/client.pem" "$p/client.key" 1.2)
+        [[ $out != h2 ]] || { log "$s accepts TLS 1.2"; ok=""; }
+        if "$bin" health --url "http://127.0.0.1:${u##*:}" >"$work/plain-health.log" 2>&1; then
+            log "$s: doxwatch health over http:// succeeded"
+            ok=""
+        fi
+    done
+    log "plaintext to intake: $(tls_probe "http://127.0.0.1:${url[intake]##*:}" - plain)"
+    log "no client certificate to intake: $(tls_probe "${url[intake]}" "$p/ca.pem" none)"
+    log "doxwatch health --url http://...: $(head -n 1 "$work/plain-health.log")"
+    # The CLI with the CA but no client certificate or token (a profile without them).
+    mkdir -p "$work/no-cert" && cp "$p/ca.pem" "$work/no-cert/"
+    if "$bin" case list --profile "$work/no-cert" --intake-url "${url[intake]}" --json >"$work/no-cert.log" 2>&1; then
+        log "case list without a client certificate succeeded"
+        ok=""
+    else
+        log "case list without a client certificate: $(head -n 1 "$work/no-cert.log")"
+    fi
+    # The officer's identity, as intake sees it.
+    if "$bin" whoami --intake-url "${url[intake]}" --json >"$work/whoami.json" 2>"$work/whoami.err"; then
+        [[ $(json "$work/whoami.json" 'd["officer_id"]') == "$officer" ]] ||
+            { log "whoami names $(json "$work/whoami.json" 'd["officer_id"]'), not $officer"; ok=""; }
+        [[ $(json "$work/whoami.json" 'd["team"]') == deploy-test ]] || { log "whoami: team is not deploy-test"; ok=""; }
+        log "whoami: $(json "$work/whoami.json" '"%s (%s), team %s, roles %s" % (d["officer_id"], d["display_name"], d["team"], ",".join(d["roles"]))')"
+    else
+        log "whoami failed: $(head -n 3 "$work/whoami.err")"
+        ok=""
+    fi
+    [[ -n $ok ]]
+}
+if check_tls; then
+    pass "tls: every service speaks TLS 1.3 with the officer's certificate, refuses plaintext, a client without a certificate, another CA's certificate and TLS 1.2; whoami names the officer"
+else
+    fail "tls"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The case scenario through intake's published port, with the doxwatch CLI and the officer's
+# profile (DOXWATCH_PROFILE).
 intake=${url[intake]:-}
 create_case() { # kind summary request-id
     "$bin" case create --intake-url "$intake" --json --kind "$1" \
@@ -297,6 +426,8 @@ check_cases() {
 if [[ -n $intake ]] && scenario; then
     pass "scenario: 3 cases created (a retried create deduplicated), listed and counted through the published port"
 else
+    log "intake's last log lines:"
+    compose logs --no-color --tail 20 intake 2>&1 | sed 's/^/  | /'
     fail "scenario"
 fi
 
@@ -328,6 +459,68 @@ if check_isolation; then
     pass "postgres: each of the 4 roles connects to its own database only; intake's tables are in it"
 else
     fail "postgres isolation"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL's TLS: plaintext refused, its certificate verified by the name `postgres`, every
+# service's connections encrypted with TLS 1.3, and a service that is given the server's address
+# instead of its name (so verify-full cannot match) refuses to start.
+check_postgres_tls() {
+    local id ok=1 password out ip
+    id=$(container_of postgres)
+    password=$(cat "$work/secrets/intake_db_password")
+    docker exec -i "$id" sh -c 'cat >/tmp/doxwatch-test-ca.pem' <"$pki/ca.pem"
+    if docker exec -e PGPASSWORD="$password" -e PGSSLMODE=disable "$id" \
+        psql -h 127.0.0.1 -U intake -d intake -tAc 'select 1' >"$work/pg-plain.log" 2>&1; then
+        log "postgres accepted a plaintext login"
+        ok=""
+    else
+        log "plaintext login to postgres: $(grep -m 1 -o 'no pg_hba.conf entry.*' "$work/pg-plain.log" || head -n 1 "$work/pg-plain.log")"
+    fi
+    out=$(docker exec -e PGPASSWORD="$password" -e PGSSLMODE=verify-full -e PGSSLROOTCERT=/tmp/doxwatch-test-ca.pem "$id" \
+        psql -h postgres -U intake -d intake -tAc 'select version from pg_stat_ssl where pid = pg_backend_pid()' 2>&1) ||
+        { log "verify-full to postgres by its name failed: $out"; ok=""; }
+    [[ $out == TLSv1.3 ]] || { log "verify-full to postgres: $out (expected TLSv1.3)"; ok=""; }
+    if docker exec -e PGPASSWORD="$password" -e PGSSLMODE=verify-full -e PGSSLROOTCERT=/tmp/doxwatch-test-ca.pem "$id" \
+        psql -h 127.0.0.1 -U intake -d intake -tAc 'select 1' >/dev/null 2>&1; then
+        log "verify-full to postgres by 127.0.0.1 succeeded (the certificate should name postgres only)"
+        ok=""
+    fi
+    # The services' own connections, seen by the server (superuser over the socket).
+    out=$(docker exec "$id" psql -h /var/run/postgresql -U postgres -d postgres -tAc \
+        "select a.usename || ':' || coalesce(s.version, 'plain') from pg_stat_activity a join pg_stat_ssl s using (pid)
+         where a.usename in ('intake', 'links', 'liaison', 'referral') group by 1 order by 1" 2>&1)
+    log "services' connections to postgres: $(tr '\n' ' ' <<<"$out")"
+    local s
+    for s in "${services[@]}"; do
+        grep -qx "$s:TLSv1.3" <<<"$out" || { log "$s has no TLS 1.3 connection to postgres"; ok=""; }
+    done
+    [[ $(grep -vc ':TLSv1.3$' <<<"$out") -eq 0 ]] || { log "a service connection to postgres is not TLS 1.3"; ok=""; }
+    # intake's config, but by the server's address: verify-full must refuse the certificate.
+    ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" | awk '{print $1}')
+    if timeout 60 docker run --rm --network "${project}_backend" --read-only --user 10001:10001 \
+        -v "$pki/ca.pem:/run/secrets/doxwatch_ca:ro" -v "$pki/jwks.json:/run/secrets/doxwatch_jwks:ro" \
+        -v "$pki/services/intake.pem:/run/secrets/intake_tls_cert:ro" -v "$pki/services/intake.key:/run/secrets/intake_tls_key:ro" \
+        -e DOXWATCH_TLS_CA_FILE=/run/secrets/doxwatch_ca -e DOXWATCH_TOKEN_JWKS=/run/secrets/doxwatch_jwks \
+        -e DOXWATCH_TLS_CERT_FILE=/run/secrets/intake_tls_cert -e DOXWATCH_TLS_KEY_FILE=/run/secrets/intake_tls_key \
+        -e DOXWATCH_LISTEN=127.0.0.1:50051 \
+        -e "DOXWATCH_DATABASE_URL=postgres://intake:$password@$ip:5432/intake?sslmode=verify-full&sslrootcert=/run/secrets/doxwatch_ca" \
+        "$image" serve intake >"$work/pg-by-ip.log" 2>&1; then
+        log "intake started with postgres named by its address under verify-full"
+        ok=""
+    elif ! grep -qi 'certificate\|name' "$work/pg-by-ip.log"; then
+        log "intake with postgres named by its address failed, but not on the certificate:"
+        tail -n 5 "$work/pg-by-ip.log" | sed 's/^/  | /'
+        ok=""
+    else
+        log "intake given postgres by address ($ip) under verify-full: $(grep -i -m 1 -o 'invalid peer certificate.*' "$work/pg-by-ip.log" | sed 's/\\"/"/g' | cut -c 1-160)"
+    fi
+    [[ -n $ok ]]
+}
+if check_postgres_tls; then
+    pass "postgres tls: plaintext refused; verify-full by the name postgres works (TLS 1.3) and by address does not; every service's connections are TLS 1.3; a service given the address refuses to start"
+else
+    fail "postgres tls"
 fi
 
 # ---------------------------------------------------------------------------------------------

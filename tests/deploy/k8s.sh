@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Kubernetes manifests test: renders deploy/k8s (base, overlays/dev, overlays/prod) with
 # `kubectl kustomize`, validates each against the Kubernetes API schemas (kubernetes-validate,
-# offline) and checks the properties doxwatch relies on with check_manifests.py (probes, security
-# context, resources, PDB, ServiceAccount, Secret reference, default-deny NetworkPolicy and the
-# allowed calls). Then it adds a second service the documented way (a copy of base/intake/) in a
-# scratch copy and checks the calls between the two.
+# offline) and checks the properties doxwatch relies on with check_manifests.py (exec health
+# probes over TLS, security context, resources, PDB, ServiceAccount, TLS files from each service's
+# kubernetes.io/tls Secret, the key set, https:// peers only, the database URL in a Secret file and
+# no variable, Secret volumes 0400, default-deny NetworkPolicy and the allowed calls). Then, in
+# scratch copies: it adds a second service the documented way (a copy of base/intake/) and checks
+# the calls between the two; renders prod with components/cert-manager and checks its
+# Certificates; and breaks a rendered prod on purpose (an http:// peer, a database URL variable, a
+# world-readable Secret volume, a gRPC probe, a missing key file) to see the checks fail.
 #
 #   tests/deploy/k8s.sh          (from any directory)
 #
@@ -130,6 +134,52 @@ PY
     grep -q '^  - links$' "$root/base/kustomization.yaml"
 }
 
+# broken_checks RENDERED: copies of the rendered manifests with one property broken each; every one
+# must make check_manifests.py fail on the check that guards it.
+broken_checks() {
+    local rendered=$1 name expect out
+    while IFS='|' read -r name expect; do
+        "$py" - "$rendered" "$work/broken-$name.yaml" "$name" <<'PY'
+import sys, yaml
+src, dst, what = sys.argv[1:]
+docs = [d for d in yaml.safe_load_all(open(src)) if d]
+dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "intake")
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+if what == "http-peer":
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "DOXWATCH_LINKS_URL" in (d.get("data") or {}))
+    cm["data"]["DOXWATCH_LINKS_URL"] = "http://links:50052"
+elif what == "database-url-env":
+    c["env"].append({"name": "DOXWATCH_DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "intake-database", "key": "url"}}})
+elif what == "secret-mode":
+    next(v for v in pod["volumes"] if v["name"] == "tls")["secret"]["defaultMode"] = 0o444
+elif what == "grpc-probe":
+    c["readinessProbe"] = {"grpc": {"port": 50051}, "periodSeconds": 5}
+elif what == "no-key-file":
+    c["env"] = [e for e in c["env"] if e["name"] != "DOXWATCH_TLS_KEY_FILE"]
+elif what == "key-not-mounted":
+    c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != "tls"]
+yaml.safe_dump_all(docs, open(dst, "w"), sort_keys=False)
+PY
+        if out=$("$py" "$here/check_manifests.py" --label "broken-$name" "$work/broken-$name.yaml" \
+            --expect-collector --expect-namespace doxwatch --min-replicas 2 2>&1); then
+            fail "broken ($name): check_manifests.py passed"
+        elif grep -q "FAIL .*$expect" <<<"$out"; then
+            pass "broken ($name): fails $(grep -m 1 "FAIL .*$expect" <<<"$out" | sed 's/^ *FAIL //' | cut -c 1-110)"
+        else
+            printf '%s\n' "$out" | grep FAIL | sed 's/^/  /'
+            fail "broken ($name): failed, but not on '$expect'"
+        fi
+    done <<'EOF'
+http-peer|DOXWATCH_LINKS_URL is the links Service, https
+database-url-env|no DOXWATCH_DATABASE_URL variable
+secret-mode|Secret volume tls is mode 0400
+grpc-probe|readinessProbe runs
+no-key-file|DOXWATCH_TLS_KEY_FILE is tls.key
+key-not-mounted|DOXWATCH_TLS_CERT_FILE is tls.crt
+EOF
+}
+
 if kubectl version --client >/dev/null 2>&1; then
     log "rendering with $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
     for target in base overlays/dev overlays/prod; do
@@ -157,6 +207,29 @@ if kubectl version --client >/dev/null 2>&1; then
         done
     else
         fail "adding links by copying base/intake/"
+    fi
+    log "prod with components/cert-manager, in a scratch copy"
+    mkdir -p "$work/cm"
+    cp -r "$k8s" "$work/cm/k8s"
+    mkdir -p "$work/cm/k8s/overlays/prod-cert-manager"
+    cat >"$work/cm/k8s/overlays/prod-cert-manager/kustomization.yaml" <<'EOF'
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: doxwatch
+resources: [../prod]
+components: [../../components/cert-manager]
+EOF
+    out=$work/prod-cert-manager.yaml
+    if render prod-cert-manager "$work/cm/k8s/overlays/prod-cert-manager" "$out"; then
+        # cert-manager's kinds are not in the Kubernetes schemas: only the others are validated.
+        schema prod-cert-manager "$out"
+        check prod-cert-manager "$out" --expect-collector --expect-namespace doxwatch --min-replicas 2 --expect-certificates
+    fi
+    log "breaking a rendered prod on purpose: the checks must fail"
+    if [[ -s $work/prod.yaml ]]; then
+        broken_checks "$work/prod.yaml"
+    else
+        fail "no rendered prod to break"
     fi
 else
     skip "kubectl not found: rendering with kustomize (overlays' patches, namespace, name hashes) skipped"
