@@ -429,6 +429,9 @@ impl LinksService for LinksApi {
                 validate::required(&mut v, &f("vantage"), o.vantage, Vantage::from_code)
             };
             let source = validate::required(&mut v, &f("source"), o.source, ObservationSource::from_code);
+            if let Some(source) = source {
+                may_claim(&actor, source, &f("source"))?;
+            }
             let note = validate::text(&mut v, &f("note"), &o.note, MAX_NOTE_CHARS, false);
             if let (Some(link), Some(status), Some(observed_at), Some(vantage), Some(source)) =
                 (link, status, observed_at, vantage, source)
@@ -514,4 +517,23 @@ impl LinksService for LinksApi {
     ) -> Result<Response<pb::RunRecheckResponse>, Status> {
         self.run_recheck_call(request).await
     }
+}
+
+/// Who may record which kind of observation: an officer their own checks, liaison a platform's
+/// report, link-tracking's own rechecker (another replica's) an automated check. Without this an
+/// officer could record a platform's "removed" claim, or a fake automated check.
+fn may_claim(actor: &Actor, source: ObservationSource, field: &str) -> Result<(), Status> {
+    let allowed = match source {
+        ObservationSource::OfficerCheck => matches!(actor, Actor::Officer(_)),
+        ObservationSource::PlatformReport => actor.is_service("liaison"),
+        ObservationSource::AutomatedRecheck => actor.is_service("links"),
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(doxwatch_kit::error::with_reason(
+        tonic::Code::PermissionDenied,
+        doxwatch_kit::error::CommonReason::PermissionDenied.as_str_name(),
+        format!("{field}: {} may not record {source:?} observations", actor.name()),
+    ))
 }

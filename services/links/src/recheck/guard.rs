@@ -12,10 +12,14 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::domain::MAX_REDIRECTS;
 
-/// Refused: the address is not public.
+/// Refused: the address is not public, or the port is not a web port.
 #[derive(Debug, thiserror::Error)]
-#[error("{0} is not a public address")]
+#[error("{0} may not be fetched: only public addresses on ports 80 and 443 are")]
 pub struct NotPublic(pub String);
+
+/// The only ports the rechecker connects to: a link to another port of a public host can still
+/// reach a service that trusts its network (a database, a mail relay).
+pub const WEB_PORTS: [u16; 2] = [80, 443];
 
 /// More than [`MAX_REDIRECTS`] redirects.
 #[derive(Debug, thiserror::Error)]
@@ -50,18 +54,28 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed inside some networks)
+        || first == 0x2002 // 6to4: an IPv4 address, possibly private, inside
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4]) // NAT64 64:ff9b::/96
+        || s[..6] == [0; 6] // IPv4-compatible ::a.b.c.d
+        || first == 0x2001 && s[1] == 0x0db8) // documentation
 }
 
 /// Whether a URL names a literal address that may not be fetched (host names are checked when
 /// they are resolved).
 pub fn refused_literal(url: &url::Url) -> Option<NotPublic> {
+    if let Some(port) = url.port_or_known_default()
+        && !WEB_PORTS.contains(&port)
+    {
+        return Some(NotPublic(format!("port {port}")));
+    }
     let ip = match url.host()? {
         url::Host::Ipv4(v4) => IpAddr::V4(v4),
         url::Host::Ipv6(v6) => IpAddr::V6(v6),
@@ -127,6 +141,10 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "::10.0.0.1",
+            "2002:a00:1::1",
+            "fec0::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -135,5 +153,9 @@ mod tests {
         }
         assert!(refused_literal(&"http://169.254.169.254/latest".parse().unwrap()).is_some());
         assert!(refused_literal(&"https://t.me/x".parse().unwrap()).is_none());
+        assert!(refused_literal(&"http://t.me:80/x".parse().unwrap()).is_none());
+        for other_port in ["https://t.me:8443/x", "http://example.com:25/", "http://8.8.8.8:6379/"] {
+            assert!(refused_literal(&other_port.parse().unwrap()).is_some(), "{other_port}");
+        }
     }
 }

@@ -88,6 +88,13 @@ pub async fn platform_named(client: &mut Client, display_name: &str) -> pb::Plat
 pub const CASE_A: &str = "cases/01900000-0000-7000-8000-00000000000a";
 pub const CASE_B: &str = "cases/01900000-0000-7000-8000-00000000000b";
 
+/// A client that records observations as `peer` would (liaison a platform's report, links its
+/// rechecker's checks), and makes every other call as the usual officer.
+pub fn observing_as(app: &TestApp, peer: &'static str) -> Client {
+    let path = "/doxwatch.links.v1.LinksService/RecordObservations";
+    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&app.running, "officer-lee", &[(path, peer)]))
+}
+
 /// A client of the same service acting as another officer.
 pub fn client_as(app: &TestApp, officer: &'static str) -> Client {
     LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&app.running, officer, doxwatch_kit::testing::LINKS_RESERVED))
