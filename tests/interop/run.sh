@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Interop test: builds and starts the real intake service (`doxwatch serve intake`) on a fresh
-# SQLite store and a free local port, then runs tests/interop/test_intake.py against it with
-# Python's grpcio, as another agency's system would. Exits with the tests' status.
+# Interop test: builds the real service binary, creates a fresh CA and token issuer
+# (`doxwatch certs init`) and officers' profiles (`doxwatch officer add`), starts intake
+# (`doxwatch serve intake`, TLS 1.3 with client certificates) on a fresh SQLite store and a free
+# local port, then runs tests/interop/test_intake.py against it with Python's grpcio over mutual
+# TLS with the officers' tokens, as another agency's system would. Exits with the tests' status.
 #
 #   tests/interop/run.sh              (from any directory)
 #
@@ -54,11 +56,22 @@ log "building doxwatch"
 cargo build --quiet -p doxwatch
 bin=${CARGO_TARGET_DIR:-target}/debug/doxwatch
 
+# 4. The suite's CA, intake's certificate, the token issuer's key set, and the officers' profiles
+#    test_intake.py expects (ids, roles and team as it names them).
+pki=$work/pki
+"$bin" certs init "$pki" >/dev/null
+issue() { "$bin" officer add "$1" --team interop --pki "$pki" --out "$work/profiles/$1" "${@:2}" >/dev/null; }
+issue interop.officer --roles intake_officer,supervisor
+issue interop.reader --roles report_reader
+
 port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 addr=127.0.0.1:$port
 
 log "starting doxwatch serve intake on $addr"
 NO_COLOR=1 DOXWATCH_LISTEN=$addr DOXWATCH_DATABASE_URL="sqlite://$work/intake.db" \
+    DOXWATCH_TLS_CA_FILE="$pki/ca.pem" \
+    DOXWATCH_TLS_CERT_FILE="$pki/services/intake.pem" DOXWATCH_TLS_KEY_FILE="$pki/services/intake.key" \
+    DOXWATCH_TOKEN_JWKS="$pki/jwks.json" \
     "$bin" serve intake >"$work/server.log" 2>&1 &
 server_pid=$!
 
@@ -67,17 +80,7 @@ server_log() {
     sed 's/^/  | /' "$work/server.log" >&2 || true
 }
 
-# 4. Wait (up to ~30 s) until it answers health.
-probe='
-import sys, grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-with grpc.insecure_channel(sys.argv[1]) as channel:
-    try:
-        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-    except grpc.RpcError:
-        sys.exit(1)
-sys.exit(0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1)
-'
+# 5. Wait (up to ~30 s) until it answers health over mutual TLS.
 ready=""
 for _ in $(seq 1 60); do
     if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -86,7 +89,7 @@ for _ in $(seq 1 60); do
         server_log
         exit 1
     fi
-    if "$py" -c "$probe" "$addr"; then
+    if "$bin" health --url "https://$addr" --profile "$work/profiles/interop.officer" >/dev/null 2>&1; then
         ready=1
         break
     fi
@@ -98,11 +101,14 @@ if [[ -z $ready ]]; then
     exit 1
 fi
 
-# 5. The tests.
+# 6. The tests.
 status=0
-PYTHONPATH="$work/gen" DOXWATCH_INTAKE_ADDR=$addr "$py" "$here/test_intake.py" || status=$?
+PYTHONPATH="$work/gen" DOXWATCH_INTAKE_ADDR=$addr \
+    DOXWATCH_INTEROP_OFFICER="$work/profiles/interop.officer" \
+    DOXWATCH_INTEROP_READER="$work/profiles/interop.reader" \
+    "$py" "$here/test_intake.py" || status=$?
 
-# 6. Stop the service; a clean shutdown on SIGTERM is part of the contract.
+# 7. Stop the service; a clean shutdown on SIGTERM is part of the contract.
 kill -TERM "$server_pid"
 server_status=0
 wait "$server_pid" || server_status=$?

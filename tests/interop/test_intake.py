@@ -1,14 +1,22 @@
 """Another agency's system, written with Python's grpcio, using the intake service.
 
 Everything here goes over the wire as such a system would: stubs generated from the published
-contract (proto/doxwatch/intake/v1/intake.proto), the standard health and reflection services,
-and `google.rpc` error details decoded from the trailing metadata.
+contract (proto/doxwatch/intake/v1/intake.proto, proto/doxwatch/ops/v1/identity.proto), the
+standard health and reflection services, and `google.rpc` error details decoded from the trailing
+metadata. Every call is made over TLS with a client certificate of the suite's CA; an officer's
+calls also carry the officer's token (`authorization: Bearer <token>`), bound to that certificate.
 
-Needs DOXWATCH_INTAKE_ADDR (host:port) and the generated stubs on PYTHONPATH; tests/interop/run.sh
-provides both and starts the service on a fresh store.
+Needs, all provided by tests/interop/run.sh (which also starts the service on a fresh store):
+  DOXWATCH_INTAKE_ADDR       host:port of `doxwatch serve intake`
+  DOXWATCH_INTEROP_OFFICER   profile directory (`doxwatch officer add`: ca.pem, client.pem,
+                             client.key, token) of OFFICER, roles OFFICER_ROLES, team TEAM
+  DOXWATCH_INTEROP_READER    profile directory of READER, a report_reader of team TEAM
+and the generated stubs on PYTHONPATH.
 """
 
+import base64
 import datetime
+import json
 import os
 import unittest
 import uuid
@@ -21,12 +29,64 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from doxwatch.intake.v1 import intake_pb2 as pb
 from doxwatch.intake.v1 import intake_pb2_grpc as pb_grpc
+from doxwatch.ops.v1 import identity_pb2, identity_pb2_grpc
 
 ADDR = os.environ.get("DOXWATCH_INTAKE_ADDR", "")
 SERVICE = "doxwatch.intake.v1.IntakeService"
-OFFICER = "agency-interop"
-METADATA = (("x-doxwatch-officer", OFFICER),)
+DOMAIN = "doxwatch"  # the ErrorInfo domain of every doxwatch error
 TIMEOUT = 10  # seconds, per call
+
+# The officers whose profiles tests/interop/run.sh issues (`doxwatch officer add`).
+OFFICER = "interop.officer"
+OFFICER_ROLES = ["intake_officer", "supervisor"]
+READER = "interop.reader"
+TEAM = "interop"
+
+
+class Profile:
+    """An officer's profile directory as `doxwatch officer add` writes it."""
+
+    def __init__(self, directory):
+        def read(name):
+            with open(os.path.join(directory, name), "rb") as f:
+                return f.read()
+
+        self.ca = read("ca.pem")
+        self.certificate = read("client.pem")
+        self.key = read("client.key")
+        self.token = read("token").decode("ascii").strip()
+
+    def tls(self, client_certificate=True):
+        """TLS trusting the suite's CA, presenting the profile's certificate unless told not to."""
+        if not client_certificate:
+            return grpc.ssl_channel_credentials(root_certificates=self.ca)
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.ca, private_key=self.key, certificate_chain=self.certificate
+        )
+
+    def channel(self, token=True, client_certificate=True, options=()):
+        """A channel to intake over TLS. `token`: True sends the profile's token with every call,
+        a string sends that string as the bearer token instead, None sends none."""
+        credentials = self.tls(client_certificate)
+        if token is not None:
+            bearer = self.token if token is True else token
+            credentials = grpc.composite_channel_credentials(
+                credentials, grpc.access_token_call_credentials(bearer)
+            )
+        return grpc.secure_channel(ADDR, credentials, options=options)
+
+
+def profile(variable):
+    directory = os.environ.get(variable, "")
+    if not directory:
+        raise unittest.SkipTest(f"{variable} is not set; run tests/interop/run.sh")
+    return Profile(directory)
+
+
+def token_claims(token):
+    """The claims of a JWT, read without verifying it (the server does that)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def timestamp(moment):
@@ -69,6 +129,14 @@ def status_details(err):
     raise AssertionError(f"no grpc-status-details-bin trailer on {err.code()}: {err.details()}")
 
 
+def error_info(err):
+    """The `google.rpc.ErrorInfo` a call failed with; fails the test if there is none."""
+    info = detail(status_details(err), error_details_pb2.ErrorInfo)
+    if info is None:
+        raise AssertionError(f"no google.rpc.ErrorInfo detail on {err.code()}: {err.details()}")
+    return info
+
+
 def detail(status, message_type):
     """The first detail of `message_type` in a `google.rpc.Status`, or None."""
     for any_detail in status.details:
@@ -79,12 +147,15 @@ def detail(status, message_type):
     return None
 
 
-class IntakeInterop(unittest.TestCase):
+class Interop(unittest.TestCase):
+    """An officer's mutual-TLS channel with their token on every call, and helpers."""
+
     @classmethod
     def setUpClass(cls):
         if not ADDR:
             raise unittest.SkipTest("DOXWATCH_INTAKE_ADDR is not set; run tests/interop/run.sh")
-        cls.channel = grpc.insecure_channel(ADDR)
+        cls.officer = profile("DOXWATCH_INTEROP_OFFICER")
+        cls.channel = cls.officer.channel()
         grpc.channel_ready_future(cls.channel).result(timeout=TIMEOUT)
         cls.intake = pb_grpc.IntakeServiceStub(cls.channel)
 
@@ -92,20 +163,14 @@ class IntakeInterop(unittest.TestCase):
     def tearDownClass(cls):
         cls.channel.close()
 
-    # -- helpers -----------------------------------------------------------------------------
-
     def create(self, case=None, request_id=""):
         return self.intake.CreateCase(
-            pb.CreateCaseRequest(case=case or a_case(), request_id=request_id),
-            metadata=METADATA,
-            timeout=TIMEOUT,
+            pb.CreateCaseRequest(case=case or a_case(), request_id=request_id), timeout=TIMEOUT
         )
 
     def transition(self, name, to_status, **fields):
         return self.intake.TransitionCase(
-            pb.TransitionCaseRequest(name=name, to_status=to_status, **fields),
-            metadata=METADATA,
-            timeout=TIMEOUT,
+            pb.TransitionCaseRequest(name=name, to_status=to_status, **fields), timeout=TIMEOUT
         )
 
     def assert_fails(self, code, call, *args, **kwargs):
@@ -114,17 +179,38 @@ class IntakeInterop(unittest.TestCase):
         self.assertEqual(raised.exception.code(), code, raised.exception.details())
         return raised.exception
 
-    def all_case_names(self, **filters):
-        """Every case's name, following next_page_token to the end."""
-        names, token = [], ""
+    def assert_refused(self, code, reason, call, *args, **kwargs):
+        """The call fails with `code` and an ErrorInfo of `reason` in the doxwatch domain."""
+        err = self.assert_fails(code, call, *args, **kwargs)
+        status = status_details(err)
+        self.assertEqual(status.code, code.value[0])
+        info = error_info(err)
+        self.assertEqual((info.reason, info.domain), (reason, DOMAIN), err.details())
+        return err
+
+    def assert_unreachable(self, call, *args, **kwargs):
+        """The call fails before reaching the service: the connection itself is refused."""
+        return self.assert_fails(grpc.StatusCode.UNAVAILABLE, call, *args, **kwargs)
+
+    def all_cases(self, **filters):
+        """Every case, following next_page_token to the end."""
+        cases, token = [], ""
         while True:
             page = self.intake.ListCases(
                 pb.ListCasesRequest(page_size=500, page_token=token, **filters), timeout=TIMEOUT
             )
-            names.extend(c.name for c in page.cases)
+            cases.extend(page.cases)
             token = page.next_page_token
             if not token:
-                return names
+                return cases
+
+    def all_case_names(self, **filters):
+        """Every case's name, following next_page_token to the end."""
+        return [c.name for c in self.all_cases(**filters)]
+
+
+class IntakeInterop(Interop):
+    """The intake contract, used by an officer over mutual TLS with their token."""
 
     # -- health and reflection ---------------------------------------------------------------
 
@@ -184,11 +270,6 @@ class IntakeInterop(unittest.TestCase):
 
         got = self.intake.GetCase(pb.GetCaseRequest(name=case.name), timeout=TIMEOUT)
         self.assertEqual(got, case)
-
-    def test_create_without_officer_is_unauthenticated(self):
-        self.assert_fails(
-            grpc.StatusCode.UNAUTHENTICATED, self.intake.CreateCase, pb.CreateCaseRequest(case=a_case())
-        )
 
     def test_get_unknown_case_is_not_found(self):
         self.assert_fails(
@@ -263,7 +344,6 @@ class IntakeInterop(unittest.TestCase):
             grpc.StatusCode.FAILED_PRECONDITION,
             self.intake.TransitionCase,
             pb.TransitionCaseRequest(name=case.name, to_status=pb.CASE_STATUS_ANSWERED),
-            metadata=METADATA,
         )
         after = self.intake.GetCase(pb.GetCaseRequest(name=case.name), timeout=TIMEOUT)
         self.assertEqual(after.status, pb.CASE_STATUS_CLOSED)
@@ -278,7 +358,6 @@ class IntakeInterop(unittest.TestCase):
             grpc.StatusCode.INVALID_ARGUMENT,
             self.intake.CreateCase,
             pb.CreateCaseRequest(case=bad),
-            metadata=METADATA,
         )
         status = status_details(err)
         self.assertEqual(status.code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
@@ -312,11 +391,191 @@ class IntakeInterop(unittest.TestCase):
             grpc.StatusCode.ABORTED,
             self.intake.CreateCase,
             pb.CreateCaseRequest(case=changed, request_id=request_id),
-            metadata=METADATA,
         )
         info = detail(status_details(err), error_details_pb2.ErrorInfo)
         self.assertIsNotNone(info, "no google.rpc.ErrorInfo detail")
         self.assertEqual(info.reason, "REQUEST_ID_REUSED")
+
+
+class CredentialsInterop(Interop):
+    """What intake asks of a caller: TLS with a client certificate of the suite's CA on every
+    connection, and for an officer's calls a valid token bound to that certificate and roles that
+    allow the RPC. Health and reflection need only the certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.reader = profile("DOXWATCH_INTEROP_READER")
+
+    def health_check(self, channel):
+        return health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=TIMEOUT
+        )
+
+    def who_am_i(self, channel):
+        return identity_pb2_grpc.IdentityServiceStub(channel).WhoAmI(
+            identity_pb2.WhoAmIRequest(), timeout=TIMEOUT
+        )
+
+    def assert_nothing_stored(self, summary):
+        """No case with this summary was recorded (read with the officer's own credentials)."""
+        self.assertNotIn(summary, [c.summary for c in self.all_cases()])
+
+    # -- the connection ----------------------------------------------------------------------
+
+    def test_plaintext_channel_cannot_call(self):
+        summary = f"Sent in plaintext {uuid.uuid4()}"
+        with grpc.insecure_channel(ADDR) as channel:
+            self.assert_unreachable(
+                health_pb2_grpc.HealthStub(channel).Check, health_pb2.HealthCheckRequest(service="")
+            )
+            self.assert_unreachable(
+                pb_grpc.IntakeServiceStub(channel).CreateCase,
+                pb.CreateCaseRequest(case=a_case(summary=summary)),
+                metadata=(("authorization", f"Bearer {self.officer.token}"),),
+            )
+        self.assert_nothing_stored(summary)
+
+    def test_tls_without_client_certificate_is_refused(self):
+        # The server demands a certificate in the handshake; without one there is no connection,
+        # not even to the services that are open to any certificate. (grpcio logs the server's
+        # `certificate_required` alert to stderr as errors: that is this test working.)
+        summary = f"Sent without a client certificate {uuid.uuid4()}"
+        with self.officer.channel(client_certificate=False) as channel:
+            self.assert_unreachable(
+                health_pb2_grpc.HealthStub(channel).Check, health_pb2.HealthCheckRequest(service="")
+            )
+            self.assert_unreachable(
+                pb_grpc.IntakeServiceStub(channel).CreateCase,
+                pb.CreateCaseRequest(case=a_case(summary=summary)),
+            )
+        self.assert_nothing_stored(summary)
+
+    def test_server_certificate_is_checked_against_the_name_called(self):
+        # The client checks the server's certificate: intake's is valid for `localhost` and
+        # `intake`, not for another service's name.
+        serving = health_pb2.HealthCheckResponse.SERVING
+        for name, reachable in (("localhost", True), ("intake", True), ("links", False)):
+            options = (("grpc.ssl_target_name_override", name),)
+            with self.subTest(name=name), self.officer.channel(token=None, options=options) as channel:
+                health = health_pb2_grpc.HealthStub(channel)
+                if reachable:
+                    self.assertEqual(self.health_check(channel).status, serving)
+                else:
+                    self.assert_unreachable(health.Check, health_pb2.HealthCheckRequest(service=""))
+
+    # -- open to any certificate -------------------------------------------------------------
+
+    def test_health_needs_only_the_client_certificate(self):
+        with self.reader.channel(token=None) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in ("", SERVICE):
+                with self.subTest(service=service):
+                    reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT)
+                    self.assertEqual(reply.status, health_pb2.HealthCheckResponse.SERVING)
+
+    def test_reflection_needs_only_the_client_certificate(self):
+        with self.reader.channel(token=None) as channel:
+            reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            [listed] = list(reflection.ServerReflectionInfo(iter([request]), timeout=TIMEOUT))
+        self.assertFalse(listed.HasField("error_response"), listed.error_response.error_message)
+        self.assertIn(SERVICE, {s.name for s in listed.list_services_response.service})
+
+    def test_who_am_i_is_the_officer_of_the_token(self):
+        me = self.who_am_i(self.channel)
+        self.assertEqual(me.kind, "officer")
+        self.assertEqual(me.identity, f"spiffe://doxwatch/officer/{OFFICER}")
+        self.assertEqual(me.officer_id, OFFICER)
+        self.assertEqual(sorted(me.roles), sorted(OFFICER_ROLES))
+        self.assertEqual(me.team, TEAM)
+        self.assertTrue(me.display_name)
+        self.assertEqual(me.token_expires.seconds, token_claims(self.officer.token)["exp"])
+        self.assertGreater(me.token_expires.ToDatetime(datetime.timezone.utc), utcnow())
+        self.assertTrue(me.peer_address.startswith("127.0.0.1:"), me.peer_address)
+
+        with self.reader.channel() as reader:
+            me = self.who_am_i(reader)
+        self.assertEqual((me.officer_id, list(me.roles), me.team), (READER, ["report_reader"], TEAM))
+
+    def test_who_am_i_without_token_is_the_certificate_alone(self):
+        with self.officer.channel(token=None) as channel:
+            me = self.who_am_i(channel)
+        self.assertEqual(me.kind, "officer")
+        self.assertEqual(me.identity, f"spiffe://doxwatch/officer/{OFFICER}")
+        self.assertEqual(me.officer_id, "")
+        self.assertEqual(list(me.roles), [])
+        self.assertFalse(me.HasField("token_expires"))
+
+    # -- the officer's token -----------------------------------------------------------------
+
+    def test_create_without_token_is_token_missing(self):
+        summary = f"Sent without a token {uuid.uuid4()}"
+        with self.officer.channel(token=None) as channel:
+            intake = pb_grpc.IntakeServiceStub(channel)
+            # A header naming the officer is not a credential.
+            self.assert_refused(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "TOKEN_MISSING",
+                intake.CreateCase,
+                pb.CreateCaseRequest(case=a_case(summary=summary)),
+                metadata=(("x-doxwatch-officer", OFFICER),),
+            )
+            self.assert_refused(
+                grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MISSING", intake.ListCases, pb.ListCasesRequest()
+            )
+        self.assert_nothing_stored(summary)
+
+    def test_garbage_token_is_token_invalid(self):
+        summary = f"Sent with a garbage token {uuid.uuid4()}"
+        for token in ("garbage", self.officer.token[:-8] + "AAAAAAAA"):  # not a JWT; bad signature
+            with self.subTest(token=token[:12]), self.officer.channel(token=token) as channel:
+                intake = pb_grpc.IntakeServiceStub(channel)
+                self.assert_refused(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "TOKEN_INVALID",
+                    intake.CreateCase,
+                    pb.CreateCaseRequest(case=a_case(summary=summary)),
+                )
+                self.assert_refused(
+                    grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID", intake.ListCases, pb.ListCasesRequest()
+                )
+        self.assert_nothing_stored(summary)
+
+    def test_token_of_another_certificate_is_token_unbound(self):
+        # The reader's valid token, sent over the officer's certificate.
+        with self.officer.channel(token=self.reader.token) as channel:
+            self.assert_refused(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "TOKEN_UNBOUND",
+                pb_grpc.IntakeServiceStub(channel).GetIntakeStatistics,
+                pb.GetIntakeStatisticsRequest(),
+            )
+
+    # -- roles -------------------------------------------------------------------------------
+
+    def test_report_reader_reads_figures_only(self):
+        case = self.create(a_case(summary="Counted in the figures"))
+        with self.reader.channel() as channel:
+            intake = pb_grpc.IntakeServiceStub(channel)
+
+            figures = intake.GetIntakeStatistics(pb.GetIntakeStatisticsRequest(), timeout=TIMEOUT)
+            self.assertGreaterEqual(figures.total_cases, 1)
+            self.assertEqual(sum(k.cases for k in figures.by_kind), figures.total_cases)
+
+            denied = grpc.StatusCode.PERMISSION_DENIED
+            self.assert_refused(denied, "PERMISSION_DENIED", intake.ListCases, pb.ListCasesRequest())
+            self.assert_refused(
+                denied, "PERMISSION_DENIED", intake.GetCase, pb.GetCaseRequest(name=case.name)
+            )
+            summary = f"Sent by a report reader {uuid.uuid4()}"
+            self.assert_refused(
+                denied,
+                "PERMISSION_DENIED",
+                intake.CreateCase,
+                pb.CreateCaseRequest(case=a_case(summary=summary)),
+            )
+        self.assert_nothing_stored(summary)
 
 
 if __name__ == "__main__":
