@@ -78,11 +78,14 @@ pub struct RateLimits {
     pub burst: u32,
     /// The same for a peer service, whose relay delivers in bursts.
     pub service_per_second: u32,
+    /// Server streams (an agency's WatchReferrals, a health watch) one identity may hold open at
+    /// once.
+    pub streams_per_identity: u32,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { per_second: 100, burst: 200, service_per_second: 2000 }
+        Self { per_second: 100, burst: 200, service_per_second: 2000, streams_per_identity: 4 }
     }
 }
 
@@ -100,6 +103,58 @@ pub struct Guard {
     tokens: TokenVerifier,
     people: Arc<KeyedLimiter>,
     services: Arc<KeyedLimiter>,
+    streams: Arc<OpenStreams>,
+}
+
+/// The server streams each identity holds open, for the per-identity cap.
+struct OpenStreams {
+    methods: BTreeSet<String>,
+    per_identity: u32,
+    open: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl OpenStreams {
+    /// A place for a stream of `method` opened by `key`; `Ok(None)` for a method that does not
+    /// stream its response; `Err` when the identity holds as many as it may.
+    fn open(&self, method: &str, key: &str) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, Status> {
+        if !self.methods.contains(method) {
+            return Ok(None);
+        }
+        let semaphore = {
+            let mut open = self.open.lock().map_err(|_| Status::internal("internal error"))?;
+            // Identities that hold nothing are forgotten, so the map stays as small as the callers.
+            open.retain(|_, s| s.available_permits() < self.per_identity as usize);
+            open.entry(key.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_identity as usize)))
+                .clone()
+        };
+        semaphore.try_acquire_owned().map(Some).map_err(|_| {
+            let mut details = ErrorDetails::new();
+            details.set_error_info(CommonReason::RateLimited.as_str_name(), ERROR_DOMAIN, []);
+            details.set_retry_info(Some(Duration::from_secs(1)));
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("this caller already holds {} open streams; close one first", self.per_identity),
+                details,
+            )
+        })
+    }
+}
+
+/// Every method that streams its response: from the contracts, and the health watch.
+fn streaming_methods() -> BTreeSet<String> {
+    use prost::Message;
+    let mut methods: BTreeSet<String> = ["/grpc.health.v1.Health/Watch".to_owned()].into();
+    if let Ok(set) = prost_types::FileDescriptorSet::decode(doxwatch_proto::FILE_DESCRIPTOR_SET) {
+        for file in &set.file {
+            for service in &file.service {
+                for method in service.method.iter().filter(|m| m.server_streaming()) {
+                    methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    methods
 }
 
 impl Guard {
@@ -117,6 +172,11 @@ impl Guard {
                 limits.service_per_second,
                 limits.service_per_second.saturating_mul(2),
             ))),
+            streams: Arc::new(OpenStreams {
+                methods: streaming_methods(),
+                per_identity: limits.streams_per_identity.max(1),
+                open: Default::default(),
+            }),
         }
     }
 
@@ -245,8 +305,17 @@ where
                 }
             };
             let key = principal.key();
+            let place = match guard.streams.open(request.uri().path(), &key) {
+                Ok(place) => place,
+                Err(status) => return Ok(status.into_http()),
+            };
             request.extensions_mut().insert(principal);
-            CALLER.scope(key, inner.oneshot(request)).await.map_err(Into::into)
+            let response = CALLER.scope(key, inner.oneshot(request)).await.map_err(Into::into)?;
+            // A stream keeps its place until its body ends or the client goes away.
+            Ok(match place {
+                Some(permit) => response.map(|body| Body::new(Held { body, _permit: permit })),
+                None => response,
+            })
         })
     }
 }
@@ -273,5 +342,31 @@ impl doxwatch_proto::ops::identity_service_server::IdentityService for IdentityA
             token_expires: officer.map(|o| crate::timestamp::to_proto(o.expires)),
             peer_address: principal.remote.map(|a| a.to_string()).unwrap_or_default(),
         }))
+    }
+}
+
+/// A response body that holds its stream's place until it is dropped.
+struct Held {
+    body: Body,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl http_body::Body for Held {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }

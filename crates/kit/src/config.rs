@@ -323,6 +323,7 @@ impl SecurityConfig {
         "policy_file",
         "rate_limit_per_second",
         "rate_limit_burst",
+        "max_streams_per_identity",
     ];
 
     /// The issuer and audience of the suite's own tokens (`doxwatch officer add`).
@@ -373,6 +374,7 @@ impl SecurityConfig {
             rate_limits: crate::auth::RateLimits {
                 per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
                 burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),
+                streams_per_identity: layers.get_range("max_streams_per_identity", defaults.streams_per_identity, 1, 10_000),
                 ..defaults
             },
         }
@@ -493,6 +495,7 @@ impl ServiceConfig {
         "policy_file",
         "rate_limit_per_second",
         "rate_limit_burst",
+        "max_streams_per_identity",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.

@@ -232,7 +232,12 @@ impl TestPki {
             },
             policy_file: None,
             // Tests load quickly and from few identities: limits that do not get in their way.
-            rate_limits: crate::auth::RateLimits { per_second: 100_000, burst: 100_000, service_per_second: 100_000 },
+            rate_limits: crate::auth::RateLimits {
+                per_second: 100_000,
+                burst: 100_000,
+                service_per_second: 100_000,
+                ..Default::default()
+            },
         }
     }
 

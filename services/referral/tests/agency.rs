@@ -16,7 +16,29 @@ backend_tests!(
     a_police_client_resumes_from_its_cursor_and_sees_every_referral_once,
     acknowledgement_is_idempotent_and_agencies_see_only_their_own,
     outcomes_in_and_out_of_order_and_their_notes_on_the_case,
+    an_agency_holds_at_most_four_feeds_open,
 );
+
+async fn an_agency_holds_at_most_four_feeds_open(stores: Stores) {
+    let s = start(&stores).await;
+    let mut police = s.police();
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(watch(&mut police, "").await);
+    }
+    let err = police.watch_referrals(pb::WatchReferralsRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // Another agency's feeds are its own.
+    let _icac = watch(&mut s.agency(Some("ICAC")), "").await;
+    // Closing one gives its place back.
+    drop(open.pop());
+    let reopened = eventually(Duration::from_secs(5), async || {
+        police.watch_referrals(pb::WatchReferralsRequest::default()).await.ok()
+    })
+    .await;
+    assert!(reopened.is_some(), "a closed feed's place is given back");
+    s.stop().await;
+}
 
 async fn watch(client: &mut AgencyClient, after: &str) -> Streaming<pb::WatchReferralsResponse> {
     client
