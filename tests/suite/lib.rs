@@ -44,7 +44,11 @@ pub fn intake(service: &Running) -> Intake {
 }
 
 pub fn links(service: &Running) -> Links {
-    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(service, "officer-wong", doxwatch_kit::testing::LINKS_RESERVED))
+    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+        service,
+        "officer-wong",
+        doxwatch_kit::testing::LINKS_RESERVED,
+    ))
 }
 
 pub fn outbox(service: &Running) -> OutboxServiceClient<InterceptedService<Channel, Officer>> {
@@ -99,12 +103,17 @@ impl Suite {
             liaison: format!("https://{}", addrs[2]),
             referral: format!("https://{}", addrs[3]),
         };
-        let links = start_service(&stores.links, "links", addrs[1], peers.clone(), run_app!(doxwatch_links::Application)).await;
+        let links =
+            start_service(&stores.links, "links", addrs[1], peers.clone(), run_app!(doxwatch_links::Application)).await;
         let intake =
-            start_service(&stores.intake, "intake", addrs[0], peers.clone(), run_app!(doxwatch_intake::Application)).await;
+            start_service(&stores.intake, "intake", addrs[0], peers.clone(), run_app!(doxwatch_intake::Application))
+                .await;
         let liaison =
-            start_service(&stores.liaison, "liaison", addrs[2], peers.clone(), run_app!(doxwatch_liaison::Application)).await;
-        let referral = start_service(&stores.referral, "referral", addrs[3], peers, run_app!(doxwatch_referral::Application)).await;
+            start_service(&stores.liaison, "liaison", addrs[2], peers.clone(), run_app!(doxwatch_liaison::Application))
+                .await;
+        let referral =
+            start_service(&stores.referral, "referral", addrs[3], peers, run_app!(doxwatch_referral::Application))
+                .await;
         Self { intake, links, liaison, referral }
     }
 

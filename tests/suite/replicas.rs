@@ -31,12 +31,15 @@ async fn three_replicas_of_each_service_start_at_once_on_one_database() {
     // The registry was added once, not three times.
     let app = doxwatch_links::Application::build(&config(&links, "links")).await.unwrap();
     let running = Running::start(app.local_addr(), |s| app.run_until(s)).await;
-    let platforms = doxwatch_proto::links::links_service_client::LinksServiceClient::with_interceptor(running.channel.clone(), Officer(Some("officer-wong")))
-        .list_platforms(doxwatch_proto::links::ListPlatformsRequest { page_size: 1000, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner()
-        .platforms;
+    let platforms = doxwatch_proto::links::links_service_client::LinksServiceClient::with_interceptor(
+        running.channel.clone(),
+        Officer(Some("officer-wong")),
+    )
+    .list_platforms(doxwatch_proto::links::ListPlatformsRequest { page_size: 1000, ..Default::default() })
+    .await
+    .unwrap()
+    .into_inner()
+    .platforms;
     let telegram = platforms.iter().filter(|p| p.registry_key == "telegram").count();
     assert_eq!(telegram, 1);
     running.stop().await;

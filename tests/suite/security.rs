@@ -12,7 +12,9 @@ use doxwatch_kit::{
     outbox::RawBytes,
     policy::{Caller, Denial, Policy, Role, served_methods},
     run_app,
-    testing::{ANY_PORT, OFFICER_ROLES, Officer, OfficerWith, Running, TEST_CLIENT, TestDatabase, no_peers, pki, start_service},
+    testing::{
+        ANY_PORT, OFFICER_ROLES, Officer, OfficerWith, Running, TEST_CLIENT, TestDatabase, no_peers, pki, start_service,
+    },
 };
 use doxwatch_proto::{
     intake::{self as pb, intake_service_client::IntakeServiceClient},
@@ -46,7 +48,9 @@ async fn call(service: &Running, who: &Who, method: &str) -> Result<(), Status> 
     let (identity, token) = match who {
         Who::Service(name) => (Identity::Service(name), None),
         Who::Agency(name) => (Identity::Agency((*name).to_owned()), None),
-        Who::Officer(role) => (Identity::Officer(TEST_CLIENT.to_owned()), Some(doxwatch_kit::testing::officer_token("matrix", &[*role]))),
+        Who::Officer(role) => {
+            (Identity::Officer(TEST_CLIENT.to_owned()), Some(doxwatch_kit::testing::officer_token("matrix", &[*role])))
+        }
         Who::Anonymous => (Identity::Officer(TEST_CLIENT.to_owned()), None),
     };
     let mut grpc = tonic::client::Grpc::new(service.channel_as(&identity));
@@ -140,8 +144,9 @@ async fn every_rpc_admits_exactly_whom_the_policy_names(stores: SuiteStores) {
     let status = call(&suite.intake, &police, "/doxwatch.intake.v1.IntakeService/GetCase").await.expect_err("GetCase");
     assert_eq!(status.code(), Code::PermissionDenied);
     let links = Who::Service("links");
-    let status =
-        call(&suite.intake, &links, "/doxwatch.intake.v1.IntakeService/TransitionCase").await.expect_err("TransitionCase");
+    let status = call(&suite.intake, &links, "/doxwatch.intake.v1.IntakeService/TransitionCase")
+        .await
+        .expect_err("TransitionCase");
     assert_eq!(status.code(), Code::PermissionDenied);
     suite.stop().await;
 }
@@ -192,7 +197,8 @@ async fn tokens_that_must_not_pass_are_refused_and_change_nothing(db: TestDataba
     let issuer = pki().issuer();
     let roles = OFFICER_ROLES;
     let hour = Duration::from_secs(3600);
-    let signed = |claims: doxwatch_kit::token::Claims| Some(format!("Bearer {}", issuer.sign(&claims).expect("signed")));
+    let signed =
+        |claims: doxwatch_kit::token::Claims| Some(format!("Bearer {}", issuer.sign(&claims).expect("signed")));
     let base = || issuer.claims("officer-wong", roles, &thumbprint, hour);
     let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
     let claims_json = serde_json::to_string(&base()).expect("JSON");
@@ -215,7 +221,11 @@ async fn tokens_that_must_not_pass_are_refused_and_change_nothing(db: TestDataba
         ("expired", signed(doxwatch_kit::token::Claims { exp: base().iat - 600, ..base() }), "TOKEN_EXPIRED"),
         ("not yet valid", signed(doxwatch_kit::token::Claims { nbf: base().iat + 600, ..base() }), "TOKEN_EXPIRED"),
         ("another audience", signed(doxwatch_kit::token::Claims { aud: "mail".into(), ..base() }), "TOKEN_INVALID"),
-        ("another issuer", signed(doxwatch_kit::token::Claims { iss: "https://idp.invalid".into(), ..base() }), "TOKEN_INVALID"),
+        (
+            "another issuer",
+            signed(doxwatch_kit::token::Claims { iss: "https://idp.invalid".into(), ..base() }),
+            "TOKEN_INVALID",
+        ),
         (
             "bound to another certificate",
             signed(doxwatch_kit::token::Claims {
@@ -224,7 +234,11 @@ async fn tokens_that_must_not_pass_are_refused_and_change_nothing(db: TestDataba
             }),
             "TOKEN_UNBOUND",
         ),
-        ("unsigned (alg none)", Some(format!("Bearer {}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&claims_json))), "TOKEN_INVALID"),
+        (
+            "unsigned (alg none)",
+            Some(format!("Bearer {}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&claims_json))),
+            "TOKEN_INVALID",
+        ),
         ("HMAC with the public key", Some(format!("Bearer {hmac}")), "TOKEN_INVALID"),
     ];
     for (what, authorization, expected) in cases {
@@ -242,11 +256,12 @@ async fn tokens_that_must_not_pass_are_refused_and_change_nothing(db: TestDataba
     // With its own certificate it works, and whoami says who the service thinks the caller is.
     create_with(intake.channel.clone(), Some(stolen)).await.expect("the officer's own token");
     assert_eq!(cases_in_store(&intake).await, 1);
-    let me = IdentityServiceClient::with_interceptor(intake.channel.clone(), OfficerWith("officer-lee", &[Role::Auditor]))
-        .who_am_i(WhoAmIRequest {})
-        .await
-        .expect("whoami")
-        .into_inner();
+    let me =
+        IdentityServiceClient::with_interceptor(intake.channel.clone(), OfficerWith("officer-lee", &[Role::Auditor]))
+            .who_am_i(WhoAmIRequest {})
+            .await
+            .expect("whoami")
+            .into_inner();
     assert_eq!(me.identity, format!("spiffe://doxwatch/officer/{TEST_CLIENT}"));
     assert_eq!((me.officer_id.as_str(), me.roles.clone()), ("officer-lee", vec!["auditor".to_owned()]));
     intake.stop().await;
@@ -262,7 +277,10 @@ async fn transport_without_tls_or_without_a_client_certificate_is_refused(db: Te
     // TLS that trusts the server but shows no certificate: the handshake is refused.
     let anonymous = Channel::from_shared(format!("https://{}", intake.addr))
         .expect("a URL")
-        .tls_config(tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(pki().ca_pem())))
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(pki().ca_pem())),
+        )
         .expect("a TLS configuration")
         .connect_lazy();
     let status = create_with(anonymous, Some(token.clone())).await.expect_err("no client certificate");
@@ -270,9 +288,11 @@ async fn transport_without_tls_or_without_a_client_certificate_is_refused(db: Te
     assert!(matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled), "{status:?}");
     // A certificate from another CA.
     let (other_ca, _) = doxwatch_kit::pki::Authority::generate("another CA").expect("a CA");
-    let foreign = other_ca.issue(&Identity::Officer(TEST_CLIENT.into()), &[], Duration::from_secs(3600)).expect("a cert");
-    let foreign = doxwatch_kit::tls::TlsMaterial::from_pem(pki().ca_pem().to_owned(), foreign.cert_pem, foreign.key_pem)
-        .expect("material");
+    let foreign =
+        other_ca.issue(&Identity::Officer(TEST_CLIENT.into()), &[], Duration::from_secs(3600)).expect("a cert");
+    let foreign =
+        doxwatch_kit::tls::TlsMaterial::from_pem(pki().ca_pem().to_owned(), foreign.cert_pem, foreign.key_pem)
+            .expect("material");
     let channel = doxwatch_kit::peer::channel(&intake.url(), &foreign).expect("a channel");
     let status = create_with(channel, Some(token.clone())).await.expect_err("a foreign certificate");
     assert!(matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled), "{status:?}");
@@ -285,7 +305,8 @@ async fn transport_without_tls_or_without_a_client_certificate_is_refused(db: Te
 
 async fn request_ids_belong_to_their_caller(db: TestDatabase) {
     let intake = start_intake(&db).await;
-    let as_officer = |id: &'static str| IntakeServiceClient::with_interceptor(intake.channel.clone(), Officer(Some(id)));
+    let as_officer =
+        |id: &'static str| IntakeServiceClient::with_interceptor(intake.channel.clone(), Officer(Some(id)));
     let request = |summary: &str| pb::CreateCaseRequest {
         case: Some(pb::Case { summary: summary.to_owned(), ..a_case() }),
         request_id: "shared-id-1".to_owned(),

@@ -121,7 +121,9 @@ pub fn certs(command: CertsCommand) -> Result<(), CliError> {
 /// An agency's profile (`agencies/<AGENCY>/`), from the certificate `certs init` issued it.
 fn agency_profile(dir: &Path, agency: &str) -> Result<(), CliError> {
     let identity = Identity::agency(agency).map_err(CliError::Usage)?;
-    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| CliError::Other(format!("cannot read {}: {e}", p.display())));
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(&p).map_err(|e| CliError::Other(format!("cannot read {}: {e}", p.display())))
+    };
     let agencies = dir.join("agencies");
     let ca = read(dir.join("ca.pem"))?;
     let cert = read(agencies.join(format!("{}.pem", identity.name())))?;
@@ -163,7 +165,14 @@ pub fn officer(command: OfficerCommand) -> Result<(), CliError> {
             let credentials = Credentials::load(&dir).map_err(|e| CliError::Config(e.to_string()))?;
             let cert = credentials.tls.certificate().map_err(|e| CliError::chain(&e))?;
             let token = issuer(&pki_dir)?
-                .issue(&record.id, &record.name, &record.roles, &record.team, &thumbprint(&cert), hours(args.issue.valid_for_hours))
+                .issue(
+                    &record.id,
+                    &record.name,
+                    &record.roles,
+                    &record.team,
+                    &thumbprint(&cert),
+                    hours(args.issue.valid_for_hours),
+                )
                 .map_err(|e| CliError::chain(&e))?;
             pki::write_private(&dir.join("token"), &token).map_err(|e| CliError::chain(&e))?;
             println!("issued a new token for {} in {}", record.id, dir.display());
@@ -179,11 +188,19 @@ fn hours(h: u32) -> Duration {
 fn issuer(pki_dir: &Path) -> Result<TokenIssuer, CliError> {
     let read = |name: &str| {
         std::fs::read_to_string(pki_dir.join(name)).map_err(|e| {
-            CliError::Other(format!("cannot read {} (operators only: it needs the PKI's keys): {e}", pki_dir.join(name).display()))
+            CliError::Other(format!(
+                "cannot read {} (operators only: it needs the PKI's keys): {e}",
+                pki_dir.join(name).display()
+            ))
         })
     };
-    TokenIssuer::new(&read("issuer.key")?, &read("jwks.json")?, SecurityConfig::DEFAULT_ISSUER, SecurityConfig::DEFAULT_AUDIENCE)
-        .map_err(|e| CliError::chain(&e))
+    TokenIssuer::new(
+        &read("issuer.key")?,
+        &read("jwks.json")?,
+        SecurityConfig::DEFAULT_ISSUER,
+        SecurityConfig::DEFAULT_AUDIENCE,
+    )
+    .map_err(|e| CliError::chain(&e))
 }
 
 /// Issues a certificate and token for `record` and writes its profile.
@@ -202,7 +219,8 @@ fn write_profile(pki_dir: &Path, dir: &Path, record: &OfficerRecord, lifetime: D
     let token = issuer(pki_dir)?
         .issue(&record.id, &record.name, &record.roles, &record.team, &thumbprint(&der), lifetime)
         .map_err(|e| CliError::chain(&e))?;
-    Credentials::save(dir, ca.cert_pem(), &issued.cert_pem, &issued.key_pem, Some(&token)).map_err(|e| CliError::chain(&e))?;
+    Credentials::save(dir, ca.cert_pem(), &issued.cert_pem, &issued.key_pem, Some(&token))
+        .map_err(|e| CliError::chain(&e))?;
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "id": record.id, "name": record.name, "roles": record.roles, "team": record.team,
     }))
@@ -221,7 +239,8 @@ fn rustls_pem_der(pem: &str) -> Result<Vec<u8>, CliError> {
 pub fn ensure_local(data_dir: &Path, host: &str) -> Result<PathBuf, CliError> {
     let pki_dir = data_dir.join("pki");
     if !pki_dir.join("ca.pem").exists() {
-        let hosts = if host == "127.0.0.1" || host == "::1" || host == "0.0.0.0" { vec![] } else { vec![host.to_owned()] };
+        let hosts =
+            if host == "127.0.0.1" || host == "::1" || host == "0.0.0.0" { vec![] } else { vec![host.to_owned()] };
         pki::init(&pki_dir, &hosts, &["POLICE".to_owned()]).map_err(|e| CliError::chain(&e))?;
         agency_profile(&pki_dir, "POLICE")?;
         println!("created a CA, a token issuer and certificates in {}", pki_dir.display());

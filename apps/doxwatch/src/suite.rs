@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use doxwatch_kit::{
-    config::{Layers, PeerUrls, ServiceConfig, TelemetryConfig},
+    config::{Layers, PeerUrls, SecurityConfig, ServiceConfig, TelemetryConfig},
     server::shutdown_signal,
     telemetry,
 };
@@ -156,7 +156,8 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
 pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let port = SERVICES.iter().find(|(name, _)| *name == args.service).map(|(_, p)| *p).unwrap_or(0);
-    let mut known: Vec<&str> = ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect();
+    let mut known: Vec<&str> =
+        ServiceConfig::KEYS.iter().chain(SecurityConfig::KEYS).chain(TelemetryConfig::KEYS).copied().collect();
     if args.service == doxwatch_liaison::SERVICE {
         known.extend(doxwatch_liaison::CONFIG_KEYS);
     }

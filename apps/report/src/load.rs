@@ -18,11 +18,7 @@ use doxwatch_proto::{
     referral::{self as referral_pb, referral_service_client::ReferralServiceClient},
 };
 use futures::{StreamExt, TryStreamExt, stream};
-use tonic::{
-    Status,
-    service::interceptor::InterceptedService,
-    transport::Channel,
-};
+use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
     Endpoints,

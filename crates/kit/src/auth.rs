@@ -181,8 +181,14 @@ impl Guard {
     }
 
     /// The principal of a request to `method`, or the status that refuses it.
-    pub async fn admit(&self, method: &str, headers: &http::HeaderMap, peer: Option<&PeerInfo>) -> Result<Principal, Status> {
-        let peer = peer.ok_or_else(|| refuse(CommonReason::CertificateUnrecognized, "the connection is not authenticated"))?;
+    pub async fn admit(
+        &self,
+        method: &str,
+        headers: &http::HeaderMap,
+        peer: Option<&PeerInfo>,
+    ) -> Result<Principal, Status> {
+        let peer =
+            peer.ok_or_else(|| refuse(CommonReason::CertificateUnrecognized, "the connection is not authenticated"))?;
         let identity = peer.identity.clone().map_err(|why| {
             refuse(CommonReason::CertificateUnrecognized, format!("the client certificate is not usable: {why}"))
         })?;
@@ -202,7 +208,9 @@ impl Guard {
                 CommonReason::TokenMissing,
                 "an officer's client must send its token as `authorization: Bearer <token>`",
             ),
-            Denial::Forbidden(why) => with_reason(Code::PermissionDenied, CommonReason::PermissionDenied.as_str_name(), why),
+            Denial::Forbidden(why) => {
+                with_reason(Code::PermissionDenied, CommonReason::PermissionDenied.as_str_name(), why)
+            }
         })?;
         let principal = Principal { identity, officer, remote: peer.remote };
         let limiter = if matches!(principal.identity, Identity::Service(_)) { &self.services } else { &self.people };
@@ -219,9 +227,12 @@ fn bearer(headers: &http::HeaderMap) -> Result<Option<&str>, Status> {
     let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| refuse(CommonReason::TokenInvalid, "the authorization metadata is not ASCII"))?;
+    let value =
+        value.to_str().map_err(|_| refuse(CommonReason::TokenInvalid, "the authorization metadata is not ASCII"))?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(Some(token.trim())),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
         _ => Err(refuse(CommonReason::TokenInvalid, "the authorization metadata must be `Bearer <token>`")),
     }
 }

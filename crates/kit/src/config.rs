@@ -368,13 +368,23 @@ impl SecurityConfig {
                 keys,
                 issuer: layers.get("token_issuer", Self::DEFAULT_ISSUER.to_owned()),
                 audience: layers.get("token_audience", Self::DEFAULT_AUDIENCE.to_owned()),
-                leeway: layers.get_millis("token_leeway_ms", Duration::from_secs(30), Duration::ZERO, Duration::from_secs(300)),
+                leeway: layers.get_millis(
+                    "token_leeway_ms",
+                    Duration::from_secs(30),
+                    Duration::ZERO,
+                    Duration::from_secs(300),
+                ),
             },
             policy_file: layers.get_optional("policy_file").map(PathBuf::from),
             rate_limits: crate::auth::RateLimits {
                 per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
                 burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),
-                streams_per_identity: layers.get_range("max_streams_per_identity", defaults.streams_per_identity, 1, 10_000),
+                streams_per_identity: layers.get_range(
+                    "max_streams_per_identity",
+                    defaults.streams_per_identity,
+                    1,
+                    10_000,
+                ),
                 ..defaults
             },
         }
@@ -485,17 +495,6 @@ impl ServiceConfig {
         "referral_url",
         "outbox_poll_ms",
         "outbox_max_backoff_ms",
-        "tls_ca_file",
-        "tls_cert_file",
-        "tls_key_file",
-        "token_jwks",
-        "token_issuer",
-        "token_audience",
-        "token_leeway_ms",
-        "policy_file",
-        "rate_limit_per_second",
-        "rate_limit_burst",
-        "max_streams_per_identity",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
@@ -575,7 +574,7 @@ mod tests {
     }
 
     fn all_keys() -> Vec<&'static str> {
-        ServiceConfig::KEYS.iter().chain(TelemetryConfig::KEYS).copied().collect()
+        ServiceConfig::KEYS.iter().chain(SecurityConfig::KEYS).chain(TelemetryConfig::KEYS).copied().collect()
     }
 
     #[test]

@@ -119,7 +119,9 @@ impl Authority {
                 params.subject_alt_names.push(match host.parse::<IpAddr>() {
                     Ok(ip) => SanType::IpAddress(ip),
                     Err(_) => SanType::DnsName(
-                        host.as_str().try_into().map_err(|_| PkiError::Invalid(format!("{host:?} is not a host name")))?,
+                        host.as_str()
+                            .try_into()
+                            .map_err(|_| PkiError::Invalid(format!("{host:?} is not a host name")))?,
                     ),
                 });
             }
@@ -210,7 +212,8 @@ fn write_with_mode(path: &Path, text: &str, mode: u32) -> Result<(), PkiError> {
     let err = |source| PkiError::Write { path: path.to_owned(), source };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;
-    let mut file = tempfile::Builder::new().prefix(".doxwatch-").permissions(permissions(mode)).tempfile_in(dir).map_err(err)?;
+    let mut file =
+        tempfile::Builder::new().prefix(".doxwatch-").permissions(permissions(mode)).tempfile_in(dir).map_err(err)?;
     file.write_all(text.as_bytes()).map_err(err)?;
     file.as_file().sync_all().map_err(err)?;
     file.persist(path).map_err(|e| err(e.error))?;

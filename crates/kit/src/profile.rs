@@ -18,7 +18,9 @@ use crate::{config::Secret, tls::TlsMaterial};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("no credentials in {dir}: {cause} (create them with `doxwatch officer add`, or start `doxwatch up`, which makes a local profile)")]
+    #[error(
+        "no credentials in {dir}: {cause} (create them with `doxwatch officer add`, or start `doxwatch up`, which makes a local profile)"
+    )]
     Missing { dir: PathBuf, cause: String },
     #[error("the credentials in {dir} are not usable: {cause}")]
     Invalid { dir: PathBuf, cause: String },
@@ -42,8 +44,9 @@ impl Credentials {
             std::fs::read_to_string(dir.join(name))
                 .map_err(|e| ProfileError::Missing { dir: dir.to_owned(), cause: format!("{name}: {e}") })
         };
-        let tls = TlsMaterial::from_pem(read("ca.pem")?, read("client.pem")?, read("client.key")?)
-            .map_err(|e| ProfileError::Invalid { dir: dir.to_owned(), cause: crate::error::CauseChain(&e).to_string() })?;
+        let tls = TlsMaterial::from_pem(read("ca.pem")?, read("client.pem")?, read("client.key")?).map_err(|e| {
+            ProfileError::Invalid { dir: dir.to_owned(), cause: crate::error::CauseChain(&e).to_string() }
+        })?;
         let token = match std::fs::read_to_string(dir.join("token")) {
             Ok(token) => Some(Secret::new(token.trim().to_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -53,7 +56,13 @@ impl Credentials {
     }
 
     /// Writes a profile to `dir`: the key and token only their owner may read.
-    pub fn save(dir: &Path, ca_pem: &str, cert_pem: &str, key_pem: &str, token: Option<&str>) -> Result<(), crate::pki::PkiError> {
+    pub fn save(
+        dir: &Path,
+        ca_pem: &str,
+        cert_pem: &str,
+        key_pem: &str,
+        token: Option<&str>,
+    ) -> Result<(), crate::pki::PkiError> {
         crate::pki::write_public(&dir.join("ca.pem"), ca_pem)?;
         crate::pki::write_public(&dir.join("client.pem"), cert_pem)?;
         crate::pki::write_private(&dir.join("client.key"), key_pem)?;
@@ -79,7 +88,9 @@ impl Credentials {
         let channel = crate::peer::endpoint(url, &self.tls)
             .map_err(|e| match e {
                 crate::peer::PeerError::NotHttps(url) => ProfileError::NotHttps { url },
-                other => ProfileError::Connect { url: url.to_owned(), cause: crate::error::CauseChain(&other).to_string() },
+                other => {
+                    ProfileError::Connect { url: url.to_owned(), cause: crate::error::CauseChain(&other).to_string() }
+                }
             })?
             .timeout(timeout)
             .http2_max_header_list_size(1 << 20)

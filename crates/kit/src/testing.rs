@@ -431,7 +431,8 @@ impl DownPeer {
         let (connections, accepting) = crate::tls::accept(listener, tls);
         let incoming = tokio_stream::wrappers::ReceiverStream::new(connections);
         let running = Running::start(addr, |shutdown| async move {
-            let served = tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown).await;
+            let served =
+                tonic::transport::Server::builder().serve_with_incoming_shutdown(refuse, incoming, shutdown).await;
             accepting.abort();
             served
         })
@@ -581,9 +582,7 @@ impl Routed {
     pub fn new(service: &Running, id: &'static str, reserved: &[(&'static str, &'static str)]) -> Self {
         let reserved = reserved
             .iter()
-            .map(|(path, peer)| {
-                (*path, service.channel_as(&Identity::service(peer).expect("a doxwatch service")))
-            })
+            .map(|(path, peer)| (*path, service.channel_as(&Identity::service(peer).expect("a doxwatch service"))))
             .collect();
         Self {
             officer: tonic::service::interceptor::InterceptedService::new(service.channel.clone(), Officer(Some(id))),

@@ -151,10 +151,7 @@ impl TlsMaterial {
     pub fn client_config(&self) -> tonic::transport::ClientTlsConfig {
         tonic::transport::ClientTlsConfig::new()
             .ca_certificate(tonic::transport::Certificate::from_pem(self.ca_pem.as_bytes()))
-            .identity(tonic::transport::Identity::from_pem(
-                self.cert_pem.as_bytes(),
-                self.key_pem.expose().as_bytes(),
-            ))
+            .identity(tonic::transport::Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.expose().as_bytes()))
     }
 }
 

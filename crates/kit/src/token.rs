@@ -244,8 +244,7 @@ impl TokenVerifier {
             let age = cached.loaded.map(|t| t.elapsed());
             (find(&cached.set), age.is_none_or(|a| a > REFRESH_EVERY))
         };
-        let may_reload =
-            self.keys.read().await.loaded.is_none_or(|t| t.elapsed() > RELOAD_AT_MOST_EVERY);
+        let may_reload = self.keys.read().await.loaded.is_none_or(|t| t.elapsed() > RELOAD_AT_MOST_EVERY);
         if (found.is_none() || stale) && may_reload {
             match self.fetch().await {
                 Ok(set) => {

@@ -93,11 +93,20 @@ async fn removal_figures_as_at_several_moments(db: TestDatabase) {
     );
 
     observe(&mut c, &t[0], S::Removed, "2019-10-03T10:00:00+08:00", Src::OfficerCheck).await;
-    observe(&mut observing_as(&app, "liaison"), &t[1], S::Removed, "2019-10-02T10:00:00+08:00", Src::PlatformReport).await; // a claim
+    observe(&mut observing_as(&app, "liaison"), &t[1], S::Removed, "2019-10-02T10:00:00+08:00", Src::PlatformReport)
+        .await; // a claim
     observe(&mut c, &t[1], S::Online, "2019-10-04T10:00:00+08:00", Src::OfficerCheck).await;
     observe(&mut c, &t[2], S::AccessRestricted, "2019-10-05T10:00:00+08:00", Src::OfficerCheck).await;
-    observe(&mut observing_as(&app, "links"), &t[3], S::Removed, "2019-10-20T10:00:00+08:00", Src::AutomatedRecheck).await;
-    observe(&mut observing_as(&app, "links"), &t[4], S::ChannelRemoved, "2019-11-07T10:00:00+08:00", Src::AutomatedRecheck).await;
+    observe(&mut observing_as(&app, "links"), &t[3], S::Removed, "2019-10-20T10:00:00+08:00", Src::AutomatedRecheck)
+        .await;
+    observe(
+        &mut observing_as(&app, "links"),
+        &t[4],
+        S::ChannelRemoved,
+        "2019-11-07T10:00:00+08:00",
+        Src::AutomatedRecheck,
+    )
+    .await;
     // An officer may record their own checks only: not a platform's claim, not an automated check.
     for source in [Src::PlatformReport, Src::AutomatedRecheck] {
         let forged = pb::Observation {
@@ -108,7 +117,10 @@ async fn removal_figures_as_at_several_moments(db: TestDatabase) {
             ..Default::default()
         };
         let err = c
-            .record_observations(pb::RecordObservationsRequest { observations: vec![forged], request_id: String::new() })
+            .record_observations(pb::RecordObservationsRequest {
+                observations: vec![forged],
+                request_id: String::new(),
+            })
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied, "{source:?}: {err:?}");

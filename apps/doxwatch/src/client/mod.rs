@@ -24,11 +24,7 @@ use std::{
 use doxwatch_kit::profile::{Bearer, Credentials, ProfileError};
 use doxwatch_proto::liaison::liaison_service_client::LiaisonServiceClient;
 use doxwatch_proto::links::links_service_client::LinksServiceClient;
-use tonic::{
-    Status,
-    service::interceptor::InterceptedService,
-    transport::Channel,
-};
+use tonic::{Status, service::interceptor::InterceptedService, transport::Channel};
 
 use crate::{
     ClientArgs,

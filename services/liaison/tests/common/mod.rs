@@ -54,7 +54,11 @@ pub async fn start(stores: &Stores) -> Suite {
         start_service(&stores.liaison, "liaison", ANY_PORT, peers, run_app!(doxwatch_liaison::Application)).await;
     Suite {
         liaison: LiaisonServiceClient::with_interceptor(liaison_service.channel.clone(), Officer(Some("officer-ho"))),
-        links: LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&links_service, "officer-ho", doxwatch_kit::testing::LINKS_RESERVED)),
+        links: LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+            &links_service,
+            "officer-ho",
+            doxwatch_kit::testing::LINKS_RESERVED,
+        )),
         links_addr: links_service.addr,
         liaison_service,
         links_service: Some(links_service),
@@ -71,7 +75,11 @@ impl Suite {
     /// Starts link-tracking again on its old address, with its old store.
     pub async fn restart_links(&mut self, db: &TestDatabase) {
         let links = start_links(db, self.links_addr).await;
-        self.links = LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&links, "officer-ho", doxwatch_kit::testing::LINKS_RESERVED));
+        self.links = LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+            &links,
+            "officer-ho",
+            doxwatch_kit::testing::LINKS_RESERVED,
+        ));
         self.links_service = Some(links);
     }
 

@@ -43,7 +43,11 @@ pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut LinksCon
     let app = Application::build_with(&config, &own).await.expect("links builds");
     let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     let channel = running.channel.clone();
-    let client = LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&running, "officer-lee", doxwatch_kit::testing::LINKS_RESERVED));
+    let client = LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+        &running,
+        "officer-lee",
+        doxwatch_kit::testing::LINKS_RESERVED,
+    ));
     TestApp { client, channel, evidence_dir, running, _evidence: Some(dir) }
 }
 
@@ -97,5 +101,9 @@ pub fn observing_as(app: &TestApp, peer: &'static str) -> Client {
 
 /// A client of the same service acting as another officer.
 pub fn client_as(app: &TestApp, officer: &'static str) -> Client {
-    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&app.running, officer, doxwatch_kit::testing::LINKS_RESERVED))
+    LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+        &app.running,
+        officer,
+        doxwatch_kit::testing::LINKS_RESERVED,
+    ))
 }

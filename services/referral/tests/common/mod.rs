@@ -105,7 +105,11 @@ pub async fn start(stores: &Stores) -> Suite {
             Officer(Some("officer-lam")),
         ),
         intake: IntakeServiceClient::with_interceptor(intake_service.channel.clone(), Officer(Some("officer-lam"))),
-        links: LinksServiceClient::new(doxwatch_kit::testing::Routed::new(&links_service, "officer-lam", doxwatch_kit::testing::LINKS_RESERVED)),
+        links: LinksServiceClient::new(doxwatch_kit::testing::Routed::new(
+            &links_service,
+            "officer-lam",
+            doxwatch_kit::testing::LINKS_RESERVED,
+        )),
         intake_addr: intake_service.addr,
         links_addr: links_service.addr,
         referral_service: Some(referral_service),
