@@ -129,32 +129,12 @@ impl OpenStreams {
                 .clone()
         };
         semaphore.try_acquire_owned().map(Some).map_err(|_| {
-            let mut details = ErrorDetails::new();
-            details.set_error_info(CommonReason::RateLimited.as_str_name(), ERROR_DOMAIN, []);
-            details.set_retry_info(Some(Duration::from_secs(1)));
-            Status::with_error_details(
-                Code::ResourceExhausted,
+            rate_limited(
+                Duration::from_secs(1),
                 format!("this caller already holds {} open streams; close one first", self.per_identity),
-                details,
             )
         })
     }
-}
-
-/// Every method that streams its response: from the contracts, and the health watch.
-fn streaming_methods() -> BTreeSet<String> {
-    use prost::Message;
-    let mut methods: BTreeSet<String> = ["/grpc.health.v1.Health/Watch".to_owned()].into();
-    if let Ok(set) = prost_types::FileDescriptorSet::decode(doxwatch_proto::FILE_DESCRIPTOR_SET) {
-        for file in &set.file {
-            for service in &file.service {
-                for method in service.method.iter().filter(|m| m.server_streaming()) {
-                    methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
-                }
-            }
-        }
-    }
-    methods
 }
 
 impl Guard {
@@ -173,7 +153,7 @@ impl Guard {
                 limits.service_per_second.saturating_mul(2),
             ))),
             streams: Arc::new(OpenStreams {
-                methods: streaming_methods(),
+                methods: crate::policy::streaming_methods(),
                 per_identity: limits.streams_per_identity.max(1),
                 open: Default::default(),
             }),
@@ -216,7 +196,8 @@ impl Guard {
         let limiter = if matches!(principal.identity, Identity::Service(_)) { &self.services } else { &self.people };
         if let Err(not_until) = limiter.check_key(&principal.key()) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
-            return Err(rate_limited(wait));
+            let message = format!("too many requests from this caller; retry in {} ms", wait.as_millis().max(1));
+            return Err(rate_limited(wait, message));
         }
         Ok(principal)
     }
@@ -250,15 +231,12 @@ fn token_refused(e: TokenError) -> Status {
     refuse(reason, e.to_string())
 }
 
-fn rate_limited(wait: Duration) -> Status {
+/// RESOURCE_EXHAUSTED for a caller over one of its limits, with how long to wait.
+fn rate_limited(wait: Duration, message: String) -> Status {
     let mut details = ErrorDetails::new();
     details.set_error_info(CommonReason::RateLimited.as_str_name(), ERROR_DOMAIN, []);
     details.set_retry_info(Some(wait));
-    Status::with_error_details(
-        Code::ResourceExhausted,
-        format!("too many requests from this caller; retry in {} ms", wait.as_millis().max(1)),
-        details,
-    )
+    Status::with_error_details(Code::ResourceExhausted, message, details)
 }
 
 /// The layer that admits every call through a [`Guard`].

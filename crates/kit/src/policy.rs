@@ -213,20 +213,30 @@ impl Policy {
 /// Every RPC a doxwatch server serves, by path: each service's, the outbox's, health and
 /// reflection. The matrix test and the override check read it.
 pub fn served_methods() -> BTreeSet<String> {
+    methods_where(|_| true)
+}
+
+/// Every served RPC whose response is a stream (a watch).
+pub fn streaming_methods() -> BTreeSet<String> {
+    methods_where(|server_streaming| server_streaming)
+}
+
+/// The served RPCs, by path, whose "streams its response" flag passes `keep`.
+fn methods_where(keep: impl Fn(bool) -> bool) -> BTreeSet<String> {
     use prost::Message;
-    let mut methods: BTreeSet<String> = [
-        "/grpc.health.v1.Health/Check",
-        "/grpc.health.v1.Health/Watch",
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
+    // The services every server adds beside its own, with whether each method streams its answer.
+    let common = [
+        ("/grpc.health.v1.Health/Check", false),
+        ("/grpc.health.v1.Health/Watch", true),
+        ("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", true),
+        ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", true),
+    ];
+    let mut methods: BTreeSet<String> =
+        common.into_iter().filter(|(_, streams)| keep(*streams)).map(|(path, _)| path.to_owned()).collect();
     if let Ok(set) = prost_types::FileDescriptorSet::decode(doxwatch_proto::FILE_DESCRIPTOR_SET) {
         for file in set.file.iter().filter(|f| f.package().starts_with("doxwatch.")) {
             for service in &file.service {
-                for method in &service.method {
+                for method in service.method.iter().filter(|m| keep(m.server_streaming())) {
                     methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
                 }
             }
