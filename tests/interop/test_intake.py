@@ -71,9 +71,17 @@ class Profile:
         if token is not None:
             bearer = self.token if token is True else token
             credentials = grpc.composite_channel_credentials(
-                credentials, grpc.access_token_call_credentials(bearer)
+                credentials, grpc.access_token_call_credentials(bearer), grpc.metadata_call_credentials(state_purpose)
             )
         return grpc.secure_channel(ADDR, credentials, options=options)
+
+
+PURPOSE = "interoperability test"
+
+
+def state_purpose(context, callback):
+    """States why the officer reads personal data, as the audit log requires of every such read."""
+    callback((("x-doxwatch-purpose", PURPOSE),), None)
 
 
 def profile(variable):

@@ -244,6 +244,10 @@ pub fn ensure_local(data_dir: &Path, host: &str) -> Result<PathBuf, CliError> {
         pki::init(&pki_dir, &hosts, &["POLICE".to_owned()]).map_err(|e| CliError::chain(&e))?;
         agency_profile(&pki_dir, "POLICE")?;
         println!("created a CA, a token issuer and certificates in {}", pki_dir.display());
+    } else if !pki_dir.join("audit").exists() {
+        // A data directory from before the audit log: its services' checkpoint keys.
+        pki::write_audit_keys(&pki_dir).map_err(|e| CliError::chain(&e))?;
+        println!("created the services' audit signing keys in {}", pki_dir.join("audit").display());
     }
     let user = std::env::var("USER").unwrap_or_default().to_ascii_lowercase();
     let id = if Identity::officer(&user).is_ok() { user } else { "local-operator".to_owned() };

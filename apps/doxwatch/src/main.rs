@@ -94,6 +94,11 @@ pub struct ClientArgs {
     /// The referral service's address.
     #[arg(long, env = "DOXWATCH_REFERRAL_URL", default_value = "https://127.0.0.1:50054", global = true)]
     pub referral_url: String,
+    /// Why you read the personal data this command shows (kept in the audit log with the
+    /// access). Required by the commands that read case details; set DOXWATCH_PURPOSE once for
+    /// a session of work, e.g. `export DOXWATCH_PURPOSE="assessing complaint DOX-123"`.
+    #[arg(long, env = "DOXWATCH_PURPOSE", global = true)]
+    pub purpose: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -134,7 +134,8 @@ impl Suite {
             .env("DOXWATCH_REFERRAL_URL", self.url(50054))
             .env("DOXWATCH_DATA_DIR", self.data.path().join("stores"));
         if args.first() != Some(&"agency") {
-            command.env("DOXWATCH_PROFILE", self.profile());
+            // An officer's session of work, with the purpose the audit log keeps for each read.
+            command.env("DOXWATCH_PROFILE", self.profile()).env("DOXWATCH_PURPOSE", "handling the test complaint");
         }
         command.output().expect("doxwatch runs")
     }

@@ -100,6 +100,8 @@ type KeyedLimiter = RateLimiter<
 #[derive(Clone)]
 pub struct Guard {
     policy: Arc<Policy>,
+    /// Where refused calls are recorded, once the service has given its audit log.
+    audit: Option<crate::audit::AuditLog>,
     tokens: TokenVerifier,
     people: Arc<KeyedLimiter>,
     services: Arc<KeyedLimiter>,
@@ -146,6 +148,7 @@ impl Guard {
         };
         Self {
             policy: Arc::new(policy),
+            audit: None,
             tokens,
             people: Arc::new(RateLimiter::dashmap(quota(limits.per_second, limits.burst))),
             services: Arc::new(RateLimiter::dashmap(quota(
@@ -160,47 +163,137 @@ impl Guard {
         }
     }
 
-    /// The principal of a request to `method`, or the status that refuses it.
+    /// A refusal of a call whose token failed, counted against its certificate's rate, so that a
+    /// stream of bad tokens cannot fill the audit log faster than the rate allows.
+    fn limited(&self, key: &str, status: Status, context: crate::audit::Context) -> Refusal {
+        match self.people.check_key(&key.to_owned()) {
+            Ok(()) => Refusal::audited(status, context),
+            Err(_) => Refusal::unaudited(status),
+        }
+    }
+
+    /// Records the calls it refuses in `log`.
+    pub fn set_audit(&mut self, log: crate::audit::AuditLog) {
+        self.audit = Some(log);
+    }
+
+    /// The principal of a request to `method` and the audit context of its call, or the refusal.
+    /// The rate limit comes before the policy, so that a caller refused again and again is slowed
+    /// like any other, and its refusals' audit records with it.
     pub async fn admit(
         &self,
         method: &str,
         headers: &http::HeaderMap,
         peer: Option<&PeerInfo>,
-    ) -> Result<Principal, Status> {
-        let peer =
-            peer.ok_or_else(|| refuse(CommonReason::CertificateUnrecognized, "the connection is not authenticated"))?;
-        let identity = peer.identity.clone().map_err(|why| {
-            refuse(CommonReason::CertificateUnrecognized, format!("the client certificate is not usable: {why}"))
-        })?;
-        let officer = match (&identity, bearer(headers)?) {
-            (Identity::Officer(_), Some(token)) => {
-                Some(self.tokens.verify(token, &peer.thumbprint).await.map_err(token_refused)?)
+    ) -> Result<(Principal, crate::audit::Context), Refusal> {
+        let mut context = crate::audit::Context {
+            identity: "unauthenticated".to_owned(),
+            method: method.to_owned(),
+            ..Default::default()
+        };
+        let Some(peer) = peer else {
+            return Err(Refusal::unaudited(refuse(
+                CommonReason::CertificateUnrecognized,
+                "the connection is not authenticated",
+            )));
+        };
+        context.peer = peer.remote.map(|a| a.to_string()).unwrap_or_default();
+        let identity = match &peer.identity {
+            Ok(identity) => identity.clone(),
+            Err(why) => {
+                let status = refuse(
+                    CommonReason::CertificateUnrecognized,
+                    format!("the client certificate is not usable: {why}"),
+                );
+                return Err(Refusal::audited(status, context));
             }
+        };
+        context.identity = identity.uri();
+        let purpose = crate::audit::stated_purpose(headers);
+        context.purpose = purpose.clone().ok().flatten().unwrap_or_default();
+        let officer = match (&identity, bearer(headers)) {
+            (_, Err(status)) => return Err(self.limited(&identity.to_string(), status, context)),
+            (Identity::Officer(_), Ok(Some(token))) => match self.tokens.verify(token, &peer.thumbprint).await {
+                Ok(officer) => Some(officer),
+                Err(e) => return Err(self.limited(&identity.to_string(), token_refused(e), context)),
+            },
             _ => None,
         };
+        let key = match &officer {
+            Some(officer) => format!("officer:{}", officer.id),
+            None => identity.to_string(),
+        };
+        let limiter = if matches!(identity, Identity::Service(_)) { &self.services } else { &self.people };
+        if let Err(not_until) = limiter.check_key(&key) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let message = format!("too many requests from this caller; retry in {} ms", wait.as_millis().max(1));
+            return Err(Refusal::unaudited(rate_limited(wait, message)));
+        }
+        context.officer = officer.as_ref().map(|o| o.id.clone()).unwrap_or_default();
         let caller = match &identity {
             Identity::Service(name) => Caller::Service(name),
             Identity::Agency(name) => Caller::Agency(name),
             Identity::Officer(_) => Caller::Officer(officer.as_ref().map(|o| &o.roles)),
         };
-        self.policy.check(method, &caller).map_err(|denial| match denial {
-            Denial::Unauthenticated => refuse(
-                CommonReason::TokenMissing,
-                "an officer's client must send its token as `authorization: Bearer <token>`",
-            ),
-            Denial::Forbidden(why) => {
-                with_reason(Code::PermissionDenied, CommonReason::PermissionDenied.as_str_name(), why)
-            }
-        })?;
-        let principal = Principal { identity, officer, remote: peer.remote };
-        let limiter = if matches!(principal.identity, Identity::Service(_)) { &self.services } else { &self.people };
-        if let Err(not_until) = limiter.check_key(&principal.key()) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let message = format!("too many requests from this caller; retry in {} ms", wait.as_millis().max(1));
-            return Err(rate_limited(wait, message));
+        if let Err(denial) = self.policy.check(method, &caller) {
+            let status = match denial {
+                Denial::Unauthenticated => refuse(
+                    CommonReason::TokenMissing,
+                    "an officer's client must send its token as `authorization: Bearer <token>`",
+                ),
+                Denial::Forbidden(why) => {
+                    with_reason(Code::PermissionDenied, CommonReason::PermissionDenied.as_str_name(), why)
+                }
+            };
+            return Err(Refusal::audited(status, context));
         }
-        Ok(principal)
+        let needs_purpose = officer.is_some() && self.policy.rule(method).is_some_and(|r| r.requires_purpose);
+        match purpose {
+            Err(why) => return Err(Refusal::audited(purpose_required(why), context)),
+            Ok(None) if needs_purpose => {
+                let why = format!(
+                    "{method} reads personal data: state why in the {} metadata (the CLI's --purpose)",
+                    crate::audit::PURPOSE_HEADER
+                );
+                return Err(Refusal::audited(purpose_required(why), context));
+            }
+            Ok(_) => {}
+        }
+        Ok((Principal { identity, officer, remote: peer.remote }, context))
     }
+}
+
+/// A refused call: the status its caller gets, and the audit context to record it with (none
+/// for a call refused for its rate, or one that reached no certificate).
+pub struct Refusal {
+    pub status: Status,
+    pub context: Option<crate::audit::Context>,
+}
+
+impl Refusal {
+    fn audited(status: Status, context: crate::audit::Context) -> Self {
+        Self { status, context: Some(context) }
+    }
+
+    fn unaudited(status: Status) -> Self {
+        Self { status, context: None }
+    }
+
+    /// The refusal's reason, as its ErrorInfo names it.
+    pub fn reason(&self) -> String {
+        self.status
+            .get_error_details()
+            .error_info()
+            .map(|info| info.reason.clone())
+            .unwrap_or_else(|| format!("{:?}", self.status.code()))
+    }
+}
+
+fn purpose_required(why: String) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(CommonReason::PurposeRequired.as_str_name(), ERROR_DOMAIN, []);
+    details.add_bad_request_violation(crate::audit::PURPOSE_HEADER, why.clone());
+    Status::with_error_details(Code::InvalidArgument, why, details)
 }
 
 /// The token of an `authorization: Bearer` header, if one was sent.
@@ -286,11 +379,17 @@ where
         Box::pin(async move {
             let admitted =
                 guard.admit(request.uri().path(), request.headers(), request.extensions().get::<PeerInfo>()).await;
-            let principal = match admitted {
-                Ok(principal) => principal,
-                Err(status) => {
+            let (principal, context) = match admitted {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    let status = &refusal.status;
                     tracing::info!(method = request.uri().path(), code = ?status.code(), reason = status.message(), "call refused");
-                    return Ok(status.into_http());
+                    if let (Some(log), Some(context)) = (&guard.audit, refusal.context.clone())
+                        && let Err(e) = log.denied(context, &refusal.reason()).await
+                    {
+                        tracing::error!(error = %crate::error::CauseChain(&e), "cannot record a refused call in the audit log");
+                    }
+                    return Ok(refusal.status.into_http());
                 }
             };
             let key = principal.key();
@@ -299,7 +398,8 @@ where
                 Err(status) => return Ok(status.into_http()),
             };
             request.extensions_mut().insert(principal);
-            let response = CALLER.scope(key, inner.oneshot(request)).await.map_err(Into::into)?;
+            let call = crate::audit::scoped(context, inner.oneshot(request));
+            let response = CALLER.scope(key, call).await.map_err(Into::into)?;
             // A stream keeps its place until its body ends or the client goes away.
             Ok(match place {
                 Some(permit) => response.map(|body| Body::new(Held { body, _permit: permit })),

@@ -291,6 +291,9 @@ pub struct SecurityConfig {
     /// A policy file whose rules replace the defaults, method by method.
     pub policy_file: Option<PathBuf>,
     pub rate_limits: crate::auth::RateLimits,
+    /// The Ed25519 key (PKCS#8 PEM) the service signs its audit checkpoints with: a file, never
+    /// the database, so that whoever can change the store cannot re-sign its log.
+    pub audit_key_file: PathBuf,
 }
 
 /// Where a party's TLS material comes from.
@@ -324,6 +327,7 @@ impl SecurityConfig {
         "rate_limit_per_second",
         "rate_limit_burst",
         "max_streams_per_identity",
+        "audit_key_file",
     ];
 
     /// The issuer and audience of the suite's own tokens (`doxwatch officer add`).
@@ -376,6 +380,11 @@ impl SecurityConfig {
                 ),
             },
             policy_file: layers.get_optional("policy_file").map(PathBuf::from),
+            audit_key_file: required(
+                layers,
+                "audit_key_file",
+                "the key the service signs its audit log's checkpoints with (see `doxwatch certs init`)",
+            ),
             rate_limits: crate::auth::RateLimits {
                 per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
                 burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),
@@ -584,7 +593,8 @@ mod tests {
         std::fs::write(
             &file,
             "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\ntls_ca_file = \"ca.pem\"\n\
-             tls_cert_file = \"intake.pem\"\ntls_key_file = \"intake.key\"\ntoken_jwks = \"https://idp.example/jwks\"\n",
+             tls_cert_file = \"intake.pem\"\ntls_key_file = \"intake.key\"\ntoken_jwks = \"https://idp.example/jwks\"\n\
+             audit_key_file = \"audit/intake.key\"\n",
         )
         .unwrap();
         let mut layers =
@@ -603,7 +613,7 @@ mod tests {
         let mut layers = Layers::load(None, env(&[("DOXWATCH_TOKEN_JWKS", "http://idp.example/jwks")]), &all_keys());
         let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
         let text = layers.finish().unwrap_err().to_string();
-        for key in ["tls_ca_file", "tls_cert_file", "tls_key_file", "DOXWATCH_TOKEN_JWKS"] {
+        for key in ["tls_ca_file", "tls_cert_file", "tls_key_file", "DOXWATCH_TOKEN_JWKS", "audit_key_file"] {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(text.contains("must be https://"), "{text}");
@@ -631,8 +641,8 @@ mod tests {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(!text.contains("hunter2"), "a secret was printed: {text}");
-        // The five bad values, and the four security keys that are required and not set.
-        assert_eq!(err.problems.len(), 9, "{text}");
+        // The five bad values, and the five security keys that are required and not set.
+        assert_eq!(err.problems.len(), 10, "{text}");
     }
 
     #[test]

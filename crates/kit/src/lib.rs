@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod as_at;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

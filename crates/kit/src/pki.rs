@@ -183,12 +183,24 @@ pub fn init(dir: &Path, extra_hosts: &[String], agencies: &[String]) -> Result<A
         let issued = ca.issue(&Identity::Service(service), &hosts, PEER_LIFETIME)?;
         write_pair(&dir.join("services"), service, &issued)?;
     }
+    write_audit_keys(dir)?;
     for agency in agencies {
         let identity = Identity::agency(agency).map_err(PkiError::Invalid)?;
         let issued = ca.issue(&identity, &[], PEER_LIFETIME)?;
         write_pair(&dir.join("agencies"), identity.name(), &issued)?;
     }
     Ok(ca)
+}
+
+/// Writes each service's audit signing key, `audit/<service>.key` (0600), and its public key,
+/// `audit/<service>.pub`, which auditors keep to verify the service's checkpoints.
+pub fn write_audit_keys(dir: &Path) -> Result<(), PkiError> {
+    for service in SERVICES {
+        let (key, public) = crate::audit::Signer::generate().map_err(PkiError::Invalid)?;
+        write_private(&dir.join("audit").join(format!("{service}.key")), &key)?;
+        write_public(&dir.join("audit").join(format!("{service}.pub")), &public)?;
+    }
+    Ok(())
 }
 
 /// Writes `name.pem` (0644) and `name.key` (0600) in `dir`.

@@ -96,6 +96,9 @@ pub struct Rule {
     /// reflection).
     #[serde(default)]
     pub any_identity: bool,
+    /// The method reads personal data: an officer must state a purpose.
+    #[serde(default)]
+    pub requires_purpose: bool,
 }
 
 /// The caller as the policy sees it.

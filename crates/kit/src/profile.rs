@@ -75,9 +75,9 @@ impl Credentials {
     /// The interceptor that sends the token with every call (nothing for a profile without one).
     pub fn bearer(&self) -> Result<Bearer, ProfileError> {
         match &self.token {
-            None => Ok(Bearer(None)),
+            None => Ok(Bearer { token: None, purpose: None }),
             Some(token) => MetadataValue::try_from(format!("Bearer {}", token.expose()))
-                .map(|v| Bearer(Some(v)))
+                .map(|v| Bearer { token: Some(v), purpose: None })
                 .map_err(|_| ProfileError::Invalid { dir: PathBuf::new(), cause: "the token is not ASCII".into() }),
         }
     }
@@ -115,14 +115,35 @@ fn describe_connect(e: &tonic::transport::Error) -> String {
     }
 }
 
-/// Sends an officer's token with every call.
+/// Sends an officer's token, and the purpose they stated, with every call.
 #[derive(Clone, Debug)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
+pub struct Bearer {
+    token: Option<MetadataValue<Ascii>>,
+    purpose: Option<MetadataValue<Ascii>>,
+}
+
+impl Bearer {
+    /// States `purpose` on every call (what the audit log keeps with each read of personal data).
+    pub fn with_purpose(mut self, purpose: &str) -> Result<Self, String> {
+        let purpose = purpose.trim();
+        if purpose.is_empty() {
+            return Ok(self);
+        }
+        if purpose.len() > crate::audit::MAX_PURPOSE_LEN || !purpose.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+            return Err(format!("a purpose is at most {} printable ASCII characters", crate::audit::MAX_PURPOSE_LEN));
+        }
+        self.purpose = Some(MetadataValue::try_from(purpose).map_err(|_| "not printable ASCII".to_owned())?);
+        Ok(self)
+    }
+}
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(value) = &self.0 {
+        if let Some(value) = &self.token {
             request.metadata_mut().insert("authorization", value.clone());
+        }
+        if let Some(value) = &self.purpose {
+            request.metadata_mut().insert(crate::audit::PURPOSE_HEADER, value.clone());
         }
         Ok(request)
     }

@@ -156,6 +156,9 @@ pub struct GrpcServer {
     in_flight: InFlight,
     tls: Arc<rustls::ServerConfig>,
     guard: Guard,
+    /// The key the audit log's checkpoints are signed with, until [`GrpcServer::audit`] takes it.
+    audit_signer: Option<crate::audit::Signer>,
+    audit: Option<crate::audit::AuditLog>,
 }
 
 impl GrpcServer {
@@ -170,10 +173,13 @@ impl GrpcServer {
             None => Policy::default_policy(),
         };
         let guard = Guard::new(policy, tokens, security.rate_limits);
+        let audit_signer = Some(crate::audit::Signer::load(&security.audit_key_file).map_err(ServerError::Security)?);
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self {
             tls,
             guard,
+            audit_signer,
+            audit: None,
             listener,
             routes: RoutesBuilder::default(),
             services: Vec::new(),
@@ -210,6 +216,21 @@ impl GrpcServer {
     {
         self.services.push(S::NAME);
         self.routes.add_service(service);
+        self
+    }
+
+    /// Keeps the service's audit log in `db`: refused calls are recorded in it, its checkpoints are
+    /// signed while the server runs, and auditors read it through `doxwatch.ops.v1.AuditService`.
+    /// Every service calls this once; its handlers record their accesses with [`crate::audit::record`].
+    pub fn audit(&mut self, db: &crate::db::Db, service: &'static str) -> &mut Self {
+        if let Some(signer) = self.audit_signer.take() {
+            let log = crate::audit::AuditLog::new(db.clone(), signer, service);
+            self.guard.set_audit(log.clone());
+            self.add_service(doxwatch_proto::ops::audit_service_server::AuditServiceServer::new(
+                crate::audit::AuditApi::new(log.clone()),
+            ));
+            self.audit = Some(log);
+        }
         self
     }
 
@@ -265,6 +286,8 @@ impl GrpcServer {
 
         let (connections, accepting) = crate::tls::accept(self.listener, self.tls);
         let _stop_accepting = AbortOnDrop(accepting);
+        let _stop_checkpoints =
+            self.audit.clone().map(|log| AbortOnDrop(tokio::spawn(log.run_checkpoints(AUDIT_CHECKPOINT_EVERY))));
         let server = Server::builder()
             .http2_max_header_list_size(MAX_METADATA_BYTES)
             // A span per call, child of the caller's trace context when the caller sent one.
@@ -284,6 +307,9 @@ impl GrpcServer {
         }
     }
 }
+
+/// How often a running service signs a checkpoint of its audit log (when records came since).
+const AUDIT_CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 /// Stops the accepting task when the server is done with it.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

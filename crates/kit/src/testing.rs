@@ -174,6 +174,7 @@ pub fn pki() -> &'static TestPki {
         let (ca, _) = Authority::generate("doxwatch test CA").expect("a test CA");
         let key = TokenKey::generate().expect("a token key");
         std::fs::write(dir.path().join("jwks.json"), &key.jwks_json).expect("write the key set");
+        crate::pki::write_audit_keys(dir.path()).expect("the audit keys");
         let issuer = TokenIssuer::new(
             &key.key_pem,
             &key.jwks_json,
@@ -214,6 +215,18 @@ impl TestPki {
         self.dir.path().join("jwks.json")
     }
 
+    /// The key `service` signs its audit checkpoints with.
+    pub fn audit_key_path(&self, service: &str) -> std::path::PathBuf {
+        self.dir.path().join("audit").join(format!("{service}.key"))
+    }
+
+    /// The raw public key of `service`'s audit checkpoints, as an auditor keeps it.
+    pub fn audit_public_key(&self, service: &str) -> Vec<u8> {
+        let pem = std::fs::read_to_string(self.dir.path().join("audit").join(format!("{service}.pub")))
+            .expect("the audit public key");
+        crate::audit::public_key_from_pem(&pem).expect("an Ed25519 public key")
+    }
+
     /// The issuer of test tokens.
     pub fn issuer(&self) -> &TokenIssuer {
         &self.issuer
@@ -231,6 +244,7 @@ impl TestPki {
                 leeway: Duration::from_secs(30),
             },
             policy_file: None,
+            audit_key_file: self.audit_key_path(service),
             // Tests load quickly and from few identities: limits that do not get in their way.
             rate_limits: crate::auth::RateLimits {
                 per_second: 100_000,
@@ -461,11 +475,15 @@ impl DownPeer {
 #[derive(Clone)]
 pub struct Officer(pub Option<&'static str>);
 
+/// The purpose test officers state for what they read.
+pub const TEST_PURPOSE: &str = "test of the suite";
+
 impl tonic::service::Interceptor for Officer {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(id) = self.0 {
             let value = format!("Bearer {}", officer_token(id, OFFICER_ROLES));
             request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
+            request.metadata_mut().insert(crate::audit::PURPOSE_HEADER, TEST_PURPOSE.parse().expect("ASCII"));
         }
         Ok(request)
     }
@@ -479,6 +497,7 @@ impl tonic::service::Interceptor for OfficerWith {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         let value = format!("Bearer {}", officer_token(self.0, self.1));
         request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
+        request.metadata_mut().insert(crate::audit::PURPOSE_HEADER, TEST_PURPOSE.parse().expect("ASCII"));
         Ok(request)
     }
 }

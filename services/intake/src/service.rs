@@ -4,7 +4,14 @@
 use doxwatch_kit::as_at::AsAt;
 use std::sync::Arc;
 
-use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, idempotent, outbox};
+use doxwatch_kit::{
+    actor::Actor,
+    audit::{self, Access},
+    db::Db,
+    error::FieldViolations,
+    idempotency::RequestKey,
+    idempotent, outbox,
+};
 use doxwatch_proto::links as links_pb;
 use prost::Message;
 use time::OffsetDateTime;
@@ -18,6 +25,10 @@ use crate::{
     links::LinkTracking,
     store::{self, CaseFilter},
 };
+
+/// The personal-data fields of a case, as its audit records name them.
+pub const CASE_FIELDS: &[&str] =
+    &["summary", "reported_urls", "data_subjects", "complainant", "disclosed_data", "alleged_harm"];
 
 /// The intake service's state: its store, the link-tracking service it reads, and the relay it
 /// wakes when it has written an effect.
@@ -78,6 +89,7 @@ impl Intake {
             if !urls.is_empty() {
                 outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
             }
+            audit::record(&mut tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
             tracing::info!(case = %case.id, "case recorded");
             Ok(respond(&case))
         })?;
@@ -89,8 +101,12 @@ impl Intake {
 
     #[tracing::instrument(skip(self), fields(case = %id))]
     pub async fn get_case(&self, id: CaseId) -> Result<Case, IntakeError> {
-        let mut tx = self.db.begin_read().await?;
-        store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))
+        // A write transaction: the read and its audit record commit together, or neither happens.
+        let mut tx = self.db.begin().await?;
+        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+        audit::record(&mut tx, Access::Read, &[id.name()], CASE_FIELDS).await?;
+        tx.commit().await?;
+        Ok(case)
     }
 
     #[tracing::instrument(skip(self, filter))]
@@ -100,8 +116,14 @@ impl Intake {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Case>, IntakeError> {
-        let mut tx = self.db.begin_read().await?;
-        Ok(store::list_cases(&mut tx, filter, after, limit).await?)
+        let mut tx = self.db.begin().await?;
+        let cases = store::list_cases(&mut tx, filter, after, limit).await?;
+        if !cases.is_empty() {
+            let names: Vec<String> = cases.iter().map(|c| c.id.name()).collect();
+            audit::record(&mut tx, Access::Read, &names, CASE_FIELDS).await?;
+        }
+        tx.commit().await?;
+        Ok(cases)
     }
 
     /// Changes the fields named in `fields` to their values in `changes`.
@@ -152,6 +174,7 @@ impl Intake {
             )
             .await?;
             case.update_time = now;
+            audit::record(&mut tx, Access::Write, &[id.name()], &paths).await?;
             Ok(respond(&case))
         })?;
         if fields.iter().any(|f| matches!(f, UpdatableField::ReportedUrls)) {
@@ -210,6 +233,8 @@ impl Intake {
             .await?;
             store::touch(&mut tx, id, now).await?;
             let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+            // The answer is the whole case: the move is a write of its status and a read of the rest.
+            audit::record(&mut tx, Access::Write, &[id.name()], &["status"]).await?;
             tracing::info!(case = %id, "case moved");
             Ok(respond(&case))
         })
@@ -248,17 +273,21 @@ impl Intake {
                 note: note.clone(),
             };
             store::append_event(&mut tx, &event).await?;
+            audit::record(&mut tx, Access::Write, &[id.name()], &["notes"]).await?;
             Ok(respond(&event))
         })
     }
 
     #[tracing::instrument(skip(self), fields(case = %id))]
     pub async fn list_events(&self, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, IntakeError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.db.begin().await?;
         if !store::case_exists(&mut tx, id).await? {
             return Err(IntakeError::not_found(id.name()));
         }
-        Ok(store::list_events(&mut tx, id, offset, limit).await?)
+        let events = store::list_events(&mut tx, id, offset, limit).await?;
+        audit::record(&mut tx, Access::Read, &[id.name()], &["notes"]).await?;
+        tx.commit().await?;
+        Ok(events)
     }
 
     /// The links a case cites, read from link-tracking now, and whether some of its URLs are still

@@ -76,7 +76,10 @@ pub async fn connect_with(credentials: &Credentials, url: &str) -> Result<Channe
 /// Connects to the service at `url` with the caller's credentials, sending the token on every call.
 pub async fn authed(url: &str, args: &ClientArgs) -> Result<Authed, CliError> {
     let credentials = credentials(args.profile.as_deref())?;
-    let bearer = credentials.bearer().map_err(profile_error)?;
+    let mut bearer = credentials.bearer().map_err(profile_error)?;
+    if let Some(purpose) = args.purpose.as_deref() {
+        bearer = bearer.with_purpose(purpose).map_err(|e| CliError::Usage(format!("--purpose: {e}")))?;
+    }
     Ok(InterceptedService::new(connect_with(&credentials, url).await?, bearer))
 }
 
