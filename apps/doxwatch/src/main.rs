@@ -57,6 +57,10 @@ enum Command {
     /// What a service still owes its peers, and what they refused.
     #[command(subcommand)]
     Outbox(client::outbox::OutboxCommand),
+    /// Each service's audit log of access to personal data: list it, keep a signed checkpoint,
+    /// verify it (auditors).
+    #[command(subcommand)]
+    Audit(client::audit::AuditCommand),
     /// Create the suite's CA and the certificates of its services and agencies.
     #[command(subcommand)]
     Certs(credentials::CertsCommand),
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
             Command::Referral(command) => client::referral::run(command).await,
             Command::Agency(command) => client::agency::run(command).await,
             Command::Outbox(command) => client::outbox::run(command).await,
+            Command::Audit(command) => client::audit::run(command).await,
             Command::Health(args) => client::health::run(args).await,
             Command::Certs(command) => credentials::certs(command),
             Command::Officer(command) => credentials::officer(command),

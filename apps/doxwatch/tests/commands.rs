@@ -310,6 +310,32 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     assert_eq!(suite.json(&["outbox", "status", "--service", "links"])["service"], "links");
     assert_eq!(suite.json(&["outbox", "rejected", "--service", "intake"])["effects"], serde_json::json!([]));
 
+    // An auditor (the local operator holds every role) finds who created and read the case, and
+    // why; keeps a checkpoint; and the log verifies against intake's public key.
+    let operator = suite.data.path().join("stores/profile");
+    let operator = operator.to_str().expect("a UTF-8 path");
+    let log = suite.json(&["audit", "list", "--profile", operator, "--resource", &case_name, "--all"]);
+    let records = log["records"].as_array().expect("records");
+    let create = records
+        .iter()
+        .find(|r| r["method"].as_str().is_some_and(|m| m.ends_with("/CreateCase")))
+        .unwrap_or_else(|| panic!("no CreateCase in {log}"));
+    assert_eq!(create["officer_id"], OFFICER, "{create}");
+    assert_eq!(create["access"], "write");
+    assert_eq!(create["purpose"], "handling the test complaint");
+    let kept = suite.data.path().join("intake-checkpoint.json");
+    let kept = kept.to_str().expect("a UTF-8 path");
+    let written = suite.run(&["audit", "checkpoint", "--profile", operator, "--out", kept]);
+    assert!(written.status.success(), "{written:?}");
+    let verified = suite.json(&["audit", "verify", "--profile", operator, "--since", kept]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert!(verified["records"].as_i64().is_some_and(|n| n >= 1), "{verified}");
+    // The test officer is a supervisor, who reviews the log but does not sign its checkpoints.
+    assert!(suite.json(&["audit", "list"])["records"].as_array().is_some_and(|r| !r.is_empty()));
+    let not_auditor = suite.run(&["audit", "checkpoint"]);
+    assert!(!not_auditor.status.success(), "only an auditor signs a checkpoint");
+    assert!(String::from_utf8_lossy(&not_auditor.stderr).contains("auditor"), "{not_auditor:?}");
+
     // Mistakes are told, and fail.
     let unknown = suite.run(&["link", "get", "links/0190f1c2-3b4d-7e5f-8a6b-000000000000"]);
     assert!(!unknown.status.success());

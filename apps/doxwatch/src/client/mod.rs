@@ -3,6 +3,7 @@
 
 pub mod agency;
 pub mod assessment;
+pub mod audit;
 pub mod case;
 pub mod channel;
 pub mod contact;

@@ -1,0 +1,288 @@
+//! `doxwatch audit …`: each service's audit log of access to personal data, for auditors
+//! (`doxwatch.ops.v1.AuditService`, which every service serves): list and filter it, export a
+//! signed checkpoint to keep, and verify the whole log against the service's public key.
+
+use std::path::PathBuf;
+
+use doxwatch_kit::audit;
+use doxwatch_proto::ops::{self as pb, AuditAccess, AuditCheckpoint, audit_service_client::AuditServiceClient};
+use serde_json::json;
+
+use super::{Authed, PageArgs, authed, data_dir, pages};
+use crate::{
+    ClientArgs,
+    output::{CliError, parse_time, print_json, print_more_hint, print_table, time_text},
+};
+
+/// Where a service answers, among the client's addresses.
+type Address = fn(&ClientArgs) -> &str;
+
+const SERVICES: &[(&str, Address)] = &[
+    ("intake", |c| &c.intake_url),
+    ("links", |c| &c.links_url),
+    ("liaison", |c| &c.liaison_url),
+    ("referral", |c| &c.referral_url),
+];
+
+#[derive(clap::Subcommand)]
+pub enum AuditCommand {
+    /// The service's audit records, oldest first, filtered.
+    List(ListArgs),
+    /// Sign a checkpoint of the log as it is now and print it (or write it to --out) to keep.
+    Checkpoint(CheckpointArgs),
+    /// Check the whole log: every record's hash chain, every checkpoint's signature, and that
+    /// the log only grew since the checkpoints given with --since.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServiceArgs {
+    /// The service whose audit log to read.
+    #[arg(long, default_value = "intake", value_parser = clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|(name, _)| *name)))]
+    service: String,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AccessArg {
+    Read,
+    Write,
+    Denied,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Only this officer's records.
+    #[arg(long)]
+    officer: Option<String>,
+    /// Only records that name this resource (e.g. cases/…).
+    #[arg(long)]
+    resource: Option<String>,
+    /// Only this kind of access.
+    #[arg(long, value_enum)]
+    access: Option<AccessArg>,
+    /// Only records written at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    after: Option<prost_types::Timestamp>,
+    /// Only records written before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    before: Option<prost_types::Timestamp>,
+    #[command(flatten)]
+    page: PageArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Write the checkpoint to this file (JSON) instead of printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// The service's audit public key (PEM), kept apart from the service. Defaults to the one
+    /// `doxwatch up` or `doxwatch certs init` wrote: pki/audit/<service>.pub in the data directory.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// A checkpoint kept from `doxwatch audit checkpoint --out` (repeatable): the log must still
+    /// hold exactly what it signed.
+    #[arg(long)]
+    since: Vec<PathBuf>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+async fn client(service: &ServiceArgs, args: &ClientArgs) -> Result<AuditServiceClient<Authed>, CliError> {
+    let url = SERVICES
+        .iter()
+        .find(|(name, _)| *name == service.service)
+        .map(|(_, url)| url(args))
+        .ok_or_else(|| CliError::Usage(format!("no service named {}", service.service)))?;
+    Ok(AuditServiceClient::new(authed(url, args).await?))
+}
+
+pub async fn run(command: AuditCommand) -> Result<(), CliError> {
+    match command {
+        AuditCommand::List(args) => list(args).await,
+        AuditCommand::Checkpoint(args) => checkpoint(args).await,
+        AuditCommand::Verify(args) => verify(args).await,
+    }
+}
+
+fn access_name(code: i32) -> &'static str {
+    match AuditAccess::try_from(code) {
+        Ok(AuditAccess::Read) => "read",
+        Ok(AuditAccess::Write) => "write",
+        Ok(AuditAccess::Denied) => "denied",
+        _ => "?",
+    }
+}
+
+async fn list(args: ListArgs) -> Result<(), CliError> {
+    let access = args.access.map(|a| match a {
+        AccessArg::Read => AuditAccess::Read,
+        AccessArg::Write => AuditAccess::Write,
+        AccessArg::Denied => AuditAccess::Denied,
+    });
+    let request = pb::ListAuditRecordsRequest {
+        page_size: args.page.page_size,
+        page_token: String::new(),
+        officer_id: args.officer.unwrap_or_default(),
+        resource: args.resource.unwrap_or_default(),
+        recorded_after: args.after,
+        recorded_before: args.before,
+        access: access.map_or(0, |a| a as i32),
+    };
+    let client = client(&args.service, &args.client).await?;
+    let (records, next) = pages(args.page.all, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListAuditRecordsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_audit_records(request).await.map(|r| r.into_inner()).map(|p| (p.records, p.next_page_token))
+        }
+    })
+    .await?;
+    if args.client.json {
+        let list: Vec<_> = records
+            .iter()
+            .map(|r| {
+                json!({
+                    "sequence": r.sequence,
+                    "record_time": time_text(r.record_time.as_ref()),
+                    "identity": r.identity,
+                    "officer_id": r.officer_id,
+                    "method": r.method,
+                    "access": access_name(r.access),
+                    "resources": r.resources,
+                    "fields": r.fields,
+                    "purpose": r.purpose,
+                    "peer_address": r.peer_address,
+                    "outcome": r.outcome,
+                    "hash": hex::encode(&r.hash),
+                })
+            })
+            .collect();
+        print_json(&json!({ "records": list, "next_page_token": next }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let who = if r.officer_id.is_empty() { r.identity.clone() } else { r.officer_id.clone() };
+            let resources = match r.resources.len() {
+                0 => String::new(),
+                1 => r.resources[0].clone(),
+                n => format!("{} (+{} more)", r.resources[0], n - 1),
+            };
+            vec![
+                r.sequence.to_string(),
+                time_text(r.record_time.as_ref()),
+                who,
+                r.method.rsplit('/').next().unwrap_or_default().to_owned(),
+                access_name(r.access).to_owned(),
+                resources,
+                r.purpose.clone(),
+                r.outcome.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["SEQ", "RECORDED", "WHO", "RPC", "ACCESS", "RESOURCES", "PURPOSE", "OUTCOME"], &rows);
+    print_more_hint(&next, "records");
+    Ok(())
+}
+
+fn checkpoint_json(c: &AuditCheckpoint) -> serde_json::Value {
+    json!({
+        "service": c.service,
+        "record_count": c.record_count,
+        "head_hash": hex::encode(&c.head_hash),
+        "sign_time": time_text(c.sign_time.as_ref()),
+        "key_id": c.key_id,
+        "signature": hex::encode(&c.signature),
+    })
+}
+
+fn checkpoint_from_json(path: &PathBuf) -> Result<AuditCheckpoint, CliError> {
+    let bad = |why: String| CliError::Usage(format!("--since {}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let text_of =
+        |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned).ok_or_else(|| bad(format!("no {key}")));
+    let hex_of = |key: &str| hex::decode(text_of(key)?).map_err(|_| bad(format!("{key} is not hex")));
+    Ok(AuditCheckpoint {
+        service: text_of("service")?,
+        record_count: value
+            .get("record_count")
+            .and_then(|v| v.as_i64())
+            .ok_or_else(|| bad("no record_count".into()))?,
+        head_hash: hex_of("head_hash")?,
+        sign_time: Some(parse_time(&text_of("sign_time")?).map_err(bad)?),
+        key_id: text_of("key_id")?,
+        signature: hex_of("signature")?,
+    })
+}
+
+async fn checkpoint(args: CheckpointArgs) -> Result<(), CliError> {
+    let mut client = client(&args.service, &args.client).await?;
+    let checkpoint = client.sign_audit_checkpoint(pb::SignAuditCheckpointRequest {}).await?.into_inner();
+    let text = serde_json::to_string_pretty(&checkpoint_json(&checkpoint)).unwrap_or_default();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, format!("{text}\n"))
+                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
+            println!(
+                "checkpoint of {} records of {} written to {}",
+                checkpoint.record_count,
+                checkpoint.service,
+                path.display()
+            );
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+async fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let service = args.service.service.clone();
+    let key_path = args.key.clone().unwrap_or_else(|| data_dir().join("pki/audit").join(format!("{service}.pub")));
+    let pem = std::fs::read_to_string(&key_path).map_err(|e| {
+        CliError::Usage(format!("cannot read the audit public key {} (give it with --key): {e}", key_path.display()))
+    })?;
+    let public_key = audit::public_key_from_pem(&pem)
+        .map_err(|e| CliError::Usage(format!("{} is not an audit public key: {e}", key_path.display())))?;
+    let kept = args.since.iter().map(checkpoint_from_json).collect::<Result<Vec<_>, _>>()?;
+    let mut client = client(&args.service, &args.client).await?;
+    match audit::verify_remote(&mut client, &public_key, &service, kept).await {
+        Ok(verified) => {
+            if args.client.json {
+                print_json(&json!({
+                    "service": service,
+                    "verified": true,
+                    "records": verified.records,
+                    "checkpoints": verified.checkpoints,
+                    "head_hash": hex::encode(verified.head),
+                }));
+            } else {
+                println!(
+                    "{service}: the audit log verifies: {} records, {} signed checkpoints, head {}",
+                    verified.records,
+                    verified.checkpoints,
+                    hex::encode(verified.head)
+                );
+            }
+            Ok(())
+        }
+        Err(audit::VerifyError::Read(status)) => Err(status.into()),
+        Err(audit::VerifyError::Broken(broken)) => {
+            Err(CliError::Other(format!("{service}: the audit log does not verify: {broken}")))
+        }
+    }
+}
