@@ -91,7 +91,7 @@ pub struct Db {
 pub enum DbError {
     #[error("unsupported database URL (expected postgres:// or sqlite:)")]
     UnsupportedUrl,
-    #[error("cannot create the directory for the SQLite database")]
+    #[error("cannot create the SQLite database's directory or make its files private")]
     CreateDir(#[source] std::io::Error),
     #[error("cannot connect to the database")]
     Connect(#[source] sqlx::Error),
@@ -125,10 +125,8 @@ impl Db {
                 // write acknowledged to a caller survives a crash or power loss.
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full);
-            if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty())
-                && !is_memory(options.get_filename())
-            {
-                std::fs::create_dir_all(dir).map_err(DbError::CreateDir)?;
+            if !is_memory(options.get_filename()) {
+                make_private(options.get_filename()).map_err(DbError::CreateDir)?;
             }
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -198,6 +196,32 @@ impl Db {
     pub async fn close(&self) {
         on_pool!(&self.read, p => p.close().await);
         on_pool!(&self.write, p => p.close().await);
+    }
+}
+
+/// Makes a SQLite store private to the service: missing directories are created 0700, a new file
+/// 0600 (SQLite gives its WAL and shared-memory files the mode of the database file), and an
+/// existing file, WAL and shared-memory file are set to 0600. Directories that already exist are
+/// left as they are: the store may live in a shared one.
+fn make_private(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = file.as_os_str().to_owned();
+                path.push(suffix);
+                match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -346,5 +370,25 @@ mod tests {
         assert_eq!(a.sqlite_text(), "2019-11-08T04:00:00.500000Z");
         assert!(b.sqlite_text() < c.sqlite_text());
         assert_eq!(a.sqlite_text(), c.sqlite_text());
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_store_is_private_to_its_service() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let file = base.path().join("stores/intake.db");
+        static NONE: Migrator = Migrator::DEFAULT;
+        let empty = Migrations { postgres: &NONE, sqlite: &NONE };
+        let db = Db::connect(&format!("sqlite:{}", file.display()), 2, empty).await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&base.path().join("stores")), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&base.path().join("stores/intake.db-wal")), 0o600, "the WAL takes the file's mode");
+        db.close().await;
+        // A store made world-readable is made private again when it opens.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let db = Db::connect(&format!("sqlite:{}", file.display()), 2, empty).await.unwrap();
+        assert_eq!(mode(&file), 0o600);
+        db.close().await;
     }
 }

@@ -102,13 +102,25 @@ impl LocalBlobStore {
     }
 }
 
+/// Creates `dir` and any missing parents, each 0700.
+async fn private_dir(dir: &Path) -> Result<(), BlobError> {
+    tokio::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).await.map_err(io("create", dir))
+}
+
 #[async_trait::async_trait]
 impl BlobStore for LocalBlobStore {
     async fn begin(&self) -> Result<Box<dyn BlobWriter>, BlobError> {
         let tmp = self.root.join("tmp");
-        tokio::fs::create_dir_all(&tmp).await.map_err(io("create", &tmp))?;
+        private_dir(&tmp).await?;
         let path = tmp.join(format!("{}.part", uuid::Uuid::now_v7()));
-        let file = tokio::fs::File::create(&path).await.map_err(io("create", &path))?;
+        // Captures hold what a doxxer published: readable by the service alone.
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(io("create", &path))?;
         Ok(Box::new(LocalWriter {
             store: self.clone(),
             file: Some(file),
@@ -211,7 +223,7 @@ impl BlobWriter for LocalWriter {
             tokio::fs::set_permissions(&target, perms).await.map_err(io("unlock", &target))?;
         }
         let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-        tokio::fs::create_dir_all(&dir).await.map_err(io("create", &dir))?;
+        private_dir(&dir).await?;
         let mut perms = tokio::fs::metadata(&self.path).await.map_err(io("inspect", &self.path))?.permissions();
         perms.set_readonly(true);
         tokio::fs::set_permissions(&self.path, perms).await.map_err(io("protect", &self.path))?;
@@ -235,5 +247,31 @@ impl Drop for LocalWriter {
             self.file.take();
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn stored_captures_are_readable_by_the_service_alone() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let root = base.path().join("evidence");
+        let store = LocalBlobStore::open(&root).await.expect("the store opens");
+        let mut writer = store.begin().await.expect("a writer");
+        writer.write(b"a captured post").await.expect("the bytes are written");
+        let stored = writer.commit().await.expect("the blob is stored");
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        let path = store.path_of(&stored.sha256);
+        assert_eq!(mode(&path), 0o400, "the capture is read-only and private");
+        let mut dir = path.parent().map(Path::to_path_buf);
+        while let Some(d) = dir.filter(|d| d != base.path()) {
+            assert_eq!(mode(&d), 0o700, "{} is private", d.display());
+            dir = d.parent().map(Path::to_path_buf);
+        }
+        assert_eq!(mode(&root.join("tmp")), 0o700);
     }
 }

@@ -4,7 +4,14 @@
 
 use std::sync::Arc;
 
-use doxwatch_kit::{actor::Actor, db::Db, error::FieldViolations, idempotency::RequestKey, timestamp};
+use doxwatch_kit::{
+    actor::Actor,
+    audit::{self, Access},
+    db::Db,
+    error::FieldViolations,
+    idempotency::RequestKey,
+    timestamp,
+};
 use futures::{Stream, StreamExt};
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -107,6 +114,7 @@ impl EvidenceService {
                 occurred_at: now,
             };
             evidence::insert_custody_event(&mut tx, &event).await?;
+            audit::record(&mut tx, Access::Write, &[capture.evidence().name()], &["evidence_bytes"]).await?;
             Ok(respond(&capture))
         })
     }
@@ -159,6 +167,8 @@ impl EvidenceService {
         };
         doxwatch_kit::in_transaction!(self.db, LinksError, |tx| {
             evidence::insert_custody_event(&mut tx, &event).await?;
+            // A fetch is a read of the captured post: audited with its custody entry, or not at all.
+            audit::record(&mut tx, Access::Read, &[evidence.name()], &["evidence_bytes"]).await?;
             Ok(())
         })
     }

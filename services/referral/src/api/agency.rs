@@ -60,7 +60,8 @@ impl AgencyReferralService for AgencyApi {
             poll: self.config.watch_poll,
             stopping: self.stopping.clone(),
         };
-        tokio::spawn(watcher.run(cursor, tx));
+        // The feed is read on a task of its own, which keeps the call's audit context.
+        tokio::spawn(doxwatch_kit::audit::scoped(doxwatch_kit::audit::current(), watcher.run(cursor, tx)));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

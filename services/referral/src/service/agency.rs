@@ -2,7 +2,11 @@
 //! acknowledge, and report outcomes, each of which becomes a note on the case in intake. A referral
 //! addressed to another agency is NOT_FOUND, as if it did not exist.
 
-use doxwatch_kit::{idempotency::RequestKey, timestamp};
+use doxwatch_kit::{
+    audit::{self, Access},
+    idempotency::RequestKey,
+    timestamp,
+};
 use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
@@ -72,8 +76,13 @@ impl Referrals {
     ) -> Result<Vec<(FeedEntry, Referral)>, ReferralError> {
         let entries = store::feed::after(&self.db, agency, seq, limit).await?;
         let ids: Vec<ReferralId> = entries.iter().map(|e| e.referral).collect();
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.db.begin().await?;
         let referrals = store::referrals::load(&mut tx, &ids, true).await?;
+        if !referrals.is_empty() {
+            let names: Vec<String> = referrals.iter().map(|r| r.id.name()).collect();
+            audit::record(&mut tx, Access::Read, &names, super::REFERRAL_FIELDS).await?;
+        }
+        tx.commit().await?;
         entries
             .into_iter()
             .map(|entry| {

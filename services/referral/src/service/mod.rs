@@ -18,6 +18,10 @@ use prost::Message;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+/// The personal-data fields of a referral, as its audit records name them: the summary the
+/// officer wrote and the frozen evidence bundle.
+pub const REFERRAL_FIELDS: &[&str] = &["summary", "evidence_bundle"];
+
 pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, referrals::ReferralDraft};
 use crate::{domain::*, effects, error::ReferralError, intake::Intake, links::LinkTracking, store};
 

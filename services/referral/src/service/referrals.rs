@@ -2,13 +2,18 @@
 //! referral rule checked, the evidence bundle frozen, the agency's feed and the case in intake
 //! told.
 
-use doxwatch_kit::{actor::Actor, idempotency::RequestKey, timestamp};
+use doxwatch_kit::{
+    actor::Actor,
+    audit::{self, Access},
+    idempotency::RequestKey,
+    timestamp,
+};
 use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Referrals, enqueue_on_case, idempotent, precondition};
+use super::{REFERRAL_FIELDS, Referrals, enqueue_on_case, idempotent, precondition};
 use crate::{domain::*, error::ReferralError, store};
 
 /// A referral as CreateReferral carries it, already checked for form.
@@ -129,6 +134,7 @@ impl Referrals {
             let note = format!("referred to {} ({})", referral.agency, referral.id.name());
             enqueue_on_case(&mut tx, case, vec![CaseEffect::ToReferred { note }], draft.referred_at).await?;
             store::feed::append(&mut tx, &referral.agency, referral.id, FeedEntryKind::Referred, now).await?;
+            audit::record(&mut tx, Access::Write, &[referral.id.name()], REFERRAL_FIELDS).await?;
             Ok(respond(&referral))
         })?;
         self.relay.notify_one();
@@ -137,8 +143,12 @@ impl Referrals {
     }
 
     pub async fn get_referral(&self, id: ReferralId) -> Result<Referral, ReferralError> {
-        let mut tx = self.db.begin_read().await?;
-        store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))
+        // A write transaction: the read and its audit record commit together, or neither happens.
+        let mut tx = self.db.begin().await?;
+        let referral = store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))?;
+        audit::record(&mut tx, Access::Read, &[id.name()], REFERRAL_FIELDS).await?;
+        tx.commit().await?;
+        Ok(referral)
     }
 
     /// A referral's timeline in business-time order.
@@ -155,7 +165,7 @@ impl Referrals {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<Referral>, ReferralError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.db.begin().await?;
         let now = AsAt::now(timestamp::now());
         let mut out = Vec::new();
         let mut cursor = after;
@@ -165,17 +175,19 @@ impl Referrals {
             let Some(last) = ids.last().copied() else { break };
             cursor = Some(last.0);
             for referral in store::referrals::load(&mut tx, &ids, true).await? {
-                if status.is_none_or(|s| referral.status_as_at(now) == s) {
+                if status.is_none_or(|s| referral.status_as_at(now) == s) && out.len() < limit as usize {
                     out.push(referral);
-                    if out.len() >= limit as usize {
-                        return Ok(out);
-                    }
                 }
             }
-            if ids.len() < 500 {
+            if ids.len() < 500 || out.len() >= limit as usize {
                 break;
             }
         }
+        if !out.is_empty() {
+            let names: Vec<String> = out.iter().map(|r| r.id.name()).collect();
+            audit::record(&mut tx, Access::Read, &names, REFERRAL_FIELDS).await?;
+        }
+        tx.commit().await?;
         Ok(out)
     }
 
