@@ -472,6 +472,9 @@ pub struct ServerLimits {
     /// How long the store may take to answer the health probe (on SQLite: to yield its write
     /// lock) before the service reports NOT_SERVING.
     pub store_probe_timeout: Duration,
+    /// How long the first answer to a `request_id` is kept for a retry; then it is deleted, with
+    /// the personal data it may hold.
+    pub request_id_retention: Duration,
 }
 
 impl Default for ServerLimits {
@@ -483,6 +486,7 @@ impl Default for ServerLimits {
             max_message_bytes: 4 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(20),
             store_probe_timeout: Duration::from_secs(5),
+            request_id_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -498,6 +502,7 @@ impl ServiceConfig {
         "max_message_bytes",
         "shutdown_grace_ms",
         "store_probe_timeout_ms",
+        "request_id_retention_hours",
         "intake_url",
         "links_url",
         "liaison_url",
@@ -552,6 +557,9 @@ impl ServiceConfig {
                     defaults.store_probe_timeout,
                     Duration::from_millis(10),
                     Duration::from_secs(600),
+                ),
+                request_id_retention: Duration::from_secs(
+                    3600 * u64::from(layers.get_range("request_id_retention_hours", 168u32, 1, 24 * 366)),
                 ),
             },
             peers: PeerUrls::from_layers(layers),

@@ -104,3 +104,34 @@ pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -
     });
     Ok(())
 }
+
+/// Deletes the answers kept for request ids older than `retention`; how many were deleted. A retry
+/// after that is a new request.
+pub async fn expire(db: &crate::db::Db, retention: std::time::Duration) -> Result<u64, sqlx::Error> {
+    let cutoff = OffsetDateTime::now_utc() - retention;
+    let deleted = crate::on_pool!(db.write(), p => {
+        sqlx::query("DELETE FROM idempotency_keys WHERE recorded_at < $1").bind(Ts(cutoff)).execute(p).await?.rows_affected()
+    });
+    Ok(deleted)
+}
+
+/// Runs [`expire`] every `every` until `stop` turns true.
+pub async fn sweep(
+    service: &'static str,
+    db: crate::db::Db,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match expire(&db, retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(service, deleted = n, "request ids past their retention deleted"),
+            Err(e) => tracing::warn!(service, error = %crate::error::CauseChain(&e), "cannot delete old request ids"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

@@ -22,6 +22,9 @@ use crate::{
 /// How often the operational gauges sample the outbox.
 const GAUGE_SAMPLING: Duration = Duration::from_secs(5);
 
+/// How often request ids past their retention are deleted.
+const REQUEST_ID_SWEEPING: Duration = Duration::from_secs(600);
+
 /// How often the store is probed for health.
 const STORE_PROBING: Duration = Duration::from_secs(1);
 
@@ -47,6 +50,11 @@ pub async fn run_service(
         tasks.push(("background work", task));
     }
     tasks.push(("the gauges", crate::metrics::observe(service, db.clone(), GAUGE_SAMPLING, stopped.clone())));
+    let retention = server.limits().request_id_retention;
+    tasks.push((
+        "the request-id sweep",
+        tokio::spawn(crate::idempotency::sweep(service, db.clone(), retention, REQUEST_ID_SWEEPING, stopped.clone())),
+    ));
     tasks.push(("the store probe", probe_store(service, db.clone(), server.health(), probe_timeout, stopped)));
 
     // The grace period runs from the signal, whatever part of the shutdown it is spent in.

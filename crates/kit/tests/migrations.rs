@@ -40,8 +40,43 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
     let applied: Vec<(i64,)> = on_pool!(store.read(), p => {
         sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version").fetch_all(p).await.unwrap()
     });
-    assert_eq!(applied, vec![(1,), (2,), (1000001,), (1000002,)], "the kit's migration is recorded, the old one kept");
+    assert_eq!(
+        applied,
+        vec![(1,), (2,), (1000001,), (1000002,), (1000003,)],
+        "the kit's migration is recorded, the old one kept"
+    );
     store.close().await;
 }
 
-doxwatch_kit::backend_tests!(a_store_made_before_the_kit_owned_the_outbox_opens);
+/// Request ids past their retention are deleted, with the answers (and personal data) kept for them.
+async fn request_ids_past_their_retention_are_deleted(db: TestDatabase) {
+    use doxwatch_kit::idempotency::{self, RequestKey};
+    let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("a fresh store");
+    for id in ["old", "new"] {
+        let key = RequestKey::new("Test", id, &prost_types::Timestamp::default()).expect("a key");
+        let mut tx = store.begin().await.unwrap();
+        idempotency::claim(&mut tx, &key).await.unwrap();
+        idempotency::remember(&mut tx, &key, &prost_types::Timestamp { seconds: 1, nanos: 0 }).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let eight_days_ago = doxwatch_kit::db::Ts(time::OffsetDateTime::now_utc() - time::Duration::days(8));
+    on_pool!(store.write(), p => {
+        sqlx::query("UPDATE idempotency_keys SET recorded_at = $1 WHERE request_id = 'old'")
+            .bind(eight_days_ago)
+            .execute(p)
+            .await
+            .unwrap();
+    });
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(idempotency::expire(&store, week).await.unwrap(), 1);
+    let left: Vec<(String,)> = on_pool!(store.read(), p => {
+        sqlx::query_as("SELECT request_id FROM idempotency_keys").fetch_all(p).await.unwrap()
+    });
+    assert_eq!(left, vec![("new".to_owned(),)]);
+    store.close().await;
+}
+
+doxwatch_kit::backend_tests!(
+    a_store_made_before_the_kit_owned_the_outbox_opens,
+    request_ids_past_their_retention_are_deleted
+);
