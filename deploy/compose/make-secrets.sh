@@ -4,6 +4,10 @@
 #   pki/                        `doxwatch certs init`: the suite's CA (ca.pem, ca.key), the token
 #                               issuer (issuer.key, jwks.json), a certificate and key per service
 #                               (services/<service>.pem, .key) and per agency (agencies/POLICE...)
+#   pki/audit/<service>.key, .pub   each service's audit signing key (its checkpoints are signed
+#                               with it) and the public key auditors verify them with
+#   pki/servers/otel-collector.pem, .key   the collector's server certificate (`doxwatch certs
+#                               server`: valid for the host name `otel-collector`, server only)
 #   pki/postgres/server.pem, .key   PostgreSQL's server certificate (openssl, signed by the CA,
 #                               valid for the host name `postgres`)
 #   pki/profiles/<officer>/     `doxwatch officer add`, for each --officer
@@ -136,12 +140,36 @@ for f in "$pki/ca.pem" "$pki/jwks.json" "$pki/ca.key" "$pki/issuer.key"; do
 done
 public "$pki/ca.pem"
 public "$pki/jwks.json"
+# A PKI from before the audit log has no audit keys: write the missing ones (existing ones are kept).
+for service in "${services[@]}"; do
+    if [[ ! -s $pki/audit/$service.key ]]; then
+        run_doxwatch certs audit-keys "$pki" >/dev/null
+        log "audit signing keys: written for the services that had none"
+        break
+    fi
+done
 for service in "${services[@]}"; do
     [[ -s $pki/services/$service.pem && -s $pki/services/$service.key ]] ||
         die "the PKI has no certificate for $service"
+    [[ -s $pki/audit/$service.key && -s $pki/audit/$service.pub ]] ||
+        die "the PKI has no audit signing key for $service"
     public "$pki/services/$service.pem"
     place "$pki/services/$service.key" "$doxwatch_uid"
+    public "$pki/audit/$service.pub"
+    place "$pki/audit/$service.key" "$doxwatch_uid"
 done
+
+# The collector's server certificate: the services verify it against the CA when they export.
+collector=$pki/servers/otel-collector
+if [[ -s $collector.pem && -s $collector.key ]]; then
+    log "collector certificate: kept"
+else
+    rm -f "$collector.pem" "$collector.key"
+    run_doxwatch certs server "$pki" otel-collector --host otel-collector >/dev/null
+    log "collector certificate: written (DNS:otel-collector, signed by the CA)"
+fi
+public "$collector.pem"
+place "$collector.key" "$doxwatch_uid"
 
 # PostgreSQL's server certificate: an EC P-256 key, signed by the suite's CA, valid for the host
 # name the services connect to (verify-full checks it).

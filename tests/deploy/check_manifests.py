@@ -565,7 +565,7 @@ def check_network(r, docs):
         r.check(not net.egress_allowed(cep, internet, 443), "otel-collector -> the internet denied")
 
 
-def check_collector(r, docs, expect_collector, rendered):
+def check_collector(r, docs, expect_collector, rendered, expect_certificates=False):
     dep = find(docs, "Deployment", "otel-collector")
     if not expect_collector:
         r.check(dep is None, "no collector Deployment (the otel-collector component is not included)")
@@ -589,8 +589,27 @@ def check_collector(r, docs, expect_collector, rendered):
     r.check(vols and all(cms), "otel-collector: its config ConfigMap exists", f"{vols}")
     if vols and all(cms):
         conf = yaml.safe_load(next(iter(cms[0]["data"].values())))
-        endpoint = conf["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
-        r.check(endpoint.endswith(":4317"), "otel-collector: OTLP/gRPC receiver on 4317")
+        grpc = conf["receivers"]["otlp"]["protocols"]["grpc"]
+        r.check(grpc["endpoint"].endswith(":4317"), "otel-collector: OTLP/gRPC receiver on 4317")
+        tls = grpc.get("tls") or {}
+        r.check(all(tls.get(k) for k in ("cert_file", "key_file", "client_ca_file")) and tls.get("min_version") == "1.3",
+                "otel-collector: the receiver speaks TLS 1.3 and requires client certificates", f"{tls}")
+        mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+        secrets = {v["name"]: v["secret"] for v in spec.get("volumes", []) if "secret" in v}
+        tls_volume = next((n for n, sec in secrets.items() if sec.get("secretName") == "otel-collector-tls"), None)
+        r.check(tls_volume in mounts and all(str(tls.get(k, "")).startswith(mounts.get(tls_volume, "?") + "/")
+                                             for k in ("cert_file", "key_file", "client_ca_file")),
+                "otel-collector: its TLS files come from the Secret otel-collector-tls", f"{mounts} {secrets}")
+        r.check(tls_volume is not None and secrets[tls_volume].get("defaultMode") == 0o400,
+                "otel-collector: its key is mounted 0400")
+    if expect_certificates:
+        cert = next((d for d in by_kind(docs, "Certificate") if d["spec"].get("secretName") == "otel-collector-tls"), None)
+        r.check(cert is not None, "otel-collector: a cert-manager Certificate fills otel-collector-tls")
+        if cert is not None:
+            cs = cert["spec"]
+            r.check("otel-collector" in (cs.get("dnsNames") or []) and not cs.get("uris")
+                    and "server auth" in (cs.get("usages") or []) and "client auth" not in (cs.get("usages") or []),
+                    "otel-collector: its Certificate is for the name otel-collector, server auth only, no doxwatch identity")
         pipelines = conf["service"]["pipelines"]
         r.check("traces" in pipelines and "metrics" in pipelines, "otel-collector: traces and metrics pipelines")
     for d in by_kind(docs, "Deployment"):
@@ -602,7 +621,7 @@ def check_collector(r, docs, expect_collector, rendered):
                 cm = find(docs, "ConfigMap", (source.get("configMapRef") or {}).get("name"))
                 if cm:
                     settings.update(cm.get("data", {}))
-        r.check(settings.get("DOXWATCH_OTLP_ENDPOINT") == "http://otel-collector:4317",
+        r.check(settings.get("DOXWATCH_OTLP_ENDPOINT") == "https://otel-collector:4317",
                 f"{d['metadata']['name']}: DOXWATCH_OTLP_ENDPOINT is the collector", f"{settings.get('DOXWATCH_OTLP_ENDPOINT')}")
 
 
@@ -644,7 +663,7 @@ def main():
     for sa in by_kind(docs, "ServiceAccount"):
         r.check(sa.get("automountServiceAccountToken") is False, f"ServiceAccount {sa['metadata']['name']}: no token automount")
     check_network(r, docs)
-    check_collector(r, docs, args.expect_collector, rendered)
+    check_collector(r, docs, args.expect_collector, rendered, args.expect_certificates)
     print(f"{label}: {r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
 

@@ -238,20 +238,25 @@ check_hardening() {
             ok=""
         fi
     done
-    # Each service's secrets: its own certificate and key, the CA, the key set, its database
-    # config; nothing else (no other service's key, no CA or issuer key). Keys are 0400 and its own.
+    # Each service's secrets: its own certificate and key, its audit signing key, the CA, the key
+    # set, its database config; nothing else (no other service's key, no CA or issuer key). Keys
+    # are 0400 and its own.
     local expected listed mode
     for s in "${services[@]}"; do
         id=$(container_of "$s")
-        expected="doxwatch_ca doxwatch_jwks ${s}_database ${s}_tls_cert ${s}_tls_key"
+        expected="doxwatch_ca doxwatch_jwks ${s}_audit_key ${s}_database ${s}_tls_cert ${s}_tls_key"
         listed=$(docker exec "$id" ls /run/secrets | sort | tr '\n' ' ' | sed 's/ $//')
         [[ $listed == "$(tr ' ' '\n' <<<"$expected" | sort | tr '\n' ' ' | sed 's/ $//')" ]] ||
             { log "$s has the secrets '$listed' (expected '$expected')"; ok=""; }
         if [[ $(id -u) -eq 0 ]]; then
-            mode=$(docker exec "$id" stat -c '%a %u' "/run/secrets/${s}_tls_key")
-            [[ $mode == "400 10001" ]] || { log "$s: its key is mode/owner '$mode' (expected '400 10001')"; ok=""; }
+            for key in "${s}_tls_key" "${s}_audit_key"; do
+                mode=$(docker exec "$id" stat -c '%a %u' "/run/secrets/$key")
+                [[ $mode == "400 10001" ]] || { log "$s: $key is mode/owner '$mode' (expected '400 10001')"; ok=""; }
+            done
         fi
-        docker exec "$id" head -c 1 "/run/secrets/${s}_tls_key" >/dev/null 2>&1 || { log "$s cannot read its key"; ok=""; }
+        for key in "${s}_tls_key" "${s}_audit_key"; do
+            docker exec "$id" head -c 1 "/run/secrets/$key" >/dev/null 2>&1 || { log "$s cannot read $key"; ok=""; }
+        done
     done
     # PostgreSQL: the four passwords, its own certificate and key; no CA key, no service's key.
     id=$(container_of postgres)
@@ -524,7 +529,8 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Telemetry: the collector's stand-in received traces and metrics from every service.
+# Telemetry: the collector's stand-in received traces and metrics from every service, over TLS,
+# each export with the certificate of the service it came from.
 check_telemetry() {
     local id i missing
     id=$(container_of otel-collector)
@@ -538,9 +544,11 @@ for line in open(sys.argv[1], errors="replace"):
         r = json.loads(line)
     except ValueError:
         continue
-    if r.get("items", 0) > 0:
+    # Counted only when it came over TLS with the exporting service's own certificate.
+    if r.get("items", 0) > 0 and r.get("transport") == "tls":
         for s in r.get("services", []):
-            seen.add((r["signal"], s))
+            if f"spiffe://doxwatch/service/{s.removeprefix('doxwatch-')}" in r.get("client", []):
+                seen.add((r["signal"], s))
 print(" ".join(f"{sig}:doxwatch-{s}" for s in sys.argv[2:] for sig in ("traces", "metrics") if (sig, f"doxwatch-{s}") not in seen))
 PY
 )
@@ -552,7 +560,7 @@ PY
     return 1
 }
 if check_telemetry; then
-    pass "telemetry: the collector received traces and metrics from ${services[*]}"
+    pass "telemetry: the collector received traces and metrics over mutual TLS from ${services[*]}"
 else
     fail "telemetry"
 fi

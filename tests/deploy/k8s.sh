@@ -159,6 +159,15 @@ elif what == "no-key-file":
     c["env"] = [e for e in c["env"] if e["name"] != "DOXWATCH_TLS_KEY_FILE"]
 elif what == "key-not-mounted":
     c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != "tls"]
+elif what == "otlp-plaintext":
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "DOXWATCH_OTLP_ENDPOINT" in (d.get("data") or {}))
+    cm["data"]["DOXWATCH_OTLP_ENDPOINT"] = "http://otel-collector:4317"
+elif what == "collector-no-tls":
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("otel-collector-config"))
+    key = next(iter(cm["data"]))
+    conf = yaml.safe_load(cm["data"][key])
+    del conf["receivers"]["otlp"]["protocols"]["grpc"]["tls"]
+    cm["data"][key] = yaml.safe_dump(conf)
 yaml.safe_dump_all(docs, open(dst, "w"), sort_keys=False)
 PY
         if out=$("$py" "$here/check_manifests.py" --label "broken-$name" "$work/broken-$name.yaml" \
@@ -177,6 +186,8 @@ secret-mode|Secret volume tls is mode 0400
 grpc-probe|readinessProbe runs
 no-key-file|DOXWATCH_TLS_KEY_FILE is tls.key
 key-not-mounted|DOXWATCH_TLS_CERT_FILE is tls.crt
+otlp-plaintext|DOXWATCH_OTLP_ENDPOINT is the collector
+collector-no-tls|the receiver speaks TLS 1.3
 EOF
 }
 

@@ -1,6 +1,8 @@
 //! Traces cross service boundaries: one CreateCase with a URL is one trace through intake, its
 //! outbox delivery, and link-tracking's RegisterLinks, as an OTLP collector receives it. RPC
-//! metrics are exported too.
+//! metrics are exported too. The collector speaks TLS and requires a client certificate, as the
+//! deployed one does: the export verifies it against the suite's CA and presents the service's
+//! certificate.
 
 use std::{
     collections::HashSet,
@@ -10,8 +12,9 @@ use std::{
 
 use doxwatch_kit::{
     config::{LogFormat, TelemetryConfig},
+    identity::Identity,
     telemetry,
-    testing::{TestDatabase, ts},
+    testing::{TestDatabase, pki, ts},
 };
 use doxwatch_proto::intake as pb;
 use doxwatch_suite_tests::*;
@@ -35,6 +38,18 @@ use tonic::{Request, Response, Status};
 struct Collector {
     spans: Arc<Mutex<Vec<Span>>>,
     metrics: Arc<Mutex<HashSet<String>>>,
+    /// The identities in the client certificates exports came with.
+    callers: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Collector {
+    fn note_caller<T>(&self, request: &Request<T>) {
+        let identity = request
+            .peer_certs()
+            .and_then(|certs| certs.first().map(|c| Identity::from_certificate(c.as_ref())))
+            .map_or_else(|| "no certificate".to_owned(), |i| i.map_or_else(|e| e, |i| i.to_string()));
+        self.callers.lock().unwrap().insert(identity);
+    }
 }
 
 #[tonic::async_trait]
@@ -43,6 +58,7 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        self.note_caller(&request);
         let mut spans = self.spans.lock().unwrap();
         for resource in request.into_inner().resource_spans {
             for scope in resource.scope_spans {
@@ -59,6 +75,7 @@ impl MetricsService for Collector {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        self.note_caller(&request);
         let mut names = self.metrics.lock().unwrap();
         for resource in request.into_inner().resource_metrics {
             for scope in resource.scope_metrics {
@@ -75,8 +92,17 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
     let collector = Collector::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // The collector's server-only certificate from the suite's CA; it requires a client certificate
+    // of that CA.
+    let server =
+        pki().ca().issue_server("otel-collector", &["127.0.0.1".to_owned()], Duration::from_secs(3600)).unwrap();
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(&server.cert_pem, &server.key_pem))
+        .client_ca_root(tonic::transport::Certificate::from_pem(pki().ca_pem()));
     let serving = tokio::spawn(
         tonic::transport::Server::builder()
+            .tls_config(tls)
+            .unwrap()
             .add_service(TraceServiceServer::new(collector.clone()))
             .add_service(MetricsServiceServer::new(collector.clone()))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
@@ -85,9 +111,11 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
         &TelemetryConfig {
             log_format: LogFormat::Human,
             log_filter: "warn".into(),
-            otlp_endpoint: Some(format!("http://{addr}")),
+            otlp_endpoint: Some(format!("https://{addr}")),
+            otlp_ca_file: None,
         },
         "doxwatch-test",
+        Some(&pki().material(&Identity::Service("intake"))),
     )
     .expect("telemetry installs");
 
@@ -153,5 +181,11 @@ async fn one_case_with_a_url_is_one_trace_through_intake_and_link_tracking() {
     ] {
         assert!(metrics.contains(name), "{name} missing from {metrics:?}");
     }
+    let callers = collector.callers.lock().unwrap().clone();
+    assert_eq!(
+        callers,
+        HashSet::from([Identity::Service("intake").to_string()]),
+        "every export came over mutual TLS with the service's certificate"
+    );
     serving.abort();
 }

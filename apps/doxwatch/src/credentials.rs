@@ -30,6 +30,31 @@ pub enum CertsCommand {
     /// Create a CA, the token issuer's key, and a certificate for every service (and each agency
     /// named) in DIR. Keys are written 0600; keep `ca.key` and `issuer.key` offline afterwards.
     Init(InitArgs),
+    /// Write the audit signing key of each service that has none yet in DIR, a PKI made by
+    /// `certs init` (`audit/<service>.key`, 0600, and its public key `audit/<service>.pub`).
+    /// Keys already there are kept: the service's past checkpoints are signed with them.
+    AuditKeys(AuditKeysArgs),
+    /// Issue a server-only certificate from the CA in DIR for a party that is not a doxwatch
+    /// identity, such as the OpenTelemetry collector: `servers/NAME.pem` and `.key` (0600), valid
+    /// for NAME, `localhost` and loopback unless `--host` is given, and unable to call any service.
+    Server(ServerArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// The PKI directory (`doxwatch certs init`; its `ca.key` is needed).
+    pub dir: PathBuf,
+    /// The server's name: lower-case letters, digits and '-' (e.g. otel-collector).
+    pub name: String,
+    /// A host name or address the certificate is valid for (repeatable); replaces the defaults.
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct AuditKeysArgs {
+    /// The PKI directory.
+    pub dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -108,13 +133,37 @@ pub fn local_pki() -> PathBuf {
 }
 
 pub fn certs(command: CertsCommand) -> Result<(), CliError> {
-    let CertsCommand::Init(args) = command;
+    let args = match command {
+        CertsCommand::Init(args) => args,
+        CertsCommand::AuditKeys(args) => return audit_keys(&args.dir),
+        CertsCommand::Server(args) => {
+            let cert = pki::write_server(&args.dir, &args.name, &args.hosts).map_err(|e| CliError::chain(&e))?;
+            println!("wrote the server certificate {} and its key", cert.display());
+            return Ok(());
+        }
+    };
     pki::init(&args.dir, &args.hosts, &args.agencies).map_err(|e| CliError::chain(&e))?;
     for agency in &args.agencies {
         agency_profile(&args.dir, agency)?;
     }
     println!("created the CA, the token issuer and a certificate for every service in {}", args.dir.display());
     println!("keep ca.key and issuer.key offline: they issue every identity of the suite");
+    Ok(())
+}
+
+fn audit_keys(dir: &Path) -> Result<(), CliError> {
+    if !dir.join("ca.pem").exists() {
+        return Err(CliError::Usage(format!(
+            "{} holds no PKI (no ca.pem): make one with `doxwatch certs init`",
+            dir.display()
+        )));
+    }
+    let written = pki::write_audit_keys(dir).map_err(|e| CliError::chain(&e))?;
+    if written.is_empty() {
+        println!("every service has an audit signing key in {}: kept", dir.join("audit").display());
+    } else {
+        println!("wrote audit signing keys for {} in {}", written.join(", "), dir.join("audit").display());
+    }
     Ok(())
 }
 
@@ -244,10 +293,12 @@ pub fn ensure_local(data_dir: &Path, host: &str) -> Result<PathBuf, CliError> {
         pki::init(&pki_dir, &hosts, &["POLICE".to_owned()]).map_err(|e| CliError::chain(&e))?;
         agency_profile(&pki_dir, "POLICE")?;
         println!("created a CA, a token issuer and certificates in {}", pki_dir.display());
-    } else if !pki_dir.join("audit").exists() {
+    } else {
         // A data directory from before the audit log: its services' checkpoint keys.
-        pki::write_audit_keys(&pki_dir).map_err(|e| CliError::chain(&e))?;
-        println!("created the services' audit signing keys in {}", pki_dir.join("audit").display());
+        let written = pki::write_audit_keys(&pki_dir).map_err(|e| CliError::chain(&e))?;
+        if !written.is_empty() {
+            println!("created audit signing keys for {} in {}", written.join(", "), pki_dir.join("audit").display());
+        }
     }
     let user = std::env::var("USER").unwrap_or_default().to_ascii_lowercase();
     let id = if Identity::officer(&user).is_ok() { user } else { "local-operator".to_owned() };

@@ -107,16 +107,19 @@ impl Built {
 }
 
 pub async fn up(args: UpArgs) -> Result<(), CliError> {
-    let known: Vec<&str> = TelemetryConfig::KEYS.to_vec();
-    let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
-    let telemetry_config = TelemetryConfig::from_layers(&mut layers);
-    layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
-    let telemetry = telemetry::init(&telemetry_config, "doxwatch").map_err(|e| CliError::chain(&e))?;
-
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.data_dir.display())))?;
     // Secure by default: TLS with client certificates and officers' tokens from the first start.
     let pki = crate::credentials::ensure_local(&args.data_dir, &args.host.to_string())?;
+
+    let known: Vec<&str> = TelemetryConfig::KEYS.to_vec();
+    let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
+    // An https:// collector is verified with the local CA unless told otherwise; the suite in one
+    // process presents no certificate of its own to it.
+    layers.default_value("otlp_ca_file", pki.join("ca.pem").display().to_string());
+    let telemetry_config = TelemetryConfig::from_layers(&mut layers);
+    layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
+    let telemetry = telemetry::init(&telemetry_config, "doxwatch", None).map_err(|e| CliError::chain(&e))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut running = Vec::new();
     for (name, port) in SERVICES {
@@ -182,8 +185,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let referral_config = (args.service == doxwatch_referral::SERVICE)
         .then(|| doxwatch_referral::ReferralConfig::from_layers(&mut layers));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
-    let telemetry =
-        telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service)).map_err(|e| CliError::chain(&e))?;
+    // The service's own certificate, presented to an https:// collector, and its CA.
+    let tls = match &telemetry_config.otlp_endpoint {
+        Some(endpoint) if endpoint.starts_with("https://") => {
+            Some(config.security.tls.material().map_err(|e| CliError::chain(&e))?)
+        }
+        _ => None,
+    };
+    let telemetry = telemetry::init(&telemetry_config, &format!("doxwatch-{}", args.service), tls.as_ref())
+        .map_err(|e| CliError::chain(&e))?;
     let built = match (periods, links_config) {
         (Some(periods), _) => Built::Liaison(
             doxwatch_liaison::Application::build_with(&config, periods).await.map_err(|e| CliError::chain(&e))?,

@@ -561,3 +561,40 @@ fn a_legal_officer_refers_a_case_and_the_police_follow_it() {
     let status = suite.stop();
     assert!(status.success(), "doxwatch up exited with {status}");
 }
+
+#[test]
+fn certs_audit_keys_gives_an_old_pki_its_missing_keys_and_keeps_the_rest() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let pki = dir.path().join("pki");
+    // Without a PKI there is nothing to add keys to.
+    let refused = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no PKI"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!pki.join("audit").exists(), "a refused call writes nothing");
+
+    let made = Command::new(BIN).args(["certs", "init"]).arg(&pki).output().expect("certs init runs");
+    assert!(made.status.success(), "certs init: {}", String::from_utf8_lossy(&made.stderr));
+    let audit = pki.join("audit");
+    let intake_key = std::fs::read(audit.join("intake.key")).expect("certs init wrote intake's audit key");
+    // A PKI from before the audit log lacks links' key.
+    std::fs::remove_file(audit.join("links.key")).expect("remove links.key");
+    std::fs::remove_file(audit.join("links.pub")).expect("remove links.pub");
+
+    let added = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
+    assert!(added.status.success(), "audit-keys: {}", String::from_utf8_lossy(&added.stderr));
+    let said = String::from_utf8_lossy(&added.stdout);
+    assert!(said.contains("links") && !said.contains("intake"), "{said}");
+    let mode = std::fs::metadata(audit.join("links.key")).expect("links.key").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(std::fs::read_to_string(audit.join("links.pub")).expect("links.pub").contains("PUBLIC KEY"));
+    assert_eq!(std::fs::read(audit.join("intake.key")).expect("intake.key"), intake_key, "an existing key is kept");
+
+    let again = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("kept"));
+}

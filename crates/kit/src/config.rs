@@ -241,30 +241,53 @@ pub struct TelemetryConfig {
     pub log_format: LogFormat,
     /// A `tracing` filter directive, e.g. `info,sqlx=warn`.
     pub log_filter: String,
-    /// The OTLP/gRPC endpoint traces and metrics go to; none means export is off.
+    /// The OTLP/gRPC endpoint traces and metrics go to; none means export is off. `https://`
+    /// verifies the collector's certificate and presents the service's own; `http://` is accepted
+    /// only to a loopback address (a collector beside the process).
     pub otlp_endpoint: Option<String>,
+    /// The CA (PEM) the collector's certificate is verified with; the suite's CA when unset.
+    pub otlp_ca_file: Option<PathBuf>,
 }
 
 impl TelemetryConfig {
-    pub const KEYS: &'static [&'static str] = &["log_format", "log_filter", "otlp_endpoint"];
+    pub const KEYS: &'static [&'static str] = &["log_format", "log_filter", "otlp_endpoint", "otlp_ca_file"];
 
     pub fn from_layers(layers: &mut Layers) -> Self {
         let otlp_endpoint = layers.get_optional("otlp_endpoint");
         if let Some(endpoint) = &otlp_endpoint {
             let endpoint = endpoint.clone();
-            layers.get_with("otlp_endpoint", (), |_| {
-                if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-                    Ok(())
-                } else {
-                    Err(format!("expected an http:// or https:// URL, found {endpoint:?}"))
-                }
-            });
+            layers.get_with("otlp_endpoint", (), |_| check_otlp_endpoint(&endpoint));
         }
         Self {
             log_format: layers.get("log_format", LogFormat::Human),
             log_filter: layers.get("log_filter", "info".to_owned()),
             otlp_endpoint,
+            otlp_ca_file: layers.get_optional("otlp_ca_file").map(PathBuf::from),
         }
+    }
+}
+
+/// An OTLP endpoint is an `https://` URL, or an `http://` one to a loopback address: traces name
+/// methods, case and link resource names and peers, which must not cross a network in plaintext.
+pub fn check_otlp_endpoint(endpoint: &str) -> Result<(), String> {
+    let expected = || format!("expected an https:// URL (or http:// to a loopback address), found {endpoint:?}");
+    let uri: http::Uri = endpoint.parse().map_err(|_| expected())?;
+    let host = uri.host().ok_or_else(expected)?;
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") => {
+            let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+            if host.eq_ignore_ascii_case("localhost") || ip.is_ok_and(|ip| ip.is_loopback()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{endpoint:?} would send traces in plaintext across the network: use https:// (the \
+                     collector's certificate is verified with otlp_ca_file, else the suite's CA), or http:// \
+                     only to a loopback address"
+                ))
+            }
+        }
+        _ => Err(expected()),
     }
 }
 
@@ -320,6 +343,7 @@ impl SecurityConfig {
         "tls_cert_file",
         "tls_key_file",
         "token_jwks",
+        "token_jwks_ca_file",
         "token_issuer",
         "token_audience",
         "token_leeway_ms",
@@ -370,6 +394,7 @@ impl SecurityConfig {
             tls,
             tokens: crate::token::TokenSettings {
                 keys,
+                jwks_ca_file: layers.get_optional("token_jwks_ca_file").map(PathBuf::from),
                 issuer: layers.get("token_issuer", Self::DEFAULT_ISSUER.to_owned()),
                 audience: layers.get("token_audience", Self::DEFAULT_AUDIENCE.to_owned()),
                 leeway: layers.get_millis(
@@ -625,6 +650,28 @@ mod tests {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(text.contains("must be https://"), "{text}");
+    }
+
+    #[test]
+    fn traces_leave_the_machine_only_over_tls() {
+        for ok in ["https://otel-collector:4317", "http://127.0.0.1:4317", "http://localhost:4317", "http://[::1]:4317"]
+        {
+            let mut layers = Layers::load(None, env(&[("DOXWATCH_OTLP_ENDPOINT", ok)]), TelemetryConfig::KEYS);
+            let config = TelemetryConfig::from_layers(&mut layers);
+            layers.finish().unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(config.otlp_endpoint.as_deref(), Some(ok));
+        }
+        for (bad, says) in [
+            ("http://otel-collector:4317", "plaintext across the network"),
+            ("http://10.0.0.7:4317", "plaintext across the network"),
+            ("grpc://otel-collector:4317", "expected an https:// URL"),
+            ("otel-collector:4317", "expected an https:// URL"),
+        ] {
+            let mut layers = Layers::load(None, env(&[("DOXWATCH_OTLP_ENDPOINT", bad)]), TelemetryConfig::KEYS);
+            let _ = TelemetryConfig::from_layers(&mut layers);
+            let text = layers.finish().unwrap_err().to_string();
+            assert!(text.contains("DOXWATCH_OTLP_ENDPOINT") && text.contains(says), "{bad}: {text}");
+        }
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! | `jwks.json` | its public key, the key set services verify tokens with | 0644 |
 //! | `services/<name>.pem`, `.key` | each service's certificate, for its listener and its calls to peers | 0600 key |
 //! | `agencies/<AGENCY>.pem`, `.key` | each agency's client certificate | 0600 key |
+//! | `audit/<service>.key`, `.pub` | each service's audit signing key, and its public key for auditors | 0600 key |
+//! | `servers/<name>.pem`, `.key` | a server-only certificate (`certs server`), e.g. the collector's | 0600 key |
 //! | `profiles/<officer>/` | an officer's profile: `ca.pem`, `client.pem`, `client.key`, `token` | 0600 key, token |
 
 use std::{
@@ -116,14 +118,7 @@ impl Authority {
         if matches!(identity, Identity::Service(_)) {
             usages.push(ExtendedKeyUsagePurpose::ServerAuth);
             for host in hosts {
-                params.subject_alt_names.push(match host.parse::<IpAddr>() {
-                    Ok(ip) => SanType::IpAddress(ip),
-                    Err(_) => SanType::DnsName(
-                        host.as_str()
-                            .try_into()
-                            .map_err(|_| PkiError::Invalid(format!("{host:?} is not a host name")))?,
-                    ),
-                });
+                params.subject_alt_names.push(host_san(host)?);
             }
         }
         params.extended_key_usages = usages;
@@ -135,6 +130,59 @@ impl Authority {
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
+
+    /// A server-only certificate for a party that is not a doxwatch identity (the OpenTelemetry
+    /// collector): valid for `hosts`, server authentication only, no URI SAN, so that it can
+    /// never call a doxwatch service.
+    pub fn issue_server(&self, name: &str, hosts: &[String], lifetime: Duration) -> Result<Issued, PkiError> {
+        if hosts.is_empty() {
+            return Err(PkiError::Invalid(format!("the certificate of {name} must name at least one host")));
+        }
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(name);
+        for host in hosts {
+            params.subject_alt_names.push(host_san(host)?);
+        }
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + lifetime;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+}
+
+/// A host name or address as a subject alternative name.
+fn host_san(host: &str) -> Result<SanType, PkiError> {
+    Ok(match host.parse::<IpAddr>() {
+        Ok(ip) => SanType::IpAddress(ip),
+        Err(_) => {
+            SanType::DnsName(host.try_into().map_err(|_| PkiError::Invalid(format!("{host:?} is not a host name")))?)
+        }
+    })
+}
+
+/// Writes `servers/<name>.pem` and `.key` in the PKI `dir`: a server-only certificate from its CA
+/// for `hosts` (by default `name` and loopback). Refuses to overwrite one.
+pub fn write_server(dir: &Path, name: &str, hosts: &[String]) -> Result<PathBuf, PkiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if !valid {
+        return Err(PkiError::Invalid(format!("{name:?} is not a server name: lower-case letters, digits and '-'")));
+    }
+    let cert = dir.join("servers").join(format!("{name}.pem"));
+    if cert.exists() {
+        return Err(PkiError::Exists(cert));
+    }
+    let hosts = if hosts.is_empty() { default_hosts(name) } else { hosts.to_vec() };
+    let issued = Authority::load(dir)?.issue_server(name, &hosts, PEER_LIFETIME)?;
+    write_pair(&dir.join("servers"), name, &issued)?;
+    Ok(cert)
 }
 
 fn dn(common_name: &str) -> DistinguishedName {
@@ -193,14 +241,21 @@ pub fn init(dir: &Path, extra_hosts: &[String], agencies: &[String]) -> Result<A
 }
 
 /// Writes each service's audit signing key, `audit/<service>.key` (0600), and its public key,
-/// `audit/<service>.pub`, which auditors keep to verify the service's checkpoints.
-pub fn write_audit_keys(dir: &Path) -> Result<(), PkiError> {
+/// `audit/<service>.pub`, which auditors keep to verify the service's checkpoints. A service that
+/// has a key already keeps it (its checkpoints are signed with it); returns the services given one.
+pub fn write_audit_keys(dir: &Path) -> Result<Vec<&'static str>, PkiError> {
+    let mut written = Vec::new();
     for service in SERVICES {
+        let key_path = dir.join("audit").join(format!("{service}.key"));
+        if key_path.exists() {
+            continue;
+        }
         let (key, public) = crate::audit::Signer::generate().map_err(PkiError::Invalid)?;
-        write_private(&dir.join("audit").join(format!("{service}.key")), &key)?;
+        write_private(&key_path, &key)?;
         write_public(&dir.join("audit").join(format!("{service}.pub")), &public)?;
+        written.push(*service);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Writes `name.pem` (0644) and `name.key` (0600) in `dir`.

@@ -1,19 +1,31 @@
 //! Telemetry is set up here and nowhere else: logs (human or JSON) through `tracing`, and, when an
 //! OTLP endpoint is configured, traces and metrics exported over OTLP/gRPC. W3C trace context is
 //! read from incoming metadata and written to outgoing metadata so a trace crosses services.
+//!
+//! Export to an `https://` collector is TLS 1.3 with the collector's certificate verified (against
+//! `otlp_ca_file`, else the suite's CA) and the service's own certificate presented, so a collector
+//! that requires client certificates accepts it; `http://` is allowed only to a loopback address.
 
 use opentelemetry::{
     global,
     propagation::{Extractor, Injector},
     trace::TracerProvider as _,
 };
-use opentelemetry_otlp::WithExportConfig;
+use std::time::Duration;
+
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::{
     Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator, trace::SdkTracerProvider,
 };
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
-use crate::config::{LogFormat, TelemetryConfig};
+use crate::{
+    config::{LogFormat, TelemetryConfig},
+    tls::TlsMaterial,
+};
+
+/// How long one export may take: the exporter's own timeout and its channel's.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -21,6 +33,14 @@ pub enum TelemetryError {
     Filter(#[from] tracing_subscriber::filter::ParseError),
     #[error("cannot build the OTLP exporter")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("the OTLP endpoint {endpoint:?} is not usable: {reason}")]
+    Endpoint { endpoint: String, reason: String },
+    #[error("cannot read the collector's CA file {path}")]
+    CaFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("a global tracing subscriber is already installed")]
     AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
 }
@@ -49,8 +69,9 @@ impl Telemetry {
 }
 
 /// Installs logging and, if configured, OTLP export for the process. `service` names the
-/// process in traces (`doxwatch-intake`, or `doxwatch` for the whole suite in one process).
-pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, TelemetryError> {
+/// process in traces (`doxwatch-intake`, or `doxwatch` for the whole suite in one process);
+/// `tls` is its TLS material: the suite's CA, and the certificate it presents to a collector.
+pub fn init(config: &TelemetryConfig, service: &str, tls: Option<&TlsMaterial>) -> Result<Telemetry, TelemetryError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     // The log filter decides what is written to the log only; spans go to the trace exporter at
     // INFO and above whatever the log shows.
@@ -69,12 +90,19 @@ pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, Teleme
         None => (None, None, None),
         Some(endpoint) => {
             let resource = Resource::builder().with_service_name(service.to_owned()).build();
-            let spans =
-                opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
+            let channel = collector_channel(endpoint, config.otlp_ca_file.as_deref(), tls)?;
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_channel(channel.clone())
+                .with_timeout(EXPORT_TIMEOUT)
+                .build()?;
             let tracer =
                 SdkTracerProvider::builder().with_batch_exporter(spans).with_resource(resource.clone()).build();
-            let metrics =
-                opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint.clone()).build()?;
+            let metrics = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_channel(channel)
+                .with_timeout(EXPORT_TIMEOUT)
+                .build()?;
             let meter = SdkMeterProvider::builder().with_periodic_exporter(metrics).with_resource(resource).build();
             global::set_tracer_provider(tracer.clone());
             global::set_meter_provider(meter.clone());
@@ -87,6 +115,35 @@ pub fn init(config: &TelemetryConfig, service: &str) -> Result<Telemetry, Teleme
 
     tracing_subscriber::registry().with(fmt).with(otel_layer).try_init()?;
     Ok(Telemetry { tracer, meter })
+}
+
+/// The channel to the collector at `endpoint`: TLS for `https://` (the collector verified with
+/// `ca_file`, else the suite's CA in `tls`; the service's certificate presented when there is
+/// one), plaintext for `http://`, which configuration allows only to a loopback address.
+fn collector_channel(
+    endpoint: &str,
+    ca_file: Option<&std::path::Path>,
+    tls: Option<&TlsMaterial>,
+) -> Result<tonic::transport::Channel, TelemetryError> {
+    let unusable = |reason: String| TelemetryError::Endpoint { endpoint: endpoint.to_owned(), reason };
+    crate::config::check_otlp_endpoint(endpoint).map_err(unusable)?;
+    let mut channel =
+        tonic::transport::Endpoint::from_shared(endpoint.to_owned()).map_err(|e| unusable(e.to_string()))?;
+    if endpoint.starts_with("https://") {
+        let ca_pem = match (ca_file, tls) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|source| TelemetryError::CaFile { path: path.to_owned(), source })?,
+            (None, Some(tls)) => tls.ca_pem().to_owned(),
+            (None, None) => return Err(unusable("no CA to verify the collector with: set otlp_ca_file".into())),
+        };
+        let mut config =
+            tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(ca_pem));
+        if let Some(tls) = tls {
+            config = config.identity(tls.tonic_identity());
+        }
+        channel = channel.tls_config(config).map_err(|e| unusable(e.to_string()))?;
+    }
+    Ok(channel.connect_timeout(Duration::from_secs(3)).timeout(EXPORT_TIMEOUT).connect_lazy())
 }
 
 /// Reads W3C trace context from HTTP/2 headers (gRPC metadata).

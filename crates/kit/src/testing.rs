@@ -239,6 +239,7 @@ impl TestPki {
             tls: TlsSource::Loaded(self.material(&identity)),
             tokens: TokenSettings {
                 keys: KeySource::File(self.jwks_path()),
+                jwks_ca_file: None,
                 issuer: SecurityConfig::DEFAULT_ISSUER.to_owned(),
                 audience: SecurityConfig::DEFAULT_AUDIENCE.to_owned(),
                 leeway: Duration::from_secs(30),
@@ -283,7 +284,7 @@ impl IntoConnected for tonic::transport::Channel {
     async fn into_connected(self, addr: SocketAddr) -> tonic::transport::Channel {
         use tower::ServiceExt;
         let mut channel = self;
-        let ready = tokio::time::timeout(Duration::from_secs(10), (&mut channel).ready()).await;
+        let ready = tokio::time::timeout(Duration::from_secs(10), channel.ready()).await;
         assert!(matches!(ready, Ok(Ok(_))), "cannot connect to the service at {addr}");
         channel
     }
@@ -511,10 +512,12 @@ pub fn credentials(id: &str, roles: &[Role]) -> crate::profile::Credentials {
     }
 }
 
+/// Test tokens by officer id and roles.
+type TokenCache = std::sync::Mutex<std::collections::HashMap<(String, Vec<Role>), String>>;
+
 /// A test officer's token, issued once per officer and roles.
 pub fn officer_token(id: &str, roles: &[Role]) -> String {
-    static TOKENS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<(String, Vec<Role>), String>>> =
-        std::sync::OnceLock::new();
+    static TOKENS: std::sync::OnceLock<TokenCache> = std::sync::OnceLock::new();
     let tokens = TOKENS.get_or_init(Default::default);
     let mut tokens = tokens.lock().expect("the token cache");
     tokens.entry((id.to_owned(), roles.to_vec())).or_insert_with(|| pki().token(id, roles)).clone()

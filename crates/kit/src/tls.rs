@@ -151,7 +151,12 @@ impl TlsMaterial {
     pub fn client_config(&self) -> tonic::transport::ClientTlsConfig {
         tonic::transport::ClientTlsConfig::new()
             .ca_certificate(tonic::transport::Certificate::from_pem(self.ca_pem.as_bytes()))
-            .identity(tonic::transport::Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.expose().as_bytes()))
+            .identity(self.tonic_identity())
+    }
+
+    /// This party's certificate and key, as a TLS client or server presents them.
+    pub fn tonic_identity(&self) -> tonic::transport::Identity {
+        tonic::transport::Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.expose().as_bytes())
     }
 }
 

@@ -172,6 +172,9 @@ pub enum KeySource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenSettings {
     pub keys: KeySource,
+    /// The CA (PEM) an `https://` key set's server is verified with instead of the public web's
+    /// roots: for an identity provider with a private certificate.
+    pub jwks_ca_file: Option<PathBuf>,
     pub issuer: String,
     pub audience: String,
     /// The clock skew allowed on `exp` and `nbf`.
@@ -189,6 +192,8 @@ pub struct TokenVerifier {
     settings: Arc<TokenSettings>,
     keys: Arc<RwLock<Cached>>,
     http: reqwest::Client,
+    /// How often an unknown key id may reload the set ([`RELOAD_AT_MOST_EVERY`]).
+    reload_at_most_every: Duration,
 }
 
 struct Cached {
@@ -199,15 +204,27 @@ struct Cached {
 impl TokenVerifier {
     /// A verifier; the key set is loaded now, so that a missing or unreadable one stops the start.
     pub async fn new(settings: TokenSettings) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .https_only(true)
-            .build()
-            .map_err(|e| format!("cannot build the key set client: {e}"))?;
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(10)).https_only(true);
+        if let Some(path) = &settings.jwks_ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the key set server's CA {}: {e}", path.display()))?;
+            let roots = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("the key set server's CA {} is not PEM: {e}", path.display()))?;
+            if roots.is_empty() {
+                return Err(format!("the key set server's CA {} holds no certificate", path.display()));
+            }
+            // Only that CA: the provider's certificate must chain to it.
+            http = http.tls_built_in_root_certs(false);
+            for root in roots {
+                http = http.add_root_certificate(root);
+            }
+        }
+        let http = http.build().map_err(|e| format!("cannot build the key set client: {e}"))?;
         let verifier = Self {
             settings: Arc::new(settings),
             keys: Arc::new(RwLock::new(Cached { set: JwkSet { keys: Vec::new() }, loaded: None })),
             http,
+            reload_at_most_every: RELOAD_AT_MOST_EVERY,
         };
         let set = verifier.fetch().await?;
         *verifier.keys.write().await = Cached { set, loaded: Some(Instant::now()) };
@@ -244,7 +261,7 @@ impl TokenVerifier {
             let age = cached.loaded.map(|t| t.elapsed());
             (find(&cached.set), age.is_none_or(|a| a > REFRESH_EVERY))
         };
-        let may_reload = self.keys.read().await.loaded.is_none_or(|t| t.elapsed() > RELOAD_AT_MOST_EVERY);
+        let may_reload = self.keys.read().await.loaded.is_none_or(|t| t.elapsed() >= self.reload_at_most_every);
         if (found.is_none() || stale) && may_reload {
             match self.fetch().await {
                 Ok(set) => {
@@ -316,5 +333,145 @@ fn describe(kind: &ErrorKind) -> String {
         ErrorKind::Json(_) => "its claims are not doxwatch claims".into(),
         ErrorKind::Base64(_) | ErrorKind::Utf8(_) => "not a JWT".into(),
         _ => "it cannot be verified".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A key set at an identity provider's HTTPS URL: fetched at start over TLS verified against
+    //! the configured CA, and fetched again when a token names a key it has not seen (the provider
+    //! rotated its keys).
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::pki::{Authority, TokenKey};
+
+    /// An HTTPS server answering every GET with the key set it currently holds.
+    struct KeySetServer {
+        url: String,
+        jwks: Arc<Mutex<String>>,
+        fetches: Arc<AtomicUsize>,
+    }
+
+    async fn serve_key_set(ca: &Authority, jwks: &str) -> KeySetServer {
+        let server = ca.issue_server("idp", &["127.0.0.1".to_owned()], Duration::from_secs(3600)).unwrap();
+        let chain = rustls::pki_types::CertificateDer::pem_slice_iter(server.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://127.0.0.1:{}/keys", listener.local_addr().unwrap().port());
+        let (held, fetches) = (Arc::new(Mutex::new(jwks.to_owned())), Arc::new(AtomicUsize::new(0)));
+        let (jwks, count) = (held.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, jwks, count) = (acceptor.clone(), jwks.clone(), count.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let body = jwks.lock().unwrap().clone();
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(response.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        KeySetServer { url, jwks: held, fetches }
+    }
+
+    fn settings(url: &str, ca_file: Option<PathBuf>) -> TokenSettings {
+        TokenSettings {
+            keys: KeySource::Url(url.to_owned()),
+            jwks_ca_file: ca_file,
+            issuer: "https://idp.example".into(),
+            audience: "doxwatch".into(),
+            leeway: Duration::from_secs(30),
+        }
+    }
+
+    fn issuer(key: &TokenKey) -> TokenIssuer {
+        TokenIssuer::new(&key.key_pem, &key.jwks_json, "https://idp.example", "doxwatch").unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_key_set_url_is_fetched_over_verified_tls_and_again_when_the_provider_rotates() {
+        crate::install_crypto_provider();
+        let (ca, _) = Authority::generate("provider CA").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("provider-ca.pem");
+        std::fs::write(&ca_file, ca.cert_pem()).unwrap();
+        let (first, second) = (TokenKey::generate().unwrap(), TokenKey::generate().unwrap());
+        let server = serve_key_set(&ca, &first.jwks_json).await;
+
+        let mut verifier =
+            TokenVerifier::new(settings(&server.url, Some(ca_file))).await.expect("the key set is fetched");
+        assert_eq!(server.fetches.load(Ordering::SeqCst), 1, "fetched once at start");
+        let thumbprint = "x5t";
+        let token = issuer(&first)
+            .issue("chan.tm", "Chan", &[Role::IntakeOfficer], "team-a", thumbprint, Duration::from_secs(600))
+            .unwrap();
+        let officer = verifier.verify(&token, thumbprint).await.expect("a token signed with the provider's key");
+        assert_eq!(officer.id, "chan.tm");
+        assert_eq!(server.fetches.load(Ordering::SeqCst), 1, "a known key is not fetched again");
+
+        // The provider rotates: its set now holds only the second key.
+        *server.jwks.lock().unwrap() = second.jwks_json.clone();
+        let rotated = issuer(&second)
+            .issue("chan.tm", "Chan", &[Role::IntakeOfficer], "team-a", thumbprint, Duration::from_secs(600))
+            .unwrap();
+        // Within the reload interval an unknown key id does not make the verifier fetch again...
+        assert!(verifier.verify(&rotated, thumbprint).await.is_err());
+        assert_eq!(server.fetches.load(Ordering::SeqCst), 1, "no fetch per unknown token");
+        // ...after it, it does, and the new key verifies.
+        verifier.reload_at_most_every = Duration::ZERO;
+        verifier.verify(&rotated, thumbprint).await.expect("the rotated key is fetched");
+        assert_eq!(server.fetches.load(Ordering::SeqCst), 2);
+        assert!(verifier.verify(&token, thumbprint).await.is_err(), "the retired key no longer verifies");
+    }
+
+    #[tokio::test]
+    async fn a_key_set_server_that_the_ca_does_not_vouch_for_is_refused() {
+        crate::install_crypto_provider();
+        let (provider_ca, _) = Authority::generate("provider CA").unwrap();
+        let (other_ca, _) = Authority::generate("another CA").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other-ca.pem");
+        std::fs::write(&other, other_ca.cert_pem()).unwrap();
+        let key = TokenKey::generate().unwrap();
+        let server = serve_key_set(&provider_ca, &key.jwks_json).await;
+        // Verified against another CA, and against the public web's roots: both refuse it.
+        for ca_file in [Some(other), None] {
+            let refused = TokenVerifier::new(settings(&server.url, ca_file)).await.err().expect("refused");
+            assert!(refused.contains("cannot fetch the token key set"), "{refused}");
+        }
+        assert_eq!(server.fetches.load(Ordering::SeqCst), 0, "no request got past the handshake");
+        // And never over plaintext.
+        let plain = server.url.replace("https://", "http://");
+        let refused = TokenVerifier::new(settings(&plain, None)).await.err().expect("refused");
+        assert!(refused.contains("cannot fetch the token key set"), "{refused}");
     }
 }

@@ -7,6 +7,11 @@ stdout (`docker-compose logs otel-collector`) and are appended to $OTLP_RECEIVER
 (default /var/lib/otelcol/telemetry.jsonl). It needs only grpcio (Debian's python3-grpcio): requests
 are decoded with a minimal protobuf wire-format reader, not generated code.
 
+With $OTLP_RECEIVER_TLS_CERT, $OTLP_RECEIVER_TLS_KEY and $OTLP_RECEIVER_TLS_CLIENT_CA set (PEM
+files), it listens with TLS and requires a client certificate of that CA, as the collector does in
+deploy/compose/otel-collector.yaml; each summary then names the client certificate's subject
+alternative names. Without them it listens in plaintext.
+
 Arguments are ignored, so the collector's `--config ...` command line can be passed unchanged.
 """
 
@@ -21,6 +26,8 @@ from concurrent import futures
 import grpc
 
 LISTEN = os.environ.get("OTLP_RECEIVER_LISTEN", "0.0.0.0:4317")
+TLS_FILES = [os.environ.get(k, "") for k in
+             ("OTLP_RECEIVER_TLS_KEY", "OTLP_RECEIVER_TLS_CERT", "OTLP_RECEIVER_TLS_CLIENT_CA")]
 OUTPUT = os.environ.get("OTLP_RECEIVER_OUTPUT", "/var/lib/otelcol/telemetry.jsonl")
 
 # Export request -> (field of the resource entries, field of the scope entries, field of the items
@@ -120,6 +127,14 @@ class Receiver(grpc.GenericRpcHandler):
         def export(request, context):
             record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "method": method,
                       "bytes": len(request)}
+            auth = context.auth_context()
+            record["transport"] = "tls" if auth.get("transport_security_type") == [b"ssl"] else "plaintext"
+            # The client certificate's names: gRPC lists its SANs (and URI SANs apart, in newer
+            # versions) as peer properties.
+            names = {n.decode("utf-8", "replace") for k, v in auth.items()
+                     if "subject_alternative_name" in k or k.startswith("x509_uri") for n in v}
+            if names:
+                record["client"] = sorted(names)
             try:
                 record.update(summarise(method, request))
             except (ValueError, IndexError) as e:
@@ -146,10 +161,19 @@ def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)])
     server.add_generic_rpc_handlers((Receiver(out),))
-    if server.add_insecure_port(LISTEN) == 0:
+    if all(TLS_FILES):
+        key, cert, client_ca = (open(f, "rb").read() for f in TLS_FILES)
+        credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
+                                                  require_client_auth=True)
+        port, transport = server.add_secure_port(LISTEN, credentials), "TLS, client certificates required"
+    elif any(TLS_FILES):
+        sys.exit("otlp-receiver: set all of OTLP_RECEIVER_TLS_KEY, _CERT and _CLIENT_CA, or none")
+    else:
+        port, transport = server.add_insecure_port(LISTEN), "plaintext"
+    if port == 0:
         sys.exit(f"otlp-receiver: cannot listen on {LISTEN}")
     server.start()
-    print(f"otlp-receiver: listening on {LISTEN} (OTLP/gRPC), writing {OUTPUT}", file=sys.stderr, flush=True)
+    print(f"otlp-receiver: listening on {LISTEN} (OTLP/gRPC, {transport}), writing {OUTPUT}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
