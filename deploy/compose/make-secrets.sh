@@ -6,6 +6,8 @@
 #                               (services/<service>.pem, .key) and per agency (agencies/POLICE...)
 #   pki/audit/<service>.key, .pub   each service's audit signing key (its checkpoints are signed
 #                               with it) and the public key auditors verify them with
+#   pki/encryption/<service>.key    each service's encryption key: it wraps the keys its store's
+#                               personal data is sealed with (back it up apart from the database)
 #   pki/servers/otel-collector.pem, .key   the collector's server certificate (`doxwatch certs
 #                               server`: valid for the host name `otel-collector`, server only)
 #   pki/postgres/server.pem, .key   PostgreSQL's server certificate (openssl, signed by the CA,
@@ -140,11 +142,12 @@ for f in "$pki/ca.pem" "$pki/jwks.json" "$pki/ca.key" "$pki/issuer.key"; do
 done
 public "$pki/ca.pem"
 public "$pki/jwks.json"
-# A PKI from before the audit log has no audit keys: write the missing ones (existing ones are kept).
+# A PKI from before the audit log or sealing lacks those keys: write the missing ones (existing
+# ones are kept).
 for service in "${services[@]}"; do
-    if [[ ! -s $pki/audit/$service.key ]]; then
-        run_doxwatch certs audit-keys "$pki" >/dev/null
-        log "audit signing keys: written for the services that had none"
+    if [[ ! -s $pki/audit/$service.key || ! -s $pki/encryption/$service.key ]]; then
+        run_doxwatch certs service-keys "$pki" >/dev/null
+        log "audit and encryption keys: written for the services that had none"
         break
     fi
 done
@@ -153,10 +156,12 @@ for service in "${services[@]}"; do
         die "the PKI has no certificate for $service"
     [[ -s $pki/audit/$service.key && -s $pki/audit/$service.pub ]] ||
         die "the PKI has no audit signing key for $service"
+    [[ -s $pki/encryption/$service.key ]] || die "the PKI has no encryption key for $service"
     public "$pki/services/$service.pem"
     place "$pki/services/$service.key" "$doxwatch_uid"
     public "$pki/audit/$service.pub"
     place "$pki/audit/$service.key" "$doxwatch_uid"
+    place "$pki/encryption/$service.key" "$doxwatch_uid"
 done
 
 # The collector's server certificate: the services verify it against the CA when they export.

@@ -356,7 +356,8 @@ def check_service(r, docs, dep, rendered, min_replicas, expect_certificates=Fals
                  "INTAKE_URL", "LINKS_URL", "LIAISON_URL", "REFERRAL_URL", "OUTBOX_POLL_MS", "OUTBOX_MAX_BACKOFF_MS",
                  "CONFIG", "STREAM_TIMEOUT_MS", "STORE_PROBE_TIMEOUT_MS",
                  "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TOKEN_JWKS", "TOKEN_ISSUER", "TOKEN_AUDIENCE",
-                 "TOKEN_LEEWAY_MS", "POLICY_FILE", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "AUDIT_KEY_FILE"}
+                 "TOKEN_LEEWAY_MS", "POLICY_FILE", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "AUDIT_KEY_FILE",
+                 "ENCRYPTION_KEY_FILE"}
         unknown = [k for k in settings if k.startswith("DOXWATCH_") and k[len("DOXWATCH_"):] not in known]
         r.check(not unknown, f"{cname}: every DOXWATCH_* setting is a known key", f"{unknown}")
         shutdown = int(settings.get("DOXWATCH_SHUTDOWN_GRACE_MS", 20000))
@@ -421,7 +422,7 @@ def resolve(spec, container, path):
 
 def check_tls(r, cname, name, spec, c, settings):
     """TLS files from the service's kubernetes.io/tls Secret, the key set, the database config file,
-    the audit signing key from its own Secret."""
+    the audit signing and encryption keys from their own Secrets."""
     for var, key in TLS_FILES.items():
         vol, got = resolve(spec, c, settings.get(var))
         ok = vol is not None and (vol.get("secret") or {}).get("secretName") == f"{name}-tls" and got == key
@@ -443,6 +444,12 @@ def check_tls(r, cname, name, spec, c, settings):
     vol, got = resolve(spec, c, audit)
     r.check(vol is not None and (vol.get("secret") or {}).get("secretName") == f"{name}-audit" and got == "audit.key",
             f"{cname}: DOXWATCH_AUDIT_KEY_FILE is audit.key of the Secret {name}-audit", f"{audit}: {got}")
+    kek = settings.get("DOXWATCH_ENCRYPTION_KEY_FILE")
+    vol, got = resolve(spec, c, kek)
+    r.check(vol is not None and (vol.get("secret") or {}).get("secretName") == f"{name}-encryption"
+            and got == "encryption.key",
+            f"{cname}: DOXWATCH_ENCRYPTION_KEY_FILE is encryption.key of the Secret {name}-encryption", f"{kek}: {got}")
+    r.check("DOXWATCH_ENCRYPTION_KEY" not in settings, f"{cname}: the encryption key is in no environment variable")
     for v in spec.get("volumes", []):
         if "secret" in v:
             sec = v["secret"]

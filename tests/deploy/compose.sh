@@ -244,17 +244,17 @@ check_hardening() {
     local expected listed mode
     for s in "${services[@]}"; do
         id=$(container_of "$s")
-        expected="doxwatch_ca doxwatch_jwks ${s}_audit_key ${s}_database ${s}_tls_cert ${s}_tls_key"
+        expected="doxwatch_ca doxwatch_jwks ${s}_audit_key ${s}_database ${s}_encryption_key ${s}_tls_cert ${s}_tls_key"
         listed=$(docker exec "$id" ls /run/secrets | sort | tr '\n' ' ' | sed 's/ $//')
         [[ $listed == "$(tr ' ' '\n' <<<"$expected" | sort | tr '\n' ' ' | sed 's/ $//')" ]] ||
             { log "$s has the secrets '$listed' (expected '$expected')"; ok=""; }
         if [[ $(id -u) -eq 0 ]]; then
-            for key in "${s}_tls_key" "${s}_audit_key"; do
+            for key in "${s}_tls_key" "${s}_audit_key" "${s}_encryption_key"; do
                 mode=$(docker exec "$id" stat -c '%a %u' "/run/secrets/$key")
                 [[ $mode == "400 10001" ]] || { log "$s: $key is mode/owner '$mode' (expected '400 10001')"; ok=""; }
             done
         fi
-        for key in "${s}_tls_key" "${s}_audit_key"; do
+        for key in "${s}_tls_key" "${s}_audit_key" "${s}_encryption_key"; do
             docker exec "$id" head -c 1 "/run/secrets/$key" >/dev/null 2>&1 || { log "$s cannot read $key"; ok=""; }
         done
     done

@@ -30,10 +30,11 @@ pub enum CertsCommand {
     /// Create a CA, the token issuer's key, and a certificate for every service (and each agency
     /// named) in DIR. Keys are written 0600; keep `ca.key` and `issuer.key` offline afterwards.
     Init(InitArgs),
-    /// Write the audit signing key of each service that has none yet in DIR, a PKI made by
-    /// `certs init` (`audit/<service>.key`, 0600, and its public key `audit/<service>.pub`).
-    /// Keys already there are kept: the service's past checkpoints are signed with them.
-    AuditKeys(AuditKeysArgs),
+    /// Write the keys each service lacks in DIR, a PKI made by `certs init`: its audit signing key
+    /// (`audit/<service>.key`, 0600, and the public key `audit/<service>.pub`) and its encryption
+    /// key (`encryption/<service>.key`, 0600). Keys already there are kept: checkpoints were signed
+    /// and data keys wrapped with them.
+    ServiceKeys(ServiceKeysArgs),
     /// Issue a server-only certificate from the CA in DIR for a party that is not a doxwatch
     /// identity, such as the OpenTelemetry collector: `servers/NAME.pem` and `.key` (0600), valid
     /// for NAME, `localhost` and loopback unless `--host` is given, and unable to call any service.
@@ -52,7 +53,7 @@ pub struct ServerArgs {
 }
 
 #[derive(clap::Args)]
-pub struct AuditKeysArgs {
+pub struct ServiceKeysArgs {
     /// The PKI directory.
     pub dir: PathBuf,
 }
@@ -135,7 +136,7 @@ pub fn local_pki() -> PathBuf {
 pub fn certs(command: CertsCommand) -> Result<(), CliError> {
     let args = match command {
         CertsCommand::Init(args) => args,
-        CertsCommand::AuditKeys(args) => return audit_keys(&args.dir),
+        CertsCommand::ServiceKeys(args) => return service_keys(&args.dir),
         CertsCommand::Server(args) => {
             let cert = pki::write_server(&args.dir, &args.name, &args.hosts).map_err(|e| CliError::chain(&e))?;
             println!("wrote the server certificate {} and its key", cert.display());
@@ -151,18 +152,19 @@ pub fn certs(command: CertsCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-fn audit_keys(dir: &Path) -> Result<(), CliError> {
+fn service_keys(dir: &Path) -> Result<(), CliError> {
     if !dir.join("ca.pem").exists() {
         return Err(CliError::Usage(format!(
             "{} holds no PKI (no ca.pem): make one with `doxwatch certs init`",
             dir.display()
         )));
     }
-    let written = pki::write_audit_keys(dir).map_err(|e| CliError::chain(&e))?;
+    let written = pki::write_service_keys(dir).map_err(|e| CliError::chain(&e))?;
     if written.is_empty() {
-        println!("every service has an audit signing key in {}: kept", dir.join("audit").display());
-    } else {
-        println!("wrote audit signing keys for {} in {}", written.join(", "), dir.join("audit").display());
+        println!("every service has its audit and encryption keys in {}: kept", dir.display());
+    }
+    for path in written {
+        println!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -294,10 +296,9 @@ pub fn ensure_local(data_dir: &Path, host: &str) -> Result<PathBuf, CliError> {
         agency_profile(&pki_dir, "POLICE")?;
         println!("created a CA, a token issuer and certificates in {}", pki_dir.display());
     } else {
-        // A data directory from before the audit log: its services' checkpoint keys.
-        let written = pki::write_audit_keys(&pki_dir).map_err(|e| CliError::chain(&e))?;
-        if !written.is_empty() {
-            println!("created audit signing keys for {} in {}", written.join(", "), pki_dir.join("audit").display());
+        // A data directory from before a service key existed: the missing ones.
+        for path in pki::write_service_keys(&pki_dir).map_err(|e| CliError::chain(&e))? {
+            println!("created {}", path.display());
         }
     }
     let user = std::env::var("USER").unwrap_or_default().to_ascii_lowercase();

@@ -130,6 +130,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         service_layers.default_value("tls_key_file", file(pki.join(format!("services/{name}.key"))));
         service_layers.default_value("token_jwks", file(pki.join("jwks.json")));
         service_layers.default_value("audit_key_file", file(pki.join(format!("audit/{name}.key"))));
+        service_layers.default_value("encryption_key_file", file(pki.join(format!("encryption/{name}.key"))));
         let path = args.data_dir.join(format!("{name}.db"));
         let mut config = ServiceConfig::from_layers(
             &mut service_layers,

@@ -563,12 +563,12 @@ fn a_legal_officer_refers_a_case_and_the_police_follow_it() {
 }
 
 #[test]
-fn certs_audit_keys_gives_an_old_pki_its_missing_keys_and_keeps_the_rest() {
+fn certs_service_keys_gives_an_old_pki_its_missing_keys_and_keeps_the_rest() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pki = dir.path().join("pki");
     // Without a PKI there is nothing to add keys to.
-    let refused = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
+    let refused = Command::new(BIN).args(["certs", "service-keys"]).arg(&pki).output().expect("service-keys runs");
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("no PKI"),
@@ -579,22 +579,33 @@ fn certs_audit_keys_gives_an_old_pki_its_missing_keys_and_keeps_the_rest() {
 
     let made = Command::new(BIN).args(["certs", "init"]).arg(&pki).output().expect("certs init runs");
     assert!(made.status.success(), "certs init: {}", String::from_utf8_lossy(&made.stderr));
-    let audit = pki.join("audit");
-    let intake_key = std::fs::read(audit.join("intake.key")).expect("certs init wrote intake's audit key");
-    // A PKI from before the audit log lacks links' key.
-    std::fs::remove_file(audit.join("links.key")).expect("remove links.key");
-    std::fs::remove_file(audit.join("links.pub")).expect("remove links.pub");
+    let intake_key = std::fs::read(pki.join("audit/intake.key")).expect("certs init wrote intake's audit key");
+    let intake_kek = std::fs::read(pki.join("encryption/intake.key")).expect("and its encryption key");
+    // A PKI from before the audit log and sealing lacks links' keys.
+    for file in ["audit/links.key", "audit/links.pub", "encryption/links.key"] {
+        std::fs::remove_file(pki.join(file)).expect("remove a key");
+    }
 
-    let added = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
-    assert!(added.status.success(), "audit-keys: {}", String::from_utf8_lossy(&added.stderr));
+    let added = Command::new(BIN).args(["certs", "service-keys"]).arg(&pki).output().expect("service-keys runs");
+    assert!(added.status.success(), "service-keys: {}", String::from_utf8_lossy(&added.stderr));
     let said = String::from_utf8_lossy(&added.stdout);
-    assert!(said.contains("links") && !said.contains("intake"), "{said}");
-    let mode = std::fs::metadata(audit.join("links.key")).expect("links.key").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    assert!(std::fs::read_to_string(audit.join("links.pub")).expect("links.pub").contains("PUBLIC KEY"));
-    assert_eq!(std::fs::read(audit.join("intake.key")).expect("intake.key"), intake_key, "an existing key is kept");
+    assert!(
+        said.contains("audit/links.key") && said.contains("encryption/links.key") && !said.contains("intake"),
+        "{said}"
+    );
+    for file in ["audit/links.key", "encryption/links.key"] {
+        let mode = std::fs::metadata(pki.join(file)).expect("the key").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    assert!(std::fs::read_to_string(pki.join("audit/links.pub")).expect("links.pub").contains("PUBLIC KEY"));
+    assert_eq!(std::fs::read(pki.join("audit/intake.key")).expect("intake.key"), intake_key, "an existing key is kept");
+    assert_eq!(
+        std::fs::read(pki.join("encryption/intake.key")).expect("intake's"),
+        intake_kek,
+        "an existing key is kept"
+    );
 
-    let again = Command::new(BIN).args(["certs", "audit-keys"]).arg(&pki).output().expect("audit-keys runs");
+    let again = Command::new(BIN).args(["certs", "service-keys"]).arg(&pki).output().expect("service-keys runs");
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("kept"));
 }

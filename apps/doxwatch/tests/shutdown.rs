@@ -78,6 +78,7 @@ async fn health_follows_the_store_and_sigterm_always_stops_the_service() {
             .env("DOXWATCH_TLS_KEY_FILE", pki.join("services/intake.key"))
             .env("DOXWATCH_TOKEN_JWKS", pki.join("jwks.json"))
             .env("DOXWATCH_AUDIT_KEY_FILE", pki.join("audit/intake.key"))
+            .env("DOXWATCH_ENCRYPTION_KEY_FILE", pki.join("encryption/intake.key"))
             .env("DOXWATCH_LISTEN", format!("127.0.0.1:{port}"))
             .env("DOXWATCH_DATABASE_URL", format!("sqlite://{}", db_path.display()))
             .env("DOXWATCH_SHUTDOWN_GRACE_MS", GRACE.as_millis().to_string())

@@ -317,6 +317,26 @@ pub struct SecurityConfig {
     /// The Ed25519 key (PKCS#8 PEM) the service signs its audit checkpoints with: a file, never
     /// the database, so that whoever can change the store cannot re-sign its log.
     pub audit_key_file: PathBuf,
+    /// The key-encryption key the store's data keys are wrapped with: never in the store.
+    pub encryption_key: EncryptionKey,
+}
+
+/// Where a service's key-encryption key comes from.
+#[derive(Debug, Clone)]
+pub enum EncryptionKey {
+    /// A file holding the key as base64 (`doxwatch certs init` writes `encryption/<service>.key`).
+    File(PathBuf),
+    /// The key itself, as base64 (`DOXWATCH_ENCRYPTION_KEY`).
+    Value(Secret<String>),
+}
+
+impl EncryptionKey {
+    pub fn load(&self) -> Result<crate::sealing::Kek, crate::sealing::SealError> {
+        match self {
+            EncryptionKey::File(path) => crate::sealing::Kek::load(path),
+            EncryptionKey::Value(text) => crate::sealing::Kek::from_base64(text.expose()),
+        }
+    }
 }
 
 /// Where a party's TLS material comes from.
@@ -352,6 +372,8 @@ impl SecurityConfig {
         "rate_limit_burst",
         "max_streams_per_identity",
         "audit_key_file",
+        "encryption_key_file",
+        "encryption_key",
     ];
 
     /// The issuer and audience of the suite's own tokens (`doxwatch officer add`).
@@ -410,6 +432,19 @@ impl SecurityConfig {
                 "audit_key_file",
                 "the key the service signs its audit log's checkpoints with (see `doxwatch certs init`)",
             ),
+            encryption_key: match (layers.get_optional("encryption_key_file"), layers.get_optional("encryption_key")) {
+                (Some(path), None) => EncryptionKey::File(PathBuf::from(path)),
+                (None, Some(value)) => EncryptionKey::Value(Secret::new(value)),
+                (Some(path), Some(_)) => {
+                    layers.problem("encryption_key", "set encryption_key_file or encryption_key, not both".to_owned());
+                    EncryptionKey::File(PathBuf::from(path))
+                }
+                (None, None) => EncryptionKey::File(required(
+                    layers,
+                    "encryption_key_file",
+                    "the key (base64, 32 bytes) the store's personal data keys are wrapped with (see `doxwatch certs init`), or encryption_key",
+                )),
+            },
             rate_limits: crate::auth::RateLimits {
                 per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
                 burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),
@@ -627,7 +662,7 @@ mod tests {
             &file,
             "listen = \"127.0.0.1:7000\"\nconcurrency_limit = 8\ntls_ca_file = \"ca.pem\"\n\
              tls_cert_file = \"intake.pem\"\ntls_key_file = \"intake.key\"\ntoken_jwks = \"https://idp.example/jwks\"\n\
-             audit_key_file = \"audit/intake.key\"\n",
+             audit_key_file = \"audit/intake.key\"\nencryption_key_file = \"encryption/intake.key\"\n",
         )
         .unwrap();
         let mut layers =
@@ -646,7 +681,14 @@ mod tests {
         let mut layers = Layers::load(None, env(&[("DOXWATCH_TOKEN_JWKS", "http://idp.example/jwks")]), &all_keys());
         let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
         let text = layers.finish().unwrap_err().to_string();
-        for key in ["tls_ca_file", "tls_cert_file", "tls_key_file", "DOXWATCH_TOKEN_JWKS", "audit_key_file"] {
+        for key in [
+            "tls_ca_file",
+            "tls_cert_file",
+            "tls_key_file",
+            "DOXWATCH_TOKEN_JWKS",
+            "audit_key_file",
+            "encryption_key_file",
+        ] {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(text.contains("must be https://"), "{text}");
@@ -696,8 +738,8 @@ mod tests {
             assert!(text.contains(key), "{key} missing from {text}");
         }
         assert!(!text.contains("hunter2"), "a secret was printed: {text}");
-        // The five bad values, and the five security keys that are required and not set.
-        assert_eq!(err.problems.len(), 10, "{text}");
+        // The five bad values, and the six security keys that are required and not set.
+        assert_eq!(err.problems.len(), 11, "{text}");
     }
 
     #[test]

@@ -85,6 +85,8 @@ fn with_kit_tables(service: &Migrator, kit: &Migrator) -> Migrator {
 pub struct Db {
     read: Pool,
     write: Pool,
+    /// The keys personal data in this store is sealed with ([`Db::with_keyring`]).
+    keyring: crate::sealing::Keyring,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +99,20 @@ pub enum DbError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot open the store's data keys")]
+    Keys(#[from] crate::sealing::SealError),
 }
 
 impl Db {
+    /// A service's store as its configuration names it: connected, migrated, and with the data
+    /// keys its personal data is sealed with, opened with the service's encryption key.
+    pub async fn open(config: &crate::config::ServiceConfig, migrations: Migrations) -> Result<Self, DbError> {
+        let kek = config.security.encryption_key.load()?;
+        let db = Self::connect(config.database_url.expose(), config.database_max_connections, migrations).await?;
+        let keyring = crate::sealing::Keyring::open(&db, &kek).await?;
+        Ok(db.with_keyring(keyring))
+    }
+
     /// Opens the store at `url`, creating a SQLite file (and its directory) if missing, and runs
     /// the service's migrations. Several replicas may do this at once on one PostgreSQL database:
     /// the migrator holds an advisory lock while it works.
@@ -114,7 +127,7 @@ impl Db {
                 .map_err(DbError::Connect)?;
             with_kit_tables(migrations.postgres, &KIT_POSTGRES).run(&pool).await.map_err(DbError::Migrate)?;
             let pool = Pool::Postgres(pool);
-            Self { read: pool.clone(), write: pool }
+            Self { read: pool.clone(), write: pool, keyring: crate::sealing::Keyring::none() }
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
@@ -141,11 +154,23 @@ impl Db {
                 .connect_with(options.read_only(true))
                 .await
                 .map_err(DbError::Connect)?;
-            Self { read: Pool::Sqlite(read), write: Pool::Sqlite(write) }
+            Self { read: Pool::Sqlite(read), write: Pool::Sqlite(write), keyring: crate::sealing::Keyring::none() }
         } else {
             return Err(DbError::UnsupportedUrl);
         };
         Ok(db)
+    }
+
+    /// The store with the keys its personal data is sealed with: a service opens them
+    /// ([`crate::sealing::Keyring::open`]) right after connecting, before it shares the store.
+    pub fn with_keyring(mut self, keyring: crate::sealing::Keyring) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
+    /// The keys personal data in this store is sealed with.
+    pub fn keyring(&self) -> &crate::sealing::Keyring {
+        &self.keyring
     }
 
     /// The pool for reads.

@@ -19,6 +19,7 @@ pub mod pki;
 pub mod policy;
 pub mod profile;
 pub mod resource;
+pub mod sealing;
 pub mod server;
 pub mod telemetry;
 pub mod timestamp;

@@ -14,6 +14,7 @@
 //! | `services/<name>.pem`, `.key` | each service's certificate, for its listener and its calls to peers | 0600 key |
 //! | `agencies/<AGENCY>.pem`, `.key` | each agency's client certificate | 0600 key |
 //! | `audit/<service>.key`, `.pub` | each service's audit signing key, and its public key for auditors | 0600 key |
+//! | `encryption/<service>.key` | each service's key-encryption key (base64): it wraps the keys its store's personal data is sealed with | 0600 |
 //! | `servers/<name>.pem`, `.key` | a server-only certificate (`certs server`), e.g. the collector's | 0600 key |
 //! | `profiles/<officer>/` | an officer's profile: `ca.pem`, `client.pem`, `client.key`, `token` | 0600 key, token |
 
@@ -231,7 +232,7 @@ pub fn init(dir: &Path, extra_hosts: &[String], agencies: &[String]) -> Result<A
         let issued = ca.issue(&Identity::Service(service), &hosts, PEER_LIFETIME)?;
         write_pair(&dir.join("services"), service, &issued)?;
     }
-    write_audit_keys(dir)?;
+    write_service_keys(dir)?;
     for agency in agencies {
         let identity = Identity::agency(agency).map_err(PkiError::Invalid)?;
         let issued = ca.issue(&identity, &[], PEER_LIFETIME)?;
@@ -240,20 +241,27 @@ pub fn init(dir: &Path, extra_hosts: &[String], agencies: &[String]) -> Result<A
     Ok(ca)
 }
 
-/// Writes each service's audit signing key, `audit/<service>.key` (0600), and its public key,
-/// `audit/<service>.pub`, which auditors keep to verify the service's checkpoints. A service that
-/// has a key already keeps it (its checkpoints are signed with it); returns the services given one.
-pub fn write_audit_keys(dir: &Path) -> Result<Vec<&'static str>, PkiError> {
+/// Writes the keys of each service that lacks them: its audit signing key, `audit/<service>.key`
+/// (0600), with the public key auditors verify its checkpoints with, `audit/<service>.pub`; and its
+/// encryption key, `encryption/<service>.key` (0600, base64), which wraps the keys its store's
+/// personal data is sealed with. A key already there is kept (checkpoints were signed, data keys
+/// wrapped with it); returns the files written.
+pub fn write_service_keys(dir: &Path) -> Result<Vec<PathBuf>, PkiError> {
     let mut written = Vec::new();
     for service in SERVICES {
-        let key_path = dir.join("audit").join(format!("{service}.key"));
-        if key_path.exists() {
-            continue;
+        let audit = dir.join("audit").join(format!("{service}.key"));
+        if !audit.exists() {
+            let (key, public) = crate::audit::Signer::generate().map_err(PkiError::Invalid)?;
+            write_private(&audit, &key)?;
+            write_public(&dir.join("audit").join(format!("{service}.pub")), &public)?;
+            written.push(audit);
         }
-        let (key, public) = crate::audit::Signer::generate().map_err(PkiError::Invalid)?;
-        write_private(&key_path, &key)?;
-        write_public(&dir.join("audit").join(format!("{service}.pub")), &public)?;
-        written.push(*service);
+        let encryption = dir.join("encryption").join(format!("{service}.key"));
+        if !encryption.exists() {
+            let key = crate::sealing::Kek::generate().map_err(|e| PkiError::Invalid(e.to_string()))?;
+            write_private(&encryption, &key)?;
+            written.push(encryption);
+        }
     }
     Ok(written)
 }

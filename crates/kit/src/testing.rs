@@ -174,7 +174,7 @@ pub fn pki() -> &'static TestPki {
         let (ca, _) = Authority::generate("doxwatch test CA").expect("a test CA");
         let key = TokenKey::generate().expect("a token key");
         std::fs::write(dir.path().join("jwks.json"), &key.jwks_json).expect("write the key set");
-        crate::pki::write_audit_keys(dir.path()).expect("the audit keys");
+        crate::pki::write_service_keys(dir.path()).expect("the audit and encryption keys");
         let issuer = TokenIssuer::new(
             &key.key_pem,
             &key.jwks_json,
@@ -246,6 +246,9 @@ impl TestPki {
             },
             policy_file: None,
             audit_key_file: self.audit_key_path(service),
+            encryption_key: crate::config::EncryptionKey::File(
+                self.dir.path().join("encryption").join(format!("{service}.key")),
+            ),
             // Tests load quickly and from few identities: limits that do not get in their way.
             rate_limits: crate::auth::RateLimits {
                 per_second: 100_000,

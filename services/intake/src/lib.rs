@@ -54,7 +54,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let db = Db::open(config, MIGRATIONS).await?;
         let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let relay = Relay::new(
             db.clone(),

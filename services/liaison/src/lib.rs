@@ -82,7 +82,7 @@ impl Application {
     }
 
     pub async fn build_with(config: &ServiceConfig, periods: CompliancePeriods) -> Result<Self, BuildError> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let db = Db::open(config, MIGRATIONS).await?;
         let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let relay = Relay::new(
             db.clone(),

@@ -64,7 +64,7 @@ impl Application {
     /// Opens and migrates the store and the evidence store, adds the default platform registry's
     /// new platforms, sets up the rechecker, and binds.
     pub async fn build_with(config: &ServiceConfig, own: &config::LinksConfig) -> Result<Self, BuildError> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let db = Db::open(config, MIGRATIONS).await?;
         let links = service::Links::new(db.clone());
         let added = links.seed_registry().await?;
         if added > 0 {

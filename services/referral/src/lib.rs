@@ -73,7 +73,7 @@ impl Application {
     }
 
     pub async fn build_with(config: &ServiceConfig, own: &ReferralConfig) -> Result<Self, BuildError> {
-        let db = Db::connect(config.database_url.expose(), config.database_max_connections, MIGRATIONS).await?;
+        let db = Db::open(config, MIGRATIONS).await?;
         let intake = peer::connect(&config.peers.intake, &config.security.tls)?;
         let links = LinksServiceClient::new(peer::connect(&config.peers.links, &config.security.tls)?);
         let relay = Relay::new(
