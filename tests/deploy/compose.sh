@@ -547,7 +547,11 @@ for line in open(sys.argv[1], errors="replace"):
     # Counted only when it came over TLS with the exporting service's own certificate.
     if r.get("items", 0) > 0 and r.get("transport") == "tls":
         for s in r.get("services", []):
-            if f"spiffe://doxwatch/service/{s.removeprefix('doxwatch-')}" in r.get("client", []):
+            # gRPC lists the certificate's URI SAN, or (older versions) only its DNS names: each
+            # service's certificate alone carries its identity and its own name.
+            name = s.removeprefix("doxwatch-")
+            client = r.get("client", [])
+            if f"spiffe://doxwatch/service/{name}" in client or name in client:
                 seen.add((r["signal"], s))
 print(" ".join(f"{sig}:doxwatch-{s}" for s in sys.argv[2:] for sig in ("traces", "metrics") if (sig, f"doxwatch-{s}") not in seen))
 PY

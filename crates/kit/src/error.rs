@@ -83,6 +83,7 @@ impl From<crate::idempotency::IdempotencyError> for Error {
             IdempotencyError::Reused(id) => Error::RequestIdReused(id),
             IdempotencyError::Store(e) => e.into(),
             IdempotencyError::Decode(e) => Error::internal(e),
+            IdempotencyError::Sealed(e) => Error::internal(e),
         }
     }
 }

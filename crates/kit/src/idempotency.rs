@@ -1,7 +1,9 @@
 //! Request ids (AIP-155): the first response to a `request_id` is stored in the same transaction
 //! as the change it reports, so a retry replays it and never applies the change twice. The same id
 //! with a different payload is refused. A request id belongs to its caller: it is stored with the
-//! caller's key, so one caller can neither replay nor block another's.
+//! caller's key, so one caller can neither replay nor block another's. Stored answers hold personal
+//! data (a created case comes back whole), so they are sealed with the store's keys, bound to
+//! their request id, and deleted after their retention.
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -32,7 +34,12 @@ pub enum IdempotencyError {
     Store(#[from] sqlx::Error),
     #[error("the stored response cannot be decoded")]
     Decode(#[from] prost::DecodeError),
+    #[error("the stored response cannot be sealed or opened")]
+    Sealed(#[from] crate::sealing::SealError),
 }
+
+/// The sealed column, as its values' associated data names it.
+const RESPONSE: &str = "idempotency_keys.response";
 
 impl RequestKey {
     /// `None` when the client sent no `request_id`. `request` must be the request with its
@@ -58,7 +65,11 @@ impl RequestKey {
 }
 
 /// The response first given to this request id, if there was one.
-pub async fn replay<R: Message + Default>(tx: &mut Tx, key: &RequestKey) -> Result<Option<R>, IdempotencyError> {
+pub async fn replay<R: Message + Default>(
+    tx: &mut Tx,
+    keys: &crate::sealing::Keyring,
+    key: &RequestKey,
+) -> Result<Option<R>, IdempotencyError> {
     let row: Option<(Vec<u8>, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE request_id = $1")
             .bind(&key.stored)
@@ -68,7 +79,15 @@ pub async fn replay<R: Message + Default>(tx: &mut Tx, key: &RequestKey) -> Resu
     match row {
         None => Ok(None),
         Some((hash, _)) if hash != key.hash => Err(IdempotencyError::Reused(key.request_id.clone())),
-        Some((_, response)) => Ok(Some(R::decode(response.as_slice())?)),
+        Some((_, response)) => {
+            // Answers stored before sealing began are plain protobuf, which never starts "DW1".
+            let response = if response.starts_with(b"DW1") {
+                keys.open_bytes(RESPONSE, &key.stored, &response)?
+            } else {
+                response
+            };
+            Ok(Some(R::decode(response.as_slice())?))
+        }
     }
 }
 
@@ -94,10 +113,16 @@ pub async fn claim(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
 
 /// Stores the response to give to a retry in the row [`claim`] made; call it in the transaction
 /// that made the change.
-pub async fn remember<R: Message>(tx: &mut Tx, key: &RequestKey, response: &R) -> Result<(), sqlx::Error> {
+pub async fn remember<R: Message>(
+    tx: &mut Tx,
+    keys: &crate::sealing::Keyring,
+    key: &RequestKey,
+    response: &R,
+) -> Result<(), IdempotencyError> {
+    let sealed = keys.seal_bytes(RESPONSE, &key.stored, &response.encode_to_vec())?;
     on_tx!(tx, c => {
         sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE request_id = $2")
-            .bind(response.encode_to_vec())
+            .bind(sealed)
             .bind(&key.stored)
             .execute(c)
             .await?;

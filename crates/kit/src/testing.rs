@@ -88,6 +88,56 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Where any of `needles` is in this store in plain text (or as the hex of its UTF-8): on
+    /// SQLite, the bytes of the database file and its WAL, which hold every page ever written;
+    /// on PostgreSQL, every row of every table as JSON (binary columns as hex). Names the places.
+    pub async fn plaintext(&self, needles: &[&str]) -> Vec<String> {
+        let forms = |needle: &str| {
+            let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+            vec![needle.to_owned(), hex.clone(), hex.to_uppercase()]
+        };
+        let mut found = Vec::new();
+        match &self.cleanup {
+            Cleanup::Sqlite(dir) => {
+                for entry in std::fs::read_dir(dir.path()).expect("the store's directory") {
+                    let path = entry.expect("a directory entry").path();
+                    let bytes = std::fs::read(&path).expect("a store file");
+                    let text = String::from_utf8_lossy(&bytes);
+                    for needle in needles {
+                        if forms(needle).iter().any(|f| text.contains(f.as_str())) {
+                            found.push(format!("{needle:?} in {}", path.display()));
+                        }
+                    }
+                }
+            }
+            Cleanup::Postgres { .. } => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect to the test database");
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("the tables");
+                for (table,) in tables {
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(&format!("SELECT row_to_json(t)::text FROM \"{table}\" t"))
+                            .fetch_all(&mut conn)
+                            .await
+                            .expect("the rows");
+                    for needle in needles {
+                        if rows.iter().any(|(row,)| forms(needle).iter().any(|f| row.contains(f.as_str()))) {
+                            found.push(format!("{needle:?} in table {table}"));
+                        }
+                    }
+                }
+                let _ = conn.close().await;
+            }
+        }
+        found
+    }
+}
+
 /// DATABASE_URL with its database swapped for `name`, keeping user, password and options.
 fn database_url_for(admin_url: &str, name: &str) -> Option<String> {
     let (base, query) = match admin_url.split_once('?') {

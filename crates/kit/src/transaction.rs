@@ -57,14 +57,14 @@ macro_rules! idempotent {
         let key: Option<$crate::idempotency::RequestKey> = $key;
         $crate::in_transaction!($db, $err, |$tx| {
             if let Some(k) = &key {
-                if let Some(first) = $crate::idempotency::replay(&mut $tx, k).await? {
+                if let Some(first) = $crate::idempotency::replay(&mut $tx, ($db).keyring(), k).await? {
                     return Ok(first);
                 }
                 $crate::idempotency::claim(&mut $tx, k).await?;
             }
             let response = $crate::transaction::typed::<_, $err, _>(async { $body }).await?;
             if let Some(k) = &key {
-                $crate::idempotency::remember(&mut $tx, k, &response).await?;
+                $crate::idempotency::remember(&mut $tx, ($db).keyring(), k, &response).await?;
             }
             Ok(response)
         })

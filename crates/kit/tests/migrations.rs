@@ -56,7 +56,9 @@ async fn request_ids_past_their_retention_are_deleted(db: TestDatabase) {
         let key = RequestKey::new("Test", id, &prost_types::Timestamp::default()).expect("a key");
         let mut tx = store.begin().await.unwrap();
         idempotency::claim(&mut tx, &key).await.unwrap();
-        idempotency::remember(&mut tx, &key, &prost_types::Timestamp { seconds: 1, nanos: 0 }).await.unwrap();
+        idempotency::remember(&mut tx, store.keyring(), &key, &prost_types::Timestamp { seconds: 1, nanos: 0 })
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let eight_days_ago = doxwatch_kit::db::Ts(time::OffsetDateTime::now_utc() - time::Duration::days(8));

@@ -12,7 +12,12 @@ use doxwatch_proto::intake::{self as pb, intake_service_server::IntakeService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{convert, domain::*, service::Intake, store::CaseFilter};
+use crate::{
+    convert,
+    domain::*,
+    service::Intake,
+    store::{CaseFilter, SubjectQuery},
+};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -80,6 +85,7 @@ impl IntakeService for IntakeApi {
             ),
             received_after: validate::optional_time(&mut v, "received_after", req.received_after.as_ref()),
             received_before: validate::optional_time(&mut v, "received_before", req.received_before.as_ref()),
+            subject: subject_query(&mut v, &req.data_subject),
         };
         let fingerprint = page::filter_fingerprint(&filter);
         let after = v.check("page_token", page::decode_token::<Uuid>(&req.page_token, &fingerprint)).flatten();
@@ -275,5 +281,41 @@ impl IntakeService for IntakeApi {
         };
         let figures = self.intake.statistics(t).await?;
         Ok(Response::new(convert::figures_to_proto(&figures, t)))
+    }
+}
+
+/// The longest `data_subject` search, and the most words it may have.
+const MAX_SUBJECT_QUERY_CHARS: usize = 200;
+const MAX_SUBJECT_QUERY_TERMS: usize = 10;
+
+/// ListCases' `data_subject`: a phone number, or the words of a name.
+fn subject_query(v: &mut FieldViolations, text: &str) -> Option<SubjectQuery> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if text.chars().count() > MAX_SUBJECT_QUERY_CHARS {
+        v.add("data_subject", format!("at most {MAX_SUBJECT_QUERY_CHARS} characters"));
+        return None;
+    }
+    let phone_like = text.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if phone_like {
+        return match doxwatch_kit::sealing::phone_digits(text) {
+            Some(digits) => Some(SubjectQuery::Phone(digits)),
+            None => {
+                v.add("data_subject", "a phone number has at least 8 digits");
+                None
+            }
+        };
+    }
+    let terms = doxwatch_kit::sealing::name_terms(text);
+    if terms.is_empty() {
+        v.add("data_subject", "a name needs at least one letter or digit");
+        None
+    } else if terms.len() > MAX_SUBJECT_QUERY_TERMS {
+        v.add("data_subject", format!("at most {MAX_SUBJECT_QUERY_TERMS} words"));
+        None
+    } else {
+        Some(SubjectQuery::Name(terms))
     }
 }

@@ -84,7 +84,7 @@ impl Intake {
                 duplicate_of: None,
                 note: String::new(),
             };
-            store::insert_case(&mut tx, &case, &created).await?;
+            store::insert_case(&mut tx, self.db.keyring(), &case, &created).await?;
             let urls = &case.details.reported_urls;
             if !urls.is_empty() {
                 outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
@@ -103,7 +103,8 @@ impl Intake {
     pub async fn get_case(&self, id: CaseId) -> Result<Case, IntakeError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
-        let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+        let case =
+            store::get_case(&mut tx, self.db.keyring(), id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
         audit::record(&mut tx, Access::Read, &[id.name()], CASE_FIELDS).await?;
         tx.commit().await?;
         Ok(case)
@@ -117,7 +118,7 @@ impl Intake {
         limit: u32,
     ) -> Result<Vec<Case>, IntakeError> {
         let mut tx = self.db.begin().await?;
-        let cases = store::list_cases(&mut tx, filter, after, limit).await?;
+        let cases = store::list_cases(&mut tx, self.db.keyring(), filter, after, limit).await?;
         if !cases.is_empty() {
             let names: Vec<String> = cases.iter().map(|c| c.id.name()).collect();
             audit::record(&mut tx, Access::Read, &names, CASE_FIELDS).await?;
@@ -141,14 +142,16 @@ impl Intake {
             if store::status_head_for_update(&mut tx, id).await?.is_none() {
                 return Err(IntakeError::not_found(id.name()));
             }
-            let mut case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+            let mut case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
             let before = case.details.clone();
             for field in fields {
                 field.apply(changes, &mut case.details);
             }
             let now = doxwatch_kit::timestamp::now();
             let subjects_changed = before.data_subjects != case.details.data_subjects;
-            store::update_details(&mut tx, id, &case.details, subjects_changed, now).await?;
+            store::update_details(&mut tx, self.db.keyring(), id, &case.details, subjects_changed, now).await?;
             let added: Vec<String> =
                 case.details.reported_urls.iter().filter(|u| !before.reported_urls.contains(u)).cloned().collect();
             if !added.is_empty() {
@@ -158,6 +161,7 @@ impl Intake {
             let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
             store::append_event(
                 &mut tx,
+                self.db.keyring(),
                 &CaseEvent {
                     id: Uuid::now_v7(),
                     case: id,
@@ -216,6 +220,7 @@ impl Intake {
             let now = doxwatch_kit::timestamp::now();
             store::append_event(
                 &mut tx,
+                self.db.keyring(),
                 &CaseEvent {
                     id: Uuid::now_v7(),
                     case: id,
@@ -232,7 +237,9 @@ impl Intake {
             )
             .await?;
             store::touch(&mut tx, id, now).await?;
-            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+            let case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
             // The answer is the whole case: the move is a write of its status and a read of the rest.
             audit::record(&mut tx, Access::Write, &[id.name()], &["status"]).await?;
             tracing::info!(case = %id, "case moved");
@@ -252,7 +259,9 @@ impl Intake {
         respond: impl Fn(&CaseEvent) -> R,
     ) -> Result<R, IntakeError> {
         idempotent!(self.db, IntakeError, key, |tx| {
-            let case = store::get_case(&mut tx, id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+            let case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
             if occurred_at < case.received_at {
                 let mut v = FieldViolations::new();
                 v.add("occurred_at", "must not be before the case was received");
@@ -272,7 +281,7 @@ impl Intake {
                 duplicate_of: None,
                 note: note.clone(),
             };
-            store::append_event(&mut tx, &event).await?;
+            store::append_event(&mut tx, self.db.keyring(), &event).await?;
             audit::record(&mut tx, Access::Write, &[id.name()], &["notes"]).await?;
             Ok(respond(&event))
         })
@@ -284,7 +293,7 @@ impl Intake {
         if !store::case_exists(&mut tx, id).await? {
             return Err(IntakeError::not_found(id.name()));
         }
-        let events = store::list_events(&mut tx, id, offset, limit).await?;
+        let events = store::list_events(&mut tx, self.db.keyring(), id, offset, limit).await?;
         audit::record(&mut tx, Access::Read, &[id.name()], &["notes"]).await?;
         tx.commit().await?;
         Ok(events)

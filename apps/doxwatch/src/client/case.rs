@@ -84,6 +84,11 @@ pub struct ListArgs {
     received_after: Option<prost_types::Timestamp>,
     #[arg(long, value_parser = parse_time)]
     received_before: Option<prost_types::Timestamp>,
+    /// Only cases with a data subject who is this person: a phone number, or a name whose every
+    /// word the subject's name has (case and punctuation ignored), e.g. "chan tai man". Has this
+    /// person been doxxed before, in another case?
+    #[arg(long)]
+    subject_like: Option<String>,
     #[command(flatten)]
     page: PageArgs,
     #[command(flatten)]
@@ -205,6 +210,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         data_subject_category: args.category.map_or(0, i32::from),
         received_after: args.received_after,
         received_before: args.received_before,
+        data_subject: args.subject_like.unwrap_or_default(),
     };
     let client = client(&args.client).await?;
     let (cases, next) = pages(args.page.all, |page_token| {

@@ -5,6 +5,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::{Keyring, SealError},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,7 +25,43 @@ pub enum StoreError {
     Decode(#[from] StoreDecodeError),
     #[error("stored data cannot be written")]
     Encode(#[from] serde_json::Error),
+    #[error("personal data cannot be sealed or opened")]
+    Sealed(#[from] SealError),
 }
+
+/// The sealed personal-data columns, as their values' associated data names them.
+pub(crate) const SUMMARY: &str = "cases.summary";
+pub(crate) const COMPLAINANT: &str = "cases.complainant";
+pub(crate) const SUBJECT_NAME: &str = "case_subjects.display_name";
+pub(crate) const SUBJECT_CONTACT: &str = "case_subjects.contact";
+pub(crate) const NOTE: &str = "case_events.note";
+
+/// The record a data subject's sealed values belong to: its case, version and position.
+pub(crate) fn subject_record(case: Uuid, version: i32, position: i32) -> String {
+    format!("{case}/{version}/{position}")
+}
+
+/// Who a ListCases search looks for, as blind indexes match it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum SubjectQuery {
+    /// A data subject whose name has every one of these terms ([`doxwatch_kit::sealing::name_terms`]).
+    Name(Vec<String>),
+    /// A data subject with this phone number ([`doxwatch_kit::sealing::phone_digits`]).
+    Phone(String),
+}
+
+impl SubjectQuery {
+    /// The indexes a matching data subject has, every one of them.
+    fn digests(&self, keys: &Keyring) -> Result<Vec<Vec<u8>>, SealError> {
+        match self {
+            SubjectQuery::Name(terms) => terms.iter().map(|t| keys.blind_index(NAME_TERM, t)).collect(),
+            SubjectQuery::Phone(digits) => Ok(vec![keys.blind_index(PHONE, digits)?]),
+        }
+    }
+}
+
+const NAME_TERM: &str = "name";
+const PHONE: &str = "phone";
 
 /// A case's status as it stands, and when it last changed, for deciding a move.
 pub struct StatusHead {
@@ -41,6 +78,7 @@ pub struct CaseFilter {
     pub category: Option<i32>,
     pub received_after: Option<OffsetDateTime>,
     pub received_before: Option<OffsetDateTime>,
+    pub subject: Option<SubjectQuery>,
 }
 
 /// The status of a case as at `$as_of`, among events recorded before `$recorded_before`. Events
@@ -82,17 +120,24 @@ const CASE_COLUMNS: &str = "c.id, c.kind, c.received_at, c.channel, c.summary, c
 fn with_subjects(inner: &str) -> String {
     format!(
         "SELECT c.*, s.display_name AS subject_name, s.contact AS subject_contact, \
-                s.category AS subject_category, s.hong_kong_nexus AS subject_nexus \
+                s.category AS subject_category, s.hong_kong_nexus AS subject_nexus, \
+                s.version AS subject_version, s.position AS subject_position \
          FROM ({inner}) c \
          LEFT JOIN case_subjects s ON s.case_id = c.id AND s.version = {CURRENT_VERSION} \
          ORDER BY c.id, s.position"
     )
 }
 
-pub async fn insert_case(tx: &mut Tx, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
+pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
     let d = &case.details;
+    let record = case.id.0.to_string();
     let urls = serde_json::to_string(&d.reported_urls)?;
-    let complainant = d.complainant.as_ref().map(rows::complainant_json).transpose()?;
+    let summary = keys.seal_text(SUMMARY, &record, &d.summary)?;
+    let complainant = d
+        .complainant
+        .as_ref()
+        .map(|c| Ok::<_, StoreError>(keys.seal_text(COMPLAINANT, &record, &rows::complainant_json(c)?)?))
+        .transpose()?;
     let disclosed = serde_json::to_string(&d.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     let harm = serde_json::to_string(&d.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     on_tx!(tx, c => {
@@ -105,7 +150,7 @@ pub async fn insert_case(tx: &mut Tx, case: &Case, created: &CaseEvent) -> Resul
         .bind(case.kind.code() as i16)
         .bind(Ts(case.received_at))
         .bind(d.channel.code() as i16)
-        .bind(&d.summary)
+        .bind(&summary)
         .bind(&urls)
         .bind(&complainant)
         .bind(&disclosed)
@@ -116,12 +161,13 @@ pub async fn insert_case(tx: &mut Tx, case: &Case, created: &CaseEvent) -> Resul
         .execute(&mut *c)
         .await?;
     });
-    insert_subjects(tx, case.id, 1, &d.data_subjects, case.create_time).await?;
-    append_event(tx, created).await
+    insert_subjects(tx, keys, case.id, 1, &d.data_subjects, case.create_time).await?;
+    append_event(tx, keys, created).await
 }
 
 async fn insert_subjects(
     tx: &mut Tx,
+    keys: &Keyring,
     case: CaseId,
     version: i32,
     subjects: &[DataSubject],
@@ -136,7 +182,14 @@ async fn insert_subjects(
             .await?;
     });
     for (position, subject) in subjects.iter().enumerate() {
-        let contact = subject.contact.as_ref().map(serde_json::to_string).transpose()?;
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        let record = subject_record(case.0, version, position);
+        let name = keys.seal_text(SUBJECT_NAME, &record, &subject.display_name)?;
+        let contact = subject
+            .contact
+            .as_ref()
+            .map(|c| Ok::<_, StoreError>(keys.seal_text(SUBJECT_CONTACT, &record, &serde_json::to_string(c)?)?))
+            .transpose()?;
         on_tx!(tx, c => {
             sqlx::query(
                 "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
@@ -144,11 +197,46 @@ async fn insert_subjects(
             )
             .bind(case.0)
             .bind(version)
-            .bind(position as i32)
-            .bind(&subject.display_name)
+            .bind(position)
+            .bind(&name)
             .bind(&contact)
             .bind(subject.category.code() as i16)
             .bind(subject.hong_kong_nexus.code() as i16)
+            .execute(&mut *c)
+            .await?;
+        });
+        index_subject(tx, keys, case, version, position, subject).await?;
+    }
+    Ok(())
+}
+
+/// The blind indexes of a data subject: each term of its name, and its phone number.
+async fn index_subject(
+    tx: &mut Tx,
+    keys: &Keyring,
+    case: CaseId,
+    version: i32,
+    position: i32,
+    subject: &DataSubject,
+) -> Result<(), StoreError> {
+    let mut digests = Vec::new();
+    for term in doxwatch_kit::sealing::name_terms(&subject.display_name) {
+        digests.push(keys.blind_index(NAME_TERM, &term)?);
+    }
+    if let Some(digits) = subject.contact.as_ref().and_then(|c| doxwatch_kit::sealing::phone_digits(&c.phone)) {
+        digests.push(keys.blind_index(PHONE, &digits)?);
+    }
+    digests.sort();
+    digests.dedup();
+    for digest in digests {
+        on_tx!(tx, c => {
+            sqlx::query(
+                "INSERT INTO case_subject_terms (case_id, version, position, digest) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(case.0)
+            .bind(version)
+            .bind(position)
+            .bind(&digest)
             .execute(&mut *c)
             .await?;
         });
@@ -156,7 +244,8 @@ async fn insert_subjects(
     Ok(())
 }
 
-pub async fn append_event(tx: &mut Tx, e: &CaseEvent) -> Result<(), StoreError> {
+pub async fn append_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), StoreError> {
+    let note = keys.seal_text(NOTE, &e.id.to_string(), &e.note)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO case_events (id, case_id, kind, actor, occurred_at, record_time, from_status, to_status, \
@@ -172,7 +261,7 @@ pub async fn append_event(tx: &mut Tx, e: &CaseEvent) -> Result<(), StoreError> 
         .bind(e.to_status.map_or(0, CaseStatus::code) as i16)
         .bind(e.closure_reason.map_or(0, ClosureReason::code) as i16)
         .bind(e.duplicate_of.map(|d| d.0))
-        .bind(&e.note)
+        .bind(&note)
         .execute(c)
         .await?;
     });
@@ -212,13 +301,20 @@ pub async fn case_exists(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
 /// when they changed, so that earlier statistics stay reproducible.
 pub async fn update_details(
     tx: &mut Tx,
+    keys: &Keyring,
     id: CaseId,
     details: &CaseDetails,
     subjects_changed: bool,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    let record = id.0.to_string();
     let urls = serde_json::to_string(&details.reported_urls)?;
-    let complainant = details.complainant.as_ref().map(rows::complainant_json).transpose()?;
+    let summary = keys.seal_text(SUMMARY, &record, &details.summary)?;
+    let complainant = details
+        .complainant
+        .as_ref()
+        .map(|c| Ok::<_, StoreError>(keys.seal_text(COMPLAINANT, &record, &rows::complainant_json(c)?)?))
+        .transpose()?;
     let disclosed = serde_json::to_string(&details.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     let harm = serde_json::to_string(&details.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     on_tx!(tx, c => {
@@ -228,7 +324,7 @@ pub async fn update_details(
         )
         .bind(id.0)
         .bind(details.channel.code() as i16)
-        .bind(&details.summary)
+        .bind(&summary)
         .bind(&urls)
         .bind(&complainant)
         .bind(&disclosed)
@@ -244,7 +340,7 @@ pub async fn update_details(
                 .fetch_one(c)
                 .await?
         });
-        insert_subjects(tx, id, version.0 + 1, &details.data_subjects, now).await?;
+        insert_subjects(tx, keys, id, version.0 + 1, &details.data_subjects, now).await?;
     }
     Ok(())
 }
@@ -257,7 +353,7 @@ pub async fn touch(tx: &mut Tx, id: CaseId, now: OffsetDateTime) -> Result<(), S
     Ok(())
 }
 
-pub async fn get_case(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreError> {
+pub async fn get_case(tx: &mut Tx, keys: &Keyring, id: CaseId) -> Result<Option<Case>, StoreError> {
     let inner = format!(
         "SELECT {CASE_COLUMNS}, {} AS status, {} AS closure_reason FROM cases c WHERE c.id = $1",
         status_as_at!("$2", "$2"),
@@ -267,16 +363,32 @@ pub async fn get_case(tx: &mut Tx, id: CaseId) -> Result<Option<Case>, StoreErro
     let rows: Vec<CaseRow> = on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(id.0).bind(Ts::max()).fetch_all(c).await?
     });
-    Ok(decode_case(rows)?.into_iter().next())
+    Ok(decode_case(keys, rows)?.into_iter().next())
 }
 
 /// A page of cases after `after` (in id order, which is record order).
 pub async fn list_cases(
     tx: &mut Tx,
+    keys: &Keyring,
     filter: &CaseFilter,
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<Vec<Case>, StoreError> {
+    // A data subject of the case's current version with every index the search asks for.
+    let digests = filter.subject.as_ref().map(|q| q.digests(keys)).transpose()?.unwrap_or_default();
+    let subject = if digests.is_empty() {
+        String::new()
+    } else {
+        let placeholders: Vec<String> = (0..digests.len()).map(|i| format!("${}", i + 9)).collect();
+        format!(
+            "AND c.id IN (SELECT t.case_id FROM case_subject_terms t \
+                          WHERE t.digest IN ({}) \
+                            AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
+                          GROUP BY t.case_id, t.position HAVING COUNT(DISTINCT t.digest) = {})",
+            placeholders.join(", "),
+            digests.len()
+        )
+    };
     let inner = format!(
         "SELECT {CASE_COLUMNS}, {status} AS status, {closure} AS closure_reason FROM cases c \
          WHERE c.id > $1 \
@@ -285,6 +397,7 @@ pub async fn list_cases(
            AND ($4 = 0 OR EXISTS (SELECT 1 FROM case_subjects s WHERE s.case_id = c.id AND s.category = $4 \
                                   AND s.version = {CURRENT_VERSION})) \
            AND c.received_at >= $5 AND c.received_at < $6 \
+           {subject} \
          ORDER BY c.id LIMIT $7",
         status = status_as_at!("$8", "$8"),
         closure = closure_as_at!("$8", "$8"),
@@ -292,7 +405,7 @@ pub async fn list_cases(
     let sql = with_subjects(&inner);
     let min = Ts(time::macros::datetime!(1900-01-01 0:00 UTC));
     let rows: Vec<CaseRow> = on_tx!(tx, c => {
-        sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
             .bind(after.unwrap_or(Uuid::nil()))
             .bind(filter.kind.unwrap_or(0) as i16)
             .bind(filter.status.unwrap_or(0) as i16)
@@ -300,15 +413,23 @@ pub async fn list_cases(
             .bind(filter.received_after.map_or(min, Ts))
             .bind(filter.received_before.map_or(Ts::max(), Ts))
             .bind(i64::from(limit))
-            .bind(Ts::max())
-            .fetch_all(c)
-            .await?
+            .bind(Ts::max());
+        for digest in &digests {
+            query = query.bind(digest.as_slice());
+        }
+        query.fetch_all(c).await?
     });
-    Ok(decode_case(rows)?)
+    Ok(decode_case(keys, rows)?)
 }
 
 /// A page of a case's timeline, in business-time order.
-pub async fn list_events(tx: &mut Tx, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, StoreError> {
+pub async fn list_events(
+    tx: &mut Tx,
+    keys: &Keyring,
+    id: CaseId,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<CaseEvent>, StoreError> {
     let rows: Vec<EventRow> = on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT id, case_id, kind, actor, occurred_at, record_time, from_status, to_status, closure_reason, \
@@ -320,7 +441,7 @@ pub async fn list_events(tx: &mut Tx, id: CaseId, offset: u64, limit: u32) -> Re
         .fetch_all(c)
         .await?
     });
-    rows.into_iter().map(decode_event).collect::<Result<_, _>>().map_err(Into::into)
+    rows.into_iter().map(|row| decode_event(keys, row)).collect::<Result<_, _>>().map_err(Into::into)
 }
 
 /// One row per (case, data subject category) of the cases received by `as_of` and recorded before

@@ -1,7 +1,10 @@
 //! Rows as the store returns them, and their decoding into domain values. A stored value the
 //! domain does not know is an error, never a silent default.
 
-use doxwatch_kit::db::Ts;
+use doxwatch_kit::{
+    db::Ts,
+    sealing::{Keyring, SealError},
+};
 use uuid::Uuid;
 
 use crate::domain::*;
@@ -10,6 +13,8 @@ use crate::domain::*;
 pub enum StoreDecodeError {
     #[error("{column} holds {value}, which is not a known value")]
     UnknownCode { column: &'static str, value: i64 },
+    #[error("a sealed value cannot be opened")]
+    Sealed(#[from] SealError),
     #[error("{column} holds malformed JSON")]
     Json {
         column: &'static str,
@@ -75,29 +80,42 @@ pub(super) struct CaseRow {
     subject_contact: Option<String>,
     subject_category: Option<i16>,
     subject_nexus: Option<i16>,
+    subject_version: Option<i32>,
+    subject_position: Option<i32>,
 }
 
 /// Folds rows (ordered by case, then subject position) into cases.
-pub(super) fn decode_case(rows: Vec<CaseRow>) -> Result<Vec<Case>, StoreDecodeError> {
+pub(super) fn decode_case(keys: &Keyring, rows: Vec<CaseRow>) -> Result<Vec<Case>, StoreDecodeError> {
     let mut cases: Vec<Case> = Vec::new();
     for row in rows {
         let subject = match (row.subject_name, row.subject_category, row.subject_nexus) {
-            (Some(display_name), Some(category), Some(nexus)) => Some(DataSubject {
-                display_name,
-                contact: row.subject_contact.as_deref().map(|c| json(c, "case_subjects.contact")).transpose()?,
-                category: code(category, DataSubjectCategory::from_code, "case_subjects.category")?,
-                hong_kong_nexus: code(nexus, HongKongNexus::from_code, "case_subjects.hong_kong_nexus")?,
-            }),
+            (Some(name), Some(category), Some(nexus)) => {
+                let record =
+                    super::subject_record(row.id, row.subject_version.unwrap_or(0), row.subject_position.unwrap_or(0));
+                let contact = row
+                    .subject_contact
+                    .as_deref()
+                    .map(|c| keys.open_text(super::SUBJECT_CONTACT, &record, c))
+                    .transpose()?;
+                Some(DataSubject {
+                    display_name: keys.open_text(super::SUBJECT_NAME, &record, &name)?,
+                    contact: contact.as_deref().map(|c| json(c, "case_subjects.contact")).transpose()?,
+                    category: code(category, DataSubjectCategory::from_code, "case_subjects.category")?,
+                    hong_kong_nexus: code(nexus, HongKongNexus::from_code, "case_subjects.hong_kong_nexus")?,
+                })
+            }
             _ => None,
         };
         if let Some(last) = cases.last_mut().filter(|c| c.id.0 == row.id) {
             last.details.data_subjects.extend(subject);
             continue;
         }
+        let record = row.id.to_string();
         let complainant = match row.complainant.as_deref() {
             None => None,
-            Some(text) => {
-                let stored: StoredComplainant = json(text, "cases.complainant")?;
+            Some(sealed) => {
+                let text = keys.open_text(super::COMPLAINANT, &record, sealed)?;
+                let stored: StoredComplainant = json(&text, "cases.complainant")?;
                 Some(Complainant {
                     display_name: stored.display_name,
                     relationship: ComplainantRelationship::from_code(stored.relationship).ok_or(
@@ -117,7 +135,7 @@ pub(super) fn decode_case(rows: Vec<CaseRow>) -> Result<Vec<Case>, StoreDecodeEr
             received_at: row.received_at.0,
             details: CaseDetails {
                 channel: code(row.channel, IntakeChannel::from_code, "cases.channel")?,
-                summary: row.summary,
+                summary: keys.open_text(super::SUMMARY, &record, &row.summary)?,
                 reported_urls: json(&row.reported_urls, "cases.reported_urls")?,
                 data_subjects: subject.into_iter().collect(),
                 complainant,
@@ -153,7 +171,8 @@ pub(super) struct EventRow {
     note: String,
 }
 
-pub(super) fn decode_event(row: EventRow) -> Result<CaseEvent, StoreDecodeError> {
+pub(super) fn decode_event(keys: &Keyring, row: EventRow) -> Result<CaseEvent, StoreDecodeError> {
+    let note = keys.open_text(super::NOTE, &row.id.to_string(), &row.note)?;
     Ok(CaseEvent {
         id: row.id,
         case: CaseId(row.case_id),
@@ -165,7 +184,7 @@ pub(super) fn decode_event(row: EventRow) -> Result<CaseEvent, StoreDecodeError>
         to_status: optional_code(row.to_status, CaseStatus::from_code, "case_events.to_status")?,
         closure_reason: optional_code(row.closure_reason, ClosureReason::from_code, "case_events.closure_reason")?,
         duplicate_of: row.duplicate_of.map(CaseId),
-        note: row.note,
+        note,
     })
 }
 

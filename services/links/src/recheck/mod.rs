@@ -164,19 +164,18 @@ impl Rechecker {
     ) -> Result<R, LinksError> {
         if let Some(k) = &key {
             let mut tx = self.db.begin_read().await?;
-            if let Some(first) = idempotency::replay(&mut tx, k).await? {
+            if let Some(first) = idempotency::replay(&mut tx, self.db.keyring(), k).await? {
                 return Ok(first);
             }
         }
         let response = respond(&self.round().await?);
         if let Some(k) = &key {
             let mut tx = self.db.begin().await?;
-            let stored = match idempotency::claim(&mut tx, k).await {
-                Ok(()) => idempotency::remember(&mut tx, k, &response).await,
-                Err(e) => Err(e),
-            };
-            match stored {
-                Ok(()) => tx.commit().await?,
+            match idempotency::claim(&mut tx, k).await {
+                Ok(()) => {
+                    idempotency::remember(&mut tx, self.db.keyring(), k, &response).await?;
+                    tx.commit().await?;
+                }
                 // A concurrent retry of the same request finished first; its round stands too.
                 Err(e) if is_unique_violation(&e) => {}
                 Err(e) => return Err(e.into()),

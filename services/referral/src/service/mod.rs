@@ -84,7 +84,7 @@ impl Referrals {
     async fn replayed<R: Message + Default>(&self, key: Option<&RequestKey>) -> Result<Option<R>, ReferralError> {
         let Some(key) = key else { return Ok(None) };
         let mut tx = self.db.begin_read().await?;
-        Ok(idempotency::replay(&mut tx, key).await?)
+        Ok(idempotency::replay(&mut tx, self.db.keyring(), key).await?)
     }
 
     /// Where the case will stand once this service's effects still on their way have arrived:
