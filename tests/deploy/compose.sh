@@ -506,6 +506,8 @@ check_postgres_tls() {
     if timeout 60 docker run --rm --network "${project}_backend" --read-only --user 10001:10001 \
         -v "$pki/ca.pem:/run/secrets/doxwatch_ca:ro" -v "$pki/jwks.json:/run/secrets/doxwatch_jwks:ro" \
         -v "$pki/services/intake.pem:/run/secrets/intake_tls_cert:ro" -v "$pki/services/intake.key:/run/secrets/intake_tls_key:ro" \
+        -v "$pki/audit/intake.key:/run/secrets/intake_audit_key:ro" -v "$pki/encryption/intake.key:/run/secrets/intake_encryption_key:ro" \
+        -e DOXWATCH_AUDIT_KEY_FILE=/run/secrets/intake_audit_key -e DOXWATCH_ENCRYPTION_KEY_FILE=/run/secrets/intake_encryption_key \
         -e DOXWATCH_TLS_CA_FILE=/run/secrets/doxwatch_ca -e DOXWATCH_TOKEN_JWKS=/run/secrets/doxwatch_jwks \
         -e DOXWATCH_TLS_CERT_FILE=/run/secrets/intake_tls_cert -e DOXWATCH_TLS_KEY_FILE=/run/secrets/intake_tls_key \
         -e DOXWATCH_LISTEN=127.0.0.1:50051 \

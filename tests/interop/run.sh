@@ -72,6 +72,7 @@ NO_COLOR=1 DOXWATCH_LISTEN=$addr DOXWATCH_DATABASE_URL="sqlite://$work/intake.db
     DOXWATCH_TLS_CA_FILE="$pki/ca.pem" \
     DOXWATCH_TLS_CERT_FILE="$pki/services/intake.pem" DOXWATCH_TLS_KEY_FILE="$pki/services/intake.key" \
     DOXWATCH_TOKEN_JWKS="$pki/jwks.json" \
+    DOXWATCH_AUDIT_KEY_FILE="$pki/audit/intake.key" DOXWATCH_ENCRYPTION_KEY_FILE="$pki/encryption/intake.key" \
     "$bin" serve intake >"$work/server.log" 2>&1 &
 server_pid=$!
 
