@@ -42,7 +42,7 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
     });
     assert_eq!(
         applied,
-        vec![(1,), (2,), (1000001,), (1000002,), (1000003,)],
+        vec![(1,), (2,), (3,), (1000001,), (1000002,), (1000003,), (1000004,)],
         "the kit's migration is recorded, the old one kept"
     );
     store.close().await;
@@ -52,6 +52,9 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
 async fn request_ids_past_their_retention_are_deleted(db: TestDatabase) {
     use doxwatch_kit::idempotency::{self, RequestKey};
     let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("a fresh store");
+    let kek = doxwatch_kit::sealing::Kek::from_base64(&doxwatch_kit::sealing::Kek::generate().unwrap()).unwrap();
+    let keys = doxwatch_kit::sealing::Keyring::open(&store, &kek).await.expect("the store's data keys");
+    let store = store.with_keyring(keys);
     for id in ["old", "new"] {
         let key = RequestKey::new("Test", id, &prost_types::Timestamp::default()).expect("a key");
         let mut tx = store.begin().await.unwrap();
