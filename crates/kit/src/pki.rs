@@ -123,12 +123,17 @@ impl Authority {
             }
         }
         params.extended_key_usages = usages;
+        self.sign(params, &key, lifetime)
+    }
+
+    /// Signs `params` for `key`, valid from five minutes ago (clock skew) for `lifetime`.
+    fn sign(&self, mut params: CertificateParams, key: &KeyPair, lifetime: Duration) -> Result<Issued, PkiError> {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
         let now = OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + lifetime;
-        let cert = params.signed_by(&key, &self.issuer)?;
+        let cert = params.signed_by(key, &self.issuer)?;
         Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
 
@@ -146,13 +151,7 @@ impl Authority {
             params.subject_alt_names.push(host_san(host)?);
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.use_authority_key_identifier_extension = true;
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::minutes(5);
-        params.not_after = now + lifetime;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        self.sign(params, &key, lifetime)
     }
 }
 
