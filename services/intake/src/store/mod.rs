@@ -133,11 +133,7 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     let record = case.id.0.to_string();
     let urls = serde_json::to_string(&d.reported_urls)?;
     let summary = keys.seal_text(SUMMARY, &record, &d.summary)?;
-    let complainant = d
-        .complainant
-        .as_ref()
-        .map(|c| Ok::<_, StoreError>(keys.seal_text(COMPLAINANT, &record, &rows::complainant_json(c)?)?))
-        .transpose()?;
+    let complainant = sealed_complainant(keys, &record, d.complainant.as_ref())?;
     let disclosed = serde_json::to_string(&d.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     let harm = serde_json::to_string(&d.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     on_tx!(tx, c => {
@@ -163,6 +159,11 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     });
     insert_subjects(tx, keys, case.id, 1, &d.data_subjects, case.create_time).await?;
     append_event(tx, keys, created).await
+}
+
+/// A case's complainant as its sealed column holds it.
+fn sealed_complainant(keys: &Keyring, record: &str, c: Option<&Complainant>) -> Result<Option<String>, StoreError> {
+    c.map(|c| Ok(keys.seal_text(COMPLAINANT, record, &rows::complainant_json(c)?)?)).transpose()
 }
 
 async fn insert_subjects(
@@ -310,11 +311,7 @@ pub async fn update_details(
     let record = id.0.to_string();
     let urls = serde_json::to_string(&details.reported_urls)?;
     let summary = keys.seal_text(SUMMARY, &record, &details.summary)?;
-    let complainant = details
-        .complainant
-        .as_ref()
-        .map(|c| Ok::<_, StoreError>(keys.seal_text(COMPLAINANT, &record, &rows::complainant_json(c)?)?))
-        .transpose()?;
+    let complainant = sealed_complainant(keys, &record, details.complainant.as_ref())?;
     let disclosed = serde_json::to_string(&details.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     let harm = serde_json::to_string(&details.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     on_tx!(tx, c => {
