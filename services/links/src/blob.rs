@@ -2,15 +2,24 @@
 //! deployment can put an object store where the local directory is. Nothing partial is ever
 //! visible: bytes go to a temporary object first and appear under their SHA-256 only once they
 //! are complete and on disk.
+//!
+//! A capture holds what a doxxer published, so its bytes are sealed before they reach the disk:
+//! a file is a header (a magic and a random file id) and frames of at most [`FRAME`] plaintext
+//! bytes, each sealed with AES-256-GCM under the store's data keys, its associated data naming
+//! the file, the frame's position and whether it is the last, so that frames cannot be reordered,
+//! moved between files or cut off unseen. A blob keeps the SHA-256 of its plaintext as its name;
+//! the evidence service checks the bytes against it after they are opened. Files stored before
+//! sealing began are read as they are.
 
 use std::{
     path::{Path, PathBuf},
     pin::Pin,
 };
 
+use doxwatch_kit::sealing::Keyring;
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::domain::Sha256Digest;
 
@@ -41,7 +50,7 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Starts a new blob. Its bytes are visible only after [`BlobWriter::commit`]; a writer
     /// dropped before that leaves nothing behind.
     async fn begin(&self) -> Result<Box<dyn BlobWriter>, BlobError>;
-    /// The bytes stored under `sha256`, as stored (the caller verifies them), or `None`.
+    /// The bytes stored under `sha256`, opened (the caller verifies them), or `None`.
     async fn get(&self, sha256: &Sha256Digest) -> Result<Option<BlobStream>, BlobError>;
     async fn exists(&self, sha256: &Sha256Digest) -> Result<bool, BlobError>;
 }
@@ -57,13 +66,26 @@ pub trait BlobWriter: Send {
 }
 
 /// Blobs as files in a directory: `sha256/<2 hex>/<2 hex>/<64 hex>`, written to `tmp/` first and
-/// renamed into place (atomic on one file system), read-only once stored.
+/// renamed into place (atomic on one file system), read-only once stored, sealed with `keys`.
 #[derive(Debug, Clone)]
 pub struct LocalBlobStore {
     root: PathBuf,
+    keys: Keyring,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The most plaintext bytes one sealed frame holds.
+pub const FRAME: usize = 64 * 1024;
+/// What a sealed file starts with, before its 16-byte file id.
+const MAGIC: &[u8; 8] = b"DWEVID1\n";
+const HEADER_LEN: usize = MAGIC.len() + 16;
+/// A frame's header: whether it is the last (1) or not (0), and its sealed length.
+const FRAME_HEADER_LEN: usize = 5;
+/// What sealing adds to a frame: format, key id, nonce and tag.
+const SEAL_OVERHEAD: usize = 3 + 4 + 12 + 16;
+/// The field sealed frames are bound to.
+const FIELD: &str = "evidence_bytes";
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BlobError {
     let path = path.display().to_string();
@@ -71,9 +93,10 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BlobE
 }
 
 impl LocalBlobStore {
-    /// Opens the store at `root`, clearing what interrupted writes left in `tmp/`. Directories
-    /// are created with the first blob, so a replica that never stores evidence leaves none.
-    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
+    /// Opens the store at `root`, sealing with `keys`, clearing what interrupted writes left in
+    /// `tmp/`. Directories are created with the first blob, so a replica that never stores
+    /// evidence leaves none.
+    pub async fn open(root: impl Into<PathBuf>, keys: Keyring) -> Result<Self, BlobError> {
         let root = root.into();
         let tmp = root.join("tmp");
         if tokio::fs::try_exists(&tmp).await.unwrap_or(false) {
@@ -92,7 +115,7 @@ impl LocalBlobStore {
                 }
             }
         }
-        Ok(Self { root })
+        Ok(Self { root, keys })
     }
 
     /// Where the blob with this digest is (or would be) kept.
@@ -114,43 +137,50 @@ impl BlobStore for LocalBlobStore {
         private_dir(&tmp).await?;
         let path = tmp.join(format!("{}.part", uuid::Uuid::now_v7()));
         // Captures hold what a doxxer published: readable by the service alone.
-        let file = tokio::fs::OpenOptions::new()
+        let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
             .await
             .map_err(io("create", &path))?;
-        Ok(Box::new(LocalWriter {
+        let file_id = uuid::Uuid::now_v7();
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(file_id.as_bytes());
+        // Dropped without a commit, the writer removes the file, header and all.
+        let mut writer = LocalWriter {
             store: self.clone(),
-            file: Some(file),
+            file: None,
             path,
             hasher: Sha256::new(),
             size: 0,
             done: false,
-        }))
+            file_id,
+            pending: Vec::with_capacity(FRAME),
+            frames: 0,
+        };
+        file.write_all(&header).await.map_err(io("write", &writer.path))?;
+        writer.file = Some(file);
+        Ok(Box::new(writer))
     }
 
     async fn get(&self, sha256: &Sha256Digest) -> Result<Option<BlobStream>, BlobError> {
         let path = self.path_of(sha256);
-        let file = match tokio::fs::File::open(&path).await {
+        let mut file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io("open", &path)(e)),
         };
-        let stream = futures::stream::unfold(Some((file, path)), |state| async move {
-            let (mut file, path) = state?;
-            let mut buf = vec![0u8; READ_CHUNK];
-            match file.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(buf), Some((file, path))))
-                }
-                Err(e) => Some((Err(io("read", &path)(e)), None)),
-            }
-        });
-        Ok(Some(stream.boxed()))
+        let mut header = vec![0u8; HEADER_LEN];
+        let read = read_up_to(&mut file, &mut header).await.map_err(io("read", &path))?;
+        header.truncate(read);
+        if read == HEADER_LEN && header.starts_with(MAGIC) {
+            let file_id = uuid::Uuid::from_slice(&header[MAGIC.len()..]).unwrap_or_default();
+            return Ok(Some(opened(self.keys.clone(), file, path, file_id)));
+        }
+        // Stored before sealing began: the bytes as they are, those already read first.
+        let first = futures::stream::iter((!header.is_empty()).then(|| Ok(header)));
+        Ok(Some(first.chain(plain(file, path)).boxed()))
     }
 
     async fn exists(&self, sha256: &Sha256Digest) -> Result<bool, BlobError> {
@@ -159,41 +189,155 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
+/// Reads into `buf` until it is full or the file ends; returns how much was read.
+async fn read_up_to(file: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// The rest of a file as it is.
+fn plain(file: tokio::fs::File, path: PathBuf) -> BlobStream {
+    futures::stream::unfold(Some((file, path)), |state| async move {
+        let (mut file, path) = state?;
+        let mut buf = vec![0u8; READ_CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(buf), Some((file, path))))
+            }
+            Err(e) => Some((Err(io("read", &path)(e)), None)),
+        }
+    })
+    .boxed()
+}
+
+/// The associated record of frame `index` of the file `file_id`.
+fn frame_record(file_id: &uuid::Uuid, index: u64, last: bool) -> String {
+    format!("{file_id}/{index}/{}", if last { "last" } else { "more" })
+}
+
+/// The plaintext of a sealed file's frames, in order. A frame that does not open, a frame after
+/// the last or a file that ends before its last frame ends the stream with an error.
+fn opened(keys: Keyring, file: tokio::fs::File, path: PathBuf, file_id: uuid::Uuid) -> BlobStream {
+    struct Reading {
+        keys: Keyring,
+        file: tokio::io::BufReader<tokio::fs::File>,
+        path: PathBuf,
+        file_id: uuid::Uuid,
+        index: u64,
+    }
+    let invalid =
+        |path: &Path, what: &str| io("open", path)(std::io::Error::new(std::io::ErrorKind::InvalidData, what));
+    let state = Reading { keys, file: tokio::io::BufReader::new(file), path, file_id, index: 0 };
+    futures::stream::unfold(Some(state), move |state| async move {
+        let mut r = state?;
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        match read_up_to(&mut r.file, &mut header).await {
+            Ok(FRAME_HEADER_LEN) => {}
+            Ok(_) => return Some((Err(invalid(&r.path, "the sealed file ends before its last frame")), None)),
+            Err(e) => return Some((Err(io("read", &r.path)(e)), None)),
+        }
+        let last = match header[0] {
+            0 => false,
+            1 => true,
+            _ => return Some((Err(invalid(&r.path, "a frame header is damaged")), None)),
+        };
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        if len > FRAME + SEAL_OVERHEAD {
+            return Some((Err(invalid(&r.path, "a frame is longer than any the store writes")), None));
+        }
+        let mut sealed = vec![0u8; len];
+        match read_up_to(&mut r.file, &mut sealed).await {
+            Ok(n) if n == len => {}
+            Ok(_) => return Some((Err(invalid(&r.path, "the sealed file ends inside a frame")), None)),
+            Err(e) => return Some((Err(io("read", &r.path)(e)), None)),
+        }
+        let plaintext = match r.keys.open_bytes(FIELD, &frame_record(&r.file_id, r.index, last), &sealed) {
+            Ok(plaintext) => plaintext,
+            Err(_) => return Some((Err(invalid(&r.path, "a frame does not open under the store's keys")), None)),
+        };
+        if last {
+            let mut rest = [0u8; 1];
+            return match read_up_to(&mut r.file, &mut rest).await {
+                Ok(0) => Some((Ok(plaintext), None)),
+                Ok(_) => Some((Err(invalid(&r.path, "bytes follow the last frame")), None)),
+                Err(e) => Some((Err(io("read", &r.path)(e)), None)),
+            };
+        }
+        r.index += 1;
+        Some((Ok(plaintext), Some(r)))
+    })
+    .boxed()
+}
+
 struct LocalWriter {
     store: LocalBlobStore,
     file: Option<tokio::fs::File>,
     path: PathBuf,
+    /// Of the plaintext.
     hasher: Sha256,
     size: u64,
     done: bool,
+    file_id: uuid::Uuid,
+    /// Plaintext not yet sealed: a frame is sealed once it is known whether it is the last.
+    pending: Vec<u8>,
+    frames: u64,
 }
 
 impl LocalWriter {
-    /// The SHA-256 of a stored file, to tell a good copy from a damaged one.
-    async fn digest_of(path: &Path) -> Result<Sha256Digest, BlobError> {
-        let mut file = tokio::fs::File::open(path).await.map_err(io("open", path))?;
+    /// The SHA-256 of a stored blob's plaintext, to tell a good copy from a damaged one; `None`
+    /// if it cannot be read or opened.
+    async fn digest_of(&self, sha256: &Sha256Digest) -> Option<Sha256Digest> {
+        let mut bytes = self.store.get(sha256).await.ok()??;
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; READ_CHUNK];
-        loop {
-            let n = file.read(&mut buf).await.map_err(io("read", path))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
+        while let Some(chunk) = bytes.next().await {
+            hasher.update(chunk.ok()?);
         }
-        Ok(Sha256Digest(hasher.finalize().into()))
+        Some(Sha256Digest(hasher.finalize().into()))
+    }
+
+    /// Seals `plaintext` as the next frame and writes it.
+    async fn write_frame(&mut self, plaintext: &[u8], last: bool) -> Result<(), BlobError> {
+        let record = frame_record(&self.file_id, self.frames, last);
+        let sealed = self.store.keys.seal_bytes(FIELD, &record, plaintext).map_err(|e| {
+            io("seal", &self.path)(std::io::Error::other(doxwatch_kit::error::CauseChain(&e).to_string()))
+        })?;
+        let len = u32::try_from(sealed.len()).map_err(|_| {
+            io("seal", &self.path)(std::io::Error::new(std::io::ErrorKind::InvalidInput, "a frame too large"))
+        })?;
+        let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + sealed.len());
+        frame.push(u8::from(last));
+        frame.extend_from_slice(&len.to_be_bytes());
+        frame.extend_from_slice(&sealed);
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        file.write_all(&frame).await.map_err(io("write", &self.path))?;
+        self.frames += 1;
+        Ok(())
     }
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for LocalWriter {
     async fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
-        let Some(file) = self.file.as_mut() else {
-            return Ok(());
-        };
-        file.write_all(chunk).await.map_err(io("write", &self.path))?;
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
+        self.pending.extend_from_slice(chunk);
+        // A full frame is sealed only once more bytes follow it: the last frame says it is.
+        while self.pending.len() > FRAME {
+            let rest = self.pending.split_off(FRAME);
+            let frame = std::mem::replace(&mut self.pending, rest);
+            self.write_frame(&frame, false).await?;
+        }
         Ok(())
     }
 
@@ -202,6 +346,8 @@ impl BlobWriter for LocalWriter {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<StoredBlob, BlobError> {
+        let last = std::mem::take(&mut self.pending);
+        self.write_frame(&last, true).await?;
         if let Some(mut file) = self.file.take() {
             file.flush().await.map_err(io("write", &self.path))?;
             // Durable before it is visible: the rename must never expose bytes a crash can lose.
@@ -210,7 +356,7 @@ impl BlobWriter for LocalWriter {
         let sha256 = Sha256Digest(std::mem::take(&mut self.hasher).finalize().into());
         let target = self.store.path_of(&sha256);
         if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            if Self::digest_of(&target).await.ok() == Some(sha256) {
+            if self.digest_of(&sha256).await == Some(sha256) {
                 tokio::fs::remove_file(&self.path).await.map_err(io("remove", &self.path))?;
                 self.done = true;
                 return Ok(StoredBlob { sha256, size: self.size, deduplicated: true });
@@ -254,16 +400,51 @@ impl Drop for LocalWriter {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use doxwatch_kit::{
+        db::{Db, Migrations},
+        sealing::Kek,
+    };
+
     use super::*;
+
+    /// A store under `base`, with data keys of its own.
+    async fn store(base: &Path) -> LocalBlobStore {
+        static NONE: sqlx::migrate::Migrator = sqlx::migrate::Migrator::DEFAULT;
+        let url = format!("sqlite:{}", base.join("keys.db").display());
+        let db = Db::connect(&url, 1, Migrations { postgres: &NONE, sqlite: &NONE }).await.expect("a store");
+        let kek = Kek::from_base64(&Kek::generate().expect("a key")).expect("the key");
+        let keys = Keyring::open(&db, &kek).await.expect("data keys");
+        LocalBlobStore::open(base.join("evidence"), keys).await.expect("the evidence store opens")
+    }
+
+    async fn put(store: &LocalBlobStore, bytes: &[u8], chunk: usize) -> StoredBlob {
+        let mut writer = store.begin().await.expect("a writer");
+        for part in bytes.chunks(chunk) {
+            writer.write(part).await.expect("the bytes are written");
+        }
+        writer.commit().await.expect("the blob is stored")
+    }
+
+    async fn read(store: &LocalBlobStore, sha256: &Sha256Digest) -> Result<Vec<u8>, BlobError> {
+        let mut stream = store.get(sha256).await?.expect("the blob is there");
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    fn writable(path: &Path) {
+        let mut perms = std::fs::metadata(path).expect("metadata").permissions();
+        perms.set_mode(0o600);
+        std::fs::set_permissions(path, perms).expect("made writable");
+    }
 
     #[tokio::test]
     async fn stored_captures_are_readable_by_the_service_alone() {
         let base = tempfile::tempdir().expect("a temporary directory");
-        let root = base.path().join("evidence");
-        let store = LocalBlobStore::open(&root).await.expect("the store opens");
-        let mut writer = store.begin().await.expect("a writer");
-        writer.write(b"a captured post").await.expect("the bytes are written");
-        let stored = writer.commit().await.expect("the blob is stored");
+        let store = store(base.path()).await;
+        let stored = put(&store, b"a captured post", 4).await;
         let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
         let path = store.path_of(&stored.sha256);
         assert_eq!(mode(&path), 0o400, "the capture is read-only and private");
@@ -272,6 +453,93 @@ mod tests {
             assert_eq!(mode(&d), 0o700, "{} is private", d.display());
             dir = d.parent().map(Path::to_path_buf);
         }
-        assert_eq!(mode(&root.join("tmp")), 0o700);
+        assert_eq!(mode(&base.path().join("evidence").join("tmp")), 0o700);
+    }
+
+    #[tokio::test]
+    async fn bytes_are_sealed_on_disk_and_open_as_they_were() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let store = store(base.path()).await;
+        // Three and a bit frames, written in chunks that do not line up with them.
+        let post: Vec<u8> =
+            b"Chan Tai Man, 9123 4567, Flat 3A Block 2 ".iter().copied().cycle().take(3 * FRAME + 1234).collect();
+        let stored = put(&store, &post, 10_000).await;
+        assert_eq!(stored.sha256, Sha256Digest(Sha256::digest(&post).into()), "named by the plaintext's SHA-256");
+        assert_eq!(stored.size, post.len() as u64);
+        let on_disk = std::fs::read(store.path_of(&stored.sha256)).expect("the file");
+        assert!(on_disk.starts_with(MAGIC));
+        assert!(!on_disk.windows(12).any(|w| w == b"Chan Tai Man" || w == b"9123 4567, F"), "no plaintext on disk");
+        assert_eq!(read(&store, &stored.sha256).await.expect("it opens"), post);
+
+        // The same bytes again are the same blob.
+        assert!(put(&store, &post, 777).await.deduplicated);
+        // A one-byte capture and a capture of exactly one frame round-trip too.
+        for bytes in [vec![7u8], vec![1u8; FRAME]] {
+            let stored = put(&store, &bytes, 4096).await;
+            assert_eq!(read(&store, &stored.sha256).await.expect("it opens"), bytes);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_changed_cut_or_extended_file_does_not_open() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let store = store(base.path()).await;
+        let post = vec![42u8; 2 * FRAME + 10];
+        let stored = put(&store, &post, FRAME).await;
+        let path = store.path_of(&stored.sha256);
+        writable(&path);
+        let good = std::fs::read(&path).expect("the file");
+        let frame = FRAME_HEADER_LEN + FRAME + SEAL_OVERHEAD;
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("a flipped byte", {
+                let mut b = good.clone();
+                b[HEADER_LEN + 100] ^= 1;
+                b
+            }),
+            ("the last frame cut off", good[..HEADER_LEN + 2 * frame].to_vec()),
+            ("a byte appended", [good.as_slice(), &[0]].concat()),
+            ("two frames swapped", {
+                let (a, b) = (&good[HEADER_LEN..HEADER_LEN + frame], &good[HEADER_LEN + frame..HEADER_LEN + 2 * frame]);
+                [&good[..HEADER_LEN], b, a, &good[HEADER_LEN + 2 * frame..]].concat()
+            }),
+            ("another file id", {
+                let mut b = good.clone();
+                b[MAGIC.len()] ^= 1;
+                b
+            }),
+        ];
+        for (what, bytes) in cases {
+            std::fs::write(&path, &bytes).expect("the file changed");
+            assert!(read(&store, &stored.sha256).await.is_err(), "{what}: refused");
+        }
+        // Adding the bytes again replaces the damaged copy with a good one.
+        assert!(!put(&store, &post, 999).await.deduplicated);
+        assert_eq!(read(&store, &stored.sha256).await.expect("it opens"), post);
+    }
+
+    #[tokio::test]
+    async fn blobs_stored_before_sealing_are_read_as_they_are() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let store = store(base.path()).await;
+        for legacy in [b"<html>an old capture</html>".to_vec(), b"short".to_vec()] {
+            let sha256 = Sha256Digest(Sha256::digest(&legacy).into());
+            let path = store.path_of(&sha256);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("the directories");
+            std::fs::write(&path, &legacy).expect("a legacy file");
+            assert_eq!(read(&store, &sha256).await.expect("it reads"), legacy);
+        }
+    }
+
+    #[tokio::test]
+    async fn another_stores_keys_do_not_open_a_blob() {
+        let base = tempfile::tempdir().expect("a temporary directory");
+        let ours = store(base.path()).await;
+        let stored = put(&ours, b"a captured post", 64).await;
+        let other_base = tempfile::tempdir().expect("a temporary directory");
+        let theirs = store(other_base.path()).await;
+        let target = theirs.path_of(&stored.sha256);
+        std::fs::create_dir_all(target.parent().expect("a parent")).expect("the directories");
+        std::fs::copy(ours.path_of(&stored.sha256), &target).expect("copied");
+        assert!(read(&theirs, &stored.sha256).await.is_err());
     }
 }

@@ -103,7 +103,7 @@ impl EvidenceService {
                 note: new.note.clone(),
                 record_time: now,
             };
-            evidence::insert_capture(&mut tx, &capture).await?;
+            evidence::insert_capture(&mut tx, self.db.keyring(), &capture).await?;
             let reason = if new.note.is_empty() { "captured".to_owned() } else { new.note.clone() };
             let event = CustodyEvent {
                 id: Uuid::now_v7(),
@@ -113,7 +113,7 @@ impl EvidenceService {
                 reason,
                 occurred_at: now,
             };
-            evidence::insert_custody_event(&mut tx, &event).await?;
+            evidence::insert_custody_event(&mut tx, self.db.keyring(), &event).await?;
             audit::record(&mut tx, Access::Write, &[capture.evidence().name()], &["evidence_bytes"]).await?;
             Ok(respond(&capture))
         })
@@ -131,7 +131,7 @@ impl EvidenceService {
     ) -> Result<(Vec<Capture>, VerifiedStream), LinksError> {
         let captures = {
             let mut tx = self.db.begin_read().await?;
-            evidence::captures_of(&mut tx, name).await?
+            evidence::captures_of(&mut tx, self.db.keyring(), name).await?
         };
         if captures.is_empty() {
             return Err(LinksError::not_found(name.name()));
@@ -166,7 +166,7 @@ impl EvidenceService {
             occurred_at: timestamp::now(),
         };
         doxwatch_kit::in_transaction!(self.db, LinksError, |tx| {
-            evidence::insert_custody_event(&mut tx, &event).await?;
+            evidence::insert_custody_event(&mut tx, self.db.keyring(), &event).await?;
             // A fetch is a read of the captured post: audited with its custody entry, or not at all.
             audit::record(&mut tx, Access::Read, &[evidence.name()], &["evidence_bytes"]).await?;
             Ok(())
@@ -178,15 +178,15 @@ impl EvidenceService {
         if links::existing(&mut tx, &[link]).await?.is_empty() {
             return Err(LinksError::not_found(link.name()));
         }
-        Ok(evidence::list_captures(&mut tx, link, offset, limit).await?)
+        Ok(evidence::list_captures(&mut tx, self.db.keyring(), link, offset, limit).await?)
     }
 
     pub async fn custody(&self, name: EvidenceName, offset: u64, limit: u32) -> Result<Vec<CustodyEvent>, LinksError> {
         let mut tx = self.db.begin_read().await?;
-        if evidence::captures_of(&mut tx, name).await?.is_empty() {
+        if evidence::captures_of(&mut tx, self.db.keyring(), name).await?.is_empty() {
             return Err(LinksError::not_found(name.name()));
         }
-        Ok(evidence::custody_events(&mut tx, name, offset, limit).await?)
+        Ok(evidence::custody_events(&mut tx, self.db.keyring(), name, offset, limit).await?)
     }
 }
 

@@ -70,7 +70,7 @@ impl Application {
         if added > 0 {
             tracing::info!(added, "platforms added from the default registry");
         }
-        let blobs = blob::LocalBlobStore::open(&own.evidence.dir).await?;
+        let blobs = blob::LocalBlobStore::open(&own.evidence.dir, db.keyring().clone()).await?;
         let evidence = evidence::EvidenceService::new(db.clone(), Arc::new(blobs), own.evidence.max_bytes);
         let rechecker = Arc::new(recheck::Rechecker::new(db.clone(), own.recheck.clone())?);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;

@@ -333,7 +333,7 @@ impl Links {
                     recorded_by: actor.name(),
                     record_time: now,
                 };
-                links::insert_observation(&mut tx, &observation).await?;
+                links::insert_observation(&mut tx, self.db.keyring(), &observation).await?;
                 recorded.push(observation);
             }
             Ok(respond(&recorded))
@@ -350,7 +350,7 @@ impl Links {
         if links::existing(&mut tx, &[link]).await?.is_empty() {
             return Err(LinksError::not_found(link.name()));
         }
-        Ok(links::list_observations(&mut tx, link, offset, limit).await?)
+        Ok(links::list_observations(&mut tx, self.db.keyring(), link, offset, limit).await?)
     }
 
     /// The removal figures as at `as_of`, with the platforms and channels they concern.

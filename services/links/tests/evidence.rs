@@ -16,6 +16,7 @@ backend_tests!(
     the_size_limit_mid_stream_leaves_nothing,
     identical_bytes_are_one_blob_and_two_records,
     bad_captures_are_refused_with_every_field_named,
+    captures_notes_and_reasons_are_sealed_at_rest,
 );
 
 const SEEN: &str = "2019-10-01T10:00:00+08:00";
@@ -245,5 +246,63 @@ async fn bad_captures_are_refused_with_every_field_named(db: TestDatabase) {
         pb::GetEvidenceRequest { name: format!("{}/evidence/{}", link.name, "0".repeat(64)), reason: "x".into() };
     assert_eq!(anonymous.get_evidence(request).await.unwrap_err().code(), Code::Unauthenticated);
     assert_eq!(files(&app.evidence_dir), Vec::<std::path::PathBuf>::new());
+    app.stop().await;
+}
+
+async fn captures_notes_and_reasons_are_sealed_at_rest(db: TestDatabase) {
+    const NAME: &str = "Ho Siu Ming";
+    const PHONE: &str = "9876 5432";
+    const NOTE: &str = "posted Ho Siu Ming's daughter's school";
+    const REASON: &str = "bundle for Ho Siu Ming's complaint";
+    let app = spawn_app(&db).await;
+    let mut c = app.client.clone();
+    let link = link(&mut c, "https://lihkg.com/thread/123456/page/1", SEEN).await;
+    // A post larger than one sealed frame, with the victim's details in every part of it.
+    let post: Vec<u8> =
+        format!("<p>{NAME}, tel {PHONE}, Flat 7C</p>").into_bytes().into_iter().cycle().take(150_000).collect();
+    let mut m = metadata(&link.name, "text/html");
+    m.note = NOTE.to_owned();
+    m.request_id = "sealed-capture".to_owned();
+    let stored = add(&mut c, m, &post, 32 * 1024).await.unwrap();
+    assert_eq!(stored.note, NOTE);
+    c.record_observations(pb::RecordObservationsRequest {
+        observations: vec![pb::Observation {
+            link: link.name.clone(),
+            status: pb::LinkStatus::Online as i32,
+            observed_at: Some(ts("2019-10-03T10:00:00+08:00")),
+            vantage: pb::Vantage::InsideHk as i32,
+            source: pb::ObservationSource::OfficerCheck as i32,
+            note: NOTE.to_owned(),
+            ..Default::default()
+        }],
+        request_id: "sealed-observation".to_owned(),
+    })
+    .await
+    .unwrap();
+
+    // Every read gives the words and the bytes back.
+    let (_, fetched) = get(&mut c, &stored.name, REASON).await.unwrap();
+    assert_eq!(fetched, post);
+    assert_eq!(list(&mut c, &link.name).await[0].note, NOTE);
+    let log = custody(&mut c, &stored.name).await;
+    assert_eq!(log.iter().map(|e| e.reason.as_str()).collect::<Vec<_>>(), vec![NOTE, REASON]);
+    let observed = c
+        .list_observations(pb::ListObservationsRequest { link: link.name.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .observations;
+    assert_eq!(observed.iter().map(|o| o.note.as_str()).collect::<Vec<_>>(), vec![NOTE]);
+
+    // Yet neither the store nor the evidence directory holds any of it in plain text.
+    assert_eq!(db.plaintext(&[NAME, PHONE]).await, Vec::<String>::new());
+    let blobs = files(&app.evidence_dir);
+    assert_eq!(blobs.len(), 1);
+    for file in blobs {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in [NAME, PHONE] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {}", file.display());
+        }
+    }
     app.stop().await;
 }

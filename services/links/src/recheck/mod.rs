@@ -270,7 +270,7 @@ impl Rechecker {
                     recorded_by: RECORDED_BY.to_owned(),
                     record_time: now,
                 };
-                links::insert_observation(&mut tx, &observation).await?;
+                links::insert_observation(&mut tx, self.db.keyring(), &observation).await?;
             }
             Ok(true)
         })?;

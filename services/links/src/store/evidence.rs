@@ -4,13 +4,19 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use uuid::Uuid;
 
 use super::{StoreError, code};
 use crate::domain::*;
 
-pub async fn insert_capture(tx: &mut Tx, c: &Capture) -> Result<(), StoreError> {
+/// The fields the officers' words are sealed as: a capture's note, a custody entry's reason.
+const CAPTURE_NOTE: &str = "evidence_captures.note";
+const CUSTODY_REASON: &str = "custody_events.reason";
+
+pub async fn insert_capture(tx: &mut Tx, keys: &Keyring, c: &Capture) -> Result<(), StoreError> {
+    let note = keys.seal_text(CAPTURE_NOTE, &c.id.to_string(), &c.note)?;
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO evidence_captures \
@@ -24,7 +30,7 @@ pub async fn insert_capture(tx: &mut Tx, c: &Capture) -> Result<(), StoreError> 
         .bind(&c.media_type)
         .bind(Ts(c.captured_at))
         .bind(&c.captured_by)
-        .bind(&c.note)
+        .bind(&note)
         .bind(Ts(c.record_time))
         .execute(conn)
         .await?;
@@ -32,7 +38,8 @@ pub async fn insert_capture(tx: &mut Tx, c: &Capture) -> Result<(), StoreError> 
     Ok(())
 }
 
-pub async fn insert_custody_event(tx: &mut Tx, e: &CustodyEvent) -> Result<(), StoreError> {
+pub async fn insert_custody_event(tx: &mut Tx, keys: &Keyring, e: &CustodyEvent) -> Result<(), StoreError> {
+    let reason = keys.seal_text(CUSTODY_REASON, &e.id.to_string(), &e.reason)?;
     on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO custody_events (id, link_id, sha256, kind, actor, reason, occurred_at) \
@@ -43,7 +50,7 @@ pub async fn insert_custody_event(tx: &mut Tx, e: &CustodyEvent) -> Result<(), S
         .bind(e.evidence.sha256.to_hex())
         .bind(e.kind.code() as i16)
         .bind(&e.actor)
-        .bind(&e.reason)
+        .bind(&reason)
         .bind(Ts(e.occurred_at))
         .execute(conn)
         .await?;
@@ -56,7 +63,7 @@ type CaptureRow = (Uuid, Uuid, String, i64, String, Ts, String, String, Ts);
 const CAPTURE_COLUMNS: &str =
     "id, link_id, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time";
 
-fn capture(row: CaptureRow) -> Result<Capture, StoreError> {
+fn capture(keys: &Keyring, row: CaptureRow) -> Result<Capture, StoreError> {
     let (id, link, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time) = row;
     Ok(Capture {
         id,
@@ -67,13 +74,19 @@ fn capture(row: CaptureRow) -> Result<Capture, StoreError> {
         media_type,
         captured_at: captured_at.0,
         captured_by,
-        note,
+        note: keys.open_text(CAPTURE_NOTE, &id.to_string(), &note)?,
         record_time: record_time.0,
     })
 }
 
 /// A link's capture records, oldest capture first.
-pub async fn list_captures(tx: &mut Tx, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Capture>, StoreError> {
+pub async fn list_captures(
+    tx: &mut Tx,
+    keys: &Keyring,
+    link: LinkId,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<Capture>, StoreError> {
     let sql = format!(
         "SELECT {CAPTURE_COLUMNS} FROM evidence_captures WHERE link_id = $1 \
          ORDER BY captured_at, record_time, id LIMIT $2 OFFSET $3"
@@ -81,11 +94,11 @@ pub async fn list_captures(tx: &mut Tx, link: LinkId, offset: u64, limit: u32) -
     let rows: Vec<CaptureRow> = on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(link.0).bind(i64::from(limit)).bind(offset as i64).fetch_all(c).await?
     });
-    rows.into_iter().map(capture).collect()
+    rows.into_iter().map(|row| capture(keys, row)).collect()
 }
 
 /// The capture records of one evidence name, oldest capture first.
-pub async fn captures_of(tx: &mut Tx, evidence: EvidenceName) -> Result<Vec<Capture>, StoreError> {
+pub async fn captures_of(tx: &mut Tx, keys: &Keyring, evidence: EvidenceName) -> Result<Vec<Capture>, StoreError> {
     let sql = format!(
         "SELECT {CAPTURE_COLUMNS} FROM evidence_captures WHERE link_id = $1 AND sha256 = $2 \
          ORDER BY captured_at, record_time, id"
@@ -93,12 +106,13 @@ pub async fn captures_of(tx: &mut Tx, evidence: EvidenceName) -> Result<Vec<Capt
     let rows: Vec<CaptureRow> = on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(evidence.link.0).bind(evidence.sha256.to_hex()).fetch_all(c).await?
     });
-    rows.into_iter().map(capture).collect()
+    rows.into_iter().map(|row| capture(keys, row)).collect()
 }
 
 /// An evidence name's custody log, oldest first.
 pub async fn custody_events(
     tx: &mut Tx,
+    keys: &Keyring,
     evidence: EvidenceName,
     offset: u64,
     limit: u32,
@@ -122,7 +136,7 @@ pub async fn custody_events(
                 evidence,
                 kind: code(kind, CustodyKind::from_code, "custody_events.kind")?,
                 actor,
-                reason,
+                reason: keys.open_text(CUSTODY_REASON, &id.to_string(), &reason)?,
                 occurred_at: occurred_at.0,
             })
         })

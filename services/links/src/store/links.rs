@@ -3,6 +3,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -303,7 +304,11 @@ pub async fn record_removal_requests(
     Ok(recorded)
 }
 
-pub async fn insert_observation(tx: &mut Tx, o: &Observation) -> Result<(), StoreError> {
+/// The field an observation's note is sealed as.
+const OBSERVATION_NOTE: &str = "observations.note";
+
+pub async fn insert_observation(tx: &mut Tx, keys: &Keyring, o: &Observation) -> Result<(), StoreError> {
+    let note = keys.seal_text(OBSERVATION_NOTE, &o.id.to_string(), &o.note)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO observations (id, link_id, status, observed_at, vantage, source, note, recorded_by, record_time) \
@@ -315,7 +320,7 @@ pub async fn insert_observation(tx: &mut Tx, o: &Observation) -> Result<(), Stor
         .bind(Ts(o.observed_at))
         .bind(o.vantage.code() as i16)
         .bind(o.source.code() as i16)
-        .bind(&o.note)
+        .bind(&note)
         .bind(&o.recorded_by)
         .bind(Ts(o.record_time))
         .execute(c)
@@ -326,6 +331,7 @@ pub async fn insert_observation(tx: &mut Tx, o: &Observation) -> Result<(), Stor
 
 pub async fn list_observations(
     tx: &mut Tx,
+    keys: &Keyring,
     link: LinkId,
     offset: u64,
     limit: u32,
@@ -351,7 +357,7 @@ pub async fn list_observations(
                 observed_at: observed_at.0,
                 vantage: code(vantage, Vantage::from_code, "observations.vantage")?,
                 source: code(source, ObservationSource::from_code, "observations.source")?,
-                note,
+                note: keys.open_text(OBSERVATION_NOTE, &id.to_string(), &note)?,
                 recorded_by,
                 record_time: record_time.0,
             })

@@ -17,6 +17,8 @@ pub enum StoreError {
     UnknownCode { column: &'static str, value: i64 },
     #[error("{column} holds {value:?}, which is not valid")]
     Invalid { column: &'static str, value: String },
+    #[error("a sealed value")]
+    Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
 pub(crate) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
