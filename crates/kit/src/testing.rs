@@ -360,6 +360,15 @@ pub fn config(db: &TestDatabase, service: &str) -> ServiceConfig {
 
 /// Peers that answer nowhere. A test names the ones a service calls:
 /// `PeerUrls { links: links.url(), ..no_peers() }`.
+/// `db` with data keys of its own, under a key-encryption key made for the test: what a store a
+/// test opens directly (not through its service) needs to seal.
+pub async fn with_fresh_keys(db: crate::db::Db) -> crate::db::Db {
+    let kek = crate::sealing::Kek::from_base64(&crate::sealing::Kek::generate().expect("a key"))
+        .expect("the key-encryption key");
+    let keys = crate::sealing::Keyring::open(&db, &kek).await.expect("the store's data keys");
+    db.with_keyring(keys)
+}
+
 pub fn no_peers() -> PeerUrls {
     let nowhere = format!("https://127.0.0.1:{}", unused_port());
     PeerUrls { intake: nowhere.clone(), links: nowhere.clone(), liaison: nowhere.clone(), referral: nowhere }

@@ -14,12 +14,14 @@ const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE
 
 async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
     let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("a fresh store");
+    let kek = doxwatch_kit::sealing::Kek::from_base64(&doxwatch_kit::sealing::Kek::generate().unwrap()).unwrap();
+    let keys = doxwatch_kit::sealing::Keyring::open(&store, &kek).await.expect("the store's data keys");
     let mut tx = store.begin().await.unwrap();
     let effect =
         outbox::Effect::new("links", "/doxwatch.links.v1.LinksService/RegisterLinks", "cases/1".into(), |id| {
             doxwatch_proto::links::RegisterLinksRequest { registrations: vec![], request_id: id }
         });
-    outbox::enqueue(&mut tx, effect).await.unwrap();
+    outbox::enqueue(&mut tx, &keys, effect).await.unwrap();
     tx.commit().await.unwrap();
     // Make it look as an older store does: the service's own outbox migration applied, the kit's not.
     on_pool!(store.write(), p => {

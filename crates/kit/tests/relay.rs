@@ -41,13 +41,15 @@ impl Deliver for RecordingPeer {
 
 async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase) {
     let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
-    let store = Db::connect(db.url(), 5, migrations).await.expect("store");
+    let store =
+        doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let messages = 300u32;
     let keys = 15u32;
     for n in 0..messages {
         let mut tx = store.begin().await.unwrap();
         outbox::enqueue(
             &mut tx,
+            store.keyring(),
             Effect {
                 id: uuid::Uuid::now_v7(),
                 peer: "links",
@@ -66,7 +68,8 @@ async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase)
     let (stop, stopped) = watch::channel(false);
     let mut relays = Vec::new();
     for _ in 0..2 {
-        let replica = Db::connect(db.url(), 5, migrations).await.expect("store");
+        // Replicas share the store's data keys, as a service's replicas share its KEK.
+        let replica = Db::connect(db.url(), 5, migrations).await.expect("store").with_keyring(store.keyring().clone());
         relays.push(tokio::spawn(Relay::new(replica, peer.clone(), settings).run(stopped.clone())));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -113,7 +116,8 @@ async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
     use doxwatch_proto::links as pb;
     use prost::Message as _;
     let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
-    let store = Db::connect(db.url(), 5, migrations).await.expect("store");
+    let store =
+        doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let request = pb::RegisterLinksRequest {
         registrations: vec![pb::LinkRegistration { url: "https://t.me/example/1".into(), ..Default::default() }],
         request_id: String::new(),
@@ -122,6 +126,7 @@ async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
     let mut tx = store.begin().await.unwrap();
     outbox::enqueue(
         &mut tx,
+        store.keyring(),
         Effect { id, peer: "links", method: "RegisterLinks", key: "cases/1".into(), payload: request.encode_to_vec() },
     )
     .await

@@ -87,7 +87,8 @@ impl Intake {
             store::insert_case(&mut tx, self.db.keyring(), &case, &created).await?;
             let urls = &case.details.reported_urls;
             if !urls.is_empty() {
-                outbox::enqueue(&mut tx, effects::register_links(case.id, urls, case.received_at)).await?;
+                outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at))
+                    .await?;
             }
             audit::record(&mut tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
             tracing::info!(case = %case.id, "case recorded");
@@ -156,7 +157,7 @@ impl Intake {
                 case.details.reported_urls.iter().filter(|u| !before.reported_urls.contains(u)).cloned().collect();
             if !added.is_empty() {
                 // A URL added later was reported no earlier than now, as far as the record shows.
-                outbox::enqueue(&mut tx, effects::register_links(id, &added, now)).await?;
+                outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(id, &added, now)).await?;
             }
             let paths: Vec<&str> = fields.iter().map(|f| f.path()).collect();
             store::append_event(

@@ -8,7 +8,48 @@ use doxwatch_kit::page;
 use doxwatch_proto::liaison as pb;
 use pb::{NoticeEventKind as E, NoticeKind as K, ReplyOutcome as O};
 
-backend_tests!(a_timeline_is_read_a_page_at_a_time);
+backend_tests!(a_timeline_is_read_a_page_at_a_time, replies_and_notes_are_sealed_at_rest);
+
+/// What platforms answer and officers note can quote what was posted: sealed in the store, given
+/// back whole.
+async fn replies_and_notes_are_sealed_at_rest(stores: Stores) {
+    const QUOTED: &str = "the post naming Chow Mei Ling";
+    const ITEM: &str = "removed the photo of Chow Mei Ling's flat";
+    const CLOSED: &str = "Chow Mei Ling confirmed all gone";
+    let mut s = start(&stores).await;
+    let links = s.links(&["https://t.me/doxchan/9"]).await;
+    let telegram = s.platform(&links[0]).await;
+    let notice = s.draft(K::RemovalRequest, &telegram, &links).await;
+    s.serve(&notice.name, "2019-10-01T10:00:00+08:00").await;
+    s.liaison
+        .record_reply(pb::RecordReplyRequest {
+            name: notice.name.clone(),
+            received_at: Some(ts("2019-10-05T09:00:00+08:00")),
+            items: vec![pb::ItemReplyInput { link: links[0].clone(), outcome: O::Complied as i32, text: ITEM.into() }],
+            text: format!("We removed {QUOTED}"),
+            request_id: "sealed-reply".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("replied");
+    s.liaison
+        .close_notice(pb::CloseNoticeRequest { name: notice.name.clone(), reason: CLOSED.into(), ..Default::default() })
+        .await
+        .expect("closed");
+
+    let read = s
+        .liaison
+        .get_notice(pb::GetNoticeRequest { name: notice.name.clone(), ..Default::default() })
+        .await
+        .expect("read");
+    let read = read.into_inner();
+    assert_eq!(read.items[0].reply.as_ref().map(|r| r.text.as_str()), Some(ITEM));
+    let timeline = events(&mut s, &notice.name, 50, "").await.expect("the timeline").events;
+    let notes: Vec<&str> = timeline.iter().map(|e| e.note.as_str()).collect();
+    assert!(notes.contains(&format!("We removed {QUOTED}").as_str()), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains(CLOSED)), "{notes:?}");
+    assert_eq!(stores.liaison.plaintext(&["Chow Mei Ling"]).await, Vec::<String>::new());
+}
 
 async fn events(
     s: &mut Suite,

@@ -17,7 +17,69 @@ backend_tests!(
     acknowledgement_is_idempotent_and_agencies_see_only_their_own,
     outcomes_in_and_out_of_order_and_their_notes_on_the_case,
     an_agency_holds_at_most_four_feeds_open,
+    summaries_and_outcomes_are_sealed_at_rest,
 );
+
+async fn summaries_and_outcomes_are_sealed_at_rest(stores: Stores) {
+    const ARRESTED: &str = "Wong Siu Fung";
+    const SENTENCE: &str = "240 hours of community service";
+    let mut s = start(&stores).await;
+    let (_case, referral) = s.referred_case("2019-08-01T10:00:00+08:00", "2019-08-03T10:00:00+08:00", "POLICE").await;
+    let summary = referral.summary.clone();
+    assert!(summary.contains("police officer's family"), "{summary}");
+    let mut police = s.police();
+    let ack = pb::AcknowledgeReferralRequest {
+        name: referral.name.clone(),
+        agency_reference: "HKPF/CSTCB/19/78".into(),
+        acknowledged_at: Some(ts("2019-08-04T10:00:00+08:00")),
+        request_id: String::new(),
+    };
+    police.acknowledge_referral(ack).await.unwrap();
+    for (outcome, at, details) in [
+        (RS::UnderInvestigation, "2019-08-05T10:00:00+08:00", pb::OutcomeDetails::default()),
+        (
+            RS::ArrestMade,
+            "2019-08-10T10:00:00+08:00",
+            pb::OutcomeDetails { note: format!("arrested {ARRESTED}"), ..Default::default() },
+        ),
+        (
+            RS::Charged,
+            "2019-08-20T10:00:00+08:00",
+            pb::OutcomeDetails { offence: format!("{ARRESTED}: s64(3A) PDPO"), ..Default::default() },
+        ),
+        (
+            RS::Convicted,
+            "2019-09-30T10:00:00+08:00",
+            pb::OutcomeDetails { offence: "s64(3A) PDPO".into(), sentence: SENTENCE.into(), ..Default::default() },
+        ),
+    ] {
+        let request = pb::ReportOutcomeRequest {
+            name: referral.name.clone(),
+            outcome: outcome as i32,
+            occurred_at: Some(ts(at)),
+            details: Some(details),
+            request_id: format!("outcome-{}", outcome as i32),
+        };
+        police.report_outcome(request).await.unwrap();
+    }
+
+    // Read back whole...
+    let read = s.referral.get_referral(pb::GetReferralRequest { name: referral.name.clone() }).await.unwrap();
+    assert_eq!(read.into_inner().summary, summary);
+    let events = s
+        .referral
+        .list_referral_events(pb::ListReferralEventsRequest { name: referral.name.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let details: Vec<pb::OutcomeDetails> = events.into_iter().filter_map(|e| e.details).collect();
+    assert!(details.iter().any(|d| d.note == format!("arrested {ARRESTED}")), "{details:?}");
+    assert!(details.iter().any(|d| d.sentence == SENTENCE), "{details:?}");
+    // ...yet not in the referral store in plain text.
+    assert_eq!(stores.referral.plaintext(&[ARRESTED, SENTENCE, "police officer's family"]).await, Vec::<String>::new());
+    s.stop().await;
+}
 
 async fn an_agency_holds_at_most_four_feeds_open(stores: Stores) {
     let s = start(&stores).await;

@@ -111,8 +111,12 @@ pub async fn upgrade_legacy(db: &Db, legacy: &[LegacyEffect]) -> Result<u64, sql
         let rows: Vec<(uuid::Uuid, Vec<u8>)> = on_pool!(db.read(), p => {
             sqlx::query_as("SELECT id, payload FROM outbox WHERE method = $1").bind(effect.method).fetch_all(p).await?
         });
-        for (id, mut payload) in rows {
+        for (id, stored) in rows {
+            let mut payload =
+                super::open_payload(db.keyring(), id, &stored).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             prost::encoding::string::encode(effect.request_id_field, &id.to_string(), &mut payload);
+            // Sealed on the way, as every stored effect is now.
+            let payload = super::seal_payload(db.keyring(), id, &payload)?;
             let done = on_pool!(db.write(), p => {
                 sqlx::query("UPDATE outbox SET method = $1, payload = $2 WHERE id = $3 AND method = $4")
                     .bind(effect.path)

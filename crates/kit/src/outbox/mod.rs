@@ -22,7 +22,24 @@ pub use service::OutboxApi;
 use crate::{
     db::{Db, Ts, Tx},
     on_pool, on_tx,
+    sealing::Keyring,
 };
+
+/// The field an effect's payload is sealed as: requests to peers carry case details, notes and
+/// outcomes, so they are kept sealed until the relay sends them.
+const PAYLOAD: &str = "outbox.payload";
+/// What a sealed payload starts with; a plain protobuf request never does.
+const SEALED: &[u8] = b"DW1";
+
+/// `payload` sealed for message `id`.
+pub(crate) fn seal_payload(keys: &Keyring, id: Uuid, payload: &[u8]) -> Result<Vec<u8>, sqlx::Error> {
+    keys.seal_bytes(PAYLOAD, &id.to_string(), payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// The request of a stored message: opened if sealed, as it is if stored before sealing began.
+pub(crate) fn open_payload(keys: &Keyring, id: Uuid, stored: &[u8]) -> Result<Vec<u8>, crate::sealing::SealError> {
+    if stored.starts_with(SEALED) { keys.open_bytes(PAYLOAD, &id.to_string(), stored) } else { Ok(stored.to_vec()) }
+}
 
 /// An effect to deliver to a peer.
 #[derive(Debug, Clone)]
@@ -73,9 +90,10 @@ impl Message {
     }
 }
 
-/// Writes `effect` to the outbox inside `tx`; it is delivered once `tx` commits. Returns the
-/// message id. The current trace context goes with it, so the delivery joins the same trace.
-pub async fn enqueue(tx: &mut Tx, effect: Effect) -> Result<Uuid, sqlx::Error> {
+/// Writes `effect` to the outbox inside `tx`, its request sealed with `keys`; it is delivered
+/// once `tx` commits. Returns the message id. The current trace context goes with it, so the
+/// delivery joins the same trace.
+pub async fn enqueue(tx: &mut Tx, keys: &Keyring, effect: Effect) -> Result<Uuid, sqlx::Error> {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     let id = effect.id;
     let mut carrier: HashMap<String, String> = HashMap::new();
@@ -83,6 +101,7 @@ pub async fn enqueue(tx: &mut Tx, effect: Effect) -> Result<Uuid, sqlx::Error> {
     global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
     let trace_context = serde_json::to_string(&carrier).unwrap_or_else(|_| "{}".to_owned());
     let now = Ts(OffsetDateTime::now_utc());
+    let payload = seal_payload(keys, id, &effect.payload)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO outbox (id, peer, method, ordering_key, payload, trace_context, state, attempts, \
@@ -92,7 +111,7 @@ pub async fn enqueue(tx: &mut Tx, effect: Effect) -> Result<Uuid, sqlx::Error> {
         .bind(effect.peer)
         .bind(effect.method)
         .bind(&effect.key)
-        .bind(&effect.payload)
+        .bind(&payload)
         .bind(&trace_context)
         .bind(now)
         .execute(c)

@@ -172,6 +172,17 @@ impl Relay {
             attempt = message.attempts + 1,
         );
         let _ = span.set_parent(message.parent_context());
+        let mut message = message;
+        match super::open_payload(self.db.keyring(), message.id, &message.payload) {
+            Ok(payload) => message.payload = payload,
+            Err(e) => {
+                // Not a passing failure: no retry opens it. Kept, shown, never sent.
+                let _entered = span.enter();
+                tracing::error!(error = %crate::error::CauseChain(&e), "a stored effect does not open");
+                let outcome = DeliveryOutcome::Rejected(format!("the stored effect does not open: {e}"));
+                return self.record(&message, &outcome).await;
+            }
+        }
         let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
         let outcome = DeliveryOutcome::classify(result, message.attempts, self.settings.max_attempts);
         let outcome_name = match &outcome {

@@ -10,6 +10,6 @@ impl Liaison {
         if !store::notices::exists(&mut tx, id).await? {
             return Err(LiaisonError::not_found(id.name()));
         }
-        Ok(store::events::page(&mut tx, id, offset, limit).await?)
+        Ok(store::events::page(&mut tx, self.db.keyring(), id, offset, limit).await?)
     }
 }

@@ -41,7 +41,7 @@ impl Liaison {
         respond: impl Fn(&Notice, AsAt) -> R,
     ) -> Result<R, LiaisonError> {
         idempotent!(self, key, |tx| {
-            let original = Self::locked(&mut tx, id).await?;
+            let original = self.locked(&mut tx, id).await?;
             let now = timestamp::now();
             let t = AsAt::now(now);
             if original.service.is_none() || original.closure.is_some() {
@@ -80,11 +80,12 @@ impl Liaison {
             };
             store::notices::insert(&mut tx, &notice).await?;
             let created = event(NoticeEventKind::Created, actor, now, now, format!("follows {}", id.name()));
-            store::events::append(&mut tx, notice.id, &created, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), notice.id, &created, EventDetails { service: None })
+                .await?;
             let kind =
                 if to_kind == NoticeKind::Reminder { NoticeEventKind::Reminded } else { NoticeEventKind::Escalated };
             let followed = event(kind, actor, now, now, notice.id.name());
-            store::events::append(&mut tx, id, &followed, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), id, &followed, EventDetails { service: None }).await?;
             Ok(respond(&notice, t))
         })
     }

@@ -16,6 +16,7 @@ use doxwatch_kit::{
     actor::Actor,
     db::{Db, Tx},
     outbox::{self, Effect},
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -56,10 +57,10 @@ fn event(
     NoticeEvent { kind, actor: actor.name(), occurred_at, record_time: now, note }
 }
 
-async fn enqueue_all(tx: &mut Tx, effects: Vec<Effect>) -> Result<bool, LiaisonError> {
+async fn enqueue_all(tx: &mut Tx, keys: &Keyring, effects: Vec<Effect>) -> Result<bool, LiaisonError> {
     let any = !effects.is_empty();
     for effect in effects {
-        outbox::enqueue(tx, effect).await?;
+        outbox::enqueue(tx, keys, effect).await?;
     }
     Ok(any)
 }
@@ -70,15 +71,15 @@ impl Liaison {
     }
 
     /// Loads a notice inside `tx`, locked for a change.
-    async fn locked(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
+    async fn locked(&self, tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
         if !store::notices::lock(tx, id).await? {
             return Err(LiaisonError::not_found(id.name()));
         }
-        Self::loaded(tx, id).await
+        self.loaded(tx, id).await
     }
 
     /// Loads a notice inside `tx`.
-    async fn loaded(tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
-        store::notices::get(tx, id).await?.ok_or_else(|| LiaisonError::not_found(id.name()))
+    async fn loaded(&self, tx: &mut Tx, id: NoticeId) -> Result<Notice, LiaisonError> {
+        store::notices::get(tx, self.db.keyring(), id).await?.ok_or_else(|| LiaisonError::not_found(id.name()))
     }
 }

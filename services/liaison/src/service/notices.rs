@@ -133,14 +133,15 @@ impl Liaison {
             };
             store::notices::insert(&mut tx, &notice).await?;
             let created = event(NoticeEventKind::Created, actor, now, now, String::new());
-            store::events::append(&mut tx, notice.id, &created, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), notice.id, &created, EventDetails { service: None })
+                .await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
 
     pub async fn get(&self, id: NoticeId) -> Result<Notice, LiaisonError> {
         let mut tx = self.db.begin_read().await?;
-        Self::loaded(&mut tx, id).await
+        self.loaded(&mut tx, id).await
     }
 
     /// Up to `limit` notices after `after` in id order that `filter` keeps.
@@ -158,7 +159,7 @@ impl Liaison {
             let ids = store::notices::ids(&mut tx, filter.platform, filter.kind, cursor, LIST_BATCH).await?;
             let Some(last) = ids.last().copied() else { break };
             cursor = Some(last.0);
-            for notice in store::notices::load(&mut tx, &ids).await? {
+            for notice in store::notices::load(&mut tx, self.db.keyring(), &ids).await? {
                 if filter.keeps(&notice) {
                     out.push(notice);
                     if out.len() >= limit as usize {
@@ -206,7 +207,7 @@ impl Liaison {
             return Err(v.into());
         }
         idempotent!(self, key, |tx| {
-            let mut notice = Self::locked(&mut tx, id).await?;
+            let mut notice = self.locked(&mut tx, id).await?;
             if not_a_draft(&notice) {
                 return Err(precondition(ErrorReason::NotADraft, format!("{} is no longer a draft", id.name())));
             }
@@ -219,7 +220,7 @@ impl Liaison {
             notice.update_time = now;
             store::notices::update_draft(&mut tx, &notice).await?;
             let updated = event(NoticeEventKind::Updated, actor, now, now, String::new());
-            store::events::append(&mut tx, id, &updated, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), id, &updated, EventDetails { service: None }).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
@@ -236,7 +237,7 @@ impl Liaison {
         respond: impl Fn(&Notice, AsAt) -> R,
     ) -> Result<R, LiaisonError> {
         let response = idempotent!(self, key, |tx| {
-            let mut notice = Self::locked(&mut tx, id).await?;
+            let mut notice = self.locked(&mut tx, id).await?;
             if not_a_draft(&notice) {
                 return Err(precondition(
                     ErrorReason::NotADraft,
@@ -252,13 +253,20 @@ impl Liaison {
             let now = timestamp::now();
             notice.service = Some(Service { served_at, method, deadline, record_time: now });
             let served = event(NoticeEventKind::Served, actor, served_at, now, String::new());
-            store::events::append(&mut tx, id, &served, EventDetails { service: Some((method, deadline)) }).await?;
+            store::events::append(
+                &mut tx,
+                self.db.keyring(),
+                id,
+                &served,
+                EventDetails { service: Some((method, deadline)) },
+            )
+            .await?;
             store::notices::touch(&mut tx, id, now).await?;
             notice.update_time = now;
             if notice.asks_removal() {
                 let links: Vec<LinkRef> =
                     notice.items.iter().filter(|i| i.action.asks_removal()).map(|i| i.link).collect();
-                enqueue_all(&mut tx, effects::removal_requests(id, &links, served_at)).await?;
+                enqueue_all(&mut tx, self.db.keyring(), effects::removal_requests(id, &links, served_at)).await?;
             }
             Ok(respond(&notice, AsAt::now(now)))
         })?;
@@ -277,7 +285,7 @@ impl Liaison {
         respond: impl Fn(&Notice, AsAt) -> R,
     ) -> Result<R, LiaisonError> {
         idempotent!(self, key, |tx| {
-            let mut notice = Self::locked(&mut tx, id).await?;
+            let mut notice = self.locked(&mut tx, id).await?;
             if notice.closure.is_some() {
                 return Err(precondition(ErrorReason::Closed, format!("{} is already closed", id.name())));
             }
@@ -289,7 +297,7 @@ impl Liaison {
                 return Err(v.into());
             }
             let closed = event(NoticeEventKind::Closed, actor, closed_at, now, reason.clone());
-            store::events::append(&mut tx, id, &closed, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), id, &closed, EventDetails { service: None }).await?;
             store::notices::touch(&mut tx, id, now).await?;
             notice.closure = Some(Closure { closed_at, record_time: now });
             notice.update_time = now;

@@ -51,7 +51,7 @@ impl Liaison {
         respond: impl Fn(&Notice, AsAt) -> R,
     ) -> Result<R, LiaisonError> {
         let response = idempotent!(self, key, |tx| {
-            let notice = Self::locked(&mut tx, id).await?;
+            let notice = self.locked(&mut tx, id).await?;
             let now = timestamp::now();
             let Some(service) = notice.service else {
                 return Err(precondition(ErrorReason::NotServed, format!("{} has not been served", id.name())));
@@ -74,7 +74,7 @@ impl Liaison {
                 recorded_by: &recorded_by,
                 record_time: now,
             };
-            store::replies::insert(&mut tx, &whole).await?;
+            store::replies::insert(&mut tx, self.db.keyring(), &whole).await?;
             let mut complied = Vec::new();
             for item in &notice.items {
                 let given = reply.items.iter().find(|(link, _, _)| *link == item.link);
@@ -84,16 +84,16 @@ impl Liaison {
                     (None, None) => continue,
                 };
                 let answer = ReplyRecord { link: Some(item.link), outcome: Some(outcome), text, ..whole };
-                store::replies::insert(&mut tx, &answer).await?;
+                store::replies::insert(&mut tx, self.db.keyring(), &answer).await?;
                 if outcome == ReplyOutcome::Complied && item.action.asks_removal() {
                     complied.push(item.link);
                 }
             }
             let recorded = event(NoticeEventKind::ReplyRecorded, actor, received_at, now, reply.text.clone());
-            store::events::append(&mut tx, id, &recorded, EventDetails { service: None }).await?;
+            store::events::append(&mut tx, self.db.keyring(), id, &recorded, EventDetails { service: None }).await?;
             store::notices::touch(&mut tx, id, now).await?;
-            enqueue_all(&mut tx, effects::platform_reports(id, &complied, received_at)).await?;
-            let notice = Self::loaded(&mut tx, id).await?;
+            enqueue_all(&mut tx, self.db.keyring(), effects::platform_reports(id, &complied, received_at)).await?;
+            let notice = self.loaded(&mut tx, id).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })?;
         self.relay.notify_one();

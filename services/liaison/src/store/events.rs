@@ -4,6 +4,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -16,24 +17,30 @@ pub struct EventDetails {
     pub service: Option<(ServiceMethod, OffsetDateTime)>,
 }
 
+/// The field an entry's note (an officer's or a platform's words) is sealed as.
+const NOTE: &str = "notice_events.note";
+
 pub async fn append(
     tx: &mut Tx,
+    keys: &Keyring,
     notice: NoticeId,
     event: &NoticeEvent,
     details: EventDetails,
 ) -> Result<(), StoreError> {
+    let id = Uuid::now_v7();
+    let note = keys.seal_text(NOTE, &id.to_string(), &event.note)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO notice_events (id, notice_id, kind, actor, occurred_at, record_time, note, service_method, deadline) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(notice.0)
         .bind(event.kind.code() as i16)
         .bind(&event.actor)
         .bind(Ts(event.occurred_at))
         .bind(Ts(event.record_time))
-        .bind(&event.note)
+        .bind(&note)
         .bind(details.service.map(|(m, _)| m.code() as i16))
         .bind(details.service.map(|(_, d)| Ts(d)))
         .execute(c)
@@ -44,6 +51,7 @@ pub async fn append(
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
+    id: Uuid,
     kind: i16,
     actor: String,
     occurred_at: Ts,
@@ -52,25 +60,31 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn decode(self) -> Result<NoticeEvent, StoreError> {
+    fn decode(self, keys: &Keyring) -> Result<NoticeEvent, StoreError> {
         Ok(NoticeEvent {
             kind: code(self.kind, NoticeEventKind::from_code, "notice_events.kind")?,
             actor: self.actor,
             occurred_at: self.occurred_at.0,
             record_time: self.record_time.0,
-            note: self.note,
+            note: keys.open_text(NOTE, &self.id.to_string(), &self.note)?,
         })
     }
 }
 
 /// A page of a notice's timeline in business-time order (ties in the order recorded): `limit`
 /// entries from the `offset`-th.
-pub async fn page(tx: &mut Tx, notice: NoticeId, offset: u64, limit: u32) -> Result<Vec<NoticeEvent>, StoreError> {
+pub async fn page(
+    tx: &mut Tx,
+    keys: &Keyring,
+    notice: NoticeId,
+    offset: u64,
+    limit: u32,
+) -> Result<Vec<NoticeEvent>, StoreError> {
     // A page token bounds the offset far inside i64; saturate rather than wrap all the same.
     let offset = i64::try_from(offset).unwrap_or(i64::MAX);
     let rows: Vec<EventRow> = on_tx!(tx, c => {
         sqlx::query_as(
-            "SELECT kind, actor, occurred_at, record_time, note FROM notice_events WHERE notice_id = $1 \
+            "SELECT id, kind, actor, occurred_at, record_time, note FROM notice_events WHERE notice_id = $1 \
              ORDER BY occurred_at, id LIMIT $2 OFFSET $3",
         )
         .bind(notice.0)
@@ -79,5 +93,5 @@ pub async fn page(tx: &mut Tx, notice: NoticeId, offset: u64, limit: u32) -> Res
         .fetch_all(c)
         .await?
     });
-    rows.into_iter().map(EventRow::decode).collect()
+    rows.into_iter().map(|r| r.decode(keys)).collect()
 }

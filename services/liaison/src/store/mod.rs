@@ -19,6 +19,8 @@ pub enum StoreError {
     UnknownCode { column: &'static str, value: i64 },
     #[error("{column} holds a malformed name")]
     BadName { column: &'static str },
+    #[error("a sealed value")]
+    Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
 /// Rows written or ids read in one statement: well under the bound parameters either backend

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use sqlx::{QueryBuilder, postgres::PgRow, sqlite::SqliteRow};
 use time::OffsetDateTime;
@@ -130,25 +131,25 @@ pub async fn ids(
 }
 
 /// Every notice recorded before `recorded_before`, for the figures.
-pub async fn all(tx: &mut Tx, recorded_before: OffsetDateTime) -> Result<Vec<Notice>, StoreError> {
+pub async fn all(tx: &mut Tx, keys: &Keyring, recorded_before: OffsetDateTime) -> Result<Vec<Notice>, StoreError> {
     let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id FROM notices WHERE create_time < $1 ORDER BY id").bind(Ts(recorded_before)).fetch_all(c).await?
     });
     let ids: Vec<NoticeId> = rows.into_iter().map(|(id,)| NoticeId(id)).collect();
-    load(tx, &ids).await
+    load(tx, keys, &ids).await
 }
 
 /// One notice, whole.
-pub async fn get(tx: &mut Tx, id: NoticeId) -> Result<Option<Notice>, StoreError> {
-    Ok(load(tx, &[id]).await?.into_iter().next())
+pub async fn get(tx: &mut Tx, keys: &Keyring, id: NoticeId) -> Result<Option<Notice>, StoreError> {
+    Ok(load(tx, keys, &[id]).await?.into_iter().next())
 }
 
 /// Notices by id, whole, in the order given; unknown ids are left out.
-pub async fn load(tx: &mut Tx, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreError> {
+pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[NoticeId]) -> Result<Vec<Notice>, StoreError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BATCH) {
         let rows: Vec<NoticeRow> = fetch(tx, NOTICE_SELECT, "id", chunk, "").await?;
-        let mut parts = NoticeParts::fetch(tx, chunk).await?;
+        let mut parts = NoticeParts::fetch(tx, keys, chunk).await?;
         for row in rows {
             out.push(row.decode(&mut parts)?);
         }
@@ -218,6 +219,7 @@ struct LifecycleRow {
 
 #[derive(sqlx::FromRow)]
 struct ReplyRow {
+    id: Uuid,
     notice_id: Uuid,
     /// Empty for the reply as a whole.
     link: String,
@@ -250,7 +252,7 @@ fn by_notice<T>(rows: Vec<T>, notice: fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
 }
 
 impl NoticeParts {
-    async fn fetch(tx: &mut Tx, ids: &[NoticeId]) -> Result<Self, StoreError> {
+    async fn fetch(tx: &mut Tx, keys: &Keyring, ids: &[NoticeId]) -> Result<Self, StoreError> {
         let items: Vec<ItemRow> = fetch(
             tx,
             "SELECT notice_id, link, action FROM notice_items",
@@ -263,7 +265,7 @@ impl NoticeParts {
             fetch(tx, "SELECT notice_id, case_name FROM notice_cases", "notice_id", ids, " ORDER BY case_name").await?;
         let replies: Vec<ReplyRow> = fetch(
             tx,
-            "SELECT notice_id, link, outcome, text, received_at, record_time FROM notice_replies",
+            "SELECT id, notice_id, link, outcome, text, received_at, record_time FROM notice_replies",
             "notice_id",
             ids,
             " ORDER BY received_at, id",
@@ -277,24 +279,25 @@ impl NoticeParts {
             item_replies: HashMap::new(),
         };
         for reply in replies {
-            parts.add_reply(reply)?;
+            parts.add_reply(keys, reply)?;
         }
         Ok(parts)
     }
 
-    fn add_reply(&mut self, r: ReplyRow) -> Result<(), StoreError> {
+    fn add_reply(&mut self, keys: &Keyring, r: ReplyRow) -> Result<(), StoreError> {
         let outcome = |value| code(value, ReplyOutcome::from_code, "notice_replies.outcome");
+        let text = keys.open_text(super::replies::TEXT, &r.id.to_string(), &r.text)?;
         if r.link.is_empty() {
             self.whole_replies.entry(r.notice_id).or_default().push(WholeReply {
                 outcome: if r.outcome == 0 { None } else { Some(outcome(r.outcome)?) },
-                text: r.text,
+                text,
                 received_at: r.received_at.0,
                 record_time: r.record_time.0,
             });
         } else {
             self.item_replies.entry((r.notice_id, r.link)).or_default().push(ItemReply {
                 outcome: outcome(r.outcome)?,
-                text: r.text,
+                text,
                 received_at: r.received_at.0,
                 record_time: r.record_time.0,
             });

@@ -4,6 +4,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -22,18 +23,23 @@ pub struct ReplyRecord<'a> {
     pub record_time: OffsetDateTime,
 }
 
-pub async fn insert(tx: &mut Tx, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
+/// The field a reply's text (the platform's words, which may quote what was posted) is sealed as.
+pub(crate) const TEXT: &str = "notice_replies.text";
+
+pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
+    let id = Uuid::now_v7();
+    let text = keys.seal_text(TEXT, &id.to_string(), r.text)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO notice_replies (id, notice_id, link, outcome, text, received_at, record_time, recorded_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(r.notice.0)
         .bind(r.link.map(|l| l.name()).unwrap_or_default())
         // 0: the whole reply gave no single outcome.
         .bind(r.outcome.map_or(0, ReplyOutcome::code) as i16)
-        .bind(r.text)
+        .bind(&text)
         .bind(Ts(r.received_at))
         .bind(Ts(r.record_time))
         .bind(r.recorded_by)

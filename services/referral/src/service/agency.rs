@@ -51,9 +51,14 @@ fn outcome_note(referral: &Referral, report: &OutcomeReport) -> String {
 
 impl Referrals {
     /// A referral addressed to `agency`, loaded and locked inside `tx`.
-    async fn addressed(tx: &mut doxwatch_kit::db::Tx, agency: &str, id: ReferralId) -> Result<Referral, ReferralError> {
+    async fn addressed(
+        tx: &mut doxwatch_kit::db::Tx,
+        keys: &doxwatch_kit::sealing::Keyring,
+        agency: &str,
+        id: ReferralId,
+    ) -> Result<Referral, ReferralError> {
         store::referrals::lock(tx, id).await?;
-        match store::referrals::get(tx, id).await? {
+        match store::referrals::get(tx, keys, id).await? {
             Some(referral) if referral.agency == agency => Ok(referral),
             _ => Err(ReferralError::not_found(id.name())),
         }
@@ -77,7 +82,7 @@ impl Referrals {
         let entries = store::feed::after(&self.db, agency, seq, limit).await?;
         let ids: Vec<ReferralId> = entries.iter().map(|e| e.referral).collect();
         let mut tx = self.db.begin().await?;
-        let referrals = store::referrals::load(&mut tx, &ids, true).await?;
+        let referrals = store::referrals::load(&mut tx, self.db.keyring(), &ids, true).await?;
         if !referrals.is_empty() {
             let names: Vec<String> = referrals.iter().map(|r| r.id.name()).collect();
             audit::record(&mut tx, Access::Read, &names, super::REFERRAL_FIELDS).await?;
@@ -97,7 +102,7 @@ impl Referrals {
     /// Records that the agency's watch stream sent the referral, the first time it does.
     pub async fn mark_delivered(&self, agency: &str, id: ReferralId) -> Result<(), ReferralError> {
         doxwatch_kit::in_transaction!(self.db, ReferralError, |tx| {
-            let referral = Self::addressed(&mut tx, agency, id).await?;
+            let referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             if referral.recorded(ReferralStatus::Delivered).is_none() && referral.is_live() {
                 let now = timestamp::now();
                 let event = ReferralEvent {
@@ -108,7 +113,7 @@ impl Referrals {
                     agency_reference: String::new(),
                     details: OutcomeDetails::default(),
                 };
-                store::referrals::append_event(&mut tx, id, &event).await?;
+                store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
             }
             Ok(())
         })
@@ -125,7 +130,7 @@ impl Referrals {
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
         idempotent!(self, key, |tx| {
-            let mut referral = Self::addressed(&mut tx, agency, id).await?;
+            let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             if let Some(ack) = referral.recorded(ReferralStatus::Acknowledged) {
                 if ack.agency_reference == reference {
                     return Ok(respond(&referral));
@@ -157,7 +162,7 @@ impl Referrals {
                 agency_reference: reference.clone(),
                 details: OutcomeDetails::default(),
             };
-            store::referrals::append_event(&mut tx, id, &event).await?;
+            store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
             referral.events.push(event);
             Ok(respond(&referral))
         })
@@ -173,7 +178,7 @@ impl Referrals {
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
         let response = idempotent!(self, key, |tx| {
-            let mut referral = Self::addressed(&mut tx, agency, id).await?;
+            let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             let same = referral
                 .recorded(report.outcome)
                 .is_some_and(|e| e.occurred_at == report.occurred_at && e.details == report.details);
@@ -204,10 +209,17 @@ impl Referrals {
                 agency_reference: String::new(),
                 details: report.details.clone(),
             };
-            store::referrals::append_event(&mut tx, id, &event).await?;
+            store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
             referral.events.push(event);
             let note = outcome_note(&referral, &report);
-            enqueue_on_case(&mut tx, referral.case, vec![CaseEffect::Note(note)], report.occurred_at).await?;
+            enqueue_on_case(
+                &mut tx,
+                self.db.keyring(),
+                referral.case,
+                vec![CaseEffect::Note(note)],
+                report.occurred_at,
+            )
+            .await?;
             Ok(respond(&referral))
         })?;
         self.relay.notify_one();

@@ -53,12 +53,12 @@ impl Referrals {
         }
         let current = {
             let mut tx = self.db.begin_read().await?;
-            store::assessments::current(&mut tx, draft.case).await?
+            store::assessments::current(&mut tx, self.db.keyring(), draft.case).await?
         };
         let standing = self.standing(draft.case, facts.standing, current.as_ref()).await?;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, draft.case).await?;
-            let current = store::assessments::current(&mut tx, draft.case).await?;
+            let current = store::assessments::current(&mut tx, self.db.keyring(), draft.case).await?;
             if let Some(current) = current.as_ref().filter(|c| draft.assessed_at < c.assessed_at) {
                 return Err(ReferralError::field(
                     "assessment.assessed_at",
@@ -83,8 +83,15 @@ impl Referrals {
                 superseded_by: None,
                 create_time: timestamp::now(),
             };
-            store::assessments::insert(&mut tx, &assessment).await?;
-            enqueue_on_case(&mut tx, draft.case, assessment_effects(standing, &assessment), draft.assessed_at).await?;
+            store::assessments::insert(&mut tx, self.db.keyring(), &assessment).await?;
+            enqueue_on_case(
+                &mut tx,
+                self.db.keyring(),
+                draft.case,
+                assessment_effects(standing, &assessment),
+                draft.assessed_at,
+            )
+            .await?;
             Ok(respond(&assessment))
         })?;
         self.relay.notify_one();
@@ -93,7 +100,9 @@ impl Referrals {
 
     pub async fn get_assessment(&self, id: AssessmentId) -> Result<Assessment, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        store::assessments::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))
+        store::assessments::get(&mut tx, self.db.keyring(), id)
+            .await?
+            .ok_or_else(|| ReferralError::not_found(id.name()))
     }
 
     pub async fn list_assessments(
@@ -103,6 +112,6 @@ impl Referrals {
         limit: u32,
     ) -> Result<Vec<Assessment>, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        Ok(store::assessments::list(&mut tx, case, after, limit).await?)
+        Ok(store::assessments::list(&mut tx, self.db.keyring(), case, after, limit).await?)
     }
 }

@@ -50,12 +50,13 @@ fn precondition(reason: ErrorReason, message: String) -> ReferralError {
 
 async fn enqueue_on_case(
     tx: &mut Tx,
+    keys: &doxwatch_kit::sealing::Keyring,
     case: CaseRef,
     effects: Vec<CaseEffect>,
     at: OffsetDateTime,
 ) -> Result<(), ReferralError> {
     for effect in effects {
-        outbox::enqueue(tx, effects::on_case(case, effect, at)).await?;
+        outbox::enqueue(tx, keys, effects::on_case(case, effect, at)).await?;
     }
     Ok(())
 }
@@ -114,8 +115,8 @@ impl Referrals {
     /// Every assessment and referral recorded before `recorded_before`, for the figures.
     pub async fn figures(&self, t: AsAt) -> Result<ReferralFigures, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        let assessments = store::assessments::all(&mut tx, t.recorded_before_or_max()).await?;
-        let referrals = store::referrals::all(&mut tx, t.recorded_before_or_max()).await?;
+        let assessments = store::assessments::all(&mut tx, self.db.keyring(), t.recorded_before_or_max()).await?;
+        let referrals = store::referrals::all(&mut tx, self.db.keyring(), t.recorded_before_or_max()).await?;
         Ok(tally(&assessments, &referrals, t, &self.agencies))
     }
 }

@@ -72,7 +72,7 @@ impl Referrals {
         }
         let (assessment, live) = {
             let mut tx = self.db.begin_read().await?;
-            let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
+            let Some(assessment) = store::assessments::get(&mut tx, self.db.keyring(), draft.assessment).await? else {
                 return Err(ReferralError::field(
                     "referral.assessment",
                     format!("{} is not a known assessment", draft.assessment.name()),
@@ -103,7 +103,7 @@ impl Referrals {
         let bundle = self.links.bundle(case).await?;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
-            let Some(assessment) = store::assessments::get(&mut tx, draft.assessment).await? else {
+            let Some(assessment) = store::assessments::get(&mut tx, self.db.keyring(), draft.assessment).await? else {
                 return Err(ReferralError::not_found(draft.assessment.name()));
             };
             if let Some(refused) = refusal(&assessment, store::referrals::live_for_case(&mut tx, case).await?) {
@@ -130,9 +130,10 @@ impl Referrals {
                 created_by: actor.name(),
                 create_time: now,
             };
-            store::referrals::insert(&mut tx, &referral).await?;
+            store::referrals::insert(&mut tx, self.db.keyring(), &referral).await?;
             let note = format!("referred to {} ({})", referral.agency, referral.id.name());
-            enqueue_on_case(&mut tx, case, vec![CaseEffect::ToReferred { note }], draft.referred_at).await?;
+            enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToReferred { note }], draft.referred_at)
+                .await?;
             store::feed::append(&mut tx, &referral.agency, referral.id, FeedEntryKind::Referred, now).await?;
             audit::record(&mut tx, Access::Write, &[referral.id.name()], REFERRAL_FIELDS).await?;
             Ok(respond(&referral))
@@ -145,7 +146,9 @@ impl Referrals {
     pub async fn get_referral(&self, id: ReferralId) -> Result<Referral, ReferralError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
-        let referral = store::referrals::get(&mut tx, id).await?.ok_or_else(|| ReferralError::not_found(id.name()))?;
+        let referral = store::referrals::get(&mut tx, self.db.keyring(), id)
+            .await?
+            .ok_or_else(|| ReferralError::not_found(id.name()))?;
         audit::record(&mut tx, Access::Read, &[id.name()], REFERRAL_FIELDS).await?;
         tx.commit().await?;
         Ok(referral)
@@ -174,7 +177,7 @@ impl Referrals {
             let ids = store::referrals::ids(&mut tx, filter, cursor, 500).await?;
             let Some(last) = ids.last().copied() else { break };
             cursor = Some(last.0);
-            for referral in store::referrals::load(&mut tx, &ids, true).await? {
+            for referral in store::referrals::load(&mut tx, self.db.keyring(), &ids, true).await? {
                 if status.is_none_or(|s| referral.status_as_at(now) == s) && out.len() < limit as usize {
                     out.push(referral);
                 }
@@ -207,7 +210,7 @@ impl Referrals {
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
             store::referrals::lock(&mut tx, id).await?;
-            let Some(mut referral) = store::referrals::get(&mut tx, id).await? else {
+            let Some(mut referral) = store::referrals::get(&mut tx, self.db.keyring(), id).await? else {
                 return Err(ReferralError::not_found(id.name()));
             };
             if !referral.is_live() {
@@ -240,10 +243,10 @@ impl Referrals {
                 agency_reference: String::new(),
                 details: OutcomeDetails { reason: reason.clone(), ..OutcomeDetails::default() },
             };
-            store::referrals::append_event(&mut tx, id, &event).await?;
+            store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
             referral.events.push(event);
             let note = format!("referral {} to {} withdrawn: {reason}", id.name(), referral.agency);
-            enqueue_on_case(&mut tx, case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;
+            enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;
             store::feed::append(&mut tx, &referral.agency, id, FeedEntryKind::Withdrawn, now).await?;
             Ok(respond(&referral))
         })?;

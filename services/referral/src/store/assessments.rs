@@ -3,6 +3,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -10,7 +11,11 @@ use uuid::Uuid;
 use super::{StoreError, code, codes_list, codes_text, name};
 use crate::domain::*;
 
-pub async fn insert(tx: &mut Tx, a: &Assessment) -> Result<(), StoreError> {
+/// The field an assessment's reason (the assessor's words about the case) is sealed as.
+const REASON: &str = "assessments.reason";
+
+pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &Assessment) -> Result<(), StoreError> {
+    let reason = keys.seal_text(REASON, &a.id.0.to_string(), &a.reason)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO assessments (id, case_name, position, disclosed_without_consent, intent_or_recklessness, \
@@ -28,7 +33,7 @@ pub async fn insert(tx: &mut Tx, a: &Assessment) -> Result<(), StoreError> {
         .bind(a.criteria.discloser.code() as i16)
         .bind(codes_text(a.criteria.legal_basis.iter().map(|b| b.code())))
         .bind(a.decision.code() as i16)
-        .bind(&a.reason)
+        .bind(&reason)
         .bind(&a.assessor)
         .bind(Ts(a.assessed_at))
         .bind(Ts(a.case_received_at))
@@ -67,7 +72,7 @@ const SELECT: &str = "SELECT a.id, a.case_name, a.position, a.disclosed_without_
      LEFT JOIN assessments p ON p.case_name = a.case_name AND p.position = a.position - 1 \
      LEFT JOIN assessments n ON n.case_name = a.case_name AND n.position = a.position + 1";
 
-fn decode(r: Row) -> Result<Assessment, StoreError> {
+fn decode(keys: &Keyring, r: Row) -> Result<Assessment, StoreError> {
     Ok(Assessment {
         id: AssessmentId(r.id),
         case: name(&r.case_name, CaseRef::parse_name, "assessments.case_name")?,
@@ -86,7 +91,7 @@ fn decode(r: Row) -> Result<Assessment, StoreError> {
             legal_basis: codes_list(&r.legal_basis, LegalBasis::from_code, "assessments.legal_basis")?,
         },
         decision: code(r.decision, Decision::from_code, "assessments.decision")?,
-        reason: r.reason,
+        reason: keys.open_text(REASON, &r.id.to_string(), &r.reason)?,
         assessor: r.assessor,
         assessed_at: r.assessed_at.0,
         case_received_at: r.case_received_at.0,
@@ -96,22 +101,23 @@ fn decode(r: Row) -> Result<Assessment, StoreError> {
     })
 }
 
-pub async fn get(tx: &mut Tx, id: AssessmentId) -> Result<Option<Assessment>, StoreError> {
+pub async fn get(tx: &mut Tx, keys: &Keyring, id: AssessmentId) -> Result<Option<Assessment>, StoreError> {
     let sql = format!("{SELECT} WHERE a.id = $1");
     let row: Option<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(id.0).fetch_optional(c).await?);
-    row.map(decode).transpose()
+    row.map(|r| decode(keys, r)).transpose()
 }
 
 /// The case's current assessment: the last of its assessments.
-pub async fn current(tx: &mut Tx, case: CaseRef) -> Result<Option<Assessment>, StoreError> {
+pub async fn current(tx: &mut Tx, keys: &Keyring, case: CaseRef) -> Result<Option<Assessment>, StoreError> {
     let sql = format!("{SELECT} WHERE a.case_name = $1 ORDER BY a.position DESC LIMIT 1");
     let row: Option<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(case.name()).fetch_optional(c).await?);
-    row.map(decode).transpose()
+    row.map(|r| decode(keys, r)).transpose()
 }
 
 /// A page of assessments in id (creation) order, optionally of one case.
 pub async fn list(
     tx: &mut Tx,
+    keys: &Keyring,
     case: Option<CaseRef>,
     after: Option<Uuid>,
     limit: u32,
@@ -125,12 +131,12 @@ pub async fn list(
             .fetch_all(c)
             .await?
     });
-    rows.into_iter().map(decode).collect()
+    rows.into_iter().map(|r| decode(keys, r)).collect()
 }
 
 /// Every assessment recorded before `recorded_before`, for the figures.
-pub async fn all(tx: &mut Tx, recorded_before: OffsetDateTime) -> Result<Vec<Assessment>, StoreError> {
+pub async fn all(tx: &mut Tx, keys: &Keyring, recorded_before: OffsetDateTime) -> Result<Vec<Assessment>, StoreError> {
     let sql = format!("{SELECT} WHERE a.create_time < $1 ORDER BY a.id");
     let rows: Vec<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(Ts(recorded_before)).fetch_all(c).await?);
-    rows.into_iter().map(decode).collect()
+    rows.into_iter().map(|r| decode(keys, r)).collect()
 }

@@ -17,6 +17,8 @@ pub enum StoreError {
     UnknownCode { column: &'static str, value: String },
     #[error("{column} holds a malformed name")]
     BadName { column: &'static str },
+    #[error("a sealed value")]
+    Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
 fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    sealing::Keyring,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,7 +13,21 @@ use uuid::Uuid;
 use super::{StoreError, code, name, placeholders};
 use crate::domain::*;
 
-pub async fn insert(tx: &mut Tx, r: &Referral) -> Result<(), StoreError> {
+/// The fields sealed here: a referral's summary of the case, and what the agency's outcomes say
+/// of the case and of the person charged.
+const SUMMARY: &str = "referrals.summary";
+const OFFENCE: &str = "referral_events.offence";
+const SENTENCE: &str = "referral_events.sentence";
+const REASON: &str = "referral_events.reason";
+const NOTE: &str = "referral_events.note";
+
+/// The record an event's fields are bound to: a referral reaches each status once.
+fn event_record(referral: Uuid, status: i16) -> String {
+    format!("{referral}/{status}")
+}
+
+pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &Referral) -> Result<(), StoreError> {
+    let summary = keys.seal_text(SUMMARY, &r.id.0.to_string(), &r.summary)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO referrals (id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, \
@@ -23,7 +38,7 @@ pub async fn insert(tx: &mut Tx, r: &Referral) -> Result<(), StoreError> {
         .bind(r.assessment.0)
         .bind(&r.agency)
         .bind(Ts(r.referred_at))
-        .bind(&r.summary)
+        .bind(&summary)
         .bind(Ts(r.case_received_at))
         .bind(&r.created_by)
         .bind(Ts(r.create_time))
@@ -51,12 +66,25 @@ pub async fn insert(tx: &mut Tx, r: &Referral) -> Result<(), StoreError> {
         });
     }
     for event in &r.events {
-        append_event(tx, r.id, event).await?;
+        append_event(tx, keys, r.id, event).await?;
     }
     Ok(())
 }
 
-pub async fn append_event(tx: &mut Tx, referral: ReferralId, e: &ReferralEvent) -> Result<(), StoreError> {
+pub async fn append_event(
+    tx: &mut Tx,
+    keys: &Keyring,
+    referral: ReferralId,
+    e: &ReferralEvent,
+) -> Result<(), StoreError> {
+    let record = event_record(referral.0, e.status.code() as i16);
+    let d = &e.details;
+    let (offence, sentence, reason, note) = (
+        keys.seal_text(OFFENCE, &record, &d.offence)?,
+        keys.seal_text(SENTENCE, &record, &d.sentence)?,
+        keys.seal_text(REASON, &record, &d.reason)?,
+        keys.seal_text(NOTE, &record, &d.note)?,
+    );
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO referral_events (id, referral_id, status, occurred_at, record_time, actor, agency_reference, offence, \
@@ -69,10 +97,10 @@ pub async fn append_event(tx: &mut Tx, referral: ReferralId, e: &ReferralEvent) 
         .bind(Ts(e.record_time))
         .bind(&e.actor)
         .bind(&e.agency_reference)
-        .bind(&e.details.offence)
-        .bind(&e.details.sentence)
-        .bind(&e.details.reason)
-        .bind(&e.details.note)
+        .bind(&offence)
+        .bind(&sentence)
+        .bind(&reason)
+        .bind(&note)
         .execute(c)
         .await?;
     });
@@ -121,7 +149,7 @@ where
 
 /// Referrals by id, whole, in the order given; unknown ids are left out. Without `bundles` the
 /// evidence bundles are left empty (the figures do not need them).
-pub async fn load(tx: &mut Tx, ids: &[ReferralId], bundles: bool) -> Result<Vec<Referral>, StoreError> {
+pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[ReferralId], bundles: bool) -> Result<Vec<Referral>, StoreError> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let list = placeholders(1, chunk.len());
@@ -169,13 +197,19 @@ pub async fn load(tx: &mut Tx, ids: &[ReferralId], bundles: bool) -> Result<Vec<
         for (referral, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note) in
             events
         {
+            let record = event_record(referral, status);
             events_of.entry(referral).or_default().push(ReferralEvent {
                 status: code(status, ReferralStatus::from_code, "referral_events.status")?,
                 occurred_at: occurred_at.0,
                 record_time: record_time.0,
                 actor,
                 agency_reference,
-                details: OutcomeDetails { offence, sentence, reason, note },
+                details: OutcomeDetails {
+                    offence: keys.open_text(OFFENCE, &record, &offence)?,
+                    sentence: keys.open_text(SENTENCE, &record, &sentence)?,
+                    reason: keys.open_text(REASON, &record, &reason)?,
+                    note: keys.open_text(NOTE, &record, &note)?,
+                },
             });
         }
         for (id, case, assessment, agency, referred_at, summary, case_received_at, created_by, create_time) in rows {
@@ -185,7 +219,7 @@ pub async fn load(tx: &mut Tx, ids: &[ReferralId], bundles: bool) -> Result<Vec<
                 assessment: AssessmentId(assessment),
                 agency,
                 referred_at: referred_at.0,
-                summary,
+                summary: keys.open_text(SUMMARY, &id.to_string(), &summary)?,
                 case_received_at: case_received_at.0,
                 bundle: bundle_of.remove(&id).unwrap_or_default(),
                 events: events_of.remove(&id).unwrap_or_default(),
@@ -199,8 +233,8 @@ pub async fn load(tx: &mut Tx, ids: &[ReferralId], bundles: bool) -> Result<Vec<
     Ok(out)
 }
 
-pub async fn get(tx: &mut Tx, id: ReferralId) -> Result<Option<Referral>, StoreError> {
-    Ok(load(tx, &[id], true).await?.into_iter().next())
+pub async fn get(tx: &mut Tx, keys: &Keyring, id: ReferralId) -> Result<Option<Referral>, StoreError> {
+    Ok(load(tx, keys, &[id], true).await?.into_iter().next())
 }
 
 /// What ListReferrals can ask of the store; the status, being derived, is filtered by the caller.
@@ -232,10 +266,10 @@ pub async fn ids(tx: &mut Tx, filter: &Filter, after: Option<Uuid>, limit: u32) 
 }
 
 /// Every referral recorded before `recorded_before`, without bundles, for the figures.
-pub async fn all(tx: &mut Tx, recorded_before: OffsetDateTime) -> Result<Vec<Referral>, StoreError> {
+pub async fn all(tx: &mut Tx, keys: &Keyring, recorded_before: OffsetDateTime) -> Result<Vec<Referral>, StoreError> {
     let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id FROM referrals WHERE create_time < $1 ORDER BY id").bind(Ts(recorded_before)).fetch_all(c).await?
     });
     let ids: Vec<ReferralId> = rows.into_iter().map(|(id,)| ReferralId(id)).collect();
-    load(tx, &ids, false).await
+    load(tx, keys, &ids, false).await
 }
