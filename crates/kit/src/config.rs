@@ -319,6 +319,9 @@ pub struct SecurityConfig {
     pub audit_key_file: PathBuf,
     /// The key-encryption key the store's data keys are wrapped with: never in the store.
     pub encryption_key: EncryptionKey,
+    /// How old a rotated data key must be before new values are sealed with it: longer than any
+    /// replica takes to read it (replicas read new keys at a quarter of this, at most every 30 s).
+    pub key_activation: Duration,
 }
 
 /// Where a service's key-encryption key comes from.
@@ -374,6 +377,7 @@ impl SecurityConfig {
         "audit_key_file",
         "encryption_key_file",
         "encryption_key",
+        "key_activation_ms",
     ];
 
     /// The issuer and audience of the suite's own tokens (`doxwatch officer add`).
@@ -445,6 +449,12 @@ impl SecurityConfig {
                     "the key (base64, 32 bytes) the store's personal data keys are wrapped with (see `doxwatch certs init`), or encryption_key",
                 )),
             },
+            key_activation: layers.get_millis(
+                "key_activation_ms",
+                Duration::from_secs(120),
+                Duration::ZERO,
+                Duration::from_secs(24 * 3600),
+            ),
             rate_limits: crate::auth::RateLimits {
                 per_second: layers.get_range("rate_limit_per_second", defaults.per_second, 1, 1_000_000),
                 burst: layers.get_range("rate_limit_burst", defaults.burst, 1, 1_000_000),

@@ -109,7 +109,7 @@ impl Db {
     pub async fn open(config: &crate::config::ServiceConfig, migrations: Migrations) -> Result<Self, DbError> {
         let kek = config.security.encryption_key.load()?;
         let db = Self::connect(config.database_url.expose(), config.database_max_connections, migrations).await?;
-        let keyring = crate::sealing::Keyring::open(&db, &kek).await?;
+        let keyring = crate::sealing::Keyring::open_with(&db, &kek, config.security.key_activation).await?;
         Ok(db.with_keyring(keyring))
     }
 

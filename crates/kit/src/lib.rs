@@ -6,6 +6,7 @@ pub mod as_at;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod data_keys;
 pub mod db;
 pub mod error;
 pub mod idempotency;

@@ -15,6 +15,12 @@
 //! value moved to another column or another record does not open. A text value without the `dw1.`
 //! prefix is one stored before the store was sealed; it is read as it is, and
 //! [`Keyring::is_current`] tells the re-sealing sweep it is not sealed under the current key.
+//!
+//! Rotation ([`Keyring::rotate`], `doxwatch keys rotate`) adds a sealing key. It becomes the one
+//! new values are sealed with only once it is `activation` old (`key_activation_ms`), by when
+//! every replica has read it ([`Keyring::reload`] runs more often than that): no replica is ever
+//! handed a value sealed under a key it has not loaded. The re-sealing sweep (`reseal.rs`) then
+//! seals older values again under it.
 
 use std::{
     collections::BTreeMap,
@@ -34,7 +40,7 @@ use crate::db::{Db, Ts};
 
 const KEY_LEN: usize = 32;
 const TEXT_PREFIX: &str = "dw1.k";
-const BINARY_PREFIX: &[u8] = b"DW1";
+pub(crate) const BINARY_PREFIX: &[u8] = b"DW1";
 const VALUE_DOMAIN: &[u8] = b"doxwatch-sealed-v1";
 const DATA_KEY_DOMAIN: &[u8] = b"doxwatch-data-key-v1";
 const INDEX_DOMAIN: &[u8] = b"doxwatch-blind-index-v1";
@@ -70,7 +76,8 @@ pub enum SealError {
 }
 
 /// A service's key-encryption key.
-pub struct Kek(LessSafeKey);
+#[derive(Clone)]
+pub struct Kek(Arc<LessSafeKey>);
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,7 +94,7 @@ impl Kek {
         if bytes.len() != KEY_LEN {
             return Err(SealError::Kek(format!("it holds {} bytes, not {KEY_LEN}", bytes.len())));
         }
-        Ok(Self(aead_key(&bytes)?))
+        Ok(Self(Arc::new(aead_key(&bytes)?)))
     }
 
     /// The key in `path`, which should be readable by the service alone.
@@ -135,11 +142,46 @@ struct Keys {
     sealing: RwLock<Sealing>,
     index: hmac::Key,
     rng: SystemRandom,
+    kek: Kek,
+    /// How old a sealing key must be before new values are sealed with it.
+    activation: std::time::Duration,
 }
 
 struct Sealing {
     keys: BTreeMap<u32, LessSafeKey>,
+    created: BTreeMap<u32, OffsetDateTime>,
     active: u32,
+}
+
+impl Sealing {
+    /// When key `id` seals new values: `activation` after it was added. The first key is
+    /// active from the start, as no value is sealed under any other.
+    fn active_from(&self, id: u32, activation: std::time::Duration) -> Option<OffsetDateTime> {
+        let created = *self.created.get(&id)?;
+        if self.keys.keys().next() == Some(&id) {
+            return Some(created);
+        }
+        Some(created.checked_add(time::Duration::try_from(activation).unwrap_or(time::Duration::MAX))?)
+    }
+
+    /// The newest key whose time has come.
+    fn choose_active(&mut self, activation: std::time::Duration) -> Result<(), SealError> {
+        let now = OffsetDateTime::now_utc();
+        let ready = self.keys.keys().rev().find(|id| self.active_from(**id, activation).is_some_and(|t| t <= now));
+        self.active = *ready.or_else(|| self.keys.keys().next()).ok_or(SealError::NoKeys)?;
+        Ok(())
+    }
+}
+
+/// A sealing key as [`Keyring::status`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyInfo {
+    pub id: u32,
+    pub create_time: OffsetDateTime,
+    /// When it began (or begins) sealing new values.
+    pub active_from: OffsetDateTime,
+    /// Whether new values are sealed with it now.
+    pub active: bool,
 }
 
 /// A data key as the store keeps it.
@@ -148,6 +190,7 @@ struct StoredKey {
     id: i64,
     purpose: String,
     wrapped: Vec<u8>,
+    create_time: Ts,
 }
 
 impl Keyring {
@@ -160,6 +203,11 @@ impl Keyring {
     /// index key now. Replicas starting together agree: a key id is claimed once, and the loser
     /// reads the winner's.
     pub async fn open(db: &Db, kek: &Kek) -> Result<Self, SealError> {
+        Self::open_with(db, kek, std::time::Duration::ZERO).await
+    }
+
+    /// [`Keyring::open`], a rotated key sealing new values once it is `activation` old.
+    pub async fn open_with(db: &Db, kek: &Kek, activation: std::time::Duration) -> Result<Self, SealError> {
         let rng = SystemRandom::new();
         let mut stored = load_keys(db).await?;
         for purpose in [SEALING, INDEXING] {
@@ -168,50 +216,75 @@ impl Keyring {
                 stored = load_keys(db).await?;
             }
         }
-        let mut sealing = BTreeMap::new();
+        let mut sealing = Sealing { keys: BTreeMap::new(), created: BTreeMap::new(), active: 0 };
         let mut index = None;
         for key in &stored {
             let id = u32::try_from(key.id).map_err(|_| SealError::UnknownKey(u32::MAX))?;
             let bytes = unwrap_key(kek, id, &key.purpose, &key.wrapped)?;
             match key.purpose.as_str() {
                 SEALING => {
-                    sealing.insert(id, aead_key(&bytes)?);
+                    sealing.keys.insert(id, aead_key(&bytes)?);
+                    sealing.created.insert(id, key.create_time.0);
                 }
                 // The first index key is the index key for good.
                 INDEXING if index.is_none() => index = Some(hmac::Key::new(hmac::HMAC_SHA256, &bytes)),
                 _ => {}
             }
         }
-        let active = *sealing.keys().next_back().ok_or(SealError::NoKeys)?;
+        sealing.choose_active(activation)?;
         let index = index.ok_or(SealError::NoKeys)?;
-        Ok(Self { inner: Some(Arc::new(Keys { sealing: RwLock::new(Sealing { keys: sealing, active }), index, rng })) })
+        let keys = Keys { sealing: RwLock::new(sealing), index, rng, kek: kek.clone(), activation };
+        Ok(Self { inner: Some(Arc::new(keys)) })
     }
 
-    /// Adds a sealing key to the store and makes it the one new values are sealed with; values
-    /// sealed before stay readable. Returns its id.
-    pub async fn rotate(&self, db: &Db, kek: &Kek) -> Result<u32, SealError> {
+    /// Adds a sealing key to the store, which seals new values once it is the activation delay
+    /// old; values sealed before stay readable. Returns it.
+    pub async fn rotate(&self, db: &Db) -> Result<DataKeyInfo, SealError> {
         let keys = self.keys()?;
-        let id = add_key(db, kek, &keys.rng, SEALING).await?;
-        self.reload(db, kek).await?;
-        Ok(id)
+        let id = add_key(db, &keys.kek, &keys.rng, SEALING).await?;
+        self.reload(db).await?;
+        self.status()?.into_iter().find(|k| k.id == id).ok_or(SealError::UnknownKey(id))
     }
 
-    /// Reads sealing keys other replicas added.
-    pub async fn reload(&self, db: &Db, kek: &Kek) -> Result<(), SealError> {
+    /// Reads sealing keys other replicas added, and moves to the newest whose time has come.
+    pub async fn reload(&self, db: &Db) -> Result<(), SealError> {
         let keys = self.keys()?;
         let mut added = Vec::new();
         for key in load_keys(db).await?.into_iter().filter(|k| k.purpose == SEALING) {
             let id = u32::try_from(key.id).map_err(|_| SealError::UnknownKey(u32::MAX))?;
             if !keys.sealing.read().map_err(|_| SealError::NoKeys)?.keys.contains_key(&id) {
-                added.push((id, aead_key(&unwrap_key(kek, id, SEALING, &key.wrapped)?)?));
+                added.push((id, key.create_time.0, aead_key(&unwrap_key(&keys.kek, id, SEALING, &key.wrapped)?)?));
             }
         }
         let mut sealing = keys.sealing.write().map_err(|_| SealError::NoKeys)?;
-        for (id, key) in added {
+        for (id, created, key) in added {
             sealing.keys.insert(id, key);
+            sealing.created.insert(id, created);
         }
-        sealing.active = *sealing.keys.keys().next_back().ok_or(SealError::NoKeys)?;
-        Ok(())
+        sealing.choose_active(keys.activation)
+    }
+
+    /// The sealing keys, oldest first.
+    pub fn status(&self) -> Result<Vec<DataKeyInfo>, SealError> {
+        let keys = self.keys()?;
+        let sealing = keys.sealing.read().map_err(|_| SealError::NoKeys)?;
+        Ok(sealing
+            .created
+            .iter()
+            .map(|(id, created)| DataKeyInfo {
+                id: *id,
+                create_time: *created,
+                active_from: sealing.active_from(*id, keys.activation).unwrap_or(*created),
+                active: *id == sealing.active,
+            })
+            .collect())
+    }
+
+    /// How often a replica should [`Keyring::reload`]: well inside the activation delay, so that
+    /// it holds every key before any is used.
+    pub fn reload_interval(&self) -> std::time::Duration {
+        let activation = self.keys().map(|k| k.activation).unwrap_or_default();
+        (activation / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(30))
     }
 
     fn keys(&self) -> Result<&Keys, SealError> {
@@ -232,6 +305,13 @@ impl Keyring {
     /// Whether `stored` is sealed with the current key.
     pub fn is_current(&self, stored: &str) -> Result<bool, SealError> {
         Ok(stored.starts_with(&self.current_prefix()?))
+    }
+
+    /// Whether the binary `stored` is sealed with the current key.
+    pub fn is_current_bytes(&self, stored: &[u8]) -> Result<bool, SealError> {
+        let mut prefix = BINARY_PREFIX.to_vec();
+        prefix.extend_from_slice(&self.active_key()?.to_be_bytes());
+        Ok(stored.starts_with(&prefix))
     }
 
     fn seal_raw(&self, field: &str, record: &str, plaintext: &[u8]) -> Result<(u32, Vec<u8>), SealError> {
@@ -316,7 +396,7 @@ impl Keyring {
 
 async fn load_keys(db: &Db) -> Result<Vec<StoredKey>, sqlx::Error> {
     Ok(crate::on_pool!(db.write(), p => {
-        sqlx::query_as::<_, StoredKey>("SELECT id, purpose, wrapped FROM data_keys ORDER BY id").fetch_all(p).await?
+        sqlx::query_as::<_, StoredKey>("SELECT id, purpose, wrapped, create_time FROM data_keys ORDER BY id").fetch_all(p).await?
     }))
 }
 
@@ -463,7 +543,7 @@ mod tests {
         let (_, other) = new_kek();
         assert!(matches!(Keyring::open(&db, &other).await, Err(SealError::Unwrap(1))));
 
-        let id = reopened.rotate(&db, &kek).await.unwrap();
+        let id = reopened.rotate(&db).await.unwrap().id;
         assert_eq!(id, 3, "keys 1 (sealing) and 2 (index) came first");
         let new = reopened.seal_text("f", "r", "after").unwrap();
         assert!(
@@ -473,9 +553,33 @@ mod tests {
         assert_eq!(reopened.blind_index("name", "chan").unwrap(), index, "the index key does not rotate");
         // A replica that started before the rotation learns of the new key.
         assert!(matches!(keys.open_text("f", "r", &new), Err(SealError::UnknownKey(3))));
-        keys.reload(&db, &kek).await.unwrap();
+        keys.reload(&db).await.unwrap();
         assert_eq!(keys.open_text("f", "r", &new).unwrap(), "after");
         assert_eq!(keys.active_key().unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_seals_only_once_every_replica_can_have_read_it() {
+        let (_dir, db) = store().await;
+        let (_, kek) = new_kek();
+        let hour = std::time::Duration::from_secs(3600);
+        let first = Keyring::open_with(&db, &kek, hour).await.unwrap();
+        assert_eq!(first.active_key().unwrap(), 1, "the first key seals from the start");
+        let replica = Keyring::open_with(&db, &kek, hour).await.unwrap();
+        let added = first.rotate(&db).await.unwrap();
+        assert!(!added.active);
+        assert_eq!(added.active_from - added.create_time, time::Duration::HOUR);
+        // Until then both replicas seal with key 1, which both hold.
+        let sealed = first.seal_text("f", "r", "x").unwrap();
+        assert!(sealed.starts_with("dw1.k1."), "{sealed}");
+        assert_eq!(replica.open_text("f", "r", &sealed).unwrap(), "x");
+        let status = first.status().unwrap();
+        assert_eq!(status.iter().map(|k| (k.id, k.active)).collect::<Vec<_>>(), vec![(1, true), (3, false)]);
+        assert_eq!(first.reload_interval(), std::time::Duration::from_secs(30));
+
+        // Without a delay, a rotation takes effect at once.
+        let now = Keyring::open(&db, &kek).await.unwrap();
+        assert_eq!(now.active_key().unwrap(), 3);
     }
 
     #[test]

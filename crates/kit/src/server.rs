@@ -159,6 +159,8 @@ pub struct GrpcServer {
     /// The key the audit log's checkpoints are signed with, until [`GrpcServer::audit`] takes it.
     audit_signer: Option<crate::audit::Signer>,
     audit: Option<crate::audit::AuditLog>,
+    /// The store's data keys, kept current while the server runs ([`GrpcServer::keys`]).
+    keys: Option<crate::data_keys::Resealer>,
 }
 
 impl GrpcServer {
@@ -180,6 +182,7 @@ impl GrpcServer {
             guard,
             audit_signer,
             audit: None,
+            keys: None,
             listener,
             routes: RoutesBuilder::default(),
             services: Vec::new(),
@@ -231,6 +234,23 @@ impl GrpcServer {
             ));
             self.audit = Some(log);
         }
+        self
+    }
+
+    /// Serves the KeyService for the data keys of `db`, and while serving keeps them current:
+    /// reloads keys other replicas added and seals `columns` (and the kit's own) again after a
+    /// rotation.
+    pub fn keys(
+        &mut self,
+        db: &crate::db::Db,
+        service: &'static str,
+        columns: &[crate::data_keys::SealedColumn],
+    ) -> &mut Self {
+        let resealer = crate::data_keys::Resealer::new(db.clone(), columns);
+        self.add_service(doxwatch_proto::ops::key_service_server::KeyServiceServer::new(
+            crate::data_keys::KeyApi::new(service, resealer.clone()),
+        ));
+        self.keys = Some(resealer);
         self
     }
 
@@ -288,6 +308,7 @@ impl GrpcServer {
         let _stop_accepting = AbortOnDrop(accepting);
         let _stop_checkpoints =
             self.audit.clone().map(|log| AbortOnDrop(tokio::spawn(log.run_checkpoints(AUDIT_CHECKPOINT_EVERY))));
+        let _stop_key_upkeep = self.keys.clone().map(|r| AbortOnDrop(tokio::spawn(crate::data_keys::maintain(r))));
         let server = Server::builder()
             .http2_max_header_list_size(MAX_METADATA_BYTES)
             // A span per call, child of the caller's trace context when the caller sent one.

@@ -299,6 +299,8 @@ impl TestPki {
             encryption_key: crate::config::EncryptionKey::File(
                 self.dir.path().join("encryption").join(format!("{service}.key")),
             ),
+            // One replica: a rotated key may seal at once.
+            key_activation: Duration::ZERO,
             // Tests load quickly and from few identities: limits that do not get in their way.
             rate_limits: crate::auth::RateLimits {
                 per_second: 100_000,

@@ -64,7 +64,7 @@ impl Application {
         .upgrading(effects::LEGACY);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
-        server.audit(&db, SERVICE);
+        server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

@@ -10,7 +10,87 @@ use doxwatch_kit::testing::TestDatabase;
 use doxwatch_proto::intake as pb;
 use pb::DataSubjectCategory as Cat;
 
-backend_tests!(personal_data_is_nowhere_in_plain_text, a_person_s_earlier_cases_are_found_by_name_or_phone);
+backend_tests!(
+    personal_data_is_nowhere_in_plain_text,
+    a_person_s_earlier_cases_are_found_by_name_or_phone,
+    a_rotation_seals_every_value_again_and_all_stays_readable,
+);
+
+/// Every sealed value of the store, by column: what the sweep must have brought to the new key.
+async fn sealed_values(db: &TestDatabase) -> Vec<(String, String)> {
+    use doxwatch_kit::on_pool;
+    let store = doxwatch_kit::db::Db::connect(db.url(), 1, doxwatch_intake::MIGRATIONS).await.expect("the store");
+    let mut out = Vec::new();
+    for (table, column) in [
+        ("cases", "summary"),
+        ("cases", "complainant"),
+        ("case_subjects", "display_name"),
+        ("case_subjects", "contact"),
+        ("case_events", "note"),
+    ] {
+        let sql = format!("SELECT {column} FROM {table} WHERE {column} IS NOT NULL");
+        let values: Vec<String> =
+            on_pool!(store.read(), p => sqlx::query_scalar(&sql).fetch_all(p).await.expect("the column"));
+        out.extend(values.into_iter().map(|v| (format!("{table}.{column}"), v)));
+    }
+    let sql = "SELECT response FROM idempotency_keys";
+    let answers: Vec<Vec<u8>> =
+        on_pool!(store.read(), p => sqlx::query_scalar(sql).fetch_all(p).await.expect("answers"));
+    out.extend(
+        answers
+            .into_iter()
+            .map(|a| ("idempotency_keys.response".to_owned(), String::from_utf8_lossy(&a[..7]).into_owned())),
+    );
+    store.close().await;
+    out
+}
+
+async fn a_rotation_seals_every_value_again_and_all_stays_readable(db: TestDatabase) {
+    use doxwatch_kit::{policy::Role, testing::OfficerWith};
+    use doxwatch_proto::ops::{self as ops, key_service_client::KeyServiceClient};
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let mut case = complaint("2019-08-01T10:00:00+08:00", Cat::PoliceOfficer);
+    case.summary = SUMMARY.to_owned();
+    case.data_subjects = vec![person(NAME, PHONE, ADDRESS)];
+    let request = pb::CreateCaseRequest { case: Some(case), request_id: "before-rotation".into() };
+    let created = client.create_case(request.clone()).await.expect("created").into_inner();
+    client
+        .add_case_note(pb::AddCaseNoteRequest { name: created.name.clone(), note: NOTE.into(), ..Default::default() })
+        .await
+        .expect("a note");
+    let before = sealed_values(&db).await;
+    assert!(before.iter().all(|(_, v)| v.starts_with("dw1.k1.") || v.starts_with("DW1\0\0\0\u{1}")), "{before:?}");
+
+    // Only an operator rotates.
+    let mut officer =
+        KeyServiceClient::with_interceptor(app.channel.clone(), OfficerWith("chan", &[Role::IntakeOfficer]));
+    let refused = officer.rotate_data_key(ops::RotateDataKeyRequest {}).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let mut operator =
+        KeyServiceClient::with_interceptor(app.channel.clone(), OfficerWith("ops-lee", &[Role::Operator]));
+    let rotated = operator.rotate_data_key(ops::RotateDataKeyRequest {}).await.expect("rotated").into_inner();
+    assert_eq!(rotated.service, "intake");
+    assert_eq!(rotated.keys.iter().map(|k| (k.id, k.active)).collect::<Vec<_>>(), vec![(1, false), (3, true)]);
+
+    // The sweep seals every stored value again under key 3.
+    let status = doxwatch_kit::testing::eventually(std::time::Duration::from_secs(30), async || {
+        let status = operator.get_data_key_status(ops::GetDataKeyStatusRequest {}).await.ok()?.into_inner();
+        (status.last_sweep_resealed > 0).then_some(status)
+    })
+    .await
+    .expect("a sweep under the new key");
+    assert_eq!(status.last_sweep_remaining, 0);
+    let after = sealed_values(&db).await;
+    assert_eq!(after.len(), before.len());
+    assert!(after.iter().all(|(_, v)| v.starts_with("dw1.k3.") || v.starts_with("DW1\0\0\0\u{3}")), "{after:?}");
+
+    // Everything reads as before, the stored answer included.
+    let read = client.get_case(pb::GetCaseRequest { name: created.name.clone() }).await.expect("read").into_inner();
+    assert_eq!((read.summary.as_str(), read.data_subjects[0].display_name.as_str()), (SUMMARY, NAME));
+    assert_eq!(client.create_case(request).await.expect("replayed").into_inner(), created);
+    app.stop().await;
+}
 
 fn person(name: &str, phone: &str, address: &str) -> pb::DataSubject {
     pb::DataSubject {

@@ -93,7 +93,7 @@ impl Application {
         let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
         let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker());
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
-        server.audit(&db, SERVICE);
+        server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

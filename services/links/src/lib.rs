@@ -74,7 +74,7 @@ impl Application {
         let evidence = evidence::EvidenceService::new(db.clone(), Arc::new(blobs), own.evidence.max_bytes);
         let rechecker = Arc::new(recheck::Rechecker::new(db.clone(), own.recheck.clone())?);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
-        server.audit(&db, SERVICE);
+        server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

@@ -3,6 +3,7 @@
 //! subjects are versioned, so that what the store says "as at" a moment never changes afterwards.
 
 use doxwatch_kit::{
+    data_keys::{Form, Part, SealedColumn},
     db::{Ts, Tx},
     on_tx,
     sealing::{Keyring, SealError},
@@ -37,6 +38,31 @@ pub(crate) const SUBJECT_CONTACT: &str = "case_subjects.contact";
 pub(crate) const NOTE: &str = "case_events.note";
 
 /// The record a data subject's sealed values belong to: its case, version and position.
+/// Every sealed column of the store, for the re-sealing sweep.
+pub const SEALED: &[SealedColumn] = {
+    const ID: &[Part] = &[Part::Uuid("id")];
+    const SUBJECT: &[Part] = &[Part::Uuid("case_id"), Part::I32("version"), Part::I32("position")];
+    &[
+        SealedColumn { table: "cases", column: "summary", field: SUMMARY, record: ID, form: Form::Text },
+        SealedColumn { table: "cases", column: "complainant", field: COMPLAINANT, record: ID, form: Form::Text },
+        SealedColumn {
+            table: "case_subjects",
+            column: "display_name",
+            field: SUBJECT_NAME,
+            record: SUBJECT,
+            form: Form::Text,
+        },
+        SealedColumn {
+            table: "case_subjects",
+            column: "contact",
+            field: SUBJECT_CONTACT,
+            record: SUBJECT,
+            form: Form::Text,
+        },
+        SealedColumn { table: "case_events", column: "note", field: NOTE, record: ID, form: Form::Text },
+    ]
+};
+
 pub(crate) fn subject_record(case: Uuid, version: i32, position: i32) -> String {
     format!("{case}/{version}/{position}")
 }

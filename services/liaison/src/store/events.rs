@@ -18,7 +18,7 @@ pub struct EventDetails {
 }
 
 /// The field an entry's note (an officer's or a platform's words) is sealed as.
-const NOTE: &str = "notice_events.note";
+pub(crate) const NOTE: &str = "notice_events.note";
 
 pub async fn append(
     tx: &mut Tx,

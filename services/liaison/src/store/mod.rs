@@ -23,6 +23,16 @@ pub enum StoreError {
     Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
+/// Every sealed column of the store, for the re-sealing sweep.
+pub const SEALED: &[doxwatch_kit::data_keys::SealedColumn] = {
+    use doxwatch_kit::data_keys::{Form::Text, Part, SealedColumn};
+    const ID: &[Part] = &[Part::Uuid("id")];
+    &[
+        SealedColumn { table: "notice_events", column: "note", field: events::NOTE, record: ID, form: Text },
+        SealedColumn { table: "notice_replies", column: "text", field: replies::TEXT, record: ID, form: Text },
+    ]
+};
+
 /// Rows written or ids read in one statement: well under the bound parameters either backend
 /// takes in one statement (SQLite's is the lower, 32,766).
 const BATCH: usize = 500;

@@ -12,8 +12,8 @@ use super::{StoreError, code};
 use crate::domain::*;
 
 /// The fields the officers' words are sealed as: a capture's note, a custody entry's reason.
-const CAPTURE_NOTE: &str = "evidence_captures.note";
-const CUSTODY_REASON: &str = "custody_events.reason";
+pub(crate) const CAPTURE_NOTE: &str = "evidence_captures.note";
+pub(crate) const CUSTODY_REASON: &str = "custody_events.reason";
 
 pub async fn insert_capture(tx: &mut Tx, keys: &Keyring, c: &Capture) -> Result<(), StoreError> {
     let note = keys.seal_text(CAPTURE_NOTE, &c.id.to_string(), &c.note)?;

@@ -305,7 +305,7 @@ pub async fn record_removal_requests(
 }
 
 /// The field an observation's note is sealed as.
-const OBSERVATION_NOTE: &str = "observations.note";
+pub(crate) const OBSERVATION_NOTE: &str = "observations.note";
 
 pub async fn insert_observation(tx: &mut Tx, keys: &Keyring, o: &Observation) -> Result<(), StoreError> {
     let note = keys.seal_text(OBSERVATION_NOTE, &o.id.to_string(), &o.note)?;

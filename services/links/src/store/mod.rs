@@ -21,6 +21,29 @@ pub enum StoreError {
     Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
+/// Every sealed column of the store, for the re-sealing sweep.
+pub const SEALED: &[doxwatch_kit::data_keys::SealedColumn] = {
+    use doxwatch_kit::data_keys::{Form::Text, Part, SealedColumn};
+    const ID: &[Part] = &[Part::Uuid("id")];
+    &[
+        SealedColumn {
+            table: "evidence_captures",
+            column: "note",
+            field: evidence::CAPTURE_NOTE,
+            record: ID,
+            form: Text,
+        },
+        SealedColumn {
+            table: "custody_events",
+            column: "reason",
+            field: evidence::CUSTODY_REASON,
+            record: ID,
+            form: Text,
+        },
+        SealedColumn { table: "observations", column: "note", field: links::OBSERVATION_NOTE, record: ID, form: Text },
+    ]
+};
+
 pub(crate) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
     from(i32::from(value)).ok_or(StoreError::UnknownCode { column, value: i64::from(value) })
 }

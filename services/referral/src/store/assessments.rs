@@ -12,7 +12,7 @@ use super::{StoreError, code, codes_list, codes_text, name};
 use crate::domain::*;
 
 /// The field an assessment's reason (the assessor's words about the case) is sealed as.
-const REASON: &str = "assessments.reason";
+pub(crate) const REASON: &str = "assessments.reason";
 
 pub async fn insert(tx: &mut Tx, keys: &Keyring, a: &Assessment) -> Result<(), StoreError> {
     let reason = keys.seal_text(REASON, &a.id.0.to_string(), &a.reason)?;

@@ -21,6 +21,22 @@ pub enum StoreError {
     Sealed(#[from] doxwatch_kit::sealing::SealError),
 }
 
+/// Every sealed column of the store, for the re-sealing sweep.
+pub const SEALED: &[doxwatch_kit::data_keys::SealedColumn] = {
+    use doxwatch_kit::data_keys::{Form::Text, Part, SealedColumn};
+    const ID: &[Part] = &[Part::Uuid("id")];
+    const EVENT: &[Part] = &[Part::Uuid("referral_id"), Part::I16("status")];
+    use referrals::{NOTE, OFFENCE, REASON, SENTENCE, SUMMARY};
+    &[
+        SealedColumn { table: "referrals", column: "summary", field: SUMMARY, record: ID, form: Text },
+        SealedColumn { table: "assessments", column: "reason", field: assessments::REASON, record: ID, form: Text },
+        SealedColumn { table: "referral_events", column: "offence", field: OFFENCE, record: EVENT, form: Text },
+        SealedColumn { table: "referral_events", column: "sentence", field: SENTENCE, record: EVENT, form: Text },
+        SealedColumn { table: "referral_events", column: "reason", field: REASON, record: EVENT, form: Text },
+        SealedColumn { table: "referral_events", column: "note", field: NOTE, record: EVENT, form: Text },
+    ]
+};
+
 fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static str) -> Result<T, StoreError> {
     from(i32::from(value)).ok_or(StoreError::UnknownCode { column, value: value.to_string() })
 }

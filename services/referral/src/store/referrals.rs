@@ -15,11 +15,11 @@ use crate::domain::*;
 
 /// The fields sealed here: a referral's summary of the case, and what the agency's outcomes say
 /// of the case and of the person charged.
-const SUMMARY: &str = "referrals.summary";
-const OFFENCE: &str = "referral_events.offence";
-const SENTENCE: &str = "referral_events.sentence";
-const REASON: &str = "referral_events.reason";
-const NOTE: &str = "referral_events.note";
+pub(crate) const SUMMARY: &str = "referrals.summary";
+pub(crate) const OFFENCE: &str = "referral_events.offence";
+pub(crate) const SENTENCE: &str = "referral_events.sentence";
+pub(crate) const REASON: &str = "referral_events.reason";
+pub(crate) const NOTE: &str = "referral_events.note";
 
 /// The record an event's fields are bound to: a referral reaches each status once.
 fn event_record(referral: Uuid, status: i16) -> String {
