@@ -61,6 +61,10 @@ enum Command {
     /// verify it (auditors).
     #[command(subcommand)]
     Audit(client::audit::AuditCommand),
+    /// The data keys each service seals personal data with: rotate them, see the re-sealing
+    /// (operators).
+    #[command(subcommand)]
+    Keys(client::keys::KeysCommand),
     /// Create the suite's CA and the certificates of its services and agencies.
     #[command(subcommand)]
     Certs(credentials::CertsCommand),
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
             Command::Agency(command) => client::agency::run(command).await,
             Command::Outbox(command) => client::outbox::run(command).await,
             Command::Audit(command) => client::audit::run(command).await,
+            Command::Keys(command) => client::keys::run(command).await,
             Command::Health(args) => client::health::run(args).await,
             Command::Certs(command) => credentials::certs(command),
             Command::Officer(command) => credentials::officer(command),

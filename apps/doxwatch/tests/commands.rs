@@ -336,6 +336,30 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     assert!(!not_auditor.status.success(), "only an auditor signs a checkpoint");
     assert!(String::from_utf8_lossy(&not_auditor.stderr).contains("auditor"), "{not_auditor:?}");
 
+    // An operator rotates every service's data keys; a new key seals only once every replica
+    // can hold it (two minutes, by default), and the older one seals until then.
+    let rotated = suite.json(&["keys", "rotate", "--profile", operator, "--purpose", "scheduled rotation"]);
+    let services = rotated["services"].as_array().expect("services");
+    let names: Vec<&str> = services.iter().map(|s| text(&s["service"])).collect();
+    assert_eq!(names, ["intake", "links", "liaison", "referral"]);
+    for service in services {
+        let keys: Vec<(i64, bool)> = service["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| (k["id"].as_i64().unwrap_or(0), k["active"] == true))
+            .collect();
+        assert_eq!(keys, [(1, true), (3, false)], "{service}");
+    }
+    let status = suite.json(&["keys", "status", "--profile", operator, "--service", "intake"]);
+    assert_eq!(status["services"][0]["keys"][1]["active_from"], services[0]["keys"][1]["active_from"]);
+    // A rotation says why, or nothing is asked of the services.
+    let no_purpose = suite.run(&["keys", "rotate", "--profile", operator, "--service", "intake", "--purpose", " "]);
+    assert!(!no_purpose.status.success());
+    assert!(String::from_utf8_lossy(&no_purpose.stderr).contains("--purpose"), "{no_purpose:?}");
+    let unchanged = suite.json(&["keys", "status", "--profile", operator, "--service", "intake"]);
+    assert_eq!(unchanged["services"][0]["keys"].as_array().map(Vec::len), Some(2));
+
     // Mistakes are told, and fail.
     let unknown = suite.run(&["link", "get", "links/0190f1c2-3b4d-7e5f-8a6b-000000000000"]);
     assert!(!unknown.status.success());

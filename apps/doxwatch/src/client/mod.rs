@@ -9,6 +9,7 @@ pub mod channel;
 pub mod contact;
 pub mod evidence;
 pub mod health;
+pub mod keys;
 pub mod link;
 pub mod notice;
 mod notice_args;
