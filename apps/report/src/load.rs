@@ -408,7 +408,12 @@ fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::Pl
             .enumerate()
             .map(|(j, category)| intake_pb::DataSubject {
                 display_name: format!("Test Subject {i:05}-{j}"),
-                contact: None,
+                // What doxxers publish, so that a load shows none of it is stored in plain text.
+                contact: Some(intake_pb::Contact {
+                    email: String::new(),
+                    phone: format!("+852 6{:07}", i * 10 + j),
+                    postal_address: format!("Flat {j}, Block {i}, Test Garden"),
+                }),
                 category: intake_pb::DataSubjectCategory::from_str_name(&format!("DATA_SUBJECT_CATEGORY_{category}"))
                     .map_or(0, |c| c as i32),
                 hong_kong_nexus: intake_pb::HongKongNexus::Resident as i32,
