@@ -161,7 +161,7 @@ impl Sealing {
         if self.keys.keys().next() == Some(&id) {
             return Some(created);
         }
-        Some(created.checked_add(time::Duration::try_from(activation).unwrap_or(time::Duration::MAX))?)
+        created.checked_add(time::Duration::try_from(activation).unwrap_or(time::Duration::MAX))
     }
 
     /// The newest key whose time has come.

@@ -179,7 +179,7 @@ impl BlobStore for LocalBlobStore {
             return Ok(Some(opened(self.keys.clone(), file, path, file_id)));
         }
         // Stored before sealing began: the bytes as they are, those already read first.
-        let first = futures::stream::iter((!header.is_empty()).then(|| Ok(header)));
+        let first = futures::stream::iter((!header.is_empty()).then_some(Ok(header)));
         Ok(Some(first.chain(plain(file, path)).boxed()))
     }
 
