@@ -40,6 +40,13 @@ use crate::{
 pub const PURPOSE_HEADER: &str = "x-doxwatch-purpose";
 /// The longest purpose accepted.
 pub const MAX_PURPOSE_LEN: usize = 200;
+/// The metadata entry in which an officer breaks the glass: reads the personal data of a case
+/// outside their team, for the purpose stated, recorded for a supervisor's review.
+pub const BREAK_GLASS_HEADER: &str = "x-doxwatch-break-glass";
+/// The outcome of a read through broken glass, as its audit record gives it.
+pub const BREAK_GLASS: &str = "BREAK_GLASS";
+/// The outcome of a read that withheld the personal data (the case is another team's).
+pub const REDACTED: &str = "REDACTED";
 /// The previous hash of the first record, and the head of an empty log.
 pub const GENESIS: [u8; 32] = [0; 32];
 
@@ -207,6 +214,19 @@ fn micros(t: OffsetDateTime) -> i64 {
 pub async fn record(tx: &mut Tx, access: Access, resources: &[String], fields: &[&str]) -> Result<i64, sqlx::Error> {
     let entry =
         Entry::new(current(), access, resources.to_vec(), fields.iter().map(|f| (*f).to_owned()).collect(), "OK");
+    append(tx, &entry).await
+}
+
+/// [`record`], with an outcome other than `OK`: [`BREAK_GLASS`] or [`REDACTED`].
+pub async fn record_as(
+    tx: &mut Tx,
+    access: Access,
+    resources: &[String],
+    fields: &[&str],
+    outcome: &str,
+) -> Result<i64, sqlx::Error> {
+    let entry =
+        Entry::new(current(), access, resources.to_vec(), fields.iter().map(|f| (*f).to_owned()).collect(), outcome);
     append(tx, &entry).await
 }
 

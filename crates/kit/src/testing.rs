@@ -313,9 +313,14 @@ impl TestPki {
 
     /// A token for officer `id` with `roles`, bound to the test client's certificate.
     pub fn token(&self, id: &str, roles: &[Role]) -> String {
+        self.team_token(id, roles, "team-a")
+    }
+
+    /// [`TestPki::token`] for an officer of `team`.
+    pub fn team_token(&self, id: &str, roles: &[Role], team: &str) -> String {
         let client = self.material(&Identity::Officer(TEST_CLIENT.to_owned()));
         let thumbprint = client.thumbprint().expect("a thumbprint");
-        self.issuer.issue(id, id, roles, "team-a", &thumbprint, Duration::from_secs(3600)).expect("a test token")
+        self.issuer.issue(id, id, roles, team, &thumbprint, Duration::from_secs(3600)).expect("a test token")
     }
 
     /// A TLS channel to `addr` presenting `identity`'s certificate.
@@ -563,6 +568,28 @@ impl tonic::service::Interceptor for OfficerWith {
         let value = format!("Bearer {}", officer_token(self.0, self.1));
         request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
         request.metadata_mut().insert(crate::audit::PURPOSE_HEADER, TEST_PURPOSE.parse().expect("ASCII"));
+        Ok(request)
+    }
+}
+
+/// Adds a token for an officer of a team, with the given roles, to every request; breaks the glass
+/// when asked.
+#[derive(Clone)]
+pub struct TeamOfficer {
+    pub id: &'static str,
+    pub team: &'static str,
+    pub roles: &'static [Role],
+    pub break_glass: bool,
+}
+
+impl tonic::service::Interceptor for TeamOfficer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {}", pki().team_token(self.id, self.roles, self.team));
+        request.metadata_mut().insert("authorization", value.parse().expect("a token is ASCII"));
+        request.metadata_mut().insert(crate::audit::PURPOSE_HEADER, TEST_PURPOSE.parse().expect("ASCII"));
+        if self.break_glass {
+            request.metadata_mut().insert(crate::audit::BREAK_GLASS_HEADER, "1".parse().expect("ASCII"));
+        }
         Ok(request)
     }
 }

@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
+    access::{Sight, Viewer},
     convert,
     domain::*,
     service::Intake,
@@ -41,6 +42,7 @@ fn invalid(v: FieldViolations) -> Status {
 impl IntakeService for IntakeApi {
     async fn create_case(&self, request: Request<pb::CreateCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let actor = Actor::from_request(&request)?;
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = request_key(&mut v, "CreateCase", &req.request_id, &req, |r| r.request_id.clear());
@@ -55,22 +57,50 @@ impl IntakeService for IntakeApi {
                 return Err(invalid(more));
             }
         };
+        // The recording officer's team has the case until a supervisor assigns it.
+        let new = NewCase { team: viewer.team().to_owned(), ..new };
         let case = self.intake.create_case(&actor, new, key, convert::case_to_proto).await?;
-        Ok(Response::new(case))
+        Ok(Response::new(viewer.present(case)))
     }
 
     async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let id = convert::case_id(&mut v, "name", &req.name).ok_or_else(|| invalid(v))?;
-        let case = self.intake.get_case(id).await?;
-        Ok(Response::new(convert::case_to_proto(&case)))
+        let (case, sight) = self.intake.get_case(id, &viewer).await?;
+        Ok(Response::new(shown(&case, sight)))
+    }
+
+    async fn assign_case(&self, request: Request<pb::AssignCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "AssignCase", &req.request_id, &req, |r| r.request_id.clear());
+        let id = convert::case_id(&mut v, "name", &req.name);
+        let team = req.team.trim().to_owned();
+        let team_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+        if team.is_empty() {
+            v.add("team", "is required");
+        } else if team.len() > 64 || !team.chars().all(team_ok) {
+            v.add("team", "must be 1 to 64 of a-z, 0-9, '-', '_' and '.'");
+        }
+        let officer = req.assigned_officer.trim().to_owned();
+        if officer.len() > 128 || officer.chars().any(char::is_control) {
+            v.add("assigned_officer", "must be at most 128 characters, none of them control characters");
+        }
+        let Some(id) = id.filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let case = self.intake.assign_case(&actor, id, team, officer, key, convert::case_to_proto).await?;
+        Ok(Response::new(case))
     }
 
     async fn list_cases(
         &self,
         request: Request<pb::ListCasesRequest>,
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
@@ -92,21 +122,22 @@ impl IntakeService for IntakeApi {
         let Some(limit) = limit.filter(|_| v.is_empty()) else {
             return Err(invalid(v));
         };
-        let cases = self.intake.list_cases(&filter, after, limit + 1).await?;
+        let cases = self.intake.list_cases(&filter, after, limit + 1, &viewer).await?;
         let more = cases.len() > limit as usize;
-        let cases: Vec<Case> = cases.into_iter().take(limit as usize).collect();
+        let cases: Vec<(Case, Sight)> = cases.into_iter().take(limit as usize).collect();
         let next_page_token = match cases.last() {
-            Some(last) if more => page::encode_token(&fingerprint, &last.id.0),
+            Some((last, _)) if more => page::encode_token(&fingerprint, &last.id.0),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListCasesResponse {
-            cases: cases.iter().map(convert::case_to_proto).collect(),
+            cases: cases.iter().map(|(c, sight)| shown(c, *sight)).collect(),
             next_page_token,
         }))
     }
 
     async fn update_case(&self, request: Request<pb::UpdateCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let actor = Actor::from_request(&request)?;
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = request_key(&mut v, "UpdateCase", &req.request_id, &req, |r| r.request_id.clear());
@@ -137,11 +168,12 @@ impl IntakeService for IntakeApi {
             return Err(invalid(v));
         };
         let case = self.intake.update_case(&actor, id, &fields, &changes, key, convert::case_to_proto).await?;
-        Ok(Response::new(case))
+        Ok(Response::new(viewer.present(case)))
     }
 
     async fn transition_case(&self, request: Request<pb::TransitionCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let actor = Actor::from_request(&request)?;
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let key = request_key(&mut v, "TransitionCase", &req.request_id, &req, |r| r.request_id.clear());
@@ -194,7 +226,7 @@ impl IntakeService for IntakeApi {
         }
         let transition = Transition { to, closure_reason, duplicate_of, note: req.note.trim().to_owned(), occurred_at };
         let case = self.intake.transition_case(&actor, id, transition, key, convert::case_to_proto).await?;
-        Ok(Response::new(case))
+        Ok(Response::new(viewer.present(case)))
     }
 
     async fn add_case_note(&self, request: Request<pb::AddCaseNoteRequest>) -> Result<Response<pb::CaseEvent>, Status> {
@@ -224,6 +256,7 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::ListCaseEventsRequest>,
     ) -> Result<Response<pb::ListCaseEventsResponse>, Status> {
+        let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let id = convert::case_id(&mut v, "name", &req.name);
@@ -237,7 +270,7 @@ impl IntakeService for IntakeApi {
             return Err(invalid(v));
         }
         let offset = offset.unwrap_or_default();
-        let events = self.intake.list_events(id, offset, limit + 1).await?;
+        let events = self.intake.list_events(id, offset, limit + 1, &viewer).await?;
         let more = events.len() > limit as usize;
         let events: Vec<CaseEvent> = events.into_iter().take(limit as usize).collect();
         let next_page_token = page::next_offset_token(&fingerprint, offset, limit, more);
@@ -318,4 +351,13 @@ fn subject_query(v: &mut FieldViolations, text: &str) -> Option<SubjectQuery> {
     } else {
         Some(SubjectQuery::Name(terms))
     }
+}
+
+/// `case` as a caller with `sight` of it may see it.
+fn shown(case: &Case, sight: Sight) -> pb::Case {
+    let mut shown = convert::case_to_proto(case);
+    if sight == Sight::Redacted {
+        crate::access::redact(&mut shown);
+    }
+    shown
 }

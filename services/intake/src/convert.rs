@@ -148,7 +148,9 @@ pub fn new_case(c: Option<&pb::Case>, now: OffsetDateTime) -> Result<NewCase, Fi
     };
     let details = details(&mut v, "case", c, None);
     match (kind, received_at) {
-        (Some(kind), Some(received_at)) if v.is_empty() => Ok(NewCase { kind, received_at, details }),
+        (Some(kind), Some(received_at)) if v.is_empty() => {
+            Ok(NewCase { kind, received_at, details, team: String::new() })
+        }
         _ => Err(v),
     }
 }
@@ -204,6 +206,9 @@ pub fn case_to_proto(c: &Case) -> pb::Case {
         create_time: Some(timestamp::to_proto(c.create_time)),
         update_time: Some(timestamp::to_proto(c.update_time)),
         created_by: c.created_by.clone(),
+        team: c.team.clone(),
+        assigned_officer: c.assigned_officer.clone(),
+        redacted: false,
     }
 }
 

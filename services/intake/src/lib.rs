@@ -1,6 +1,7 @@
 //! The intake service: doxxing cases as they reach the regulator, the people whose data was
 //! disclosed, and each case's status as a history of events (`doxwatch.intake.v1`).
 
+pub mod access;
 pub mod api;
 pub mod convert;
 pub mod domain;

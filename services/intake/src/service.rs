@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
+    access::{Sight, Viewer},
     domain::*,
     effects,
     error::IntakeError,
@@ -70,6 +71,8 @@ impl Intake {
                 created_by: actor.name(),
                 create_time: now,
                 update_time: now,
+                team: new.team.clone(),
+                assigned_officer: String::new(),
             };
             let created = CaseEvent {
                 id: Uuid::now_v7(),
@@ -100,32 +103,85 @@ impl Intake {
         Ok(response)
     }
 
-    #[tracing::instrument(skip(self), fields(case = %id))]
-    pub async fn get_case(&self, id: CaseId) -> Result<Case, IntakeError> {
+    /// One case, with how much of it `viewer` sees; the read is audited as what it gave.
+    #[tracing::instrument(skip(self, viewer), fields(case = %id))]
+    pub async fn get_case(&self, id: CaseId, viewer: &Viewer) -> Result<(Case, Sight), IntakeError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
         let case =
             store::get_case(&mut tx, self.db.keyring(), id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
-        audit::record(&mut tx, Access::Read, &[id.name()], CASE_FIELDS).await?;
+        let sight = viewer.sight(&case.team, &case.assigned_officer);
+        record_reads(&mut tx, &[(id.name(), sight)], CASE_FIELDS).await?;
         tx.commit().await?;
-        Ok(case)
+        Ok((case, sight))
     }
 
-    #[tracing::instrument(skip(self, filter))]
+    #[tracing::instrument(skip(self, filter, viewer))]
     pub async fn list_cases(
         &self,
         filter: &CaseFilter,
         after: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<Case>, IntakeError> {
+        viewer: &Viewer,
+    ) -> Result<Vec<(Case, Sight)>, IntakeError> {
         let mut tx = self.db.begin().await?;
         let cases = store::list_cases(&mut tx, self.db.keyring(), filter, after, limit).await?;
-        if !cases.is_empty() {
-            let names: Vec<String> = cases.iter().map(|c| c.id.name()).collect();
-            audit::record(&mut tx, Access::Read, &names, CASE_FIELDS).await?;
-        }
+        let seen: Vec<(Case, Sight)> = cases
+            .into_iter()
+            .map(|c| {
+                let sight = viewer.sight(&c.team, &c.assigned_officer);
+                (c, sight)
+            })
+            .collect();
+        let reads: Vec<(String, Sight)> = seen.iter().map(|(c, s)| (c.id.name(), *s)).collect();
+        record_reads(&mut tx, &reads, CASE_FIELDS).await?;
         tx.commit().await?;
-        Ok(cases)
+        Ok(seen)
+    }
+
+    /// Assigns a case to a team and, optionally, one officer.
+    #[tracing::instrument(skip(self, actor, key, respond), fields(case = %id))]
+    pub async fn assign_case<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        team: String,
+        officer: String,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Case) -> R,
+    ) -> Result<R, IntakeError> {
+        idempotent!(self.db, IntakeError, key, |tx| {
+            if !store::case_exists(&mut tx, id).await? {
+                return Err(IntakeError::not_found(id.name()));
+            }
+            let now = doxwatch_kit::timestamp::now();
+            store::assign(&mut tx, id, &team, &officer, now).await?;
+            let note = if officer.is_empty() {
+                format!("assigned to team {team}")
+            } else {
+                format!("assigned to team {team}, officer {officer}")
+            };
+            let event = CaseEvent {
+                id: Uuid::now_v7(),
+                case: id,
+                kind: CaseEventKind::Updated,
+                actor: actor.name(),
+                occurred_at: now,
+                record_time: now,
+                from_status: None,
+                to_status: None,
+                closure_reason: None,
+                duplicate_of: None,
+                note,
+            };
+            store::append_event(&mut tx, self.db.keyring(), &event).await?;
+            let case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
+            audit::record(&mut tx, Access::Write, &[id.name()], &["team", "assigned_officer"]).await?;
+            tracing::info!(team = %team, "case assigned");
+            Ok(respond(&case))
+        })
     }
 
     /// Changes the fields named in `fields` to their values in `changes`.
@@ -288,14 +344,27 @@ impl Intake {
         })
     }
 
-    #[tracing::instrument(skip(self), fields(case = %id))]
-    pub async fn list_events(&self, id: CaseId, offset: u64, limit: u32) -> Result<Vec<CaseEvent>, IntakeError> {
+    /// A page of a case's timeline; its notes are withheld from an officer outside the case's team.
+    #[tracing::instrument(skip(self, viewer), fields(case = %id))]
+    pub async fn list_events(
+        &self,
+        id: CaseId,
+        offset: u64,
+        limit: u32,
+        viewer: &Viewer,
+    ) -> Result<Vec<CaseEvent>, IntakeError> {
         let mut tx = self.db.begin().await?;
-        if !store::case_exists(&mut tx, id).await? {
+        let Some((team, officer)) = store::assignment(&mut tx, id).await? else {
             return Err(IntakeError::not_found(id.name()));
+        };
+        let sight = viewer.sight(&team, &officer);
+        let mut events = store::list_events(&mut tx, self.db.keyring(), id, offset, limit).await?;
+        if sight == Sight::Redacted {
+            for event in &mut events {
+                event.note.clear();
+            }
         }
-        let events = store::list_events(&mut tx, self.db.keyring(), id, offset, limit).await?;
-        audit::record(&mut tx, Access::Read, &[id.name()], &["notes"]).await?;
+        record_reads(&mut tx, &[(id.name(), sight)], &["notes"]).await?;
         tx.commit().await?;
         Ok(events)
     }
@@ -329,4 +398,22 @@ impl Intake {
 
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// Audits reads of cases as what each gave: the personal-data `fields` where the reader saw them
+/// (broken glass marked as such), none where they were withheld. One record per outcome.
+async fn record_reads(
+    tx: &mut doxwatch_kit::db::Tx,
+    reads: &[(String, Sight)],
+    fields: &[&str],
+) -> Result<(), sqlx::Error> {
+    for sight in [Sight::Full, Sight::BrokenGlass, Sight::Redacted] {
+        let names: Vec<String> = reads.iter().filter(|(_, s)| *s == sight).map(|(n, _)| n.clone()).collect();
+        if names.is_empty() {
+            continue;
+        }
+        let fields: &[&str] = if sight == Sight::Redacted { &[] } else { fields };
+        audit::record_as(tx, Access::Read, &names, fields, sight.outcome()).await?;
+    }
+    Ok(())
 }

@@ -84,6 +84,8 @@ pub struct NewCase {
     pub kind: CaseKind,
     pub received_at: OffsetDateTime,
     pub details: CaseDetails,
+    /// The team the case is assigned to: the recording officer's.
+    pub team: String,
 }
 
 /// A recorded case with its current status.
@@ -98,6 +100,10 @@ pub struct Case {
     pub created_by: String,
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
+    /// Whose officers see the case's personal data; empty for a case recorded before teams.
+    pub team: String,
+    /// One officer the case is assigned to, who sees it whatever their team; may be empty.
+    pub assigned_officer: String,
 }
 
 /// The fields UpdateCase may change.

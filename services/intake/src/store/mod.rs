@@ -139,7 +139,7 @@ macro_rules! closure_as_at {
 const CURRENT_VERSION: &str = "(SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = c.id)";
 
 const CASE_COLUMNS: &str = "c.id, c.kind, c.received_at, c.channel, c.summary, c.reported_urls, c.complainant, \
-     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time";
+     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time, c.team, c.assigned_officer";
 
 /// Selects cases (`inner`, which yields `c.*` plus `status` and `closure_reason`) with their current
 /// data subjects, one row per subject (or one with NULLs for a case without any).
@@ -165,8 +165,8 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO cases (id, kind, received_at, channel, summary, reported_urls, complainant, \
-             disclosed_data, alleged_harm, created_by, create_time, update_time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(case.id.0)
         .bind(case.kind.code() as i16)
@@ -180,6 +180,8 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
         .bind(&case.created_by)
         .bind(Ts(case.create_time))
         .bind(Ts(case.update_time))
+        .bind(&case.team)
+        .bind(&case.assigned_officer)
         .execute(&mut *c)
         .await?;
     });
@@ -366,6 +368,27 @@ pub async fn update_details(
         insert_subjects(tx, keys, id, version.0 + 1, &details.data_subjects, now).await?;
     }
     Ok(())
+}
+
+/// Assigns the case to `team` and `officer` (empty for none), changed at `now`.
+pub async fn assign(tx: &mut Tx, id: CaseId, team: &str, officer: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE cases SET team = $2, assigned_officer = $3, update_time = $4 WHERE id = $1")
+            .bind(id.0)
+            .bind(team)
+            .bind(officer)
+            .bind(Ts(now))
+            .execute(c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Whom a case is assigned to: its team and officer, if the case exists.
+pub async fn assignment(tx: &mut Tx, id: CaseId) -> Result<Option<(String, String)>, StoreError> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as("SELECT team, assigned_officer FROM cases WHERE id = $1").bind(id.0).fetch_optional(c).await?
+    }))
 }
 
 /// Marks the case changed at `now` (a status move changes `update_time` too).

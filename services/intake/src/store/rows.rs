@@ -74,6 +74,8 @@ pub(super) struct CaseRow {
     created_by: String,
     create_time: Ts,
     update_time: Ts,
+    team: String,
+    assigned_officer: String,
     status: Option<i16>,
     closure_reason: Option<i16>,
     subject_name: Option<String>,
@@ -151,6 +153,8 @@ pub(super) fn decode_case(keys: &Keyring, rows: Vec<CaseRow>) -> Result<Vec<Case
             created_by: row.created_by,
             create_time: row.create_time.0,
             update_time: row.update_time.0,
+            team: row.team,
+            assigned_officer: row.assigned_officer,
         });
     }
     Ok(cases)
