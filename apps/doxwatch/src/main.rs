@@ -107,6 +107,10 @@ pub struct ClientArgs {
     /// a session of work, e.g. `export DOXWATCH_PURPOSE="assessing complaint DOX-123"`.
     #[arg(long, env = "DOXWATCH_PURPOSE", global = true)]
     pub purpose: Option<String>,
+    /// Read the personal data of another team's case, for the purpose stated: the read is marked
+    /// in the audit log for a supervisor's review.
+    #[arg(long, global = true)]
+    pub break_glass: bool,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -353,6 +353,14 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     }
     let status = suite.json(&["keys", "status", "--profile", operator, "--service", "intake"]);
     assert_eq!(status["services"][0]["keys"][1]["active_from"], services[0]["keys"][1]["active_from"]);
+    // A supervisor (the test officer is one) gives the case to another team and an officer of it.
+    let assigned = suite.json(&["case", "assign", &case_name, "--team", "intake-2", "--officer", "lee.kw"]);
+    assert_eq!((text(&assigned["team"]), text(&assigned["assigned_officer"])), ("intake-2", "lee.kw"), "{assigned}");
+    assert_eq!(assigned["redacted"], false, "a supervisor sees every team's cases");
+    let glass = suite.run(&["case", "get", &case_name, "--break-glass", "--purpose", " "]);
+    assert!(!glass.status.success());
+    assert!(String::from_utf8_lossy(&glass.stderr).contains("--break-glass needs --purpose"), "{glass:?}");
+
     // A rotation says why, or nothing is asked of the services.
     let no_purpose = suite.run(&["keys", "rotate", "--profile", operator, "--service", "intake", "--purpose", " "]);
     assert!(!no_purpose.status.success());

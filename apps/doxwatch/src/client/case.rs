@@ -21,6 +21,8 @@ pub enum CaseCommand {
     List(ListArgs),
     /// Move a case to another status.
     Transition(TransitionArgs),
+    /// Assign a case to a team, and optionally one officer (supervisors).
+    Assign(AssignArgs),
     /// Show a case's timeline.
     Events(NameArgs),
     /// Case counts as at a moment.
@@ -120,6 +122,22 @@ pub struct TransitionArgs {
 }
 
 #[derive(clap::Args)]
+pub struct AssignArgs {
+    /// The case: cases/{id} or just the id.
+    name: String,
+    /// The team whose officers see the case's personal data, as their tokens name it.
+    #[arg(long)]
+    team: String,
+    /// One officer who sees it whatever their team, by their id.
+    #[arg(long)]
+    officer: Option<String>,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
 pub struct StatsArgs {
     #[command(flatten)]
     at: AsAtArgs,
@@ -149,6 +167,17 @@ pub async fn run(command: CaseCommand) -> Result<(), CliError> {
         }
         CaseCommand::List(args) => list(args).await,
         CaseCommand::Transition(args) => transition(args).await,
+        CaseCommand::Assign(args) => {
+            let request = pb::AssignCaseRequest {
+                name: case_name(&args.name),
+                team: args.team,
+                assigned_officer: args.officer.unwrap_or_default(),
+                request_id: args.request_id.unwrap_or_default(),
+            };
+            let case = client(&args.client).await?.assign_case(request).await?.into_inner();
+            show_case(&case, args.client.json);
+            Ok(())
+        }
         CaseCommand::Events(args) => events(args).await,
         CaseCommand::Stats(args) => stats(args).await,
     }
@@ -370,6 +399,9 @@ fn case_json(c: &pb::Case) -> serde_json::Value {
         "status": label::<pb::CaseStatus>(c.status),
         "closure_reason": if c.closure_reason == 0 { serde_json::Value::Null } else { json!(label::<pb::ClosureReason>(c.closure_reason)) },
         "created_by": c.created_by,
+        "team": c.team,
+        "assigned_officer": c.assigned_officer,
+        "redacted": c.redacted,
         "create_time": time_text(c.create_time.as_ref()),
         "update_time": time_text(c.update_time.as_ref()),
     })
@@ -408,6 +440,17 @@ fn show_case(c: &pb::Case, as_json: bool) {
         ));
     }
     fields.push(("created_by", text("created_by")));
+    fields.push(("team", text("team")));
+    if !c.assigned_officer.is_empty() {
+        fields.push(("assigned_officer", text("assigned_officer")));
+    }
+    if c.redacted {
+        fields.push((
+            "redacted",
+            "another team's case: its personal data is withheld (--break-glass, with --purpose, to read it; a supervisor reviews it)"
+                .to_owned(),
+        ));
+    }
     fields.push(("update_time", text("update_time")));
     print_fields(fields);
 }

@@ -82,6 +82,12 @@ pub async fn authed(url: &str, args: &ClientArgs) -> Result<Authed, CliError> {
     if let Some(purpose) = args.purpose.as_deref() {
         bearer = bearer.with_purpose(purpose).map_err(|e| CliError::Usage(format!("--purpose: {e}")))?;
     }
+    if args.break_glass {
+        if args.purpose.as_deref().is_none_or(|p| p.trim().is_empty()) {
+            return Err(CliError::Usage("--break-glass needs --purpose: say why you read another team's case".into()));
+        }
+        bearer = bearer.breaking_glass();
+    }
     Ok(InterceptedService::new(connect_with(&credentials, url).await?, bearer))
 }
 
