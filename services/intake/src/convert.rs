@@ -209,6 +209,7 @@ pub fn case_to_proto(c: &Case) -> pb::Case {
         team: c.team.clone(),
         assigned_officer: c.assigned_officer.clone(),
         redacted: false,
+        same_subject_cases: c.same_subject_cases.iter().map(|id| id.name()).collect(),
     }
 }
 

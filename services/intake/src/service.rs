@@ -27,6 +27,9 @@ use crate::{
     store::{self, CaseFilter},
 };
 
+/// The most earlier cases a new case's "same data subject" hint names.
+pub const MAX_SAME_SUBJECT: usize = 20;
+
 /// The personal-data fields of a case, as its audit records name them.
 pub const CASE_FIELDS: &[&str] =
     &["summary", "reported_urls", "data_subjects", "complainant", "disclosed_data", "alleged_harm"];
@@ -73,6 +76,7 @@ impl Intake {
                 update_time: now,
                 team: new.team.clone(),
                 assigned_officer: String::new(),
+                same_subject_cases: Vec::new(),
             };
             let created = CaseEvent {
                 id: Uuid::now_v7(),
@@ -88,6 +92,7 @@ impl Intake {
                 note: String::new(),
             };
             store::insert_case(&mut tx, self.db.keyring(), &case, &created).await?;
+            let case = Case { same_subject_cases: self.same_subject(&mut tx, &case).await?, ..case };
             let urls = &case.details.reported_urls;
             if !urls.is_empty() {
                 outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at))
@@ -101,6 +106,34 @@ impl Intake {
             self.relay.notify_one();
         }
         Ok(response)
+    }
+
+    /// Earlier cases naming someone the case names: by phone, or by a name of two words or more
+    /// (every word matching; one word, a surname alone, would match too many).
+    async fn same_subject(&self, tx: &mut doxwatch_kit::db::Tx, case: &Case) -> Result<Vec<CaseId>, IntakeError> {
+        use doxwatch_kit::sealing::{name_terms, phone_digits};
+        let mut found: Vec<CaseId> = Vec::new();
+        for subject in &case.details.data_subjects {
+            let terms = name_terms(&subject.display_name);
+            let mut queries = Vec::new();
+            if terms.len() >= 2 {
+                queries.push(store::SubjectQuery::Name(terms));
+            }
+            if let Some(digits) = subject.contact.as_ref().and_then(|c| phone_digits(&c.phone)) {
+                queries.push(store::SubjectQuery::Phone(digits));
+            }
+            for query in queries {
+                let keys = self.db.keyring();
+                for id in store::cases_with_subject(tx, keys, &query, case.id, MAX_SAME_SUBJECT as u32).await? {
+                    if !found.contains(&id) {
+                        found.push(id);
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|id| id.0);
+        found.truncate(MAX_SAME_SUBJECT);
+        Ok(found)
     }
 
     /// One case, with how much of it `viewer` sees; the read is audited as what it gave.

@@ -14,7 +14,36 @@ backend_tests!(
     personal_data_is_nowhere_in_plain_text,
     a_person_s_earlier_cases_are_found_by_name_or_phone,
     a_rotation_seals_every_value_again_and_all_stays_readable,
+    a_new_case_names_the_earlier_cases_of_the_same_person,
 );
+
+async fn a_new_case_names_the_earlier_cases_of_the_same_person(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let case_of = |subjects: Vec<pb::DataSubject>| {
+        let mut case = complaint("2019-09-01T10:00:00+08:00", Cat::PoliceOfficer);
+        case.data_subjects = subjects;
+        case
+    };
+    let first = create(&mut client, case_of(vec![person("Chan Tai-man", "9123 4567", "")])).await;
+    assert!(first.same_subject_cases.is_empty(), "nobody before");
+    let second =
+        create(&mut client, case_of(vec![person("Leung Ka Ho", "", ""), person("CHAN TAI MAN", "", "")])).await;
+    assert_eq!(second.same_subject_cases, vec![first.name.clone()], "by name, however written");
+    let by_phone = create(&mut client, case_of(vec![person("T. M. C.", "+852 9123-4567", "")])).await;
+    assert_eq!(by_phone.same_subject_cases, vec![first.name.clone()], "by phone");
+    let both = create(&mut client, case_of(vec![person("Tai Man Chan", "", "")])).await;
+    assert_eq!(both.same_subject_cases, vec![first.name.clone(), second.name.clone()], "oldest first");
+    // A surname alone, or another person of the same surname, is no one in particular.
+    let surname = create(&mut client, case_of(vec![person("Chan", "", "")])).await;
+    assert!(surname.same_subject_cases.is_empty(), "{:?}", surname.same_subject_cases);
+    let other = create(&mut client, case_of(vec![person("Chan Siu Ming", "9123 4568", "")])).await;
+    assert!(other.same_subject_cases.is_empty(), "{:?}", other.same_subject_cases);
+    // Reads of a case do not carry the hint; it is the answer to recording one.
+    let read = client.get_case(pb::GetCaseRequest { name: second.name.clone() }).await.expect("read").into_inner();
+    assert!(read.same_subject_cases.is_empty());
+    app.stop().await;
+}
 
 /// Every sealed value of the store, by column: what the sweep must have brought to the new key.
 async fn sealed_values(db: &TestDatabase) -> Vec<(String, String)> {

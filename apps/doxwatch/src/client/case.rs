@@ -402,6 +402,7 @@ fn case_json(c: &pb::Case) -> serde_json::Value {
         "team": c.team,
         "assigned_officer": c.assigned_officer,
         "redacted": c.redacted,
+        "same_subject_cases": c.same_subject_cases,
         "create_time": time_text(c.create_time.as_ref()),
         "update_time": time_text(c.update_time.as_ref()),
     })
@@ -452,5 +453,8 @@ fn show_case(c: &pb::Case, as_json: bool) {
         ));
     }
     fields.push(("update_time", text("update_time")));
+    for earlier in &c.same_subject_cases {
+        fields.push(("same_person_as", format!("{earlier} (an earlier case names someone this one names)")));
+    }
     print_fields(fields);
 }

@@ -104,6 +104,8 @@ pub struct Case {
     pub team: String,
     /// One officer the case is assigned to, who sees it whatever their team; may be empty.
     pub assigned_officer: String,
+    /// Set on a case as it is recorded, never stored: earlier cases naming the same person.
+    pub same_subject_cases: Vec<CaseId>,
 }
 
 /// The fields UpdateCase may change.

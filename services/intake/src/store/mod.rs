@@ -239,6 +239,39 @@ async fn insert_subjects(
     Ok(())
 }
 
+/// Other cases whose current data subjects include someone matching `query`, oldest first, at
+/// most `limit`.
+pub async fn cases_with_subject(
+    tx: &mut Tx,
+    keys: &Keyring,
+    query: &SubjectQuery,
+    except: CaseId,
+    limit: u32,
+) -> Result<Vec<CaseId>, StoreError> {
+    let digests = query.digests(keys)?;
+    if digests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = (0..digests.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT case_id FROM (SELECT t.case_id FROM case_subject_terms t \
+           WHERE t.digest IN ({}) AND t.case_id <> $1 \
+             AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
+           GROUP BY t.case_id, t.position HAVING COUNT(DISTINCT t.digest) = {}) m \
+         GROUP BY case_id ORDER BY case_id LIMIT $2",
+        list.join(", "),
+        digests.len()
+    );
+    let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
+        let mut q = sqlx::query_as(&sql).bind(except.0).bind(i64::from(limit));
+        for d in &digests {
+            q = q.bind(d.clone());
+        }
+        q.fetch_all(c).await?
+    });
+    Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
+}
+
 /// The blind indexes of a data subject: each term of its name, and its phone number.
 async fn index_subject(
     tx: &mut Tx,

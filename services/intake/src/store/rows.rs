@@ -155,6 +155,7 @@ pub(super) fn decode_case(keys: &Keyring, rows: Vec<CaseRow>) -> Result<Vec<Case
             update_time: row.update_time.0,
             team: row.team,
             assigned_officer: row.assigned_officer,
+            same_subject_cases: Vec::new(),
         });
     }
     Ok(cases)
