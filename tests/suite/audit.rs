@@ -194,4 +194,63 @@ async fn every_read_and_write_of_a_case_and_every_refused_call_is_recorded(db: T
     links_service.stop().await;
 }
 
-backend_tests!(every_read_and_write_of_a_case_and_every_refused_call_is_recorded);
+backend_tests!(
+    every_read_and_write_of_a_case_and_every_refused_call_is_recorded,
+    retried_answers_missing_cases_and_link_notes_are_reads_too
+);
+
+/// Reads that give personal data without loading a case are recorded too: a retry answered from
+/// the stored answer, a look for a case that is not there, and the notes of a link's checks.
+async fn retried_answers_missing_cases_and_link_notes_are_reads_too(db: TestDatabase) {
+    use doxwatch_proto::links as links_pb;
+    let links_db = TestDatabase::sqlite();
+    let links_service = start_links(&links_db, ANY_PORT).await;
+    let service = start_intake(&db, &links_service.url()).await;
+    let mut officer = intake(&service);
+    let request = pb::CreateCaseRequest { case: Some(a_case("Recorded once")), request_id: "audit-retry-1".into() };
+    officer.create_case(request.clone()).await.expect("recorded");
+    officer.create_case(request).await.expect("the retry is answered");
+    let missing = "cases/0190f1c2-3b4d-7e5f-8a6b-000000000000";
+    let refused = officer.get_case(pb::GetCaseRequest { name: missing.into() }).await.unwrap_err();
+    assert_eq!(refused.code(), Code::NotFound);
+
+    let mut auditor_of_intake = auditor(&service);
+    let all = records(&mut auditor_of_intake, ListAuditRecordsRequest::default()).await;
+    let replayed: Vec<&AuditRecord> = all.iter().filter(|r| r.outcome == "REPLAYED").collect();
+    assert_eq!(replayed.len(), 1, "{all:?}");
+    assert_eq!(replayed[0].resources, vec!["requests/audit-retry-1".to_owned()]);
+    assert!(replayed[0].method.ends_with("/CreateCase") && replayed[0].access == AuditAccess::Read as i32);
+    let not_found: Vec<&AuditRecord> = all.iter().filter(|r| r.outcome == "NOT_FOUND").collect();
+    assert_eq!(not_found.iter().map(|r| r.resources.clone()).collect::<Vec<_>>(), vec![vec![missing.to_owned()]]);
+    assert_eq!(not_found[0].purpose, TEST_PURPOSE);
+
+    let mut wong = links(&links_service);
+    let link = wong
+        .register_links(links_pb::RegisterLinksRequest {
+            registrations: vec![links_pb::LinkRegistration {
+                url: "https://t.me/auditchannel/1".into(),
+                case: "cases/0190f1c2-3b4d-7e5f-8a6b-000000000001".into(),
+                seen_at: Some(ts("2019-07-01T10:00:00+08:00")),
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .expect("registered")
+        .into_inner()
+        .results
+        .remove(0)
+        .link
+        .expect("a link");
+    wong.list_observations(links_pb::ListObservationsRequest { link: link.name.clone(), ..Default::default() })
+        .await
+        .expect("the checks");
+    let mut auditor_of_links = auditor(&links_service);
+    let reads = records(
+        &mut auditor_of_links,
+        ListAuditRecordsRequest { resource: link.name.clone(), access: AuditAccess::Read as i32, ..Default::default() },
+    )
+    .await;
+    assert_eq!(reads.iter().map(|r| r.fields.clone()).collect::<Vec<_>>(), vec![vec!["observation_notes".to_owned()]]);
+    service.stop().await;
+    links_service.stop().await;
+}

@@ -47,6 +47,10 @@ pub const BREAK_GLASS_HEADER: &str = "x-doxwatch-break-glass";
 pub const BREAK_GLASS: &str = "BREAK_GLASS";
 /// The outcome of a read that withheld the personal data (the case is another team's).
 pub const REDACTED: &str = "REDACTED";
+/// The outcome of a retried call answered from the stored first answer.
+pub const REPLAYED: &str = "REPLAYED";
+/// The outcome of a read of a resource that is not there.
+pub const NOT_FOUND: &str = "NOT_FOUND";
 /// The previous hash of the first record, and the head of an empty log.
 pub const GENESIS: [u8; 32] = [0; 32];
 
@@ -217,7 +221,8 @@ pub async fn record(tx: &mut Tx, access: Access, resources: &[String], fields: &
     append(tx, &entry).await
 }
 
-/// [`record`], with an outcome other than `OK`: [`BREAK_GLASS`] or [`REDACTED`].
+/// [`record`], with an outcome other than `OK`: [`BREAK_GLASS`], [`REDACTED`], [`REPLAYED`],
+/// [`NOT_FOUND`].
 pub async fn record_as(
     tx: &mut Tx,
     access: Access,

@@ -111,6 +111,15 @@ pub async fn claim(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Records, in the replay's transaction, that the stored answer to `key` was given again: outcome
+/// `REPLAYED`, resource `requests/<request_id>`.
+pub async fn audit_replay(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
+    let resource = format!("requests/{}", key.request_id());
+    crate::audit::record_as(tx, crate::audit::Access::Read, &[resource], &["stored_answer"], crate::audit::REPLAYED)
+        .await
+        .map(|_| ())
+}
+
 /// Stores the response to give to a retry in the row [`claim`] made; call it in the transaction
 /// that made the change.
 pub async fn remember<R: Message>(

@@ -58,6 +58,8 @@ macro_rules! idempotent {
         $crate::in_transaction!($db, $err, |$tx| {
             if let Some(k) = &key {
                 if let Some(first) = $crate::idempotency::replay(&mut $tx, ($db).keyring(), k).await? {
+                    // The stored answer can hold personal data: giving it again is a read.
+                    $crate::idempotency::audit_replay(&mut $tx, k).await?;
                     return Ok(first);
                 }
                 $crate::idempotency::claim(&mut $tx, k).await?;

@@ -141,8 +141,12 @@ impl Intake {
     pub async fn get_case(&self, id: CaseId, viewer: &Viewer) -> Result<(Case, Sight), IntakeError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
-        let case =
-            store::get_case(&mut tx, self.db.keyring(), id).await?.ok_or_else(|| IntakeError::not_found(id.name()))?;
+        let Some(case) = store::get_case(&mut tx, self.db.keyring(), id).await? else {
+            // A look for a case that is not there is kept too: probing for names leaves a trace.
+            audit::record_as(&mut tx, Access::Read, &[id.name()], &[], audit::NOT_FOUND).await?;
+            tx.commit().await?;
+            return Err(IntakeError::not_found(id.name()));
+        };
         let sight = viewer.sight(&case.team, &case.assigned_officer);
         record_reads(&mut tx, &[(id.name(), sight)], CASE_FIELDS).await?;
         tx.commit().await?;
@@ -388,6 +392,8 @@ impl Intake {
     ) -> Result<Vec<CaseEvent>, IntakeError> {
         let mut tx = self.db.begin().await?;
         let Some((team, officer)) = store::assignment(&mut tx, id).await? else {
+            audit::record_as(&mut tx, Access::Read, &[id.name()], &[], audit::NOT_FOUND).await?;
+            tx.commit().await?;
             return Err(IntakeError::not_found(id.name()));
         };
         let sight = viewer.sight(&team, &officer);

@@ -173,20 +173,28 @@ impl EvidenceService {
         })
     }
 
+    /// A page of a link's captures; the read of their notes is audited with it.
     pub async fn list(&self, link: LinkId, offset: u64, limit: u32) -> Result<Vec<Capture>, LinksError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.db.begin().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
             return Err(LinksError::not_found(link.name()));
         }
-        Ok(evidence::list_captures(&mut tx, self.db.keyring(), link, offset, limit).await?)
+        let captures = evidence::list_captures(&mut tx, self.db.keyring(), link, offset, limit).await?;
+        audit::record(&mut tx, Access::Read, &[link.name()], &["capture_notes"]).await?;
+        tx.commit().await?;
+        Ok(captures)
     }
 
+    /// A page of an evidence name's custody log; the read of its reasons is audited with it.
     pub async fn custody(&self, name: EvidenceName, offset: u64, limit: u32) -> Result<Vec<CustodyEvent>, LinksError> {
-        let mut tx = self.db.begin_read().await?;
+        let mut tx = self.db.begin().await?;
         if evidence::captures_of(&mut tx, self.db.keyring(), name).await?.is_empty() {
             return Err(LinksError::not_found(name.name()));
         }
-        Ok(evidence::custody_events(&mut tx, self.db.keyring(), name, offset, limit).await?)
+        let events = evidence::custody_events(&mut tx, self.db.keyring(), name, offset, limit).await?;
+        audit::record(&mut tx, Access::Read, &[name.name()], &["custody_reasons"]).await?;
+        tx.commit().await?;
+        Ok(events)
     }
 }
 

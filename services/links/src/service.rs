@@ -346,11 +346,16 @@ impl Links {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<Observation>, LinksError> {
-        let mut tx = self.db.begin_read().await?;
+        // A write transaction: the read of the notes and its audit record commit together.
+        let mut tx = self.db.begin().await?;
         if links::existing(&mut tx, &[link]).await?.is_empty() {
             return Err(LinksError::not_found(link.name()));
         }
-        Ok(links::list_observations(&mut tx, self.db.keyring(), link, offset, limit).await?)
+        let observations = links::list_observations(&mut tx, self.db.keyring(), link, offset, limit).await?;
+        doxwatch_kit::audit::record(&mut tx, doxwatch_kit::audit::Access::Read, &[link.name()], &["observation_notes"])
+            .await?;
+        tx.commit().await?;
+        Ok(observations)
     }
 
     /// The removal figures as at `as_of`, with the platforms and channels they concern.
