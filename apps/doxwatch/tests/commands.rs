@@ -232,6 +232,8 @@ fn an_officer_follows_a_case_link_to_its_removal() {
         "Personal data posted in a Telegram channel",
         "--url",
         "https://t.me/examplechannel/101",
+        "--subject",
+        "police-officer:resident:Kwok Wing Yan",
     ]);
     let case_name = text(&case["name"]).to_owned();
     assert!(case_name.starts_with("cases/"), "{case}");
@@ -360,6 +362,23 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     let glass = suite.run(&["case", "get", &case_name, "--break-glass", "--purpose", " "]);
     assert!(!glass.status.success());
     assert!(String::from_utf8_lossy(&glass.stderr).contains("--break-glass needs --purpose"), "{glass:?}");
+
+    // The person asks who looked at her data: every access to each case naming her, and why.
+    let asked = suite.json(&["audit", "subject", "wing yan kwok", "--profile", operator]);
+    let cases = asked["cases"].as_array().expect("cases");
+    assert_eq!(cases.iter().map(|c| text(&c["case"])).collect::<Vec<_>>(), vec![case_name.as_str()], "{asked}");
+    let accesses = cases[0]["accesses"].as_array().expect("accesses");
+    assert!(
+        accesses.iter().any(|a| a["officer_id"] == OFFICER
+            && a["access"] == "write"
+            && a["purpose"] == "handling the test complaint"),
+        "{asked}"
+    );
+    // The assignment, and the search that answered this request, are there too.
+    assert!(accesses.iter().any(|a| text(&a["method"]).ends_with("/AssignCase")), "{asked}");
+    assert!(accesses.iter().any(|a| text(&a["method"]).ends_with("/ListCases") && a["access"] == "read"), "{asked}");
+    let nobody = suite.json(&["audit", "subject", "nobody at all", "--profile", operator]);
+    assert_eq!(nobody["cases"], serde_json::json!([]));
 
     // A rotation says why, or nothing is asked of the services.
     let no_purpose = suite.run(&["keys", "rotate", "--profile", operator, "--service", "intake", "--purpose", " "]);

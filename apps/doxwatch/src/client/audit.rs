@@ -33,6 +33,18 @@ pub enum AuditCommand {
     /// Check the whole log: every record's hash chain, every checkpoint's signature, and that
     /// the log only grew since the checkpoints given with --since.
     Verify(VerifyArgs),
+    /// Who looked at a person's data, when and why: the cases naming them (by name or phone, as
+    /// `case list --subject-like` finds them) and every record of intake's log about each. What
+    /// a data access request (PDPO s18) asks. Needs a supervisor's roles and a --purpose.
+    Subject(SubjectArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SubjectArgs {
+    /// The person: a name (every word must match) or a phone number.
+    person: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(clap::Args)]
@@ -115,7 +127,84 @@ pub async fn run(command: AuditCommand) -> Result<(), CliError> {
         AuditCommand::List(args) => list(args).await,
         AuditCommand::Checkpoint(args) => checkpoint(args).await,
         AuditCommand::Verify(args) => verify(args).await,
+        AuditCommand::Subject(args) => subject(args).await,
     }
+}
+
+/// Every page of intake's records naming `resource`.
+async fn records_of(client: &AuditServiceClient<Authed>, resource: &str) -> Result<Vec<pb::AuditRecord>, CliError> {
+    let request = pb::ListAuditRecordsRequest { page_size: 1000, resource: resource.to_owned(), ..Default::default() };
+    let (records, _) = pages(true, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListAuditRecordsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_audit_records(request).await.map(|r| r.into_inner()).map(|p| (p.records, p.next_page_token))
+        }
+    })
+    .await?;
+    Ok(records)
+}
+
+async fn subject(args: SubjectArgs) -> Result<(), CliError> {
+    use doxwatch_proto::intake as intake_pb;
+    let intake = intake_pb::intake_service_client::IntakeServiceClient::new(
+        authed(&args.client.intake_url, &args.client).await?,
+    );
+    let search =
+        intake_pb::ListCasesRequest { data_subject: args.person.clone(), page_size: 500, ..Default::default() };
+    let (cases, _) = pages(true, |page_token| {
+        let (mut intake, request) = (intake.clone(), intake_pb::ListCasesRequest { page_token, ..search.clone() });
+        async move { intake.list_cases(request).await.map(|r| r.into_inner()).map(|p| (p.cases, p.next_page_token)) }
+    })
+    .await?;
+    let auditor = AuditServiceClient::new(authed(&args.client.intake_url, &args.client).await?);
+    let mut found = Vec::new();
+    for case in &cases {
+        // The search itself is in the log too; it names the case like any read.
+        found.push((case.name.clone(), records_of(&auditor, &case.name).await?));
+    }
+    if args.client.json {
+        let list: Vec<_> = found
+            .iter()
+            .map(|(case, records)| {
+                json!({
+                    "case": case,
+                    "accesses": records.iter().map(|r| json!({
+                        "record_time": time_text(r.record_time.as_ref()),
+                        "officer_id": r.officer_id,
+                        "identity": r.identity,
+                        "method": r.method,
+                        "access": access_name(r.access),
+                        "fields": r.fields,
+                        "purpose": r.purpose,
+                        "outcome": r.outcome,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&json!({ "cases": list }));
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("no case names {:?}", args.person);
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for (case, records) in &found {
+        for r in records {
+            let who = if r.officer_id.is_empty() { r.identity.clone() } else { r.officer_id.clone() };
+            rows.push(vec![
+                case.clone(),
+                time_text(r.record_time.as_ref()),
+                who,
+                r.method.rsplit('/').next().unwrap_or_default().to_owned(),
+                access_name(r.access).to_owned(),
+                r.outcome.clone(),
+                r.purpose.clone(),
+            ]);
+        }
+    }
+    print_table(&["CASE", "WHEN", "WHO", "CALL", "ACCESS", "OUTCOME", "WHY"], &rows);
+    Ok(())
 }
 
 fn access_name(code: i32) -> &'static str {
