@@ -649,6 +649,25 @@ struct RecordFilter<'a> {
     after: Option<(i64, i32)>,
     before: Option<(i64, i32)>,
     access: i32,
+    flagged: bool,
+}
+
+/// Resources one read must give for it to be flagged as a bulk read.
+pub const BULK_READ: usize = 50;
+
+/// A record's flags for a supervisor's review.
+fn flags_of(access: AuditAccess, resources: usize, outcome: &str) -> Vec<String> {
+    let mut flags = Vec::new();
+    if outcome == BREAK_GLASS {
+        flags.push("BREAK_GLASS".to_owned());
+    }
+    if outcome == REDACTED {
+        flags.push("OUTSIDE_TEAM".to_owned());
+    }
+    if access == AuditAccess::Read && resources >= BULK_READ {
+        flags.push("BULK_READ".to_owned());
+    }
+    flags
 }
 
 type RecordRow = (i64, Ts, String, String, String, i16, String, String, String, String, String, Vec<u8>, Vec<u8>);
@@ -661,6 +680,8 @@ fn record_from_row(row: RecordRow) -> AuditRecord {
         Some(Access::Denied) => AuditAccess::Denied,
         None => AuditAccess::Unspecified,
     };
+    let resources = lines(row.6);
+    let flags = flags_of(access, resources.len(), &row.10);
     AuditRecord {
         sequence: row.0,
         record_time: Some(timestamp::to_proto(row.1.0)),
@@ -668,13 +689,14 @@ fn record_from_row(row: RecordRow) -> AuditRecord {
         officer_id: row.3,
         method: row.4,
         access: access as i32,
-        resources: lines(row.6),
+        resources,
         fields: lines(row.7),
         purpose: row.8,
         peer_address: row.9,
         outcome: row.10,
         previous_hash: row.11,
         hash: row.12,
+        flags,
     }
 }
 
@@ -708,6 +730,7 @@ impl AuditService for AuditApi {
             after: page::instant(req.recorded_after.as_ref()),
             before: page::instant(req.recorded_before.as_ref()),
             access: req.access,
+            flagged: req.flagged,
         };
         let fingerprint = page::filter_fingerprint(&filter);
         let cursor = v.check("page_token", page::decode_token::<i64>(&req.page_token, &fingerprint)).flatten();
@@ -723,7 +746,10 @@ impl AuditService for AuditApi {
                  WHERE seq > $1 AND ($2 IS NULL OR officer = $2) \
                  AND ($3 IS NULL OR seq IN (SELECT seq FROM audit_resources WHERE resource = $3)) \
                  AND ($4 IS NULL OR recorded_at >= $4) AND ($5 IS NULL OR recorded_at < $5) \
-                 AND ($6 IS NULL OR access = $6) ORDER BY seq LIMIT $7",
+                 AND ($6 IS NULL OR access = $6) \
+                 AND ($8 = 0 OR outcome IN ('BREAK_GLASS', 'REDACTED') \
+                      OR (access = 1 AND (SELECT COUNT(*) FROM audit_resources r WHERE r.seq = audit_records.seq) >= $9)) \
+                 ORDER BY seq LIMIT $7",
             )
             .bind(cursor.unwrap_or(0))
             .bind(officer)
@@ -732,6 +758,8 @@ impl AuditService for AuditApi {
             .bind(before_time.map(Ts))
             .bind(access)
             .bind(i64::from(limit) + 1)
+            .bind(i32::from(req.flagged))
+            .bind(BULK_READ as i64)
             .fetch_all(p)
             .await
             .map_err(|e| Status::from(Error::from(e)))?
@@ -825,6 +853,7 @@ mod tests {
                     outcome: e.outcome,
                     previous_hash: previous.to_vec(),
                     hash: hash.to_vec(),
+                    flags: Vec::new(),
                 };
                 previous = hash;
                 record

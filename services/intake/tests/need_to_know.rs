@@ -125,6 +125,28 @@ async fn other_teams_see_a_case_redacted_unless_they_break_the_glass(db: TestDat
     assert!(wong_reads.contains(&("REDACTED".to_owned(), true)), "{wong_reads:?}");
     assert!(wong_reads.contains(&("BREAK_GLASS".to_owned(), false)), "{wong_reads:?}");
     assert!(!wong_reads.contains(&("OK".to_owned(), false)), "wong never read it by right: {wong_reads:?}");
+
+    // A supervisor's review: only the flagged records, each with what to look at.
+    let mut auditor =
+        AuditServiceClient::with_interceptor(app.channel.clone(), OfficerWith("sup-kwok", &[Role::Supervisor]));
+    let request = ops::ListAuditRecordsRequest { flagged: true, page_size: 1000, ..Default::default() };
+    let flagged = auditor.list_audit_records(request).await.expect("the review").into_inner().records;
+    assert!(!flagged.is_empty() && flagged.iter().all(|r| r.officer_id == "wong"), "{flagged:?}");
+    let flags: Vec<&str> = flagged.iter().flat_map(|r| r.flags.iter().map(String::as_str)).collect();
+    assert!(flags.contains(&"BREAK_GLASS") && flags.contains(&"OUTSIDE_TEAM"), "{flags:?}");
+
+    // Fifty cases read in one call is a bulk read, flagged whoever reads them.
+    for _ in 0..50 {
+        recorded(&mut lee).await;
+    }
+    let page = lee.list_cases(pb::ListCasesRequest { page_size: 60, ..Default::default() }).await.expect("listed");
+    assert_eq!(page.into_inner().cases.len(), 51);
+    let request = ops::ListAuditRecordsRequest { flagged: true, officer_id: "lee".into(), ..Default::default() };
+    let bulk = auditor.list_audit_records(request).await.expect("the review").into_inner().records;
+    assert_eq!(
+        bulk.iter().map(|r| (r.method.as_str(), r.flags.clone())).collect::<Vec<_>>(),
+        vec![("/doxwatch.intake.v1.IntakeService/ListCases", vec!["BULK_READ".to_owned()])]
+    );
     app.stop().await;
 }
 

@@ -74,6 +74,9 @@ pub struct ListArgs {
     /// Only this kind of access.
     #[arg(long, value_enum)]
     access: Option<AccessArg>,
+    /// Only what a supervisor should review: broken glass, reads of other teams' cases, bulk reads.
+    #[arg(long)]
+    flagged: bool,
     /// Only records written at or after this time (RFC 3339).
     #[arg(long, value_parser = parse_time)]
     after: Option<prost_types::Timestamp>,
@@ -230,6 +233,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         recorded_after: args.after,
         recorded_before: args.before,
         access: access.map_or(0, |a| a as i32),
+        flagged: args.flagged,
     };
     let client = client(&args.service, &args.client).await?;
     let (records, next) = pages(args.page.all, |page_token| {
@@ -255,6 +259,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
                     "purpose": r.purpose,
                     "peer_address": r.peer_address,
                     "outcome": r.outcome,
+                    "flags": r.flags,
                     "hash": hex::encode(&r.hash),
                 })
             })
@@ -280,10 +285,11 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
                 resources,
                 r.purpose.clone(),
                 r.outcome.clone(),
+                r.flags.join(","),
             ]
         })
         .collect();
-    print_table(&["SEQ", "RECORDED", "WHO", "RPC", "ACCESS", "RESOURCES", "PURPOSE", "OUTCOME"], &rows);
+    print_table(&["SEQ", "RECORDED", "WHO", "RPC", "ACCESS", "RESOURCES", "PURPOSE", "OUTCOME", "FLAGS"], &rows);
     print_more_hint(&next, "records");
     Ok(())
 }
