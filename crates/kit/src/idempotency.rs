@@ -111,6 +111,46 @@ pub async fn claim(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Deletes, inside `tx`, the stored answers about `resource` (e.g. `cases/…`): those whose name
+/// (field 1, as every resource message of the contracts has it) is the resource or one under it
+/// (`cases/…/events/…`). After an erasure no retry may give back what was erased; answers about
+/// other resources that merely mention it stay. Returns how many were deleted. Reads every stored
+/// answer, which the retention period (`expire`) keeps few.
+pub async fn forget_answers_naming(
+    tx: &mut Tx,
+    keys: &crate::sealing::Keyring,
+    resource: &str,
+) -> Result<u64, IdempotencyError> {
+    let rows: Vec<(String, Vec<u8>)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT request_id, response FROM idempotency_keys").fetch_all(c).await?
+    });
+    let needle = resource.as_bytes();
+    let mut forgotten = 0;
+    for (stored, response) in rows {
+        if response.is_empty() {
+            continue;
+        }
+        // Answers stored before sealing began are plain protobuf, which never starts "DW1".
+        let answer = if response.starts_with(crate::sealing::BINARY_PREFIX) {
+            keys.open_bytes(RESPONSE, &stored, &response)?
+        } else {
+            response
+        };
+        // Field 1, length-delimited: tag 0x0a, then the length as a one-byte varint (names are short).
+        let name = match answer.as_slice() {
+            [0x0a, len, rest @ ..] if *len < 0x80 => rest.get(..usize::from(*len)),
+            _ => None,
+        };
+        let about = name.is_some_and(|n| n == needle || (n.starts_with(needle) && n.get(needle.len()) == Some(&b'/')));
+        if about {
+            forgotten += on_tx!(tx, c => {
+                sqlx::query("DELETE FROM idempotency_keys WHERE request_id = $1").bind(&stored).execute(c).await?.rows_affected()
+            });
+        }
+    }
+    Ok(forgotten)
+}
+
 /// Records, in the replay's transaction, that the stored answer to `key` was given again: outcome
 /// `REPLAYED`, resource `requests/<request_id>`.
 pub async fn audit_replay(tx: &mut Tx, key: &RequestKey) -> Result<(), sqlx::Error> {

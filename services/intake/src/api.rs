@@ -72,6 +72,18 @@ impl IntakeService for IntakeApi {
         Ok(Response::new(shown(&case, sight)))
     }
 
+    async fn erase_case(&self, request: Request<pb::EraseCaseRequest>) -> Result<Response<pb::Case>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = request_key(&mut v, "EraseCase", &req.request_id, &req, |r| r.request_id.clear());
+        let Some(id) = convert::case_id(&mut v, "name", &req.name).filter(|_| v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let case = self.intake.erase_case(&actor, id, key, convert::case_to_proto).await?;
+        Ok(Response::new(case))
+    }
+
     async fn assign_case(&self, request: Request<pb::AssignCaseRequest>) -> Result<Response<pb::Case>, Status> {
         let actor = Actor::from_request(&request)?;
         let req = request.into_inner();

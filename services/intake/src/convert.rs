@@ -210,6 +210,7 @@ pub fn case_to_proto(c: &Case) -> pb::Case {
         assigned_officer: c.assigned_officer.clone(),
         redacted: false,
         same_subject_cases: c.same_subject_cases.iter().map(|id| id.name()).collect(),
+        erase_time: c.erase_time.map(timestamp::to_proto),
     }
 }
 

@@ -77,6 +77,7 @@ impl Intake {
                 team: new.team.clone(),
                 assigned_officer: String::new(),
                 same_subject_cases: Vec::new(),
+                erase_time: None,
             };
             let created = CaseEvent {
                 id: Uuid::now_v7(),
@@ -176,6 +177,59 @@ impl Intake {
         Ok(seen)
     }
 
+    /// Erases a case's personal data, and the stored answers about it; the figures stay.
+    #[tracing::instrument(skip(self, actor, key, respond), fields(case = %id))]
+    pub async fn erase_case<R: Message + Default>(
+        &self,
+        actor: &Actor,
+        id: CaseId,
+        key: Option<RequestKey>,
+        respond: impl Fn(&Case) -> R,
+    ) -> Result<R, IntakeError> {
+        idempotent!(self.db, IntakeError, key, |tx| {
+            if store::status_head_for_update(&mut tx, id).await?.is_none() {
+                return Err(IntakeError::not_found(id.name()));
+            }
+            let case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
+            if case.status == CaseStatus::Referred {
+                return Err(IntakeError::Common(doxwatch_kit::error::Error::precondition(
+                    doxwatch_proto::intake::ErrorReason::CaseUnderReferral.as_str_name(),
+                    format!("{} is REFERRED: it is kept until the referral ends", id.name()),
+                )));
+            }
+            let now = doxwatch_kit::timestamp::now();
+            if case.erase_time.is_none() {
+                store::erase_case(&mut tx, self.db.keyring(), &case, &actor.name(), now).await?;
+                let forgotten =
+                    doxwatch_kit::idempotency::forget_answers_naming(&mut tx, self.db.keyring(), &id.name()).await?;
+                let event = CaseEvent {
+                    id: Uuid::now_v7(),
+                    case: id,
+                    kind: CaseEventKind::Updated,
+                    actor: actor.name(),
+                    occurred_at: now,
+                    record_time: now,
+                    from_status: None,
+                    to_status: None,
+                    closure_reason: None,
+                    duplicate_of: None,
+                    note: "personal data erased".to_owned(),
+                };
+                store::append_event(&mut tx, self.db.keyring(), &event).await?;
+                let mut fields = CASE_FIELDS.to_vec();
+                fields.push("notes");
+                audit::record(&mut tx, Access::Write, &[id.name()], &fields).await?;
+                tracing::info!(forgotten, "personal data erased");
+            }
+            let case = store::get_case(&mut tx, self.db.keyring(), id)
+                .await?
+                .ok_or_else(|| IntakeError::not_found(id.name()))?;
+            Ok(respond(&case))
+        })
+    }
+
     /// Assigns a case to a team and, optionally, one officer.
     #[tracing::instrument(skip(self, actor, key, respond), fields(case = %id))]
     pub async fn assign_case<R: Message + Default>(
@@ -239,6 +293,7 @@ impl Intake {
             let mut case = store::get_case(&mut tx, self.db.keyring(), id)
                 .await?
                 .ok_or_else(|| IntakeError::not_found(id.name()))?;
+            refuse_if_erased(&case)?;
             let before = case.details.clone();
             for field in fields {
                 field.apply(changes, &mut case.details);
@@ -356,6 +411,7 @@ impl Intake {
             let case = store::get_case(&mut tx, self.db.keyring(), id)
                 .await?
                 .ok_or_else(|| IntakeError::not_found(id.name()))?;
+            refuse_if_erased(&case)?;
             if occurred_at < case.received_at {
                 let mut v = FieldViolations::new();
                 v.add("occurred_at", "must not be before the case was received");
@@ -455,4 +511,15 @@ async fn record_reads(
         audit::record_as(tx, Access::Read, &names, fields, sight.outcome()).await?;
     }
     Ok(())
+}
+
+/// An erased case takes no personal data again.
+fn refuse_if_erased(case: &Case) -> Result<(), IntakeError> {
+    match case.erase_time {
+        None => Ok(()),
+        Some(_) => Err(IntakeError::Common(doxwatch_kit::error::Error::precondition(
+            doxwatch_proto::intake::ErrorReason::CaseErased.as_str_name(),
+            format!("the personal data of {} was erased; record a new case instead", case.id.name()),
+        ))),
+    }
 }

@@ -106,6 +106,8 @@ pub struct Case {
     pub assigned_officer: String,
     /// Set on a case as it is recorded, never stored: earlier cases naming the same person.
     pub same_subject_cases: Vec<CaseId>,
+    /// When its personal data was erased.
+    pub erase_time: Option<OffsetDateTime>,
 }
 
 /// The fields UpdateCase may change.

@@ -139,7 +139,7 @@ macro_rules! closure_as_at {
 const CURRENT_VERSION: &str = "(SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = c.id)";
 
 const CASE_COLUMNS: &str = "c.id, c.kind, c.received_at, c.channel, c.summary, c.reported_urls, c.complainant, \
-     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time, c.team, c.assigned_officer";
+     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time, c.team, c.assigned_officer, c.erase_time";
 
 /// Selects cases (`inner`, which yields `c.*` plus `status` and `closure_reason`) with their current
 /// data subjects, one row per subject (or one with NULLs for a case without any).
@@ -414,6 +414,69 @@ pub async fn assign(tx: &mut Tx, id: CaseId, team: &str, officer: &str, now: Off
             .execute(c)
             .await?;
     });
+    Ok(())
+}
+
+/// Erases the personal data of `case` (as read in this transaction): the summary, every version
+/// of its data subjects' names and contacts and their blind indexes, the complainant's name and
+/// contact (the relationship stays, as a figure), and its notes. What the figures count stays.
+pub async fn erase_case(
+    tx: &mut Tx,
+    keys: &Keyring,
+    case: &Case,
+    by: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let id = case.id;
+    let record = id.0.to_string();
+    let summary = keys.seal_text(SUMMARY, &record, "")?;
+    let complainant = case.details.complainant.as_ref().map(|c| Complainant {
+        display_name: String::new(),
+        relationship: c.relationship,
+        contact: None,
+    });
+    let complainant = sealed_complainant(keys, &record, complainant.as_ref())?;
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE cases SET summary = $2, complainant = $3, erase_time = $4, erased_by = $5, update_time = $4 \
+             WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(&summary)
+        .bind(&complainant)
+        .bind(Ts(now))
+        .bind(by)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM case_subject_terms WHERE case_id = $1").bind(id.0).execute(&mut *c).await?;
+    });
+    let subjects: Vec<(i32, i32)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT version, position FROM case_subjects WHERE case_id = $1").bind(id.0).fetch_all(c).await?
+    });
+    for (version, position) in subjects {
+        let name = keys.seal_text(SUBJECT_NAME, &subject_record(id.0, version, position), "")?;
+        on_tx!(tx, c => {
+            sqlx::query(
+                "UPDATE case_subjects SET display_name = $4, contact = NULL \
+                 WHERE case_id = $1 AND version = $2 AND position = $3",
+            )
+            .bind(id.0)
+            .bind(version)
+            .bind(position)
+            .bind(&name)
+            .execute(c)
+            .await?;
+        });
+    }
+    let events: Vec<(Uuid,)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id FROM case_events WHERE case_id = $1").bind(id.0).fetch_all(c).await?
+    });
+    for (event,) in events {
+        let note = keys.seal_text(NOTE, &event.to_string(), "")?;
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE case_events SET note = $2 WHERE id = $1").bind(event).bind(&note).execute(c).await?;
+        });
+    }
     Ok(())
 }
 

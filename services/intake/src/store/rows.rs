@@ -76,6 +76,7 @@ pub(super) struct CaseRow {
     update_time: Ts,
     team: String,
     assigned_officer: String,
+    erase_time: Option<Ts>,
     status: Option<i16>,
     closure_reason: Option<i16>,
     subject_name: Option<String>,
@@ -156,6 +157,7 @@ pub(super) fn decode_case(keys: &Keyring, rows: Vec<CaseRow>) -> Result<Vec<Case
             team: row.team,
             assigned_officer: row.assigned_officer,
             same_subject_cases: Vec::new(),
+            erase_time: row.erase_time.map(|t| t.0),
         });
     }
     Ok(cases)
