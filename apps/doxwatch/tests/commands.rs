@@ -380,6 +380,24 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     let nobody = suite.json(&["audit", "subject", "nobody at all", "--profile", operator]);
     assert_eq!(nobody["cases"], serde_json::json!([]));
 
+    // A case recorded by mistake is erased; the figures do not move.
+    let mistake = suite.json(&[
+        "case",
+        "create",
+        "--kind",
+        "enquiry",
+        "--summary",
+        "Wrong person entered",
+        "--subject",
+        "child:resident:Wrong Person",
+    ]);
+    let mistake_name = text(&mistake["name"]).to_owned();
+    let stats = suite.json(&["case", "stats"]);
+    let erased = suite.json(&["case", "erase", &mistake_name]);
+    assert!(erased["erase_time"].is_string(), "{erased}");
+    assert_eq!(erased["data_subjects"][0]["display_name"], "", "{erased}");
+    assert_eq!(suite.json(&["case", "stats"])["total_cases"], stats["total_cases"]);
+
     // A rotation says why, or nothing is asked of the services.
     let no_purpose = suite.run(&["keys", "rotate", "--profile", operator, "--service", "intake", "--purpose", " "]);
     assert!(!no_purpose.status.success());

@@ -23,6 +23,8 @@ pub enum CaseCommand {
     Transition(TransitionArgs),
     /// Assign a case to a team, and optionally one officer (supervisors).
     Assign(AssignArgs),
+    /// Erase a case's personal data (supervisors, with --purpose); its figures stay.
+    Erase(EraseArgs),
     /// Show a case's timeline.
     Events(NameArgs),
     /// Case counts as at a moment.
@@ -122,6 +124,16 @@ pub struct TransitionArgs {
 }
 
 #[derive(clap::Args)]
+pub struct EraseArgs {
+    /// The case: cases/{id} or just the id.
+    name: String,
+    #[arg(long)]
+    request_id: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
 pub struct AssignArgs {
     /// The case: cases/{id} or just the id.
     name: String,
@@ -167,6 +179,13 @@ pub async fn run(command: CaseCommand) -> Result<(), CliError> {
         }
         CaseCommand::List(args) => list(args).await,
         CaseCommand::Transition(args) => transition(args).await,
+        CaseCommand::Erase(args) => {
+            let request =
+                pb::EraseCaseRequest { name: case_name(&args.name), request_id: args.request_id.unwrap_or_default() };
+            let case = client(&args.client).await?.erase_case(request).await?.into_inner();
+            show_case(&case, args.client.json);
+            Ok(())
+        }
         CaseCommand::Assign(args) => {
             let request = pb::AssignCaseRequest {
                 name: case_name(&args.name),
@@ -403,6 +422,7 @@ fn case_json(c: &pb::Case) -> serde_json::Value {
         "assigned_officer": c.assigned_officer,
         "redacted": c.redacted,
         "same_subject_cases": c.same_subject_cases,
+        "erase_time": c.erase_time.as_ref().map(|t| time_text(Some(t))),
         "create_time": time_text(c.create_time.as_ref()),
         "update_time": time_text(c.update_time.as_ref()),
     })
@@ -444,6 +464,9 @@ fn show_case(c: &pb::Case, as_json: bool) {
     fields.push(("team", text("team")));
     if !c.assigned_officer.is_empty() {
         fields.push(("assigned_officer", text("assigned_officer")));
+    }
+    if let Some(erased) = c.erase_time.as_ref() {
+        fields.push(("erased", format!("{}: its personal data is gone; its figures stay", time_text(Some(erased)))));
     }
     if c.redacted {
         fields.push((
