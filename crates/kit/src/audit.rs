@@ -216,9 +216,7 @@ fn micros(t: OffsetDateTime) -> i64 {
 /// Records, in the caller's transaction, that the current call read or wrote the personal-data
 /// `fields` of `resources`. Call it last in the transaction: it holds the log's head until commit.
 pub async fn record(tx: &mut Tx, access: Access, resources: &[String], fields: &[&str]) -> Result<i64, sqlx::Error> {
-    let entry =
-        Entry::new(current(), access, resources.to_vec(), fields.iter().map(|f| (*f).to_owned()).collect(), "OK");
-    append(tx, &entry).await
+    record_as(tx, access, resources, fields, "OK").await
 }
 
 /// [`record`], with an outcome other than `OK`: [`BREAK_GLASS`], [`REDACTED`], [`REPLAYED`],

@@ -204,19 +204,7 @@ impl Intake {
                 store::erase_case(&mut tx, self.db.keyring(), &case, &actor.name(), now).await?;
                 let forgotten =
                     doxwatch_kit::idempotency::forget_answers_naming(&mut tx, self.db.keyring(), &id.name()).await?;
-                let event = CaseEvent {
-                    id: Uuid::now_v7(),
-                    case: id,
-                    kind: CaseEventKind::Updated,
-                    actor: actor.name(),
-                    occurred_at: now,
-                    record_time: now,
-                    from_status: None,
-                    to_status: None,
-                    closure_reason: None,
-                    duplicate_of: None,
-                    note: "personal data erased".to_owned(),
-                };
+                let event = CaseEvent::updated(id, actor.name(), now, "personal data erased".to_owned());
                 store::append_event(&mut tx, self.db.keyring(), &event).await?;
                 let mut fields = CASE_FIELDS.to_vec();
                 fields.push("notes");
@@ -252,19 +240,7 @@ impl Intake {
             } else {
                 format!("assigned to team {team}, officer {officer}")
             };
-            let event = CaseEvent {
-                id: Uuid::now_v7(),
-                case: id,
-                kind: CaseEventKind::Updated,
-                actor: actor.name(),
-                occurred_at: now,
-                record_time: now,
-                from_status: None,
-                to_status: None,
-                closure_reason: None,
-                duplicate_of: None,
-                note,
-            };
+            let event = CaseEvent::updated(id, actor.name(), now, note);
             store::append_event(&mut tx, self.db.keyring(), &event).await?;
             let case = store::get_case(&mut tx, self.db.keyring(), id)
                 .await?
@@ -311,19 +287,7 @@ impl Intake {
             store::append_event(
                 &mut tx,
                 self.db.keyring(),
-                &CaseEvent {
-                    id: Uuid::now_v7(),
-                    case: id,
-                    kind: CaseEventKind::Updated,
-                    actor: actor.name(),
-                    occurred_at: now,
-                    record_time: now,
-                    from_status: None,
-                    to_status: None,
-                    closure_reason: None,
-                    duplicate_of: None,
-                    note: format!("updated: {}", paths.join(", ")),
-                },
+                &CaseEvent::updated(id, actor.name(), now, format!("updated: {}", paths.join(", "))),
             )
             .await?;
             case.update_time = now;

@@ -8,21 +8,11 @@ use doxwatch_kit::audit;
 use doxwatch_proto::ops::{self as pb, AuditAccess, AuditCheckpoint, audit_service_client::AuditServiceClient};
 use serde_json::json;
 
-use super::{Authed, PageArgs, authed, data_dir, pages};
+use super::{Authed, PageArgs, SERVICES, authed, data_dir, pages};
 use crate::{
     ClientArgs,
     output::{CliError, parse_time, print_json, print_more_hint, print_table, time_text},
 };
-
-/// Where a service answers, among the client's addresses.
-type Address = fn(&ClientArgs) -> &str;
-
-const SERVICES: &[(&str, Address)] = &[
-    ("intake", |c| &c.intake_url),
-    ("links", |c| &c.links_url),
-    ("liaison", |c| &c.liaison_url),
-    ("referral", |c| &c.referral_url),
-];
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {

@@ -5,21 +5,11 @@
 use doxwatch_proto::ops::{self as pb, key_service_client::KeyServiceClient};
 use serde_json::json;
 
-use super::authed;
+use super::{SERVICES, authed};
 use crate::{
     ClientArgs,
     output::{CliError, print_json, print_table, time_text},
 };
-
-/// Where a service answers, among the client's addresses.
-type Address = fn(&ClientArgs) -> &str;
-
-const SERVICES: &[(&str, Address)] = &[
-    ("intake", |c| &c.intake_url),
-    ("links", |c| &c.links_url),
-    ("liaison", |c| &c.liaison_url),
-    ("referral", |c| &c.referral_url),
-];
 
 #[derive(clap::Subcommand)]
 pub enum KeysCommand {

@@ -70,6 +70,17 @@ fn profile_error(e: ProfileError) -> CliError {
     }
 }
 
+/// Where a service answers, among the client's addresses.
+pub type Address = fn(&ClientArgs) -> &str;
+
+/// Every service, with the address it answers on.
+pub const SERVICES: &[(&str, Address)] = &[
+    ("intake", |c| &c.intake_url),
+    ("links", |c| &c.links_url),
+    ("liaison", |c| &c.liaison_url),
+    ("referral", |c| &c.referral_url),
+];
+
 /// Connects to a service at `url` with `credentials`.
 pub async fn connect_with(credentials: &Credentials, url: &str) -> Result<Channel, CliError> {
     credentials.connect(url, std::time::Duration::from_secs(60)).await.map_err(profile_error)

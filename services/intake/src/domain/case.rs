@@ -177,3 +177,22 @@ pub struct CaseEvent {
     pub duplicate_of: Option<CaseId>,
     pub note: String,
 }
+
+impl CaseEvent {
+    /// An UPDATED entry: `actor` changed the case at `now`, as `note` says.
+    pub fn updated(case: CaseId, actor: String, now: OffsetDateTime, note: String) -> Self {
+        CaseEvent {
+            id: Uuid::now_v7(),
+            case,
+            kind: CaseEventKind::Updated,
+            actor,
+            occurred_at: now,
+            record_time: now,
+            from_status: None,
+            to_status: None,
+            closure_reason: None,
+            duplicate_of: None,
+            note,
+        }
+    }
+}
