@@ -277,6 +277,11 @@ class IntakeInterop(Interop):
         self.assertTrue(case.HasField("create_time"))
 
         got = self.intake.GetCase(pb.GetCaseRequest(name=case.name), timeout=TIMEOUT)
+        # The earlier cases of the same person come with the answer to recording it, not with reads.
+        self.assertEqual(list(got.same_subject_cases), [])
+        for earlier in case.same_subject_cases:
+            self.assertTrue(earlier.startswith("cases/") and earlier != case.name, earlier)
+        case.ClearField("same_subject_cases")
         self.assertEqual(got, case)
 
     def test_get_unknown_case_is_not_found(self):
