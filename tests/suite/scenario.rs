@@ -102,6 +102,12 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
 
     // Earlier moments give earlier, smaller figures.
     let october = report::gather(&endpoints, noon - time::Duration::days(30), None).await.unwrap();
+    erasing_hundreds_of_cases_moves_no_figure(
+        &suite,
+        &endpoints,
+        &[(noon, &report), (noon - time::Duration::days(30), &october)],
+    )
+    .await;
     assert!(october.cases.total < report.cases.total);
     assert!(
         october.liaison.removal_rate < report.liaison.removal_rate,
@@ -110,6 +116,84 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
         report.liaison.removal_rate
     );
     suite.stop().await;
+}
+
+/// Erases every tenth case (referred ones among them) through the API, waits until every
+/// service has passed the erasure on, and compares the reports of `moments` with those made before.
+async fn erasing_hundreds_of_cases_moves_no_figure(
+    suite: &Suite,
+    endpoints: &doxwatch_report::Endpoints,
+    moments: &[(time::OffsetDateTime, &report::Report)],
+) {
+    use doxwatch_kit::testing::Officer;
+    use doxwatch_proto::{intake as pb, ops as ops_pb, referral as referral_pb};
+    let mut intake = pb::intake_service_client::IntakeServiceClient::with_interceptor(
+        suite.intake.channel.clone(),
+        Officer(Some("supervisor-chan")),
+    );
+    let mut names = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = intake
+            .list_cases(pb::ListCasesRequest { page_size: 1000, page_token, ..Default::default() })
+            .await
+            .expect("cases listed")
+            .into_inner();
+        names.extend(page.cases.into_iter().map(|c| (c.name, c.status)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let chosen: Vec<&(String, i32)> = names.iter().step_by(10).collect();
+    let referred: Vec<&str> =
+        chosen.iter().filter(|(_, s)| *s == pb::CaseStatus::Referred as i32).map(|(n, _)| n.as_str()).collect();
+    assert!(chosen.len() >= 300 && !referred.is_empty(), "{} chosen, {} referred", chosen.len(), referred.len());
+    let started = std::time::Instant::now();
+    for (name, _) in &chosen {
+        let erased = intake
+            .erase_case(pb::EraseCaseRequest { name: name.clone(), request_id: format!("erase {name}") })
+            .await
+            .expect("erased")
+            .into_inner();
+        assert!(erased.erase_time.is_some());
+    }
+    eprintln!("{} cases erased in {:?}", chosen.len(), started.elapsed());
+    for service in [&suite.intake, &suite.referral, &suite.liaison] {
+        let mut outbox = ops_pb::outbox_service_client::OutboxServiceClient::with_interceptor(
+            service.channel.clone(),
+            Officer(Some("supervisor-chan")),
+        );
+        let drained = doxwatch_suite_tests::eventually(std::time::Duration::from_secs(120), || {
+            let mut outbox = outbox.clone();
+            async move {
+                let s = outbox.get_outbox_status(ops_pb::GetOutboxStatusRequest {}).await.ok()?.into_inner();
+                (s.pending == 0).then_some(s)
+            }
+        })
+        .await
+        .expect("every erasure passed on");
+        assert_eq!(drained.rejected, 0, "{drained:?}");
+    }
+    for (at, before) in moments {
+        let after = report::gather(endpoints, *at, None).await.expect("a report");
+        assert_eq!(serde_json::to_value(&after).unwrap(), serde_json::to_value(before).unwrap(), "as at {at}");
+    }
+    // The live referrals keep what the Police were sent; the erased cases keep no names.
+    let mut referral = referral_pb::referral_service_client::ReferralServiceClient::with_interceptor(
+        suite.referral.channel.clone(),
+        Officer(Some("supervisor-chan")),
+    );
+    for case in referred.iter().take(5) {
+        let listed = referral
+            .list_referrals(referral_pb::ListReferralsRequest { case: case.to_string(), ..Default::default() })
+            .await
+            .expect("referrals listed")
+            .into_inner();
+        assert!(listed.referrals.iter().any(|r| !r.summary.is_empty()), "{case}: the live referral holds its summary");
+        let read = intake.get_case(pb::GetCaseRequest { name: case.to_string() }).await.expect("read").into_inner();
+        assert!(read.data_subjects.iter().all(|s| s.display_name.is_empty() && s.contact.is_none()), "{case}");
+    }
 }
 
 const SECOND: &str = include_str!("../../examples/scenarios/synthetic-2020-03.toml");

@@ -688,6 +688,7 @@ pub struct Routed {
 pub const LINKS_RESERVED: &[(&str, &str)] = &[
     ("/doxwatch.links.v1.LinksService/RegisterLinks", "intake"),
     ("/doxwatch.links.v1.LinksService/RecordRemovalRequests", "liaison"),
+    ("/doxwatch.links.v1.LinksService/EraseCaseData", "referral"),
 ];
 
 impl Routed {

@@ -26,6 +26,11 @@ pub fn to_proto(t: OffsetDateTime) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.unix_timestamp(), nanos: t.nanosecond() as i32 }
 }
 
+/// `t` as RFC 3339 text, for messages.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
 /// Now, truncated to microseconds.
 pub fn now() -> OffsetDateTime {
     truncate(OffsetDateTime::now_utc())

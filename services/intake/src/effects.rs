@@ -1,5 +1,7 @@
-//! What intake owes link-tracking: the URLs of a case, registered as links that the case cites.
-//! The outbox relay delivers them; intake's part is only to say which call to make.
+//! What intake owes the other services: to link-tracking, the URLs of a case, registered as links
+//! that the case cites; to the referral and liaison services, the news that a case's personal data
+//! was erased, so that they erase theirs. The outbox relay delivers them; intake's part is only to
+//! say which call to make.
 
 use doxwatch_kit::outbox::{Effect, LegacyEffect};
 use doxwatch_proto::links as links_pb;
@@ -8,6 +10,8 @@ use time::OffsetDateTime;
 use crate::domain::CaseId;
 
 const REGISTER_LINKS: &str = "/doxwatch.links.v1.LinksService/RegisterLinks";
+const REFERRAL_ERASE: &str = "/doxwatch.referral.v1.ReferralService/EraseCaseData";
+const LIAISON_ERASE: &str = "/doxwatch.liaison.v1.LiaisonService/EraseCaseData";
 
 /// Effects written before delivery was generic, as stores may still hold them.
 pub const LEGACY: &[LegacyEffect] =
@@ -26,4 +30,22 @@ pub fn register_links(case: CaseId, urls: &[String], seen_at: OffsetDateTime) ->
             .collect(),
         request_id,
     })
+}
+
+/// The effects that tell the referral and liaison services that `case` was erased at
+/// `erase_time`. The referral service passes it on to link-tracking once no live referral holds
+/// the case's evidence.
+pub fn erasure(case: CaseId, erase_time: OffsetDateTime) -> [Effect; 2] {
+    let at = Some(doxwatch_kit::timestamp::to_proto(erase_time));
+    let key = format!("{}/erasure", case.name());
+    [
+        Effect::new("referral", REFERRAL_ERASE, key.clone(), |request_id| {
+            doxwatch_proto::referral::EraseCaseDataRequest { case: case.name(), erase_time: at, request_id }
+        }),
+        Effect::new("liaison", LIAISON_ERASE, key, |request_id| doxwatch_proto::liaison::EraseCaseDataRequest {
+            case: case.name(),
+            erase_time: at,
+            request_id,
+        }),
+    ]
 }

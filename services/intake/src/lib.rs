@@ -41,7 +41,7 @@ pub enum BuildError {
     Store(#[from] DbError),
     #[error("cannot start the intake server")]
     Server(#[from] ServerError),
-    #[error("the link-tracking address is not usable")]
+    #[error("a peer service's address is not usable")]
     Peer(#[from] doxwatch_kit::peer::PeerError),
 }
 
@@ -57,12 +57,12 @@ impl Application {
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
         let db = Db::open(config, MIGRATIONS).await?;
         let links = peer::connect(&config.peers.links, &config.security.tls)?;
-        let relay = Relay::new(
-            db.clone(),
-            Arc::new(Peers::new().with("links", links.clone())),
-            RelaySettings::from_config(&config.outbox),
-        )
-        .upgrading(effects::LEGACY);
+        let peers = Peers::new()
+            .with("links", links.clone())
+            .with("referral", peer::connect(&config.peers.referral, &config.security.tls)?)
+            .with("liaison", peer::connect(&config.peers.liaison, &config.security.tls)?);
+        let relay = Relay::new(db.clone(), Arc::new(peers), RelaySettings::from_config(&config.outbox))
+            .upgrading(effects::LEGACY);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);

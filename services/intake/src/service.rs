@@ -186,19 +186,13 @@ impl Intake {
         key: Option<RequestKey>,
         respond: impl Fn(&Case) -> R,
     ) -> Result<R, IntakeError> {
-        idempotent!(self.db, IntakeError, key, |tx| {
+        let response = idempotent!(self.db, IntakeError, key, |tx| {
             if store::status_head_for_update(&mut tx, id).await?.is_none() {
                 return Err(IntakeError::not_found(id.name()));
             }
             let case = store::get_case(&mut tx, self.db.keyring(), id)
                 .await?
                 .ok_or_else(|| IntakeError::not_found(id.name()))?;
-            if case.status == CaseStatus::Referred {
-                return Err(IntakeError::Common(doxwatch_kit::error::Error::precondition(
-                    doxwatch_proto::intake::ErrorReason::CaseUnderReferral.as_str_name(),
-                    format!("{} is REFERRED: it is kept until the referral ends", id.name()),
-                )));
-            }
             let now = doxwatch_kit::timestamp::now();
             if case.erase_time.is_none() {
                 store::erase_case(&mut tx, self.db.keyring(), &case, &actor.name(), now).await?;
@@ -206,6 +200,9 @@ impl Intake {
                     doxwatch_kit::idempotency::forget_answers_naming(&mut tx, self.db.keyring(), &id.name()).await?;
                 let event = CaseEvent::updated(id, actor.name(), now, "personal data erased".to_owned());
                 store::append_event(&mut tx, self.db.keyring(), &event).await?;
+                for effect in effects::erasure(id, now) {
+                    outbox::enqueue(&mut tx, self.db.keyring(), effect).await?;
+                }
                 let mut fields = CASE_FIELDS.to_vec();
                 fields.push("notes");
                 audit::record(&mut tx, Access::Write, &[id.name()], &fields).await?;
@@ -215,7 +212,9 @@ impl Intake {
                 .await?
                 .ok_or_else(|| IntakeError::not_found(id.name()))?;
             Ok(respond(&case))
-        })
+        })?;
+        self.relay.notify_one();
+        Ok(response)
     }
 
     /// Assigns a case to a team and, optionally, one officer.
@@ -331,6 +330,8 @@ impl Intake {
                 return Err(v.into());
             }
             let now = doxwatch_kit::timestamp::now();
+            // An erased case still moves (its figures count the move), but keeps no words about it.
+            let note = if store::is_erased(&mut tx, id).await? { String::new() } else { transition.note.clone() };
             store::append_event(
                 &mut tx,
                 self.db.keyring(),
@@ -345,7 +346,7 @@ impl Intake {
                     to_status: Some(transition.to),
                     closure_reason: transition.closure_reason,
                     duplicate_of: transition.duplicate_of,
-                    note: transition.note.clone(),
+                    note,
                 },
             )
             .await?;
@@ -375,7 +376,13 @@ impl Intake {
             let case = store::get_case(&mut tx, self.db.keyring(), id)
                 .await?
                 .ok_or_else(|| IntakeError::not_found(id.name()))?;
-            refuse_if_erased(&case)?;
+            // The referral service's notes (an agency's outcome) still mark the timeline of an
+            // erased case, without their words; an officer's note is refused.
+            let note = match (&case.erase_time, actor) {
+                (None, _) => note.clone(),
+                (Some(_), Actor::Service(_)) => String::new(),
+                (Some(_), _) => return Err(refused_erased(&case)),
+            };
             if occurred_at < case.received_at {
                 let mut v = FieldViolations::new();
                 v.add("occurred_at", "must not be before the case was received");
@@ -393,7 +400,7 @@ impl Intake {
                 to_status: None,
                 closure_reason: None,
                 duplicate_of: None,
-                note: note.clone(),
+                note,
             };
             store::append_event(&mut tx, self.db.keyring(), &event).await?;
             audit::record(&mut tx, Access::Write, &[id.name()], &["notes"]).await?;
@@ -455,9 +462,7 @@ impl Intake {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
-}
+use doxwatch_kit::timestamp::rfc3339;
 
 /// Audits reads of cases as what each gave: the personal-data `fields` where the reader saw them
 /// (broken glass marked as such), none where they were withheld. One record per outcome.
@@ -481,9 +486,13 @@ async fn record_reads(
 fn refuse_if_erased(case: &Case) -> Result<(), IntakeError> {
     match case.erase_time {
         None => Ok(()),
-        Some(_) => Err(IntakeError::Common(doxwatch_kit::error::Error::precondition(
-            doxwatch_proto::intake::ErrorReason::CaseErased.as_str_name(),
-            format!("the personal data of {} was erased; record a new case instead", case.id.name()),
-        ))),
+        Some(_) => Err(refused_erased(case)),
     }
+}
+
+fn refused_erased(case: &Case) -> IntakeError {
+    IntakeError::Common(doxwatch_kit::error::Error::precondition(
+        doxwatch_proto::intake::ErrorReason::CaseErased.as_str_name(),
+        format!("the personal data of {} was erased; record a new case instead", case.id.name()),
+    ))
 }

@@ -145,7 +145,8 @@ async fn erasing_cases_leaves_no_personal_data_and_every_figure_as_it_was(db: Te
         officer.get_case(pb::GetCaseRequest { name: erased.name.clone() }).await.expect("read").into_inner().erase_time
     );
 
-    // A referred case is kept while the Police hold it.
+    // A referred case is erased too (the referral service keeps what the Police were sent until
+    // the referral ends), and it still moves: the referral service's move keeps no words.
     let referred = &created[1];
     let mut referral = IntakeServiceClient::new(app.channel_as(&Identity::Service("referral")));
     referral
@@ -156,12 +157,38 @@ async fn erasing_cases_leaves_no_personal_data_and_every_figure_as_it_was(db: Te
         })
         .await
         .expect("referred");
-    let kept =
-        supervisor.erase_case(pb::EraseCaseRequest { name: referred.name.clone(), request_id: String::new() }).await;
-    let kept = kept.unwrap_err();
-    assert_eq!((kept.code(), reason(&kept)), (Code::FailedPrecondition, "CASE_UNDER_REFERRAL".to_owned()));
-    let read = officer.get_case(pb::GetCaseRequest { name: referred.name.clone() }).await.expect("read").into_inner();
-    assert_eq!((read.erase_time, read.data_subjects[0].display_name.as_str()), (None, "Erasable Person 01"));
+    let erased_referred = supervisor
+        .erase_case(pb::EraseCaseRequest { name: referred.name.clone(), request_id: String::new() })
+        .await
+        .expect("a referred case is erased")
+        .into_inner();
+    assert!(erased_referred.erase_time.is_some());
+    assert_eq!(erased_referred.data_subjects[0].display_name, "");
+    referral
+        .transition_case(pb::TransitionCaseRequest {
+            name: referred.name.clone(),
+            to_status: S::UnderAssessment as i32,
+            note: "referral withdrawn: Erasable Person 01 moved away".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("an erased case still moves");
+    referral
+        .add_case_note(pb::AddCaseNoteRequest {
+            name: referred.name.clone(),
+            note: "outcome: Erasable Person 01".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the referral service's note is taken, without its words");
+    let events = officer
+        .list_case_events(pb::ListCaseEventsRequest { name: referred.name.clone(), ..Default::default() })
+        .await
+        .expect("timeline")
+        .into_inner()
+        .events;
+    assert!(events.iter().all(|e| !e.note.contains("Erasable Person")), "no words kept: {events:?}");
+    assert_eq!(case_status(&mut officer, &referred.name).await, S::UnderAssessment as i32);
     app.stop().await;
 }
 

@@ -296,6 +296,31 @@ impl LiaisonService for LiaisonApi {
         }))
     }
 
+    async fn erase_case_data(
+        &self,
+        request: Request<pb::EraseCaseDataRequest>,
+    ) -> Result<Response<pb::EraseCaseDataResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "EraseCaseData", &req.request_id, &req, |r| r.request_id.clear());
+        let case = convert::name(&mut v, "case", &req.case, CaseRef::parse_name);
+        let erase_time = match &req.erase_time {
+            None => {
+                v.add("erase_time", "is required");
+                None
+            }
+            some => validate::business_time(&mut v, "erase_time", some.as_ref(), timestamp::now()),
+        };
+        let (case, erase_time) = checked(v, case.zip(erase_time))?;
+        let response = self
+            .liaison
+            .erase_case_data(case, erase_time, key, |notices| pb::EraseCaseDataResponse {
+                notices_erased: i32::try_from(notices).unwrap_or(i32::MAX),
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
     async fn get_liaison_statistics(
         &self,
         request: Request<pb::GetLiaisonStatisticsRequest>,

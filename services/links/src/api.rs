@@ -511,6 +511,13 @@ impl LinksService for LinksApi {
         self.list_custody_events_call(request).await
     }
 
+    async fn erase_case_data(
+        &self,
+        request: Request<pb::EraseCaseDataRequest>,
+    ) -> Result<Response<pb::EraseCaseDataResponse>, Status> {
+        self.erase_case_data_call(request).await
+    }
+
     async fn run_recheck(
         &self,
         request: Request<pb::RunRecheckRequest>,

@@ -53,6 +53,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The bytes stored under `sha256`, opened (the caller verifies them), or `None`.
     async fn get(&self, sha256: &Sha256Digest) -> Result<Option<BlobStream>, BlobError>;
     async fn exists(&self, sha256: &Sha256Digest) -> Result<bool, BlobError>;
+    /// Deletes the bytes stored under `sha256`, durably; false if there were none.
+    async fn delete(&self, sha256: &Sha256Digest) -> Result<bool, BlobError>;
 }
 
 /// A blob being written.
@@ -186,6 +188,21 @@ impl BlobStore for LocalBlobStore {
     async fn exists(&self, sha256: &Sha256Digest) -> Result<bool, BlobError> {
         let path = self.path_of(sha256);
         tokio::fs::try_exists(&path).await.map_err(io("look for", &path))
+    }
+
+    async fn delete(&self, sha256: &Sha256Digest) -> Result<bool, BlobError> {
+        let path = self.path_of(sha256);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io("delete", &path)(e)),
+        }
+        // The removal is durable once the directory that held the file is synced.
+        if let Some(dir) = path.parent() {
+            let dir = tokio::fs::File::open(dir).await.map_err(io("open", dir))?;
+            dir.sync_all().await.map_err(io("sync", &path))?;
+        }
+        Ok(true)
     }
 }
 

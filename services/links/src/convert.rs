@@ -209,6 +209,7 @@ pub fn evidence(c: &Capture) -> pb::Evidence {
         note: c.note.clone(),
         record_time: Some(to_proto(c.record_time)),
         capture_id: c.id.to_string(),
+        erase_time: c.erase_time.map(to_proto),
     }
 }
 

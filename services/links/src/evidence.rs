@@ -12,17 +12,30 @@ use doxwatch_kit::{
     idempotency::RequestKey,
     timestamp,
 };
+use doxwatch_proto::links::ErrorReason;
 use futures::{Stream, StreamExt};
 use prost::Message;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
     blob::{BlobStore, BlobStream, StoredBlob},
     domain::*,
     error::LinksError,
-    store::{evidence, links},
+    store::{erasure, evidence, links},
 };
+
+/// The personal-data fields an erasure empties, as its audit record names them.
+const ERASED_FIELDS: &[&str] = &["evidence_bytes", "capture_notes", "custody_reasons", "observation_notes"];
+
+/// What one EraseCaseData call erased.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CaseErasure {
+    pub links: usize,
+    pub captures: usize,
+    pub files: usize,
+}
 
 #[derive(Clone)]
 pub struct EvidenceService {
@@ -102,6 +115,7 @@ impl EvidenceService {
                 captured_by: actor.name(),
                 note: new.note.clone(),
                 record_time: now,
+                erase_time: None,
             };
             evidence::insert_capture(&mut tx, self.db.keyring(), &capture).await?;
             let reason = if new.note.is_empty() { "captured".to_owned() } else { new.note.clone() };
@@ -135,6 +149,16 @@ impl EvidenceService {
         };
         if captures.is_empty() {
             return Err(LinksError::not_found(name.name()));
+        }
+        if let Some(erased) = captures.iter().find_map(|c| c.erase_time) {
+            return Err(LinksError::precondition(
+                ErrorReason::EvidenceErased,
+                format!(
+                    "{} was erased on {} with the cases that cite its link",
+                    name.name(),
+                    timestamp::rfc3339(erased)
+                ),
+            ));
         }
         let size = captures[0].size_bytes as u64;
         let intact = match self.blobs.get(&name.sha256).await? {
@@ -171,6 +195,50 @@ impl EvidenceService {
             audit::record(&mut tx, Access::Read, &[evidence.name()], &["evidence_bytes"]).await?;
             Ok(())
         })
+    }
+
+    /// Erases what link-tracking holds of an erased case: for each link that only erased cases
+    /// cite, its evidence and the notes about it, audited in the same transaction; then the
+    /// bytes no kept capture needs. Running it again for the same case erases nothing more, but
+    /// finishes a deletion of files that a crash cut short.
+    #[tracing::instrument(skip_all, fields(case = case))]
+    pub async fn erase_case(
+        &self,
+        actor: &Actor,
+        case: &str,
+        erase_time: OffsetDateTime,
+    ) -> Result<CaseErasure, LinksError> {
+        let mut done = doxwatch_kit::in_transaction!(self.db, LinksError, |tx| {
+            let now = timestamp::now();
+            let mut done = CaseErasure::default();
+            // The case's erasure commits whole: once recorded, it was made.
+            if !erasure::record_case(&mut tx, case, erase_time, now).await? {
+                return Ok(done);
+            }
+            let mut names = Vec::new();
+            for link in erasure::links_only_erased_cases_cite(&mut tx, case).await? {
+                let erased = erasure::erase_link(&mut tx, self.db.keyring(), link, &actor.name(), now).await?;
+                done.links += 1;
+                done.captures += erased.captures;
+                doxwatch_kit::idempotency::forget_answers_naming(&mut tx, self.db.keyring(), &link.name()).await?;
+                names.push(link.name());
+            }
+            if !names.is_empty() {
+                audit::record(&mut tx, Access::Write, &names, ERASED_FIELDS).await?;
+            }
+            Ok(done)
+        })?;
+        let files = {
+            let mut tx = self.db.begin_read().await?;
+            erasure::files_to_delete(&mut tx, case).await?
+        };
+        for sha256 in files {
+            if self.blobs.delete(&sha256).await? {
+                done.files += 1;
+            }
+        }
+        tracing::info!(links = done.links, captures = done.captures, files = done.files, "case erased");
+        Ok(done)
     }
 
     /// A page of a link's captures; the read of their notes is audited with it.

@@ -163,6 +163,34 @@ impl ReferralService for ReferralApi {
         Ok(Response::new(self.referrals.withdraw(&actor, id, reason, occurred_at, key, convert::referral_out).await?))
     }
 
+    async fn erase_case_data(
+        &self,
+        request: Request<pb::EraseCaseDataRequest>,
+    ) -> Result<Response<pb::EraseCaseDataResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let key = validate::request_key(&mut v, "EraseCaseData", &req.request_id, &req, |r| r.request_id.clear());
+        let case = convert::name(&mut v, "case", &req.case, CaseRef::parse_name);
+        let erase_time = match &req.erase_time {
+            None => {
+                v.add("erase_time", "is required");
+                None
+            }
+            some => validate::business_time(&mut v, "erase_time", some.as_ref(), timestamp::now()),
+        };
+        let (case, erase_time) = checked(v, case.zip(erase_time))?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        let response = self
+            .referrals
+            .erase_case_data(case, erase_time, key, |done| pb::EraseCaseDataResponse {
+                held: done.held,
+                assessments_erased: count(done.assessments),
+                referrals_erased: count(done.referrals),
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
     async fn list_referral_events(
         &self,
         request: Request<pb::ListReferralEventsRequest>,

@@ -1,6 +1,7 @@
 //! What the referral service owes intake: status moves of the case (TransitionCase, which intake
 //! lets only this service make into and out of REFERRED) and notes on its timeline (AddCaseNote).
-//! Keyed by the case, so they arrive in order; the outbox relay delivers them.
+//! Keyed by the case, so they arrive in order; the outbox relay delivers them. And what it owes
+//! link-tracking once an erased case's data is erased here: the erasure of its evidence.
 
 use doxwatch_kit::outbox::{Effect, LegacyEffect};
 use doxwatch_proto::intake as pb;
@@ -10,6 +11,7 @@ use crate::domain::*;
 
 const TRANSITION_CASE: &str = "/doxwatch.intake.v1.IntakeService/TransitionCase";
 const ADD_CASE_NOTE: &str = "/doxwatch.intake.v1.IntakeService/AddCaseNote";
+const ERASE_CASE_DATA: &str = "/doxwatch.links.v1.LinksService/EraseCaseData";
 
 /// Effects written before delivery was generic, as stores may still hold them.
 pub const LEGACY: &[LegacyEffect] = &[
@@ -41,6 +43,17 @@ pub fn on_case(case: CaseRef, effect: CaseEffect, occurred_at: OffsetDateTime) -
             pb::AddCaseNoteRequest { name: case.name(), note: truncate(note), occurred_at, request_id }
         }),
     }
+}
+
+/// The effect that asks link-tracking to erase the evidence of `case`, which intake erased at
+/// `erase_time`. Keyed apart from the case's moves, which it need not wait for.
+pub fn erase_evidence(case: CaseRef, erase_time: OffsetDateTime) -> Effect {
+    let key = format!("{}/erasure", case.name());
+    Effect::new("links", ERASE_CASE_DATA, key, |request_id| doxwatch_proto::links::EraseCaseDataRequest {
+        case: case.name(),
+        erase_time: Some(doxwatch_kit::timestamp::to_proto(erase_time)),
+        request_id,
+    })
 }
 
 /// Intake takes notes of at most 2,000 characters.

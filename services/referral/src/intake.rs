@@ -14,6 +14,8 @@ pub struct CaseFacts {
     pub is_enquiry: bool,
     pub standing: CaseStanding,
     pub received_at: OffsetDateTime,
+    /// Intake has erased the case's personal data.
+    pub erased: bool,
 }
 
 #[derive(Clone)]
@@ -51,6 +53,11 @@ impl Intake {
             found.received_at.as_ref().and_then(|t| doxwatch_kit::timestamp::from_proto(t).ok()).ok_or_else(|| {
                 ReferralError::IntakeUnavailable(tonic::Status::unknown("intake answered without received_at"))
             })?;
-        Ok(CaseFacts { is_enquiry: found.kind == pb::CaseKind::Enquiry as i32, standing, received_at })
+        Ok(CaseFacts {
+            is_enquiry: found.kind == pb::CaseKind::Enquiry as i32,
+            standing,
+            received_at,
+            erased: found.erase_time.is_some(),
+        })
     }
 }

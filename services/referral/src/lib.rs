@@ -75,10 +75,10 @@ impl Application {
     pub async fn build_with(config: &ServiceConfig, own: &ReferralConfig) -> Result<Self, BuildError> {
         let db = Db::open(config, MIGRATIONS).await?;
         let intake = peer::connect(&config.peers.intake, &config.security.tls)?;
-        let links = LinksServiceClient::new(peer::connect(&config.peers.links, &config.security.tls)?);
+        let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let relay = Relay::new(
             db.clone(),
-            Arc::new(Peers::new().with("intake", intake.clone())),
+            Arc::new(Peers::new().with("intake", intake.clone()).with("links", links.clone())),
             RelaySettings::from_config(&config.outbox),
         )
         .upgrading(effects::LEGACY);
@@ -86,7 +86,7 @@ impl Application {
         let referrals = service::Referrals::new(
             db.clone(),
             intake::Intake::new(intake),
-            links::LinkTracking::new(links),
+            links::LinkTracking::new(LinksServiceClient::new(links)),
             own.agencies.clone(),
             relay.waker(),
         );

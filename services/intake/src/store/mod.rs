@@ -487,6 +487,14 @@ pub async fn assignment(tx: &mut Tx, id: CaseId) -> Result<Option<(String, Strin
     }))
 }
 
+/// Whether the case's personal data was erased.
+pub async fn is_erased(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
+    let row: Option<(Option<Ts>,)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT erase_time FROM cases WHERE id = $1").bind(id.0).fetch_optional(c).await?
+    });
+    Ok(matches!(row, Some((Some(_),))))
+}
+
 /// Marks the case changed at `now` (a status move changes `update_time` too).
 pub async fn touch(tx: &mut Tx, id: CaseId, now: OffsetDateTime) -> Result<(), StoreError> {
     on_tx!(tx, c => {

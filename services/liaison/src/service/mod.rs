@@ -2,6 +2,7 @@
 //! timeline entry, its effects on link-tracking and its request-id record commit together.
 
 mod contacts;
+mod erasure;
 mod events;
 mod follow_ups;
 mod letters;

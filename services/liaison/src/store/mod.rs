@@ -2,6 +2,7 @@
 //! cases and replies, and each notice's timeline. A notice is read back whole.
 
 pub mod contacts;
+pub mod erasure;
 pub mod events;
 pub mod notices;
 pub mod replies;

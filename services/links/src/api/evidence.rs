@@ -134,6 +134,34 @@ impl LinksApi {
         }))
     }
 
+    pub(super) async fn erase_case_data_call(
+        &self,
+        request: Request<pb::EraseCaseDataRequest>,
+    ) -> Result<Response<pb::EraseCaseDataResponse>, Status> {
+        let actor = Actor::from_request(&request)?;
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        // Erasing again erases nothing more, so the call needs no stored answer; its key is checked
+        // all the same.
+        validate::request_key(&mut v, "EraseCaseData", &req.request_id, &req, |r| r.request_id.clear());
+        let case = convert::name(&mut v, "case", &req.case, CaseRef::parse_name);
+        let erase_time = match &req.erase_time {
+            None => {
+                v.add("erase_time", "is required");
+                None
+            }
+            some => validate::business_time(&mut v, "erase_time", some.as_ref(), timestamp::now()),
+        };
+        let (case, erase_time) = checked(v, case.zip(erase_time))?;
+        let done = self.evidence.erase_case(&actor, &case.name(), erase_time).await?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::EraseCaseDataResponse {
+            links_erased: count(done.links),
+            captures_erased: count(done.captures),
+            files_deleted: count(done.files),
+        }))
+    }
+
     pub(super) async fn run_recheck_call(
         &self,
         request: Request<pb::RunRecheckRequest>,

@@ -87,6 +87,8 @@ pub struct Capture {
     pub captured_by: String,
     pub note: String,
     pub record_time: OffsetDateTime,
+    /// When every case citing the link was erased, and this capture's note and bytes with it.
+    pub erase_time: Option<OffsetDateTime>,
 }
 
 impl Capture {
@@ -106,7 +108,7 @@ pub struct NewCapture {
 
 doxwatch_kit::vocabulary!(
     /// What happened to evidence, as its custody log records it.
-    CustodyKind { Captured = 1, Fetched = 2, IntegrityFailure = 3 }
+    CustodyKind { Captured = 1, Fetched = 2, IntegrityFailure = 3, Erased = 4 }
 );
 
 /// One entry of an evidence's custody log.

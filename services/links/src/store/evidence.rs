@@ -58,13 +58,13 @@ pub async fn insert_custody_event(tx: &mut Tx, keys: &Keyring, e: &CustodyEvent)
     Ok(())
 }
 
-type CaptureRow = (Uuid, Uuid, String, i64, String, Ts, String, String, Ts);
+type CaptureRow = (Uuid, Uuid, String, i64, String, Ts, String, String, Ts, Option<Ts>);
 
 const CAPTURE_COLUMNS: &str =
-    "id, link_id, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time";
+    "id, link_id, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time, erase_time";
 
 fn capture(keys: &Keyring, row: CaptureRow) -> Result<Capture, StoreError> {
-    let (id, link, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time) = row;
+    let (id, link, sha256, size_bytes, media_type, captured_at, captured_by, note, record_time, erase_time) = row;
     Ok(Capture {
         id,
         link: LinkId(link),
@@ -76,6 +76,7 @@ fn capture(keys: &Keyring, row: CaptureRow) -> Result<Capture, StoreError> {
         captured_by,
         note: keys.open_text(CAPTURE_NOTE, &id.to_string(), &note)?,
         record_time: record_time.0,
+        erase_time: erase_time.map(|t| t.0),
     })
 }
 

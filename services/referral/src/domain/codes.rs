@@ -74,6 +74,12 @@ impl ReferralStatus {
         )
     }
 
+    /// Whether a referral that reached this step has ended: withdrawn, or a final outcome. Until
+    /// then the referral holds its bundle for the agency.
+    pub fn ends_referral(self) -> bool {
+        matches!(self, Self::Withdrawn | Self::Convicted | Self::Acquitted | Self::NoFurtherAction)
+    }
+
     /// The outcomes, in the order of their steps.
     pub const OUTCOMES: &'static [ReferralStatus] = &[
         Self::UnderInvestigation,

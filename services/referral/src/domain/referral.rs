@@ -186,9 +186,7 @@ pub fn check_outcome(
     Ok(())
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
+pub use doxwatch_kit::timestamp::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -177,7 +177,10 @@ impl Referrals {
         key: Option<RequestKey>,
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
+        // The case's lock comes first, as in every change of a case's referrals.
+        let case = self.get_for_agency(agency, id).await?.case;
         let response = idempotent!(self, key, |tx| {
+            store::lock_case(&mut tx, case).await?;
             let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             let same = referral
                 .recorded(report.outcome)
@@ -220,6 +223,10 @@ impl Referrals {
                 report.occurred_at,
             )
             .await?;
+            if report.outcome.ends_referral() {
+                // A case erased while this referral held it is erased now.
+                super::erasure::erase_unless_held(&mut tx, self.db.keyring(), referral.case).await?;
+            }
             Ok(respond(&referral))
         })?;
         self.relay.notify_one();

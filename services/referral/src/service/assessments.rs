@@ -39,6 +39,9 @@ impl Referrals {
             return Err(ReferralError::field("assessment.reason", "is required for NO_FURTHER_ACTION"));
         }
         let facts = self.intake.case("assessment.case", draft.case).await?;
+        if facts.erased {
+            return Err(super::erasure::erased(draft.case));
+        }
         if facts.is_enquiry {
             return Err(precondition(
                 ErrorReason::Enquiry,
@@ -58,6 +61,7 @@ impl Referrals {
         let standing = self.standing(draft.case, facts.standing, current.as_ref()).await?;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, draft.case).await?;
+            super::erasure::refuse_if_erased(&mut tx, draft.case).await?;
             let current = store::assessments::current(&mut tx, self.db.keyring(), draft.case).await?;
             if let Some(current) = current.as_ref().filter(|c| draft.assessed_at < c.assessed_at) {
                 return Err(ReferralError::field(

@@ -4,6 +4,7 @@
 
 mod agency;
 mod assessments;
+mod erasure;
 mod referrals;
 
 use doxwatch_proto::referral::ErrorReason;
@@ -22,7 +23,7 @@ use tokio::sync::{Notify, watch};
 /// officer wrote and the frozen evidence bundle.
 pub const REFERRAL_FIELDS: &[&str] = &["summary", "evidence_bundle"];
 
-pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, referrals::ReferralDraft};
+pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, erasure::CaseErasure, referrals::ReferralDraft};
 use crate::{domain::*, effects, error::ReferralError, intake::Intake, links::LinkTracking, store};
 
 macro_rules! idempotent {

@@ -103,6 +103,7 @@ impl Referrals {
         let bundle = self.links.bundle(case).await?;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
+            super::erasure::refuse_if_erased(&mut tx, case).await?;
             let Some(assessment) = store::assessments::get(&mut tx, self.db.keyring(), draft.assessment).await? else {
                 return Err(ReferralError::not_found(draft.assessment.name()));
             };
@@ -248,6 +249,8 @@ impl Referrals {
             let note = format!("referral {} to {} withdrawn: {reason}", id.name(), referral.agency);
             enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;
             store::feed::append(&mut tx, &referral.agency, id, FeedEntryKind::Withdrawn, now).await?;
+            // A case erased while this referral held it is erased now.
+            super::erasure::erase_unless_held(&mut tx, self.db.keyring(), case).await?;
             Ok(respond(&referral))
         })?;
         self.relay.notify_one();

@@ -2,6 +2,7 @@
 //! bundle and timeline, and the agencies' feed.
 
 pub mod assessments;
+pub mod erasure;
 pub mod feed;
 pub mod referrals;
 

@@ -107,6 +107,37 @@ pub async fn append_event(
     Ok(())
 }
 
+/// Empties what a referral's timeline says (offence, sentence, reason, note); its steps stay.
+pub async fn erase_event_details(tx: &mut Tx, keys: &Keyring, referral: ReferralId) -> Result<(), StoreError> {
+    let statuses: Vec<(i16,)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT status FROM referral_events WHERE referral_id = $1").bind(referral.0).fetch_all(c).await?
+    });
+    for (status,) in statuses {
+        let record = event_record(referral.0, status);
+        let (offence, sentence, reason, note) = (
+            keys.seal_text(OFFENCE, &record, "")?,
+            keys.seal_text(SENTENCE, &record, "")?,
+            keys.seal_text(REASON, &record, "")?,
+            keys.seal_text(NOTE, &record, "")?,
+        );
+        on_tx!(tx, c => {
+            sqlx::query(
+                "UPDATE referral_events SET offence = $3, sentence = $4, reason = $5, note = $6 \
+                 WHERE referral_id = $1 AND status = $2",
+            )
+            .bind(referral.0)
+            .bind(status)
+            .bind(&offence)
+            .bind(&sentence)
+            .bind(&reason)
+            .bind(&note)
+            .execute(c)
+            .await?;
+        });
+    }
+    Ok(())
+}
+
 /// Locks a referral for a change (on PostgreSQL) and says whether it exists.
 pub async fn lock(tx: &mut Tx, id: ReferralId) -> Result<bool, StoreError> {
     super::lock_row(tx, "referrals", id.0).await
