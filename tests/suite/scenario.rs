@@ -68,6 +68,10 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
     let report = report::gather(&endpoints, noon, None).await.expect("a report");
     check_against(PUBLISHED, &report);
     assert_eq!(report.liaison.most_active_platform.as_ref().unwrap().kind, "INSTANT_MESSAGING");
+    // In the press-safe words of the statement: the channel is counted, not named.
+    let text = doxwatch_report::render::text(&report);
+    assert!(text.contains(" One of its channels has been suspended since 7 November 2019."), "{text}");
+    assert_eq!(report.links.suspended_channels[0].handle, None);
     assert!(report.pending_effects.values().all(|n| *n == 0));
 
     // Loading again (an interrupted load re-run) adds nothing.

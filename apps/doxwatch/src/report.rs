@@ -55,6 +55,11 @@ pub struct ReportArgs {
     recorded_before: Option<OffsetDateTime>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// The internal form, in any --format: names each suspended channel by its handle, which the
+    /// press-safe default never does (a handle can identify a victim). Link-tracking gives handles
+    /// only to roles allowed to read channels; for any other role this fails.
+    #[arg(long, conflicts_with = "chart")]
+    internal: bool,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -113,9 +118,17 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         return draw_chart(&args, path).await;
     }
     let as_of = args.as_of.unwrap_or_else(now);
-    let report = report::gather(&args.endpoints.endpoints()?, as_of, args.recorded_before)
-        .await
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let form = if args.internal { report::Form::Internal } else { report::Form::PressSafe };
+    let report = report::gather_as(&args.endpoints.endpoints()?, as_of, args.recorded_before, form).await.map_err(
+        |e| match e {
+            report::ReportError::HandlesWithheld => CliError::Other(
+                "--internal needs a role allowed to read channels: link-tracking withheld the channel \
+                 handles from this profile (without --internal, the press-safe report needs none)"
+                    .to_owned(),
+            ),
+            other => CliError::Other(other.to_string()),
+        },
+    )?;
     let content = match args.format {
         Format::Text => render::text(&report),
         Format::Markdown => render::markdown(&report),

@@ -106,13 +106,18 @@ impl Suite {
 
     /// Issues the test officer's profile from the suite's local issuer, as an operator would.
     fn add_officer(&self) {
+        let roles = "intake_officer,patrol_officer,liaison_officer,legal_officer,supervisor,operator";
+        self.issue(OFFICER, "Chan Tai Man", roles, &self.profile());
+    }
+
+    /// Issues a profile for officer `id` with `roles` (comma-separated) into `out`.
+    fn issue(&self, id: &str, name: &str, roles: &str, out: &Path) {
         let output = Command::new(BIN)
-            .args(["officer", "add", OFFICER, "--name", "Chan Tai Man", "--team", "team-a"])
-            .args(["--roles", "intake_officer,patrol_officer,liaison_officer,legal_officer,supervisor,operator"])
+            .args(["officer", "add", id, "--name", name, "--team", "team-a", "--roles", roles])
             .arg("--pki")
             .arg(self.data.path().join("stores/pki"))
             .arg("--out")
-            .arg(self.profile())
+            .arg(out)
             .output()
             .expect("doxwatch runs");
         assert!(output.status.success(), "officer add failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -416,6 +421,91 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     let status = suite.stop();
     assert!(status.success(), "doxwatch up exited with {status}");
     assert!(started.elapsed() < Duration::from_secs(20), "the session took {:?}", started.elapsed());
+}
+
+#[test]
+fn the_report_names_channels_only_when_internal_and_only_to_roles_that_read_them() {
+    let suite = Suite::start();
+    let case = suite.json(&[
+        "case",
+        "create",
+        "--kind",
+        "complaint",
+        "--received-at",
+        &ago(120),
+        "--summary",
+        "Personal data posted in a Telegram channel",
+        "--url",
+        "https://t.me/examplechannel/101",
+        "--subject",
+        "police-officer:resident:Kwok Wing Yan",
+    ]);
+    let case_name = text(&case["name"]).to_owned();
+    let link = suite.eventually(&["link", "list", "--case", &case_name], |v| v["links"].as_array()?.first().cloned());
+    let channel = text(&link["channel"]).to_owned();
+    let suspended = suite.json(&[
+        "channel",
+        "status",
+        &channel,
+        "--status",
+        "suspended",
+        "--effective-at",
+        &ago(60),
+        "--source",
+        "platform announcement",
+    ]);
+    assert_eq!(suspended["status"], "SUSPENDED", "{suspended}");
+
+    let report = |args: &[&str]| {
+        let output = suite.run(&[&["report"], args].concat());
+        let said = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        (output.status.success(), said)
+    };
+    let channel_of = |json: &str| -> Value {
+        let report: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("no JSON ({e}): {json}"));
+        report["links"]["suspended_channels"][0].clone()
+    };
+
+    // The default report may be published: the channel is there, its handle is not.
+    let (ok, (json, err)) = report(&["--format", "json"]);
+    assert!(ok, "{err}");
+    assert!(!json.contains("examplechannel"), "{json}");
+    let press = channel_of(&json);
+    assert_eq!(press["name"], channel.as_str(), "{json}");
+    assert!(press.get("handle").is_none(), "{press}");
+    let (ok, (words, err)) = report(&[]);
+    assert!(ok, "{err}");
+    assert!(!words.contains("examplechannel") && !words.contains("Not for publication"), "{words}");
+
+    // The internal form names it, in every format, and says it is not for publication.
+    let (ok, (json, err)) = report(&["--internal", "--format", "json"]);
+    assert!(ok, "{err}");
+    assert_eq!(channel_of(&json)["handle"], "examplechannel", "{json}");
+    let (ok, (words, err)) = report(&["--internal", "--format", "markdown"]);
+    assert!(ok, "{err}");
+    assert!(words.contains("Not for publication."), "{words}");
+
+    // An operator and a report reader may not read channels: no internal form for them.
+    for (id, roles) in [("officer.ops", "operator"), ("officer.press", "report_reader")] {
+        let profile = suite.data.path().join(id);
+        suite.issue(id, "Test Officer", roles, &profile);
+        let profile = profile.to_str().expect("a UTF-8 path");
+        let (ok, (out, err)) = report(&["--internal", "--profile", profile]);
+        assert!(!ok, "{id} got an internal report:\n{out}");
+        assert!(err.contains("--internal needs a role allowed to read channels"), "{err}");
+        assert!(!out.contains("examplechannel"), "{out}");
+    }
+    // The operator's press-safe report is there all the same.
+    let profile = suite.data.path().join("officer.ops");
+    let (ok, (words, err)) = report(&["--profile", profile.to_str().expect("a UTF-8 path")]);
+    assert!(ok, "{err}");
+    assert!(!words.contains("examplechannel"), "{words}");
+
+    let status = suite.stop();
+    assert!(status.success(), "doxwatch up exited with {status}");
 }
 
 #[test]

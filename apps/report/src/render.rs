@@ -1,11 +1,13 @@
 //! The report in words, for the press office to use as it is: figures in sentences and bullets,
-//! percentages as "about 81%", dates in the offset of `as_of`.
+//! percentages as "about 81%", dates in the offset of `as_of`. The press-safe form counts a
+//! platform's suspended channels without naming them; the internal form names them by their
+//! handles and says at its top that it is not for publication.
 
-use std::fmt::Write;
+use std::{collections::BTreeMap, fmt::Write};
 
 use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
-use crate::report::Report;
+use crate::report::{Form, Report, SuspendedChannel};
 
 /// 4122 -> "4,122".
 pub fn thousands(n: i64) -> String {
@@ -38,6 +40,44 @@ fn moment(as_of: &str) -> String {
         }
         Err(_) => as_of.to_owned(),
     }
+}
+
+/// A count that opens a sentence: "One", "Two", … "Ten", then digits.
+fn count_opening(n: usize) -> String {
+    const WORDS: [&str; 10] = ["One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten"];
+    match n.checked_sub(1).and_then(|i| WORDS.get(i)) {
+        Some(word) => (*word).to_owned(),
+        None => thousands(n as i64),
+    }
+}
+
+/// The sentences on a platform's suspended channels: in the internal form one per channel, naming
+/// it; in the press-safe form one per day of suspension, counting them.
+fn suspensions(form: Form, channels: &[&SuspendedChannel]) -> String {
+    let mut text = String::new();
+    match form {
+        Form::Internal => {
+            for c in channels {
+                let handle = c.handle.as_deref().unwrap_or("(handle withheld)");
+                let _ =
+                    write!(text, " Its channel {handle} has been suspended since {}.", long_date(&c.suspended_since));
+            }
+        }
+        Form::PressSafe => {
+            let mut by_day: BTreeMap<&str, usize> = BTreeMap::new();
+            for c in channels {
+                *by_day.entry(c.suspended_since.as_str()).or_default() += 1;
+            }
+            for (day, n) in by_day {
+                let (count, verb) = match n {
+                    1 => ("One of its channels".to_owned(), "has"),
+                    n => (format!("{} of its channels", count_opening(n)), "have"),
+                };
+                let _ = write!(text, " {count} {verb} been suspended since {}.", long_date(day));
+            }
+        }
+    }
+    text
 }
 
 fn platform_kind(kind: &str) -> String {
@@ -124,10 +164,9 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
             thousands(m.links_removed),
             m.removal_rate_pct
         );
-        for c in r.links.suspended_channels.iter().filter(|c| c.platform == m.name) {
-            let _ =
-                write!(text, " Its channel {} has been suspended since {}.", c.handle, long_date(&c.suspended_since));
-        }
+        let suspended: Vec<&SuspendedChannel> =
+            r.links.suspended_channels.iter().filter(|c| c.platform == m.name).collect();
+        text.push_str(&suspensions(r.form, &suspended));
         out.push(text);
     }
     let others: Vec<String> = r
@@ -180,8 +219,15 @@ fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     }
 }
 
+/// What the internal form says first, so that it is not mistaken for the one to publish.
+const INTERNAL_NOTICE: &str =
+    "Internal: names channels by their handles, which can identify a victim. Not for publication.";
+
 pub fn text(r: &Report) -> String {
     let mut s = format!("Situation report as at {}\n\n", r.as_of);
+    if r.form == Form::Internal {
+        let _ = write!(s, "{INTERNAL_NOTICE}\n\n");
+    }
     s.push_str(&paragraphs(r, "  - ", ("", "")).join("\n\n"));
     s.push('\n');
     s
@@ -189,6 +235,9 @@ pub fn text(r: &Report) -> String {
 
 pub fn markdown(r: &Report) -> String {
     let mut s = format!("# Situation report as at {}\n\n", moment(&r.as_of));
+    if r.form == Form::Internal {
+        let _ = write!(s, "> **{INTERNAL_NOTICE}**\n\n");
+    }
     s.push_str(&paragraphs(r, "- ", ("**", "**")).join("\n\n"));
     s.push_str("\n\n| Platform | Kind | Links requested | Removed | Rate |\n|---|---|---:|---:|---:|\n");
     for p in &r.liaison.by_platform {
@@ -214,6 +263,52 @@ mod tests {
         assert_eq!(thousands(4122), "4,122");
         assert_eq!(thousands(113), "113");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    fn with_channels(form: Form, handles: &[&str], since: &str) -> Report {
+        let mut r = crate::report::tests::sample();
+        let channel = r.links.suspended_channels[0].clone();
+        r.links.suspended_channels = handles
+            .iter()
+            .map(|h| SuspendedChannel {
+                handle: Some((*h).to_owned()),
+                suspended_since: since.to_owned(),
+                ..channel.clone()
+            })
+            .collect();
+        r.in_form(form)
+    }
+
+    #[test]
+    fn the_press_safe_form_counts_suspended_channels_without_naming_them() {
+        let one = with_channels(Form::PressSafe, &["doxchannel"], "2019-11-07");
+        for out in [text(&one), markdown(&one)] {
+            assert!(out.contains(" One of its channels has been suspended since 7 November 2019."), "{out}");
+            assert!(!out.contains("doxchannel"), "{out}");
+            assert!(!out.contains("Internal"), "{out}");
+        }
+        let two = with_channels(Form::PressSafe, &["doxchannel", "otherchannel"], "2019-11-07");
+        let out = text(&two);
+        assert!(out.contains(" Two of its channels have been suspended since 7 November 2019."), "{out}");
+        assert!(!out.contains("doxchannel") && !out.contains("otherchannel"), "{out}");
+    }
+
+    #[test]
+    fn the_internal_form_names_each_channel_and_says_it_is_not_for_publication() {
+        let r = with_channels(Form::Internal, &["doxchannel", "otherchannel"], "2019-11-07");
+        for out in [text(&r), markdown(&r)] {
+            assert!(out.contains(" Its channel doxchannel has been suspended since 7 November 2019."), "{out}");
+            assert!(out.contains(" Its channel otherchannel has been suspended since 7 November 2019."), "{out}");
+            assert!(out.contains("Not for publication."), "{out}");
+        }
+    }
+
+    #[test]
+    fn counts_open_sentences_in_words() {
+        assert_eq!(count_opening(1), "One");
+        assert_eq!(count_opening(10), "Ten");
+        assert_eq!(count_opening(12), "12");
+        assert_eq!(count_opening(1500), "1,500");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! figures of intake, every removal figure of link-tracking, correspondence of liaison, referrals
 //! of the referral service), grouped as the published statement groups them. Its JSON form is
 //! documented in `docs/report-schema.json`. A service that does not answer fails the report.
+//! The report is press-safe unless asked for in its internal form, which names channels by their
+//! handles (a handle can itself identify a victim) and which link-tracking's policy must allow.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,20 @@ pub enum ReportError {
     /// A span of time the statistics cannot be asked over (e.g. ending before it starts).
     #[error("{0}")]
     Span(String),
+    /// The internal form was asked for by a caller link-tracking does not show channel handles.
+    #[error("the internal report needs a role allowed to read channels; link-tracking withheld their handles")]
+    HandlesWithheld,
+}
+
+/// Which report: the one the press office may publish, or the one that names channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Names platforms, never a channel's handle.
+    #[default]
+    PressSafe,
+    /// Names each suspended channel by its handle; for those allowed to read channels.
+    Internal,
 }
 
 /// Opens a channel to a service, naming the service if it does not answer.
@@ -59,6 +75,8 @@ pub(crate) fn failed(service: &'static str, url: &str, method: &'static str) -> 
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Report {
+    /// Whether it may be published as it is.
+    pub form: Form,
     pub as_of: String,
     pub recorded_before: Option<String>,
     pub first_case_received: Option<String>,
@@ -95,7 +113,9 @@ pub struct Victims {
 pub struct SuspendedChannel {
     pub name: String,
     pub platform: String,
-    pub handle: String,
+    /// The channel's handle on its platform, in the internal form only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
     pub suspended_since: String,
 }
 
@@ -158,11 +178,23 @@ fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<Str
     t.format(format_description!("[year]-[month]-[day]")).ok()
 }
 
-/// Asks the four services for their figures as at `as_of` and assembles the report.
+/// Asks the four services for their figures as at `as_of` and assembles the press-safe report.
 pub async fn gather(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
     recorded_before: Option<OffsetDateTime>,
+) -> Result<Report, ReportError> {
+    gather_as(endpoints, as_of, recorded_before, Form::PressSafe).await
+}
+
+/// The report in `form`. The internal form fails unless link-tracking filled the channels' handles,
+/// which it does only for callers its policy allows to read channels: the service decides, not
+/// this client.
+pub async fn gather_as(
+    endpoints: &Endpoints,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+    form: Form,
 ) -> Result<Report, ReportError> {
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
@@ -182,6 +214,9 @@ pub async fn gather(
         .await
         .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?
         .into_inner();
+    if form == Form::Internal && !links.handles_included {
+        return Err(ReportError::HandlesWithheld);
+    }
     let liaison = LiaisonServiceClient::new(liaison_channel.clone())
         .get_liaison_statistics(liaison_pb::GetLiaisonStatisticsRequest {
             as_of: as_of_pb,
@@ -213,9 +248,25 @@ pub async fn gather(
             .into_inner();
         pending_effects.insert(service.to_owned(), status.pending);
     }
-    Ok(assemble(as_of, recorded_before, &intake, &links, &liaison, &referral, pending_effects))
+    Ok(assemble(as_of, recorded_before, &intake, &links, &liaison, &referral, pending_effects).in_form(form))
 }
 
+impl Report {
+    /// The report in `form`: the press-safe form keeps no channel's handle, whatever the service
+    /// sent.
+    pub(crate) fn in_form(mut self, form: Form) -> Self {
+        self.form = form;
+        if form == Form::PressSafe {
+            for channel in &mut self.links.suspended_channels {
+                channel.handle = None;
+            }
+        }
+        self
+    }
+}
+
+/// The report as the services answered, with the handles they sent; [`Report::in_form`] decides
+/// which of them it keeps.
 fn assemble(
     as_of: OffsetDateTime,
     recorded_before: Option<OffsetDateTime>,
@@ -227,6 +278,7 @@ fn assemble(
 ) -> Report {
     let offset = as_of.offset();
     Report {
+        form: Form::Internal,
         as_of: as_of.format(&Rfc3339).unwrap_or_default(),
         recorded_before: recorded_before.and_then(|t| t.to_offset(offset).format(&Rfc3339).ok()),
         first_case_received: date_in(intake.first_case_received_at.as_ref(), offset),
@@ -289,7 +341,8 @@ impl Victims {
 }
 
 impl Links {
-    /// Suspended channels are named with their platform's display name and dated in `offset`.
+    /// Suspended channels are named with their platform's display name and dated in `offset`, with
+    /// their handles where the service sent them.
     fn of(links: &links_pb::LinkStatistics, offset: UtcOffset) -> Self {
         Links {
             platforms_involved: links.platforms_involved,
@@ -304,7 +357,7 @@ impl Links {
                         .iter()
                         .find(|p| p.platform == c.platform)
                         .map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
-                    handle: c.handle.clone(),
+                    handle: (!c.handle.is_empty()).then(|| c.handle.clone()),
                     suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
                 })
                 .collect(),
@@ -390,12 +443,13 @@ impl Referrals {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const SCHEMA: &str = include_str!("../../../docs/report-schema.json");
 
-    fn sample() -> Report {
+    /// A small internal report: one platform, one suspended channel with the handle `h`.
+    pub(crate) fn sample() -> Report {
         let platform = PlatformFigures {
             name: "Telegram".into(),
             platform: "platforms/x".into(),
@@ -406,6 +460,7 @@ mod tests {
             removal_rate: 0.75,
         };
         Report {
+            form: Form::Internal,
             as_of: "2019-11-08T12:00:00+08:00".into(),
             recorded_before: None,
             first_case_received: Some("2019-06-14".into()),
@@ -430,7 +485,7 @@ mod tests {
                 suspended_channels: vec![SuspendedChannel {
                     name: "channels/x".into(),
                     platform: "Telegram".into(),
-                    handle: "h".into(),
+                    handle: Some("h".into()),
                     suspended_since: "2019-11-07".into(),
                 }],
             },
@@ -457,16 +512,19 @@ mod tests {
         }
     }
 
-    /// Every object the schema describes has exactly the keys the report writes.
+    /// Every object the schema describes has every key it requires, and no key it does not describe.
     fn same_keys(schema: &serde_json::Value, value: &serde_json::Value, path: &str) {
         if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
             let object = value.as_object().unwrap_or_else(|| panic!("{path} is not an object"));
-            let mut want: Vec<&String> = props.keys().collect();
-            let mut have: Vec<&String> = object.keys().collect();
-            want.sort();
-            have.sort();
-            assert_eq!(want, have, "keys of {path}");
-            for (key, sub) in props {
+            let required: Vec<&str> =
+                schema["required"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
+            for key in &required {
+                assert!(object.contains_key(*key), "{path}.{key} is required but not written");
+            }
+            for key in object.keys() {
+                assert!(props.contains_key(key), "{path}.{key} is written but not described");
+            }
+            for (key, sub) in props.iter().filter(|(key, _)| object.contains_key(*key)) {
                 same_keys(sub, &object[key], &format!("{path}.{key}"));
             }
         }
@@ -483,7 +541,23 @@ mod tests {
     #[test]
     fn the_documented_schema_matches_what_the_report_writes() {
         let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
-        let value = serde_json::to_value(sample()).unwrap();
-        same_keys(&schema, &value, "report");
+        for form in [Form::Internal, Form::PressSafe] {
+            let value = serde_json::to_value(sample().in_form(form)).unwrap();
+            same_keys(&schema, &value, "report");
+        }
+        // The internal form writes the one key that is not required.
+        let internal = serde_json::to_value(sample()).unwrap();
+        assert_eq!(internal["links"]["suspended_channels"][0]["handle"], "h");
+    }
+
+    #[test]
+    fn the_press_safe_form_keeps_no_handle() {
+        let press = sample().in_form(Form::PressSafe);
+        assert_eq!(press.links.suspended_channels[0].handle, None);
+        let json = serde_json::to_value(&press).unwrap();
+        assert_eq!(json["form"], "press_safe");
+        let channel = json["links"]["suspended_channels"][0].as_object().unwrap();
+        assert!(!channel.contains_key("handle"), "{channel:?}");
+        assert_eq!(channel["suspended_since"], "2019-11-07");
     }
 }

@@ -1,12 +1,12 @@
 //! Who is acting: the officer whose verified token came with the call, or the doxwatch service or
 //! agency whose certificate made it. The server stack authenticates every call before a handler
-//! runs ([`crate::auth`]) and leaves its [`Principal`] in the request; handlers read it here. No
-//! header a client writes is taken on trust.
+//! runs ([`crate::auth`]) and leaves its [`Principal`], and the policy it was admitted under, in
+//! the request; handlers read them here. No header a client writes is taken on trust.
 
 use tonic::{Code, Request, Status};
 
 use crate::{
-    auth::Principal,
+    auth::{Admitted, Principal},
     error::{CommonReason, with_reason},
     identity::Identity,
 };
@@ -66,6 +66,22 @@ pub fn principal<T>(request: &Request<T>) -> Result<&Principal, Status> {
             "the call was not authenticated",
         )
     })
+}
+
+/// Whether the caller of `request` may also call `method` (its path, `/package.Service/Method`),
+/// by the policy the server stack admitted the request under: for a handler that shows more to
+/// callers the policy allows more (link-tracking's statistics name channels only to those who may
+/// read them), so that the policy file stays the one place that says who reads what.
+pub fn may_call<T>(request: &Request<T>, method: &str) -> Result<bool, Status> {
+    let principal = principal(request)?;
+    let admitted = request.extensions().get::<Admitted>().ok_or_else(|| {
+        with_reason(
+            Code::Unauthenticated,
+            CommonReason::CertificateUnrecognized.as_str_name(),
+            "the call was not authenticated",
+        )
+    })?;
+    Ok(admitted.allows(method, principal))
 }
 
 /// The calling agency, as its upper-case name (`POLICE`), from its certificate.

@@ -1,8 +1,9 @@
 //! Authentication and authorization in the one server stack, before any handler runs: the
 //! caller's identity from its client certificate, an officer's token verified and bound to that
 //! certificate, the policy's rule for the method, and a per-identity rate limit. A call that
-//! passes carries its [`Principal`] in the request's extensions (where [`crate::actor`] reads it)
-//! and runs with its caller's key in scope, which makes request ids per caller.
+//! passes carries its [`Principal`] and the policy it was admitted under in the request's
+//! extensions (where [`crate::actor`] reads them) and runs with its caller's key in scope, which
+//! makes request ids per caller.
 
 use std::{
     collections::BTreeSet,
@@ -51,6 +52,29 @@ impl Principal {
     /// The officer's roles; none for a service or agency.
     pub fn roles(&self) -> BTreeSet<Role> {
         self.officer.as_ref().map(|o| o.roles.clone()).unwrap_or_default()
+    }
+
+    /// The caller as the policy sees it.
+    pub fn caller(&self) -> Caller<'_> {
+        match &self.identity {
+            Identity::Service(name) => Caller::Service(name),
+            Identity::Agency(name) => Caller::Agency(name),
+            Identity::Officer(_) => Caller::Officer(self.officer.as_ref().map(|o| &o.roles)),
+        }
+    }
+}
+
+/// The policy a call was admitted under, left in the request's extensions beside its
+/// [`Principal`], so that a handler that answers some callers with more than others asks the
+/// policy ([`crate::actor::may_call`]) instead of naming roles itself.
+#[derive(Debug, Clone)]
+pub struct Admitted(Arc<Policy>);
+
+impl Admitted {
+    /// Whether `principal` may call `method` (its path). Says nothing of a purpose: the call
+    /// that asks has stated its own, or needed none.
+    pub fn allows(&self, method: &str, principal: &Principal) -> bool {
+        self.0.check(method, &principal.caller()).is_ok()
     }
 }
 
@@ -230,12 +254,8 @@ impl Guard {
             return Err(Refusal::unaudited(rate_limited(wait, message)));
         }
         context.officer = officer.as_ref().map(|o| o.id.clone()).unwrap_or_default();
-        let caller = match &identity {
-            Identity::Service(name) => Caller::Service(name),
-            Identity::Agency(name) => Caller::Agency(name),
-            Identity::Officer(_) => Caller::Officer(officer.as_ref().map(|o| &o.roles)),
-        };
-        if let Err(denial) = self.policy.check(method, &caller) {
+        let principal = Principal { identity, officer, remote: peer.remote };
+        if let Err(denial) = self.policy.check(method, &principal.caller()) {
             let status = match denial {
                 Denial::Unauthenticated => refuse(
                     CommonReason::TokenMissing,
@@ -247,7 +267,7 @@ impl Guard {
             };
             return Err(Refusal::audited(status, context));
         }
-        let needs_purpose = officer.is_some() && self.policy.rule(method).is_some_and(|r| r.requires_purpose);
+        let needs_purpose = principal.officer.is_some() && self.policy.rule(method).is_some_and(|r| r.requires_purpose);
         match purpose {
             Err(why) => return Err(Refusal::audited(purpose_required(why), context)),
             Ok(None) if needs_purpose => {
@@ -259,7 +279,12 @@ impl Guard {
             }
             Ok(_) => {}
         }
-        Ok((Principal { identity, officer, remote: peer.remote }, context))
+        Ok((principal, context))
+    }
+
+    /// The policy calls are admitted under, for the handlers that ask it again.
+    fn admitted(&self) -> Admitted {
+        Admitted(self.policy.clone())
     }
 }
 
@@ -398,6 +423,7 @@ where
                 Err(status) => return Ok(status.into_http()),
             };
             request.extensions_mut().insert(principal);
+            request.extensions_mut().insert(guard.admitted());
             let call = crate::audit::scoped(context, inner.oneshot(request));
             let response = CALLER.scope(key, call).await.map_err(Into::into)?;
             // A stream keeps its place until its body ends or the client goes away.

@@ -6,7 +6,7 @@ mod evidence;
 use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
-    actor::Actor,
+    actor::{self, Actor},
     error::{self, FieldViolations},
     page, timestamp, validate,
 };
@@ -16,11 +16,18 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use crate::{
-    convert, domain::*, evidence::EvidenceService, recheck::Rechecker, service::Links, store::links::LinkFilter,
+    convert::{self, Handles},
+    domain::*,
+    evidence::EvidenceService,
+    recheck::Rechecker,
+    service::Links,
+    store::links::LinkFilter,
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 1000;
+/// The RPC whose callers may read channels; the policy says who they are.
+const GET_CHANNEL: &str = "/doxwatch.links.v1.LinksService/GetChannel";
 
 pub struct LinksApi {
     links: Links,
@@ -473,12 +480,14 @@ impl LinksService for LinksApi {
         &self,
         request: Request<pb::GetLinkStatisticsRequest>,
     ) -> Result<Response<pb::LinkStatistics>, Status> {
+        // A channel's handle can identify its victim: it goes to those who may read channels.
+        let handles = if actor::may_call(&request, GET_CHANNEL)? { Handles::Shown } else { Handles::Withheld };
         let req = request.into_inner();
         let mut v = FieldViolations::new();
         let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
         let t = checked(v, t)?;
         let (figures, platforms, channels) = self.links.statistics(t).await?;
-        Ok(Response::new(convert::statistics(&figures, &platforms, &channels, t)))
+        Ok(Response::new(convert::statistics(&figures, &platforms, &channels, t, handles)))
     }
 
     async fn add_evidence(

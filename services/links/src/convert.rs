@@ -141,7 +141,31 @@ pub fn figures(f: &RemovalFigures) -> pb::RemovalFigures {
     }
 }
 
-pub fn statistics(figures: &LinkFigures, platforms: &[Platform], channels: &[Channel], t: AsAt) -> pb::LinkStatistics {
+/// Whether the statistics name each channel by its handle, which can itself identify a victim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handles {
+    /// For a caller who may read channels.
+    Shown,
+    /// For everyone else: the figures stay, the handles are empty.
+    Withheld,
+}
+
+impl Handles {
+    fn of(self, channel: &Channel) -> String {
+        match self {
+            Handles::Shown => channel.handle.clone(),
+            Handles::Withheld => String::new(),
+        }
+    }
+}
+
+pub fn statistics(
+    figures: &LinkFigures,
+    platforms: &[Platform],
+    channels: &[Channel],
+    t: AsAt,
+    handles: Handles,
+) -> pb::LinkStatistics {
     let mut by_platform: Vec<pb::PlatformFigures> = figures
         .by_platform
         .iter()
@@ -164,7 +188,7 @@ pub fn statistics(figures: &LinkFigures, platforms: &[Platform], channels: &[Cha
             pb::ChannelFigures {
                 channel: id.name(),
                 platform: c.map(|c| c.platform.name()).unwrap_or_default(),
-                handle: c.map(|c| c.handle.clone()).unwrap_or_default(),
+                handle: c.map(|c| handles.of(c)).unwrap_or_default(),
                 status: c.map_or(0, |c| c.status.code()),
                 figures: Some(self::figures(f)),
             }
@@ -184,10 +208,11 @@ pub fn statistics(figures: &LinkFigures, platforms: &[Platform], channels: &[Cha
             .map(|c| pb::SuspendedChannel {
                 channel: c.id.name(),
                 platform: c.platform.name(),
-                handle: c.handle.clone(),
+                handle: handles.of(c),
                 suspended_since: Some(to_proto(c.status_since)),
             })
             .collect(),
+        handles_included: handles == Handles::Shown,
     }
 }
 

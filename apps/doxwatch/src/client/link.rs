@@ -338,6 +338,7 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
                 "handle": c.handle,
                 "suspended_since": time_text(c.suspended_since.as_ref()),
             })).collect::<Vec<_>>(),
+            "handles_included": s.handles_included,
         }));
         return Ok(());
     }
@@ -390,7 +391,9 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
             .suspended_channels
             .iter()
             .map(|c| {
-                vec![c.handle.clone(), platform(&c.platform), time_text(c.suspended_since.as_ref()), c.channel.clone()]
+                // Link-tracking names channels only to roles allowed to read them.
+                let handle = if s.handles_included { c.handle.clone() } else { "(withheld)".to_owned() };
+                vec![handle, platform(&c.platform), time_text(c.suspended_since.as_ref()), c.channel.clone()]
             })
             .collect();
         print_table(&["SUSPENDED CHANNEL", "PLATFORM", "SINCE", "NAME"], &rows);

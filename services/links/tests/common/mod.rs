@@ -30,7 +30,19 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 /// Starts the service with link-tracking's own keys as `adjust` sets them: by default evidence in
 /// a temporary directory, the background rechecker off and no per-host pacing.
 pub async fn spawn_app_with(db: &TestDatabase, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
-    let config = doxwatch_kit::testing::config(db, "links");
+    start(doxwatch_kit::testing::config(db, "links"), adjust).await
+}
+
+/// Starts the service under the policy file at `path`, whose rules replace the defaults for the
+/// methods it names.
+pub async fn spawn_app_with_policy(db: &TestDatabase, path: &std::path::Path) -> TestApp {
+    let mut config = doxwatch_kit::testing::config(db, "links");
+    config.security.policy_file = Some(path.to_owned());
+    start(config, |_| {}).await
+}
+
+/// Starts the service with `config`, link-tracking's own keys set as [`spawn_app_with`] says.
+async fn start(config: doxwatch_kit::config::ServiceConfig, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut own = LinksConfig::defaults(&config);
     own.evidence.dir = dir.path().join("evidence");
