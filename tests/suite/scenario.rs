@@ -164,7 +164,7 @@ async fn erasing_hundreds_of_cases_moves_no_figure(
     }
     eprintln!("{} cases erased in {:?}", chosen.len(), started.elapsed());
     for service in [&suite.intake, &suite.referral, &suite.liaison] {
-        let mut outbox = ops_pb::outbox_service_client::OutboxServiceClient::with_interceptor(
+        let outbox = ops_pb::outbox_service_client::OutboxServiceClient::with_interceptor(
             service.channel.clone(),
             Officer(Some("supervisor-chan")),
         );

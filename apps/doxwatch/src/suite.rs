@@ -47,7 +47,8 @@ fn env() -> Vec<(String, String)> {
 
 /// A built service, ready to serve.
 enum Built {
-    Intake(doxwatch_intake::Application),
+    /// Boxed: intake's carries its retention periods, much larger than the others.
+    Intake(Box<doxwatch_intake::Application>),
     Links(doxwatch_links::Application),
     Liaison(doxwatch_liaison::Application),
     Referral(doxwatch_referral::Application),
@@ -58,7 +59,10 @@ impl Built {
     async fn build(service: &str, config: &ServiceConfig, layers: &mut Layers) -> Result<Self, CliError> {
         match service {
             doxwatch_intake::SERVICE => {
-                Ok(Built::Intake(doxwatch_intake::Application::build(config).await.map_err(|e| CliError::chain(&e))?))
+                let own = doxwatch_intake::IntakeConfig::from_layers(layers);
+                Ok(Built::Intake(Box::new(
+                    doxwatch_intake::Application::build_with(config, &own).await.map_err(|e| CliError::chain(&e))?,
+                )))
             }
             doxwatch_links::SERVICE => {
                 let own = doxwatch_links::config::LinksConfig::from_layers(layers, config);
@@ -172,6 +176,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.service == doxwatch_referral::SERVICE {
         known.extend(doxwatch_referral::CONFIG_KEYS);
     }
+    if args.service == doxwatch_intake::SERVICE {
+        known.extend(doxwatch_intake::CONFIG_KEYS);
+    }
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
     let config = ServiceConfig::from_layers(
         &mut layers,
@@ -185,6 +192,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .then(|| doxwatch_links::config::LinksConfig::from_layers(&mut layers, &config));
     let referral_config = (args.service == doxwatch_referral::SERVICE)
         .then(|| doxwatch_referral::ReferralConfig::from_layers(&mut layers));
+    let intake_config =
+        (args.service == doxwatch_intake::SERVICE).then(|| doxwatch_intake::IntakeConfig::from_layers(&mut layers));
     layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
     // The service's own certificate, presented to an https:// collector, and its CA.
     let tls = match &telemetry_config.otlp_endpoint {
@@ -206,7 +215,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Some(own) => Built::Referral(
                 doxwatch_referral::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
             ),
-            None => Built::build(&args.service, &config, &mut Layers::default()).await?,
+            None => match intake_config {
+                Some(own) => Built::Intake(Box::new(
+                    doxwatch_intake::Application::build_with(&config, &own).await.map_err(|e| CliError::chain(&e))?,
+                )),
+                None => Built::build(&args.service, &config, &mut Layers::default()).await?,
+            },
         },
     };
     tracing::info!(service = %args.service, addr = %built.local_addr(), "serving");

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod effects;
 pub mod error;
 pub mod links;
+pub mod retention;
 pub mod service;
 pub mod store;
 
@@ -45,16 +46,26 @@ pub enum BuildError {
     Peer(#[from] doxwatch_kit::peer::PeerError),
 }
 
-/// A built intake service: its store open and migrated, its listener bound, its relay ready.
+pub use retention::{CONFIG_KEYS, IntakeConfig};
+
+/// A built intake service: its store open and migrated, its listener bound, its relay and its
+/// retention sweep ready.
 pub struct Application {
     server: GrpcServer,
     relay: Relay,
     db: Db,
     addr: SocketAddr,
+    intake: service::Intake,
+    own: IntakeConfig,
 }
 
 impl Application {
+    /// [`Application::build_with`] with intake's own keys at their defaults (no retention periods).
     pub async fn build(config: &ServiceConfig) -> Result<Self, BuildError> {
+        Self::build_with(config, &IntakeConfig::default()).await
+    }
+
+    pub async fn build_with(config: &ServiceConfig, own: &IntakeConfig) -> Result<Self, BuildError> {
         let db = Db::open(config, MIGRATIONS).await?;
         let links = peer::connect(&config.peers.links, &config.security.tls)?;
         let peers = Peers::new()
@@ -64,18 +75,19 @@ impl Application {
         let relay = Relay::new(db.clone(), Arc::new(peers), RelaySettings::from_config(&config.outbox))
             .upgrading(effects::LEGACY);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
+        let intake = service::Intake::new(db.clone(), links, relay.waker());
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server
             .add_service(
-                IntakeServiceServer::new(api::IntakeApi::new(service::Intake::new(db.clone(), links, relay.waker())))
+                IntakeServiceServer::new(api::IntakeApi::new(intake.clone()))
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
             .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
-        Ok(Self { server, relay, db, addr })
+        Ok(Self { server, relay, db, addr, intake, own: own.clone() })
     }
 
     /// The address the service listens on (its real port when configured with port 0).
@@ -85,6 +97,8 @@ impl Application {
 
     /// Serves until `shutdown` completes and calls in flight have finished, then closes the store.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), |_| None, shutdown).await
+        let (intake, own) = (self.intake, self.own);
+        let sweep = move |stop| Some(tokio::spawn(retention::sweep(intake, own.retention, own.sweep_every, stop)));
+        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), sweep, shutdown).await
     }
 }

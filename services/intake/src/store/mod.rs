@@ -487,6 +487,55 @@ pub async fn assignment(tx: &mut Tx, id: CaseId) -> Result<Option<(String, Strin
     }))
 }
 
+/// A case that stands CLOSED or ANSWERED, as the retention sweep needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedCase {
+    pub id: CaseId,
+    pub kind: CaseKind,
+    pub closure_reason: Option<ClosureReason>,
+    /// When it was closed (or answered): the business time of its latest status move.
+    pub closed_at: OffsetDateTime,
+}
+
+/// Up to `limit` cases after `after` (in id order) whose personal data is kept and whose latest
+/// status move closed or answered them.
+pub async fn closed_cases_not_erased(
+    tx: &mut Tx,
+    after: Option<CaseId>,
+    limit: u32,
+) -> Result<Vec<ClosedCase>, StoreError> {
+    let rows: Vec<(Uuid, i16, i16, i16, Ts)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT c.id, c.kind, e.to_status, e.closure_reason, e.occurred_at FROM cases c \
+             JOIN case_events e ON e.id = (SELECT l.id FROM case_events l WHERE l.case_id = c.id AND l.to_status <> 0 \
+               ORDER BY l.occurred_at DESC, l.id DESC LIMIT 1) \
+             WHERE c.erase_time IS NULL AND c.id > $1 ORDER BY c.id LIMIT $2",
+        )
+        .bind(after.map_or(Uuid::nil(), |a| a.0))
+        .bind(i64::from(limit))
+        .fetch_all(c)
+        .await?
+    });
+    let mut cases = Vec::new();
+    for (id, kind, status, reason, closed_at) in rows {
+        let status = rows::code(status, CaseStatus::from_code, "case_events.to_status")?;
+        if !matches!(status, CaseStatus::Closed | CaseStatus::Answered) {
+            continue;
+        }
+        cases.push(ClosedCase {
+            id: CaseId(id),
+            kind: rows::code(kind, CaseKind::from_code, "cases.kind")?,
+            closure_reason: if reason == 0 {
+                None
+            } else {
+                Some(rows::code(reason, ClosureReason::from_code, "case_events.closure_reason")?)
+            },
+            closed_at: closed_at.0,
+        });
+    }
+    Ok(cases)
+}
+
 /// Whether the case's personal data was erased.
 pub async fn is_erased(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
     let row: Option<(Option<Ts>,)> = on_tx!(tx, c => {

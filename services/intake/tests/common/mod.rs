@@ -32,7 +32,12 @@ pub async fn spawn_app(db: &TestDatabase) -> TestApp {
 }
 
 pub async fn spawn_with(config: ServiceConfig) -> TestApp {
-    let app = Application::build(&config).await.expect("intake builds");
+    spawn_with_own(config, &doxwatch_intake::IntakeConfig::default()).await
+}
+
+/// Starts intake with its own keys (retention) as given.
+pub async fn spawn_with_own(config: ServiceConfig, own: &doxwatch_intake::IntakeConfig) -> TestApp {
+    let app = Application::build_with(&config, own).await.expect("intake builds");
     let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     let channel = running.channel.clone();
     let client = IntakeServiceClient::with_interceptor(channel.clone(), Officer(Some("officer-chan")));
