@@ -34,7 +34,7 @@ import yaml
 # The suite: each service's gRPC port, and whom it calls.
 PORTS = {"intake": 50051, "links": 50052, "liaison": 50053, "referral": 50054}
 CALLS = {
-    "intake": {"links"},
+    "intake": {"links", "liaison", "referral"},
     "links": set(),
     "liaison": {"links"},
     "referral": {"intake", "links"},

@@ -368,7 +368,9 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     assert!(!glass.status.success());
     assert!(String::from_utf8_lossy(&glass.stderr).contains("--break-glass needs --purpose"), "{glass:?}");
 
-    // The person asks who looked at her data: every access to each case naming her, and why.
+    // The person asks who looked at her data: every access to each case naming her, and why, in
+    // every service's log (here: a read of the observations of the link her case cites).
+    suite.json(&["link", "observations", &link_name]);
     let asked = suite.json(&["audit", "subject", "wing yan kwok", "--profile", operator]);
     let cases = asked["cases"].as_array().expect("cases");
     assert_eq!(cases.iter().map(|c| text(&c["case"])).collect::<Vec<_>>(), vec![case_name.as_str()], "{asked}");
@@ -382,6 +384,12 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     // The assignment, and the search that answered this request, are there too.
     assert!(accesses.iter().any(|a| text(&a["method"]).ends_with("/AssignCase")), "{asked}");
     assert!(accesses.iter().any(|a| text(&a["method"]).ends_with("/ListCases") && a["access"] == "read"), "{asked}");
+    assert!(
+        accesses.iter().any(|a| a["service"] == "links"
+            && text(&a["method"]).ends_with("/ListObservations")
+            && a["resources"] == serde_json::json!([link_name])),
+        "{asked}"
+    );
     let nobody = suite.json(&["audit", "subject", "nobody at all", "--profile", operator]);
     assert_eq!(nobody["cases"], serde_json::json!([]));
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod data_keys;
 pub mod db;
+pub mod erasure;
 pub mod error;
 pub mod idempotency;
 pub mod identity;

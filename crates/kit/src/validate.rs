@@ -68,6 +68,22 @@ pub fn business_time(
     v.check(field, timestamp::business_time(ts, now))
 }
 
+/// A business time that must be given (not in the future).
+pub fn required_business_time(
+    v: &mut FieldViolations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    match ts {
+        None => {
+            v.add(field, "is required");
+            None
+        }
+        some => business_time(v, field, some, now),
+    }
+}
+
 /// The request's idempotency key, if it has a `request_id`. The hash is of the request with the
 /// id cleared by `clear`.
 pub fn request_key<M: Message + Clone>(

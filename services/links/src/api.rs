@@ -387,13 +387,7 @@ impl LinksService for LinksApi {
                 }
             }
         }
-        let served_at = match &req.served_at {
-            None => {
-                v.add("served_at", "is required");
-                None
-            }
-            some => validate::business_time(&mut v, "served_at", some.as_ref(), timestamp::now()),
-        };
+        let served_at = validate::required_business_time(&mut v, "served_at", req.served_at.as_ref(), timestamp::now());
         let (notice, served_at) = checked(v, notice.zip(served_at))?;
         let response = self
             .links
@@ -423,13 +417,7 @@ impl LinksService for LinksApi {
             let f = |name: &str| format!("observations[{i}].{name}");
             let link = convert::name(&mut v, &f("link"), &o.link, LinkId::parse_name);
             let status = validate::required(&mut v, &f("status"), o.status, LinkStatus::from_code);
-            let observed_at = match &o.observed_at {
-                None => {
-                    v.add(f("observed_at"), "is required");
-                    None
-                }
-                some => validate::business_time(&mut v, &f("observed_at"), some.as_ref(), now),
-            };
+            let observed_at = validate::required_business_time(&mut v, &f("observed_at"), o.observed_at.as_ref(), now);
             let vantage = if o.vantage == 0 {
                 Some(Vantage::Unknown)
             } else {

@@ -212,7 +212,7 @@ impl EvidenceService {
             let now = timestamp::now();
             let mut done = CaseErasure::default();
             // The case's erasure commits whole: once recorded, it was made.
-            if !erasure::record_case(&mut tx, case, erase_time, now).await? {
+            if !doxwatch_kit::erasure::record_case(&mut tx, case, erase_time, now).await? {
                 return Ok(done);
             }
             let mut names = Vec::new();

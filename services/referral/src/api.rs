@@ -171,13 +171,8 @@ impl ReferralService for ReferralApi {
         let mut v = FieldViolations::new();
         let key = validate::request_key(&mut v, "EraseCaseData", &req.request_id, &req, |r| r.request_id.clear());
         let case = convert::name(&mut v, "case", &req.case, CaseRef::parse_name);
-        let erase_time = match &req.erase_time {
-            None => {
-                v.add("erase_time", "is required");
-                None
-            }
-            some => validate::business_time(&mut v, "erase_time", some.as_ref(), timestamp::now()),
-        };
+        let erase_time =
+            validate::required_business_time(&mut v, "erase_time", req.erase_time.as_ref(), timestamp::now());
         let (case, erase_time) = checked(v, case.zip(erase_time))?;
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         let response = self

@@ -24,8 +24,10 @@ pub enum AuditCommand {
     /// the log only grew since the checkpoints given with --since.
     Verify(VerifyArgs),
     /// Who looked at a person's data, when and why: the cases naming them (by name or phone, as
-    /// `case list --subject-like` finds them) and every record of intake's log about each. What
-    /// a data access request (PDPO s18) asks. Needs a supervisor's roles and a --purpose.
+    /// `case list --subject-like` finds them) and every record about each in intake's log, the
+    /// referral service's (the case, its assessments and referrals) and link-tracking's (its links
+    /// and their evidence). What a data access request (PDPO s18) asks. Needs a supervisor's
+    /// roles and a --purpose.
     Subject(SubjectArgs),
 }
 
@@ -124,7 +126,7 @@ pub async fn run(command: AuditCommand) -> Result<(), CliError> {
     }
 }
 
-/// Every page of intake's records naming `resource`.
+/// Every page of a log's records naming `resource`.
 async fn records_of(client: &AuditServiceClient<Authed>, resource: &str) -> Result<Vec<pb::AuditRecord>, CliError> {
     let request = pb::ListAuditRecordsRequest { page_size: 1000, resource: resource.to_owned(), ..Default::default() };
     let (records, _) = pages(true, |page_token| {
@@ -135,6 +137,42 @@ async fn records_of(client: &AuditServiceClient<Authed>, resource: &str) -> Resu
     })
     .await?;
     Ok(records)
+}
+
+/// The resources of one case that each service's log names: the case in intake; the case, its
+/// assessments and referrals in the referral service; its links and their evidence in link-tracking.
+async fn resources_of(args: &SubjectArgs, case: &str) -> Result<Vec<(&'static str, String)>, CliError> {
+    use doxwatch_proto::{intake as intake_pb, links as links_pb, referral as referral_pb};
+    let client = &args.client;
+    let mut found = vec![("intake", case.to_owned()), ("referral", case.to_owned())];
+    let mut referral =
+        referral_pb::referral_service_client::ReferralServiceClient::new(authed(&client.referral_url, client).await?);
+    let (assessments, _) = pages(true, |page_token| {
+        let (mut referral, case) = (referral.clone(), case.to_owned());
+        async move {
+            let request = referral_pb::ListAssessmentsRequest { case, page_size: 1000, page_token };
+            referral.list_assessments(request).await.map(|r| r.into_inner()).map(|p| (p.assessments, p.next_page_token))
+        }
+    })
+    .await?;
+    found.extend(assessments.into_iter().map(|a| ("referral", a.name)));
+    let request = referral_pb::ListReferralsRequest { case: case.to_owned(), page_size: 1000, ..Default::default() };
+    let referrals = referral.list_referrals(request).await.map_err(CliError::from)?.into_inner().referrals;
+    found.extend(referrals.into_iter().map(|r| ("referral", r.name)));
+    let mut intake =
+        intake_pb::intake_service_client::IntakeServiceClient::new(authed(&client.intake_url, client).await?);
+    let request = intake_pb::ListCaseLinksRequest { name: case.to_owned(), page_size: 1000, ..Default::default() };
+    let links = intake.list_case_links(request).await.map_err(CliError::from)?.into_inner().links;
+    let mut evidence =
+        links_pb::links_service_client::LinksServiceClient::new(authed(&client.links_url, client).await?);
+    for link in links {
+        let request = links_pb::ListEvidenceRequest { link: link.name.clone(), page_size: 1000, ..Default::default() };
+        let captures = evidence.list_evidence(request).await.map_err(CliError::from)?.into_inner().evidence;
+        found.push(("links", link.name));
+        found.extend(captures.into_iter().map(|c| ("links", c.name)));
+    }
+    found.dedup();
+    Ok(found)
 }
 
 async fn subject(args: SubjectArgs) -> Result<(), CliError> {
@@ -149,11 +187,29 @@ async fn subject(args: SubjectArgs) -> Result<(), CliError> {
         async move { intake.list_cases(request).await.map(|r| r.into_inner()).map(|p| (p.cases, p.next_page_token)) }
     })
     .await?;
-    let auditor = AuditServiceClient::new(authed(&args.client.intake_url, &args.client).await?);
+    let logs = [
+        ("intake", AuditServiceClient::new(authed(&args.client.intake_url, &args.client).await?)),
+        ("referral", AuditServiceClient::new(authed(&args.client.referral_url, &args.client).await?)),
+        ("links", AuditServiceClient::new(authed(&args.client.links_url, &args.client).await?)),
+    ];
     let mut found = Vec::new();
     for case in &cases {
-        // The search itself is in the log too; it names the case like any read.
-        found.push((case.name.clone(), records_of(&auditor, &case.name).await?));
+        // One record may name several of the case's resources: each is listed once.
+        let mut records: Vec<(&'static str, pb::AuditRecord)> = Vec::new();
+        for (service, resource) in resources_of(&args, &case.name).await? {
+            let Some((_, log)) = logs.iter().find(|(name, _)| *name == service) else { continue };
+            for record in records_of(log, &resource).await? {
+                if !records.iter().any(|(s, r)| *s == service && r.sequence == record.sequence) {
+                    records.push((service, record));
+                }
+            }
+        }
+        records.sort_by(|(_, a), (_, b)| {
+            let at = |r: &pb::AuditRecord| r.record_time.as_ref().map(|t| (t.seconds, t.nanos));
+            at(a).cmp(&at(b))
+        });
+        // The search itself is in intake's log too; it names the case like any read.
+        found.push((case.name.clone(), records));
     }
     if args.client.json {
         let list: Vec<_> = found
@@ -161,12 +217,14 @@ async fn subject(args: SubjectArgs) -> Result<(), CliError> {
             .map(|(case, records)| {
                 json!({
                     "case": case,
-                    "accesses": records.iter().map(|r| json!({
+                    "accesses": records.iter().map(|(service, r)| json!({
+                        "service": service,
                         "record_time": time_text(r.record_time.as_ref()),
                         "officer_id": r.officer_id,
                         "identity": r.identity,
                         "method": r.method,
                         "access": access_name(r.access),
+                        "resources": r.resources,
                         "fields": r.fields,
                         "purpose": r.purpose,
                         "outcome": r.outcome,
@@ -183,10 +241,11 @@ async fn subject(args: SubjectArgs) -> Result<(), CliError> {
     }
     let mut rows = Vec::new();
     for (case, records) in &found {
-        for r in records {
+        for (service, r) in records {
             let who = if r.officer_id.is_empty() { r.identity.clone() } else { r.officer_id.clone() };
             rows.push(vec![
                 case.clone(),
+                (*service).to_owned(),
                 time_text(r.record_time.as_ref()),
                 who,
                 r.method.rsplit('/').next().unwrap_or_default().to_owned(),
@@ -196,7 +255,7 @@ async fn subject(args: SubjectArgs) -> Result<(), CliError> {
             ]);
         }
     }
-    print_table(&["CASE", "WHEN", "WHO", "CALL", "ACCESS", "OUTCOME", "WHY"], &rows);
+    print_table(&["CASE", "SERVICE", "WHEN", "WHO", "CALL", "ACCESS", "OUTCOME", "WHY"], &rows);
     Ok(())
 }
 

@@ -27,7 +27,7 @@ impl Liaison {
         respond: impl Fn(usize) -> R,
     ) -> Result<R, LiaisonError> {
         idempotent!(self, key, |tx| {
-            store::erasure::record_case(&mut tx, case, erase_time, timestamp::now()).await?;
+            doxwatch_kit::erasure::record_case(&mut tx, &case.name(), erase_time, timestamp::now()).await?;
             let notices = store::erasure::notices_only_erased_cases_name(&mut tx, case).await?;
             let mut names = Vec::with_capacity(notices.len());
             for notice in &notices {

@@ -1,39 +1,12 @@
-//! A case's erasure, as liaison keeps it: the case is entered among the erased, and each notice
+//! A case's erasure, as liaison keeps it: once the case is entered among the erased, each notice
 //! that names only erased cases loses its replies' texts and its timeline's notes. Notices, items,
 //! kinds, times and outcomes stay, so the figures do not move.
 
-use doxwatch_kit::{
-    db::{Ts, Tx},
-    on_tx,
-    sealing::Keyring,
-};
-use time::OffsetDateTime;
+use doxwatch_kit::{db::Tx, on_tx, sealing::Keyring};
 use uuid::Uuid;
 
 use super::{StoreError, events, replies};
 use crate::domain::*;
-
-/// Enters `case` among the erased cases; false if it already was.
-pub async fn record_case(
-    tx: &mut Tx,
-    case: CaseRef,
-    erase_time: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let added = on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO erased_cases (case_name, erase_time, record_time) VALUES ($1, $2, $3) \
-             ON CONFLICT (case_name) DO NOTHING",
-        )
-        .bind(case.name())
-        .bind(Ts(erase_time))
-        .bind(Ts(now))
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
-    Ok(added == 1)
-}
 
 /// The notices naming `case` that name no case still holding personal data.
 pub async fn notices_only_erased_cases_name(tx: &mut Tx, case: CaseRef) -> Result<Vec<NoticeId>, StoreError> {

@@ -1,4 +1,4 @@
-//! A case's erasure, as link-tracking keeps it: the case is entered among the erased, and each
+//! A case's erasure, as link-tracking keeps it: once the case is entered among the erased, each
 //! link that only erased cases cite loses the officers' words about it and its evidence bytes.
 //! Links, sightings, removal requests and observations stay, so the figures do not move.
 
@@ -12,28 +12,6 @@ use uuid::Uuid;
 
 use super::{StoreError, evidence, links::OBSERVATION_NOTE};
 use crate::domain::*;
-
-/// Enters `case` among the erased cases; false if it already was.
-pub async fn record_case(
-    tx: &mut Tx,
-    case: &str,
-    erase_time: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO erased_cases (case_name, erase_time, record_time) VALUES ($1, $2, $3) \
-             ON CONFLICT (case_name) DO NOTHING",
-        )
-        .bind(case)
-        .bind(Ts(erase_time))
-        .bind(Ts(now))
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
-    Ok(done == 1)
-}
 
 /// The links `case` cites that no case still holding personal data cites.
 pub async fn links_only_erased_cases_cite(tx: &mut Tx, case: &str) -> Result<Vec<LinkId>, StoreError> {

@@ -47,7 +47,7 @@ impl Referrals {
     ) -> Result<R, ReferralError> {
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
-            store::erasure::record(&mut tx, case, erase_time, timestamp::now()).await?;
+            doxwatch_kit::erasure::record_case(&mut tx, &case.name(), erase_time, timestamp::now()).await?;
             let done = erase_unless_held(&mut tx, self.db.keyring(), case).await?;
             tracing::info!(held = done.held, assessments = done.assessments, referrals = done.referrals, "case erased");
             Ok(respond(&done))

@@ -14,28 +14,6 @@ use uuid::Uuid;
 use super::{StoreError, assessments, referrals};
 use crate::domain::*;
 
-/// Enters `case` among the erased cases; false if it already was.
-pub async fn record(
-    tx: &mut Tx,
-    case: CaseRef,
-    erase_time: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let added = on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO case_erasures (case_name, erase_time, record_time) VALUES ($1, $2, $3) \
-             ON CONFLICT (case_name) DO NOTHING",
-        )
-        .bind(case.name())
-        .bind(Ts(erase_time))
-        .bind(Ts(now))
-        .execute(c)
-        .await?
-        .rows_affected()
-    });
-    Ok(added == 1)
-}
-
 /// Where the erasure of `case` stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
@@ -49,7 +27,7 @@ pub enum Standing {
 
 pub async fn standing(tx: &mut Tx, case: CaseRef) -> Result<Standing, StoreError> {
     let row: Option<(Ts, Option<Ts>)> = on_tx!(tx, c => {
-        sqlx::query_as("SELECT erase_time, done_time FROM case_erasures WHERE case_name = $1")
+        sqlx::query_as("SELECT erase_time, done_time FROM erased_cases WHERE case_name = $1")
             .bind(case.name())
             .fetch_optional(c)
             .await?
@@ -108,7 +86,7 @@ pub async fn erase(tx: &mut Tx, keys: &Keyring, case: CaseRef, now: OffsetDateTi
         erased.referrals.push(ReferralId(id));
     }
     on_tx!(tx, c => {
-        sqlx::query("UPDATE case_erasures SET done_time = $2 WHERE case_name = $1")
+        sqlx::query("UPDATE erased_cases SET done_time = $2 WHERE case_name = $1")
             .bind(case.name())
             .bind(Ts(now))
             .execute(c)
