@@ -19,7 +19,8 @@ use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 
 backend_tests!(
     other_teams_see_a_case_redacted_unless_they_break_the_glass,
-    supervisors_assign_cases_and_nobody_else_can
+    supervisors_assign_cases_and_nobody_else_can,
+    many_reads_of_other_teams_cases_in_a_day_are_flagged
 );
 
 type TeamClient = IntakeServiceClient<InterceptedService<Channel, TeamOfficer>>;
@@ -205,5 +206,48 @@ async fn supervisors_assign_cases_and_nobody_else_can(db: TestDatabase) {
     };
     let answered = lee.update_case(request).await.expect("updated").into_inner();
     assert!(answered.redacted && answered.summary.is_empty());
+    app.stop().await;
+}
+
+async fn many_reads_of_other_teams_cases_in_a_day_are_flagged(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let mut chan = officer(&app, "chan", "intake-1", false);
+    let mut cases = Vec::new();
+    for _ in 0..23 {
+        cases.push(recorded(&mut chan).await.name);
+    }
+    // An officer of another team reads them one by one: the first 20 in a day pass unremarked
+    // (each is still OUTSIDE_TEAM), every one after that is flagged for the rate too.
+    let mut wong = officer(&app, "wong", "intake-2", false);
+    for name in &cases {
+        assert!(get(&mut wong, name).await.redacted);
+    }
+    // The team's own reads are never flagged, however many.
+    let mut lee = officer(&app, "lee", "intake-1", false);
+    for name in &cases {
+        assert!(!get(&mut lee, name).await.redacted);
+    }
+    let mut supervisor =
+        AuditServiceClient::with_interceptor(app.channel.clone(), OfficerWith("sup-kwok", &[Role::Supervisor]));
+    let request = ops::ListAuditRecordsRequest { officer_id: "wong".into(), page_size: 1000, ..Default::default() };
+    let records = supervisor.list_audit_records(request).await.expect("the log").into_inner().records;
+    let gets: Vec<&ops::AuditRecord> = records.iter().filter(|r| r.method.ends_with("/GetCase")).collect();
+    assert_eq!(gets.len(), 23);
+    let rated: Vec<bool> = gets.iter().map(|r| r.flags.contains(&"MANY_OUTSIDE_TEAM".to_owned())).collect();
+    assert_eq!(rated, [vec![false; 20], vec![true; 3]].concat(), "{gets:?}");
+    assert!(gets.iter().all(|r| r.flags.contains(&"OUTSIDE_TEAM".to_owned())));
+    // A page that starts late in the day still counts the reads before it.
+    let late = ops::ListAuditRecordsRequest {
+        officer_id: "wong".into(),
+        page_token: String::new(),
+        page_size: 1,
+        recorded_after: gets[21].record_time,
+        ..Default::default()
+    };
+    let page = supervisor.list_audit_records(late).await.expect("a page").into_inner().records;
+    assert!(page[0].flags.contains(&"MANY_OUTSIDE_TEAM".to_owned()), "{page:?}");
+    let request = ops::ListAuditRecordsRequest { officer_id: "lee".into(), flagged: true, ..Default::default() };
+    let lee_flagged = supervisor.list_audit_records(request).await.expect("the log").into_inner().records;
+    assert!(lee_flagged.is_empty(), "{lee_flagged:?}");
     app.stop().await;
 }

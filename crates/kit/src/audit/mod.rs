@@ -27,7 +27,7 @@ mod service;
 mod verify;
 
 pub use checkpoint::{AuditLog, Signer, key_id, public_key_from_pem};
-pub use service::{AuditApi, BULK_READ};
+pub use service::{AuditApi, BULK_READ, OUTSIDE_TEAM_PER_DAY};
 pub use verify::{Broken, Verified, Verifier, VerifyError, verify_remote};
 
 use doxwatch_proto::ops::{AuditAccess, AuditRecord};

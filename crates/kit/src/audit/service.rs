@@ -57,6 +57,52 @@ fn flags_of(access: AuditAccess, resources: usize, outcome: &str) -> Vec<String>
     flags
 }
 
+/// Reads of other teams' cases (redacted or whole) one officer may make in a day before each
+/// further one is flagged `MANY_OUTSIDE_TEAM`.
+pub const OUTSIDE_TEAM_PER_DAY: usize = 20;
+
+impl AuditApi {
+    /// Flags `MANY_OUTSIDE_TEAM` on each of `records` that is an officer's read of another team's
+    /// case made when that officer had made [`OUTSIDE_TEAM_PER_DAY`] or more such reads in the 24
+    /// hours up to it. One query per officer on the page, over the times the page spans.
+    async fn flag_many_outside_team(&self, records: &mut [AuditRecord]) -> Result<(), sqlx::Error> {
+        let outside = |r: &AuditRecord| !r.officer_id.is_empty() && (r.outcome == BREAK_GLASS || r.outcome == REDACTED);
+        let at = |r: &AuditRecord| r.record_time.as_ref().and_then(|t| timestamp::from_proto(t).ok());
+        let mut officers: Vec<String> = records.iter().filter(|r| outside(r)).map(|r| r.officer_id.clone()).collect();
+        officers.sort();
+        officers.dedup();
+        for officer in officers {
+            let times: Vec<time::OffsetDateTime> =
+                records.iter().filter(|r| outside(r) && r.officer_id == officer).filter_map(at).collect();
+            let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else { continue };
+            let since = *first - time::Duration::days(1);
+            let seen: Vec<(Ts,)> = on_pool!(self.log.db.read(), p => {
+                sqlx::query_as(
+                    "SELECT recorded_at FROM audit_records WHERE officer = $1 AND outcome IN ($2, $3) \
+                     AND recorded_at > $4 AND recorded_at <= $5 ORDER BY recorded_at",
+                )
+                .bind(&officer)
+                .bind(BREAK_GLASS)
+                .bind(REDACTED)
+                .bind(Ts(since))
+                .bind(Ts(*last))
+                .fetch_all(p)
+                .await?
+            });
+            let seen: Vec<time::OffsetDateTime> = seen.into_iter().map(|(t,)| t.0).collect();
+            for record in records.iter_mut().filter(|r| outside(r) && r.officer_id == officer) {
+                let Some(t) = at(record) else { continue };
+                let day = seen.partition_point(|s| *s <= t - time::Duration::days(1));
+                let upto = seen.partition_point(|s| *s <= t);
+                if upto.saturating_sub(day) > OUTSIDE_TEAM_PER_DAY {
+                    record.flags.push("MANY_OUTSIDE_TEAM".to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 type RecordRow = (i64, Ts, String, String, String, i16, String, String, String, String, String, Vec<u8>, Vec<u8>);
 
 fn record_from_row(row: RecordRow) -> AuditRecord {
@@ -152,7 +198,8 @@ impl AuditService for AuditApi {
             .map_err(|e| Status::from(Error::from(e)))?
         });
         let more = rows.len() > limit as usize;
-        let records: Vec<AuditRecord> = rows.into_iter().take(limit as usize).map(record_from_row).collect();
+        let mut records: Vec<AuditRecord> = rows.into_iter().take(limit as usize).map(record_from_row).collect();
+        self.flag_many_outside_team(&mut records).await.map_err(|e| Status::from(Error::from(e)))?;
         let next_page_token = match records.last() {
             Some(last) if more => page::encode_token(&fingerprint, &last.sequence),
             _ => String::new(),
