@@ -107,11 +107,22 @@ fn part_name(part: &Part) -> &'static str {
     }
 }
 
-/// The sweep of one store's columns, with its last report for the key status.
+/// Sealed values a service keeps outside its store's columns (link-tracking's evidence files),
+/// swept with them.
+#[async_trait::async_trait]
+pub trait SealedFiles: Send + Sync + 'static {
+    /// Seals again under the active key every file that is not; returns how many it sealed again
+    /// and how many it had to leave (changed under the sweep, or not opening).
+    async fn reseal(&self) -> Result<(i64, i64), String>;
+}
+
+/// The sweep of one store's columns (and the service's sealed files), with its last report for
+/// the key status.
 #[derive(Clone)]
 pub struct Resealer {
     db: Db,
     columns: Vec<SealedColumn>,
+    files: Option<Arc<dyn SealedFiles>>,
     last: Arc<Mutex<SweepReport>>,
 }
 
@@ -120,7 +131,13 @@ impl Resealer {
     pub fn new(db: Db, columns: &[SealedColumn]) -> Self {
         let mut all = columns.to_vec();
         all.extend_from_slice(KIT_COLUMNS);
-        Self { db, columns: all, last: Arc::default() }
+        Self { db, columns: all, files: None, last: Arc::default() }
+    }
+
+    /// The same sweep, with `files` swept after the columns.
+    pub fn with_files(mut self, files: Arc<dyn SealedFiles>) -> Self {
+        self.files = Some(files);
+        self
     }
 
     pub fn last_report(&self) -> SweepReport {
@@ -134,6 +151,15 @@ impl Resealer {
             let (resealed, remaining) = self.sweep_column(column).await?;
             report.resealed += resealed;
             report.remaining += remaining;
+        }
+        if let Some(files) = &self.files {
+            match files.reseal().await {
+                Ok((resealed, remaining)) => {
+                    report.resealed += resealed;
+                    report.remaining += remaining;
+                }
+                Err(e) => tracing::warn!(error = %e, "re-sealing the sealed files failed; will retry"),
+            }
         }
         report.finished_at = Some(OffsetDateTime::now_utc());
         if let Ok(mut last) = self.last.lock() {

@@ -246,7 +246,21 @@ impl GrpcServer {
         service: &'static str,
         columns: &[crate::data_keys::SealedColumn],
     ) -> &mut Self {
-        let resealer = crate::data_keys::Resealer::new(db.clone(), columns);
+        self.keys_of(crate::data_keys::Resealer::new(db.clone(), columns), service)
+    }
+
+    /// [`GrpcServer::keys`] for a service that also keeps sealed files, swept with its columns.
+    pub fn keys_and_files(
+        &mut self,
+        db: &crate::db::Db,
+        service: &'static str,
+        columns: &[crate::data_keys::SealedColumn],
+        files: std::sync::Arc<dyn crate::data_keys::SealedFiles>,
+    ) -> &mut Self {
+        self.keys_of(crate::data_keys::Resealer::new(db.clone(), columns).with_files(files), service)
+    }
+
+    fn keys_of(&mut self, resealer: crate::data_keys::Resealer, service: &'static str) -> &mut Self {
         self.add_service(doxwatch_proto::ops::key_service_server::KeyServiceServer::new(
             crate::data_keys::KeyApi::new(service, resealer.clone()),
         ));

@@ -11,6 +11,7 @@ pub mod links;
 pub mod retention;
 pub mod service;
 pub mod store;
+pub mod upkeep;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -98,7 +99,7 @@ impl Application {
     /// Serves until `shutdown` completes and calls in flight have finished, then closes the store.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (intake, own) = (self.intake, self.own);
-        let sweep = move |stop| Some(tokio::spawn(retention::sweep(intake, own.retention, own.sweep_every, stop)));
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), sweep, shutdown).await
+        let upkeep = move |stop| Some(tokio::spawn(upkeep::run(intake, own.retention, own.sweep_every, stop)));
+        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), upkeep, shutdown).await
     }
 }

@@ -15,6 +15,7 @@ backend_tests!(
     a_person_s_earlier_cases_are_found_by_name_or_phone,
     a_rotation_seals_every_value_again_and_all_stays_readable,
     a_new_case_names_the_earlier_cases_of_the_same_person,
+    subjects_stored_before_blind_indexes_are_found_after_a_restart,
 );
 
 async fn a_new_case_names_the_earlier_cases_of_the_same_person(db: TestDatabase) {
@@ -233,6 +234,42 @@ async fn a_person_s_earlier_cases_are_found_by_name_or_phone(db: TestDatabase) {
         let status = search(bad).await.expect_err(bad);
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{bad:?}");
         assert_eq!(violated_fields(&status), vec!["data_subject"], "{bad:?}");
+    }
+    app.stop().await;
+}
+
+async fn subjects_stored_before_blind_indexes_are_found_after_a_restart(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let mut case = complaint("2019-09-01T10:00:00+08:00", Cat::PoliceOfficer);
+    case.data_subjects = vec![person("Ho Ka Ming", "6789 0123", ""), person("Ho Siu Wai", "", "")];
+    let created = create(&mut client, case).await;
+    app.stop().await;
+    // A store from before there were blind indexes: the case's terms are not there.
+    {
+        use doxwatch_kit::on_pool;
+        let store = doxwatch_kit::db::Db::connect(db.url(), 1, doxwatch_intake::MIGRATIONS).await.expect("the store");
+        on_pool!(store.write(), p => {
+            sqlx::query("DELETE FROM case_subject_terms").execute(p).await.expect("deleted");
+        });
+        store.close().await;
+    }
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let search = |query: &str| pb::ListCasesRequest { data_subject: query.to_owned(), ..Default::default() };
+    let found = doxwatch_kit::testing::eventually(std::time::Duration::from_secs(20), || {
+        let (mut client, request) = (client.clone(), search("ka ming ho"));
+        async move {
+            let cases = client.list_cases(request).await.ok()?.into_inner().cases;
+            (!cases.is_empty()).then_some(cases)
+        }
+    })
+    .await
+    .expect("found once indexed at start");
+    assert_eq!(found.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec![created.name.as_str()]);
+    for query in ["6789 0123", "siu wai"] {
+        let cases = client.list_cases(search(query)).await.expect("searched").into_inner().cases;
+        assert_eq!(cases.len(), 1, "{query}");
     }
     app.stop().await;
 }

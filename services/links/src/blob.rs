@@ -132,9 +132,10 @@ async fn private_dir(dir: &Path) -> Result<(), BlobError> {
     tokio::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).await.map_err(io("create", dir))
 }
 
-#[async_trait::async_trait]
-impl BlobStore for LocalBlobStore {
-    async fn begin(&self) -> Result<Box<dyn BlobWriter>, BlobError> {
+impl LocalBlobStore {
+    /// A writer of a new file; one that `replaces` a stored blob is put in its place only if its
+    /// bytes have that blob's digest.
+    async fn writer(&self, replaces: Option<Sha256Digest>) -> Result<LocalWriter, BlobError> {
         let tmp = self.root.join("tmp");
         private_dir(&tmp).await?;
         let path = tmp.join(format!("{}.part", uuid::Uuid::now_v7()));
@@ -160,10 +161,85 @@ impl BlobStore for LocalBlobStore {
             file_id,
             pending: Vec::with_capacity(FRAME),
             frames: 0,
+            replaces,
         };
         file.write_all(&header).await.map_err(io("write", &writer.path))?;
         writer.file = Some(file);
-        Ok(Box::new(writer))
+        Ok(writer)
+    }
+
+    /// Whether the file at `path` is sealed under the active key: its first frame names the key.
+    async fn sealed_under_active_key(&self, path: &Path) -> Result<bool, BlobError> {
+        let mut file = tokio::fs::File::open(path).await.map_err(io("open", path))?;
+        let mut start = vec![0u8; HEADER_LEN + FRAME_HEADER_LEN + SEAL_OVERHEAD];
+        let read = read_up_to(&mut file, &mut start).await.map_err(io("read", path))?;
+        if read < start.len() || !start.starts_with(MAGIC) {
+            return Ok(false);
+        }
+        Ok(self.keys.is_current_bytes(&start[HEADER_LEN + FRAME_HEADER_LEN..]).unwrap_or(false))
+    }
+
+    /// Seals the blob `sha256` again under the active key, in a new file put in the old one's
+    /// place once complete; false (and the old file kept) if its bytes do not open or no longer
+    /// match their digest.
+    async fn reseal_one(&self, sha256: Sha256Digest) -> Result<bool, BlobError> {
+        let Some(mut bytes) = self.get(&sha256).await? else { return Ok(false) };
+        let mut writer = self.writer(Some(sha256)).await?;
+        while let Some(chunk) = bytes.next().await {
+            match chunk {
+                Ok(chunk) => writer.write(&chunk).await?,
+                Err(e) => {
+                    tracing::warn!(sha256 = %sha256, error = %doxwatch_kit::error::CauseChain(&e), "an evidence file does not open; left as it is");
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(Box::new(writer).commit().await.is_ok())
+    }
+}
+
+#[async_trait::async_trait]
+impl doxwatch_kit::data_keys::SealedFiles for LocalBlobStore {
+    /// Every evidence file not sealed under the active key (older keys, or stored before sealing
+    /// began) is sealed again. Readers of the old file keep reading it; new readers get the new.
+    async fn reseal(&self) -> Result<(i64, i64), String> {
+        let (mut resealed, mut remaining) = (0, 0);
+        let mut dirs = vec![self.root.join("sha256")];
+        while let Some(dir) = dirs.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("list", &dir)(e).to_string()),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(|e| io("list", &dir)(e).to_string())? {
+                let path = entry.path();
+                if entry.file_type().await.is_ok_and(|t| t.is_dir()) {
+                    dirs.push(path);
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Ok(sha256) = Sha256Digest::parse_hex(&name) else { continue };
+                if self.sealed_under_active_key(&path).await.map_err(|e| e.to_string())? {
+                    continue;
+                }
+                match self.reseal_one(sha256).await {
+                    Ok(true) => resealed += 1,
+                    Ok(false) => remaining += 1,
+                    Err(e) => {
+                        tracing::warn!(sha256 = %sha256, error = %doxwatch_kit::error::CauseChain(&e), "re-sealing an evidence file failed");
+                        remaining += 1;
+                    }
+                }
+            }
+        }
+        Ok((resealed, remaining))
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn begin(&self) -> Result<Box<dyn BlobWriter>, BlobError> {
+        Ok(Box::new(self.writer(None).await?))
     }
 
     async fn get(&self, sha256: &Sha256Digest) -> Result<Option<BlobStream>, BlobError> {
@@ -307,6 +383,8 @@ struct LocalWriter {
     /// Plaintext not yet sealed: a frame is sealed once it is known whether it is the last.
     pending: Vec<u8>,
     frames: u64,
+    /// The stored blob this file is to replace (sealed again under another key).
+    replaces: Option<Sha256Digest>,
 }
 
 impl LocalWriter {
@@ -372,7 +450,13 @@ impl BlobWriter for LocalWriter {
         }
         let sha256 = Sha256Digest(std::mem::take(&mut self.hasher).finalize().into());
         let target = self.store.path_of(&sha256);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+        if let Some(expected) = self.replaces {
+            if expected != sha256 {
+                // Dropped, the writer removes its file: the stored one stays as it is.
+                tracing::warn!(sha256 = %expected, "an evidence file's bytes no longer match their digest; left as it is");
+                return Err(io("check", &target)(std::io::Error::other("the bytes do not match their digest")));
+            }
+        } else if tokio::fs::try_exists(&target).await.unwrap_or(false) {
             if self.digest_of(&sha256).await == Some(sha256) {
                 tokio::fs::remove_file(&self.path).await.map_err(io("remove", &self.path))?;
                 self.done = true;

@@ -17,6 +17,7 @@ backend_tests!(
     identical_bytes_are_one_blob_and_two_records,
     bad_captures_are_refused_with_every_field_named,
     captures_notes_and_reasons_are_sealed_at_rest,
+    a_rotation_seals_every_evidence_file_again,
 );
 
 const SEEN: &str = "2019-10-01T10:00:00+08:00";
@@ -304,5 +305,52 @@ async fn captures_notes_and_reasons_are_sealed_at_rest(db: TestDatabase) {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {}", file.display());
         }
     }
+    app.stop().await;
+}
+
+/// The key id the first frame of a stored evidence file is sealed under (after the 8-byte magic,
+/// the 16-byte file id, the frame's 5-byte header and the 3-byte format); `None` for a plain file.
+fn file_key(dir: &std::path::Path, sha256: &str) -> Option<u32> {
+    let path = dir.join("sha256").join(&sha256[0..2]).join(&sha256[2..4]).join(sha256);
+    let bytes = std::fs::read(path).expect("the evidence file");
+    bytes.starts_with(b"DWEVID1\n").then(|| u32::from_be_bytes(bytes[32..36].try_into().expect("four bytes")))
+}
+
+async fn a_rotation_seals_every_evidence_file_again(db: TestDatabase) {
+    use doxwatch_kit::{policy::Role, testing::OfficerWith};
+    use doxwatch_proto::ops::{self as ops, key_service_client::KeyServiceClient};
+    let app = spawn_app(&db).await;
+    let mut c = app.client.clone();
+    let link = link(&mut c, "https://lihkg.com/thread/777/page/1", SEEN).await;
+    let sealed_post = b"<p>posted under the first key</p>".repeat(3000);
+    let sealed = add(&mut c, metadata(&link.name, "text/html"), &sealed_post, 64 * 1024).await.unwrap();
+    assert_eq!(file_key(&app.evidence_dir, &sealed.sha256), Some(1));
+    // A file stored before sealing began: the plain bytes in place of the sealed ones.
+    let plain_post = b"<p>stored before sealing began</p>".to_vec();
+    let plain = add(&mut c, metadata(&link.name, "text/html"), &plain_post, 1024).await.unwrap();
+    let hex = plain.sha256.as_str();
+    let path = app.evidence_dir.join("sha256").join(&hex[0..2]).join(&hex[2..4]).join(hex);
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    std::fs::write(&path, &plain_post).unwrap();
+    assert_eq!(file_key(&app.evidence_dir, hex), None);
+
+    let mut operator =
+        KeyServiceClient::with_interceptor(app.channel.clone(), OfficerWith("ops-lee", &[Role::Operator]));
+    operator.rotate_data_key(ops::RotateDataKeyRequest {}).await.expect("rotated");
+    let status = doxwatch_kit::testing::eventually(std::time::Duration::from_secs(30), async || {
+        let status = operator.get_data_key_status(ops::GetDataKeyStatusRequest {}).await.ok()?.into_inner();
+        (status.keys.iter().any(|k| k.active && k.id == 3) && status.last_sweep_resealed >= 2).then_some(status)
+    })
+    .await
+    .expect("a sweep under the new key");
+    assert_eq!(status.last_sweep_remaining, 0, "{status:?}");
+    assert_eq!(file_key(&app.evidence_dir, &sealed.sha256), Some(3));
+    assert_eq!(file_key(&app.evidence_dir, hex), Some(3));
+    // Both read as before, checked against their digests.
+    assert_eq!(get(&mut c, &sealed.name, "after rotation").await.unwrap().1, sealed_post);
+    assert_eq!(get(&mut c, &plain.name, "after rotation").await.unwrap().1, plain_post);
     app.stop().await;
 }

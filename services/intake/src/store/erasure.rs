@@ -1,4 +1,5 @@
-//! A case's erasure in intake's store, and the closed cases the retention sweep looks at.
+//! A case's erasure in intake's store, the closed cases the retention sweep looks at, and the
+//! blind indexes of data subjects stored before there were any.
 
 use doxwatch_kit::{
     db::{Ts, Tx},
@@ -8,7 +9,9 @@ use doxwatch_kit::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{NOTE, SUBJECT_NAME, SUMMARY, StoreError, rows, sealed_complainant, subject_record};
+use super::{
+    CURRENT_VERSION, NOTE, SUBJECT_NAME, SUMMARY, StoreError, index_subject, rows, sealed_complainant, subject_record,
+};
 use crate::domain::*;
 
 /// Erases the personal data of `case` (as read in this transaction): the summary, every version
@@ -129,4 +132,48 @@ pub async fn is_erased(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
         sqlx::query_as("SELECT erase_time FROM cases WHERE id = $1").bind(id.0).fetch_optional(c).await?
     });
     Ok(matches!(row, Some((Some(_),))))
+}
+
+/// Up to `limit` cases after `after` (in id order), with personal data kept, whose current data
+/// subjects include one without blind indexes: stored before there were any, or with nothing to
+/// index (no name terms, no phone).
+pub async fn cases_with_unindexed_subjects(
+    tx: &mut Tx,
+    after: Option<CaseId>,
+    limit: u32,
+) -> Result<Vec<CaseId>, StoreError> {
+    let sql = format!(
+        "SELECT DISTINCT c.id FROM cases c JOIN case_subjects s ON s.case_id = c.id AND s.version = {CURRENT_VERSION} \
+         WHERE c.erase_time IS NULL AND c.id > $1 AND NOT EXISTS (SELECT 1 FROM case_subject_terms t \
+           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position) \
+         ORDER BY c.id LIMIT $2"
+    );
+    let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
+        sqlx::query_as(&sql).bind(after.map_or(Uuid::nil(), |a| a.0)).bind(i64::from(limit)).fetch_all(c).await?
+    });
+    Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
+}
+
+/// Gives the current data subjects of `case` that have none their blind indexes; returns how many
+/// it indexed. Run in the case's own transaction, after the case was read in it.
+pub async fn index_unindexed_subjects(tx: &mut Tx, keys: &Keyring, case: &Case) -> Result<usize, StoreError> {
+    let sql = format!(
+        "SELECT s.version, s.position FROM case_subjects s WHERE s.case_id = $1 \
+         AND s.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = $1) \
+         AND NOT EXISTS (SELECT 1 FROM case_subject_terms t \
+           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position) \
+         ORDER BY s.position"
+    );
+    let missing: Vec<(i32, i32)> = on_tx!(tx, c => {
+        sqlx::query_as(&sql).bind(case.id.0).fetch_all(c).await?
+    });
+    let mut indexed = 0;
+    for (version, position) in missing {
+        let Some(subject) = usize::try_from(position).ok().and_then(|p| case.details.data_subjects.get(p)) else {
+            continue;
+        };
+        index_subject(tx, keys, case.id, version, position, subject).await?;
+        indexed += 1;
+    }
+    Ok(indexed)
 }

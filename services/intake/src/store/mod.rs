@@ -16,7 +16,9 @@ use crate::domain::*;
 mod erasure;
 mod rows;
 
-pub use erasure::{ClosedCase, closed_cases_not_erased, erase_case, is_erased};
+pub use erasure::{
+    ClosedCase, cases_with_unindexed_subjects, closed_cases_not_erased, erase_case, index_unindexed_subjects, is_erased,
+};
 pub use rows::StoreDecodeError;
 use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
 
