@@ -157,13 +157,11 @@ pub async fn cases_with_unindexed_subjects(
 /// Gives the current data subjects of `case` that have none their blind indexes; returns how many
 /// it indexed. Run in the case's own transaction, after the case was read in it.
 pub async fn index_unindexed_subjects(tx: &mut Tx, keys: &Keyring, case: &Case) -> Result<usize, StoreError> {
-    let sql = concat!(
-        "SELECT s.version, s.position FROM case_subjects s WHERE s.case_id = $1 \
+    let sql = "SELECT s.version, s.position FROM case_subjects s WHERE s.case_id = $1 \
          AND s.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = $1) \
          AND NOT EXISTS (SELECT 1 FROM case_subject_terms t \
            WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position) \
-         ORDER BY s.position"
-    );
+         ORDER BY s.position";
     let missing: Vec<(i32, i32)> = on_tx!(tx, c => {
         sqlx::query_as(sql).bind(case.id.0).fetch_all(c).await?
     });
