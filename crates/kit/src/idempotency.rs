@@ -179,12 +179,16 @@ pub async fn remember<R: Message>(
     Ok(())
 }
 
-/// Deletes the answers kept for request ids older than `retention`; how many were deleted. A retry
-/// after that is a new request.
+/// Deletes the answers kept for request ids older than `retention`, and the outbox's effects
+/// delivered longer ago than that (their requests held what the answers hold); how many answers
+/// were deleted. A retry after that is a new request.
 pub async fn expire(db: &crate::db::Db, retention: std::time::Duration) -> Result<u64, sqlx::Error> {
     let cutoff = OffsetDateTime::now_utc() - retention;
     let deleted = crate::on_pool!(db.write(), p => {
         sqlx::query("DELETE FROM idempotency_keys WHERE recorded_at < $1").bind(Ts(cutoff)).execute(p).await?.rows_affected()
+    });
+    crate::on_pool!(db.write(), p => {
+        sqlx::query("DELETE FROM outbox WHERE state = 2 AND done_time < $1").bind(Ts(cutoff)).execute(p).await?;
     });
     Ok(deleted)
 }

@@ -74,12 +74,40 @@ async fn request_ids_past_their_retention_are_deleted(db: TestDatabase) {
             .await
             .unwrap();
     });
+    // Effects: one delivered eight days ago, one delivered now, one pending since eight days ago.
+    let mut tx = store.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for key in ["old-delivered", "new-delivered", "old-pending"] {
+        let effect = outbox::Effect::new("links", "/doxwatch.links.v1.LinksService/RegisterLinks", key.into(), |_| {
+            prost_types::Timestamp::default()
+        });
+        ids.push(outbox::enqueue(&mut tx, store.keyring(), effect).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    let now = doxwatch_kit::db::Ts(time::OffsetDateTime::now_utc());
+    for (id, state, done) in [(ids[0], 2, eight_days_ago), (ids[1], 2, now), (ids[2], 1, eight_days_ago)] {
+        on_pool!(store.write(), p => {
+            sqlx::query("UPDATE outbox SET state = $2, done_time = $3, create_time = $3 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .bind(done)
+                .execute(p)
+                .await
+                .unwrap();
+        });
+    }
     let week = std::time::Duration::from_secs(7 * 24 * 3600);
     assert_eq!(idempotency::expire(&store, week).await.unwrap(), 1);
     let left: Vec<(String,)> = on_pool!(store.read(), p => {
         sqlx::query_as("SELECT request_id FROM idempotency_keys").fetch_all(p).await.unwrap()
     });
     assert_eq!(left, vec![("new".to_owned(),)]);
+    // The delivered effect's request (sealed personal data) goes with the answers; what is still
+    // owed stays.
+    let effects: Vec<(String,)> = on_pool!(store.read(), p => {
+        sqlx::query_as("SELECT ordering_key FROM outbox ORDER BY seq").fetch_all(p).await.unwrap()
+    });
+    assert_eq!(effects, vec![("new-delivered".to_owned(),), ("old-pending".to_owned(),)]);
     store.close().await;
 }
 

@@ -154,7 +154,7 @@ pub async fn cases_with_unindexed_subjects(
     Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
 }
 
-/// Gives the current data subjects of `case` that have none their blind indexes; returns how many
+/// Gives the current data subjects of `case` that have no blind indexes; returns how many
 /// it indexed. Run in the case's own transaction, after the case was read in it.
 pub async fn index_unindexed_subjects(tx: &mut Tx, keys: &Keyring, case: &Case) -> Result<usize, StoreError> {
     let sql = "SELECT s.version, s.position FROM case_subjects s WHERE s.case_id = $1 \
