@@ -46,3 +46,18 @@ pub async fn erase_notice(tx: &mut Tx, keys: &Keyring, notice: NoticeId) -> Resu
     }
     Ok(())
 }
+
+/// Whether `notice` names cases and all of them were erased: then it takes no more words (reply
+/// texts, notes), though its steps and outcomes are still recorded.
+pub async fn names_only_erased_cases(tx: &mut Tx, notice: NoticeId) -> Result<bool, StoreError> {
+    let (named, kept): (i64, i64) = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) - COUNT(e.case_name) FROM notice_cases n \
+             LEFT JOIN erased_cases e ON e.case_name = n.case_name WHERE n.notice_id = $1",
+        )
+        .bind(notice.0)
+        .fetch_one(c)
+        .await?
+    });
+    Ok(named > 0 && kept == 0)
+}

@@ -28,7 +28,8 @@ pub async fn append(
     details: EventDetails,
 ) -> Result<(), StoreError> {
     let id = Uuid::now_v7();
-    let note = keys.seal_text(NOTE, &id.to_string(), &event.note)?;
+    let words = if super::erasure::names_only_erased_cases(tx, notice).await? { "" } else { event.note.as_str() };
+    let note = keys.seal_text(NOTE, &id.to_string(), words)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO notice_events (id, notice_id, kind, actor, occurred_at, record_time, note, service_method, deadline) \

@@ -28,7 +28,8 @@ pub(crate) const TEXT: &str = "notice_replies.text";
 
 pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &ReplyRecord<'_>) -> Result<(), StoreError> {
     let id = Uuid::now_v7();
-    let text = keys.seal_text(TEXT, &id.to_string(), r.text)?;
+    let words = if super::erasure::names_only_erased_cases(tx, r.notice).await? { "" } else { r.text };
+    let text = keys.seal_text(TEXT, &id.to_string(), words)?;
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO notice_replies (id, notice_id, link, outcome, text, received_at, record_time, recorded_by) \

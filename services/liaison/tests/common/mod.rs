@@ -116,6 +116,12 @@ impl Suite {
         self.links.get_link(links_pb::GetLinkRequest { name: link.to_owned() }).await.unwrap().into_inner().platform
     }
 
+    /// A liaison client with the certificate of peer service `service`.
+    pub fn liaison_as(&self, service: &'static str) -> LiaisonServiceClient<Channel> {
+        let identity = doxwatch_kit::identity::Identity::Service(service);
+        LiaisonServiceClient::new(self.liaison_service.channel_as(&identity))
+    }
+
     pub async fn draft(&mut self, kind: pb::NoticeKind, platform: &str, links: &[String]) -> pb::Notice {
         self.liaison
             .create_notice(pb::CreateNoticeRequest {
