@@ -150,6 +150,12 @@ impl Suite {
         AgencyReferralServiceClient::with_interceptor(channel, Officer(None))
     }
 
+    /// A referral client with the certificate of peer service `service`.
+    pub fn referral_as(&self, service: &'static str) -> ReferralServiceClient<Channel> {
+        let running = self.referral_service.as_ref().expect("referral is running");
+        ReferralServiceClient::new(running.channel_as(&doxwatch_kit::identity::Identity::Service(service)))
+    }
+
     pub fn police(&self) -> AgencyClient {
         self.agency(Some("POLICE"))
     }
