@@ -486,6 +486,7 @@ where
                 )
                 .into_http(),
             };
+            let response = oversized_as_exhausted(response);
             let code = response
                 .headers()
                 .get("grpc-status")
@@ -499,6 +500,27 @@ where
             Ok(response)
         })
     }
+}
+
+/// tonic refuses a request message over the size limit with OUT_OF_RANGE; gRPC clients expect
+/// RESOURCE_EXHAUSTED for it (as they get for a response over their own limit). Only a refusal
+/// made before the handler ran (in the response's headers) can be rewritten so.
+fn oversized_as_exhausted(response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers();
+    let out_of_range = headers.get("grpc-status").is_some_and(|v| v.as_bytes() == b"11");
+    let too_large = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.contains("message%20length%20too%20large") || m.contains("message length too large"));
+    if !(out_of_range && too_large) {
+        return response;
+    }
+    crate::error::with_reason(
+        tonic::Code::ResourceExhausted,
+        crate::error::CommonReason::ResourceExhausted.as_str_name(),
+        "the request message is larger than the server accepts (its max_message_bytes)",
+    )
+    .into_http()
 }
 
 /// The client's deadline from the `grpc-timeout` header (e.g. `250m`, `5S`).

@@ -35,6 +35,18 @@ pub fn filter<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) 
     value
 }
 
+/// A one-line text (a name, a reference, a legal basis) of at most `max` characters (after
+/// trimming), required or not, without any control character: a line break in a name would change
+/// the structure of a letter or a table it is written into.
+pub fn line(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
+    let trimmed = value.trim();
+    if trimmed.chars().any(char::is_control) {
+        v.add(field, "must be one line, without control characters");
+        return trimmed.to_owned();
+    }
+    text(v, field, value, max, required)
+}
+
 /// A text of at most `max` characters (after trimming), required or not, without control
 /// characters other than line breaks and tabs.
 pub fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
@@ -84,6 +96,18 @@ pub fn required_business_time(
     }
 }
 
+/// What is wrong with a `request_id`, if anything: too long, or holding a control character (it
+/// is an identifier; NUL in particular never reaches a store).
+pub fn request_id_problem(request_id: &str) -> Option<String> {
+    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
+        return Some(format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
+    }
+    if request_id.chars().any(char::is_control) {
+        return Some("must not contain control characters".to_owned());
+    }
+    None
+}
+
 /// The request's idempotency key, if it has a `request_id`. The hash is of the request with the
 /// id cleared by `clear`.
 pub fn request_key<M: Message + Clone>(
@@ -93,8 +117,8 @@ pub fn request_key<M: Message + Clone>(
     request: &M,
     clear: impl FnOnce(&mut M),
 ) -> Option<RequestKey> {
-    if request_id.chars().count() > MAX_REQUEST_ID_LEN {
-        v.add("request_id", format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
+    if let Some(why) = request_id_problem(request_id) {
+        v.add("request_id", why);
         return None;
     }
     let mut payload = request.clone();

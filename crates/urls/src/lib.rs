@@ -34,6 +34,12 @@ pub enum UrlError {
     NoHost,
     #[error("must not contain spaces or control characters")]
     Whitespace,
+    #[error("must name its host after the scheme's \"//\" (e.g. https://example.com/path)")]
+    NoAuthority,
+    #[error("has a host name longer than 253 characters, or a label of it longer than 63")]
+    HostTooLong,
+    #[error("must not use port 0")]
+    PortZero,
 }
 
 /// Parses `input` as an absolute http(s) URL (WHATWG rules) and refuses what doxwatch never
@@ -54,13 +60,30 @@ pub fn parse(input: &str) -> Result<Url, UrlError> {
         "http" | "https" => {}
         other => return Err(UrlError::Scheme(other.to_owned())),
     }
+    // The WHATWG parser reads "https:///path" as host "path", and "https:example.com" as host
+    // "example.com": what was typed names no host where a reader would look for one.
+    let after_scheme = &input[url.scheme().len()..];
+    let authority = after_scheme.strip_prefix("://").or_else(|| after_scheme.strip_prefix(":\\\\"));
+    match authority {
+        Some(rest) if !rest.starts_with(['/', '\\']) => {}
+        _ => return Err(UrlError::NoAuthority),
+    }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlError::UserInfo);
     }
     match url.host() {
         None => return Err(UrlError::NoHost),
         Some(Host::Domain(d)) if d.trim_end_matches('.').is_empty() => return Err(UrlError::NoHost),
+        Some(Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            if d.len() > 253 || d.split('.').any(|label| label.len() > 63) {
+                return Err(UrlError::HostTooLong);
+            }
+        }
         Some(_) => {}
+    }
+    if url.port() == Some(0) {
+        return Err(UrlError::PortZero);
     }
     Ok(url)
 }
@@ -93,11 +116,22 @@ mod tests {
             ("https://user@example.com/", UrlError::UserInfo),
             ("https://exa mple.com/", UrlError::Whitespace),
             ("file:///etc/passwd", UrlError::Scheme("file".into())),
+            ("https:///path", UrlError::NoAuthority),
+            ("https:////example.com/x", UrlError::NoAuthority),
+            ("https:example.com/x", UrlError::NoAuthority),
+            ("https:/example.com/x", UrlError::NoAuthority),
+            ("https://example.com:0/x", UrlError::PortZero),
         ];
         for (input, expected) in cases {
             assert_eq!(parse(input), Err(expected), "{input:?}");
         }
         assert!(matches!(parse("example.com/no-scheme"), Err(UrlError::Unparsable(_))));
+        let long_label = format!("https://{}.com/", "a".repeat(64));
+        let long_host = format!("https://{}.com/", vec!["a".repeat(60); 5].join("."));
+        assert_eq!(parse(&long_label), Err(UrlError::HostTooLong));
+        assert_eq!(parse(&long_host), Err(UrlError::HostTooLong));
+        assert!(parse(&format!("https://{}.com/", "a".repeat(63))).is_ok());
+        assert!(parse("HTTPS://Example.COM/x").is_ok(), "the scheme in any case");
         assert!(matches!(parse("https://"), Err(UrlError::Unparsable(_)) | Err(UrlError::NoHost)));
         assert_eq!(parse(&format!("https://example.com/{}", "a".repeat(MAX_URL_LEN))), Err(UrlError::TooLong));
     }

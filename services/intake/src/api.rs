@@ -226,9 +226,7 @@ impl IntakeService for IntakeApi {
             }
             None
         };
-        if req.note.chars().count() > MAX_NOTE_CHARS {
-            v.add("note", format!("must be at most {MAX_NOTE_CHARS} characters"));
-        }
+        let note = validate::text(&mut v, "note", &req.note, MAX_NOTE_CHARS, false);
         let occurred_at = v.check("occurred_at", timestamp::business_time(req.occurred_at.as_ref(), timestamp::now()));
         let (Some(id), Some(to), Some(occurred_at)) = (id, to, occurred_at) else {
             return Err(invalid(v));
@@ -236,7 +234,7 @@ impl IntakeService for IntakeApi {
         if !v.is_empty() {
             return Err(invalid(v));
         }
-        let transition = Transition { to, closure_reason, duplicate_of, note: req.note.trim().to_owned(), occurred_at };
+        let transition = Transition { to, closure_reason, duplicate_of, note, occurred_at };
         let case = self.intake.transition_case(&actor, id, transition, key, convert::case_to_proto).await?;
         Ok(Response::new(viewer.present(case)))
     }
@@ -247,12 +245,7 @@ impl IntakeService for IntakeApi {
         let mut v = FieldViolations::new();
         let key = request_key(&mut v, "AddCaseNote", &req.request_id, &req, |r| r.request_id.clear());
         let id = convert::case_id(&mut v, "name", &req.name);
-        let note = req.note.trim().to_owned();
-        if note.is_empty() {
-            v.add("note", "is required");
-        } else if note.chars().count() > MAX_NOTE_CHARS {
-            v.add("note", format!("must be at most {MAX_NOTE_CHARS} characters"));
-        }
+        let note = validate::text(&mut v, "note", &req.note, MAX_NOTE_CHARS, true);
         let occurred_at = v.check("occurred_at", timestamp::business_time(req.occurred_at.as_ref(), timestamp::now()));
         let (Some(id), Some(occurred_at)) = (id, occurred_at) else {
             return Err(invalid(v));

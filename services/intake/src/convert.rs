@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use doxwatch_kit::{
     error::FieldViolations,
     timestamp,
-    validate::{required, text},
+    validate::{line, required, text},
 };
 use doxwatch_proto::intake as pb;
 use time::OffsetDateTime;
@@ -17,8 +17,8 @@ use crate::domain::*;
 fn contact(v: &mut FieldViolations, field: &str, c: Option<&pb::Contact>) -> Option<Contact> {
     let c = c?;
     let contact = Contact {
-        email: text(v, &format!("{field}.email"), &c.email, MAX_CONTACT_CHARS, false),
-        phone: text(v, &format!("{field}.phone"), &c.phone, MAX_CONTACT_CHARS, false),
+        email: line(v, &format!("{field}.email"), &c.email, MAX_CONTACT_CHARS, false),
+        phone: line(v, &format!("{field}.phone"), &c.phone, MAX_CONTACT_CHARS, false),
         postal_address: text(v, &format!("{field}.postal_address"), &c.postal_address, MAX_CONTACT_CHARS, false),
     };
     (!contact.is_empty()).then_some(contact)
@@ -44,7 +44,7 @@ fn distinct_codes<T: Ord + Copy>(
 
 fn data_subject(v: &mut FieldViolations, field: &str, s: &pb::DataSubject) -> DataSubject {
     DataSubject {
-        display_name: text(v, &format!("{field}.display_name"), &s.display_name, MAX_NAME_CHARS, true),
+        display_name: line(v, &format!("{field}.display_name"), &s.display_name, MAX_NAME_CHARS, true),
         contact: contact(v, &format!("{field}.contact"), s.contact.as_ref()),
         category: required(v, &format!("{field}.category"), s.category, DataSubjectCategory::from_code)
             .unwrap_or(DataSubjectCategory::Other),
@@ -97,7 +97,7 @@ pub fn details(v: &mut FieldViolations, prefix: &str, c: &pb::Case, only: Option
     }
     let complainant = if wants(UpdatableField::Complainant) {
         c.complainant.as_ref().map(|p| Complainant {
-            display_name: text(v, &field("complainant.display_name"), &p.display_name, MAX_NAME_CHARS, true),
+            display_name: line(v, &field("complainant.display_name"), &p.display_name, MAX_NAME_CHARS, true),
             relationship: required(
                 v,
                 &field("complainant.relationship"),

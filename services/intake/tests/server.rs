@@ -166,3 +166,25 @@ async fn calls_beyond_the_concurrency_limit_are_shed_not_queued() {
     assert!(shed > 0, "calls beyond the limit are refused at once");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_size_limit_is_resource_exhausted_and_stores_nothing() {
+    use tonic_types::StatusExt;
+    let db = TestDatabase::sqlite();
+    let mut config = config(&db);
+    config.limits.max_message_bytes = 16 * 1024;
+    let app = spawn_with(config).await;
+    let mut case = complaint("2019-07-01T09:00:00+08:00", Cat::Student);
+    case.summary = "x".repeat(20 * 1024);
+    let refused = app
+        .client
+        .clone()
+        .create_case(pb::CreateCaseRequest { case: Some(case), request_id: String::new() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(refused.get_details_error_info().map(|i| i.reason), Some("RESOURCE_EXHAUSTED".to_owned()));
+    assert!(refused.message().contains("larger than the server accepts"), "{refused:?}");
+    assert_eq!(count_cases(&mut app.client.clone()).await, 0);
+    app.stop().await;
+}

@@ -250,7 +250,7 @@ impl LiaisonService for LiaisonApi {
         if to_kind.is_some_and(|k| !k.is_escalation()) {
             v.add("to_kind", "must be INJUNCTION_NOTICE, CESSATION_NOTICE or SUMMONS");
         }
-        let legal_basis = validate::text(&mut v, "legal_basis", &req.legal_basis, MAX_LEGAL_BASIS_CHARS, false);
+        let legal_basis = validate::line(&mut v, "legal_basis", &req.legal_basis, MAX_LEGAL_BASIS_CHARS, false);
         let (id, to_kind) = checked(v, id.zip(to_kind))?;
         let legal_basis = (!legal_basis.is_empty()).then_some(legal_basis);
         Ok(Response::new(self.liaison.follow_up(&actor, id, to_kind, legal_basis, key, convert::notice_out).await?))

@@ -36,17 +36,17 @@ pub fn contact_name(v: &mut FieldViolations, field: &str, value: &str) -> Option
 
 pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<PlatformContact> {
     let platform = name(v, "contact.platform", &c.platform, PlatformRef::parse_name);
-    let legal_entity = validate::text(v, "contact.legal_entity", &c.legal_entity, 300, true);
+    let legal_entity = validate::line(v, "contact.legal_entity", &c.legal_entity, 300, true);
     let jurisdiction = c.jurisdiction.trim().to_ascii_uppercase();
     if jurisdiction.len() != 2 || !jurisdiction.chars().all(|ch| ch.is_ascii_alphabetic()) {
         v.add("contact.jurisdiction", "must be HK or an ISO 3166-1 alpha-2 country code");
     }
-    let email = validate::text(v, "contact.email", &c.email, MAX_ADDRESS_CHARS, false);
+    let email = validate::line(v, "contact.email", &c.email, MAX_ADDRESS_CHARS, false);
     if !email.is_empty() && !email.contains('@') {
         v.add("contact.email", "is not an email address");
     }
     let postal_address = validate::text(v, "contact.postal_address", &c.postal_address, MAX_ADDRESS_CHARS, false);
-    let web_form_url = validate::text(v, "contact.web_form_url", &c.web_form_url, MAX_ADDRESS_CHARS, false);
+    let web_form_url = validate::line(v, "contact.web_form_url", &c.web_form_url, MAX_ADDRESS_CHARS, false);
     if !web_form_url.is_empty()
         && let Err(e) = doxwatch_urls::parse(&web_form_url)
     {
@@ -141,7 +141,7 @@ pub fn draft(v: &mut FieldViolations, n: &pb::Notice, creating: bool) -> Draft {
         items: items(v, "notice.items", &n.items),
         cases: cases(v, "notice.cases", &n.cases),
         channel: optional_name(v, "notice.channel", &n.channel, ChannelRef::parse_name),
-        legal_basis: validate::text(v, "notice.legal_basis", &n.legal_basis, MAX_LEGAL_BASIS_CHARS, false),
+        legal_basis: validate::line(v, "notice.legal_basis", &n.legal_basis, MAX_LEGAL_BASIS_CHARS, false),
         deadline: validate::optional_time(v, "notice.deadline", n.deadline.as_ref()),
     }
 }

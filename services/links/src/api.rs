@@ -79,7 +79,7 @@ impl LinksService for LinksApi {
             return Err(invalid(v));
         };
         let display_name =
-            validate::text(&mut v, "platform.display_name", &p.display_name, MAX_DISPLAY_NAME_CHARS, true);
+            validate::line(&mut v, "platform.display_name", &p.display_name, MAX_DISPLAY_NAME_CHARS, true);
         let kind = validate::required(&mut v, "platform.kind", p.kind, PlatformKind::from_code);
         let mut domains: Vec<String> = Vec::new();
         if p.domains.len() > MAX_DOMAINS {
@@ -144,7 +144,7 @@ impl LinksService for LinksApi {
                 for (i, path) in mask.paths.iter().enumerate() {
                     match path.as_str() {
                         "display_name" => {
-                            display_name = Some(validate::text(
+                            display_name = Some(validate::line(
                                 &mut v,
                                 "platform.display_name",
                                 &p.display_name,

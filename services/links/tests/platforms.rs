@@ -83,6 +83,22 @@ async fn officers_manage_platforms_and_domains(db: TestDatabase) {
         .into_inner();
     assert_eq!(added.domains, vec!["mirror.example.org", "mirror2.example.org"]);
 
+    // Only host names: no addresses, wildcards, bad labels or control characters.
+    let too_long = format!("{}.org", vec!["a".repeat(63); 4].join("."));
+    for bad in ["127.0.0.1", "*.example.com", "exa_mple.com", "abc.com\r\nx", too_long.as_str(), "-x.example.org"] {
+        let err = client
+            .add_platform_domain(pb::AddPlatformDomainRequest {
+                platform: created.name.clone(),
+                domain: bad.into(),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(violated_fields(&err), vec!["domain".to_owned()], "{bad:?}");
+    }
+    let unchanged = client.get_platform(pb::GetPlatformRequest { name: created.name.clone() }).await.unwrap();
+    assert_eq!(unchanged.into_inner().domains, vec!["mirror.example.org", "mirror2.example.org"]);
+
     // A domain belongs to one platform at most.
     let err = client
         .add_platform_domain(pb::AddPlatformDomainRequest {

@@ -43,11 +43,8 @@ impl LinksApi {
             v.add("metadata", "the first message must carry the metadata");
             return Err(invalid(v));
         };
-        if metadata.request_id.chars().count() > doxwatch_kit::idempotency::MAX_REQUEST_ID_LEN {
-            v.add(
-                "metadata.request_id",
-                format!("must be at most {} characters", doxwatch_kit::idempotency::MAX_REQUEST_ID_LEN),
-            );
+        if let Some(why) = validate::request_id_problem(&metadata.request_id) {
+            v.add("metadata.request_id", why);
         }
         let new = new_capture(&mut v, &metadata);
         let new = checked(v, new)?;

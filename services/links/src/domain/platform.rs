@@ -20,8 +20,13 @@ pub struct Platform {
     pub update_time: OffsetDateTime,
 }
 
-/// A domain as stored: lowercase ASCII (IDNA), no trailing dot, a valid host name.
+/// A domain as stored: lowercase ASCII (IDNA), no trailing dot, a host name of at most 253
+/// characters in labels of 1 to 63 letters, digits and inner hyphens (RFC 1123), at least two of
+/// them. IP addresses and wildcards are refused: a platform owns names, not addresses.
 pub fn normalize_domain(input: &str) -> Result<String, String> {
+    if input.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
     let trimmed = input.trim().trim_end_matches('.');
     if trimmed.is_empty() {
         return Err("is required".to_owned());
@@ -29,14 +34,34 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
     if trimmed.contains(['/', ':', '@', '?', '#', ' ']) {
         return Err("must be a host name, not a URL".to_owned());
     }
-    let url = url::Url::parse(&format!("http://{trimmed}/")).map_err(|_| "is not a valid host name".to_owned())?;
-    match url.host() {
-        Some(url::Host::Domain(d)) if d.contains('.') => Ok(d.trim_end_matches('.').to_owned()),
-        Some(url::Host::Domain(_)) => Err("must have at least two labels, e.g. example.com".to_owned()),
-        Some(url::Host::Ipv4(ip)) => Ok(ip.to_string()),
-        Some(url::Host::Ipv6(ip)) => Ok(format!("[{ip}]")),
-        None => Err("is not a valid host name".to_owned()),
+    if trimmed.contains('*') {
+        return Err("must be one host name, not a wildcard: a platform's domain covers its subdomains".to_owned());
     }
+    let url = url::Url::parse(&format!("http://{trimmed}/")).map_err(|_| "is not a valid host name".to_owned())?;
+    let domain = match url.host() {
+        Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_owned(),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+            return Err("must be a host name, not an IP address".to_owned());
+        }
+        None => return Err("is not a valid host name".to_owned()),
+    };
+    if domain.len() > 253 {
+        return Err("must be at most 253 characters".to_owned());
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Err("must have at least two labels, e.g. example.com".to_owned());
+    }
+    for label in &labels {
+        let ldh = label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if label.is_empty() || label.len() > 63 || !ldh || label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("{label:?} is not a host name label (1 to 63 letters, digits and inner hyphens)"));
+        }
+    }
+    if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
+        return Err("must be a host name, not an IP address".to_owned());
+    }
+    Ok(domain)
 }
 
 /// The domains that could own `host`, most specific first: the host itself, then each parent
@@ -135,6 +160,22 @@ mod tests {
         assert!(normalize_domain("https://example.com/").is_err());
         assert!(normalize_domain("localhost").is_err());
         assert!(normalize_domain("").is_err());
+        let long = format!("{}.com", vec!["a".repeat(63); 5].join("."));
+        for bad in [
+            long.as_str(),
+            &format!("{}.com", "a".repeat(64)),
+            "127.0.0.1",
+            "[::1]",
+            "*.example.com",
+            "exa_mple.com",
+            "abc.com\r\nx",
+            "-abc.com",
+            "abc-.com",
+            "a..com",
+        ] {
+            assert!(normalize_domain(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(normalize_domain(&format!("{}.com", "a".repeat(63))).unwrap().len(), 67);
     }
 
     #[test]

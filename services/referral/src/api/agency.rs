@@ -83,7 +83,7 @@ impl AgencyReferralService for AgencyApi {
         let key = validate::request_key(&mut v, "AcknowledgeReferral", &req.request_id, &req, |r| r.request_id.clear());
         let id = convert::name(&mut v, "name", &req.name, ReferralId::parse_name);
         let reference =
-            validate::text(&mut v, "agency_reference", &req.agency_reference, MAX_AGENCY_REFERENCE_CHARS, true);
+            validate::line(&mut v, "agency_reference", &req.agency_reference, MAX_AGENCY_REFERENCE_CHARS, true);
         let acknowledged_at = match &req.acknowledged_at {
             None => None,
             some => validate::business_time(&mut v, "acknowledged_at", some.as_ref(), timestamp::now()),
