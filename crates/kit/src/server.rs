@@ -167,6 +167,7 @@ impl GrpcServer {
     /// Binds `addr`, with the TLS material, token verifier and policy of `security` ready; any of
     /// them unusable stops the start.
     pub async fn bind(addr: SocketAddr, limits: ServerLimits, security: &SecurityConfig) -> Result<Self, ServerError> {
+        crate::timestamp::set_earliest_business_time(limits.earliest_business_time);
         let tls = security.tls.material()?.server_config()?;
         let tokens = TokenVerifier::new(security.tokens.clone()).await.map_err(ServerError::Security)?;
         let policy = match &security.policy_file {

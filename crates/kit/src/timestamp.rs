@@ -40,7 +40,27 @@ pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap_or(t)
 }
 
-/// A business time: given or now, and never in the future beyond [`CLOCK_SKEW`].
+/// The earliest business time accepted unless configured otherwise: 2000-01-01T00:00:00Z.
+pub const DEFAULT_EARLIEST_BUSINESS_TIME: OffsetDateTime = time::macros::datetime!(2000-01-01 0:00 UTC);
+
+static EARLIEST_BUSINESS_TIME: std::sync::atomic::AtomicI64 =
+    std::sync::atomic::AtomicI64::new(DEFAULT_EARLIEST_BUSINESS_TIME.unix_timestamp());
+
+/// Sets the earliest business time this process accepts (the `earliest_business_time` key; every
+/// service of one process has the same).
+pub fn set_earliest_business_time(t: OffsetDateTime) {
+    EARLIEST_BUSINESS_TIME.store(t.unix_timestamp(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The earliest business time this process accepts.
+pub fn earliest_business_time() -> OffsetDateTime {
+    let seconds = EARLIEST_BUSINESS_TIME.load(std::sync::atomic::Ordering::Relaxed);
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(DEFAULT_EARLIEST_BUSINESS_TIME)
+}
+
+/// A business time: given or now, never in the future beyond [`CLOCK_SKEW`], and never before
+/// [`earliest_business_time`] (a typo such as 1019 for 2019, or a zero timestamp, is refused
+/// rather than rewriting history).
 pub fn business_time(given: Option<&prost_types::Timestamp>, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
     match given {
         None => Ok(now),
@@ -48,6 +68,10 @@ pub fn business_time(given: Option<&prost_types::Timestamp>, now: OffsetDateTime
             let t = from_proto(ts)?;
             if t > now + CLOCK_SKEW {
                 return Err("must not be in the future".to_owned());
+            }
+            let earliest = earliest_business_time();
+            if t < earliest {
+                return Err(format!("must not be before {} (earliest_business_time)", rfc3339(earliest)));
             }
             Ok(t)
         }

@@ -42,6 +42,9 @@ pub struct RecheckConfig {
     /// Whether links to loopback, private and link-local addresses are fetched (never in
     /// production: a link from a complaint could name the regulator's own network).
     pub allow_private_addresses: bool,
+    /// Host names the rechecker reaches at a fixed address instead of through DNS (set in code
+    /// only, e.g. by tests that stand a local site in for a platform's domain).
+    pub resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Default for RecheckConfig {
@@ -55,6 +58,7 @@ impl Default for RecheckConfig {
             vantage: Vantage::Unknown,
             failures_before_unreachable: 3,
             allow_private_addresses: false,
+            resolve: Vec::new(),
         }
     }
 }
@@ -125,6 +129,7 @@ impl LinksConfig {
                     100,
                 ),
                 allow_private_addresses: layers.get("recheck_allow_private_addresses", d.allow_private_addresses),
+                resolve: Vec::new(),
             },
         }
     }

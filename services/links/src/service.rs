@@ -283,16 +283,22 @@ impl Links {
         respond: impl Fn(i64) -> R,
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
-            let known = links::existing(&mut tx, link_ids).await?;
+            let known = links::first_sightings(&mut tx, link_ids).await?;
             let mut v = FieldViolations::new();
             for (i, id) in link_ids.iter().enumerate() {
-                if !known.contains(id) {
+                if !known.contains_key(id) {
                     v.add(format!("links[{i}]"), format!("{} is not a known link", id.name()));
                 }
             }
             if !v.is_empty() {
                 return Err(LinksError::invalid(v));
             }
+            let early: Vec<(usize, LinkId, OffsetDateTime)> = link_ids
+                .iter()
+                .enumerate()
+                .filter_map(|(i, id)| known.get(id).copied().flatten().filter(|s| served_at < *s).map(|s| (i, *id, s)))
+                .collect();
+            refuse_before_first_sighting("links", "served_at", &early)?;
             let recorded =
                 links::record_removal_requests(&mut tx, &notice.name(), link_ids, served_at, timestamp::now()).await?;
             Ok(respond(recorded))
@@ -309,16 +315,24 @@ impl Links {
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
             let ids: Vec<LinkId> = observations.iter().map(|o| o.link).collect();
-            let known = links::existing(&mut tx, &ids).await?;
+            let known = links::first_sightings(&mut tx, &ids).await?;
             let mut v = FieldViolations::new();
             for (i, o) in observations.iter().enumerate() {
-                if !known.contains(&o.link) {
+                if !known.contains_key(&o.link) {
                     v.add(format!("observations[{i}].link"), format!("{} is not a known link", o.link.name()));
                 }
             }
             if !v.is_empty() {
                 return Err(LinksError::invalid(v));
             }
+            let early: Vec<(usize, LinkId, OffsetDateTime)> = observations
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| {
+                    known.get(&o.link).copied().flatten().filter(|s| o.observed_at < *s).map(|s| (i, o.link, s))
+                })
+                .collect();
+            refuse_before_first_sighting("observations", "observed_at", &early)?;
             let now = timestamp::now();
             let mut recorded = Vec::with_capacity(observations.len());
             for o in observations {
@@ -479,4 +493,28 @@ async fn platform_for(
     };
     platforms::insert(tx, &platform).await?;
     Ok(platform.id)
+}
+
+/// FAILED_PRECONDITION (BEFORE_FIRST_SIGHTING) when something is dated before a link was first
+/// seen: a removal or a request cannot precede the post being reported. Names the first few.
+fn refuse_before_first_sighting(
+    list: &str,
+    field: &str,
+    early: &[(usize, LinkId, OffsetDateTime)],
+) -> Result<(), LinksError> {
+    let Some((first, _, _)) = early.first() else { return Ok(()) };
+    let named: Vec<String> = early
+        .iter()
+        .take(5)
+        .map(|(i, link, seen)| format!("{list}[{i}]: {} was first seen {}", link.name(), timestamp::rfc3339(*seen)))
+        .collect();
+    let more = if early.len() > 5 { format!(" (and {} more)", early.len() - 5) } else { String::new() };
+    Err(LinksError::precondition(
+        ErrorReason::BeforeFirstSighting,
+        format!(
+            "{list}[{first}].{field} is before the link was first seen: {}{more}; record the earlier sighting first \
+             (a case citing the link, received then)",
+            named.join("; ")
+        ),
+    ))
 }

@@ -236,20 +236,21 @@ async fn a_platform_not_available_page_is_removed(db: TestDatabase) {
         Duration::ZERO,
     )
     .await;
-    let app = spawn_app(&db).await;
+    // The test site stands in for Telegram: a host name reached at its address becomes a Telegram
+    // domain, so the platform's rules (keyed by registry key) read its pages.
+    const HOST: &str = "telegram-stand-in.test";
+    let app = spawn_app_with(&db, |c| c.recheck.resolve = vec![(HOST.to_owned(), addr)]).await;
     let mut c = app.client.clone();
-    // The test site stands in for Telegram: its host becomes a Telegram domain, so the
-    // platform's rules (keyed by registry key) read its pages.
     let telegram = platform_named(&mut c, "Telegram").await;
     assert_eq!(telegram.registry_key, "telegram");
     c.add_platform_domain(pb::AddPlatformDomainRequest {
         platform: telegram.name.clone(),
-        domain: "127.0.0.1".into(),
+        domain: HOST.into(),
         request_id: String::new(),
     })
     .await
     .unwrap();
-    let base = format!("http://{addr}");
+    let base = format!("http://{HOST}:{}", addr.port());
     let live = link(&mut c, &format!("{base}/examplechannel/1"), SEEN).await;
     let gone = link(&mut c, &format!("{base}/examplechannel/2"), SEEN).await;
     let bare = link(&mut c, &format!("{base}/examplechannel/3"), SEEN).await;

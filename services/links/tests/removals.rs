@@ -9,7 +9,11 @@ use doxwatch_kit::testing::TestDatabase;
 use doxwatch_proto::links as pb;
 use pb::{LinkStatus as S, ObservationSource as Src};
 
-backend_tests!(removal_figures_as_at_several_moments, removal_requests_and_observations_are_checked);
+backend_tests!(
+    removal_figures_as_at_several_moments,
+    removal_requests_and_observations_are_checked,
+    history_before_a_link_was_seen_is_refused
+);
 
 const N1: &str = "notices/01900000-0000-7000-8000-0000000000n1";
 
@@ -258,5 +262,78 @@ async fn removal_requests_and_observations_are_checked(db: TestDatabase) {
         .into_inner()
         .observations;
     assert!(history.is_empty());
+    app.stop().await;
+}
+
+async fn history_before_a_link_was_seen_is_refused(db: TestDatabase) {
+    use tonic_types::StatusExt;
+    let app = spawn_app(&db).await;
+    let mut c = app.client.clone();
+    let seen = link(&mut c, "https://lihkg.com/thread/4242/page/1", "2026-03-01T10:00:00+08:00").await;
+    let before = c
+        .list_observations(pb::ListObservationsRequest { link: seen.name.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .observations
+        .len();
+    // A removal dated before the post was first seen (a typo of a year) is refused, naming the
+    // first sighting; so is a request served before it.
+    let typo = c
+        .record_observations(pb::RecordObservationsRequest {
+            observations: vec![pb::Observation {
+                link: seen.name.clone(),
+                status: S::Removed as i32,
+                observed_at: Some(ts("2019-03-02T10:00:00+08:00")),
+                vantage: pb::Vantage::InsideHk as i32,
+                source: Src::OfficerCheck as i32,
+                ..Default::default()
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(typo.code(), tonic::Code::FailedPrecondition, "{typo:?}");
+    assert_eq!(typo.get_details_error_info().map(|i| i.reason), Some("BEFORE_FIRST_SIGHTING".to_owned()));
+    assert!(typo.message().contains("2026-03-01T02:00:00Z"), "{typo:?}");
+    let early = c
+        .record_removal_requests(pb::RecordRemovalRequestsRequest {
+            notice: notice(7),
+            links: vec![seen.name.clone()],
+            served_at: Some(ts("2026-02-01T10:00:00+08:00")),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(early.get_details_error_info().map(|i| i.reason), Some("BEFORE_FIRST_SIGHTING".to_owned()));
+    // Before the earliest business time at all: INVALID_ARGUMENT, naming the field.
+    let ancient = c
+        .record_observations(pb::RecordObservationsRequest {
+            observations: vec![pb::Observation {
+                link: seen.name.clone(),
+                status: S::Removed as i32,
+                observed_at: Some(ts("1969-12-31T00:00:00Z")),
+                vantage: pb::Vantage::InsideHk as i32,
+                source: Src::OfficerCheck as i32,
+                ..Default::default()
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&ancient), vec!["observations[0].observed_at".to_owned()]);
+    let after = c
+        .list_observations(pb::ListObservationsRequest { link: seen.name.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .observations
+        .len();
+    assert_eq!(after, before, "nothing was recorded");
+    let figures = stats(&mut c, "2026-12-01T00:00:00Z", None).await;
+    assert_eq!(figures.total.map(|t| t.links_removed), Some(0));
+    // On the day it was seen, or after, both are taken.
+    assert_eq!(request(&mut c, &notice(7), &[&seen], "2026-03-01T10:00:00+08:00").await, 1);
+    observe(&mut c, &seen, S::Removed, "2026-03-02T10:00:00+08:00", Src::OfficerCheck).await;
     app.stop().await;
 }

@@ -383,6 +383,9 @@ pub struct ServerLimits {
     /// How long the first answer to a `request_id` is kept for a retry; then it is deleted, with
     /// the personal data it may hold.
     pub request_id_retention: Duration,
+    /// The earliest business time (when something happened, as opposed to when it was recorded)
+    /// a request may give.
+    pub earliest_business_time: time::OffsetDateTime,
 }
 
 impl Default for ServerLimits {
@@ -395,6 +398,7 @@ impl Default for ServerLimits {
             shutdown_grace: Duration::from_secs(20),
             store_probe_timeout: Duration::from_secs(5),
             request_id_retention: Duration::from_secs(7 * 24 * 3600),
+            earliest_business_time: crate::timestamp::DEFAULT_EARLIEST_BUSINESS_TIME,
         }
     }
 }
@@ -411,6 +415,7 @@ impl ServiceConfig {
         "shutdown_grace_ms",
         "store_probe_timeout_ms",
         "request_id_retention_hours",
+        "earliest_business_time",
         "intake_url",
         "links_url",
         "liaison_url",
@@ -468,6 +473,14 @@ impl ServiceConfig {
                 ),
                 request_id_retention: Duration::from_secs(
                     3600 * u64::from(layers.get_range("request_id_retention_hours", 168u32, 1, 24 * 366)),
+                ),
+                earliest_business_time: layers.get_with(
+                    "earliest_business_time",
+                    crate::timestamp::DEFAULT_EARLIEST_BUSINESS_TIME,
+                    |s| {
+                        time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+                            .map_err(|_| format!("expected an RFC 3339 time, e.g. 2000-01-01T00:00:00Z, found {s:?}"))
+                    },
                 ),
             },
             peers: PeerUrls::from_layers(layers),

@@ -37,6 +37,9 @@ impl Fetcher {
         if !config.allow_private_addresses {
             builder = builder.dns_resolver(guard::PublicOnly::new());
         }
+        for (host, addr) in &config.resolve {
+            builder = builder.resolve(host, *addr);
+        }
         Ok(Self {
             client: builder.build()?,
             pace: HostPace::new(config.per_host_interval),

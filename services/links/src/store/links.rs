@@ -258,6 +258,31 @@ pub async fn existing(tx: &mut Tx, ids: &[LinkId]) -> Result<std::collections::H
     Ok(found)
 }
 
+/// Each of `ids` that exists, with its first sighting (the earliest time a case saw it), if a case
+/// cites it.
+pub async fn first_sightings(
+    tx: &mut Tx,
+    ids: &[LinkId],
+) -> Result<std::collections::HashMap<LinkId, Option<OffsetDateTime>>, StoreError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let sql = format!(
+            "SELECT l.id, (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) FROM links l \
+             WHERE l.id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<(Uuid, Option<Ts>)> = on_tx!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for id in chunk {
+                q = q.bind(id.0);
+            }
+            q.fetch_all(c).await?
+        });
+        found.extend(rows.into_iter().map(|(id, seen)| (LinkId(id), seen.map(|t| t.0))));
+    }
+    Ok(found)
+}
+
 /// The platform of each of `ids`.
 pub async fn platforms_of(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<(LinkId, PlatformId)>, StoreError> {
     let mut out = Vec::new();
