@@ -130,7 +130,7 @@ impl Resealer {
     /// A sweep of `columns` and the kit's own.
     pub fn new(db: Db, columns: &[SealedColumn]) -> Self {
         let mut all = columns.to_vec();
-        all.extend_from_slice(KIT_COLUMNS);
+        all.extend(KIT_COLUMNS.iter().filter(|c| c.table != "outbox" || db.keeps_outbox()).copied());
         Self { db, columns: all, files: None, last: Arc::default() }
     }
 

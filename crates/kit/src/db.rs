@@ -4,6 +4,8 @@
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use crate::config::ExposeSecret;
+
 use sqlx::{
     Database, Decode, Encode, Postgres, Sqlite, Type,
     encode::IsNull,
@@ -55,13 +57,19 @@ macro_rules! on_tx {
     };
 }
 
-/// The two sets of migrations of a service, one per backend. The tables the kit owns (the outbox)
-/// come with the kit's own migrations, run beside them.
+/// The two sets of migrations of a service, one per backend. The tables the kit owns (the outbox,
+/// the stored answers, the audit log, the data keys) come with the kit's own migrations, run
+/// beside them.
 #[derive(Clone, Copy)]
 pub struct Migrations {
     pub postgres: &'static Migrator,
     pub sqlite: &'static Migrator,
+    /// Whether the service writes effects for its peers; one that writes none gets no outbox.
+    pub outbox: bool,
 }
+
+/// The kit's migration that makes the outbox.
+const OUTBOX_MIGRATION: i64 = 1_000_001;
 
 static KIT_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 static KIT_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -69,9 +77,9 @@ static KIT_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// A service's migrations with the kit's, in version order (the kit's are numbered from 1,000,000
 /// on, after any service's). Migrations a service once had and now leaves to the kit (its own
 /// copy of the outbox table) stay applied in older stores, so they are not required to be present.
-fn with_kit_tables(service: &Migrator, kit: &Migrator) -> Migrator {
-    let mut migrations: Vec<sqlx::migrate::Migration> =
-        service.migrations.iter().chain(kit.migrations.iter()).cloned().collect();
+fn with_kit_tables(service: &Migrator, kit: &Migrator, outbox: bool) -> Migrator {
+    let kit = kit.migrations.iter().filter(|m| outbox || m.version != OUTBOX_MIGRATION);
+    let mut migrations: Vec<sqlx::migrate::Migration> = service.migrations.iter().chain(kit).cloned().collect();
     migrations.sort_by_key(|m| m.version);
     let mut migrator = Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT };
     migrator.set_ignore_missing(true);
@@ -87,6 +95,8 @@ pub struct Db {
     write: Pool,
     /// The keys personal data in this store is sealed with ([`Db::with_keyring`]).
     keyring: crate::sealing::Keyring,
+    /// Whether the store has an outbox ([`Migrations::outbox`]).
+    outbox: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +118,8 @@ impl Db {
     /// keys its personal data is sealed with, opened with the service's encryption key.
     pub async fn open(config: &crate::config::ServiceConfig, migrations: Migrations) -> Result<Self, DbError> {
         let kek = config.security.encryption_key.load()?;
-        let db = Self::connect(config.database_url.expose(), config.database_max_connections, migrations).await?;
+        let db =
+            Self::connect(config.database_url.expose_secret(), config.database_max_connections, migrations).await?;
         let keyring = crate::sealing::Keyring::open_with(&db, &kek, config.security.key_activation).await?;
         Ok(db.with_keyring(keyring))
     }
@@ -125,9 +136,17 @@ impl Db {
                 .connect_with(options)
                 .await
                 .map_err(DbError::Connect)?;
-            with_kit_tables(migrations.postgres, &KIT_POSTGRES).run(&pool).await.map_err(DbError::Migrate)?;
+            with_kit_tables(migrations.postgres, &KIT_POSTGRES, migrations.outbox)
+                .run(&pool)
+                .await
+                .map_err(DbError::Migrate)?;
             let pool = Pool::Postgres(pool);
-            Self { read: pool.clone(), write: pool, keyring: crate::sealing::Keyring::none() }
+            Self {
+                read: pool.clone(),
+                write: pool,
+                keyring: crate::sealing::Keyring::none(),
+                outbox: migrations.outbox,
+            }
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(DbError::Connect)?
@@ -147,14 +166,22 @@ impl Db {
                 .connect_with(options.clone())
                 .await
                 .map_err(DbError::Connect)?;
-            with_kit_tables(migrations.sqlite, &KIT_SQLITE).run(&write).await.map_err(DbError::Migrate)?;
+            with_kit_tables(migrations.sqlite, &KIT_SQLITE, migrations.outbox)
+                .run(&write)
+                .await
+                .map_err(DbError::Migrate)?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options.read_only(true))
                 .await
                 .map_err(DbError::Connect)?;
-            Self { read: Pool::Sqlite(read), write: Pool::Sqlite(write), keyring: crate::sealing::Keyring::none() }
+            Self {
+                read: Pool::Sqlite(read),
+                write: Pool::Sqlite(write),
+                keyring: crate::sealing::Keyring::none(),
+                outbox: migrations.outbox,
+            }
         } else {
             return Err(DbError::UnsupportedUrl);
         };
@@ -166,6 +193,12 @@ impl Db {
     pub fn with_keyring(mut self, keyring: crate::sealing::Keyring) -> Self {
         self.keyring = keyring;
         self
+    }
+
+    /// Whether the store keeps an outbox: a service that writes no effects has none, and reports
+    /// an empty one.
+    pub fn keeps_outbox(&self) -> bool {
+        self.outbox
     }
 
     /// The keys personal data in this store is sealed with.
@@ -403,7 +436,7 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let file = base.path().join("stores/intake.db");
         static NONE: Migrator = Migrator::DEFAULT;
-        let empty = Migrations { postgres: &NONE, sqlite: &NONE };
+        let empty = Migrations { postgres: &NONE, sqlite: &NONE, outbox: true };
         let db = Db::connect(&format!("sqlite:{}", file.display()), 2, empty).await.unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&base.path().join("stores")), 0o700);

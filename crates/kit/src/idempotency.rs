@@ -187,9 +187,11 @@ pub async fn expire(db: &crate::db::Db, retention: std::time::Duration) -> Resul
     let deleted = crate::on_pool!(db.write(), p => {
         sqlx::query("DELETE FROM idempotency_keys WHERE recorded_at < $1").bind(Ts(cutoff)).execute(p).await?.rows_affected()
     });
-    crate::on_pool!(db.write(), p => {
-        sqlx::query("DELETE FROM outbox WHERE state = 2 AND done_time < $1").bind(Ts(cutoff)).execute(p).await?;
-    });
+    if db.keeps_outbox() {
+        crate::on_pool!(db.write(), p => {
+            sqlx::query("DELETE FROM outbox WHERE state = 2 AND done_time < $1").bind(Ts(cutoff)).execute(p).await?;
+        });
+    }
     Ok(deleted)
 }
 

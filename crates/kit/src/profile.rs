@@ -14,7 +14,10 @@ use tonic::{
     transport::Channel,
 };
 
-use crate::{config::Secret, tls::TlsMaterial};
+use crate::{
+    config::{ExposeSecret, Secret},
+    tls::TlsMaterial,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -34,7 +37,7 @@ pub enum ProfileError {
 #[derive(Clone, Debug)]
 pub struct Credentials {
     pub tls: TlsMaterial,
-    pub token: Option<Secret<String>>,
+    pub token: Option<Secret>,
 }
 
 impl Credentials {
@@ -48,7 +51,7 @@ impl Credentials {
             ProfileError::Invalid { dir: dir.to_owned(), cause: crate::error::CauseChain(&e).to_string() }
         })?;
         let token = match std::fs::read_to_string(dir.join("token")) {
-            Ok(token) => Some(Secret::new(token.trim().to_owned())),
+            Ok(token) => Some(Secret::from(token.trim().to_owned())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(ProfileError::Invalid { dir: dir.to_owned(), cause: format!("token: {e}") }),
         };
@@ -76,7 +79,7 @@ impl Credentials {
     pub fn bearer(&self) -> Result<Bearer, ProfileError> {
         match &self.token {
             None => Ok(Bearer { token: None, purpose: None, break_glass: false }),
-            Some(token) => MetadataValue::try_from(format!("Bearer {}", token.expose()))
+            Some(token) => MetadataValue::try_from(format!("Bearer {}", token.expose_secret()))
                 .map(|v| Bearer { token: Some(v), purpose: None, break_glass: false })
                 .map_err(|_| ProfileError::Invalid { dir: PathBuf::new(), cause: "the token is not ASCII".into() }),
         }

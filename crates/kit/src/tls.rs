@@ -23,7 +23,10 @@ use tokio::{
 };
 use tonic::transport::server::Connected;
 
-use crate::{config::Secret, identity::Identity};
+use crate::{
+    config::{ExposeSecret, Secret},
+    identity::Identity,
+};
 
 /// How long a client has to complete its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,7 +51,7 @@ pub enum TlsError {
 pub struct TlsMaterial {
     ca_pem: Arc<String>,
     cert_pem: Arc<String>,
-    key_pem: Secret<Arc<String>>,
+    key_pem: Secret,
 }
 
 impl std::fmt::Debug for TlsMaterial {
@@ -60,8 +63,7 @@ impl std::fmt::Debug for TlsMaterial {
 impl TlsMaterial {
     /// Material from PEM text; the certificate must name a doxwatch identity.
     pub fn from_pem(ca_pem: String, cert_pem: String, key_pem: String) -> Result<Self, TlsError> {
-        let material =
-            Self { ca_pem: Arc::new(ca_pem), cert_pem: Arc::new(cert_pem), key_pem: Secret::new(Arc::new(key_pem)) };
+        let material = Self { ca_pem: Arc::new(ca_pem), cert_pem: Arc::new(cert_pem), key_pem: Secret::from(key_pem) };
         material.roots()?;
         material.key()?;
         material.identity().map_err(TlsError::Invalid)?;
@@ -105,7 +107,7 @@ impl TlsMaterial {
     }
 
     fn key(&self) -> Result<PrivateKeyDer<'static>, TlsError> {
-        PrivateKeyDer::from_pem_slice(self.key_pem.expose().as_bytes())
+        PrivateKeyDer::from_pem_slice(self.key_pem.expose_secret().as_bytes())
             .map_err(|e| TlsError::Invalid(format!("the private key is not PEM: {e}")))
     }
 
@@ -156,7 +158,7 @@ impl TlsMaterial {
 
     /// This party's certificate and key, as a TLS client or server presents them.
     pub fn tonic_identity(&self) -> tonic::transport::Identity {
-        tonic::transport::Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.expose().as_bytes())
+        tonic::transport::Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.expose_secret().as_bytes())
     }
 }
 

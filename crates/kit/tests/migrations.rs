@@ -10,7 +10,7 @@ use doxwatch_kit::{
 
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/sqlite");
-const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
 
 async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
     let store = Db::connect(db.url(), 2, MIGRATIONS).await.expect("a fresh store");
@@ -111,7 +111,37 @@ async fn request_ids_past_their_retention_are_deleted(db: TestDatabase) {
     store.close().await;
 }
 
+/// A service that writes no effects (link-tracking) gets no outbox table; its outbox reads as empty
+/// and the sweeps that clean the outbox leave it alone.
+async fn a_service_that_writes_no_effects_has_no_outbox(db: TestDatabase) {
+    let migrations = Migrations { outbox: false, ..MIGRATIONS };
+    let store = Db::connect(db.url(), 2, migrations).await.expect("a fresh store");
+    assert!(!store.keeps_outbox());
+    let outbox_tables: Vec<(String,)> = on_pool!(store.read(), p => {
+        sqlx::query_as(if db.backend() == "postgres" {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_name = 'outbox'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+        })
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
+    assert!(outbox_tables.is_empty(), "no outbox table: {outbox_tables:?}");
+    let status = outbox::status(&store).await.expect("an empty outbox's status");
+    assert_eq!((status.pending, status.delivered, status.rejected, status.oldest_pending), (0, 0, 0, None));
+    let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(doxwatch_kit::idempotency::expire(&store, week).await.expect("the sweep runs"), 0);
+    let kek = doxwatch_kit::sealing::Kek::from_base64(&doxwatch_kit::sealing::Kek::generate().unwrap()).unwrap();
+    let keys = doxwatch_kit::sealing::Keyring::open(&store, &kek).await.expect("the store's data keys");
+    let store = store.with_keyring(keys);
+    let report = doxwatch_kit::data_keys::Resealer::new(store.clone(), &[]).sweep().await.expect("a re-sealing sweep");
+    assert_eq!(report.resealed, 0);
+    store.close().await;
+}
+
 doxwatch_kit::backend_tests!(
     a_store_made_before_the_kit_owned_the_outbox_opens,
-    request_ids_past_their_retention_are_deleted
+    request_ids_past_their_retention_are_deleted,
+    a_service_that_writes_no_effects_has_no_outbox
 );

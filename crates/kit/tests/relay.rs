@@ -40,7 +40,7 @@ impl Deliver for RecordingPeer {
 }
 
 async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase) {
-    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let messages = 300u32;
@@ -115,7 +115,7 @@ async fn postgres_two_relays() {
 async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
     use doxwatch_proto::links as pb;
     use prost::Message as _;
-    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let request = pb::RegisterLinksRequest {

@@ -33,7 +33,7 @@ pub const DEFAULT_PORT: u16 = 50053;
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
 
 /// The configuration keys liaison reads besides the shared ones: the compliance period of each
 /// kind of notice, in days.

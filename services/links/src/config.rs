@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use doxwatch_kit::config::{Layers, ServiceConfig};
+use doxwatch_kit::config::{ExposeSecret, Layers, ServiceConfig};
 
 use crate::domain::{DEFAULT_MAX_EVIDENCE_BYTES, Vantage};
 
@@ -88,7 +88,7 @@ impl LinksConfig {
         let day = Duration::from_secs(24 * 3600);
         let evidence_dir = match layers.get_optional("evidence_dir") {
             Some(dir) => PathBuf::from(dir),
-            None => default_evidence_dir(service.database_url.expose()),
+            None => default_evidence_dir(service.database_url.expose_secret()),
         };
         Self {
             evidence: EvidenceConfig {

@@ -32,7 +32,12 @@ pub const DEFAULT_PORT: u16 = 50052;
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+pub const MIGRATIONS: Migrations = Migrations {
+    postgres: &POSTGRES,
+    sqlite: &SQLITE,
+    // Link-tracking tells no peer anything: it is told.
+    outbox: false,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

@@ -41,7 +41,7 @@ pub const DEFAULT_PORT: u16 = 50054;
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
 
 /// The configuration keys the referral service reads besides the shared ones.
 pub const CONFIG_KEYS: &[&str] = ReferralConfig::KEYS;

@@ -18,26 +18,9 @@ pub use security::{EncryptionKey, SecurityConfig, TlsSource};
 /// The prefix of every environment variable that configures doxwatch.
 pub const ENV_PREFIX: &str = "DOXWATCH_";
 
-/// A value that must not be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The value itself; callers must not log it.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// A value that must not be printed (`Debug` redacts it) and is zeroed when dropped; read it with
+/// [`ExposeSecret::expose_secret`], and never log what that gives.
+pub use secrecy::{ExposeSecret, SecretString as Secret};
 
 /// Every problem found while loading a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -300,7 +283,7 @@ pub fn check_otlp_endpoint(endpoint: &str) -> Result<(), String> {
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub listen: SocketAddr,
-    pub database_url: Secret<String>,
+    pub database_url: Secret,
     pub database_max_connections: u32,
     pub limits: ServerLimits,
     pub peers: PeerUrls,
@@ -437,7 +420,7 @@ impl ServiceConfig {
         });
         Self {
             listen: layers.get("listen", default_listen),
-            database_url: Secret::new(database_url),
+            database_url: Secret::from(database_url),
             database_max_connections: layers.get_range("database_max_connections", 10u32, 1, 1000),
             limits: ServerLimits {
                 request_timeout: layers.get_millis(
@@ -532,7 +515,7 @@ mod tests {
         layers.finish().unwrap();
         assert_eq!(config.listen, "127.0.0.1:7001".parse().unwrap());
         assert_eq!(config.limits.concurrency_limit, 8);
-        assert_eq!(config.database_url.expose(), "sqlite::memory:");
+        assert_eq!(config.database_url.expose_secret(), "sqlite::memory:");
         assert!(matches!(&config.security.tls, TlsSource::Files { cert, .. } if cert == Path::new("intake.pem")));
         assert_eq!(config.security.tokens.keys, crate::token::KeySource::Url("https://idp.example/jwks".into()));
     }
@@ -605,7 +588,8 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
+        let shown = format!("{:?}", Secret::from("hunter2"));
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use super::{Layers, Secret};
+use super::{ExposeSecret, Layers, Secret};
 
 /// How a service proves who it is and decides who its callers are.
 #[derive(Debug, Clone)]
@@ -31,14 +31,14 @@ pub enum EncryptionKey {
     /// A file holding the key as base64 (`doxwatch certs init` writes `encryption/<service>.key`).
     File(PathBuf),
     /// The key itself, as base64 (`DOXWATCH_ENCRYPTION_KEY`).
-    Value(Secret<String>),
+    Value(Secret),
 }
 
 impl EncryptionKey {
     pub fn load(&self) -> Result<crate::sealing::Kek, crate::sealing::SealError> {
         match self {
             EncryptionKey::File(path) => crate::sealing::Kek::load(path),
-            EncryptionKey::Value(text) => crate::sealing::Kek::from_base64(text.expose()),
+            EncryptionKey::Value(text) => crate::sealing::Kek::from_base64(text.expose_secret()),
         }
     }
 }
@@ -139,7 +139,7 @@ impl SecurityConfig {
             ),
             encryption_key: match (layers.get_optional("encryption_key_file"), layers.get_optional("encryption_key")) {
                 (Some(path), None) => EncryptionKey::File(PathBuf::from(path)),
-                (None, Some(value)) => EncryptionKey::Value(Secret::new(value)),
+                (None, Some(value)) => EncryptionKey::Value(Secret::from(value)),
                 (Some(path), Some(_)) => {
                     layers.problem("encryption_key", "set encryption_key_file or encryption_key, not both".to_owned());
                     EncryptionKey::File(PathBuf::from(path))

@@ -53,6 +53,9 @@ impl OutboxService for OutboxApi {
         let Some(limit) = limit.filter(|_| v.is_empty()) else {
             return Err(error::invalid_argument(&v));
         };
+        if !self.db.keeps_outbox() {
+            return Ok(Response::new(pb::ListRejectedEffectsResponse::default()));
+        }
         type Row = (i64, Uuid, String, String, String, Option<String>, i32, Ts, Option<Ts>);
         let rows: Vec<Row> = on_pool!(self.db.read(), p => {
             sqlx::query_as(

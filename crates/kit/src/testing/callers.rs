@@ -73,7 +73,7 @@ impl tonic::service::Interceptor for TeamOfficer {
 pub fn credentials(id: &str, roles: &[Role]) -> crate::profile::Credentials {
     crate::profile::Credentials {
         tls: pki().material(&Identity::Officer(TEST_CLIENT.to_owned())),
-        token: Some(crate::config::Secret::new(officer_token(id, roles))),
+        token: Some(crate::config::Secret::from(officer_token(id, roles))),
     }
 }
 

@@ -359,7 +359,7 @@ pub fn config(db: &TestDatabase, service: &str) -> ServiceConfig {
     ServiceConfig {
         security: pki().security(service),
         listen: ANY_PORT,
-        database_url: Secret::new(db.url().to_owned()),
+        database_url: Secret::from(db.url().to_owned()),
         database_max_connections: 5,
         limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
         peers: no_peers(),
