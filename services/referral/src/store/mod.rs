@@ -58,10 +58,6 @@ fn codes_list<T>(text: &str, from: fn(i32) -> Option<T>, column: &'static str) -
         .collect()
 }
 
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Serializes the changes to one case's assessments and referrals across replicas of one
 /// PostgreSQL database (a transaction-scoped advisory lock); SQLite's single writer already does.
 pub async fn lock_case(tx: &mut Tx, case: CaseRef) -> Result<(), StoreError> {

@@ -7,10 +7,11 @@ use doxwatch_kit::{
     on_tx,
     sealing::Keyring,
 };
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, name, placeholders};
+use super::{StoreError, code, name};
 use crate::domain::*;
 
 /// The fields sealed here: a referral's summary of the case, and what the agency's outcomes say
@@ -45,24 +46,21 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &Referral) -> Result<(), Sto
         .execute(c)
         .await?;
     });
-    for (chunk_index, chunk) in r.bundle.chunks(500).enumerate() {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 6 + 1, 6))).collect();
-        let sql = format!(
-            "INSERT INTO referral_links (referral_id, position, link, canonical_url, status, evidence_sha256) VALUES {}",
-            rows.join(", ")
-        );
+    for (chunk_index, chunk) in r.bundle.chunks(BATCH).enumerate() {
+        let first = chunk_index * BATCH;
         on_tx!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for (i, l) in chunk.iter().enumerate() {
-                q = q
-                    .bind(r.id.0)
-                    .bind((chunk_index * 500 + i) as i32)
-                    .bind(l.link.name())
-                    .bind(&l.canonical_url)
-                    .bind(l.status.code() as i16)
-                    .bind(l.evidence_sha256.join(","));
-            }
-            q.execute(c).await?;
+            let mut q = QueryBuilder::new(
+                "INSERT INTO referral_links (referral_id, position, link, canonical_url, status, evidence_sha256) ",
+            );
+            q.push_values(chunk.iter().enumerate(), |mut row, (i, l)| {
+                row.push_bind(r.id.0)
+                    .push_bind((first + i) as i32)
+                    .push_bind(l.link.name())
+                    .push_bind(&l.canonical_url)
+                    .push_bind(l.status.code() as i16)
+                    .push_bind(l.evidence_sha256.join(","));
+            });
+            q.build().execute(c).await?;
         });
     }
     for event in &r.events {
@@ -158,11 +156,54 @@ pub async fn live_for_case(tx: &mut Tx, case: CaseRef) -> Result<Option<Referral
     Ok(row.map(|(id,)| ReferralId(id)))
 }
 
-type ReferralRow = (Uuid, String, Uuid, String, Ts, String, Ts, String, Ts);
-type LinkRow = (Uuid, String, String, i16, String);
-type EventRow = (Uuid, i16, Ts, Ts, String, String, String, String, String, String);
+#[derive(sqlx::FromRow)]
+struct ReferralRow {
+    id: Uuid,
+    case_name: String,
+    assessment_id: Uuid,
+    agency: String,
+    referred_at: Ts,
+    summary: String,
+    case_received_at: Ts,
+    created_by: String,
+    create_time: Ts,
+}
 
-async fn fetch<T>(tx: &mut Tx, sql: &str, ids: &[ReferralId]) -> Result<Vec<T>, StoreError>
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    referral_id: Uuid,
+    link: String,
+    canonical_url: String,
+    status: i16,
+    evidence_sha256: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    referral_id: Uuid,
+    status: i16,
+    occurred_at: Ts,
+    record_time: Ts,
+    actor: String,
+    agency_reference: String,
+    offence: String,
+    sentence: String,
+    reason: String,
+    note: String,
+}
+
+/// Rows inserted (or ids looked up) per statement: far below either backend's limit on bound
+/// parameters, with six parameters a row.
+const BATCH: usize = 500;
+
+/// `{select} WHERE referral_id IN (ids) {order}`, one row of `T` per row found.
+async fn fetch<T>(
+    tx: &mut Tx,
+    select: &str,
+    column: &str,
+    ids: &[ReferralId],
+    order: &str,
+) -> Result<Vec<T>, StoreError>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -170,11 +211,15 @@ where
         + Unpin,
 {
     Ok(on_tx!(tx, c => {
-        let mut q = sqlx::query_as(sql);
+        let mut q = QueryBuilder::new(select);
+        q.push(" WHERE ").push(column).push(" IN (");
+        let mut list = q.separated(", ");
         for id in ids {
-            q = q.bind(id.0);
+            list.push_bind(id.0);
         }
-        q.fetch_all(c).await?
+        list.push_unseparated(") ");
+        q.push(order);
+        q.build_query_as().fetch_all(c).await?
     }))
 }
 
@@ -182,25 +227,23 @@ where
 /// evidence bundles are left empty (the figures do not need them).
 pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[ReferralId], bundles: bool) -> Result<Vec<Referral>, StoreError> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let list = placeholders(1, chunk.len());
+    for chunk in ids.chunks(BATCH) {
         let rows: Vec<ReferralRow> = fetch(
             tx,
-            &format!(
-                "SELECT id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, create_time \
-                 FROM referrals WHERE id IN ({list})"
-            ),
+            "SELECT id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, create_time \
+             FROM referrals",
+            "id",
             chunk,
+            "",
         )
         .await?;
         let links: Vec<LinkRow> = if bundles {
             fetch(
                 tx,
-                &format!(
-                    "SELECT referral_id, link, canonical_url, status, evidence_sha256 FROM referral_links \
-                     WHERE referral_id IN ({list}) ORDER BY referral_id, position"
-                ),
+                "SELECT referral_id, link, canonical_url, status, evidence_sha256 FROM referral_links",
+                "referral_id",
                 chunk,
+                "ORDER BY referral_id, position",
             )
             .await?
         } else {
@@ -208,54 +251,52 @@ pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[ReferralId], bundles: bool
         };
         let events: Vec<EventRow> = fetch(
             tx,
-            &format!(
-                "SELECT referral_id, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note \
-                 FROM referral_events WHERE referral_id IN ({list}) ORDER BY occurred_at, status"
-            ),
+            "SELECT referral_id, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note \
+             FROM referral_events",
+            "referral_id",
             chunk,
+            "ORDER BY occurred_at, status",
         )
         .await?;
         let mut bundle_of: HashMap<Uuid, Vec<BundledLink>> = HashMap::new();
-        for (referral, link, canonical_url, status, sha256) in links {
-            bundle_of.entry(referral).or_default().push(BundledLink {
-                link: name(&link, LinkRef::parse_name, "referral_links.link")?,
-                canonical_url,
-                status: code(status, LinkStatus::from_code, "referral_links.status")?,
-                evidence_sha256: sha256.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        for l in links {
+            bundle_of.entry(l.referral_id).or_default().push(BundledLink {
+                link: name(&l.link, LinkRef::parse_name, "referral_links.link")?,
+                canonical_url: l.canonical_url,
+                status: code(l.status, LinkStatus::from_code, "referral_links.status")?,
+                evidence_sha256: l.evidence_sha256.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             });
         }
         let mut events_of: HashMap<Uuid, Vec<ReferralEvent>> = HashMap::new();
-        for (referral, status, occurred_at, record_time, actor, agency_reference, offence, sentence, reason, note) in
-            events
-        {
-            let record = event_record(referral, status);
-            events_of.entry(referral).or_default().push(ReferralEvent {
-                status: code(status, ReferralStatus::from_code, "referral_events.status")?,
-                occurred_at: occurred_at.0,
-                record_time: record_time.0,
-                actor,
-                agency_reference,
+        for e in events {
+            let record = event_record(e.referral_id, e.status);
+            events_of.entry(e.referral_id).or_default().push(ReferralEvent {
+                status: code(e.status, ReferralStatus::from_code, "referral_events.status")?,
+                occurred_at: e.occurred_at.0,
+                record_time: e.record_time.0,
+                actor: e.actor,
+                agency_reference: e.agency_reference,
                 details: OutcomeDetails {
-                    offence: keys.open_text(OFFENCE, &record, &offence)?,
-                    sentence: keys.open_text(SENTENCE, &record, &sentence)?,
-                    reason: keys.open_text(REASON, &record, &reason)?,
-                    note: keys.open_text(NOTE, &record, &note)?,
+                    offence: keys.open_text(OFFENCE, &record, &e.offence)?,
+                    sentence: keys.open_text(SENTENCE, &record, &e.sentence)?,
+                    reason: keys.open_text(REASON, &record, &e.reason)?,
+                    note: keys.open_text(NOTE, &record, &e.note)?,
                 },
             });
         }
-        for (id, case, assessment, agency, referred_at, summary, case_received_at, created_by, create_time) in rows {
+        for r in rows {
             out.push(Referral {
-                id: ReferralId(id),
-                case: name(&case, CaseRef::parse_name, "referrals.case_name")?,
-                assessment: AssessmentId(assessment),
-                agency,
-                referred_at: referred_at.0,
-                summary: keys.open_text(SUMMARY, &id.to_string(), &summary)?,
-                case_received_at: case_received_at.0,
-                bundle: bundle_of.remove(&id).unwrap_or_default(),
-                events: events_of.remove(&id).unwrap_or_default(),
-                created_by,
-                create_time: create_time.0,
+                id: ReferralId(r.id),
+                case: name(&r.case_name, CaseRef::parse_name, "referrals.case_name")?,
+                assessment: AssessmentId(r.assessment_id),
+                agency: r.agency,
+                referred_at: r.referred_at.0,
+                summary: keys.open_text(SUMMARY, &r.id.to_string(), &r.summary)?,
+                case_received_at: r.case_received_at.0,
+                bundle: bundle_of.remove(&r.id).unwrap_or_default(),
+                events: events_of.remove(&r.id).unwrap_or_default(),
+                created_by: r.created_by,
+                create_time: r.create_time.0,
             });
         }
     }
