@@ -70,8 +70,16 @@ async fn closed_cases_are_erased_once_their_retention_period_has_passed(db: Test
     })
     .await;
     assert!(swept.is_some(), "the cases past their period are erased");
-    // A few more rounds of the sweep: the others stay.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The others stay through later rounds: a case closed past its period now is erased by a
+    // later round, and by then the recent and the open case are still whole.
+    let later = closed(&mut c, 300, 150, R::Resolved).await;
+    let later_round = eventually(Duration::from_secs(20), || {
+        let mut c = c.clone();
+        let later = later.clone();
+        async move { erased(&mut c, &later).await.then_some(()) }
+    })
+    .await;
+    assert!(later_round.is_some(), "a later round of the sweep erases a case closed past its period");
     assert!(!erased(&mut c, &recent_resolved).await, "closed 10 days ago, kept 90");
     assert!(!erased(&mut c, &open).await, "an open case is kept");
     let case = c.get_case(pb::GetCaseRequest { name: old_resolved.clone() }).await.unwrap().into_inner();
