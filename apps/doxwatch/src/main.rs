@@ -9,7 +9,8 @@ mod suite;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use output::CliError;
 
 #[derive(Parser)]
 #[command(name = "doxwatch", version, about = "The doxwatch anti-doxxing case system")]
@@ -80,6 +81,30 @@ enum Command {
     /// Replay a scenario file (published figures) through the public APIs.
     #[command(subcommand)]
     Scenario(report::ScenarioCommand),
+    /// Print a completion script for a shell, e.g. `doxwatch completions bash > ~/.local/share/bash-completion/completions/doxwatch`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `doxwatch man | man -l -`.
+    Man,
+}
+
+#[derive(clap::Args)]
+struct CompletionsArgs {
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Writes the completion script for `shell`, generated from the command line's definition.
+fn completions(args: &CompletionsArgs) -> Result<(), CliError> {
+    let mut command = Cli::command();
+    clap_complete::generate(args.shell, &mut command, "doxwatch", &mut std::io::stdout());
+    Ok(())
+}
+
+/// Writes the manual page, generated from the command line's definition.
+fn man_page() -> Result<(), CliError> {
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut std::io::stdout())
+        .map_err(|e| CliError::Other(format!("cannot write the manual page: {e}")))
 }
 
 /// Options every client command shares.
@@ -161,6 +186,8 @@ fn main() -> ExitCode {
             Command::Whoami(args) => credentials::whoami(args).await,
             Command::Report(args) => report::report(args).await,
             Command::Scenario(command) => report::scenario(command).await,
+            Command::Completions(args) => completions(&args),
+            Command::Man => man_page(),
         }
     });
     // A service's shutdown has already waited out its grace period; work still running on the

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use doxwatch_proto::{intake, liaison, links, referral};
-use tonic_types::StatusExt;
 
 /// What a command can fail with.
 #[derive(Debug)]
@@ -34,32 +33,15 @@ impl From<tonic::Status> for CliError {
     }
 }
 
-/// How much of a refusal to print: an import of thousands of URLs can be refused for each.
-const MAX_MESSAGE_CHARS: usize = 200;
-const MAX_VIOLATIONS: usize = 20;
-
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) | CliError::Config(m) | CliError::Other(m) => f.write_str(m),
             CliError::Connect { url, cause } => write!(f, "cannot reach {url}: {cause}"),
             CliError::Status(status) => {
-                let violations = status.get_details_bad_request().map(|bad| bad.field_violations).unwrap_or_default();
-                let message = status.message();
-                // The message repeats the violations listed below; when there are many, its
-                // start is enough.
-                match message.char_indices().nth(MAX_MESSAGE_CHARS) {
-                    Some((cut, _)) if !violations.is_empty() => write!(f, "{:?}: {}…", status.code(), &message[..cut])?,
-                    _ => write!(f, "{:?}: {message}", status.code())?,
-                }
+                write!(f, "{}", doxwatch_kit::error::StatusText(status))?;
                 if status.code() == tonic::Code::Unauthenticated {
-                    write!(f, " (name the acting officer with --officer or DOXWATCH_OFFICER)")?;
-                }
-                for v in violations.iter().take(MAX_VIOLATIONS) {
-                    write!(f, "\n  {}: {}", v.field, v.description)?;
-                }
-                if violations.len() > MAX_VIOLATIONS {
-                    write!(f, "\n  … and {} more", violations.len() - MAX_VIOLATIONS)?;
+                    write!(f, " (doxwatch whoami shows which profile and token this command used)")?;
                 }
                 Ok(())
             }

@@ -118,6 +118,14 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         return draw_chart(&args, path).await;
     }
     let as_of = args.as_of.unwrap_or_else(now);
+    for (flag, moment) in [("--as-of", Some(as_of)), ("--recorded-before", args.recorded_before)] {
+        if let Some(moment) = moment.filter(|m| *m > OffsetDateTime::now_utc()) {
+            return Err(CliError::Usage(format!(
+                "{flag} {} is in the future: a report is of what has happened",
+                moment.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+            )));
+        }
+    }
     let form = if args.internal { report::Form::Internal } else { report::Form::PressSafe };
     let report = report::gather_as(&args.endpoints.endpoints()?, as_of, args.recorded_before, form).await.map_err(
         |e| match e {

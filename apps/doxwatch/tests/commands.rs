@@ -304,3 +304,43 @@ fn the_report_names_channels_only_when_internal_and_only_to_roles_that_read_them
     let status = suite.stop();
     assert!(status.success(), "doxwatch up exited with {status}");
 }
+
+/// The commands an operator runs about the suite itself behave alike: `health` and `outbox` take
+/// the same `--service` (any of the four) and addresses as every other command, and print JSON with
+/// `--json`; a refusal is said once, in plain words; completions and the manual page come from the
+/// command line's own definition.
+#[test]
+fn the_operators_commands_behave_alike() {
+    let suite = Suite::start();
+
+    let health = suite.json(&["health"]);
+    let services: Vec<&str> =
+        health.as_array().expect("one answer a service").iter().map(|a| text(&a["service"])).collect();
+    assert_eq!(services, ["intake", "links", "liaison", "referral"], "{health}");
+    assert!(health.as_array().unwrap().iter().all(|a| a["status"] == "SERVING"), "{health}");
+    let referral = suite.json(&["health", "--service", "referral"]);
+    assert_eq!(referral[0]["url"], suite.url(50054), "{referral}");
+
+    for service in ["intake", "links", "liaison", "referral"] {
+        let status = suite.json(&["outbox", "status", "--service", service]);
+        assert_eq!((status["service"].as_str(), status["rejected"].as_i64()), (Some(service), Some(0)), "{status}");
+    }
+
+    // A refused time: the field and the reason, once; the report says which flag, before asking.
+    let refused = suite.run(&["case", "stats", "--as-of", "2999-01-01T00:00:00Z"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert_eq!(said.trim_end(), "error: invalid argument\n  as_of: must not be in the future", "{said}");
+    let report = suite.run(&["report", "--as-of", "2999-01-01T00:00:00Z"]);
+    let said = String::from_utf8_lossy(&report.stderr);
+    assert!(said.contains("--as-of 2999-01-01T00:00:00Z is in the future"), "{said}");
+
+    let bash = suite.run(&["completions", "bash"]);
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.status.success() && script.contains("complete") && script.contains("scenario"), "{script}");
+    let man = suite.run(&["man"]);
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(man.status.success() && page.contains(".TH doxwatch 1") && page.contains("completions"), "{page}");
+
+    assert!(suite.stop().success());
+}

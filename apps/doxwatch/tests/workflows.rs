@@ -110,7 +110,7 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("the same link twice"), "{twice:?}");
     let again = suite.run(&["notice", "serve", &notice, "--method", "post"]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("FailedPrecondition"), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("failed precondition"), "{again:?}");
     let unknown = suite.run(&[
         "notice",
         "create",

@@ -33,7 +33,7 @@ const CONCURRENCY: usize = 8;
 pub enum LoadError {
     #[error("cannot reach the {service} service at {url}: {cause}")]
     Connect { service: &'static str, url: String, cause: String },
-    #[error("{service} refused {method}: {status}")]
+    #[error("{service} refused {method}: {}", doxwatch_kit::error::StatusText(status))]
     Rpc { service: &'static str, method: &'static str, status: Status },
     #[error("the store does not agree with the plan: {0}")]
     Mismatch(String),

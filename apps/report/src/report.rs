@@ -24,7 +24,7 @@ use crate::{Endpoints, load::connect, scenario::percent};
 pub enum ReportError {
     #[error("the {service} service did not answer ({url}): {cause}")]
     Unavailable { service: &'static str, url: String, cause: String },
-    #[error("the {service} service refused {method}: {status}")]
+    #[error("the {service} service refused {method}: {}", doxwatch_kit::error::StatusText(status))]
     Refused { service: &'static str, method: &'static str, status: tonic::Status },
     /// A span of time the statistics cannot be asked over (e.g. ending before it starts).
     #[error("{0}")]

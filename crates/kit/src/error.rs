@@ -294,12 +294,96 @@ pub struct CauseChain<'a>(pub &'a dyn std::error::Error);
 
 impl fmt::Display for CauseChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
         let mut source = self.0.source();
         while let Some(s) = source {
-            write!(f, ": {s}")?;
+            // Some errors say their source's words again in their own; say them once.
+            let text = s.to_string();
+            if !last.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
             source = s.source();
         }
         Ok(())
+    }
+}
+
+/// A status as a person reads it: what went wrong in plain words, then what the service said.
+/// Where the service named bad fields, they are listed one to a line instead of the message that
+/// repeats them (at most twenty; an import can be refused for thousands of URLs).
+pub struct StatusText<'a>(pub &'a tonic::Status);
+
+impl fmt::Display for StatusText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_VIOLATIONS: usize = 20;
+        let status = self.0;
+        let violations = status.get_details_bad_request().map(|bad| bad.field_violations).unwrap_or_default();
+        f.write_str(&code_words(status.code()))?;
+        if violations.is_empty() {
+            return write!(f, ": {}", status.message());
+        }
+        for v in violations.iter().take(MAX_VIOLATIONS) {
+            write!(f, "\n  {}: {}", v.field, v.description)?;
+        }
+        if violations.len() > MAX_VIOLATIONS {
+            write!(f, "\n  … and {} more", violations.len() - MAX_VIOLATIONS)?;
+        }
+        Ok(())
+    }
+}
+
+/// `InvalidArgument` as "invalid argument".
+fn code_words(code: tonic::Code) -> String {
+    let mut words = String::new();
+    for c in format!("{code:?}").chars() {
+        if c.is_uppercase() && !words.is_empty() {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CauseChain;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn a_status_is_said_once_in_plain_words() {
+        use super::{FieldViolations, StatusText, invalid_argument};
+        let mut v = FieldViolations::new();
+        v.add("as_of", "must not be in the future");
+        let text = StatusText(&invalid_argument(&v)).to_string();
+        assert_eq!(text, "invalid argument\n  as_of: must not be in the future");
+        let gone = tonic::Status::not_found("cases/1 does not exist");
+        assert_eq!(StatusText(&gone).to_string(), "not found: cases/1 does not exist");
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let refused = Layer("connection refused", None);
+        let inner = Layer("tcp connect error", Some(Box::new(refused)));
+        let outer = Layer("tcp connect error", Some(Box::new(inner)));
+        let top = Layer("transport error", Some(Box::new(outer)));
+        assert_eq!(CauseChain(&top).to_string(), "transport error: tcp connect error: connection refused");
+        let saying = Layer("cannot open the store: disk full", Some(Box::new(Layer("disk full", None))));
+        assert_eq!(CauseChain(&saying).to_string(), "cannot open the store: disk full");
     }
 }

@@ -8,7 +8,7 @@ use doxwatch_kit::audit;
 use doxwatch_proto::ops::{self as pb, AuditAccess, AuditCheckpoint, audit_service_client::AuditServiceClient};
 use serde_json::json;
 
-use super::{Authed, PageArgs, SERVICES, authed, data_dir, pages};
+use super::{Authed, PageArgs, Service, authed, data_dir, pages};
 use crate::{
     ClientArgs,
     output::{CliError, parse_time, print_json, print_more_hint, print_table, time_text},
@@ -42,8 +42,8 @@ pub struct SubjectArgs {
 #[derive(clap::Args)]
 pub struct ServiceArgs {
     /// The service whose audit log to read.
-    #[arg(long, default_value = "intake", value_parser = clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|(name, _)| *name)))]
-    service: String,
+    #[arg(long, value_enum, default_value_t = Service::Intake)]
+    service: Service,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -109,12 +109,7 @@ pub struct VerifyArgs {
 }
 
 async fn client(service: &ServiceArgs, args: &ClientArgs) -> Result<AuditServiceClient<Authed>, CliError> {
-    let url = SERVICES
-        .iter()
-        .find(|(name, _)| *name == service.service)
-        .map(|(_, url)| url(args))
-        .ok_or_else(|| CliError::Usage(format!("no service named {}", service.service)))?;
-    Ok(AuditServiceClient::new(authed(url, args).await?))
+    Ok(AuditServiceClient::new(authed(service.service.url(args), args).await?))
 }
 
 pub async fn run(command: AuditCommand) -> Result<(), CliError> {
@@ -395,7 +390,7 @@ async fn checkpoint(args: CheckpointArgs) -> Result<(), CliError> {
 }
 
 async fn verify(args: VerifyArgs) -> Result<(), CliError> {
-    let service = args.service.service.clone();
+    let service = args.service.service.name();
     let key_path = args.key.clone().unwrap_or_else(|| data_dir().join("pki/audit").join(format!("{service}.pub")));
     let pem = std::fs::read_to_string(&key_path).map_err(|e| {
         CliError::Usage(format!("cannot read the audit public key {} (give it with --key): {e}", key_path.display()))

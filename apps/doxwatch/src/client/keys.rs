@@ -5,7 +5,7 @@
 use doxwatch_proto::ops::{self as pb, key_service_client::KeyServiceClient};
 use serde_json::json;
 
-use super::{SERVICES, authed};
+use super::{Service, authed};
 use crate::{
     ClientArgs,
     output::{CliError, print_json, print_table, time_text},
@@ -23,8 +23,8 @@ pub enum KeysCommand {
 #[derive(clap::Args)]
 pub struct KeysArgs {
     /// The service whose keys to rotate or show; every service when not given.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|(name, _)| *name)))]
-    service: Option<String>,
+    #[arg(long, value_enum)]
+    service: Option<Service>,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -40,8 +40,9 @@ pub async fn run(command: KeysCommand) -> Result<(), CliError> {
         ));
     }
     let mut statuses = Vec::new();
-    for (name, url) in SERVICES.iter().filter(|(name, _)| args.service.as_deref().is_none_or(|s| s == *name)) {
-        let mut client = KeyServiceClient::new(authed(url(&args.client), &args.client).await?);
+    for service in Service::ALL.into_iter().filter(|s| args.service.is_none_or(|chosen| chosen == *s)) {
+        let name = service.name();
+        let mut client = KeyServiceClient::new(authed(service.url(&args.client), &args.client).await?);
         let status = if rotate {
             client.rotate_data_key(pb::RotateDataKeyRequest {}).await
         } else {

@@ -70,16 +70,43 @@ fn profile_error(e: ProfileError) -> CliError {
     }
 }
 
-/// Where a service answers, among the client's addresses.
-pub type Address = fn(&ClientArgs) -> &str;
+/// One of the four services, as every `--service` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    Intake,
+    Links,
+    Liaison,
+    Referral,
+}
 
-/// Every service, with the address it answers on.
-pub const SERVICES: &[(&str, Address)] = &[
-    ("intake", |c| &c.intake_url),
-    ("links", |c| &c.links_url),
-    ("liaison", |c| &c.liaison_url),
-    ("referral", |c| &c.referral_url),
-];
+impl Service {
+    pub const ALL: [Service; 4] = [Service::Intake, Service::Links, Service::Liaison, Service::Referral];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Intake => "intake",
+            Service::Links => "links",
+            Service::Liaison => "liaison",
+            Service::Referral => "referral",
+        }
+    }
+
+    /// Where it answers: its `--*-url` (or `DOXWATCH_*_URL`).
+    pub fn url(self, c: &ClientArgs) -> &str {
+        match self {
+            Service::Intake => &c.intake_url,
+            Service::Links => &c.links_url,
+            Service::Liaison => &c.liaison_url,
+            Service::Referral => &c.referral_url,
+        }
+    }
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Connects to a service at `url` with `credentials`.
 pub async fn connect_with(credentials: &Credentials, url: &str) -> Result<Channel, CliError> {

@@ -4,18 +4,11 @@
 use doxwatch_proto::ops::{self as pb, outbox_service_client::OutboxServiceClient};
 use serde_json::json;
 
-use super::{Authed, PageArgs, authed, pages};
+use super::{Authed, PageArgs, Service, authed, pages};
 use crate::{
     ClientArgs,
     output::{CliError, duration_text, print_fields, print_json, print_more_hint, print_table, time_text},
 };
-
-/// Where a service answers, among the client's addresses.
-type Address = fn(&ClientArgs) -> &str;
-
-/// The services an officer can ask, each with the address it answers on.
-const SERVICES: &[(&str, Address)] =
-    &[("intake", |c| &c.intake_url), ("links", |c| &c.links_url), ("liaison", |c| &c.liaison_url)];
 
 #[derive(clap::Subcommand)]
 pub enum OutboxCommand {
@@ -28,8 +21,8 @@ pub enum OutboxCommand {
 #[derive(clap::Args)]
 pub struct ServiceArgs {
     /// The service whose outbox to ask about.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(SERVICES.iter().map(|(name, _)| *name)))]
-    service: String,
+    #[arg(long, value_enum)]
+    service: Service,
 }
 
 #[derive(clap::Args)]
@@ -51,12 +44,7 @@ pub struct RejectedArgs {
 }
 
 async fn client(service: &ServiceArgs, args: &ClientArgs) -> Result<OutboxServiceClient<Authed>, CliError> {
-    let url = SERVICES
-        .iter()
-        .find(|(name, _)| *name == service.service)
-        .map(|(_, url)| url(args))
-        .ok_or_else(|| CliError::Usage(format!("no service named {}", service.service)))?;
-    Ok(OutboxServiceClient::new(authed(url, args).await?))
+    Ok(OutboxServiceClient::new(authed(service.service.url(args), args).await?))
 }
 
 pub async fn run(command: OutboxCommand) -> Result<(), CliError> {
