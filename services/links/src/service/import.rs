@@ -5,7 +5,7 @@
 //!
 //! Why staging and not one transaction over the stream: the transaction would be open for as
 //! long as the client takes to send, and on SQLite it would hold the only writer all that time.
-//! The merge holds it only for the server's own work, a few seconds per hundred thousand URLs.
+//! The merge holds it only for the server's own work, never for the length of a client's upload.
 
 use doxwatch_kit::timestamp;
 use uuid::Uuid;
