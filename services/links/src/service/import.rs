@@ -9,7 +9,7 @@
 //! That work still grows with the import: on SQLite, other writes wait while a very large import
 //! merges (a 100,000-URL import merges in about 12 s in a debug build, half of it canonicalizing),
 //! and fail once they have waited longer than the store's busy timeout. Imports of that size
-//! belong on PostgreSQL, where other writers are not held up.
+//! belong on PostgreSQL, where only writes of the same URLs wait for the merge.
 
 use doxwatch_kit::timestamp;
 use uuid::Uuid;
