@@ -8,6 +8,10 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::domain::*;
 
+mod escape;
+#[cfg(test)]
+mod structure_tests;
+
 const ENGLISH: &str = include_str!("../templates/en.toml");
 const TRADITIONAL_CHINESE: &str = include_str!("../templates/zh-Hant.toml");
 
@@ -40,18 +44,6 @@ fn date(t: OffsetDateTime, language: Language) -> String {
     }
 }
 
-/// Escapes what Markdown would read as markup in free text.
-fn markdown_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\`*_{}[]<>()#+-.!|".contains(c) {
-            out.push('\\');
-        }
-        out.push(if c == '\n' { ' ' } else { c });
-    }
-    out
-}
-
 pub fn markdown(notice: &Notice, language: Language, ctx: &LetterContext<'_>) -> Result<String, String> {
     let source = match language {
         Language::English => ENGLISH,
@@ -66,7 +58,7 @@ pub fn markdown(notice: &Notice, language: Language, ctx: &LetterContext<'_>) ->
         .map(|(i, item)| {
             minijinja::context! {
                 number => i + 1,
-                url => ctx.urls.get(&item.link.name()).cloned().unwrap_or_else(|| item.link.name()),
+                url => escape::url(&ctx.urls.get(&item.link.name()).cloned().unwrap_or_else(|| item.link.name())),
                 action => word(&head.actions, item.action.key()),
             }
         })
@@ -85,12 +77,14 @@ pub fn markdown(notice: &Notice, language: Language, ctx: &LetterContext<'_>) ->
             follows => notice.follows.map(|f| f.name()),
             date => served.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
             deadline => deadline.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
-            addressee => markdown_text(&addressee),
-            email => ctx.contact.map(|c| markdown_text(&c.email)).filter(|e| !e.is_empty()),
-            postal_address => ctx.contact.map(|c| markdown_text(&c.postal_address)).filter(|a| !a.is_empty()),
-            legal_basis => markdown_text(&notice.legal_basis),
+            // Every free text goes through `escape`: nothing a user wrote can change the letter's
+            // structure (the template's own markup is the only markup).
+            addressee => escape::text(&addressee),
+            email => ctx.contact.map(|c| escape::text(&c.email)).filter(|e| !e.is_empty()),
+            postal_address => ctx.contact.map(|c| escape::lines(&c.postal_address)).filter(|a| !a.is_empty()),
+            legal_basis => escape::text(&notice.legal_basis),
             items => items,
-            channel => ctx.channel_url,
+            channel => ctx.channel_url.map(escape::url),
         })
         .map(|s| s.trim().to_owned() + "\n")
         .map_err(|e| format!("rendering: {e}"))
@@ -125,10 +119,5 @@ mod tests {
                 assert!(head.actions.contains_key(action.key()), "{}", action.key());
             }
         }
-    }
-
-    #[test]
-    fn free_text_cannot_inject_markup() {
-        assert_eq!(markdown_text("<script>*x*</script>"), "\\<script\\>\\*x\\*\\</script\\>");
     }
 }

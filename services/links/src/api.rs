@@ -327,29 +327,29 @@ impl LinksService for LinksApi {
     ) -> Result<Response<pb::ImportLinksResponse>, Status> {
         Actor::from_request(&request)?;
         let mut stream = request.into_inner();
-        let mut tally = ImportTally::default();
-        let mut pending: Vec<Registration> = Vec::new();
+        // Staged as it arrives and merged at the end: a stream refused at any message keeps
+        // nothing (see `service::import`).
+        let mut import = self.links.begin_import().await?;
         let mut message = 0usize;
-        // Written in batches so that a stream of many thousands of URLs is a few hundred
-        // transactions, not one per URL, and never one that holds the store for minutes.
-        const BATCH: usize = 500;
         while let Some(next) = stream.next().await {
-            let next = next?;
+            let next = match next {
+                Ok(next) => next,
+                Err(status) => {
+                    import.discard().await;
+                    return Err(status);
+                }
+            };
             let mut v = FieldViolations::new();
             let field = format!("messages[{message}].registrations");
-            pending.extend(convert::registrations(&mut v, &field, &next.registrations, timestamp::now()));
+            let registrations = convert::registrations(&mut v, &field, &next.registrations, timestamp::now());
             if !v.is_empty() {
+                import.discard().await;
                 return Err(invalid(v));
             }
             message += 1;
-            while pending.len() >= BATCH {
-                let batch: Vec<Registration> = pending.drain(..BATCH).collect();
-                self.links.import_batch(&batch, &mut tally).await?;
-            }
+            import.stage(&registrations).await?;
         }
-        if !pending.is_empty() {
-            self.links.import_batch(&pending, &mut tally).await?;
-        }
+        let tally = import.merge().await?;
         Ok(Response::new(pb::ImportLinksResponse {
             new_links: tally.new_links,
             known_links: tally.known_links,

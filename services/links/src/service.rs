@@ -13,6 +13,10 @@ use crate::{
     store::{self, channels, links, platforms},
 };
 
+mod import;
+
+pub use import::StagedImport;
+
 #[derive(Clone)]
 pub struct Links {
     db: Db,
@@ -238,19 +242,6 @@ impl Links {
             let (outcomes, links) = register_in(&mut tx, registrations, true).await?;
             Ok(respond(&outcomes, &links))
         })
-    }
-
-    /// Registers a batch of an import; no request id (the stream is the unit a client retries).
-    pub async fn import_batch(
-        &self,
-        registrations: &[Registration],
-        tally: &mut ImportTally,
-    ) -> Result<(), LinksError> {
-        let (outcomes, _) = in_transaction!(self, |tx| register_in(&mut tx, registrations, false).await)?;
-        for (r, outcome) in registrations.iter().zip(&outcomes) {
-            tally.add(&r.url, outcome);
-        }
-        Ok(())
     }
 
     pub async fn get_links(&self, ids: &[LinkId]) -> Result<Vec<Link>, LinksError> {

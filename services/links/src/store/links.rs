@@ -5,10 +5,11 @@ use doxwatch_kit::{
     on_tx,
     sealing::Keyring,
 };
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at, link_was_removed_as_at, placeholders};
+use super::{BATCH, StoreError, code, link_status_as_at, link_was_removed_as_at, push_list};
 use crate::domain::*;
 
 /// A new link row.
@@ -35,15 +36,11 @@ pub async fn find_many_by_canonical(
     canonical_urls: &[&str],
 ) -> Result<std::collections::HashMap<String, LinkId>, StoreError> {
     let mut found = std::collections::HashMap::new();
-    for chunk in canonical_urls.chunks(500) {
-        let sql =
-            format!("SELECT canonical_url, id FROM links WHERE canonical_url IN ({})", placeholders(1, chunk.len()));
+    for chunk in canonical_urls.chunks(BATCH) {
         let rows: Vec<(String, Uuid)> = on_tx!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for url in chunk {
-                q = q.bind(*url);
-            }
-            q.fetch_all(c).await?
+            let mut q = QueryBuilder::new("SELECT canonical_url, id FROM links WHERE canonical_url IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.build_query_as().fetch_all(c).await?
         });
         found.extend(rows.into_iter().map(|(url, id)| (url, LinkId(id))));
     }
@@ -52,25 +49,21 @@ pub async fn find_many_by_canonical(
 
 /// Inserts new links, many rows per statement.
 pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), StoreError> {
-    for chunk in links.chunks(500) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 7 + 1, 7))).collect();
-        let sql = format!(
-            "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) VALUES {}",
-            rows.join(", ")
-        );
+    for chunk in links.chunks(BATCH) {
         on_tx!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for link in chunk {
-                q = q
-                    .bind(link.id.0)
-                    .bind(link.reported_url)
-                    .bind(link.canonical_url)
-                    .bind(link.platform.0)
-                    .bind(link.channel.map(|c| c.0))
-                    .bind(link.message_id)
-                    .bind(Ts(link.now));
-            }
-            q.execute(c).await?;
+            let mut q = QueryBuilder::new(
+                "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) ",
+            );
+            q.push_values(chunk, |mut row, link| {
+                row.push_bind(link.id.0)
+                    .push_bind(link.reported_url)
+                    .push_bind(link.canonical_url)
+                    .push_bind(link.platform.0)
+                    .push_bind(link.channel.map(|c| c.0))
+                    .push_bind(link.message_id)
+                    .push_bind(Ts(link.now));
+            });
+            q.build().execute(c).await?;
         });
     }
     Ok(())
@@ -88,18 +81,17 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
             distinct.push(s);
         }
     }
-    for chunk in distinct.chunks(500) {
-        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 4 + 1, 4))).collect();
-        let sql = format!(
-            "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) VALUES {} ON CONFLICT DO NOTHING",
-            rows.join(", ")
-        );
+    for chunk in distinct.chunks(BATCH) {
         on_tx!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for (link, case, seen_at) in chunk.iter().copied() {
-                q = q.bind(link.0).bind(case.map(|c| c.name()).unwrap_or_default()).bind(Ts(*seen_at)).bind(Ts(now));
-            }
-            q.execute(c).await?;
+            let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
+            q.push_values(chunk.iter().copied(), |mut row, (link, case, seen_at)| {
+                row.push_bind(link.0)
+                    .push_bind(case.map(|c| c.name()).unwrap_or_default())
+                    .push_bind(Ts(*seen_at))
+                    .push_bind(Ts(now));
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(c).await?;
         });
     }
     Ok(())
@@ -126,18 +118,20 @@ async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT DISTINCT link_id, case_name FROM link_sightings WHERE case_name <> '' AND link_id IN ({}) \
-         ORDER BY case_name",
-        placeholders(1, rows.len())
-    );
-    let citations: Vec<(Uuid, String)> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql);
-        for r in &rows {
-            q = q.bind(r.id);
-        }
-        q.fetch_all(c).await?
-    });
+    let mut citations: Vec<(Uuid, String)> = Vec::new();
+    for chunk in rows.chunks(BATCH) {
+        let found: Vec<(Uuid, String)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "SELECT DISTINCT link_id, case_name FROM link_sightings WHERE case_name <> '' AND link_id IN ",
+            );
+            push_list(&mut q, chunk.iter().map(|r| r.id));
+            q.push(" ORDER BY case_name");
+            q.build_query_as().fetch_all(c).await?
+        });
+        citations.extend(found);
+    }
+    // Each link's cases in name order, whichever chunk they came from.
+    citations.sort_by(|a, b| a.1.cmp(&b.1));
     rows.into_iter()
         .map(|r| {
             Ok(Link {
@@ -169,19 +163,22 @@ pub async fn load(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Link>, StoreError> 
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {LINK_COLUMNS}, {} AS status, {} AS was_removed FROM links l WHERE l.id IN ({})",
-        link_status_as_at!("$1", "$1"),
-        link_was_removed_as_at!("$1", "$1"),
-        placeholders(2, ids.len())
+    // The moment "now, whatever was recorded" is bound once, as `m.t`, for both subqueries.
+    let select = format!(
+        "SELECT {LINK_COLUMNS}, {} AS status, {} AS was_removed FROM links l, (SELECT ",
+        link_status_as_at!("m.t", "m.t"),
+        link_was_removed_as_at!("m.t", "m.t"),
     );
-    let rows: Vec<LinkRow> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql).bind(Ts::max());
-        for id in ids {
-            q = q.bind(id.0);
-        }
-        q.fetch_all(c).await?
-    });
+    let mut rows: Vec<LinkRow> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH) {
+        let found: Vec<LinkRow> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(&select);
+            q.push_bind(Ts::max()).push(" AS t) m WHERE l.id IN ");
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
+        });
+        rows.extend(found);
+    }
     let mut links = decode(tx, rows).await?;
     let position = |id: &LinkId| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);
     links.sort_by_key(|l| position(&l.id));
@@ -244,14 +241,11 @@ pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) 
 /// Which of `ids` exist, as a set.
 pub async fn existing(tx: &mut Tx, ids: &[LinkId]) -> Result<std::collections::HashSet<LinkId>, StoreError> {
     let mut found = std::collections::HashSet::new();
-    for chunk in ids.chunks(1000) {
-        let sql = format!("SELECT id FROM links WHERE id IN ({})", placeholders(1, chunk.len()));
+    for chunk in ids.chunks(BATCH) {
         let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.fetch_all(c).await?
+            let mut q = QueryBuilder::new("SELECT id FROM links WHERE id IN ");
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
         });
         found.extend(rows.into_iter().map(|(id,)| LinkId(id)));
     }
@@ -265,18 +259,14 @@ pub async fn first_sightings(
     ids: &[LinkId],
 ) -> Result<std::collections::HashMap<LinkId, Option<OffsetDateTime>>, StoreError> {
     let mut found = std::collections::HashMap::new();
-    for chunk in ids.chunks(1000) {
-        let sql = format!(
-            "SELECT l.id, (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) FROM links l \
-             WHERE l.id IN ({})",
-            placeholders(1, chunk.len())
-        );
+    for chunk in ids.chunks(BATCH) {
         let rows: Vec<(Uuid, Option<Ts>)> = on_tx!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.fetch_all(c).await?
+            let mut q = QueryBuilder::new(
+                "SELECT l.id, (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) FROM links l \
+                 WHERE l.id IN ",
+            );
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
         });
         found.extend(rows.into_iter().map(|(id, seen)| (LinkId(id), seen.map(|t| t.0))));
     }
@@ -286,14 +276,11 @@ pub async fn first_sightings(
 /// The platform of each of `ids`.
 pub async fn platforms_of(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<(LinkId, PlatformId)>, StoreError> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(1000) {
-        let sql = format!("SELECT id, platform_id FROM links WHERE id IN ({})", placeholders(1, chunk.len()));
+    for chunk in ids.chunks(BATCH) {
         let rows: Vec<(Uuid, Uuid)> = on_tx!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for id in chunk {
-                q = q.bind(id.0);
-            }
-            q.fetch_all(c).await?
+            let mut q = QueryBuilder::new("SELECT id, platform_id FROM links WHERE id IN ");
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
         });
         out.extend(rows.into_iter().map(|(l, p)| (LinkId(l), PlatformId(p))));
     }

@@ -4,10 +4,11 @@ use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
 };
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, placeholders};
+use super::{BATCH, StoreError, code, push_list};
 use crate::domain::*;
 
 #[derive(sqlx::FromRow)]
@@ -119,17 +120,17 @@ async fn with_domains(tx: &mut Tx, rows: Vec<PlatformRow>) -> Result<Vec<Platfor
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT platform_id, domain FROM platform_domains WHERE platform_id IN ({}) ORDER BY domain",
-        placeholders(1, rows.len())
-    );
-    let domains: Vec<(Uuid, String)> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql);
-        for r in &rows {
-            q = q.bind(r.id);
-        }
-        q.fetch_all(c).await?
-    });
+    let mut domains: Vec<(Uuid, String)> = Vec::new();
+    for chunk in rows.chunks(BATCH) {
+        let found: Vec<(Uuid, String)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("SELECT platform_id, domain FROM platform_domains WHERE platform_id IN ");
+            push_list(&mut q, chunk.iter().map(|r| r.id));
+            q.build_query_as().fetch_all(c).await?
+        });
+        domains.extend(found);
+    }
+    // Each platform's domains in alphabetical order, whichever chunk they came from.
+    domains.sort_by(|a, b| a.1.cmp(&b.1));
     rows.into_iter()
         .map(|r| {
             Ok(Platform {
@@ -159,17 +160,17 @@ pub async fn get_many(tx: &mut Tx, ids: &[PlatformId]) -> Result<Vec<Platform>, 
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT id, display_name, kind, registry_key, create_time, update_time FROM platforms WHERE id IN ({})",
-        placeholders(1, ids.len())
-    );
-    let rows: Vec<PlatformRow> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql);
-        for id in ids {
-            q = q.bind(id.0);
-        }
-        q.fetch_all(c).await?
-    });
+    let mut rows: Vec<PlatformRow> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH) {
+        let found: Vec<PlatformRow> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "SELECT id, display_name, kind, registry_key, create_time, update_time FROM platforms WHERE id IN ",
+            );
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
+        });
+        rows.extend(found);
+    }
     with_domains(tx, rows).await
 }
 
@@ -198,16 +199,11 @@ pub async fn resolve(tx: &mut Tx, candidates: &[String]) -> Result<Option<Platfo
     if candidates.is_empty() {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT domain, platform_id FROM platform_domains WHERE domain IN ({})",
-        placeholders(1, candidates.len())
-    );
+    // A host has a handful of candidate domains (one per label): one statement.
     let rows: Vec<(String, Uuid)> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql);
-        for d in candidates {
-            q = q.bind(d);
-        }
-        q.fetch_all(c).await?
+        let mut q = QueryBuilder::new("SELECT domain, platform_id FROM platform_domains WHERE domain IN ");
+        push_list(&mut q, candidates.iter().take(BATCH));
+        q.build_query_as().fetch_all(c).await?
     });
     Ok(candidates.iter().find_map(|d| rows.iter().find(|(domain, _)| domain == d).map(|(_, p)| PlatformId(*p))))
 }

@@ -7,10 +7,11 @@ use doxwatch_kit::{
     db::{Db, Ts, Tx},
     on_pool, on_tx,
 };
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at, placeholders};
+use super::{BATCH, StoreError, code, link_status_as_at, push_list};
 use crate::domain::*;
 
 /// Adds the links the rechecker has not seen yet, due since they were created (so that a round
@@ -85,21 +86,23 @@ pub async fn targets(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Target>, StoreEr
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    // The moment "now, whatever was recorded" is bound once, as `m.t`.
+    let select = format!(
         "SELECT l.id, l.canonical_url, p.registry_key, {status} AS status, c.consecutive_failures \
-         FROM links l JOIN platforms p ON p.id = l.platform_id JOIN recheck_claims c ON c.link_id = l.id \
-         WHERE l.id IN ({ids})",
-        status = link_status_as_at!("$1", "$1"),
-        ids = placeholders(2, ids.len()),
+         FROM links l JOIN platforms p ON p.id = l.platform_id JOIN recheck_claims c ON c.link_id = l.id, (SELECT ",
+        status = link_status_as_at!("m.t", "m.t"),
     );
     type Row = (Uuid, String, Option<String>, Option<i16>, i32);
-    let rows: Vec<Row> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql).bind(Ts::max());
-        for id in ids {
-            q = q.bind(id.0);
-        }
-        q.fetch_all(c).await?
-    });
+    let mut rows: Vec<Row> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH) {
+        let found: Vec<Row> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(&select);
+            q.push_bind(Ts::max()).push(" AS t) m WHERE l.id IN ");
+            push_list(&mut q, chunk.iter().map(|id| id.0));
+            q.build_query_as().fetch_all(c).await?
+        });
+        rows.extend(found);
+    }
     rows.into_iter()
         .map(|(id, url, platform_key, status, consecutive_failures)| {
             Ok(Target {
