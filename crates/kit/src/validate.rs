@@ -70,6 +70,22 @@ pub fn optional_time(
     ts.and_then(|ts| v.check(field, timestamp::from_proto(ts)))
 }
 
+/// An optional time that may lie ahead (a deadline) but not before `earliest_business_time`: a
+/// deadline a typo set in 1999 would make a notice overdue in every figure since.
+pub fn optional_deadline(
+    v: &mut FieldViolations,
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Option<OffsetDateTime> {
+    let t = optional_time(v, field, ts)?;
+    let earliest = timestamp::earliest_business_time();
+    if t < earliest {
+        v.add(field, format!("must not be before {} (earliest_business_time)", timestamp::rfc3339(earliest)));
+        return None;
+    }
+    Some(t)
+}
+
 /// A business time: given (not in the future) or now.
 pub fn business_time(
     v: &mut FieldViolations,
