@@ -1,0 +1,100 @@
+//! Rows that every RPC with a field of a kind gets: a resource name, a one-line text, a free text,
+//! a business time, a `request_id`. Each takes the field's path and how to set it.
+
+use prost_types::Timestamp;
+
+use super::{
+    fixture::{bad_nanos, before_earliest, far_future, long_request_id},
+    walk::{Class, Row, bad, row},
+};
+
+/// A required resource name of `wanted` (`cases`, `links`, ...): empty, malformed, without its
+/// id, and `foreign`, a real name from another collection.
+pub fn name<R: 'static>(
+    field: &str,
+    wanted: &'static str,
+    foreign: &str,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    let foreign = foreign.to_owned();
+    vec![
+        row(Class::Missing, bad(field), move |r| set(r, String::new())),
+        row(Class::MalformedName, bad(field), move |r| set(r, format!("{wanted}/not-a-uuid"))),
+        row(Class::MalformedName, bad(field), move |r| set(r, format!("{wanted}/"))),
+        row(Class::ForeignName, bad(field), move |r| set(r, foreign.clone())),
+    ]
+}
+
+/// A one-line text of at most `max` characters: one over, and NUL, CR and ESC in it.
+pub fn line<R: 'static>(
+    field: &str,
+    max: usize,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    vec![
+        row(Class::OverLong, bad(field), move |r| set(r, "a".repeat(max + 1))),
+        row(Class::ControlInLine, bad(field), move |r| set(r, "nul\0here".into())),
+        row(Class::ControlInLine, bad(field), move |r| set(r, "carriage\rreturn".into())),
+        row(Class::ControlInLine, bad(field), move |r| set(r, "escape\u{1b}[31m".into())),
+    ]
+}
+
+/// A free text of at most `max` characters (tabs and line breaks allowed): one over, NUL, ESC.
+pub fn text<R: 'static>(
+    field: &str,
+    max: usize,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    vec![
+        row(Class::OverLong, bad(field), move |r| set(r, "a".repeat(max + 1))),
+        row(Class::ControlInNote, bad(field), move |r| set(r, "nul\0here".into())),
+        row(Class::ControlInNote, bad(field), move |r| set(r, "escape\u{1b}[31m".into())),
+    ]
+}
+
+/// [`text`], when it is required: empty too.
+pub fn required_text<R: 'static>(
+    field: &str,
+    max: usize,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    let mut rows = vec![row(Class::Empty, bad(field), move |r| set(r, "  ".into()))];
+    rows.extend(text(field, max, set));
+    rows
+}
+
+/// A business time: before the earliest, far in the future, nanos out of range.
+pub fn time<R: 'static>(
+    field: &str,
+    set: impl Fn(&mut R, Option<Timestamp>) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    vec![
+        row(Class::BeforeEarliest, bad(field), move |r| set(r, before_earliest())),
+        row(Class::FarFuture, bad(field), move |r| set(r, far_future())),
+        row(Class::NanosOutOfRange, bad(field), move |r| set(r, bad_nanos())),
+        row(Class::NanosOutOfRange, bad(field), move |r| set(r, Some(Timestamp { seconds: 1_562_000_000, nanos: -1 }))),
+    ]
+}
+
+/// `request_id`: one character too long, and a NUL in it.
+pub fn request_id<R: 'static>(set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static) -> Vec<Row<R>> {
+    vec![
+        row(Class::OverLong, bad("request_id"), move |r| set(r, long_request_id())),
+        row(Class::ControlInLine, bad("request_id"), move |r| set(r, "id\0with nul".into())),
+    ]
+}
+
+/// EraseCaseData, which intake (or referral) sends every peer: a case name and a required
+/// erase time.
+pub fn erase<R: 'static>(
+    foreign: &str,
+    set_case: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+    set_time: impl Fn(&mut R, Option<Timestamp>) + Copy + Send + Sync + 'static,
+    set_id: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    let mut rows = vec![row(Class::Missing, bad("erase_time"), move |r: &mut R| set_time(r, None))];
+    rows.extend(name("case", "cases", foreign, set_case));
+    rows.extend(time("erase_time", set_time));
+    rows.extend(request_id(set_id));
+    rows
+}
