@@ -40,11 +40,18 @@ pub fn filter<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) 
 /// the structure of a letter or a table it is written into.
 pub fn line(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
     let trimmed = value.trim();
-    if trimmed.chars().any(char::is_control) {
-        v.add(field, "must be one line, without control characters");
+    if !is_one_line(trimmed) {
+        v.add(field, "must be one line, without control characters or bidirectional overrides");
         return trimmed.to_owned();
     }
     text(v, field, value, max, required)
+}
+
+/// Whether `text` is one plain line: no control character, and no explicit bidirectional
+/// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which would make a name or a
+/// reference read differently in a letter or a list than it is stored.
+pub fn is_one_line(text: &str) -> bool {
+    !text.chars().any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
 }
 
 /// A text of at most `max` characters (after trimming), required or not, without control
@@ -118,8 +125,8 @@ pub fn request_id_problem(request_id: &str) -> Option<String> {
     if request_id.chars().count() > MAX_REQUEST_ID_LEN {
         return Some(format!("must be at most {MAX_REQUEST_ID_LEN} characters"));
     }
-    if request_id.chars().any(char::is_control) {
-        return Some("must not contain control characters".to_owned());
+    if !is_one_line(request_id) {
+        return Some("must not contain control characters or bidirectional overrides".to_owned());
     }
     None
 }
@@ -147,5 +154,34 @@ pub fn checked<T>(v: FieldViolations, value: Option<T>) -> Result<T, tonic::Stat
     match value {
         Some(value) if v.is_empty() => Ok(value),
         _ => Err(crate::error::invalid_argument(&v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_refuses_control_characters_and_bidirectional_overrides() {
+        assert!(is_one_line("Chan Tai Man 陳大文"));
+        for bad in ["a\nb", "a\rb", "nul\0", "esc\u{1b}", "Chan \u{202E}gnp.exe", "id\u{2066}x", "x\u{2069}"] {
+            assert!(!is_one_line(bad), "{bad:?}");
+        }
+        let mut v = FieldViolations::new();
+        line(&mut v, "name", "Chan \u{202E}nahC", 200, true);
+        assert!(!v.is_empty(), "a bidirectional override in a name is refused");
+        assert!(request_id_problem("id\u{202D}x").is_some());
+    }
+
+    #[test]
+    fn a_deadline_may_be_ahead_but_not_before_the_earliest_business_time() {
+        let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        let mut v = FieldViolations::new();
+        assert!(optional_deadline(&mut v, "deadline", Some(&at(4_102_444_800))).is_some(), "2100 is a deadline");
+        assert!(optional_deadline(&mut v, "deadline", None).is_none());
+        assert!(v.is_empty());
+        assert!(optional_deadline(&mut v, "deadline", Some(&at(946_684_799))).is_none(), "1999 is refused");
+        assert!(optional_deadline(&mut v, "deadline", Some(&at(i64::MAX))).is_none(), "out of range");
+        assert_eq!(v.iter().count(), 2);
     }
 }

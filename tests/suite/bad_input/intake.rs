@@ -1,7 +1,9 @@
 //! Intake's mutating RPCs: CreateCase, UpdateCase, TransitionCase, AddCaseNote, AssignCase,
 //! EraseCase.
 
-use doxwatch_intake::domain::{MAX_CONTACT_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS};
+use doxwatch_intake::domain::{
+    MAX_CONTACT_CHARS, MAX_DATA_SUBJECTS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_REPORTED_URLS, MAX_SUMMARY_CHARS,
+};
 use doxwatch_proto::intake as pb;
 use tonic::Code;
 
@@ -56,6 +58,16 @@ fn create_rows() -> Vec<Row<pb::CreateCaseRequest>> {
         row(Class::UnknownEnum, bad("case.data_subjects[0].hong_kong_nexus"), |r: &mut pb::CreateCaseRequest| {
             subject(case(r)).hong_kong_nexus = 99
         }),
+        row(Class::Duplicate, bad("case.disclosed_data[1]"), |r: &mut pb::CreateCaseRequest| {
+            case(r).disclosed_data = vec![1, 1]
+        }),
+        row(Class::TooMany, bad("case.reported_urls"), |r: &mut pb::CreateCaseRequest| {
+            case(r).reported_urls = (0..=MAX_REPORTED_URLS).map(|i| format!("https://t.me/badinput/{i}")).collect()
+        }),
+        row(Class::TooMany, bad("case.data_subjects"), |r: &mut pb::CreateCaseRequest| {
+            let one = subject(case(r)).clone();
+            case(r).data_subjects = vec![one; MAX_DATA_SUBJECTS + 1];
+        }),
         row(Class::UnknownEnum, bad("case.disclosed_data[0]"), |r: &mut pb::CreateCaseRequest| {
             case(r).disclosed_data = vec![99]
         }),
@@ -104,6 +116,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdateCaseRequest>> {
         row(Class::Empty, bad("update_mask"), |r: &mut pb::UpdateCaseRequest| r.update_mask = Some(Default::default())),
         row(Class::UnknownEnum, bad("update_mask.paths[0]"), |r: &mut pb::UpdateCaseRequest| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["status".into()] })
+        }),
+        row(Class::Duplicate, bad("update_mask.paths[1]"), |r: &mut pb::UpdateCaseRequest| {
+            r.update_mask = Some(prost_types::FieldMask { paths: vec!["summary".into(), "summary".into()] })
         }),
         row(Class::Missing, bad("case"), |r: &mut pb::UpdateCaseRequest| r.case = None),
     ];

@@ -3,7 +3,7 @@
 
 use doxwatch_liaison::{
     convert::MAX_ADDRESS_CHARS,
-    domain::{MAX_LEGAL_BASIS_CHARS, MAX_TEXT_CHARS},
+    domain::{MAX_CASES, MAX_ITEMS, MAX_LEGAL_BASIS_CHARS, MAX_TEXT_CHARS},
 };
 use doxwatch_proto::liaison as pb;
 use tonic::Code;
@@ -58,6 +58,16 @@ fn create_rows(f: &Fixture) -> Vec<Row<pb::CreateNoticeRequest>> {
         row(Class::UnknownEnum, bad("notice.kind"), |r: &mut R| notice(r).kind = 99),
         row(Class::Missing, bad("notice.items[0].action"), |r: &mut R| notice(r).items[0].action = 0),
         row(Class::UnknownEnum, bad("notice.items[0].action"), |r: &mut R| notice(r).items[0].action = 99),
+        row(Class::TooMany, bad("notice.items"), |r: &mut R| {
+            notice(r).items = vec![notice(r).items[0].clone(); MAX_ITEMS + 1]
+        }),
+        row(Class::TooMany, bad("notice.cases"), |r: &mut R| {
+            notice(r).cases = vec![notice(r).cases[0].clone(); MAX_CASES + 1]
+        }),
+        row(Class::Duplicate, bad("notice.items[1].link"), |r: &mut R| {
+            let item = notice(r).items[0].clone();
+            notice(r).items.push(item);
+        }),
         row(Class::MalformedName, bad("notice.channel"), |r: &mut R| notice(r).channel = "channels/x".into()),
         row(Class::ForeignName, bad("notice.channel"), move |r: &mut R| notice(r).channel = link.clone()),
         row(Class::BeforeEarliest, bad("notice.deadline"), |r: &mut R| notice(r).deadline = before_earliest()),
@@ -88,6 +98,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdateNoticeRequest>> {
         row(Class::Missing, bad("update_mask"), |r: &mut R| r.update_mask = None),
         row(Class::UnknownEnum, bad("update_mask.paths[0]"), |r: &mut R| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["kind".into()] })
+        }),
+        row(Class::Duplicate, bad("update_mask.paths[1]"), |r: &mut R| {
+            r.update_mask = Some(prost_types::FieldMask { paths: vec!["legal_basis".into(), "legal_basis".into()] })
         }),
         row(Class::BeforeEarliest, bad("notice.deadline"), |r: &mut R| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["deadline".into()] });

@@ -2,7 +2,10 @@
 //! RemovePlatformDomain, RecordChannelStatus, RegisterLinks (as intake), RecordRemovalRequests
 //! (as liaison), RecordObservations, EraseCaseData (as referral), AddEvidence, RunRecheck.
 
-use doxwatch_links::domain::{MAX_DISPLAY_NAME_CHARS, MAX_NOTE_CHARS, MAX_SOURCE_CHARS};
+use doxwatch_links::domain::{
+    MAX_DISPLAY_NAME_CHARS, MAX_DOMAINS, MAX_NOTE_CHARS, MAX_OBSERVATIONS, MAX_REGISTRATIONS, MAX_REMOVAL_LINKS,
+    MAX_SOURCE_CHARS,
+};
 use doxwatch_proto::links as pb;
 use tonic::Code;
 
@@ -45,6 +48,12 @@ fn platform(r: &mut pb::CreatePlatformRequest) -> &mut pb::Platform {
 fn create_rows() -> Vec<Row<pb::CreatePlatformRequest>> {
     type R = pb::CreatePlatformRequest;
     let mut rows: Vec<Row<R>> = vec![
+        row(Class::TooMany, bad("platform.domains"), |r: &mut R| {
+            platform(r).domains = (0..=MAX_DOMAINS).map(|i| format!("d{i}.bad-input.example")).collect()
+        }),
+        row(Class::Duplicate, bad("platform.domains[1]"), |r: &mut R| {
+            platform(r).domains = vec!["twice.bad-input.example".into(), "twice.bad-input.example".into()]
+        }),
         row(Class::Missing, bad("platform"), |r: &mut R| r.platform = None),
         row(Class::Missing, bad("platform.kind"), |r: &mut R| platform(r).kind = 0),
         row(Class::UnknownEnum, bad("platform.kind"), |r: &mut R| platform(r).kind = 99),
@@ -73,6 +82,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdatePlatformRequest>> {
     let mut rows: Vec<Row<R>> = vec![
         row(Class::Missing, bad("update_mask"), |r: &mut R| r.update_mask = None),
         row(Class::Missing, bad("platform"), |r: &mut R| r.platform = None),
+        row(Class::Duplicate, bad("update_mask.paths[1]"), move |r: &mut R| {
+            r.update_mask = mask(&["display_name", "display_name"])
+        }),
         row(Class::UnknownEnum, bad("update_mask.paths[0]"), move |r: &mut R| r.update_mask = mask(&["domains"])),
         row(Class::UnknownEnum, bad("platform.kind"), move |r: &mut R| {
             r.update_mask = mask(&["kind"]);
@@ -115,7 +127,12 @@ fn channel_rows(f: &Fixture) -> Vec<Row<pb::RecordChannelStatusRequest>> {
 
 fn register_rows(f: &Fixture) -> Vec<Row<pb::RegisterLinksRequest>> {
     type R = pb::RegisterLinksRequest;
-    let mut rows: Vec<Row<R>> = vec![row(Class::Missing, bad("registrations"), |r: &mut R| r.registrations.clear())];
+    let mut rows: Vec<Row<R>> = vec![
+        row(Class::Missing, bad("registrations"), |r: &mut R| r.registrations.clear()),
+        row(Class::TooMany, bad("registrations"), |r: &mut R| {
+            r.registrations = vec![r.registrations[0].clone(); MAX_REGISTRATIONS + 1]
+        }),
+    ];
     // A registration without a case is a patrol's, and good: only a bad name is walked.
     let names = rows::name("registrations[0].case", "cases", &f.link, |r: &mut R, n| r.registrations[0].case = n);
     rows.extend(names.into_iter().filter(|row| row.class != Class::Missing));
@@ -133,6 +150,10 @@ fn register_rows(f: &Fixture) -> Vec<Row<pb::RegisterLinksRequest>> {
 fn removal_rows(f: &Fixture) -> Vec<Row<pb::RecordRemovalRequestsRequest>> {
     type R = pb::RecordRemovalRequestsRequest;
     let mut rows: Vec<Row<R>> = vec![
+        row(Class::TooMany, bad("links"), |r: &mut R| {
+            r.links = (0..=MAX_REMOVAL_LINKS).map(|i| format!("links/0190a1b2-c3d4-7e5f-8a9b-{i:012x}")).collect()
+        }),
+        row(Class::Duplicate, bad("links[1]"), |r: &mut R| r.links.push(r.links[0].clone())),
         row(Class::Missing, bad("links"), |r: &mut R| r.links.clear()),
         row(Class::Missing, bad("served_at"), |r: &mut R| r.served_at = None),
         row(Class::Backdated, refused(Code::FailedPrecondition, "BEFORE_FIRST_SIGHTING"), |r: &mut R| {
@@ -152,6 +173,7 @@ fn observation_rows(f: &Fixture) -> Vec<Row<pb::RecordObservationsRequest>> {
         &mut r.observations[0]
     }
     let mut rows: Vec<Row<R>> = vec![
+        row(Class::TooMany, bad("observations"), |r: &mut R| r.observations = vec![o(r).clone(); MAX_OBSERVATIONS + 1]),
         row(Class::Missing, bad("observations"), |r: &mut R| r.observations.clear()),
         row(Class::Missing, bad("observations[0].status"), |r: &mut R| o(r).status = 0),
         row(Class::UnknownEnum, bad("observations[0].status"), |r: &mut R| o(r).status = 99),

@@ -32,6 +32,9 @@ fn assessment_rows(f: &Fixture) -> Vec<Row<pb::CreateAssessmentRequest>> {
         row(Class::UnknownEnum, bad("assessment.criteria.harms_intended[0]"), |r: &mut R| {
             criteria(r).harms_intended = vec![99]
         }),
+        row(Class::Duplicate, bad("assessment.criteria.harms_intended[1]"), |r: &mut R| {
+            criteria(r).harms_intended = vec![1, 1]
+        }),
         row(Class::UnknownEnum, bad("assessment.criteria.legal_basis[0]"), |r: &mut R| {
             criteria(r).legal_basis = vec![99]
         }),

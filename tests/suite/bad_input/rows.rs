@@ -36,6 +36,7 @@ pub fn line<R: 'static>(
         row(Class::ControlInLine, bad(field), move |r| set(r, "nul\0here".into())),
         row(Class::ControlInLine, bad(field), move |r| set(r, "carriage\rreturn".into())),
         row(Class::ControlInLine, bad(field), move |r| set(r, "escape\u{1b}[31m".into())),
+        row(Class::BidiInLine, bad(field), move |r| set(r, "Chan \u{202E}gnp.exe".into())),
     ]
 }
 
@@ -71,6 +72,8 @@ pub fn time<R: 'static>(
     vec![
         row(Class::BeforeEarliest, bad(field), move |r| set(r, before_earliest())),
         row(Class::FarFuture, bad(field), move |r| set(r, far_future())),
+        row(Class::BeforeEarliest, bad(field), move |r| set(r, Some(Timestamp { seconds: i64::MIN, nanos: 0 }))),
+        row(Class::FarFuture, bad(field), move |r| set(r, Some(Timestamp { seconds: i64::MAX, nanos: 999_999_999 }))),
         row(Class::NanosOutOfRange, bad(field), move |r| set(r, bad_nanos())),
         row(Class::NanosOutOfRange, bad(field), move |r| set(r, Some(Timestamp { seconds: 1_562_000_000, nanos: -1 }))),
     ]
@@ -81,6 +84,7 @@ pub fn request_id<R: 'static>(set: impl Fn(&mut R, String) + Copy + Send + Sync 
     vec![
         row(Class::OverLong, bad("request_id"), move |r| set(r, long_request_id())),
         row(Class::ControlInLine, bad("request_id"), move |r| set(r, "id\0with nul".into())),
+        row(Class::BidiInLine, bad("request_id"), move |r| set(r, "id\u{2066}isolated".into())),
     ]
 }
 

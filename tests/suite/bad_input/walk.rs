@@ -21,6 +21,8 @@ pub enum Class {
     Missing,
     Empty,
     OverLong,
+    TooMany,
+    Duplicate,
     UnknownEnum,
     BeforeEarliest,
     FarFuture,
@@ -35,6 +37,7 @@ pub enum Class {
     ReusedRequestId,
     ControlInLine,
     ControlInNote,
+    BidiInLine,
     SqlInFilter,
     SqlInText,
     Oversized,
@@ -45,10 +48,12 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 24] = [
+    pub const ALL: [Class; 27] = [
         Class::Missing,
         Class::Empty,
         Class::OverLong,
+        Class::TooMany,
+        Class::Duplicate,
         Class::UnknownEnum,
         Class::BeforeEarliest,
         Class::FarFuture,
@@ -63,6 +68,7 @@ impl Class {
         Class::ReusedRequestId,
         Class::ControlInLine,
         Class::ControlInNote,
+        Class::BidiInLine,
         Class::SqlInFilter,
         Class::SqlInText,
         Class::Oversized,
@@ -78,6 +84,8 @@ impl Class {
             Class::Missing => ("missing", "no `case`, no `name`, no `received_at`"),
             Class::Empty => ("empty", "`\"\"` or only spaces where text is required"),
             Class::OverLong => ("over-long by one", "a summary of 4,001 characters, a `request_id` of 129"),
+            Class::TooMany => ("one item too many", "101 reported URLs (at most 100), 1,001 observations"),
+            Class::Duplicate => ("an item given twice", "the same link twice in one notice, a field mask path twice"),
             Class::UnknownEnum => ("unknown enum value", "`kind: 99`"),
             Class::BeforeEarliest => ("time before `earliest_business_time`", "1999-12-31T23:59:59Z"),
             Class::FarFuture => ("time in the far future", "3000-01-01T00:00:00Z"),
@@ -94,6 +102,7 @@ impl Class {
             }
             Class::ControlInLine => ("control character in a one-line field", "NUL, CR, ESC in a name or `request_id`"),
             Class::ControlInNote => ("control character in free text", "NUL, ESC in a note"),
+            Class::BidiInLine => ("bidirectional override in a one-line field", "U+202E in a name or `request_id`"),
             Class::SqlInFilter => {
                 ("SQL metacharacters in a filter (data, not syntax)", "`'; DROP TABLE cases; --`, `Tes%`, `T_st`")
             }
