@@ -134,7 +134,8 @@ fn register_rows(f: &Fixture) -> Vec<Row<pb::RegisterLinksRequest>> {
         }),
     ];
     // A registration without a case is a patrol's, and good: only a bad name is walked.
-    let names = rows::name("registrations[0].case", "cases", &f.link, |r: &mut R, n| r.registrations[0].case = n);
+    let names =
+        rows::owned_by_peer("registrations[0].case", "cases", &f.link, |r: &mut R, n| r.registrations[0].case = n);
     rows.extend(names.into_iter().filter(|row| row.class != Class::Missing));
     rows.extend(rows::time("registrations[0].seen_at", |r: &mut R, t| r.registrations[0].seen_at = t));
     // A bad URL is refused on its own (REFUSED in the response, nothing stored), not the request.
@@ -160,8 +161,8 @@ fn removal_rows(f: &Fixture) -> Vec<Row<pb::RecordRemovalRequestsRequest>> {
             r.served_at = at("2019-06-01T09:00:00+08:00")
         }),
     ];
-    rows.extend(rows::name("notice", "notices", &f.case, |r: &mut R, n| r.notice = n));
-    rows.extend(rows::name("links[0]", "links", &f.case, |r: &mut R, n| r.links[0] = n));
+    rows.extend(rows::owned_by_peer("notice", "notices", &f.case, |r: &mut R, n| r.notice = n));
+    rows.extend(rows::reference("links[0]", "links", &f.case, |r: &mut R, n| r.links[0] = n));
     rows.extend(rows::time("served_at", |r: &mut R, t| r.served_at = t));
     rows.extend(rows::request_id(|r: &mut R, id| r.request_id = id));
     rows
@@ -189,7 +190,7 @@ fn observation_rows(f: &Fixture) -> Vec<Row<pb::RecordObservationsRequest>> {
             o(r).note = "another note".into();
         }),
     ];
-    rows.extend(rows::name("observations[0].link", "links", &f.case, |r: &mut R, n| o(r).link = n));
+    rows.extend(rows::reference("observations[0].link", "links", &f.case, |r: &mut R, n| o(r).link = n));
     rows.extend(rows::time("observations[0].observed_at", |r: &mut R, t| o(r).observed_at = t));
     rows.extend(rows::text("observations[0].note", MAX_NOTE_CHARS, |r: &mut R, s| o(r).note = s));
     rows.extend(rows::request_id(|r: &mut R, id| r.request_id = id));

@@ -49,7 +49,7 @@ fn assessment_rows(f: &Fixture) -> Vec<Row<pb::CreateAssessmentRequest>> {
             a(r).reason = "another reason".into();
         }),
     ];
-    rows.extend(rows::name("assessment.case", "cases", &f.link, |r: &mut R, n| a(r).case = n));
+    rows.extend(rows::reference("assessment.case", "cases", &f.link, |r: &mut R, n| a(r).case = n));
     rows.extend(rows::text("assessment.reason", MAX_REASON_CHARS, |r: &mut R, s| a(r).reason = s));
     rows.extend(rows::time("assessment.assessed_at", |r: &mut R, t| a(r).assessed_at = t));
     rows.extend(rows::request_id(|r: &mut R, id| r.request_id = id));
@@ -77,7 +77,7 @@ fn referral_rows(f: &Fixture) -> Vec<Row<pb::CreateReferralRequest>> {
             rf(r).summary = "another summary".into();
         }),
     ];
-    rows.extend(rows::name("referral.assessment", "assessments", &f.case, |r: &mut R, n| rf(r).assessment = n));
+    rows.extend(rows::reference("referral.assessment", "assessments", &f.case, |r: &mut R, n| rf(r).assessment = n));
     rows.extend(rows::required_text("referral.summary", MAX_SUMMARY_CHARS, |r: &mut R, s| rf(r).summary = s));
     rows.extend(rows::time("referral.referred_at", |r: &mut R, t| rf(r).referred_at = t));
     rows.extend(rows::request_id(|r: &mut R, id| r.request_id = id));

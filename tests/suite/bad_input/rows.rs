@@ -2,27 +2,69 @@
 //! a business time, a `request_id`. Each takes the field's path and how to set it.
 
 use prost_types::Timestamp;
+use tonic::Code;
 
 use super::{
     fixture::{bad_nanos, before_earliest, far_future, long_request_id},
-    walk::{Class, Row, bad, row},
+    walk::{Class, Expect, Row, bad, refused, row},
 };
 
-/// A required resource name of `wanted` (`cases`, `links`, ...): empty, malformed, without its
-/// id, and `foreign`, a real name from another collection.
+/// The name of the resource an RPC acts on, of `wanted` (`cases`, `links`, ...): empty,
+/// malformed, without its id, `foreign` (a real name from another collection), and a well-formed
+/// name of nothing stored (NOT_FOUND).
 pub fn name<R: 'static>(
     field: &str,
     wanted: &'static str,
     foreign: &str,
     set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
 ) -> Vec<Row<R>> {
+    names(field, wanted, foreign, Some(refused(Code::NotFound, "NOT_FOUND")), set)
+}
+
+/// A name a request refers to (the case of an assessment, the links of a notice): as [`name`],
+/// but a name of nothing stored is a bad argument, naming the field.
+pub fn reference<R: 'static>(
+    field: &str,
+    wanted: &'static str,
+    foreign: &str,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    names(field, wanted, foreign, Some(bad(field)), set)
+}
+
+/// A name a peer service sends of a resource it owns (intake's cases, liaison's notices): as
+/// [`name`], but the receiver takes the owner's word that it exists, so no unknown name is sent.
+pub fn owned_by_peer<R: 'static>(
+    field: &str,
+    wanted: &'static str,
+    foreign: &str,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
+    names(field, wanted, foreign, None, set)
+}
+
+/// The rows of a name, with `unknown` the answer to a well-formed name of nothing stored (`None`:
+/// not sent).
+pub fn names<R: 'static>(
+    field: &str,
+    wanted: &'static str,
+    foreign: &str,
+    unknown: Option<Expect>,
+    set: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+) -> Vec<Row<R>> {
     let foreign = foreign.to_owned();
-    vec![
+    let mut rows = vec![
         row(Class::Missing, bad(field), move |r| set(r, String::new())),
         row(Class::MalformedName, bad(field), move |r| set(r, format!("{wanted}/not-a-uuid"))),
         row(Class::MalformedName, bad(field), move |r| set(r, format!("{wanted}/"))),
         row(Class::ForeignName, bad(field), move |r| set(r, foreign.clone())),
-    ]
+    ];
+    if let Some(expect) = unknown {
+        rows.push(row(Class::UnknownName, expect, move |r| {
+            set(r, format!("{wanted}/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"))
+        }));
+    }
+    rows
 }
 
 /// A one-line text of at most `max` characters: one over, and NUL, CR and ESC in it.
@@ -97,7 +139,9 @@ pub fn erase<R: 'static>(
     set_id: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
 ) -> Vec<Row<R>> {
     let mut rows = vec![row(Class::Missing, bad("erase_time"), move |r: &mut R| set_time(r, None))];
-    rows.extend(name("case", "cases", foreign, set_case));
+    // Erasure reaches a service from the case's owner: a case it never heard of is erased too
+    // (nothing of it may arrive later), so no unknown name is sent.
+    rows.extend(owned_by_peer("case", "cases", foreign, set_case));
     rows.extend(time("erase_time", set_time));
     rows.extend(request_id(set_id));
     rows

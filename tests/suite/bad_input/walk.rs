@@ -29,6 +29,7 @@ pub enum Class {
     NanosOutOfRange,
     MalformedName,
     ForeignName,
+    UnknownName,
     ForgedPageToken,
     ForeignPageToken,
     NegativePageSize,
@@ -48,7 +49,7 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 27] = [
+    pub const ALL: [Class; 28] = [
         Class::Missing,
         Class::Empty,
         Class::OverLong,
@@ -60,6 +61,7 @@ impl Class {
         Class::NanosOutOfRange,
         Class::MalformedName,
         Class::ForeignName,
+        Class::UnknownName,
         Class::ForgedPageToken,
         Class::ForeignPageToken,
         Class::NegativePageSize,
@@ -92,6 +94,9 @@ impl Class {
             Class::NanosOutOfRange => ("timestamp nanos out of range", "`nanos: 1000000000`, `nanos: -1`"),
             Class::MalformedName => ("malformed resource name", "`cases/not-a-uuid`, `cases/`"),
             Class::ForeignName => ("foreign resource name", "`links/{id}` where `cases/{id}` is wanted"),
+            Class::UnknownName => {
+                ("well-formed name of nothing stored", "`cases/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b`")
+            }
             Class::ForgedPageToken => ("forged page token", "`not a token!`"),
             Class::ForeignPageToken => ("page token of another listing", "a ListCaseEvents token given to ListNotices"),
             Class::NegativePageSize => ("negative page size", "`page_size: -1`"),

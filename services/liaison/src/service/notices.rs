@@ -87,7 +87,13 @@ impl Liaison {
         if let Err(e) = check_content(draft.kind, &draft.items, draft.channel) {
             v.add("notice.items", e);
         }
+        let known = v.iter().count();
         self.links.check_platform(v, "notice.platform", draft.platform).await?;
+        if v.iter().count() > known {
+            // An unknown platform is the one fault: its channel and links would each be "not on
+            // the notice's platform" only because of it.
+            return Ok(());
+        }
         if let Some(channel) = draft.channel {
             self.links.check_channel(v, "notice.channel", channel, draft.platform).await?;
         }
