@@ -219,6 +219,7 @@ impl Fixture {
             .await
             .expect("an assessment of the second case")
             .into_inner();
+        prime(c, &case.name, &own.name, &link.channel, &notice.name).await;
         let events_token = intake
             .list_case_events(ipb::ListCaseEventsRequest {
                 name: case.name.clone(),
@@ -252,6 +253,82 @@ impl Fixture {
             platforms_token,
         }
     }
+}
+
+/// The `request_id`s a bad input reuses with another payload, each first used by a good call.
+pub const PRIMED: [&str; 6] = [
+    "bad-input-update",
+    "bad-input-assign",
+    "bad-input-rename",
+    "bad-input-domain",
+    "bad-input-channel",
+    "bad-input-draft",
+];
+
+/// Good calls with the [`PRIMED`] request ids, in that order.
+async fn prime(c: &Clients, case: &str, platform: &str, channel: &str, notice: &str) {
+    let mask = |path: &str| Some(prost_types::FieldMask { paths: vec![path.to_owned()] });
+    let (mut intake, mut links, mut liaison) = (c.intake.clone(), c.links.clone(), c.liaison.clone());
+    let id = |i: usize| PRIMED[i].to_owned();
+    intake
+        .update_case(ipb::UpdateCaseRequest {
+            case: Some(ipb::Case { name: case.to_owned(), summary: SQL_SUMMARY.into(), ..Default::default() }),
+            update_mask: mask("summary"),
+            request_id: id(0),
+        })
+        .await
+        .expect("an update");
+    intake
+        .assign_case(ipb::AssignCaseRequest {
+            name: case.to_owned(),
+            team: "team-a".into(),
+            assigned_officer: "lee.kw".into(),
+            request_id: id(1),
+        })
+        .await
+        .expect("an assignment");
+    links
+        .update_platform(lpb::UpdatePlatformRequest {
+            platform: Some(lpb::Platform {
+                name: platform.to_owned(),
+                display_name: SQL_PLATFORM.into(),
+                ..Default::default()
+            }),
+            update_mask: mask("display_name"),
+            request_id: id(2),
+        })
+        .await
+        .expect("a rename");
+    links
+        .add_platform_domain(lpb::AddPlatformDomainRequest {
+            platform: platform.to_owned(),
+            domain: "primed.bad-input.example".into(),
+            request_id: id(3),
+        })
+        .await
+        .expect("a domain");
+    links
+        .record_channel_status(lpb::RecordChannelStatusRequest {
+            channel: channel.to_owned(),
+            status: lpb::ChannelStatus::Active as i32,
+            effective_at: at(RECEIVED),
+            source: "patrol".into(),
+            request_id: id(4),
+        })
+        .await
+        .expect("a channel status");
+    liaison
+        .update_notice(npb::UpdateNoticeRequest {
+            notice: Some(npb::Notice {
+                name: notice.to_owned(),
+                legal_basis: "s66M PDPO".into(),
+                ..Default::default()
+            }),
+            update_mask: mask("legal_basis"),
+            request_id: id(5),
+        })
+        .await
+        .expect("a draft updated");
 }
 
 pub fn good_case() -> ipb::Case {

@@ -8,7 +8,7 @@ use doxwatch_proto::intake as pb;
 use tonic::Code;
 
 use super::{
-    fixture::{Clients, Fixture, at, good_case, oversized},
+    fixture::{Clients, Fixture, PRIMED, at, good_case, oversized},
     rows,
     walk::{Class, Row, Walk, bad, refused, row},
 };
@@ -117,6 +117,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdateCaseRequest>> {
         row(Class::UnknownEnum, bad("update_mask.paths[0]"), |r: &mut pb::UpdateCaseRequest| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["status".into()] })
         }),
+        row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), |r: &mut pb::UpdateCaseRequest| {
+            r.request_id = PRIMED[0].into()
+        }),
         row(Class::Duplicate, bad("update_mask.paths[1]"), |r: &mut pb::UpdateCaseRequest| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["summary".into(), "summary".into()] })
         }),
@@ -182,6 +185,9 @@ fn note_rows(f: &Fixture) -> Vec<Row<pb::AddCaseNoteRequest>> {
 fn assign_rows(f: &Fixture) -> Vec<Row<pb::AssignCaseRequest>> {
     let mut rows: Vec<Row<pb::AssignCaseRequest>> = vec![
         row(Class::Empty, bad("team"), |r: &mut pb::AssignCaseRequest| r.team = " ".into()),
+        row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), |r: &mut pb::AssignCaseRequest| {
+            r.request_id = PRIMED[1].into()
+        }),
         row(Class::OverLong, bad("team"), |r: &mut pb::AssignCaseRequest| r.team = "t".repeat(65)),
         row(Class::ControlInLine, bad("team"), |r: &mut pb::AssignCaseRequest| r.team = "intake\0-2".into()),
         row(Class::SqlInText, bad("team"), |r: &mut pb::AssignCaseRequest| r.team = "x'; DROP TABLE cases; --".into()),

@@ -9,7 +9,7 @@ use doxwatch_proto::liaison as pb;
 use tonic::Code;
 
 use super::{
-    fixture::{Clients, Fixture, at, bad_nanos, before_earliest, good_contact, good_notice, oversized},
+    fixture::{Clients, Fixture, PRIMED, at, bad_nanos, before_earliest, good_contact, good_notice, oversized},
     intake::hostile_urls,
     rows,
     walk::{Class, Row, Walk, bad, refused, row},
@@ -98,6 +98,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdateNoticeRequest>> {
     let mut rows: Vec<Row<R>> = vec![
         row(Class::Missing, bad("notice"), |r: &mut R| r.notice = None),
         row(Class::Missing, bad("update_mask"), |r: &mut R| r.update_mask = None),
+        row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), |r: &mut R| {
+            r.request_id = PRIMED[5].into()
+        }),
         row(Class::UnknownEnum, bad("update_mask.paths[0]"), |r: &mut R| {
             r.update_mask = Some(prost_types::FieldMask { paths: vec!["kind".into()] })
         }),

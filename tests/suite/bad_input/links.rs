@@ -10,7 +10,7 @@ use doxwatch_proto::links as pb;
 use tonic::Code;
 
 use super::{
-    fixture::{Clients, Fixture, RECEIVED, at, good_observation, oversized},
+    fixture::{Clients, Fixture, PRIMED, RECEIVED, at, good_observation, oversized},
     intake::hostile_urls,
     rows,
     walk::{Class, Row, Walk, accepted, bad, refused, row},
@@ -82,6 +82,9 @@ fn update_rows(f: &Fixture) -> Vec<Row<pb::UpdatePlatformRequest>> {
     let mut rows: Vec<Row<R>> = vec![
         row(Class::Missing, bad("update_mask"), |r: &mut R| r.update_mask = None),
         row(Class::Missing, bad("platform"), |r: &mut R| r.platform = None),
+        row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), |r: &mut R| {
+            r.request_id = PRIMED[2].into()
+        }),
         row(Class::Duplicate, bad("update_mask.paths[1]"), move |r: &mut R| {
             r.update_mask = mask(&["display_name", "display_name"])
         }),
@@ -104,8 +107,14 @@ fn domain_rows<R: 'static>(
     set_platform: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
     set_domain: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
     set_id: impl Fn(&mut R, String) + Copy + Send + Sync + 'static,
+    primed: Option<&'static str>,
 ) -> Vec<Row<R>> {
     let mut rows = vec![row(Class::Missing, bad("domain"), move |r: &mut R| set_domain(r, String::new()))];
+    if let Some(id) = primed {
+        rows.push(row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), move |r: &mut R| {
+            set_id(r, id.into())
+        }));
+    }
     rows.extend(rows::name("platform", "platforms", &f.case, set_platform));
     rows.extend(hostile_domains("domain", set_domain));
     rows.extend(rows::request_id(set_id));
@@ -116,6 +125,9 @@ fn channel_rows(f: &Fixture) -> Vec<Row<pb::RecordChannelStatusRequest>> {
     type R = pb::RecordChannelStatusRequest;
     let mut rows: Vec<Row<R>> = vec![
         row(Class::Missing, bad("status"), |r: &mut R| r.status = 0),
+        row(Class::ReusedRequestId, refused(Code::Aborted, "REQUEST_ID_REUSED"), |r: &mut R| {
+            r.request_id = PRIMED[4].into()
+        }),
         row(Class::UnknownEnum, bad("status"), |r: &mut R| r.status = 99),
     ];
     rows.extend(rows::name("channel", "channels", &f.link, |r: &mut R, n| r.channel = n));
@@ -280,6 +292,7 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
         |r: &mut Add, p| r.platform = p,
         |r: &mut Add, d| r.domain = d,
         |r: &mut Add, id| r.request_id = id,
+        Some(PRIMED[3]),
     );
     w.rpc(
         "AddPlatformDomain",
@@ -303,6 +316,7 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
         |r: &mut Remove, p| r.platform = p,
         |r: &mut Remove, d| r.domain = d,
         |r: &mut Remove, id| r.request_id = id,
+        None,
     );
     w.rpc(
         "RemovePlatformDomain",
