@@ -55,7 +55,9 @@ pub fn is_one_line(text: &str) -> bool {
 }
 
 /// A text of at most `max` characters (after trimming), required or not, without control
-/// characters other than line breaks and tabs.
+/// characters other than line breaks (LF, or CR LF as browsers send them) and tabs. A CR on its
+/// own is refused: printed to a terminal it returns to the start of the line, and what follows
+/// hides what came before it.
 pub fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
     let trimmed = value.trim();
     if required && trimmed.is_empty() {
@@ -64,6 +66,8 @@ pub fn text(v: &mut FieldViolations, field: &str, value: &str, max: usize, requi
         v.add(field, format!("must be at most {max} characters"));
     } else if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
         v.add(field, "must not contain control characters");
+    } else if trimmed.replace("\r\n", "\n").contains('\r') {
+        v.add(field, "must not contain a carriage return that does not end a line (CR LF)");
     }
     trimmed.to_owned()
 }
@@ -171,6 +175,15 @@ mod tests {
         line(&mut v, "name", "Chan \u{202E}nahC", 200, true);
         assert!(!v.is_empty(), "a bidirectional override in a name is refused");
         assert!(request_id_problem("id\u{202D}x").is_some());
+    }
+
+    #[test]
+    fn free_text_takes_line_breaks_but_not_a_lone_carriage_return() {
+        let mut v = FieldViolations::new();
+        text(&mut v, "note", "one\ntwo\r\nthree\tfour", 100, true);
+        assert!(v.is_empty(), "LF, CR LF and tab are text");
+        text(&mut v, "note", "paid in full\rnot paid", 100, true);
+        assert_eq!(v.iter().count(), 1, "a CR on its own is refused");
     }
 
     #[test]

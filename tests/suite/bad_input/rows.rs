@@ -92,6 +92,7 @@ pub fn text<R: 'static>(
         row(Class::OverLong, bad(field), move |r| set(r, "a".repeat(max + 1))),
         row(Class::ControlInNote, bad(field), move |r| set(r, "nul\0here".into())),
         row(Class::ControlInNote, bad(field), move |r| set(r, "escape\u{1b}[31m".into())),
+        row(Class::ControlInNote, bad(field), move |r| set(r, "paid in full\rnot paid".into())),
     ]
 }
 

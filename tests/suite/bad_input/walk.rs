@@ -106,7 +106,7 @@ impl Class {
                 ("reused `request_id`, another request", "the id of an earlier call, another payload")
             }
             Class::ControlInLine => ("control character in a one-line field", "NUL, CR, ESC in a name or `request_id`"),
-            Class::ControlInNote => ("control character in free text", "NUL, ESC in a note"),
+            Class::ControlInNote => ("control character in free text", "NUL, ESC, a CR not followed by LF in a note"),
             Class::BidiInLine => ("bidirectional override in a one-line field", "U+202E in a name or `request_id`"),
             Class::SqlInFilter => {
                 ("SQL metacharacters in a filter (data, not syntax)", "`'; DROP TABLE cases; --`, `Tes%`, `T_st`")
