@@ -110,6 +110,8 @@ pub struct Fixture {
     pub notice: String,
     pub assessment: String,
     pub referral: String,
+    /// A capture of what the link showed.
+    pub evidence: String,
     /// A case assessed but not referred, and its assessment.
     pub fresh_case: String,
     pub fresh_assessment: String,
@@ -220,6 +222,8 @@ impl Fixture {
             .expect("an assessment of the second case")
             .into_inner();
         prime(c, &case.name, &own.name, &link.channel, &notice.name).await;
+        let evidence =
+            links.add_evidence(tokio_stream::iter(evidence_upload(&link.name))).await.expect("a capture").into_inner();
         let events_token = intake
             .list_case_events(ipb::ListCaseEventsRequest {
                 name: case.name.clone(),
@@ -248,6 +252,7 @@ impl Fixture {
             assessment: assessment.name,
             referral: made.name,
             fresh_case: fresh.name,
+            evidence: evidence.name,
             fresh_assessment: fresh_assessment.name,
             events_token,
             platforms_token,
@@ -329,6 +334,23 @@ async fn prime(c: &Clients, case: &str, platform: &str, channel: &str, notice: &
         })
         .await
         .expect("a draft updated");
+}
+
+/// The messages of an upload of a capture of `link`: its metadata, then its bytes.
+pub fn evidence_upload(link: &str) -> Vec<lpb::AddEvidenceRequest> {
+    use lpb::add_evidence_request::Content;
+    vec![
+        lpb::AddEvidenceRequest {
+            content: Some(Content::Metadata(lpb::EvidenceMetadata {
+                link: link.to_owned(),
+                media_type: "image/png".into(),
+                captured_at: at("2019-07-02T09:05:00+08:00"),
+                note: "patrol screenshot".into(),
+                request_id: String::new(),
+            })),
+        },
+        lpb::AddEvidenceRequest { content: Some(Content::Chunk(vec![0x89, b'P', b'N', b'G'])) },
+    ]
 }
 
 pub fn good_case() -> ipb::Case {

@@ -3,14 +3,14 @@
 //! (as liaison), RecordObservations, EraseCaseData (as referral), AddEvidence, RunRecheck.
 
 use doxwatch_links::domain::{
-    MAX_DISPLAY_NAME_CHARS, MAX_DOMAINS, MAX_NOTE_CHARS, MAX_OBSERVATIONS, MAX_REGISTRATIONS, MAX_REMOVAL_LINKS,
-    MAX_SOURCE_CHARS,
+    MAX_DISPLAY_NAME_CHARS, MAX_DOMAINS, MAX_NOTE_CHARS, MAX_OBSERVATIONS, MAX_REASON_CHARS, MAX_REGISTRATIONS,
+    MAX_REMOVAL_LINKS, MAX_SOURCE_CHARS,
 };
 use doxwatch_proto::links as pb;
 use tonic::Code;
 
 use super::{
-    fixture::{Clients, Fixture, PRIMED, RECEIVED, at, good_observation, oversized},
+    fixture::{Clients, Fixture, PRIMED, RECEIVED, at, evidence_upload, good_observation, oversized},
     intake::hostile_urls,
     rows,
     walk::{Class, Row, Walk, accepted, bad, refused, row},
@@ -239,6 +239,19 @@ fn evidence_rows(f: &Fixture) -> Vec<Row<Vec<pb::AddEvidenceRequest>>> {
     rows
 }
 
+fn fetch_rows(f: &Fixture) -> Vec<Row<pb::GetEvidenceRequest>> {
+    type R = pb::GetEvidenceRequest;
+    let (link, unknown) = (f.link.clone(), format!("{}/evidence/{}", f.link, "ab".repeat(32)));
+    let mut rows: Vec<Row<R>> = vec![
+        row(Class::Missing, bad("name"), |r: &mut R| r.name = String::new()),
+        row(Class::MalformedName, bad("name"), |r: &mut R| r.name = "links/x/evidence/zz".into()),
+        row(Class::ForeignName, bad("name"), move |r: &mut R| r.name = link.clone()),
+        row(Class::UnknownName, refused(Code::NotFound, "NOT_FOUND"), move |r: &mut R| r.name = unknown.clone()),
+    ];
+    rows.extend(rows::required_text("reason", MAX_REASON_CHARS, |r: &mut R, s| r.reason = s));
+    rows
+}
+
 pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     let links = &c.links;
     let base = pb::CreatePlatformRequest {
@@ -414,19 +427,7 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     )
     .await;
 
-    use pb::add_evidence_request::Content;
-    let base = vec![
-        pb::AddEvidenceRequest {
-            content: Some(Content::Metadata(pb::EvidenceMetadata {
-                link: f.link.clone(),
-                media_type: "image/png".into(),
-                captured_at: at("2019-07-02T09:05:00+08:00"),
-                note: "patrol screenshot".into(),
-                request_id: String::new(),
-            })),
-        },
-        pb::AddEvidenceRequest { content: Some(Content::Chunk(vec![0x89, b'P', b'N', b'G'])) },
-    ];
+    let base = evidence_upload(&f.link);
     w.rpc(
         "AddEvidence",
         &base,
@@ -435,6 +436,19 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
             async move { c.add_evidence(tokio_stream::iter(r)).await.map(drop) }
         },
         evidence_rows(f),
+    )
+    .await;
+
+    // A fetch of evidence is a read that writes: the custody log records who fetched it and why.
+    let base = pb::GetEvidenceRequest { name: f.evidence.clone(), reason: "evidence bundle for referral".into() };
+    w.rpc(
+        "GetEvidence",
+        &base,
+        |r| {
+            let mut c = links.clone();
+            async move { c.get_evidence(r).await.map(drop) }
+        },
+        fetch_rows(f),
     )
     .await;
 

@@ -162,6 +162,20 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     )
     .await;
 
+    type Custody = lpb::ListCustodyEventsRequest;
+    let base = Custody { evidence: f.evidence.clone(), ..Default::default() };
+    let rows = paging(token, |r: &mut Custody, n| r.page_size = n, |r: &mut Custody, t| r.page_token = t);
+    w.rpc(
+        "ListCustodyEvents",
+        &base,
+        |r| {
+            let mut c = links.clone();
+            async move { c.list_custody_events(r).await.map(drop) }
+        },
+        rows,
+    )
+    .await;
+
     type Contacts = npb::ListPlatformContactsRequest;
     let rows = paging(token, |r: &mut Contacts, n| r.page_size = n, |r: &mut Contacts, t| r.page_token = t);
     w.rpc(
