@@ -162,6 +162,9 @@ pub fn row<R>(class: Class, expect: Expect, spoil: impl Fn(&mut R) + Send + Sync
     Row { class, expect, spoil: Box::new(spoil) }
 }
 
+/// The fields named and the RPCs walked of one line of the table.
+type Answered<'a> = (BTreeSet<String>, BTreeSet<&'a str>);
+
 /// What one call got.
 struct Seen {
     class: Class,
@@ -249,7 +252,8 @@ impl Walk {
 
     /// The outcomes as the document's table: one line per class and answer.
     pub fn table(&self) -> String {
-        let mut lines: BTreeMap<(Class, String, String), (BTreeSet<String>, BTreeSet<&str>)> = BTreeMap::new();
+        // One line per class, code and reason: the fields named and the RPCs that answered so.
+        let mut lines: BTreeMap<(Class, String, String), Answered> = BTreeMap::new();
         for s in &self.seen {
             let code = if s.code == Code::Ok { "OK".to_owned() } else { format!("`{}`", code_name(s.code)) };
             let reason = if s.reason.is_empty() { "—".to_owned() } else { format!("`{}`", s.reason) };
