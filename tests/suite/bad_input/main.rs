@@ -38,6 +38,15 @@ async fn every_bad_input_is_refused_and_changes_nothing(stores: SuiteStores) {
     fixture::quiet(&suite).await;
     walk.unchanged("the walk, once every outbox had drained").await;
     eprintln!("{} bad inputs walked on {}", walk.calls(), stores.intake.backend());
+
+    // The control: one good call, which the comparison must see.
+    let note = doxwatch_proto::intake::AddCaseNoteRequest {
+        name: fixture.case.clone(),
+        note: "the control".into(),
+        ..Default::default()
+    };
+    clients.intake.clone().add_case_note(note).await.expect("a good note");
+    assert!(walk.store_changed().await, "the comparison of the stores sees a good call's note");
     let document = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/bad-input.md"))
         .expect("docs/bad-input.md");
     suite.stop().await;
