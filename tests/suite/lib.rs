@@ -134,3 +134,20 @@ impl Suite {
         self.links.stop().await;
     }
 }
+
+/// Page tokens no service issued: not base64, not JSON, no version, offsets at the top of `u64`
+/// and `i64` or negative, an unknown version, a position that is text. Every List refuses them.
+pub fn forged_page_tokens() -> Vec<String> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let json = |text: &str| URL_SAFE_NO_PAD.encode(text.as_bytes());
+    vec![
+        "not a token!".to_owned(),
+        URL_SAFE_NO_PAD.encode([0xff, 0x00, 0x13, 0x37]),
+        json(r#"{"f":"x","p":5}"#),
+        json(r#"{"v":1,"f":"x","p":18446744073709551615}"#),
+        json(r#"{"v":1,"f":"x","p":9223372036854775807}"#),
+        json(r#"{"v":1,"f":"x","p":-1}"#),
+        json(r#"{"v":99,"f":"x","p":0}"#),
+        json(r#"{"v":1,"f":"x","p":"' OR 1=1 --"}"#),
+    ]
+}

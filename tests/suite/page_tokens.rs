@@ -15,20 +15,6 @@ use doxwatch_proto::{
 use doxwatch_suite_tests::*;
 use tonic::Status;
 
-fn forgeries() -> Vec<String> {
-    let json = |text: &str| URL_SAFE_NO_PAD.encode(text.as_bytes());
-    vec![
-        "not a token!".to_owned(),
-        URL_SAFE_NO_PAD.encode([0xff, 0x00, 0x13, 0x37]),
-        json(r#"{"f":"x","p":5}"#),
-        json(r#"{"v":1,"f":"x","p":18446744073709551615}"#),
-        json(r#"{"v":1,"f":"x","p":9223372036854775807}"#),
-        json(r#"{"v":1,"f":"x","p":-1}"#),
-        json(r#"{"v":99,"f":"x","p":0}"#),
-        json(r#"{"v":1,"f":"x","p":"' OR 1=1 --"}"#),
-    ]
-}
-
 /// The same token with its position swapped for `position`: a forgery that keeps the fingerprint.
 fn tampered(token: &str, position: serde_json::Value) -> String {
     let bytes = URL_SAFE_NO_PAD.decode(token).expect("a token of this service");
@@ -95,7 +81,7 @@ async fn every_list_refuses_forged_page_tokens() {
     .expect("the case's link reaches link-tracking");
     let evidence = format!("{}/evidence/{}", link.name, "ab".repeat(32));
 
-    for token in forgeries() {
+    for token in forged_page_tokens() {
         let t = || token.clone();
         refused(
             "ListCases",

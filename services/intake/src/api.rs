@@ -98,8 +98,8 @@ impl IntakeService for IntakeApi {
             v.add("team", "must be 1 to 64 of a-z, 0-9, '-', '_' and '.'");
         }
         let officer = req.assigned_officer.trim().to_owned();
-        if officer.len() > 128 || officer.chars().any(char::is_control) {
-            v.add("assigned_officer", "must be at most 128 characters, none of them control characters");
+        if officer.len() > 128 || !validate::is_one_line(&officer) {
+            v.add("assigned_officer", "must be at most 128 characters, on one line, without control characters");
         }
         let Some(id) = id.filter(|_| v.is_empty()) else {
             return Err(invalid(v));

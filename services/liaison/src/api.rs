@@ -166,6 +166,11 @@ impl LiaisonService for LiaisonApi {
         match &req.update_mask {
             Some(mask) if !mask.paths.is_empty() => {
                 for (i, path) in mask.paths.iter().enumerate() {
+                    // As in every Update: a path named twice is a client's mistake, not a no-op.
+                    if mask.paths[..i].contains(path) {
+                        v.add(format!("update_mask.paths[{i}]"), format!("{path} is named twice"));
+                        continue;
+                    }
                     let field = match path.as_str() {
                         "items" => DraftField::Items,
                         "cases" => DraftField::Cases,

@@ -34,6 +34,14 @@ pub fn contact_name(v: &mut FieldViolations, field: &str, value: &str) -> Option
     }
 }
 
+/// An address of one line, and whether it was good as text.
+fn checked_line(v: &mut FieldViolations, field: &str, value: &str) -> (String, bool) {
+    let before = v.iter().count();
+    let line = validate::line(v, field, value, MAX_ADDRESS_CHARS, false);
+    let good = v.iter().count() == before;
+    (line, good)
+}
+
 pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<PlatformContact> {
     let platform = name(v, "contact.platform", &c.platform, PlatformRef::parse_name);
     let legal_entity = validate::line(v, "contact.legal_entity", &c.legal_entity, 300, true);
@@ -41,13 +49,15 @@ pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<Pl
     if jurisdiction.len() != 2 || !jurisdiction.chars().all(|ch| ch.is_ascii_alphabetic()) {
         v.add("contact.jurisdiction", "must be HK or an ISO 3166-1 alpha-2 country code");
     }
-    let email = validate::line(v, "contact.email", &c.email, MAX_ADDRESS_CHARS, false);
-    if !email.is_empty() && !email.contains('@') {
+    // An address already refused as text is not checked again: one reason per field.
+    let (email, email_ok) = checked_line(v, "contact.email", &c.email);
+    if email_ok && !email.is_empty() && !email.contains('@') {
         v.add("contact.email", "is not an email address");
     }
     let postal_address = validate::text(v, "contact.postal_address", &c.postal_address, MAX_ADDRESS_CHARS, false);
-    let web_form_url = validate::line(v, "contact.web_form_url", &c.web_form_url, MAX_ADDRESS_CHARS, false);
-    if !web_form_url.is_empty()
+    let (web_form_url, url_ok) = checked_line(v, "contact.web_form_url", &c.web_form_url);
+    if url_ok
+        && !web_form_url.is_empty()
         && let Err(e) = doxwatch_urls::parse(&web_form_url)
     {
         v.add("contact.web_form_url", e.to_string());
@@ -142,17 +152,14 @@ pub fn draft(v: &mut FieldViolations, n: &pb::Notice, creating: bool) -> Draft {
         cases: cases(v, "notice.cases", &n.cases),
         channel: optional_name(v, "notice.channel", &n.channel, ChannelRef::parse_name),
         legal_basis: validate::line(v, "notice.legal_basis", &n.legal_basis, MAX_LEGAL_BASIS_CHARS, false),
-        deadline: validate::optional_time(v, "notice.deadline", n.deadline.as_ref()),
+        deadline: validate::optional_deadline(v, "notice.deadline", n.deadline.as_ref()),
     }
 }
 
 pub fn reply(v: &mut FieldViolations, r: &pb::RecordReplyRequest) -> Reply {
-    let received_at = validate::optional_time(v, "received_at", r.received_at.as_ref());
-    if let Some(t) = received_at
-        && t > doxwatch_kit::timestamp::now() + doxwatch_kit::timestamp::CLOCK_SKEW
-    {
-        v.add("received_at", "must not be in the future");
-    }
+    // A business time like any other: not in the future, not before earliest_business_time.
+    let now = doxwatch_kit::timestamp::now();
+    let received_at = r.received_at.as_ref().and_then(|ts| validate::business_time(v, "received_at", Some(ts), now));
     let mut items = Vec::new();
     for (i, item) in r.items.iter().enumerate() {
         let link = name(v, &format!("items[{i}].link"), &item.link, LinkRef::parse_name);
@@ -164,7 +171,8 @@ pub fn reply(v: &mut FieldViolations, r: &pb::RecordReplyRequest) -> Reply {
     }
     let all_items = validate::filter(v, "all_items", r.all_items, ReplyOutcome::from_code);
     let text = validate::text(v, "text", &r.text, MAX_TEXT_CHARS, false);
-    if items.is_empty() && all_items.is_none() && text.is_empty() {
+    // An unknown `all_items` is refused as itself, not again as a reply with nothing in it.
+    if items.is_empty() && r.all_items == 0 && text.is_empty() {
         v.add("items", "a reply needs item outcomes, an outcome for all items, or its text");
     }
     Reply { received_at, items, all_items, text }

@@ -1,8 +1,9 @@
 //! Synchronous reads of link-tracking: does this platform, channel or link exist, and where is it.
 //! A read that cannot be made fails the request with UNAVAILABLE; nothing is guessed.
 
-use doxwatch_kit::{error::FieldViolations, peer::PeerChannel};
+use doxwatch_kit::{error::FieldViolations, peer::PeerChannel, timestamp};
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
+use time::OffsetDateTime;
 use tonic::Code;
 
 use crate::{domain::*, error::LiaisonError};
@@ -120,5 +121,32 @@ impl LinkTracking {
             }
         }
         Ok(())
+    }
+
+    /// The links of `links` first seen after `at`, each with its first sighting, for a notice
+    /// served at `at`: a removal request may not predate its link.
+    pub async fn seen_after(
+        &self,
+        links: &[LinkRef],
+        at: OffsetDateTime,
+    ) -> Result<Vec<(String, OffsetDateTime)>, LiaisonError> {
+        let mut later = Vec::new();
+        for chunk in links.chunks(1000) {
+            let names: Vec<String> = chunk.iter().map(|l| l.name()).collect();
+            let found = match self.client.clone().batch_get_links(pb::BatchGetLinksRequest { names }).await {
+                Ok(response) => response.into_inner().links,
+                // A link gone since the notice was drafted (its case erased) has no sighting to
+                // compare; serving goes on as it did before this check.
+                Err(status) if status.code() == Code::NotFound => continue,
+                Err(status) => return Err(LiaisonError::LinksUnavailable(status)),
+            };
+            for link in found {
+                let first_seen = link.first_seen_at.as_ref().and_then(|t| timestamp::from_proto(t).ok());
+                if let Some(first_seen) = first_seen.filter(|seen| *seen > at) {
+                    later.push((link.name, first_seen));
+                }
+            }
+        }
+        Ok(later)
     }
 }

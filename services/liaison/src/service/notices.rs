@@ -87,7 +87,13 @@ impl Liaison {
         if let Err(e) = check_content(draft.kind, &draft.items, draft.channel) {
             v.add("notice.items", e);
         }
+        let known = v.iter().count();
         self.links.check_platform(v, "notice.platform", draft.platform).await?;
+        if v.iter().count() > known {
+            // An unknown platform is the one fault: its channel and links would each be "not on
+            // the notice's platform" only because of it.
+            return Ok(());
+        }
         if let Some(channel) = draft.channel {
             self.links.check_channel(v, "notice.channel", channel, draft.platform).await?;
         }
@@ -225,6 +231,42 @@ impl Liaison {
         })
     }
 
+    /// Refuses a service dated before any of the notice's links to remove was first seen: the
+    /// removal requests it records would predate the links, and link-tracking would refuse them
+    /// after the notice was already served. A notice that is not there is left to `serve`.
+    /// Serving does not wait for link-tracking: while it is down the check is skipped, and a
+    /// removal request it then refuses shows as a rejected effect of the outbox.
+    async fn served_after_sightings(&self, id: NoticeId, served_at: OffsetDateTime) -> Result<(), LiaisonError> {
+        let notice = match self.get(id).await {
+            Ok(notice) => notice,
+            Err(_) => return Ok(()),
+        };
+        if !notice.asks_removal() || not_a_draft(&notice) {
+            return Ok(());
+        }
+        let links: Vec<LinkRef> = notice.items.iter().filter(|i| i.action.asks_removal()).map(|i| i.link).collect();
+        let later = match self.links.seen_after(&links, served_at).await {
+            Ok(later) => later,
+            Err(LiaisonError::LinksUnavailable(status)) => {
+                tracing::warn!(code = ?status.code(), "link-tracking did not answer; served without checking first sightings");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if later.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<String> =
+            later.iter().map(|(link, seen)| format!("{link} was first seen {}", timestamp::rfc3339(*seen))).collect();
+        Err(precondition(
+            ErrorReason::BeforeFirstSighting,
+            format!(
+                "served_at is before a link was first seen: {}; record the earlier sighting first",
+                named.join(", ")
+            ),
+        ))
+    }
+
     /// Serves a draft; a notice that asks for removal records removal requests in link-tracking.
     #[tracing::instrument(skip_all, fields(notice = %id))]
     pub async fn serve<R: Message + Default>(
@@ -236,6 +278,7 @@ impl Liaison {
         key: Option<RequestKey>,
         respond: impl Fn(&Notice, AsAt) -> R,
     ) -> Result<R, LiaisonError> {
+        self.served_after_sightings(id, served_at).await?;
         let response = idempotent!(self, key, |tx| {
             let mut notice = self.locked(&mut tx, id).await?;
             if not_a_draft(&notice) {
