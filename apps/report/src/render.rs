@@ -53,12 +53,12 @@ fn count_opening(n: usize) -> String {
 
 /// The sentences on a platform's suspended channels: in the internal form one per channel, naming
 /// it; in the press-safe form one per day of suspension, counting them.
-fn suspensions(form: Form, channels: &[&SuspendedChannel]) -> String {
+fn suspensions(form: Form, style: &Style, channels: &[&SuspendedChannel]) -> String {
     let mut text = String::new();
     match form {
         Form::Internal => {
             for c in channels {
-                let handle = c.handle.as_deref().unwrap_or("(handle withheld)");
+                let handle = c.handle.as_deref().map_or_else(|| "(handle withheld)".to_owned(), style.name);
                 let _ =
                     write!(text, " Its channel {handle} has been suspended since {}.", long_date(&c.suspended_since));
             }
@@ -88,6 +88,9 @@ fn platform_kind(kind: &str) -> String {
 struct Style<'a> {
     bullet: &'a str,
     strong: (&'a str, &'a str),
+    /// How a name the services hold (a platform's, a channel's handle) is written: as it is in
+    /// plain text; in Markdown, made inert, so no name can change the document's structure.
+    name: fn(&str) -> String,
 }
 
 impl Style<'_> {
@@ -97,10 +100,13 @@ impl Style<'_> {
     }
 }
 
+fn plain(name: &str) -> String {
+    name.to_owned()
+}
+
 /// The statement's paragraphs, in its order: cases, victims, links, removals, disclosure,
 /// referrals, then notes on how complete and how dated the figures are.
-fn paragraphs(r: &Report, bullet: &str, strong: (&str, &str)) -> Vec<String> {
-    let style = Style { bullet, strong };
+fn paragraphs(r: &Report, style: Style) -> Vec<String> {
     let mut out = Vec::new();
     case_paragraphs(r, &style, &mut out);
     link_paragraphs(r, &style, &mut out);
@@ -158,7 +164,7 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     if let Some(m) = &r.liaison.most_active_platform {
         let mut text = format!(
             "On {} ({}), the platform where doxxing was most active: of the {} web links the regulator urged it to remove, {} (about {}%) have been removed.",
-            m.name,
+            (style.name)(&m.name),
             platform_kind(&m.kind),
             thousands(m.links_requested_removal),
             thousands(m.links_removed),
@@ -166,7 +172,7 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         );
         let suspended: Vec<&SuspendedChannel> =
             r.links.suspended_channels.iter().filter(|c| c.platform == m.name).collect();
-        text.push_str(&suspensions(r.form, &suspended));
+        text.push_str(&suspensions(r.form, style, &suspended));
         out.push(text);
     }
     let others: Vec<String> = r
@@ -176,7 +182,7 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         .map(|p| {
             format!(
                 "{bullet}{}: {} of {} links removed (about {}%)",
-                p.name,
+                (style.name)(&p.name),
                 thousands(p.links_removed),
                 thousands(p.links_requested_removal),
                 p.removal_rate_pct
@@ -228,7 +234,7 @@ pub fn text(r: &Report) -> String {
     if r.form == Form::Internal {
         let _ = write!(s, "{INTERNAL_NOTICE}\n\n");
     }
-    s.push_str(&paragraphs(r, "  - ", ("", "")).join("\n\n"));
+    s.push_str(&paragraphs(r, Style { bullet: "  - ", strong: ("", ""), name: plain }).join("\n\n"));
     s.push('\n');
     s
 }
@@ -238,13 +244,15 @@ pub fn markdown(r: &Report) -> String {
     if r.form == Form::Internal {
         let _ = write!(s, "> **{INTERNAL_NOTICE}**\n\n");
     }
-    s.push_str(&paragraphs(r, "- ", ("**", "**")).join("\n\n"));
+    s.push_str(
+        &paragraphs(r, Style { bullet: "- ", strong: ("**", "**"), name: doxwatch_kit::markdown::text }).join("\n\n"),
+    );
     s.push_str("\n\n| Platform | Kind | Links requested | Removed | Rate |\n|---|---|---:|---:|---:|\n");
     for p in &r.liaison.by_platform {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {}% |",
-            p.name,
+            doxwatch_kit::markdown::text(&p.name),
             platform_kind(&p.kind),
             thousands(p.links_requested_removal),
             thousands(p.links_removed),
@@ -301,6 +309,32 @@ mod tests {
             assert!(out.contains(" Its channel otherchannel has been suspended since 7 November 2019."), "{out}");
             assert!(out.contains("Not for publication."), "{out}");
         }
+    }
+
+    #[test]
+    fn no_name_changes_the_markdown_reports_structure() {
+        let hostile = "Evil | Forum\r# <script>alert(1)</script> [x](javascript:1)";
+        let mut r = with_channels(Form::Internal, &["chan_*nel*"], "2019-11-07");
+        for p in &mut r.liaison.by_platform {
+            p.name = hostile.to_owned();
+        }
+        if let Some(m) = &mut r.liaison.most_active_platform {
+            m.name = hostile.to_owned();
+        }
+        for c in &mut r.links.suspended_channels {
+            c.platform = hostile.to_owned();
+        }
+        let out = markdown(&r);
+        let table: Vec<&str> = out.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(table.len(), r.liaison.by_platform.len() + 2, "{out}");
+        for row in &table {
+            // Five cells: the `|` of the name is escaped, so it does not split its cell.
+            assert_eq!(row.matches('|').count() - row.matches("\\|").count(), 6, "{row}");
+        }
+        assert!(!out.contains("<script>") && !out.contains("](javascript") && !out.contains("\n# "), "{out}");
+        assert!(out.contains("chan\\_\\*nel\\*"), "{out}");
+        // The plain text form says the names as they are.
+        assert!(text(&r).contains("chan_*nel*"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod idempotency;
 pub mod identity;
 pub mod lifecycle;
+pub mod markdown;
 pub mod metrics;
 pub mod outbox;
 pub mod page;

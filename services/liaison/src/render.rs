@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use doxwatch_kit::markdown as escape;
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::domain::*;
 
-mod escape;
 #[cfg(test)]
 mod structure_tests;
 

@@ -1,7 +1,7 @@
-//! Free text made inert in a Markdown letter. Whatever a name, an address or a legal basis holds
-//! (older stored data, multi-line addresses, text from link-tracking), it is written as one run of
-//! plain text: it can never open a block (heading, code, list, table, quote), end the line it is
-//! on, or become a link, an emphasis or raw HTML.
+//! Free text made inert in Markdown (liaison's letters, the situation report). Whatever a name, an
+//! address or a legal basis holds (older stored data, multi-line addresses, text from another
+//! service), it is written as one run of plain text: it can never open a block (heading, code,
+//! list, table, quote), end the line it is on, or become a link, an emphasis or raw HTML.
 
 /// Whether a Markdown reader (CommonMark ends lines at `\n` and `\r`) or another reader of the
 /// letter would start a new line at `c`.
