@@ -41,17 +41,20 @@ pub fn filter<T>(v: &mut FieldViolations, field: &str, code: i32, from: fn(i32) 
 pub fn line(v: &mut FieldViolations, field: &str, value: &str, max: usize, required: bool) -> String {
     let trimmed = value.trim();
     if !is_one_line(trimmed) {
-        v.add(field, "must be one line, without control characters or bidirectional overrides");
+        v.add(field, "must be one line, without control characters, line separators or bidirectional overrides");
         return trimmed.to_owned();
     }
     text(v, field, value, max, required)
 }
 
-/// Whether `text` is one plain line: no control character, and no explicit bidirectional
+/// Whether `text` is one plain line: no control character, no line or paragraph separator
+/// (U+2028, U+2029: line breaks that are not control characters), and no explicit bidirectional
 /// embedding, override or isolate (U+202A–U+202E, U+2066–U+2069), which would make a name or a
 /// reference read differently in a letter or a list than it is stored.
 pub fn is_one_line(text: &str) -> bool {
-    !text.chars().any(|c| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+    !text.chars().any(|c| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
 }
 
 /// A text of at most `max` characters (after trimming), required or not, without control
@@ -168,7 +171,17 @@ mod tests {
     #[test]
     fn one_line_refuses_control_characters_and_bidirectional_overrides() {
         assert!(is_one_line("Chan Tai Man 陳大文"));
-        for bad in ["a\nb", "a\rb", "nul\0", "esc\u{1b}", "Chan \u{202E}gnp.exe", "id\u{2066}x", "x\u{2069}"] {
+        for bad in [
+            "a\nb",
+            "a\rb",
+            "nul\0",
+            "esc\u{1b}",
+            "Chan \u{202E}gnp.exe",
+            "id\u{2066}x",
+            "x\u{2069}",
+            "a\u{2028}b",
+            "a\u{2029}b",
+        ] {
             assert!(!is_one_line(bad), "{bad:?}");
         }
         let mut v = FieldViolations::new();
