@@ -382,6 +382,33 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Whether the store refused for want of a connection or of its lock rather than for anything
+/// in the request, so that the same call may succeed later: the server's answer then says
+/// UNAVAILABLE, which clients retry, and not INTERNAL.
+pub fn is_store_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                // Connection exceptions (08), the server shutting down or starting (57P01-57P03),
+                // too many connections (53300), and 55000, which PostgreSQL gives a new
+                // connection to a database that does not accept connections (the services'
+                // queries never misuse an object in a way that would raise it otherwise).
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "55000")
+            } else {
+                // SQLite: the database stayed locked (busy) past the busy timeout.
+                matches!(&*code, "5" | "6" | "261" | "517")
+            }
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
