@@ -73,6 +73,9 @@ pub struct RelaySettings {
     pub max_backoff: Duration,
     /// Attempts after which an INTERNAL or UNKNOWN answer counts as a refusal.
     pub max_attempts: i32,
+    /// How often a peer whose effects all wait out their backoff is tried with one of them, so
+    /// that, once it is back, the rest go within about this long rather than a long backoff.
+    pub probe_interval: Duration,
 }
 
 impl RelaySettings {
@@ -95,6 +98,7 @@ impl Default for RelaySettings {
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             max_attempts: 20,
+            probe_interval: Duration::from_secs(1),
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct Relay {
     settings: RelaySettings,
     worker: String,
     legacy: &'static [super::LegacyEffect],
+    last_probe: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Relay {
@@ -114,7 +119,15 @@ impl Relay {
     /// pass to others when their lease runs out. A service names its relay with [`Relay::replica`].
     pub fn new(db: Db, deliverer: Arc<dyn Deliver>, settings: RelaySettings) -> Self {
         let worker = Uuid::now_v7().to_string();
-        Self { db, deliverer, wake: Arc::new(Notify::new()), settings, worker, legacy: &[] }
+        Self {
+            db,
+            deliverer,
+            wake: Arc::new(Notify::new()),
+            settings,
+            worker,
+            legacy: &[],
+            last_probe: Default::default(),
+        }
     }
 
     /// Names the relay after the replica it runs in, a name the replica keeps across restarts
@@ -190,6 +203,7 @@ impl Relay {
     /// Claims and delivers one batch, renewing the batch's claims while deliveries are in flight;
     /// returns how many messages it handled.
     pub async fn round(&self) -> Result<usize, sqlx::Error> {
+        self.probe_waiting_peers().await?;
         let messages = self.claim().await?;
         let handled = messages.len();
         if handled == 0 {
@@ -216,6 +230,41 @@ impl Relay {
             result?;
         }
         Ok(handled)
+    }
+
+    /// A peer that was down leaves its effects waiting out a backoff that grows to
+    /// `max_backoff`. Every `probe_interval`, the first effect of each peer none of whose effects
+    /// is due soon is made due now: a real delivery that probes the peer. If it succeeds, the
+    /// peer's other effects are made due at once (see [`Relay::record`]).
+    async fn probe_waiting_peers(&self) -> Result<(), sqlx::Error> {
+        let now = tokio::time::Instant::now();
+        {
+            let mut last = self.last_probe.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| now.duration_since(at) < self.settings.probe_interval) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        let now = OffsetDateTime::now_utc();
+        let soon = now + self.settings.probe_interval;
+        let waiting: Vec<(String, i64)> = on_pool!(self.db.read(), p => {
+            sqlx::query_as(
+                "SELECT peer, MIN(seq) FROM outbox WHERE state = 1 GROUP BY peer HAVING MIN(next_attempt_at) > $1",
+            )
+            .bind(Ts(soon))
+            .fetch_all(p)
+            .await?
+        });
+        for (_peer, seq) in waiting {
+            on_pool!(self.db.write(), p => {
+                sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE seq = $2 AND state = 1")
+                    .bind(Ts(now))
+                    .bind(seq)
+                    .execute(p)
+                    .await?;
+            });
+        }
+        Ok(())
     }
 
     /// Extends every claim this relay still holds by a lease from now.
@@ -344,6 +393,17 @@ impl Relay {
                     .bind(Ts(now))
                     .execute(p)
                     .await?;
+                    if message.attempts > 0 {
+                        // The peer answers again: what waited for it is due now, not when its
+                        // backoff ends.
+                        sqlx::query(
+                            "UPDATE outbox SET next_attempt_at = $1 WHERE state = 1 AND peer = $2 AND next_attempt_at > $1",
+                        )
+                        .bind(Ts(now))
+                        .bind(&message.peer)
+                        .execute(p)
+                        .await?;
+                    }
                 }
                 DeliveryOutcome::Rejected(error) => {
                     sqlx::query(
