@@ -1,6 +1,7 @@
 //! The fault harness: intake and link-tracking each run as their own `doxwatch serve` process,
 //! on SQLite and (when `DATABASE_URL` is set) on PostgreSQL, while clients write cases with
-//! `request_id`s. Every cycle SIGKILLs intake at a random moment (and link-tracking every third),
+//! `request_id`s. Every cycle SIGKILLs intake at a random moment (and link-tracking every third,
+//! now and then keeping it away for seconds),
 //! starts them again, and retries what was not acknowledged with the same `request_id`. At the
 //! end it checks the stores through the APIs (see `check.rs`) and prints its counts.
 //!
@@ -73,10 +74,16 @@ async fn harness(backend: Backend) {
             run.links_kills += 1;
         }
         tokio::time::sleep(dice.millis(0, 500)).await;
+        intake.start(&pki).await;
         if !links.is_running() {
+            // Now and then link-tracking stays away for seconds while intake takes cases, long
+            // enough for intake's relay to back off from it: the effects must still go soon after
+            // it is back.
+            if cycle % 6 == 4 {
+                tokio::time::sleep(dice.millis(2500, 4000)).await;
+            }
             links.start(&pki).await;
         }
-        intake.start(&pki).await;
         let up = Instant::now();
         tokio::time::sleep(dice.millis(100, 400)).await;
         stop.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -191,7 +191,7 @@ impl Writers {
                     | Code::Unknown
                     | Code::Internal
                     | Code::ResourceExhausted => {
-                        if may_abandon && dice.below(5) == 0 {
+                        if may_abandon && dice.below(10) == 0 {
                             ledger.abandoned.insert(write.request_id.clone());
                         } else {
                             ledger.outstanding.push(write);
