@@ -169,11 +169,11 @@ fn backend_name(backend: Backend) -> &'static str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
+async fn fault_harness_sqlite() {
     harness(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
+async fn fault_harness_postgres() {
     harness(Backend::Postgres).await;
 }
