@@ -401,8 +401,8 @@ pub fn is_store_unavailable(e: &sqlx::Error) -> bool {
                 // queries never misuse an object in a way that would raise it otherwise).
                 code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "55000")
             } else {
-                // SQLite: the database stayed locked (busy) past the busy timeout.
-                matches!(&*code, "5" | "6" | "261" | "517")
+                // SQLite (extended codes): the database stayed busy or locked past the busy timeout.
+                matches!(&*code, "5" | "6" | "261" | "262" | "517" | "773")
             }
         }
         _ => false,
@@ -442,5 +442,24 @@ mod tests {
         let db = Db::connect(&format!("sqlite:{}", file.display()), 2, empty).await.unwrap();
         assert_eq!(mode(&file), 0o600);
         db.close().await;
+    }
+
+    /// A store busy past its timeout is a passing failure the caller may retry (UNAVAILABLE);
+    /// a broken query is not.
+    #[tokio::test]
+    async fn a_busy_sqlite_store_is_unavailable_and_a_bad_query_is_not() {
+        use sqlx::{Connection, Executor, sqlite::SqliteConnectOptions};
+        let base = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(base.path().join("s.db")).create_if_missing(true);
+        let mut holder = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        holder.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
+        holder.execute("BEGIN IMMEDIATE").await.unwrap();
+        let mut other =
+            sqlx::SqliteConnection::connect_with(&options.clone().busy_timeout(Duration::ZERO)).await.unwrap();
+        let busy = other.execute("BEGIN IMMEDIATE").await.unwrap_err();
+        assert!(is_store_unavailable(&busy), "{busy:?}");
+        let bad = other.execute("SELECT nothing FROM nowhere").await.unwrap_err();
+        assert!(!is_store_unavailable(&bad), "{bad:?}");
+        assert!(is_store_unavailable(&sqlx::Error::PoolTimedOut));
     }
 }
