@@ -76,7 +76,7 @@ impl Suite {
         tokio::time::sleep(dice.millis(100, 1200)).await;
         self.intake.kill();
         run.intake_kills += 1;
-        if cycle % 2 == 0 {
+        if cycle.is_multiple_of(2) {
             tokio::time::sleep(dice.millis(0, 200)).await;
             self.liaison.kill();
             run.liaison_kills += 1;
@@ -102,7 +102,8 @@ impl Suite {
     /// The link every case of `cycle` cites, and one of those cases, for liaison to write about.
     async fn shared_link(&self, writers: &Writers, cycle: u32) -> Option<(doxwatch_proto::links::Link, String)> {
         let case = {
-            let ledger = writers.ledger.lock().expect("not poisoned");
+            // The writers are done: what they recorded is taken out, to be read across the checks' calls.
+            let ledger = std::mem::take(&mut *writers.ledger.lock().expect("not poisoned"));
             let write =
                 ledger.writes.iter().find(|w| w.cycle == cycle && ledger.acknowledged.contains_key(&w.request_id))?;
             ledger.acknowledged[&write.request_id].clone()
@@ -155,9 +156,10 @@ async fn harness(backend: Backend) {
         next_notice = suite.shared_link(&writers, cycle).await;
     }
     let elapsed = started.elapsed();
-    let ledger = writers.ledger.lock().expect("not poisoned");
+    // The writers are done: what they recorded is taken out, to be read across the checks' calls.
+    let ledger = std::mem::take(&mut *writers.ledger.lock().expect("not poisoned"));
     let mut counts = check::check(&suite.intake_api, &suite.links_api, &ledger).await;
-    let letters = letters.lock().expect("not poisoned");
+    let letters = std::mem::take(&mut *letters.lock().expect("not poisoned"));
     let reports = notices::check(&suite.links_api, &suite.liaison_api, &letters.answered, &mut counts.problems).await;
     println!(
         "fault harness ({}, seed {seed}): {cycles} cycles in {:.0?} ({} intake kills, {} link-tracking kills, \
