@@ -102,8 +102,7 @@ impl Suite {
     /// The link every case of `cycle` cites, and one of those cases, for liaison to write about.
     async fn shared_link(&self, writers: &Writers, cycle: u32) -> Option<(doxwatch_proto::links::Link, String)> {
         let case = {
-            // The writers are done: what they recorded is taken out, to be read across the checks' calls.
-            let ledger = std::mem::take(&mut *writers.ledger.lock().expect("not poisoned"));
+            let ledger = writers.ledger.lock().expect("not poisoned");
             let write =
                 ledger.writes.iter().find(|w| w.cycle == cycle && ledger.acknowledged.contains_key(&w.request_id))?;
             ledger.acknowledged[&write.request_id].clone()
@@ -149,10 +148,13 @@ async fn harness(backend: Backend) {
             writer.await.expect("a writer");
         }
         writers.settle(&suite.intake_api).await;
+        // Resuming is measured on intake, whose effects were pending when it was killed; liaison's
+        // client may still be pausing between its calls.
+        run.slowest_resume = run.slowest_resume.max(drained(&[&suite.intake_api], up).await);
         if let Some(task) = corresponding {
             task.await.expect("liaison's client");
         }
-        run.slowest_resume = run.slowest_resume.max(drained(&[&suite.intake_api, &suite.liaison_api], up).await);
+        drained(&[&suite.liaison_api], Instant::now()).await;
         next_notice = suite.shared_link(&writers, cycle).await;
     }
     let elapsed = started.elapsed();
