@@ -139,11 +139,6 @@ impl Relay {
         self
     }
 
-    /// The name its claims are held under.
-    pub fn name(&self) -> &str {
-        &self.worker
-    }
-
     /// Effects this service wrote in an earlier form, brought up to date before the first round.
     pub fn upgrading(mut self, legacy: &'static [super::LegacyEffect]) -> Self {
         self.legacy = legacy;
@@ -211,7 +206,8 @@ impl Relay {
         }
         let deliveries = join_all(messages.into_iter().map(|message| self.deliver(message)));
         tokio::pin!(deliveries);
-        let mut renewal = tokio::time::interval(self.settings.lease / 3);
+        // At least every 10 ms: an interval of zero is not one.
+        let mut renewal = tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
         renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renewal.tick().await; // the first tick is immediate: the claim was just made
         let results = loop {
