@@ -415,6 +415,33 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Whether the store refused for want of a connection or of its lock rather than for anything
+/// in the request, so that the same call may succeed later: the server's answer then says
+/// UNAVAILABLE, which clients retry, and not INTERNAL.
+pub fn is_store_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                // Connection exceptions (08), the server shutting down or starting (57P01-57P03),
+                // too many connections (53300), and 55000, which PostgreSQL gives a new
+                // connection to a database that does not accept connections (the services'
+                // queries never misuse an object in a way that would raise it otherwise).
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "55000")
+            } else {
+                // SQLite (extended codes): the database stayed busy or locked past the busy timeout.
+                matches!(&*code, "5" | "6" | "261" | "262" | "517" | "773")
+            }
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,5 +475,24 @@ mod tests {
         let db = Db::connect(&format!("sqlite:{}", file.display()), 2, empty).await.unwrap();
         assert_eq!(mode(&file), 0o600);
         db.close().await;
+    }
+
+    /// A store busy past its timeout is a passing failure the caller may retry (UNAVAILABLE);
+    /// a broken query is not.
+    #[tokio::test]
+    async fn a_busy_sqlite_store_is_unavailable_and_a_bad_query_is_not() {
+        use sqlx::{Connection, Executor, sqlite::SqliteConnectOptions};
+        let base = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new().filename(base.path().join("s.db")).create_if_missing(true);
+        let mut holder = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        holder.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
+        holder.execute("BEGIN IMMEDIATE").await.unwrap();
+        let mut other =
+            sqlx::SqliteConnection::connect_with(&options.clone().busy_timeout(Duration::ZERO)).await.unwrap();
+        let busy = other.execute("BEGIN IMMEDIATE").await.unwrap_err();
+        assert!(is_store_unavailable(&busy), "{busy:?}");
+        let bad = other.execute("SELECT nothing FROM nowhere").await.unwrap_err();
+        assert!(!is_store_unavailable(&bad), "{bad:?}");
+        assert!(is_store_unavailable(&sqlx::Error::PoolTimedOut));
     }
 }

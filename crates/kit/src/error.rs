@@ -59,14 +59,7 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed => Error::StoreUnavailable(e),
-            e => Error::internal(e),
-        }
+        if crate::db::is_store_unavailable(&e) { Error::StoreUnavailable(e) } else { Error::internal(e) }
     }
 }
 

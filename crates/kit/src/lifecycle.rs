@@ -44,6 +44,11 @@ pub async fn run_service(
     let (stop, stopped) = watch::channel(false);
     let mut tasks: Vec<(&'static str, JoinHandle<()>)> = Vec::new();
     if let Some(relay) = relay {
+        // Named after this replica, so that a restart takes back its dead run's claims at once.
+        let relay = match server.local_addr() {
+            Ok(addr) => relay.replica(crate::outbox::replica_name(service, addr.port())),
+            Err(_) => relay,
+        };
         tasks.push(("the outbox relay", tokio::spawn(relay.run(stopped.clone()))));
     }
     if let Some(task) = background(stopped.clone()) {

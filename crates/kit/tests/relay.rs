@@ -156,4 +156,233 @@ async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
     assert_eq!(delivered.registrations, request.registrations);
 }
 
-doxwatch_kit::backend_tests!(earlier_effects_are_brought_up_to_date);
+/// A peer that answers nothing until the test lets it: deliveries stay in flight.
+#[derive(Default)]
+struct HeldPeer {
+    in_flight: Mutex<usize>,
+    release: tokio::sync::Notify,
+    released: std::sync::atomic::AtomicBool,
+}
+
+impl Deliver for HeldPeer {
+    fn deliver<'a>(
+        &'a self,
+        _message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
+        Box::pin(async move {
+            *self.in_flight.lock().expect("not poisoned") += 1;
+            let released = self.release.notified();
+            if !self.released.load(std::sync::atomic::Ordering::SeqCst) {
+                released.await;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl HeldPeer {
+    fn let_go(&self) {
+        self.released.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+}
+
+/// A store with `count` effects over `keys` keys, waiting to be delivered.
+async fn store_with_effects(db: &TestDatabase, count: u32, keys: u32) -> Db {
+    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+    let store =
+        doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
+    for n in 0..count {
+        let mut tx = store.begin().await.unwrap();
+        let effect = Effect {
+            id: uuid::Uuid::now_v7(),
+            peer: "links",
+            method: "RegisterLinks",
+            key: format!("cases/{}", n % keys),
+            payload: n.to_be_bytes().to_vec(),
+        };
+        outbox::enqueue(&mut tx, store.keyring(), effect).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    store
+}
+
+/// Waits, polling, until `done` holds, failing after `within`.
+async fn eventually<F: Future<Output = bool>>(within: Duration, what: &str, mut done: impl FnMut() -> F) -> Duration {
+    let started = tokio::time::Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+/// Starts a relay of `store` under `name` whose deliveries all hang, waits until it holds claims,
+/// then kills it (drops it mid-delivery, as SIGKILL would): its claims stay in the store.
+async fn relay_dies_holding_claims(store: &Db, name: &str, settings: RelaySettings) {
+    let peer = Arc::new(HeldPeer::default());
+    let (_stop, stopped) = watch::channel(false);
+    let relay = Relay::new(store.clone(), peer.clone(), settings).replica(name.to_owned());
+    let running = tokio::spawn(relay.run(stopped));
+    eventually(Duration::from_secs(10), "the doomed relay claims messages", || {
+        let peer = peer.clone();
+        async move { *peer.in_flight.lock().unwrap() > 0 }
+    })
+    .await;
+    running.abort();
+    let _ = running.await;
+}
+
+async fn pending(store: &Db) -> i64 {
+    outbox::status(store).await.unwrap().pending
+}
+
+/// A replica that restarts takes back the claims its dead run held at once, however long their
+/// lease: every effect is delivered well before the lease could have run out.
+async fn a_restarted_replica_takes_back_its_claims_at_once(db: TestDatabase) {
+    let store = store_with_effects(&db, 20, 4).await;
+    let settings = RelaySettings {
+        poll_interval: Duration::from_millis(10),
+        lease: Duration::from_secs(60),
+        ..Default::default()
+    };
+    relay_dies_holding_claims(&store, "intake@host-1:50051", settings).await;
+    assert_eq!(pending(&store).await, 20, "nothing was delivered by the dead run");
+
+    let peer = Arc::new(RecordingPeer::default());
+    let (stop, stopped) = watch::channel(false);
+    let restarted = tokio::spawn(
+        Relay::new(store.clone(), peer.clone(), settings).replica("intake@host-1:50051".into()).run(stopped),
+    );
+    let took = eventually(Duration::from_secs(5), "every effect delivered after the restart", || async {
+        pending(&store).await == 0
+    })
+    .await;
+    eprintln!("{}: every effect delivered {took:?} after the restart (lease 60 s)", db.backend());
+    let _ = stop.send(true);
+    restarted.await.unwrap();
+    assert_eq!(peer.received.lock().unwrap().len(), 20, "each effect delivered once");
+}
+
+/// Another replica takes a dead replica's claims when their lease runs out, not before.
+async fn another_replica_takes_a_dead_ones_claims_after_the_lease(db: TestDatabase) {
+    let store = store_with_effects(&db, 6, 3).await;
+    let lease = Duration::from_millis(400);
+    let settings = RelaySettings { poll_interval: Duration::from_millis(10), lease, ..Default::default() };
+    relay_dies_holding_claims(&store, "intake@host-1:50051", settings).await;
+    let peer = Arc::new(RecordingPeer::default());
+    let (stop, stopped) = watch::channel(false);
+    let other = tokio::spawn(
+        Relay::new(store.clone(), peer.clone(), settings).replica("intake@host-2:50051".into()).run(stopped),
+    );
+    let took = eventually(Duration::from_secs(5), "every effect delivered by the other replica", || async {
+        pending(&store).await == 0
+    })
+    .await;
+    let _ = stop.send(true);
+    other.await.unwrap();
+    assert_eq!(peer.received.lock().unwrap().len(), 6, "each effect delivered once");
+    assert!(took >= lease / 2, "the other replica stepped in after {took:?}, before the dead one's lease ran out");
+    eprintln!("{}: the other replica delivered everything {took:?} after the death (lease {lease:?})", db.backend());
+}
+
+/// A live relay renews its claims while a slow peer holds its deliveries: another replica polling
+/// all along takes none of them, however many leases pass.
+async fn a_live_relay_keeps_its_claims_while_it_delivers(db: TestDatabase) {
+    let store = store_with_effects(&db, 3, 3).await;
+    // Renewed every third of it: a second lets a loaded machine renew in time.
+    let lease = Duration::from_secs(1);
+    let settings = RelaySettings { poll_interval: Duration::from_millis(10), lease, ..Default::default() };
+    let slow = Arc::new(HeldPeer::default());
+    let (stop, stopped) = watch::channel(false);
+    let live = tokio::spawn(Relay::new(store.clone(), slow.clone(), settings).replica("a".into()).run(stopped.clone()));
+    eventually(Duration::from_secs(10), "the live relay has every effect in flight", || {
+        let slow = slow.clone();
+        async move { *slow.in_flight.lock().unwrap() == 3 }
+    })
+    .await;
+    let other_peer = Arc::new(RecordingPeer::default());
+    let other =
+        tokio::spawn(Relay::new(store.clone(), other_peer.clone(), settings).replica("b".into()).run(stopped.clone()));
+    // Four leases pass while the deliveries are held; the other replica must not step in.
+    let held_since = tokio::time::Instant::now();
+    while held_since.elapsed() < lease * 4 {
+        assert!(other_peer.received.lock().unwrap().is_empty(), "a live relay's claim was taken");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    slow.let_go();
+    eventually(Duration::from_secs(5), "the held deliveries complete", || async { pending(&store).await == 0 }).await;
+    let _ = stop.send(true);
+    live.await.unwrap();
+    other.await.unwrap();
+    assert!(other_peer.received.lock().unwrap().is_empty(), "a live relay's claim was taken");
+    assert_eq!(*slow.in_flight.lock().unwrap(), 3, "each effect delivered once, by the relay that claimed it");
+}
+
+/// A peer that is down (UNAVAILABLE) until the test brings it up, counting attempts per message.
+#[derive(Default)]
+struct FlakyPeer {
+    up: std::sync::atomic::AtomicBool,
+    attempts: Mutex<HashMap<uuid::Uuid, u32>>,
+    delivered: Mutex<Vec<uuid::Uuid>>,
+}
+
+impl Deliver for FlakyPeer {
+    fn deliver<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
+        Box::pin(async move {
+            *self.attempts.lock().expect("not poisoned").entry(message.id).or_default() += 1;
+            if !self.up.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(tonic::Status::unavailable("down"));
+            }
+            self.delivered.lock().expect("not poisoned").push(message.id);
+            Ok(())
+        })
+    }
+}
+
+/// Effects that have backed off far while their peer was down go within about a second of its
+/// return, not when their backoff ends: one of them probes the peer every `probe_interval`, and
+/// its success makes the rest due.
+async fn effects_go_soon_after_their_peer_returns_whatever_their_backoff(db: TestDatabase) {
+    let store = store_with_effects(&db, 5, 5).await;
+    let settings = RelaySettings {
+        poll_interval: Duration::from_millis(10),
+        base_backoff: Duration::from_secs(2),
+        max_backoff: Duration::from_secs(60),
+        probe_interval: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let peer = Arc::new(FlakyPeer::default());
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(Relay::new(store.clone(), peer.clone(), settings).run(stopped));
+    // Every effect tried twice: each now waits 3 to 5 s more.
+    eventually(Duration::from_secs(15), "every effect tried twice while the peer is down", || {
+        let peer = peer.clone();
+        async move {
+            let attempts = peer.attempts.lock().unwrap();
+            attempts.len() == 5 && attempts.values().all(|n| *n >= 2)
+        }
+    })
+    .await;
+    peer.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let took = eventually(Duration::from_secs(10), "every effect delivered once the peer is back", || async {
+        pending(&store).await == 0
+    })
+    .await;
+    let _ = stop.send(true);
+    relay.await.unwrap();
+    assert_eq!(peer.delivered.lock().unwrap().len(), 5, "each effect delivered once");
+    assert!(took < Duration::from_millis(1500), "the effects went {took:?} after the peer returned");
+    eprintln!("{}: every effect delivered {took:?} after the peer returned", db.backend());
+}
+
+doxwatch_kit::backend_tests!(
+    earlier_effects_are_brought_up_to_date,
+    a_restarted_replica_takes_back_its_claims_at_once,
+    another_replica_takes_a_dead_ones_claims_after_the_lease,
+    a_live_relay_keeps_its_claims_while_it_delivers,
+    effects_go_soon_after_their_peer_returns_whatever_their_backoff,
+);

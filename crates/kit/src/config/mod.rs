@@ -11,8 +11,10 @@ use std::{
     time::Duration,
 };
 
+mod outbox;
 mod security;
 
+pub use outbox::OutboxConfig;
 pub use security::{EncryptionKey, SecurityConfig, TlsSource};
 
 /// The prefix of every environment variable that configures doxwatch.
@@ -291,21 +293,6 @@ pub struct ServiceConfig {
     pub security: SecurityConfig,
 }
 
-/// How the outbox relay paces itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutboxConfig {
-    /// How often the relay looks for due effects when nothing wakes it.
-    pub poll_interval: Duration,
-    /// The longest wait between two attempts to deliver an effect to a peer that is down.
-    pub max_backoff: Duration,
-}
-
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        Self { poll_interval: Duration::from_millis(500), max_backoff: Duration::from_secs(30) }
-    }
-}
-
 /// Where each service of the suite answers, for the services that call it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerUrls {
@@ -405,6 +392,7 @@ impl ServiceConfig {
         "referral_url",
         "outbox_poll_ms",
         "outbox_max_backoff_ms",
+        "outbox_lease_ms",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
@@ -467,20 +455,7 @@ impl ServiceConfig {
                 ),
             },
             peers: PeerUrls::from_layers(layers),
-            outbox: OutboxConfig {
-                poll_interval: layers.get_millis(
-                    "outbox_poll_ms",
-                    OutboxConfig::default().poll_interval,
-                    Duration::from_millis(10),
-                    Duration::from_secs(60),
-                ),
-                max_backoff: layers.get_millis(
-                    "outbox_max_backoff_ms",
-                    OutboxConfig::default().max_backoff,
-                    Duration::from_millis(10),
-                    Duration::from_secs(3600),
-                ),
-            },
+            outbox: OutboxConfig::from_layers(layers),
             security: SecurityConfig::from_layers(layers),
         }
     }

@@ -1,6 +1,9 @@
 //! The relay: claims due messages (safely when several replicas share a PostgreSQL database),
 //! delivers them with a service-specific deliverer, and records the outcome. A message waits for
 //! every earlier pending message with the same key, so effects on one thing arrive in order.
+//! A claim is a short lease that the relay renews while it delivers, held under the replica's
+//! name: a replica that restarts takes its own claims back at once, and another replica takes a
+//! dead one's when their lease runs out.
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -61,18 +64,28 @@ pub struct RelaySettings {
     pub poll_interval: Duration,
     /// Messages claimed (and delivered concurrently, one per key) at once.
     pub batch_size: i64,
-    /// How long a claim lasts; a replica that dies leaves its claims to expire.
-    pub claim_ttl: Duration,
+    /// How long a claim lasts unless renewed. The relay renews its claims every third of it while
+    /// it delivers, so a slow peer never has a message delivered twice at once; a replica that
+    /// dies for good leaves its claims to other replicas after at most this long.
+    pub lease: Duration,
     /// The first retry's delay; each further retry doubles it, up to `max_backoff`.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
     /// Attempts after which an INTERNAL or UNKNOWN answer counts as a refusal.
     pub max_attempts: i32,
+    /// How often a peer whose effects all wait out their backoff is tried with one of them, so
+    /// that, once it is back, the rest go within about this long rather than a long backoff.
+    pub probe_interval: Duration,
 }
 
 impl RelaySettings {
     pub fn from_config(config: &crate::config::OutboxConfig) -> Self {
-        Self { poll_interval: config.poll_interval, max_backoff: config.max_backoff, ..Self::default() }
+        Self {
+            poll_interval: config.poll_interval,
+            max_backoff: config.max_backoff,
+            lease: config.lease,
+            ..Self::default()
+        }
     }
 }
 
@@ -81,10 +94,11 @@ impl Default for RelaySettings {
         Self {
             poll_interval: Duration::from_millis(500),
             batch_size: 32,
-            claim_ttl: Duration::from_secs(60),
+            lease: Duration::from_secs(5),
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             max_attempts: 20,
+            probe_interval: Duration::from_secs(1),
         }
     }
 }
@@ -97,12 +111,32 @@ pub struct Relay {
     settings: RelaySettings,
     worker: String,
     legacy: &'static [super::LegacyEffect],
+    last_probe: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Relay {
+    /// A relay under a name of its own, which no later start shares: its claims, should it die,
+    /// pass to others when their lease runs out. A service names its relay with [`Relay::replica`].
     pub fn new(db: Db, deliverer: Arc<dyn Deliver>, settings: RelaySettings) -> Self {
         let worker = Uuid::now_v7().to_string();
-        Self { db, deliverer, wake: Arc::new(Notify::new()), settings, worker, legacy: &[] }
+        Self {
+            db,
+            deliverer,
+            wake: Arc::new(Notify::new()),
+            settings,
+            worker,
+            legacy: &[],
+            last_probe: Default::default(),
+        }
+    }
+
+    /// Names the relay after the replica it runs in, a name the replica keeps across restarts
+    /// and no other live replica of the service has (see [`replica_name`]). At start the relay
+    /// takes back every claim held under that name: they are a dead incarnation's, so the
+    /// effects they hold are delivered at once rather than when their lease runs out.
+    pub fn replica(mut self, name: String) -> Self {
+        self.worker = name;
+        self
     }
 
     /// Effects this service wrote in an earlier form, brought up to date before the first round.
@@ -119,9 +153,21 @@ impl Relay {
     /// Runs until `stop` turns true. Errors of the store are logged and retried.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut upgraded = self.legacy.is_empty();
+        let mut reclaimed = false;
         loop {
             if *stop.borrow() {
                 return;
+            }
+            if !reclaimed {
+                match self.take_back_own_claims().await {
+                    Ok(n) => {
+                        reclaimed = true;
+                        if n > 0 {
+                            tracing::info!(worker = %self.worker, claims = n, "claims of an earlier run taken back");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %CauseChain(&e), "cannot take back earlier claims; retrying"),
+                }
             }
             if !upgraded {
                 match super::upgrade_legacy(&self.db, self.legacy).await {
@@ -149,15 +195,99 @@ impl Relay {
         }
     }
 
-    /// Claims and delivers one batch; returns how many messages it handled.
+    /// Claims and delivers one batch, renewing the batch's claims while deliveries are in flight;
+    /// returns how many messages it handled.
     pub async fn round(&self) -> Result<usize, sqlx::Error> {
+        self.probe_waiting_peers().await?;
         let messages = self.claim().await?;
         let handled = messages.len();
-        let deliveries = messages.into_iter().map(|message| self.deliver(message));
-        for result in join_all(deliveries).await {
+        if handled == 0 {
+            return Ok(0);
+        }
+        let deliveries = join_all(messages.into_iter().map(|message| self.deliver(message)));
+        tokio::pin!(deliveries);
+        // At least every 10 ms: an interval of zero is not one.
+        let mut renewal = tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renewal.tick().await; // the first tick is immediate: the claim was just made
+        let results = loop {
+            tokio::select! {
+                results = &mut deliveries => break results,
+                _ = renewal.tick() => {
+                    // A failed renewal only risks a second delivery, which the peer's request-id
+                    // store absorbs; the deliveries go on.
+                    if let Err(e) = self.renew().await {
+                        tracing::warn!(error = %CauseChain(&e), "cannot renew the outbox claims");
+                    }
+                }
+            }
+        };
+        for result in results {
             result?;
         }
         Ok(handled)
+    }
+
+    /// A peer that was down leaves its effects waiting out a backoff that grows to
+    /// `max_backoff`. Every `probe_interval`, the first effect of each peer none of whose effects
+    /// is due soon is made due now: a real delivery that probes the peer. If it succeeds, the
+    /// peer's other effects are made due at once (see [`Relay::record`]).
+    async fn probe_waiting_peers(&self) -> Result<(), sqlx::Error> {
+        let now = tokio::time::Instant::now();
+        {
+            let mut last = self.last_probe.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| now.duration_since(at) < self.settings.probe_interval) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        let now = OffsetDateTime::now_utc();
+        let soon = now + self.settings.probe_interval;
+        let waiting: Vec<(String, i64)> = on_pool!(self.db.read(), p => {
+            sqlx::query_as(
+                "SELECT peer, MIN(seq) FROM outbox WHERE state = 1 GROUP BY peer HAVING MIN(next_attempt_at) > $1",
+            )
+            .bind(Ts(soon))
+            .fetch_all(p)
+            .await?
+        });
+        for (_peer, seq) in waiting {
+            on_pool!(self.db.write(), p => {
+                sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE seq = $2 AND state = 1")
+                    .bind(Ts(now))
+                    .bind(seq)
+                    .execute(p)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Extends every claim this relay still holds by a lease from now.
+    async fn renew(&self) -> Result<u64, sqlx::Error> {
+        let until = OffsetDateTime::now_utc() + self.settings.lease;
+        let renewed = on_pool!(self.db.write(), p => {
+            sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE claimed_by = $2 AND state = 1")
+                .bind(Ts(until))
+                .bind(&self.worker)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(renewed)
+    }
+
+    /// Frees the claims held under this relay's name, which only an earlier run of the same
+    /// replica can have made: that run is dead, and its messages are due again now.
+    async fn take_back_own_claims(&self) -> Result<u64, sqlx::Error> {
+        let freed = on_pool!(self.db.write(), p => {
+            sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND state = 1")
+                .bind(&self.worker)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(freed)
     }
 
     async fn deliver(&self, message: Message) -> Result<(), sqlx::Error> {
@@ -208,7 +338,7 @@ impl Relay {
 
     async fn claim(&self) -> Result<Vec<Message>, sqlx::Error> {
         let now = OffsetDateTime::now_utc();
-        let until = now + self.settings.claim_ttl;
+        let until = now + self.settings.lease;
         // A message is due when its time has come, no live claim holds it, and no earlier message
         // with its key is still pending (so effects on one thing keep their order).
         let lock = if matches!(self.db.write(), Pool::Postgres(_)) { "FOR UPDATE SKIP LOCKED" } else { "" };
@@ -259,6 +389,17 @@ impl Relay {
                     .bind(Ts(now))
                     .execute(p)
                     .await?;
+                    if message.attempts > 0 {
+                        // The peer answers again: what waited for it is due now, not when its
+                        // backoff ends.
+                        sqlx::query(
+                            "UPDATE outbox SET next_attempt_at = $1 WHERE state = 1 AND peer = $2 AND next_attempt_at > $1",
+                        )
+                        .bind(Ts(now))
+                        .bind(&message.peer)
+                        .execute(p)
+                        .await?;
+                    }
                 }
                 DeliveryOutcome::Rejected(error) => {
                     sqlx::query(
@@ -296,6 +437,19 @@ impl Relay {
         let jitter = (id.as_u128() % 1000) as f64 / 1000.0; // 0..1
         capped.mul_f64(0.75 + 0.5 * jitter)
     }
+}
+
+/// The name of this replica of `service`, stable across its restarts and distinct among live
+/// replicas: the host's name (a container's or pod's own) and the port it serves on, which two
+/// live processes on one host cannot share.
+pub fn replica_name(service: &str, port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{service}@{host}:{port}")
 }
 
 #[cfg(test)]

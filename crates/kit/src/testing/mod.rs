@@ -363,7 +363,11 @@ pub fn config(db: &TestDatabase, service: &str) -> ServiceConfig {
         database_max_connections: 5,
         limits: ServerLimits { shutdown_grace: Duration::from_secs(5), ..ServerLimits::default() },
         peers: no_peers(),
-        outbox: OutboxConfig { poll_interval: Duration::from_millis(50), max_backoff: Duration::from_millis(200) },
+        outbox: OutboxConfig {
+            poll_interval: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+            ..OutboxConfig::default()
+        },
     }
 }
 
