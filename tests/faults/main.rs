@@ -163,7 +163,7 @@ async fn harness(backend: Backend) {
     let mut counts = check::check(&suite.intake_api, &suite.links_api, &ledger).await;
     let letters = std::mem::take(&mut *letters.lock().expect("not poisoned"));
     let reports = notices::check(&suite.links_api, &suite.liaison_api, &letters.answered, &mut counts.problems).await;
-    println!(
+    let summary = format!(
         "fault harness ({}, seed {seed}): {cycles} cycles in {:.0?} ({} intake kills, {} link-tracking kills, \
          {} liaison kills); {} acknowledged writes checked, {} unacknowledged checked ({} present once), \
          {} replays answered alike, {} notices served and answered; {} effects checked ({} case registrations, \
@@ -187,6 +187,14 @@ async fn harness(backend: Backend) {
         ledger.failures,
         letters.failures,
     );
+    println!("{summary}");
+    // Kept beside the build too, so a run of the whole workspace (whose output cargo holds back
+    // from a passing test) can still show the counts: CI prints them after the tests.
+    let kept =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fault-harness-{}.txt", backend_name(backend)));
+    if let Err(e) = std::fs::write(&kept, format!("{summary}\n")) {
+        eprintln!("cannot keep the harness's counts in {}: {e}", kept.display());
+    }
     assert!(ledger.refusals.is_empty(), "answers no retry changes (seed {seed}): {:#?}", ledger.refusals);
     assert!(letters.refusals.is_empty(), "liaison's answers no retry changes (seed {seed}): {:#?}", letters.refusals);
     assert!(counts.problems.is_empty(), "the stores disagree with the clients (seed {seed}): {:#?}", counts.problems);
