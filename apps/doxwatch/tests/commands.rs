@@ -210,7 +210,7 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     // Mistakes are told, and fail.
     let unknown = suite.run(&["link", "get", "links/0190f1c2-3b4d-7e5f-8a6b-000000000000"]);
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("NotFound"), "{unknown:?}");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not found"), "{unknown:?}");
     let bad_word = suite.run(&["link", "observe", &link_name, "--status", "gone", "--source", "officer-check"]);
     assert!(!bad_word.status.success());
     assert!(String::from_utf8_lossy(&bad_word.stderr).contains("is not one of online, removed"), "{bad_word:?}");
