@@ -87,7 +87,7 @@ pub fn print_fields(fields: Vec<(&str, String)>) {
 /// Tells the officer that a listing stopped at the first page.
 pub fn print_more_hint(next_page_token: &str, what: &str) {
     if !next_page_token.is_empty() {
-        println!("(more {what}: use --all)");
+        println!("(more {what}: --page-token {next_page_token} for the next page, or --all)");
     }
 }
 

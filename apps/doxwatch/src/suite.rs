@@ -110,6 +110,15 @@ impl Built {
     }
 }
 
+/// `text` as one word of a POSIX shell: quoted unless it is plainly safe.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@,".contains(c)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 pub async fn up(args: UpArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.data_dir.display())))?;
@@ -126,6 +135,7 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     let telemetry = telemetry::init(&telemetry_config, "doxwatch", None).map_err(|e| CliError::chain(&e))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut running = Vec::new();
+    let mut exports = Vec::new();
     for (name, port) in SERVICES {
         let mut service_layers = Layers::default();
         let file = |p: PathBuf| p.display().to_string();
@@ -146,9 +156,21 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         let built = Built::build(name, &config, &mut service_layers).await?;
         service_layers.finish().map_err(|e| CliError::Config(e.to_string()))?;
         println!("{name:<10}{}", built.local_addr());
+        exports.push((
+            format!("DOXWATCH_{}_URL", name.to_uppercase()),
+            format!("https://{peer_host}:{}", built.local_addr().port()),
+        ));
         running.push(tokio::spawn(built.run(stop_rx.clone())));
     }
-    println!("doxwatch is up; press Ctrl-C to stop");
+    // The client finds this suite's profile and addresses in the data directory's name and these
+    // variables, from any directory and any terminal.
+    let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    println!("\nFor the client in another terminal:");
+    println!("export DOXWATCH_DATA_DIR={}", shell_word(&data_dir.display().to_string()));
+    for (variable, url) in &exports {
+        println!("export {variable}={url}");
+    }
+    println!("\ndoxwatch is up; press Ctrl-C to stop");
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     let mut result = Ok(());

@@ -313,6 +313,22 @@ fn the_report_names_channels_only_when_internal_and_only_to_roles_that_read_them
 fn the_operators_commands_behave_alike() {
     let suite = Suite::start();
 
+    // `up` said how another terminal finds it.
+    let exports: Vec<&str> = suite.said.iter().filter(|l| l.starts_with("export ")).map(String::as_str).collect();
+    let data_dir = suite.data.path().join("stores");
+    assert!(exports.contains(&format!("export DOXWATCH_DATA_DIR={}", data_dir.display()).as_str()), "{exports:?}");
+    assert!(exports.contains(&format!("export DOXWATCH_REFERRAL_URL={}", suite.url(50054)).as_str()), "{exports:?}");
+
+    // One page at a time: the next page's token goes back with --page-token.
+    let first = suite.json(&["platform", "list", "--page-size", "2"]);
+    let token = text(&first["next_page_token"]).to_owned();
+    let second = suite.json(&["platform", "list", "--page-size", "2", "--page-token", &token]);
+    let names = |page: &Value| -> Vec<String> {
+        page["platforms"].as_array().expect("platforms").iter().map(|p| text(&p["name"]).to_owned()).collect()
+    };
+    assert_eq!((names(&first).len(), names(&second).len()), (2, 2));
+    assert!(names(&second).iter().all(|n| !names(&first).contains(n)), "{first} {second}");
+
     let health = suite.json(&["health"]);
     let services: Vec<&str> =
         health.as_array().expect("one answer a service").iter().map(|a| text(&a["service"])).collect();

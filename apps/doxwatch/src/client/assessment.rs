@@ -124,7 +124,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         case: args.case.as_deref().map(|c| resource_name("cases", c)).unwrap_or_default(),
     };
     let client = client(&args.client).await?;
-    let (assessments, next) = pages(args.page.all, |page_token| {
+    let (assessments, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListAssessmentsRequest { page_token, ..request.clone() });
         async move {
             client.list_assessments(request).await.map(|r| r.into_inner()).map(|p| (p.assessments, p.next_page_token))

@@ -8,7 +8,7 @@ use doxwatch_kit::audit;
 use doxwatch_proto::ops::{self as pb, AuditAccess, AuditCheckpoint, audit_service_client::AuditServiceClient};
 use serde_json::json;
 
-use super::{Authed, PageArgs, Service, authed, data_dir, pages};
+use super::{Authed, PageArgs, Service, authed, data_dir, every_page, pages};
 use crate::{
     ClientArgs,
     output::{CliError, parse_time, print_json, print_more_hint, print_table, time_text},
@@ -124,7 +124,7 @@ pub async fn run(command: AuditCommand) -> Result<(), CliError> {
 /// Every page of a log's records naming `resource`.
 async fn records_of(client: &AuditServiceClient<Authed>, resource: &str) -> Result<Vec<pb::AuditRecord>, CliError> {
     let request = pb::ListAuditRecordsRequest { page_size: 1000, resource: resource.to_owned(), ..Default::default() };
-    let (records, _) = pages(true, |page_token| {
+    let records = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListAuditRecordsRequest { page_token, ..request.clone() });
         async move {
             client.list_audit_records(request).await.map(|r| r.into_inner()).map(|p| (p.records, p.next_page_token))
@@ -142,7 +142,7 @@ async fn resources_of(args: &SubjectArgs, case: &str) -> Result<Vec<(&'static st
     let mut found = vec![("intake", case.to_owned()), ("referral", case.to_owned())];
     let mut referral =
         referral_pb::referral_service_client::ReferralServiceClient::new(authed(&client.referral_url, client).await?);
-    let (assessments, _) = pages(true, |page_token| {
+    let assessments = every_page(|page_token| {
         let (mut referral, case) = (referral.clone(), case.to_owned());
         async move {
             let request = referral_pb::ListAssessmentsRequest { case, page_size: 1000, page_token };
@@ -177,7 +177,7 @@ async fn subject(args: SubjectArgs) -> Result<(), CliError> {
     );
     let search =
         intake_pb::ListCasesRequest { data_subject: args.person.clone(), page_size: 500, ..Default::default() };
-    let (cases, _) = pages(true, |page_token| {
+    let cases = every_page(|page_token| {
         let (mut intake, request) = (intake.clone(), intake_pb::ListCasesRequest { page_token, ..search.clone() });
         async move { intake.list_cases(request).await.map(|r| r.into_inner()).map(|p| (p.cases, p.next_page_token)) }
     })
@@ -280,7 +280,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         flagged: args.flagged,
     };
     let client = client(&args.service, &args.client).await?;
-    let (records, next) = pages(args.page.all, |page_token| {
+    let (records, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListAuditRecordsRequest { page_token, ..request.clone() });
         async move {
             client.list_audit_records(request).await.map(|r| r.into_inner()).map(|p| (p.records, p.next_page_token))

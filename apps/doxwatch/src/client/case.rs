@@ -3,7 +3,7 @@
 use doxwatch_proto::intake::{self as pb, intake_service_client::IntakeServiceClient};
 use serde_json::json;
 
-use super::{AsAtArgs, Authed, PageArgs, authed, pages, resource_name};
+use super::{AsAtArgs, Authed, PageArgs, authed, every_page, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{
@@ -261,7 +261,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         data_subject: args.subject_like.unwrap_or_default(),
     };
     let client = client(&args.client).await?;
-    let (cases, next) = pages(args.page.all, |page_token| {
+    let (cases, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListCasesRequest { page_token, ..request.clone() });
         async move { client.list_cases(request).await.map(|r| r.into_inner()).map(|p| (p.cases, p.next_page_token)) }
     })
@@ -306,8 +306,8 @@ async fn transition(args: TransitionArgs) -> Result<(), CliError> {
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
     let request = pb::ListCaseEventsRequest { name: case_name(&args.name), page_size: 500, page_token: String::new() };
-    let (events, _) =
-        pages(true, |page_token| {
+    let events =
+        every_page(|page_token| {
             let (mut client, request) = (client.clone(), pb::ListCaseEventsRequest { page_token, ..request.clone() });
             async move {
                 client.list_case_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))

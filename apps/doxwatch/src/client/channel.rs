@@ -101,7 +101,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     };
     let client = links(&args.client).await?;
     let (channels, next) =
-        pages(args.page.all, |page_token| {
+        pages(&args.page, |page_token| {
             let (mut client, request) = (client.clone(), pb::ListChannelsRequest { page_token, ..request.clone() });
             async move {
                 client.list_channels(request).await.map(|r| r.into_inner()).map(|p| (p.channels, p.next_page_token))

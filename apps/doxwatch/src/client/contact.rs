@@ -125,7 +125,7 @@ pub async fn run(command: ContactCommand) -> Result<(), CliError> {
 async fn list(args: ListArgs) -> Result<(), CliError> {
     let request = pb::ListPlatformContactsRequest { page_size: args.page.page_size, page_token: String::new() };
     let client = liaison(&args.client).await?;
-    let (contacts, next) = pages(args.page.all, |page_token| {
+    let (contacts, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListPlatformContactsRequest { page_token, ..request.clone() });
         async move {
             client

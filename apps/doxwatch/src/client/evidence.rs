@@ -193,7 +193,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     let link = resource_name("links", &args.link);
     let client = links(&args.client).await?;
     let (items, next) =
-        pages(args.page.all, |page_token| {
+        pages(&args.page, |page_token| {
             let mut client = client.clone();
             let request = pb::ListEvidenceRequest { link: link.clone(), page_size: args.page.page_size, page_token };
             async move {
@@ -226,7 +226,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
 async fn custody(args: CustodyArgs) -> Result<(), CliError> {
     let evidence = evidence_name(&args.link, &args.sha256);
     let client = links(&args.client).await?;
-    let (events, next) = pages(args.page.all, |page_token| {
+    let (events, next) = pages(&args.page, |page_token| {
         let mut client = client.clone();
         let request =
             pb::ListCustodyEventsRequest { evidence: evidence.clone(), page_size: args.page.page_size, page_token };

@@ -7,7 +7,7 @@ use std::io::Read;
 use doxwatch_proto::links as pb;
 use serde_json::json;
 
-use super::{AsAtArgs, PageArgs, links, pages, resource_name};
+use super::{AsAtArgs, PageArgs, every_page, links, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{
@@ -160,7 +160,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         reappeared: args.reappeared,
     };
     let client = links(&args.client).await?;
-    let (links, next) = pages(args.page.all, |page_token| {
+    let (links, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListLinksRequest { page_token, ..request.clone() });
         async move { client.list_links(request).await.map(|r| r.into_inner()).map(|p| (p.links, p.next_page_token)) }
     })
@@ -282,7 +282,7 @@ async fn observations(args: NameArgs) -> Result<(), CliError> {
     let client = links(&args.client).await?;
     let request =
         pb::ListObservationsRequest { link: link_name(&args.name), page_size: 1000, page_token: String::new() };
-    let (observations, _) = pages(true, |page_token| {
+    let observations = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListObservationsRequest { page_token, ..request.clone() });
         async move {
             client.list_observations(request).await.map(|r| r.into_inner()).map(|p| (p.observations, p.next_page_token))

@@ -154,29 +154,42 @@ pub struct PageArgs {
     /// Results per page.
     #[arg(long, default_value_t = 50)]
     pub page_size: i32,
+    /// Start at this page: the token a previous page printed.
+    #[arg(long, default_value = "", conflicts_with = "all")]
+    pub page_token: String,
     /// Fetch every page, not just the first.
     #[arg(long)]
     pub all: bool,
 }
 
-/// The first page, or with `all` every page. `fetch` asks for the page at a token and answers
-/// with its items and the next token; the answer is the items and the token after them (empty
-/// at the end).
-pub async fn pages<T, F, Fut>(all: bool, mut fetch: F) -> Result<(Vec<T>, String), CliError>
+/// One page (the first, or the one at `--page-token`), or with `--all` every page. `fetch` asks for
+/// the page at a token and answers with its items and the next token; the answer is the items and
+/// the token after them (empty at the end).
+pub async fn pages<T, F, Fut>(page: &PageArgs, mut fetch: F) -> Result<(Vec<T>, String), CliError>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, String), Status>>,
 {
     let mut items = Vec::new();
-    let mut token = String::new();
+    let mut token = page.page_token.clone();
     loop {
-        let (page, next) = fetch(token).await?;
-        items.extend(page);
-        if !all || next.is_empty() {
+        let (found, next) = fetch(token).await?;
+        items.extend(found);
+        if !page.all || next.is_empty() {
             return Ok((items, next));
         }
         token = next;
     }
+}
+
+/// Every page, for commands that show a whole collection (a timeline, a case's records).
+pub async fn every_page<T, F, Fut>(fetch: F) -> Result<Vec<T>, CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), Status>>,
+{
+    let every = PageArgs { page_size: 0, page_token: String::new(), all: true };
+    Ok(pages(&every, fetch).await?.0)
 }
 
 /// The moment figures are given as at, and what they count.

@@ -8,7 +8,7 @@ use doxwatch_proto::liaison as pb;
 use serde_json::json;
 
 use super::{
-    AsAtArgs, PageArgs, liaison, links,
+    AsAtArgs, PageArgs, every_page, liaison, links,
     notice_args::{
         channel_name, escalation, event_json, item, item_reply, notice_json, show_events, show_notice, show_notices,
         show_statistics, statistics_json,
@@ -378,7 +378,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         served_before: args.served_before,
     };
     let client = liaison(&args.client).await?;
-    let (notices, next) = pages(args.page.all, |page_token| {
+    let (notices, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListNoticesRequest { page_token, ..request.clone() });
         async move { client.list_notices(request).await.map(|r| r.into_inner()).map(|p| (p.notices, p.next_page_token)) }
     })
@@ -430,7 +430,7 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = liaison(&args.client).await?;
     let request =
         pb::ListNoticeEventsRequest { name: notice_name(&args.name), page_size: 500, page_token: String::new() };
-    let (events, _) = pages(true, |page_token| {
+    let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListNoticeEventsRequest { page_token, ..request.clone() });
         async move {
             client.list_notice_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))

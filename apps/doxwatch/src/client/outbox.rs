@@ -81,7 +81,7 @@ async fn status(args: StatusArgs) -> Result<(), CliError> {
 async fn rejected(args: RejectedArgs) -> Result<(), CliError> {
     let request = pb::ListRejectedEffectsRequest { page_size: args.page.page_size, page_token: String::new() };
     let client = client(&args.service, &args.client).await?;
-    let (effects, next) = pages(args.page.all, |page_token| {
+    let (effects, next) = pages(&args.page, |page_token| {
         let (mut client, request) = (client.clone(), pb::ListRejectedEffectsRequest { page_token, ..request.clone() });
         async move {
             client.list_rejected_effects(request).await.map(|r| r.into_inner()).map(|p| (p.effects, p.next_page_token))

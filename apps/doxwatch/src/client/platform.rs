@@ -155,7 +155,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     };
     let client = links(&args.client).await?;
     let (platforms, next) =
-        pages(args.page.all, |page_token| {
+        pages(&args.page, |page_token| {
             let (mut client, request) = (client.clone(), pb::ListPlatformsRequest { page_token, ..request.clone() });
             async move {
                 client.list_platforms(request).await.map(|r| r.into_inner()).map(|p| (p.platforms, p.next_page_token))

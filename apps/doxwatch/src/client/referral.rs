@@ -7,7 +7,7 @@ use doxwatch_proto::{
 };
 use serde_json::json;
 
-use super::{AsAtArgs, Authed, PageArgs, authed, pages, resource_name};
+use super::{AsAtArgs, Authed, PageArgs, authed, every_page, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{
@@ -174,7 +174,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     };
     let client = client(&args.client).await?;
     let (referrals, next) =
-        pages(args.page.all, |page_token| {
+        pages(&args.page, |page_token| {
             let (mut client, request) = (client.clone(), pb::ListReferralsRequest { page_token, ..request.clone() });
             async move {
                 client.list_referrals(request).await.map(|r| r.into_inner()).map(|p| (p.referrals, p.next_page_token))
@@ -210,7 +210,7 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
     let request =
         pb::ListReferralEventsRequest { name: referral_name(&args.name), page_size: 500, page_token: String::new() };
-    let (events, _) = pages(true, |page_token| {
+    let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListReferralEventsRequest { page_token, ..request.clone() });
         async move {
             client.list_referral_events(request).await.map(|r| r.into_inner()).map(|p| (p.events, p.next_page_token))

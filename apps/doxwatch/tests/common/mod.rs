@@ -24,6 +24,8 @@ pub struct Suite {
     pub child: Option<Child>,
     pub host: String,
     pub data: tempfile::TempDir,
+    /// What `up` printed before it said it was up.
+    pub said: Vec<String>,
 }
 
 /// A loopback address other tests are unlikely to pick, so suites may run side by side.
@@ -40,19 +42,19 @@ fn url(host: &str, port: u16) -> String {
 /// link-tracking and liaison answer their health checks; false when it exits first (its address
 /// was taken) or is not up in ten seconds. Waiting for the line, not only for health, keeps
 /// another suite already on the address from being mistaken for this one.
-fn wait_until_serving(child: &mut Child, host: &str, data_dir: &Path) -> bool {
+fn wait_until_serving(child: &mut Child, host: &str, data_dir: &Path, said: &mut Vec<String>) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     let stdout = child.stdout.take().expect("the suite's stdout");
-    let (lines, said) = std::sync::mpsc::channel();
+    let (lines, heard) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = lines.send(line);
         }
     });
     loop {
-        match said.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        match heard.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(line) if line.contains("doxwatch is up") => break,
-            Ok(_) => {}
+            Ok(line) => said.push(line),
             Err(_) => return false,
         }
     }
@@ -90,8 +92,9 @@ impl Suite {
                 .stderr(log)
                 .spawn()
                 .expect("doxwatch up starts");
-            if wait_until_serving(&mut child, &host, &data.path().join("stores")) {
-                let suite = Suite { child: Some(child), host, data };
+            let mut said = Vec::new();
+            if wait_until_serving(&mut child, &host, &data.path().join("stores"), &mut said) {
+                let suite = Suite { child: Some(child), host, data, said };
                 suite.add_officer();
                 return suite;
             }
