@@ -24,6 +24,7 @@ enum Command {
     /// Run every service in one process, each on its own port, on embedded SQLite stores.
     Up(suite::UpArgs),
     /// Run one service, configured by a file and DOXWATCH_* variables (what a container runs).
+    #[command(after_help = suite::config_keys_help())]
     Serve(suite::ServeArgs),
     /// Record, read, list and move cases (the intake service).
     #[command(subcommand)]

@@ -110,6 +110,47 @@ impl Built {
     }
 }
 
+/// `serve --help`'s list of configuration keys, by service: each is a key of the TOML file
+/// (`--config`) and a `DOXWATCH_*` variable.
+pub fn config_keys_help() -> String {
+    let line = |keys: &[&str]| keys.join(", ");
+    let every: Vec<&str> =
+        ServiceConfig::KEYS.iter().chain(SecurityConfig::KEYS).chain(TelemetryConfig::KEYS).copied().collect();
+    format!(
+        "Configuration keys (in the --config file as written; as variables upper-cased after DOXWATCH_, \
+         e.g. DOXWATCH_DATABASE_URL); see the README's Configuration for each:\n\n\
+         every service: {}\n\nintake: {}\n\nlinks: {}\n\nliaison: {}\n\nreferral: {}",
+        line(&every),
+        line(doxwatch_intake::CONFIG_KEYS),
+        line(doxwatch_links::config::LinksConfig::KEYS),
+        line(doxwatch_liaison::CONFIG_KEYS),
+        line(doxwatch_referral::CONFIG_KEYS),
+    )
+}
+
+/// The variables the client commands read, which a service's configuration does not.
+const CLIENT_VARIABLES: &[&str] = &[
+    "DOXWATCH_CONFIG",
+    "DOXWATCH_DATA_DIR",
+    "DOXWATCH_PROFILE",
+    "DOXWATCH_PURPOSE",
+    "DOXWATCH_INTAKE_URL",
+    "DOXWATCH_LINKS_URL",
+    "DOXWATCH_LIAISON_URL",
+    "DOXWATCH_REFERRAL_URL",
+];
+
+/// Says which `DOXWATCH_*` variables this command does not read, with the key probably meant: a
+/// misspelt variable would otherwise be ignored without a word.
+fn warn_of_unknown_variables(layers: &Layers, command: &str) {
+    for (name, closest) in layers.unknown_variables(CLIENT_VARIABLES) {
+        match closest {
+            Some(meant) => eprintln!("warning: `doxwatch {command}` does not read {name}; did you mean {meant}?"),
+            None => eprintln!("warning: `doxwatch {command}` does not read {name}"),
+        }
+    }
+}
+
 /// `text` as one word of a POSIX shell: quoted unless it is plainly safe.
 fn shell_word(text: &str) -> String {
     if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@,".contains(c)) {
@@ -125,8 +166,15 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     // Secure by default: TLS with client certificates and officers' tokens from the first start.
     let pki = crate::credentials::ensure_local(&args.data_dir, &args.host.to_string())?;
 
-    let known: Vec<&str> = TelemetryConfig::KEYS.to_vec();
+    // Telemetry, and link-tracking's keys: its background rechecker is off unless configured.
+    let known: Vec<&str> =
+        TelemetryConfig::KEYS.iter().chain(doxwatch_links::config::LinksConfig::KEYS).copied().collect();
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
+    let links_values: Vec<(&str, String)> = doxwatch_links::config::LinksConfig::KEYS
+        .iter()
+        .filter_map(|key| layers.get_optional(key).map(|value| (*key, value)))
+        .collect();
+    warn_of_unknown_variables(&layers, "up");
     // An https:// collector is verified with the local CA unless told otherwise; the suite in one
     // process presents no certificate of its own to it.
     layers.default_value("otlp_ca_file", pki.join("ca.pem").display().to_string());
@@ -145,6 +193,11 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         service_layers.default_value("token_jwks", file(pki.join("jwks.json")));
         service_layers.default_value("audit_key_file", file(pki.join(format!("audit/{name}.key"))));
         service_layers.default_value("encryption_key_file", file(pki.join(format!("encryption/{name}.key"))));
+        if *name == doxwatch_links::SERVICE {
+            for (key, value) in &links_values {
+                service_layers.default_value(key, value.clone());
+            }
+        }
         let path = args.data_dir.join(format!("{name}.db"));
         let mut config = ServiceConfig::from_layers(
             &mut service_layers,
@@ -202,6 +255,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), CliError> {
         known.extend(doxwatch_intake::CONFIG_KEYS);
     }
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
+    warn_of_unknown_variables(&layers, &format!("serve {}", args.service));
     let config = ServiceConfig::from_layers(
         &mut layers,
         SocketAddr::from(([127, 0, 0, 1], port)),
