@@ -19,6 +19,8 @@ use tokio::sync::watch;
 // Any service's migrations will do (the kit adds its outbox table to them); intake's are used here.
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/postgres");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/sqlite");
+const MIGRATIONS: doxwatch_kit::db::Migrations =
+    doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
 
 /// A peer that records what it was sent, in order, and is slow enough that relays overlap.
 #[derive(Default)]
@@ -40,7 +42,7 @@ impl Deliver for RecordingPeer {
 }
 
 async fn two_relays_deliver_each_message_once_in_order_per_key(db: TestDatabase) {
-    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
+    let migrations = MIGRATIONS;
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let messages = 300u32;
@@ -115,7 +117,7 @@ async fn postgres_two_relays() {
 async fn earlier_effects_are_brought_up_to_date(db: TestDatabase) {
     use doxwatch_proto::links as pb;
     use prost::Message as _;
-    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
+    let migrations = MIGRATIONS;
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     let request = pb::RegisterLinksRequest {
@@ -189,7 +191,7 @@ impl HeldPeer {
 
 /// A store with `count` effects over `keys` keys, waiting to be delivered.
 async fn store_with_effects(db: &TestDatabase, count: u32, keys: u32) -> Db {
-    let migrations = doxwatch_kit::db::Migrations { postgres: &POSTGRES, sqlite: &SQLITE };
+    let migrations = MIGRATIONS;
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, migrations).await.expect("store")).await;
     for n in 0..count {
