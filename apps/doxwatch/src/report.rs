@@ -60,6 +60,9 @@ pub struct ReportArgs {
     /// only to roles allowed to read channels; for any other role this fails.
     #[arg(long, conflicts_with = "chart")]
     internal: bool,
+    /// The report as JSON: the same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -67,7 +70,7 @@ pub struct ReportArgs {
     /// image of three panels (cases received per step by kind, links whose removal was requested
     /// and links removed, the removal rate per platform), SVG for FILE.svg, PNG for FILE.png.
     /// Needs --from.
-    #[arg(long, value_name = "FILE", requires = "from", conflicts_with_all = ["as_of", "recorded_before", "out", "format"])]
+    #[arg(long, value_name = "FILE", requires = "from", conflicts_with_all = ["as_of", "recorded_before", "out", "format", "json"])]
     chart: Option<PathBuf>,
     /// With --chart: where the time axis starts (RFC 3339).
     #[arg(long, value_parser = parse_moment, requires = "chart")]
@@ -95,6 +98,9 @@ pub enum ScenarioCommand {
 #[derive(clap::Args)]
 pub struct LoadArgs {
     file: PathBuf,
+    /// Print what was loaded as JSON.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     endpoints: EndpointArgs,
 }
@@ -102,6 +108,9 @@ pub struct LoadArgs {
 #[derive(clap::Args)]
 pub struct CheckArgs {
     file: PathBuf,
+    /// Print what the file holds as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
@@ -137,7 +146,8 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
             other => CliError::Other(other.to_string()),
         },
     )?;
-    let content = match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    let content = match format {
         Format::Text => render::text(&report),
         Format::Markdown => render::markdown(&report),
         Format::Json => serde_json::to_string_pretty(&report).map_err(|e| CliError::Other(e.to_string()))? + "\n",
@@ -204,13 +214,26 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
         ScenarioCommand::Check(args) => {
             let checked = read_checked(&args.file)?;
             let plan = plan::generate(&checked);
+            let letters = plan.notices.iter().filter(|n| n.kind != plan::NoticeKind::DisclosureRequest).count();
+            if args.json {
+                crate::output::print_json(&serde_json::json!({
+                    "file": args.file.display().to_string(),
+                    "consistent": true,
+                    "cases": plan.cases.len(),
+                    "links": plan.links.len(),
+                    "platforms": plan.platforms.len(),
+                    "letters": letters,
+                    "removals": plan.removals.len(),
+                    "referrals": plan.referrals.len(),
+                }));
+                return Ok(());
+            }
             println!(
-                "{} is consistent: {} cases, {} links on {} platforms, {} letters, {} removals, {} referrals",
+                "{} is consistent: {} cases, {} links on {} platforms, {letters} letters, {} removals, {} referrals",
                 args.file.display(),
                 plan.cases.len(),
                 plan.links.len(),
                 plan.platforms.len(),
-                plan.notices.iter().filter(|n| n.kind != plan::NoticeKind::DisclosureRequest).count(),
                 plan.removals.len(),
                 plan.referrals.len()
             );
@@ -228,6 +251,16 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                 .await
                 .map_err(|e| CliError::Other(e.to_string()))?;
             bar.finish_and_clear();
+            if args.json {
+                crate::output::print_json(&serde_json::json!({
+                    "scenario": checked.scenario.name,
+                    "cases": plan.cases.len(),
+                    "links": plan.links.len(),
+                    "seconds": started.elapsed().as_secs_f64(),
+                    "outboxes_drained": true,
+                }));
+                return Ok(());
+            }
             println!(
                 "loaded {} ({} cases, {} links) in {:.0?}; every service's outbox has drained",
                 checked.scenario.name,

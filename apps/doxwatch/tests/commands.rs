@@ -351,6 +351,13 @@ fn the_operators_commands_behave_alike() {
     let said = String::from_utf8_lossy(&report.stderr);
     assert!(said.contains("--as-of 2999-01-01T00:00:00Z is in the future"), "{said}");
 
+    // --json everywhere: the report and the scenario commands too.
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scenarios/pcpd-2019-11-08.toml");
+    let checked = suite.json(&["scenario", "check", scenario]);
+    assert_eq!((checked["consistent"].as_bool(), checked["cases"].as_u64()), (Some(true), Some(4122)), "{checked}");
+    let report = suite.json(&["report"]);
+    assert!(report["cases"].is_object(), "{report}");
+
     let bash = suite.run(&["completions", "bash"]);
     let script = String::from_utf8_lossy(&bash.stdout);
     assert!(bash.status.success() && script.contains("complete") && script.contains("scenario"), "{script}");
