@@ -351,6 +351,13 @@ fn the_operators_commands_behave_alike() {
     let said = String::from_utf8_lossy(&report.stderr);
     assert!(said.contains("--as-of 2999-01-01T00:00:00Z is in the future"), "{said}");
 
+    // A platform by its registry key, its display name or one of its domains.
+    let telegram = suite.json(&["platform", "get", "telegram"]);
+    assert_eq!(telegram["display_name"], "Telegram", "{telegram}");
+    assert_eq!(suite.json(&["platform", "get", "T.ME"])["name"], telegram["name"]);
+    let nowhere = suite.run(&["platform", "get", "no-such-platform"]);
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no platform is called \"no-such-platform\""));
+
     // --json everywhere: the report and the scenario commands too.
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scenarios/pcpd-2019-11-08.toml");
     let checked = suite.json(&["scenario", "check", scenario]);

@@ -50,11 +50,12 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
 
     // A draft asking for access to be restricted, served an hour ago by email.
     let link_item = format!("{link_name}=restrict-access");
+    // The platform named as officers say it: its registry key.
     let draft = suite.json(&[
         "notice",
         "create",
         "--platform",
-        &platform,
+        "telegram",
         "--kind",
         "removal-request",
         "--link",
@@ -63,6 +64,10 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
         "Section 66M of the Personal Data (Privacy) Ordinance",
     ]);
     assert_eq!(draft["status"], "DRAFT", "{draft}");
+    assert_eq!(draft["platform"], platform.as_str(), "{draft}");
+    // Tables name platforms, not ids.
+    let table = String::from_utf8_lossy(&suite.run(&["notice", "list"]).stdout).into_owned();
+    assert!(table.contains("Telegram") && !table.contains(&platform), "{table}");
     assert_eq!(draft["kind"], "REMOVAL_REQUEST");
     assert_eq!(draft["items"][0]["link"], link_name.as_str());
     assert_eq!(draft["items"][0]["action"], "RESTRICT_ACCESS");

@@ -95,7 +95,10 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     let request = pb::ListChannelsRequest {
         page_size: args.page.page_size,
         page_token: String::new(),
-        platform: args.platform.as_deref().map(|p| resource_name("platforms", p)).unwrap_or_default(),
+        platform: match args.platform.as_deref() {
+            Some(p) => super::platform::platform_named(&args.client, p).await?,
+            None => String::new(),
+        },
         status: args.status.map_or(0, i32::from),
         as_of: args.as_of,
     };

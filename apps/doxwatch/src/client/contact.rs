@@ -92,7 +92,7 @@ pub async fn run(command: ContactCommand) -> Result<(), CliError> {
     match command {
         ContactCommand::Set(args) => {
             let contact = pb::PlatformContact {
-                platform: resource_name("platforms", &args.platform),
+                platform: super::platform::platform_named(&args.client, &args.platform).await?,
                 legal_entity: args.legal_entity,
                 jurisdiction: args.jurisdiction,
                 email: args.email.unwrap_or_default(),
@@ -113,7 +113,9 @@ pub async fn run(command: ContactCommand) -> Result<(), CliError> {
             Ok(())
         }
         ContactCommand::Get(args) => {
-            let request = pb::GetPlatformContactRequest { name: contact_name(&args.platform) };
+            let platform = args.platform.trim().strip_suffix("/contact").unwrap_or(&args.platform);
+            let platform = super::platform::platform_named(&args.client, platform).await?;
+            let request = pb::GetPlatformContactRequest { name: contact_name(&platform) };
             let contact = liaison(&args.client).await?.get_platform_contact(request).await?.into_inner();
             show_contact(&contact, args.client.json);
             Ok(())

@@ -268,8 +268,11 @@ fn notice_name(text: &str) -> String {
     resource_name("notices", text)
 }
 
-fn platform_name(text: Option<&str>) -> String {
-    text.map(|p| resource_name("platforms", p)).unwrap_or_default()
+async fn platform_name(args: &ClientArgs, text: Option<&str>) -> Result<String, CliError> {
+    match text {
+        Some(p) => super::platform::platform_named(args, p).await,
+        None => Ok(String::new()),
+    }
 }
 
 fn case_names(cases: &[String]) -> Vec<String> {
@@ -350,7 +353,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
 
 async fn create(args: CreateArgs) -> Result<(), CliError> {
     let notice = pb::Notice {
-        platform: resource_name("platforms", &args.platform),
+        platform: super::platform::platform_named(&args.client, &args.platform).await?,
         kind: args.kind as i32,
         items: args.items,
         cases: case_names(&args.cases),
@@ -369,7 +372,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     let request = pb::ListNoticesRequest {
         page_size: args.page.page_size,
         page_token: String::new(),
-        platform: platform_name(args.platform.as_deref()),
+        platform: platform_name(&args.client, args.platform.as_deref()).await?,
         kind: args.kind.map_or(0, i32::from),
         status: args.status.map_or(0, i32::from),
         overdue: args.overdue,
@@ -387,7 +390,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         print_json(&json!({ "notices": notices.iter().map(notice_json).collect::<Vec<_>>(), "next_page_token": next }));
         return Ok(());
     }
-    show_notices(&notices);
+    show_notices(&notices, &super::platform::display_names(&args.client).await?);
     print_more_hint(&next, "notices");
     Ok(())
 }
@@ -484,7 +487,7 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
     let request = pb::GetLiaisonStatisticsRequest {
         as_of: args.at.as_of,
         recorded_before: args.at.recorded_before,
-        platform: platform_name(args.platform.as_deref()),
+        platform: platform_name(&args.client, args.platform.as_deref()).await?,
     };
     let s = liaison(&args.client).await?.get_liaison_statistics(request).await?.into_inner();
     if args.client.json {

@@ -132,7 +132,8 @@ pub fn show_notice(n: &pb::Notice, as_json: bool) {
     }
 }
 
-pub fn show_notices(notices: &[pb::Notice]) {
+/// Notices as a table, each platform by its display name (`platforms` maps names to them).
+pub fn show_notices(notices: &[pb::Notice], platforms: &std::collections::HashMap<String, String>) {
     let rows: Vec<Vec<String>> = notices
         .iter()
         .map(|n| {
@@ -140,7 +141,7 @@ pub fn show_notices(notices: &[pb::Notice]) {
                 n.name.clone(),
                 label::<pb::NoticeKind>(n.kind),
                 label::<pb::NoticeStatus>(n.status),
-                n.platform.clone(),
+                platforms.get(&n.platform).cloned().unwrap_or_else(|| n.platform.clone()),
                 n.items.len().to_string(),
                 time_text(n.served_at.as_ref()),
                 time_text(n.deadline.as_ref()),

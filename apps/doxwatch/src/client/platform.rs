@@ -4,7 +4,7 @@
 use doxwatch_proto::links as pb;
 use serde_json::json;
 
-use super::{PageArgs, links, pages, resource_name};
+use super::{PageArgs, every_page, links, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{CliError, label, print_fields, print_json, print_more_hint, print_table, time_text, word},
@@ -96,8 +96,49 @@ pub struct DomainArgs {
     client: ClientArgs,
 }
 
-fn platform_name(text: &str) -> String {
-    resource_name("platforms", text)
+/// Every platform link-tracking knows (a few dozen: the registry and those met since).
+pub async fn every_platform(args: &ClientArgs) -> Result<Vec<pb::Platform>, CliError> {
+    let client = links(args).await?;
+    let request = pb::ListPlatformsRequest { page_size: 500, ..Default::default() };
+    every_page(|page_token| {
+        let (mut client, request) = (client.clone(), pb::ListPlatformsRequest { page_token, ..request.clone() });
+        async move { client.list_platforms(request).await.map(|r| r.into_inner()).map(|p| (p.platforms, p.next_page_token)) }
+    })
+    .await
+}
+
+/// A platform as an officer names it: `platforms/{id}` or its id, or else its registry key
+/// (`telegram`), its display name or one of its domains, in any case.
+pub async fn platform_named(args: &ClientArgs, text: &str) -> Result<String, CliError> {
+    let text = text.trim();
+    let id = text.strip_prefix("platforms/").unwrap_or(text);
+    if id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Ok(resource_name("platforms", id));
+    }
+    let platforms = every_platform(args).await?;
+    let named: Vec<&pb::Platform> = platforms
+        .iter()
+        .filter(|p| {
+            p.registry_key.eq_ignore_ascii_case(id)
+                || p.display_name.eq_ignore_ascii_case(id)
+                || p.domains.iter().any(|d| d.eq_ignore_ascii_case(id))
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => {
+            Err(CliError::Usage(format!("no platform is called {text:?}: `doxwatch platform list --all` shows them")))
+        }
+        many => Err(CliError::Usage(format!(
+            "{text:?} could be any of {}: name one by its id",
+            many.iter().map(|p| format!("{} ({})", p.name, p.display_name)).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Platforms' display names by resource name, for tables that would otherwise show ids.
+pub async fn display_names(args: &ClientArgs) -> Result<std::collections::HashMap<String, String>, CliError> {
+    Ok(every_platform(args).await?.into_iter().map(|p| (p.name, p.display_name)).collect())
 }
 
 pub async fn run(command: PlatformCommand) -> Result<(), CliError> {
@@ -116,7 +157,7 @@ pub async fn run(command: PlatformCommand) -> Result<(), CliError> {
             Ok(())
         }
         PlatformCommand::Get(args) => {
-            let request = pb::GetPlatformRequest { name: platform_name(&args.name) };
+            let request = pb::GetPlatformRequest { name: platform_named(&args.client, &args.name).await? };
             let platform = links(&args.client).await?.get_platform(request).await?.into_inner();
             show_platform(&platform, args.client.json);
             Ok(())
@@ -126,7 +167,7 @@ pub async fn run(command: PlatformCommand) -> Result<(), CliError> {
         PlatformCommand::Update(args) => update(args).await,
         PlatformCommand::AddDomain(args) => {
             let request = pb::AddPlatformDomainRequest {
-                platform: platform_name(&args.platform),
+                platform: platform_named(&args.client, &args.platform).await?,
                 domain: args.domain,
                 request_id: args.request_id.unwrap_or_default(),
             };
@@ -136,7 +177,7 @@ pub async fn run(command: PlatformCommand) -> Result<(), CliError> {
         }
         PlatformCommand::RemoveDomain(args) => {
             let request = pb::RemovePlatformDomainRequest {
-                platform: platform_name(&args.platform),
+                platform: platform_named(&args.client, &args.platform).await?,
                 domain: args.domain,
                 request_id: args.request_id.unwrap_or_default(),
             };
@@ -187,7 +228,7 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
         paths.push("kind".to_owned());
     }
     let platform = pb::Platform {
-        name: platform_name(&args.platform),
+        name: platform_named(&args.client, &args.platform).await?,
         display_name: args.name.unwrap_or_default(),
         kind: args.kind.map_or(0, i32::from),
         ..Default::default()
