@@ -191,10 +191,6 @@ pub fn parse_time(s: &str) -> Result<prost_types::Timestamp, String> {
     Ok(doxwatch_kit::timestamp::to_proto(t))
 }
 
-pub fn now() -> prost_types::Timestamp {
-    doxwatch_kit::timestamp::to_proto(doxwatch_kit::timestamp::now())
-}
-
 /// A span of time for people: `3d 4h`, `2h 5m`, `40s`.
 pub fn duration_text(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;

@@ -139,13 +139,9 @@ pub fn new_case(c: Option<&pb::Case>, now: OffsetDateTime) -> Result<NewCase, Fi
         return Err(v);
     };
     let kind = required(&mut v, "case.kind", c.kind, CaseKind::from_code);
-    let received_at = match &c.received_at {
-        None => {
-            v.add("case.received_at", "is required");
-            None
-        }
-        Some(ts) => v.check("case.received_at", timestamp::business_time(Some(ts), now)),
-    };
+    // Unset is the moment the service takes the case: the server's clock, read once, so that a
+    // retry with the same request_id is the same request and gets the first answer.
+    let received_at = v.check("case.received_at", timestamp::business_time(c.received_at.as_ref(), now));
     let details = details(&mut v, "case", c, None);
     match (kind, received_at) {
         (Some(kind), Some(received_at)) if v.is_empty() => {

@@ -422,7 +422,8 @@ impl LinksService for LinksApi {
             let f = |name: &str| format!("observations[{i}].{name}");
             let link = convert::name(&mut v, &f("link"), &o.link, LinkId::parse_name);
             let status = validate::required(&mut v, &f("status"), o.status, LinkStatus::from_code);
-            let observed_at = validate::required_business_time(&mut v, &f("observed_at"), o.observed_at.as_ref(), now);
+            // Unset is the moment the service takes the observation (see CreateCase's received_at).
+            let observed_at = validate::business_time(&mut v, &f("observed_at"), o.observed_at.as_ref(), now);
             let vantage = if o.vantage == 0 {
                 Some(Vantage::Unknown)
             } else {

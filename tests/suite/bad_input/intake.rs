@@ -49,7 +49,6 @@ pub fn hostile_urls<R: 'static>(
 fn create_rows() -> Vec<Row<pb::CreateCaseRequest>> {
     let mut rows: Vec<Row<pb::CreateCaseRequest>> = vec![
         row(Class::Missing, bad("case"), |r: &mut pb::CreateCaseRequest| r.case = None),
-        row(Class::Missing, bad("case.received_at"), |r: &mut pb::CreateCaseRequest| case(r).received_at = None),
         row(Class::Missing, bad("case.data_subjects[0].category"), |r: &mut pb::CreateCaseRequest| {
             subject(case(r)).category = 0
         }),

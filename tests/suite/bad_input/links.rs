@@ -193,7 +193,6 @@ fn observation_rows(f: &Fixture) -> Vec<Row<pb::RecordObservationsRequest>> {
         row(Class::UnknownEnum, bad("observations[0].vantage"), |r: &mut R| o(r).vantage = 99),
         row(Class::Missing, bad("observations[0].source"), |r: &mut R| o(r).source = 0),
         row(Class::UnknownEnum, bad("observations[0].source"), |r: &mut R| o(r).source = 99),
-        row(Class::Missing, bad("observations[0].observed_at"), |r: &mut R| o(r).observed_at = None),
         row(Class::Backdated, refused(Code::FailedPrecondition, "BEFORE_FIRST_SIGHTING"), |r: &mut R| {
             o(r).observed_at = at("2019-06-01T09:00:00+08:00")
         }),

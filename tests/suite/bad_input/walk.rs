@@ -83,7 +83,7 @@ impl Class {
     /// The class as the document names it, and an example of it.
     pub fn describe(self) -> (&'static str, &'static str) {
         match self {
-            Class::Missing => ("missing", "no `case`, no `name`, no `received_at`"),
+            Class::Missing => ("missing", "no `case`, no `name`, no `served_at`"),
             Class::Empty => ("empty", "`\"\"` or only spaces where text is required"),
             Class::OverLong => ("over-long by one", "a summary of 4,001 characters, a `request_id` of 129"),
             Class::TooMany => ("one item too many", "101 reported URLs (at most 100), 1,001 observations"),

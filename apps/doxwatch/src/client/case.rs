@@ -6,9 +6,7 @@ use serde_json::json;
 use super::{AsAtArgs, Authed, PageArgs, authed, every_page, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{
-        CliError, label, now, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word,
-    },
+    output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
 };
 
 #[derive(clap::Subcommand)]
@@ -230,7 +228,9 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
     };
     let case = pb::Case {
         kind: args.kind as i32,
-        received_at: Some(args.received_at.unwrap_or_else(now)),
+        // Unset, the service takes its own clock's moment, once: a retry with --request-id is the
+        // same request.
+        received_at: args.received_at,
         channel: args.channel as i32,
         summary: args.summary,
         reported_urls: args.urls,

@@ -11,8 +11,8 @@ use super::{AsAtArgs, PageArgs, every_page, links, pages, resource_name};
 use crate::{
     ClientArgs,
     output::{
-        CliError, duration_text, label, now, parse_time, percent, print_fields, print_json, print_more_hint,
-        print_table, time_text, word,
+        CliError, duration_text, label, parse_time, percent, print_fields, print_json, print_more_hint, print_table,
+        time_text, word,
     },
 };
 
@@ -252,7 +252,7 @@ async fn observe(args: ObserveArgs) -> Result<(), CliError> {
     let observation = pb::Observation {
         link: link_name(&args.name),
         status: args.status as i32,
-        observed_at: Some(args.observed_at.unwrap_or_else(now)),
+        observed_at: args.observed_at,
         vantage: args.vantage as i32,
         source: args.source as i32,
         note: args.note.unwrap_or_default(),
