@@ -220,7 +220,24 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
                 .collect(),
         })
         .collect();
-    let response = links(&args.client).await?.import_links(tokio_stream::iter(messages)).await?.into_inner();
+    // Progress on a terminal (indicatif draws nothing otherwise): the URLs as they are sent, then
+    // the wait while the service registers them all together.
+    let bar = indicatif::ProgressBar::new(count as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:<22} {bar:40} {pos}/{len} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message("sending URLs");
+    let sent = bar.clone();
+    let stream = tokio_stream::StreamExt::map(tokio_stream::iter(messages), move |message| {
+        sent.inc(message.registrations.len() as u64);
+        if sent.position() == sent.length().unwrap_or(0) {
+            sent.set_message("registering them");
+        }
+        message
+    });
+    let response = links(&args.client).await?.import_links(stream).await;
+    bar.finish_and_clear();
+    let response = response?.into_inner();
     let refusals: Vec<_> = response
         .refusals
         .iter()
