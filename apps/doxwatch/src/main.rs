@@ -152,6 +152,11 @@ pub struct ConfigArgs {
 
 fn main() -> ExitCode {
     doxwatch_kit::install_crypto_provider();
+    // Times are read while the command line is parsed: a zone that does not exist is said first.
+    if let Err(e) = output::configured_zone() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     // A server must outlive whoever reads its output; the client ends with its reader.
     if !matches!(cli.command, Command::Up(_) | Command::Serve(_)) {

@@ -176,19 +176,69 @@ pub fn label<E: Vocabulary>(code: i32) -> String {
     }
 }
 
-/// A protobuf timestamp as RFC 3339, or empty.
+/// The variable naming the zone times are shown and read in.
+pub const TIME_ZONE_VARIABLE: &str = "DOXWATCH_TIME_ZONE";
+
+/// The zone `DOXWATCH_TIME_ZONE` names (an IANA name such as `Asia/Hong_Kong`), or else the
+/// machine's own; an unknown name is an error.
+pub fn configured_zone() -> Result<jiff::tz::TimeZone, String> {
+    match std::env::var(TIME_ZONE_VARIABLE) {
+        Ok(name) if !name.trim().is_empty() => jiff::tz::TimeZone::get(name.trim()).map_err(|e| {
+            format!("{TIME_ZONE_VARIABLE}={name} is not a time zone (an IANA name such as Asia/Hong_Kong): {e}")
+        }),
+        _ => Ok(jiff::tz::TimeZone::system()),
+    }
+}
+
+/// The zone every time is shown in, and a time typed without an offset is read in. `main` checks
+/// the variable before anything else, so the fallback to the machine's zone is never taken on a
+/// bad name.
+pub fn display_zone() -> &'static jiff::tz::TimeZone {
+    static ZONE: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(|| configured_zone().unwrap_or_else(|_| jiff::tz::TimeZone::system()))
+}
+
+/// A protobuf timestamp as RFC 3339 in the display zone, with its offset
+/// (`2019-11-08T12:00:00+08:00`), or empty.
 pub fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
-    ts.and_then(|ts| time::OffsetDateTime::from_unix_timestamp(ts.seconds).ok().map(|t| (t, ts.nanos)))
-        .and_then(|(t, nanos)| t.replace_nanosecond(nanos as u32).ok())
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+    time_text_in(ts, display_zone())
+}
+
+fn time_text_in(ts: Option<&prost_types::Timestamp>, zone: &jiff::tz::TimeZone) -> String {
+    ts.and_then(|ts| jiff::Timestamp::new(ts.seconds, ts.nanos).ok())
+        .map(|t| t.display_with_offset(zone.to_offset(t)).to_string())
         .unwrap_or_default()
 }
 
-/// Parses an RFC 3339 time given on the command line; a clap value parser.
+/// Parses a time given on the command line; a clap value parser. RFC 3339 with its offset
+/// (`2019-11-08T12:00:00+08:00`), or a date and time without one (`2019-11-08 12:00`,
+/// `2019-11-08T12:00:00`, or a date alone for its midnight), read in the display zone.
 pub fn parse_time(s: &str) -> Result<prost_types::Timestamp, String> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))?;
-    Ok(doxwatch_kit::timestamp::to_proto(t))
+    parse_time_in(s, display_zone())
+}
+
+fn parse_time_in(s: &str, zone: &jiff::tz::TimeZone) -> Result<prost_types::Timestamp, String> {
+    let text = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return Ok(doxwatch_kit::timestamp::to_proto(t));
+    }
+    let civil = text
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.to_datetime(jiff::civil::Time::midnight())))
+        .map_err(|_| {
+            format!(
+                "{s:?} is not a time: write 2019-11-08T12:00:00+08:00, or 2019-11-08 12:00 for that time in {}",
+                zone_name(zone)
+            )
+        })?;
+    let zoned = civil.to_zoned(zone.clone()).map_err(|e| format!("{s:?}: {e}"))?;
+    let t = zoned.timestamp();
+    Ok(prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() })
+}
+
+/// A zone as people name it: its IANA name, or its offset now.
+pub fn zone_name(zone: &jiff::tz::TimeZone) -> String {
+    zone.iana_name().map(str::to_owned).unwrap_or_else(|| zone.to_offset(jiff::Timestamp::now()).to_string())
 }
 
 /// A span of time for people: `3d 4h`, `2h 5m`, `40s`.
@@ -232,5 +282,20 @@ mod tests {
         assert_eq!(duration_text(7_500.0), "2h 5m");
         assert_eq!(duration_text(266_400.0), "3d 2h");
         assert_eq!(percent(0.4567), "45.7%");
+    }
+
+    #[test]
+    fn times_are_shown_and_read_in_the_display_zone() {
+        let hong_kong = jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("a bundled zone");
+        let noon = prost_types::Timestamp { seconds: 1_573_185_600, nanos: 0 }; // 2019-11-08T04:00:00Z
+        assert_eq!(time_text_in(Some(&noon), &hong_kong), "2019-11-08T12:00:00+08:00");
+        assert_eq!(time_text_in(Some(&noon), &jiff::tz::TimeZone::UTC), "2019-11-08T04:00:00+00:00");
+        for typed in ["2019-11-08 12:00", "2019-11-08T12:00:00", "2019-11-08T12:00:00+08:00", "2019-11-08T04:00:00Z"] {
+            assert_eq!(parse_time_in(typed, &hong_kong), Ok(noon), "{typed}");
+        }
+        let midnight = parse_time_in("2019-11-08", &hong_kong).expect("a date alone");
+        assert_eq!(midnight.seconds, 1_573_185_600 - 12 * 3600);
+        let refused = parse_time_in("noon on Friday", &hong_kong).unwrap_err();
+        assert!(refused.contains("Asia/Hong_Kong"), "{refused}");
     }
 }

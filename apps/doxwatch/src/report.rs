@@ -113,13 +113,27 @@ pub struct CheckArgs {
     json: bool,
 }
 
+/// A moment as the report is to state it: given with an offset, in that offset (the statement of
+/// 8 November 2019 is "as at noon" in Hong Kong, whatever the reader's zone); given without one,
+/// read and stated in the display zone (`DOXWATCH_TIME_ZONE`).
 fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2019-11-08T12:00:00+08:00): {e}"))
+    if let Ok(t) = OffsetDateTime::parse(s.trim(), &Rfc3339) {
+        return Ok(t);
+    }
+    let t = crate::output::parse_time(s)?;
+    OffsetDateTime::from_unix_timestamp(t.seconds).map(in_display_zone).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// `t` at the display zone's offset at that moment, so that its dates are the reader's.
+fn in_display_zone(t: OffsetDateTime) -> OffsetDateTime {
+    let offset = jiff::Timestamp::from_second(t.unix_timestamp())
+        .map(|at| crate::output::display_zone().to_offset(at).seconds())
+        .unwrap_or(0);
+    time::UtcOffset::from_whole_seconds(offset).map_or(t, |o| t.to_offset(o))
 }
 
 fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc())
+    in_display_zone(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc()))
 }
 
 pub async fn report(args: ReportArgs) -> Result<(), CliError> {

@@ -358,6 +358,15 @@ fn the_operators_commands_behave_alike() {
     let nowhere = suite.run(&["platform", "get", "no-such-platform"]);
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("no platform is called \"no-such-platform\""));
 
+    // Times in the officer's zone: shown with its offset, typed without one.
+    let in_hong_kong = [("DOXWATCH_TIME_ZONE", "Asia/Hong_Kong")];
+    let noon = suite.run_with(&["report", "--json", "--as-of", "2019-11-08 12:00"], &in_hong_kong);
+    let noon: Value = serde_json::from_slice(&noon.stdout).expect("the report's JSON");
+    assert_eq!(noon["as_of"], "2019-11-08T12:00:00+08:00", "{noon}");
+    let nowhere = suite.run_with(&["case", "list"], &[("DOXWATCH_TIME_ZONE", "Mars/Base")]);
+    assert!(!nowhere.status.success());
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("DOXWATCH_TIME_ZONE=Mars/Base is not a time zone"));
+
     // --json everywhere: the report and the scenario commands too.
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scenarios/pcpd-2019-11-08.toml");
     let checked = suite.json(&["scenario", "check", scenario]);

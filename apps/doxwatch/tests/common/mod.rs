@@ -134,7 +134,13 @@ impl Suite {
     /// Runs a client command against this suite: as the test officer, or for `agency` commands
     /// with the Police's certificate that `doxwatch up` keeps.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    /// [`Suite::run`] with more environment variables, as a user's shell would have them.
+    pub fn run_with(&self, args: &[&str], variables: &[(&str, &str)]) -> Output {
         let mut command = Command::new(BIN);
+        command.envs(variables.iter().copied());
         command
             .args(args)
             .env("DOXWATCH_INTAKE_URL", self.url(50051))
