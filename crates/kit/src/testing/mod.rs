@@ -63,7 +63,10 @@ impl TestDatabase {
 
     /// A new, empty database on the server `DATABASE_URL` names, or `None` without one.
     pub async fn postgres() -> Option<Self> {
-        let admin_url = std::env::var("DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))?;
+        let admin_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.trim().is_empty())?;
+        // A DATABASE_URL that is set but is not PostgreSQL's would otherwise skip every PostgreSQL
+        // test without a word.
+        assert!(admin_url.starts_with("postgres"), "DATABASE_URL is set but is not a postgres:// URL: {admin_url:?}");
         let name = format!("doxwatch_test_{}", uuid::Uuid::now_v7().simple());
         let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect to DATABASE_URL");
         admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create a test database");
