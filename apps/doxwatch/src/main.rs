@@ -94,6 +94,27 @@ struct CompletionsArgs {
     shell: clap_complete::Shell,
 }
 
+/// The `DOXWATCH_*` variables the command line reads itself (every `env` of its arguments, in
+/// every command) and those the client reads directly: a shell set up for the client may hold
+/// them when it starts a service, which is not a mistake to warn of.
+fn variables_read_elsewhere() -> Vec<String> {
+    fn walk(command: &clap::Command, out: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_env().and_then(|n| n.to_str()) {
+                out.push(name.to_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out = vec![client::DATA_DIR_VARIABLE.to_owned(), output::TIME_ZONE_VARIABLE.to_owned()];
+    walk(&Cli::command(), &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Writes the completion script for `shell`, generated from the command line's definition.
 fn completions(args: &CompletionsArgs) -> Result<(), CliError> {
     let mut command = Cli::command();
@@ -217,5 +238,20 @@ fn restore_sigpipe() {
     // disposition for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_variables_the_client_reads_are_not_taken_for_mistakes() {
+        let read = super::variables_read_elsewhere();
+        for name in ["DOXWATCH_INTAKE_URL", "DOXWATCH_REFERRAL_URL", "DOXWATCH_PURPOSE", "DOXWATCH_PROFILE"] {
+            assert!(read.iter().any(|r| r == name), "{name} missing from {read:?}");
+        }
+        for name in ["DOXWATCH_CONFIG", "DOXWATCH_DATA_DIR", "DOXWATCH_TIME_ZONE"] {
+            assert!(read.iter().any(|r| r == name), "{name} missing from {read:?}");
+        }
+        assert!(!read.iter().any(|r| r == "DOXWATCH_DATABASE_URL"), "a service key is not the client's");
     }
 }

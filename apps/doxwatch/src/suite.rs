@@ -128,22 +128,12 @@ pub fn config_keys_help() -> String {
     )
 }
 
-/// The variables the client commands read, which a service's configuration does not.
-const CLIENT_VARIABLES: &[&str] = &[
-    "DOXWATCH_CONFIG",
-    "DOXWATCH_DATA_DIR",
-    "DOXWATCH_PROFILE",
-    "DOXWATCH_PURPOSE",
-    "DOXWATCH_INTAKE_URL",
-    "DOXWATCH_LINKS_URL",
-    "DOXWATCH_LIAISON_URL",
-    "DOXWATCH_REFERRAL_URL",
-];
-
 /// Says which `DOXWATCH_*` variables this command does not read, with the key probably meant: a
 /// misspelt variable would otherwise be ignored without a word.
 fn warn_of_unknown_variables(layers: &Layers, command: &str) {
-    for (name, closest) in layers.unknown_variables(CLIENT_VARIABLES) {
+    let elsewhere = crate::variables_read_elsewhere();
+    let elsewhere: Vec<&str> = elsewhere.iter().map(String::as_str).collect();
+    for (name, closest) in layers.unknown_variables(&elsewhere) {
         match closest {
             Some(meant) => eprintln!("warning: `doxwatch {command}` does not read {name}; did you mean {meant}?"),
             None => eprintln!("warning: `doxwatch {command}` does not read {name}"),

@@ -35,9 +35,12 @@ use crate::{
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
+/// The variable naming the data directory of `doxwatch up`.
+pub const DATA_DIR_VARIABLE: &str = "DOXWATCH_DATA_DIR";
+
 /// The data directory of `doxwatch up`: `DOXWATCH_DATA_DIR`, else `doxwatch-data`.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("DOXWATCH_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("doxwatch-data"))
+    std::env::var_os(DATA_DIR_VARIABLE).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("doxwatch-data"))
 }
 
 /// The local profile `doxwatch up` writes.
