@@ -357,7 +357,7 @@ def check_service(r, docs, dep, rendered, min_replicas, expect_certificates=Fals
                  "CONFIG", "STREAM_TIMEOUT_MS", "STORE_PROBE_TIMEOUT_MS",
                  "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TOKEN_JWKS", "TOKEN_ISSUER", "TOKEN_AUDIENCE",
                  "TOKEN_LEEWAY_MS", "POLICY_FILE", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "AUDIT_KEY_FILE",
-                 "ENCRYPTION_KEY_FILE"}
+                 "ENCRYPTION_KEY_FILE", "TIME_ZONE", "REFERENCE_PREFIX"}
         unknown = [k for k in settings if k.startswith("DOXWATCH_") and k[len("DOXWATCH_"):] not in known]
         r.check(not unknown, f"{cname}: every DOXWATCH_* setting is a known key", f"{unknown}")
         shutdown = int(settings.get("DOXWATCH_SHUTDOWN_GRACE_MS", 20000))

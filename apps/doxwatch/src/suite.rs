@@ -157,13 +157,19 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
     let pki = crate::credentials::ensure_local(&args.data_dir, &args.host.to_string())?;
 
     // Telemetry, and link-tracking's keys: its background rechecker is off unless configured.
-    let known: Vec<&str> =
-        TelemetryConfig::KEYS.iter().chain(doxwatch_links::config::LinksConfig::KEYS).copied().collect();
+    // The office's time zone too: every service numbers references and dates letters in it.
+    let known: Vec<&str> = TelemetryConfig::KEYS
+        .iter()
+        .chain(doxwatch_links::config::LinksConfig::KEYS)
+        .chain(&["time_zone"])
+        .copied()
+        .collect();
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
     let links_values: Vec<(&str, String)> = doxwatch_links::config::LinksConfig::KEYS
         .iter()
         .filter_map(|key| layers.get_optional(key).map(|value| (*key, value)))
         .collect();
+    let time_zone = layers.get_optional("time_zone");
     warn_of_unknown_variables(&layers, "up");
     // An https:// collector is verified with the local CA unless told otherwise; the suite in one
     // process presents no certificate of its own to it.
@@ -183,6 +189,9 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         service_layers.default_value("token_jwks", file(pki.join("jwks.json")));
         service_layers.default_value("audit_key_file", file(pki.join(format!("audit/{name}.key"))));
         service_layers.default_value("encryption_key_file", file(pki.join(format!("encryption/{name}.key"))));
+        if let Some(zone) = &time_zone {
+            service_layers.default_value("time_zone", zone.clone());
+        }
         if *name == doxwatch_links::SERVICE {
             for (key, value) in &links_values {
                 service_layers.default_value(key, value.clone());

@@ -26,7 +26,14 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
         "https://t.me/examplechannel/201?single",
     ]);
     let case_name = text(&case["name"]).to_owned();
-    let link = suite.eventually(&["link", "list", "--case", &case_name], |v| v["links"].as_array()?.first().cloned());
+    // Officers name the case by its reference number, everywhere.
+    let case_reference = text(&case["reference"]).to_owned();
+    assert!(case_reference.starts_with("DOX-") && case_reference.len() == "DOX-2019-000001".len(), "{case}");
+    assert_eq!(suite.json(&["case", "get", &case_reference.to_lowercase()])["name"], case_name.as_str());
+    let cases_table = String::from_utf8_lossy(&suite.run(&["case", "list"]).stdout).into_owned();
+    assert!(cases_table.contains("REFERENCE") && cases_table.contains(&case_reference), "{cases_table}");
+    let link =
+        suite.eventually(&["link", "list", "--case", &case_reference], |v| v["links"].as_array()?.first().cloned());
     let (link_name, canonical_url, platform) =
         (text(&link["name"]).to_owned(), text(&link["canonical_url"]).to_owned(), text(&link["platform"]).to_owned());
     assert_eq!(canonical_url, "https://t.me/examplechannel/201", "{link}");
@@ -62,8 +69,11 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
         &link_item,
         "--legal-basis",
         "Section 66M of the Personal Data (Privacy) Ordinance",
+        "--case",
+        &case_reference,
     ]);
     assert_eq!(draft["status"], "DRAFT", "{draft}");
+    assert_eq!(draft["cases"][0], case_name.as_str(), "the reference was taken for the case: {draft}");
     assert_eq!(draft["platform"], platform.as_str(), "{draft}");
     // Tables name platforms, not ids.
     let table = String::from_utf8_lossy(&suite.run(&["notice", "list"]).stdout).into_owned();
@@ -73,8 +83,11 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
     assert_eq!(draft["items"][0]["action"], "RESTRICT_ACCESS");
     assert_eq!(draft["created_by"], OFFICER);
     let notice = text(&draft["name"]).to_owned();
+    let notice_reference = text(&draft["reference"]).to_owned();
+    assert!(notice_reference.starts_with("NTC-"), "{draft}");
 
-    let served = suite.json(&["notice", "serve", &notice, "--method", "email", "--served-at", &ago(60)]);
+    let served = suite.json(&["notice", "serve", &notice_reference, "--method", "email", "--served-at", &ago(60)]);
+    assert_eq!(served["name"], notice.as_str(), "{served}");
     assert_eq!(served["status"], "SERVED", "{served}");
     assert_eq!(served["service_method"], "EMAIL");
     assert_ne!(served["deadline"], "", "serving fixes the deadline: {served}");
@@ -88,6 +101,7 @@ fn a_liaison_officer_serves_a_notice_on_a_platform_and_renders_the_letter() {
         let letter = std::fs::read_to_string(&path).expect("the letter was written");
         assert!(letter.contains(&canonical_url), "the {format} letter does not name {canonical_url}:\n{letter}");
         assert!(letter.contains("Telegram Messenger Inc"), "{letter}");
+        assert!(letter.contains(&notice_reference), "the letter quotes its reference:\n{letter}");
     }
 
     // One letter sent, to one platform; serving asked link-tracking to record the removal request.
@@ -202,8 +216,13 @@ fn a_legal_officer_refers_a_case_and_the_police_follow_it() {
     assert_eq!(lines.len(), 1);
     assert_eq!((lines[0]["cursor"].as_str(), lines[0]["kind"].as_str()), (Some("1"), Some("REFERRED")));
     assert_eq!(lines[0]["referral"]["name"], referral_name.as_str());
-    let acked = suite.json(&["agency", "ack", &referral_name, "KT RN 19/001"]);
+    // The Police quote our reference number back.
+    let referral_reference = text(&referral["reference"]).to_owned();
+    assert!(referral_reference.starts_with("REF-"), "{referral}");
+    let acked = suite.json(&["agency", "ack", &referral_reference, "KT RN 19/001"]);
     assert_eq!(acked["status"], "ACKNOWLEDGED");
+    assert_eq!(acked["name"], referral_name.as_str());
+    assert_eq!(suite.json(&["referral", "get", &referral_reference])["agency_reference"], "KT RN 19/001");
     let reported = suite.json(&["agency", "outcome", &referral_name, "--outcome", "under-investigation"]);
     assert_eq!(reported["status"], "UNDER_INVESTIGATION");
     let events = suite.json(&["referral", "events", &referral_name]);

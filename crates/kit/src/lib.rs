@@ -21,6 +21,7 @@ pub mod peer;
 pub mod pki;
 pub mod policy;
 pub mod profile;
+pub mod reference;
 pub mod resource;
 pub mod sealing;
 pub mod server;

@@ -16,7 +16,7 @@ use crate::{
     access::{Sight, Viewer},
     convert,
     domain::*,
-    service::Intake,
+    service::{CaseKey, Intake},
     store::{CaseFilter, SubjectQuery},
 };
 
@@ -67,8 +67,12 @@ impl IntakeService for IntakeApi {
         let viewer = Viewer::of(&request)?;
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let id = convert::case_id(&mut v, "name", &req.name).ok_or_else(|| invalid(v))?;
-        let (case, sight) = self.intake.get_case(id, &viewer).await?;
+        let by_reference = req.name.strip_prefix("cases/").and_then(doxwatch_kit::reference::normalize);
+        let key = match by_reference {
+            Some(reference) => CaseKey::Reference(reference),
+            None => CaseKey::Id(convert::case_id(&mut v, "name", &req.name).ok_or_else(|| invalid(v))?),
+        };
+        let (case, sight) = self.intake.get_case(key, &viewer).await?;
         Ok(Response::new(shown(&case, sight)))
     }
 

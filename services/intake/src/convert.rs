@@ -175,6 +175,7 @@ pub fn case_to_proto(c: &Case) -> pb::Case {
     let d = &c.details;
     pb::Case {
         name: c.id.name(),
+        reference: c.reference.clone(),
         kind: c.kind.code(),
         received_at: Some(timestamp::to_proto(c.received_at)),
         channel: d.channel.code(),

@@ -49,6 +49,9 @@ pub enum BuildError {
 
 pub use retention::{CONFIG_KEYS, IntakeConfig};
 
+/// The prefix of case reference numbers unless `reference_prefix` says otherwise.
+pub const REFERENCE_PREFIX: &str = "DOX";
+
 /// A built intake service: its store open and migrated, its listener bound, its relay and its
 /// retention sweep ready.
 pub struct Application {
@@ -76,7 +79,8 @@ impl Application {
         let relay = Relay::new(db.clone(), Arc::new(peers), RelaySettings::from_config(&config.outbox))
             .upgrading(effects::LEGACY);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
-        let intake = service::Intake::new(db.clone(), links, relay.waker());
+        let references = doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX);
+        let intake = service::Intake::new(db.clone(), links, relay.waker(), references);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;

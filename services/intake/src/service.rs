@@ -11,6 +11,7 @@ use doxwatch_kit::{
     error::FieldViolations,
     idempotency::RequestKey,
     idempotent, outbox,
+    reference::{self, ReferenceScheme},
 };
 use doxwatch_proto::links as links_pb;
 use prost::Message;
@@ -27,6 +28,14 @@ use crate::{
     store::{self, CaseFilter},
 };
 
+/// How GetCase names a case: by id, or by its reference number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseKey {
+    Id(CaseId),
+    /// As [`reference::normalize`] writes it.
+    Reference(String),
+}
+
 /// The most earlier cases a new case's "same data subject" hint names.
 pub const MAX_SAME_SUBJECT: usize = 20;
 
@@ -41,11 +50,15 @@ pub struct Intake {
     db: Db,
     links: LinkTracking,
     relay: Arc<Notify>,
+    references: ReferenceScheme,
 }
 
+/// The counter series of case reference numbers.
+const REFERENCE_SERIES: &str = "cases";
+
 impl Intake {
-    pub fn new(db: Db, links: LinkTracking, relay: Arc<Notify>) -> Self {
-        Self { db, links, relay }
+    pub fn new(db: Db, links: LinkTracking, relay: Arc<Notify>, references: ReferenceScheme) -> Self {
+        Self { db, links, relay, references }
     }
 
     pub fn db(&self) -> &Db {
@@ -64,8 +77,11 @@ impl Intake {
         let has_urls = !new.details.reported_urls.is_empty();
         let response = idempotent!(self.db, IntakeError, key, |tx| {
             let now = doxwatch_kit::timestamp::now();
+            let year = self.references.year_of(new.received_at);
+            let number = reference::next_number(&mut tx, REFERENCE_SERIES, year).await?;
             let case = Case {
                 id: CaseId::new(),
+                reference: self.references.render(year, number),
                 kind: new.kind,
                 received_at: new.received_at,
                 details: new.details.clone(),
@@ -138,16 +154,25 @@ impl Intake {
     }
 
     /// One case, with how much of it `viewer` sees; the read is audited as what it gave.
-    #[tracing::instrument(skip(self, viewer), fields(case = %id))]
-    pub async fn get_case(&self, id: CaseId, viewer: &Viewer) -> Result<(Case, Sight), IntakeError> {
+    #[tracing::instrument(skip(self, viewer), fields(case = ?key))]
+    pub async fn get_case(&self, key: CaseKey, viewer: &Viewer) -> Result<(Case, Sight), IntakeError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
-        let Some(case) = store::get_case(&mut tx, self.db.keyring(), id).await? else {
-            // A look for a case that is not there is kept too: probing for names leaves a trace.
-            audit::record_as(&mut tx, Access::Read, &[id.name()], &[], audit::NOT_FOUND).await?;
-            tx.commit().await?;
-            return Err(IntakeError::not_found(id.name()));
+        let (id, name) = match key {
+            CaseKey::Id(id) => (Some(id), id.name()),
+            CaseKey::Reference(r) => (store::case_with_reference(&mut tx, &r).await?, format!("cases/{r}")),
         };
+        let found = match id {
+            Some(id) => store::get_case(&mut tx, self.db.keyring(), id).await?,
+            None => None,
+        };
+        let Some(case) = found else {
+            // A look for a case that is not there is kept too: probing for names leaves a trace.
+            audit::record_as(&mut tx, Access::Read, &[name.clone()], &[], audit::NOT_FOUND).await?;
+            tx.commit().await?;
+            return Err(IntakeError::not_found(name));
+        };
+        let id = case.id;
         let sight = viewer.sight(&case.team, &case.assigned_officer);
         record_reads(&mut tx, &[(id.name(), sight)], CASE_FIELDS).await?;
         tx.commit().await?;

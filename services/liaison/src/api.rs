@@ -106,9 +106,16 @@ impl LiaisonService for LiaisonApi {
     async fn get_notice(&self, request: Request<pb::GetNoticeRequest>) -> Result<Response<pb::Notice>, Status> {
         let req = request.into_inner();
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &req.name, NoticeId::parse_name);
+        let by_reference = req.name.strip_prefix("notices/").and_then(doxwatch_kit::reference::normalize);
+        let id = match &by_reference {
+            Some(_) => None,
+            None => convert::name(&mut v, "name", &req.name, NoticeId::parse_name),
+        };
         let t = as_at(&mut v, "as_of", req.as_of.as_ref());
-        let notice = self.liaison.get(checked(v, id)?).await?;
+        let notice = match by_reference {
+            Some(reference) if v.is_empty() => self.liaison.get_by_reference(&reference).await?,
+            _ => self.liaison.get(checked(v, id)?).await?,
+        };
         Ok(Response::new(convert::notice_out(&notice, t)))
     }
 

@@ -181,6 +181,7 @@ pub fn reply(v: &mut FieldViolations, r: &pb::RecordReplyRequest) -> Reply {
 pub fn notice_out(n: &Notice, t: AsAt) -> pb::Notice {
     pb::Notice {
         name: n.id.name(),
+        reference: n.reference.clone(),
         platform: n.platform.name(),
         kind: n.kind.code(),
         items: n

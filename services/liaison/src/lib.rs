@@ -37,6 +37,9 @@ pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQ
 
 /// The configuration keys liaison reads besides the shared ones: the compliance period of each
 /// kind of notice, in days.
+/// The prefix of notice reference numbers unless `reference_prefix` says otherwise.
+pub const REFERENCE_PREFIX: &str = "NTC";
+
 pub const CONFIG_KEYS: &[&str] = &[
     "deadline_days_removal_request",
     "deadline_days_cessation_notice",
@@ -91,7 +94,8 @@ impl Application {
         )
         .upgrading(effects::LEGACY);
         let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
-        let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker());
+        let references = doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX);
+        let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker(), references);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;

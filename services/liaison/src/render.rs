@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use doxwatch_kit::markdown as escape;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::domain::*;
 
@@ -29,18 +29,20 @@ pub struct LetterContext<'a> {
     pub platform_name: &'a str,
     pub urls: &'a BTreeMap<String, String>,
     pub channel_url: Option<&'a str>,
+    /// The reference of the notice this one follows, if any.
+    pub follows: Option<&'a str>,
+    /// The office's time zone, in which letters are dated.
+    pub zone: &'a jiff::tz::TimeZone,
 }
 
-/// Hong Kong time, in which the regulator's letters are dated.
-fn hong_kong() -> UtcOffset {
-    UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
-fn date(t: OffsetDateTime, language: Language) -> String {
-    let t = t.to_offset(hong_kong());
+/// The date `t` falls on in `zone`, as a letter writes it.
+fn date(t: OffsetDateTime, zone: &jiff::tz::TimeZone, language: Language) -> String {
+    let day = jiff::Timestamp::from_second(t.unix_timestamp())
+        .map(|s| s.to_zoned(zone.clone()).date())
+        .unwrap_or_else(|_| jiff::civil::date(t.year() as i16, u8::from(t.month()) as i8, t.day() as i8));
     match language {
-        Language::English => format!("{} {} {}", t.day(), t.month(), t.year()),
-        Language::TraditionalChinese => format!("{}年{}月{}日", t.year(), u8::from(t.month()), t.day()),
+        Language::English => day.strftime("%-d %B %Y").to_string(),
+        Language::TraditionalChinese => format!("{}年{}月{}日", day.year(), day.month(), day.day()),
     }
 }
 
@@ -73,10 +75,10 @@ pub fn markdown(notice: &Notice, language: Language, ctx: &LetterContext<'_>) ->
         .render(minijinja::context! {
             kind => notice.kind.key(),
             title => word(&head.kinds, notice.kind.key()),
-            reference => notice.id.name(),
-            follows => notice.follows.map(|f| f.name()),
-            date => served.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
-            deadline => deadline.map_or_else(|| word(&head.words, "not_served"), |t| date(t, language)),
+            reference => if notice.reference.is_empty() { notice.id.name() } else { notice.reference.clone() },
+            follows => ctx.follows.map(str::to_owned).or_else(|| notice.follows.map(|f| f.name())),
+            date => served.map_or_else(|| word(&head.words, "not_served"), |t| date(t, ctx.zone, language)),
+            deadline => deadline.map_or_else(|| word(&head.words, "not_served"), |t| date(t, ctx.zone, language)),
             // Every free text goes through `escape`: nothing a user wrote can change the letter's
             // structure (the template's own markup is the only markup).
             addressee => escape::text(&addressee),

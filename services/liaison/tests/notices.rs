@@ -112,6 +112,26 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
         .into_inner();
     assert_eq!(reminder.kind, K::Reminder as i32);
     assert_eq!(reminder.follows, draft.name);
+    // Each notice has its own reference, counted on from the one it follows; GetNotice takes it.
+    let year = jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Asia/Hong_Kong").unwrap()).year();
+    assert_eq!(draft.reference, format!("NTC-{year}-000001"));
+    assert_eq!(reminder.reference, format!("NTC-{year}-000002"));
+    let by_reference = pb::GetNoticeRequest { name: format!("notices/ntc-{year}-2"), as_of: None };
+    let got = s.liaison.get_notice(by_reference).await.unwrap().into_inner();
+    assert_eq!(got.name, reminder.name);
+    let unknown = pb::GetNoticeRequest { name: format!("notices/NTC-{year}-000099"), as_of: None };
+    assert_eq!(s.liaison.get_notice(unknown).await.unwrap_err().code(), tonic::Code::NotFound);
+    let letter = s
+        .liaison
+        .render_notice(pb::RenderNoticeRequest {
+            name: reminder.name.clone(),
+            language: pb::Language::English as i32,
+            format: pb::RenderFormat::Markdown as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(letter.content.contains(&format!("**Further to our reference:** {}", draft.reference)), "{}", letter.content);
     assert_eq!(
         reminder.items.iter().map(|i| i.link.clone()).collect::<Vec<_>>(),
         vec![links[1].clone(), links[2].clone()]
@@ -351,7 +371,8 @@ async fn letters_are_rendered_with_every_link_and_the_deadline(stores: Stores) {
         .await
         .unwrap();
     let notice = s.draft(K::RemovalRequest, &telegram, &links).await;
-    s.serve(&notice.name, "2019-11-01T10:00:00+08:00").await;
+    // Served at 01:00 in Hong Kong, still 31 October in UTC: the letter is dated in the office's zone.
+    s.serve(&notice.name, "2019-11-01T01:00:00+08:00").await;
     let render = |language: pb::Language, format: pb::RenderFormat| pb::RenderNoticeRequest {
         name: notice.name.clone(),
         language: language as i32,
@@ -363,6 +384,9 @@ async fn letters_are_rendered_with_every_link_and_the_deadline(stores: Stores) {
         assert!(en.content.contains(url), "{url} missing:\n{}", en.content);
     }
     assert!(en.content.contains("15 November 2019"), "the deadline:\n{}", en.content);
+    assert!(en.content.contains("1 November 2019") && !en.content.contains("31 October"), "dated:\n{}", en.content);
+    assert!(!notice.reference.is_empty());
+    assert!(en.content.contains(&format!("**Our reference:** {}", notice.reference)), "{}", en.content);
     assert!(en.content.contains("Telegram FZ\\-LLC \\<legal\\>"), "the addressee, escaped:\n{}", en.content);
     assert!(en.content.contains("section 64"));
     let zh = s

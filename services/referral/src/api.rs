@@ -14,7 +14,12 @@ use doxwatch_proto::referral::{self as pb, referral_service_server::ReferralServ
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::{convert, domain::*, service::Referrals, store::referrals::Filter};
+use crate::{
+    convert,
+    domain::*,
+    service::{ReferralKey, Referrals},
+    store::referrals::Filter,
+};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -109,8 +114,8 @@ impl ReferralService for ReferralApi {
 
     async fn get_referral(&self, request: Request<pb::GetReferralRequest>) -> Result<Response<pb::Referral>, Status> {
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &request.get_ref().name, ReferralId::parse_name);
-        let referral = self.referrals.get_referral(checked(v, id)?).await?;
+        let key = ReferralKey::parse(&mut v, "name", &request.get_ref().name);
+        let referral = self.referrals.get_referral(checked(v, key)?).await?;
         Ok(Response::new(convert::referral_out(&referral)))
     }
 

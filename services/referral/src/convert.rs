@@ -163,6 +163,7 @@ pub fn referral_out(r: &Referral) -> pb::Referral {
     let ack = r.recorded(ReferralStatus::Acknowledged);
     pb::Referral {
         name: r.id.name(),
+        reference: r.reference.clone(),
         case: r.case.name(),
         assessment: r.assessment.name(),
         referred_at: Some(to_proto(r.referred_at)),

@@ -44,6 +44,9 @@ static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 pub const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
 
 /// The configuration keys the referral service reads besides the shared ones.
+/// The prefix of referral reference numbers unless `reference_prefix` says otherwise.
+pub const REFERENCE_PREFIX: &str = "REF";
+
 pub const CONFIG_KEYS: &[&str] = ReferralConfig::KEYS;
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,7 @@ impl Application {
             links::LinkTracking::new(LinksServiceClient::new(links)),
             own.agencies.clone(),
             relay.waker(),
+            doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX),
         );
         let (stopping, stopped) = watch::channel(false);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;

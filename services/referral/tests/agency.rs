@@ -238,7 +238,11 @@ async fn acknowledgement_is_idempotent_and_agencies_see_only_their_own(stores: S
         request_id: String::new(),
     };
 
-    // Another agency cannot see or touch it.
+    // The Police quote our reference back; another agency cannot see or touch it, by id or reference.
+    assert_eq!(referral.reference, "REF-2019-000001", "numbered in the year it was made");
+    let quoted = pb::GetReferralRequest { name: "referrals/ref-2019-1".into() };
+    assert_eq!(police.get_referral(quoted.clone()).await.unwrap().into_inner().name, referral.name);
+    assert_eq!(icac.get_referral(quoted).await.unwrap_err().code(), Code::NotFound);
     let get = pb::GetReferralRequest { name: referral.name.clone() };
     assert_eq!(icac.get_referral(get.clone()).await.unwrap_err().code(), Code::NotFound);
     assert_eq!(

@@ -41,6 +41,9 @@ async fn a_referral_freezes_the_evidence_bundle_and_moves_the_case(stores: Store
     };
     let referral = s.referral.create_referral(request.clone()).await.unwrap().into_inner();
     assert_eq!(referral.agency, "POLICE", "the default agency");
+    assert_eq!(referral.reference, "REF-2019-000001");
+    let by_reference = pb::GetReferralRequest { name: "referrals/REF-2019-000001".into() };
+    assert_eq!(s.referral.get_referral(by_reference).await.unwrap().into_inner().name, referral.name);
     assert_eq!(referral.status, RS::Pending as i32);
     assert_eq!(referral.case, case);
     assert_eq!(referral.case_received_at, Some(ts("2019-08-01T10:00:00+08:00")));

@@ -56,7 +56,7 @@ pub struct WatchArgs {
 
 #[derive(clap::Args)]
 pub struct AckArgs {
-    /// The referral: referrals/{id} or just the id.
+    /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     referral: String,
     /// The agency's own reference.
     reference: String,
@@ -73,7 +73,7 @@ pub struct AckArgs {
 
 #[derive(clap::Args)]
 pub struct OutcomeArgs {
-    /// The referral: referrals/{id} or just the id.
+    /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     referral: String,
     #[arg(long, value_parser = word::<pb::ReferralStatus>)]
     outcome: pb::ReferralStatus,
@@ -108,23 +108,35 @@ async fn client(agency: &AgencyArgs, args: &ClientArgs) -> Result<Client, CliErr
     Ok(AgencyReferralServiceClient::new(connect_with(&credentials, &args.referral_url).await?))
 }
 
+/// The referral an agency named, as `referrals/{id}`: from its id or our reference number
+/// (`REF-2019-000116`), which the agency's own GetReferral looks up.
+async fn referral_named(client: &mut Client, text: &str) -> Result<String, CliError> {
+    let name = referral_name(text);
+    if !super::names_reference(&name) {
+        return Ok(name);
+    }
+    Ok(client.get_referral(pb::GetReferralRequest { name }).await?.into_inner().name)
+}
+
 pub async fn run(command: AgencyCommand) -> Result<(), CliError> {
     match command {
         AgencyCommand::Watch(args) => watch(args).await,
         AgencyCommand::Ack(args) => {
+            let mut client = client(&args.agency, &args.client).await?;
             let request = pb::AcknowledgeReferralRequest {
-                name: referral_name(&args.referral),
+                name: referral_named(&mut client, &args.referral).await?,
                 agency_reference: args.reference,
                 acknowledged_at: args.acknowledged_at,
                 request_id: args.request_id.unwrap_or_default(),
             };
-            let referral = client(&args.agency, &args.client).await?.acknowledge_referral(request).await?.into_inner();
+            let referral = client.acknowledge_referral(request).await?.into_inner();
             show_referral(&referral, args.client.json);
             Ok(())
         }
         AgencyCommand::Outcome(args) => {
+            let mut client = client(&args.agency, &args.client).await?;
             let request = pb::ReportOutcomeRequest {
-                name: referral_name(&args.referral),
+                name: referral_named(&mut client, &args.referral).await?,
                 outcome: args.outcome as i32,
                 occurred_at: args.occurred_at,
                 details: Some(pb::OutcomeDetails {
@@ -135,7 +147,7 @@ pub async fn run(command: AgencyCommand) -> Result<(), CliError> {
                 }),
                 request_id: args.request_id.unwrap_or_default(),
             };
-            let referral = client(&args.agency, &args.client).await?.report_outcome(request).await?.into_inner();
+            let referral = client.report_outcome(request).await?.into_inner();
             show_referral(&referral, args.client.json);
             Ok(())
         }

@@ -22,7 +22,7 @@ pub enum AssessmentCommand {
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
-    /// The case: cases/{id} or just the id.
+    /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: String,
     /// refer-to-police, prosecute-summary, no-further-action or more-information-needed.
@@ -71,7 +71,7 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    /// Only this case's assessments: cases/{id} or just the id.
+    /// Only this case's assessments: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: Option<String>,
     #[command(flatten)]
@@ -95,7 +95,7 @@ pub async fn run(command: AssessmentCommand) -> Result<(), CliError> {
 
 async fn create(args: CreateArgs) -> Result<(), CliError> {
     let assessment = pb::Assessment {
-        case: resource_name("cases", &args.case),
+        case: super::case::case_named(&args.client, &args.case).await?,
         criteria: Some(pb::Criteria {
             disclosed_without_consent: args.disclosed_without_consent,
             intent_or_recklessness: args.intent as i32,
@@ -121,7 +121,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
     let request = pb::ListAssessmentsRequest {
         page_size: args.page.page_size,
         page_token: String::new(),
-        case: args.case.as_deref().map(|c| resource_name("cases", c)).unwrap_or_default(),
+        case: super::case::optional_case_named(&args.client, args.case.as_deref()).await?,
     };
     let client = client(&args.client).await?;
     let (assessments, next) = pages(&args.page, |page_token| {

@@ -67,7 +67,7 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct NameArgs {
-    /// The case: cases/{id} or just the id.
+    /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     name: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -99,7 +99,7 @@ pub struct ListArgs {
 
 #[derive(clap::Args)]
 pub struct TransitionArgs {
-    /// The case: cases/{id} or just the id.
+    /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     name: String,
     /// under-assessment, closed or answered.
     #[arg(long, value_parser = word::<pb::CaseStatus>)]
@@ -123,7 +123,7 @@ pub struct TransitionArgs {
 
 #[derive(clap::Args)]
 pub struct EraseArgs {
-    /// The case: cases/{id} or just the id.
+    /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     name: String,
     #[arg(long)]
     request_id: Option<String>,
@@ -133,7 +133,7 @@ pub struct EraseArgs {
 
 #[derive(clap::Args)]
 pub struct AssignArgs {
-    /// The case: cases/{id} or just the id.
+    /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     name: String,
     /// The team whose officers see the case's personal data, as their tokens name it.
     #[arg(long)]
@@ -159,6 +159,33 @@ fn case_name(text: &str) -> String {
     resource_name("cases", text)
 }
 
+/// The case a user named, as every service knows it (`cases/{id}`): from its id, `cases/{id}`,
+/// or its reference number (`DOX-2019-004122`), which intake looks up.
+pub(super) async fn case_named(args: &ClientArgs, text: &str) -> Result<String, CliError> {
+    let name = case_name(text);
+    if !super::names_reference(&name) {
+        return Ok(name);
+    }
+    Ok(client(args).await?.get_case(pb::GetCaseRequest { name }).await?.into_inner().name)
+}
+
+/// [`case_named`] for a case that may be left out: empty when it is.
+pub(super) async fn optional_case_named(args: &ClientArgs, text: Option<&str>) -> Result<String, CliError> {
+    match text {
+        Some(text) => case_named(args, text).await,
+        None => Ok(String::new()),
+    }
+}
+
+/// [`case_named`] for each case named.
+pub(super) async fn cases_named(args: &ClientArgs, texts: &[String]) -> Result<Vec<String>, CliError> {
+    let mut names = Vec::with_capacity(texts.len());
+    for text in texts {
+        names.push(case_named(args, text).await?);
+    }
+    Ok(names)
+}
+
 async fn client(args: &ClientArgs) -> Result<IntakeServiceClient<Authed>, CliError> {
     Ok(IntakeServiceClient::new(authed(&args.intake_url, args).await?))
 }
@@ -178,15 +205,15 @@ pub async fn run(command: CaseCommand) -> Result<(), CliError> {
         CaseCommand::List(args) => list(args).await,
         CaseCommand::Transition(args) => transition(args).await,
         CaseCommand::Erase(args) => {
-            let request =
-                pb::EraseCaseRequest { name: case_name(&args.name), request_id: args.request_id.unwrap_or_default() };
+            let name = case_named(&args.client, &args.name).await?;
+            let request = pb::EraseCaseRequest { name, request_id: args.request_id.unwrap_or_default() };
             let case = client(&args.client).await?.erase_case(request).await?.into_inner();
             show_case(&case, args.client.json);
             Ok(())
         }
         CaseCommand::Assign(args) => {
             let request = pb::AssignCaseRequest {
-                name: case_name(&args.name),
+                name: case_named(&args.client, &args.name).await?,
                 team: args.team,
                 assigned_officer: args.officer.unwrap_or_default(),
                 request_id: args.request_id.unwrap_or_default(),
@@ -274,6 +301,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         .iter()
         .map(|c| {
             vec![
+                c.reference.clone(),
                 c.name.clone(),
                 label::<pb::CaseKind>(c.kind),
                 label::<pb::CaseStatus>(c.status),
@@ -283,17 +311,21 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print_table(&["NAME", "KIND", "STATUS", "RECEIVED", "SUBJECTS", "URLS"], &rows);
+    print_table(&["REFERENCE", "NAME", "KIND", "STATUS", "RECEIVED", "SUBJECTS", "URLS"], &rows);
     print_more_hint(&next, "cases");
     Ok(())
 }
 
 async fn transition(args: TransitionArgs) -> Result<(), CliError> {
+    let duplicate_of = match args.duplicate_of.as_deref() {
+        Some(text) => case_named(&args.client, text).await?,
+        None => String::new(),
+    };
     let request = pb::TransitionCaseRequest {
-        name: case_name(&args.name),
+        name: case_named(&args.client, &args.name).await?,
         to_status: args.to as i32,
         closure_reason: args.reason.map_or(0, i32::from),
-        duplicate_of: args.duplicate_of.as_deref().map(case_name).unwrap_or_default(),
+        duplicate_of,
         note: args.note.unwrap_or_default(),
         occurred_at: args.occurred_at,
         request_id: args.request_id.unwrap_or_default(),
@@ -305,7 +337,8 @@ async fn transition(args: TransitionArgs) -> Result<(), CliError> {
 
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
-    let request = pb::ListCaseEventsRequest { name: case_name(&args.name), page_size: 500, page_token: String::new() };
+    let name = case_named(&args.client, &args.name).await?;
+    let request = pb::ListCaseEventsRequest { name, page_size: 500, page_token: String::new() };
     let events =
         every_page(|page_token| {
             let (mut client, request) = (client.clone(), pb::ListCaseEventsRequest { page_token, ..request.clone() });
@@ -399,6 +432,7 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
 fn case_json(c: &pb::Case) -> serde_json::Value {
     json!({
         "name": c.name,
+        "reference": c.reference,
         "kind": label::<pb::CaseKind>(c.kind),
         "received_at": time_text(c.received_at.as_ref()),
         "channel": label::<pb::IntakeChannel>(c.channel),
@@ -436,6 +470,7 @@ fn show_case(c: &pb::Case, as_json: bool) {
     }
     let text = |key: &str| v[key].as_str().unwrap_or_default().to_owned();
     let mut fields = vec![
+        ("reference", text("reference")),
         ("name", text("name")),
         ("kind", text("kind")),
         ("status", text("status")),

@@ -58,7 +58,7 @@ pub struct ListArgs {
     /// The moment statuses are given as at (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
     as_of: Option<prost_types::Timestamp>,
-    /// Only links cited by this case: cases/{id} or just the id.
+    /// Only links cited by this case: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: Option<String>,
     #[arg(long, value_parser = parse_time)]
@@ -79,7 +79,7 @@ pub struct ImportArgs {
     /// A file of URLs, one a line; blank lines and lines starting with # are skipped; - reads
     /// standard input.
     file: String,
-    /// The case citing them: cases/{id} or just the id.
+    /// The case citing them: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: Option<String>,
     /// When they were seen (RFC 3339); defaults to now.
@@ -126,10 +126,6 @@ fn link_name(text: &str) -> String {
     resource_name("links", text)
 }
 
-fn case_name(text: Option<&str>) -> String {
-    text.map(|c| resource_name("cases", c)).unwrap_or_default()
-}
-
 pub async fn run(command: LinkCommand) -> Result<(), CliError> {
     match command {
         LinkCommand::Get(args) => {
@@ -157,7 +153,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         channel: args.channel.as_deref().map(|c| resource_name("channels", c)).unwrap_or_default(),
         status: args.status.map_or(0, i32::from),
         as_of: args.as_of,
-        case: case_name(args.case.as_deref()),
+        case: super::case::optional_case_named(&args.client, args.case.as_deref()).await?,
         first_seen_after: args.first_seen_after,
         first_seen_before: args.first_seen_before,
         reappeared: args.reappeared,
@@ -207,7 +203,7 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
     if urls.is_empty() {
         return Err(CliError::Usage(format!("{} has no URLs", args.file)));
     }
-    let case = case_name(args.case.as_deref());
+    let case = super::case::optional_case_named(&args.client, args.case.as_deref()).await?;
     let count = urls.len();
     // Read whole before sending, so that a file that cannot be read stores nothing; the stream
     // then lets the service write its batches as the messages arrive.

@@ -151,6 +151,12 @@ pub fn resource_name(collection: &str, text: &str) -> String {
     }
 }
 
+/// Whether a resource name (`notices/NTC-2019-000311`) names a record by its reference number
+/// rather than its id.
+pub fn names_reference(name: &str) -> bool {
+    name.split_once('/').and_then(|(_, rest)| doxwatch_kit::reference::normalize(rest)).is_some()
+}
+
 /// How much of a listing to fetch.
 #[derive(clap::Args)]
 pub struct PageArgs {

@@ -62,7 +62,7 @@ pub struct CreateArgs {
     /// discontinue-hosting, disclose-uploader-data or post-warning (repeatable).
     #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item)]
     items: Vec<pb::NoticeItem>,
-    /// A case the notice concerns: cases/{id} or just the id (repeatable).
+    /// A case the notice concerns: its reference (DOX-2019-004122), cases/{id} or just the id (repeatable).
     #[arg(long = "case", value_name = "CASE")]
     cases: Vec<String>,
     /// For a notice about a channel: channels/{id} or just the id.
@@ -83,7 +83,7 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct NameArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -91,7 +91,7 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct GetArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// The moment the status is given as at (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
@@ -132,7 +132,7 @@ pub struct ListArgs {
     clap::ArgGroup::new("change").args(["items", "cases", "legal_basis", "channel", "deadline"]).required(true).multiple(true)
 ))]
 pub struct UpdateArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// The links the draft covers, replacing its items: LINK[=ACTION] (repeatable).
     #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item)]
@@ -157,7 +157,7 @@ pub struct UpdateArgs {
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// How it was served: email, post, web-form, in-app or by-hand.
     #[arg(long, value_parser = word::<pb::ServiceMethod>)]
@@ -173,7 +173,7 @@ pub struct ServeArgs {
 
 #[derive(clap::Args)]
 pub struct ReplyArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// When the reply was received (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
@@ -196,7 +196,7 @@ pub struct ReplyArgs {
 
 #[derive(clap::Args)]
 pub struct CloseArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// Why it is closed.
     #[arg(long)]
@@ -212,7 +212,7 @@ pub struct CloseArgs {
 
 #[derive(clap::Args)]
 pub struct RemindArgs {
-    /// The served notice: notices/{id} or just the id.
+    /// The served notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     #[arg(long)]
     request_id: Option<String>,
@@ -222,7 +222,7 @@ pub struct RemindArgs {
 
 #[derive(clap::Args)]
 pub struct EscalateArgs {
-    /// The served notice: notices/{id} or just the id.
+    /// The served notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// injunction-notice, cessation-notice or summons.
     #[arg(long, value_parser = escalation)]
@@ -238,7 +238,7 @@ pub struct EscalateArgs {
 
 #[derive(clap::Args)]
 pub struct RenderArgs {
-    /// The notice: notices/{id} or just the id.
+    /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// en or zh-hant; defaults to the platform contact's language, else English.
     #[arg(long, value_parser = super::contact::language)]
@@ -268,6 +268,17 @@ fn notice_name(text: &str) -> String {
     resource_name("notices", text)
 }
 
+/// The notice a user named, as `notices/{id}`: from its id, `notices/{id}`, or its reference
+/// number (`NTC-2019-000311`), which liaison looks up.
+async fn notice_named(args: &ClientArgs, text: &str) -> Result<String, CliError> {
+    let name = notice_name(text);
+    if !super::names_reference(&name) {
+        return Ok(name);
+    }
+    let request = pb::GetNoticeRequest { name, as_of: None };
+    Ok(liaison(args).await?.get_notice(request).await?.into_inner().name)
+}
+
 async fn platform_name(args: &ClientArgs, text: Option<&str>) -> Result<String, CliError> {
     match text {
         Some(p) => super::platform::platform_named(args, p).await,
@@ -275,15 +286,11 @@ async fn platform_name(args: &ClientArgs, text: Option<&str>) -> Result<String, 
     }
 }
 
-fn case_names(cases: &[String]) -> Vec<String> {
-    cases.iter().map(|c| resource_name("cases", c)).collect()
-}
-
 pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
     match command {
         NoticeCommand::Create(args) => create(args).await,
         NoticeCommand::Get(args) => {
-            let request = pb::GetNoticeRequest { name: notice_name(&args.name), as_of: args.as_of };
+            let request = pb::GetNoticeRequest { name: notice_named(&args.client, &args.name).await?, as_of: args.as_of };
             let notice = liaison(&args.client).await?.get_notice(request).await?.into_inner();
             show_notice(&notice, args.client.json);
             Ok(())
@@ -292,7 +299,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
         NoticeCommand::Update(args) => update(args).await,
         NoticeCommand::Serve(args) => {
             let request = pb::ServeNoticeRequest {
-                name: notice_name(&args.name),
+                name: notice_named(&args.client, &args.name).await?,
                 served_at: args.served_at,
                 service_method: args.method as i32,
                 request_id: args.request_id.unwrap_or_default(),
@@ -303,7 +310,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
         }
         NoticeCommand::Reply(args) => {
             let request = pb::RecordReplyRequest {
-                name: notice_name(&args.name),
+                name: notice_named(&args.client, &args.name).await?,
                 received_at: args.received_at,
                 items: args.items,
                 all_items: args.all_items.map_or(0, i32::from),
@@ -316,7 +323,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
         }
         NoticeCommand::Close(args) => {
             let request = pb::CloseNoticeRequest {
-                name: notice_name(&args.name),
+                name: notice_named(&args.client, &args.name).await?,
                 reason: args.reason,
                 occurred_at: args.occurred_at,
                 request_id: args.request_id.unwrap_or_default(),
@@ -327,7 +334,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
         }
         NoticeCommand::Remind(args) => {
             let request = pb::RemindNoticeRequest {
-                name: notice_name(&args.name),
+                name: notice_named(&args.client, &args.name).await?,
                 request_id: args.request_id.unwrap_or_default(),
             };
             let notice = liaison(&args.client).await?.remind_notice(request).await?.into_inner();
@@ -336,7 +343,7 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
         }
         NoticeCommand::Escalate(args) => {
             let request = pb::EscalateNoticeRequest {
-                name: notice_name(&args.name),
+                name: notice_named(&args.client, &args.name).await?,
                 to_kind: args.to as i32,
                 legal_basis: args.legal_basis.unwrap_or_default(),
                 request_id: args.request_id.unwrap_or_default(),
@@ -356,7 +363,7 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         platform: super::platform::platform_named(&args.client, &args.platform).await?,
         kind: args.kind as i32,
         items: args.items,
-        cases: case_names(&args.cases),
+        cases: super::case::cases_named(&args.client, &args.cases).await?,
         channel: args.channel.as_deref().map(channel_name).unwrap_or_default(),
         legal_basis: args.legal_basis.unwrap_or_default(),
         deadline: args.deadline,
@@ -410,9 +417,9 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
         }
     }
     let notice = pb::Notice {
-        name: notice_name(&args.name),
+        name: notice_named(&args.client, &args.name).await?,
         items: args.items,
-        cases: case_names(&args.cases),
+        cases: super::case::cases_named(&args.client, &args.cases).await?,
         channel: args.channel.as_deref().map(channel_name).unwrap_or_default(),
         legal_basis: args.legal_basis.unwrap_or_default(),
         deadline: args.deadline,
@@ -432,7 +439,7 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = liaison(&args.client).await?;
     let request =
-        pb::ListNoticeEventsRequest { name: notice_name(&args.name), page_size: 500, page_token: String::new() };
+        pb::ListNoticeEventsRequest { name: notice_named(&args.client, &args.name).await?, page_size: 500, page_token: String::new() };
     let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListNoticeEventsRequest { page_token, ..request.clone() });
         async move {
@@ -450,7 +457,7 @@ async fn events(args: NameArgs) -> Result<(), CliError> {
 
 async fn render(args: RenderArgs) -> Result<(), CliError> {
     let request = pb::RenderNoticeRequest {
-        name: notice_name(&args.name),
+        name: notice_named(&args.client, &args.name).await?,
         language: args.language.map_or(0, i32::from),
         format: args.format as i32,
     };

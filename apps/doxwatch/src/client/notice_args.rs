@@ -60,6 +60,7 @@ fn reply_json(r: &pb::ItemReply) -> serde_json::Value {
 pub fn notice_json(n: &pb::Notice) -> serde_json::Value {
     json!({
         "name": n.name,
+        "reference": n.reference,
         "platform": n.platform,
         "kind": label::<pb::NoticeKind>(n.kind),
         "status": label::<pb::NoticeStatus>(n.status),
@@ -87,6 +88,7 @@ pub fn show_notice(n: &pb::Notice, as_json: bool) {
         return;
     }
     let mut fields = vec![
+        ("reference", n.reference.clone()),
         ("name", n.name.clone()),
         ("platform", n.platform.clone()),
         ("kind", label::<pb::NoticeKind>(n.kind)),
@@ -138,6 +140,7 @@ pub fn show_notices(notices: &[pb::Notice], platforms: &std::collections::HashMa
         .iter()
         .map(|n| {
             vec![
+                n.reference.clone(),
                 n.name.clone(),
                 label::<pb::NoticeKind>(n.kind),
                 label::<pb::NoticeStatus>(n.status),
@@ -148,7 +151,7 @@ pub fn show_notices(notices: &[pb::Notice], platforms: &std::collections::HashMa
             ]
         })
         .collect();
-    print_table(&["NAME", "KIND", "STATUS", "PLATFORM", "ITEMS", "SERVED", "DEADLINE"], &rows);
+    print_table(&["REFERENCE", "NAME", "KIND", "STATUS", "PLATFORM", "ITEMS", "SERVED", "DEADLINE"], &rows);
 }
 
 pub fn event_json(e: &pb::NoticeEvent) -> serde_json::Value {

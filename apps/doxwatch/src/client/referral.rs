@@ -37,7 +37,7 @@ pub struct CreateArgs {
     /// The assessment referred from: assessments/{id} or just the id.
     #[arg(long)]
     assessment: String,
-    /// The case (checked against the assessment's): cases/{id} or just the id.
+    /// The case (checked against the assessment's): its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: Option<String>,
     /// The agency referred to; POLICE unless the service is configured with others.
@@ -58,7 +58,7 @@ pub struct CreateArgs {
 
 #[derive(clap::Args)]
 pub struct NameArgs {
-    /// The referral: referrals/{id} or just the id.
+    /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     name: String,
     #[command(flatten)]
     client: ClientArgs,
@@ -78,7 +78,7 @@ pub struct ListArgs {
     /// Only referrals made before this moment (RFC 3339).
     #[arg(long, value_parser = parse_time)]
     referred_before: Option<prost_types::Timestamp>,
-    /// Only this case's referrals: cases/{id} or just the id.
+    /// Only this case's referrals: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: Option<String>,
     #[command(flatten)]
@@ -89,7 +89,7 @@ pub struct ListArgs {
 
 #[derive(clap::Args)]
 pub struct WithdrawArgs {
-    /// The referral: referrals/{id} or just the id.
+    /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     name: String,
     /// Why it is withdrawn.
     #[arg(long)]
@@ -115,6 +115,16 @@ pub(super) fn referral_name(text: &str) -> String {
     resource_name("referrals", text)
 }
 
+/// The referral a user named, as `referrals/{id}`: from its id, `referrals/{id}`, or its
+/// reference number (`REF-2019-000116`), which the referral service looks up.
+async fn referral_named(args: &ClientArgs, text: &str) -> Result<String, CliError> {
+    let name = referral_name(text);
+    if !super::names_reference(&name) {
+        return Ok(name);
+    }
+    Ok(client(args).await?.get_referral(pb::GetReferralRequest { name }).await?.into_inner().name)
+}
+
 /// The referral service, for officers.
 pub(super) async fn client(args: &ClientArgs) -> Result<ReferralServiceClient<Authed>, CliError> {
     Ok(ReferralServiceClient::new(authed(&args.referral_url, args).await?))
@@ -132,7 +142,7 @@ pub async fn run(command: ReferralCommand) -> Result<(), CliError> {
         ReferralCommand::List(args) => list(args).await,
         ReferralCommand::Withdraw(args) => {
             let request = pb::WithdrawReferralRequest {
-                name: referral_name(&args.name),
+                name: referral_named(&args.client, &args.name).await?,
                 reason: args.reason,
                 occurred_at: args.occurred_at,
                 request_id: args.request_id.unwrap_or_default(),
@@ -148,7 +158,7 @@ pub async fn run(command: ReferralCommand) -> Result<(), CliError> {
 
 async fn create(args: CreateArgs) -> Result<(), CliError> {
     let referral = pb::Referral {
-        case: args.case.as_deref().map(|c| resource_name("cases", c)).unwrap_or_default(),
+        case: super::case::optional_case_named(&args.client, args.case.as_deref()).await?,
         assessment: resource_name("assessments", &args.assessment),
         referred_at: args.referred_at,
         agency: args.agency,
@@ -170,7 +180,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         agency: args.agency.unwrap_or_default(),
         referred_after: args.referred_after,
         referred_before: args.referred_before,
-        case: args.case.as_deref().map(|c| resource_name("cases", c)).unwrap_or_default(),
+        case: super::case::optional_case_named(&args.client, args.case.as_deref()).await?,
     };
     let client = client(&args.client).await?;
     let (referrals, next) =
@@ -191,6 +201,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
         .iter()
         .map(|r| {
             vec![
+                r.reference.clone(),
                 r.name.clone(),
                 r.case.clone(),
                 r.agency.clone(),
@@ -200,7 +211,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
             ]
         })
         .collect();
-    print_table(&["NAME", "CASE", "AGENCY", "STATUS", "REFERRED", "REFERENCE"], &rows);
+    print_table(&["REFERENCE", "NAME", "CASE", "AGENCY", "STATUS", "REFERRED", "AGENCY REF"], &rows);
     print_more_hint(&next, "referrals");
     Ok(())
 }
@@ -209,7 +220,7 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
     let request =
-        pb::ListReferralEventsRequest { name: referral_name(&args.name), page_size: 500, page_token: String::new() };
+        pb::ListReferralEventsRequest { name: referral_named(&args.client, &args.name).await?, page_size: 500, page_token: String::new() };
     let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListReferralEventsRequest { page_token, ..request.clone() });
         async move {
@@ -324,6 +335,7 @@ pub(super) fn referral_json(r: &pb::Referral) -> serde_json::Value {
     let links = r.evidence.as_ref().map(|e| e.links.as_slice()).unwrap_or_default();
     json!({
         "name": r.name,
+        "reference": r.reference,
         "case": r.case,
         "assessment": r.assessment,
         "agency": r.agency,
@@ -354,7 +366,8 @@ pub(super) fn show_referral(r: &pb::Referral, as_json: bool) {
         return;
     }
     let text = |key: &str| v[key].as_str().unwrap_or_default().to_owned();
-    let mut fields: Vec<(&str, String)> = ["name", "case", "assessment", "agency", "status", "referred_at", "summary"]
+    let mut fields: Vec<(&str, String)> =
+        ["reference", "name", "case", "assessment", "agency", "status", "referred_at", "summary"]
         .into_iter()
         .map(|k| (k, text(k)))
         .collect();

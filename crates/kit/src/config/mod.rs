@@ -314,6 +314,12 @@ pub struct ServiceConfig {
     pub peers: PeerUrls,
     pub outbox: OutboxConfig,
     pub security: SecurityConfig,
+    /// The office's time zone (`time_zone`): the year a reference number is counted in, the dates
+    /// of letters.
+    pub time_zone: jiff::tz::TimeZone,
+    /// The prefix of the reference numbers the service gives (`reference_prefix`); each service
+    /// has its own default.
+    pub reference_prefix: Option<String>,
 }
 
 /// Where each service of the suite answers, for the services that call it.
@@ -416,6 +422,8 @@ impl ServiceConfig {
         "outbox_poll_ms",
         "outbox_max_backoff_ms",
         "outbox_lease_ms",
+        "time_zone",
+        "reference_prefix",
     ];
 
     /// Reads the service's keys; `default_listen` and `default_database_url` are the service's own.
@@ -487,6 +495,9 @@ impl ServiceConfig {
             peers: PeerUrls::from_layers(layers),
             outbox: OutboxConfig::from_layers(layers),
             security: SecurityConfig::from_layers(layers),
+            time_zone: crate::reference::zone_from_layers(layers),
+            reference_prefix: layers
+                .get_with("reference_prefix", None, |s| crate::reference::check_prefix(s).map(Some)),
         }
     }
 }

@@ -125,3 +125,25 @@ fn a_misspelt_variable_is_named_with_the_key_meant() {
         ]
     );
 }
+
+#[test]
+fn the_office_zone_and_reference_prefix_are_read_and_checked() {
+    let mut layers = Layers::load(
+        None,
+        env(&[("DOXWATCH_TIME_ZONE", "Asia/Hong_Kong"), ("DOXWATCH_REFERENCE_PREFIX", "PCPD")]),
+        &all_keys(),
+    );
+    let config = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+    assert_eq!(config.time_zone.iana_name(), Some("Asia/Hong_Kong"));
+    assert_eq!(config.reference_prefix.as_deref(), Some("PCPD"));
+
+    let mut layers = Layers::load(
+        None,
+        env(&[("DOXWATCH_TIME_ZONE", "Asia/Hongkong_Central"), ("DOXWATCH_REFERENCE_PREFIX", "dox-")]),
+        &all_keys(),
+    );
+    let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+    let text = layers.finish().unwrap_err().to_string();
+    assert!(text.contains("DOXWATCH_TIME_ZONE") && text.contains("IANA time zone name"), "{text}");
+    assert!(text.contains("DOXWATCH_REFERENCE_PREFIX") && text.contains("capital letters"), "{text}");
+}

@@ -371,6 +371,8 @@ pub fn config(db: &TestDatabase, service: &str) -> ServiceConfig {
             max_backoff: Duration::from_millis(200),
             ..OutboxConfig::default()
         },
+        time_zone: jiff::tz::TimeZone::get("Asia/Hong_Kong").expect("the bundled zone database has Hong Kong"),
+        reference_prefix: None,
     }
 }
 

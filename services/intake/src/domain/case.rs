@@ -108,6 +108,8 @@ pub struct Case {
     pub same_subject_cases: Vec<CaseId>,
     /// When its personal data was erased.
     pub erase_time: Option<OffsetDateTime>,
+    /// Its reference number (`DOX-2019-004122`), given as it is recorded.
+    pub reference: String,
 }
 
 /// The fields UpdateCase may change.

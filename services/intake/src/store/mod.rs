@@ -143,7 +143,7 @@ macro_rules! closure_as_at {
 const CURRENT_VERSION: &str = "(SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = c.id)";
 
 const CASE_COLUMNS: &str = "c.id, c.kind, c.received_at, c.channel, c.summary, c.reported_urls, c.complainant, \
-     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time, c.team, c.assigned_officer, c.erase_time";
+     c.disclosed_data, c.alleged_harm, c.created_by, c.create_time, c.update_time, c.team, c.assigned_officer, c.erase_time, c.reference";
 
 /// Selects cases (`inner`, which yields `c.*` plus `status` and `closure_reason`) with their current
 /// data subjects, one row per subject (or one with NULLs for a case without any).
@@ -169,8 +169,8 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO cases (id, kind, received_at, channel, summary, reported_urls, complainant, \
-             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(case.id.0)
         .bind(case.kind.code() as i16)
@@ -186,6 +186,7 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
         .bind(Ts(case.update_time))
         .bind(&case.team)
         .bind(&case.assigned_officer)
+        .bind(&case.reference)
         .execute(&mut *c)
         .await?;
     });
@@ -354,6 +355,14 @@ pub async fn status_head_for_update(tx: &mut Tx, id: CaseId) -> Result<Option<St
         status: rows::code(status, CaseStatus::from_code, "case_events.to_status")?,
         since: since.0,
     }))
+}
+
+/// The case with this reference (as [`doxwatch_kit::reference::normalize`] writes it), if any.
+pub async fn case_with_reference(tx: &mut Tx, reference: &str) -> Result<Option<CaseId>, StoreError> {
+    let id: Option<Uuid> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT id FROM cases WHERE reference = $1").bind(reference).fetch_optional(&mut *c).await?
+    });
+    Ok(id.map(CaseId))
 }
 
 pub async fn case_exists(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {

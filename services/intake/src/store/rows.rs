@@ -77,6 +77,7 @@ pub(super) struct CaseRow {
     team: String,
     assigned_officer: String,
     erase_time: Option<Ts>,
+    reference: Option<String>,
     status: Option<i16>,
     closure_reason: Option<i16>,
     subject_name: Option<String>,
@@ -158,6 +159,7 @@ pub(super) fn decode_case(keys: &Keyring, rows: Vec<CaseRow>) -> Result<Vec<Case
             assigned_officer: row.assigned_officer,
             same_subject_cases: Vec::new(),
             erase_time: row.erase_time.map(|t| t.0),
+            reference: row.reference.clone().unwrap_or_default(),
         });
     }
     Ok(cases)

@@ -54,6 +54,9 @@ pub struct Closure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub id: NoticeId,
+    /// Its reference number (`NTC-2019-000311`), the letter's "Our reference", given as it is
+    /// drafted.
+    pub reference: String,
     pub platform: PlatformRef,
     pub kind: NoticeKind,
     pub items: Vec<Item>,

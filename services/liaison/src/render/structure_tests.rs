@@ -55,6 +55,7 @@ fn notice(legal_basis: &str) -> Notice {
     let now = datetime!(2019-11-01 02:00 UTC);
     Notice {
         id: NoticeId::new(),
+        reference: "NTC-2019-000001".to_owned(),
         platform: PlatformRef::new(),
         kind: NoticeKind::RemovalRequest,
         items: (0..2)
@@ -125,6 +126,8 @@ fn letter(field: Field, text: &str, urls: [&str; 2], channel: &str, language: La
         platform_name: pick(Field::PlatformName),
         urls: &by_link,
         channel_url: Some(channel),
+        follows: None,
+        zone: &jiff::tz::TimeZone::UTC,
     };
     markdown(&n, language, &ctx).expect("renders")
 }

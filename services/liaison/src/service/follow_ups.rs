@@ -62,6 +62,7 @@ impl Liaison {
                 (to_kind == NoticeKind::Reminder).then(|| original.reminds_kind.unwrap_or(original.kind));
             let notice = Notice {
                 id: NoticeId::new(),
+                reference: self.next_reference(&mut tx, now).await?,
                 platform: original.platform,
                 kind: to_kind,
                 items,

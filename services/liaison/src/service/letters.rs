@@ -64,11 +64,17 @@ impl Liaison {
             ),
             None => None,
         };
+        let follows = match notice.follows {
+            Some(f) => Some(self.get(f).await?.reference).filter(|r| !r.is_empty()),
+            None => None,
+        };
         let ctx = render::LetterContext {
             contact: contact.as_ref(),
             platform_name: &platform.display_name,
             urls: &urls,
             channel_url: channel_url.as_deref(),
+            follows: follows.as_deref(),
+            zone: self.references.zone(),
         };
         let markdown = render::markdown(&notice, language, &ctx).map_err(LiaisonError::Render)?;
         let (content, media_type) = match format {

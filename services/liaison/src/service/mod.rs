@@ -17,6 +17,7 @@ use doxwatch_kit::{
     actor::Actor,
     db::{Db, Tx},
     outbox::{self, Effect},
+    reference::ReferenceScheme,
     sealing::Keyring,
 };
 use time::OffsetDateTime;
@@ -42,7 +43,11 @@ pub struct Liaison {
     links: LinkTracking,
     periods: CompliancePeriods,
     relay: Arc<Notify>,
+    references: ReferenceScheme,
 }
+
+/// The counter series of notice reference numbers.
+const REFERENCE_SERIES: &str = "notices";
 
 fn precondition(reason: ErrorReason, message: String) -> LiaisonError {
     LiaisonError::Common(doxwatch_kit::error::Error::precondition(reason.as_str_name(), message))
@@ -67,8 +72,21 @@ async fn enqueue_all(tx: &mut Tx, keys: &Keyring, effects: Vec<Effect>) -> Resul
 }
 
 impl Liaison {
-    pub fn new(db: Db, links: LinkTracking, periods: CompliancePeriods, relay: Arc<Notify>) -> Self {
-        Self { db, links, periods, relay }
+    pub fn new(
+        db: Db,
+        links: LinkTracking,
+        periods: CompliancePeriods,
+        relay: Arc<Notify>,
+        references: ReferenceScheme,
+    ) -> Self {
+        Self { db, links, periods, relay, references }
+    }
+
+    /// The next notice reference number of the year `at` falls in, taken in `tx`.
+    async fn next_reference(&self, tx: &mut Tx, at: OffsetDateTime) -> Result<String, LiaisonError> {
+        let year = self.references.year_of(at);
+        let number = doxwatch_kit::reference::next_number(tx, REFERENCE_SERIES, year).await?;
+        Ok(self.references.render(year, number))
     }
 
     /// Loads a notice inside `tx`, locked for a change.

@@ -121,6 +121,7 @@ impl Liaison {
             let now = timestamp::now();
             let notice = Notice {
                 id: NoticeId::new(),
+                reference: self.next_reference(&mut tx, now).await?,
                 platform: draft.platform,
                 kind: draft.kind,
                 items: draft.items(),
@@ -143,6 +144,15 @@ impl Liaison {
                 .await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
+    }
+
+    /// The notice with this reference (as [`doxwatch_kit::reference::normalize`] writes it).
+    pub async fn get_by_reference(&self, reference: &str) -> Result<Notice, LiaisonError> {
+        let mut tx = self.db.begin_read().await?;
+        match store::notices::with_reference(&mut tx, reference).await? {
+            Some(id) => self.loaded(&mut tx, id).await,
+            None => Err(LiaisonError::not_found(format!("notices/{reference}"))),
+        }
     }
 
     pub async fn get(&self, id: NoticeId) -> Result<Notice, LiaisonError> {

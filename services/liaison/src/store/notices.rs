@@ -15,11 +15,19 @@ use uuid::Uuid;
 use super::{BATCH, StoreError, code, name, where_notice_in};
 use crate::domain::*;
 
+/// The notice with this reference, if any.
+pub async fn with_reference(tx: &mut Tx, reference: &str) -> Result<Option<NoticeId>, StoreError> {
+    let id: Option<Uuid> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT id FROM notices WHERE reference = $1").bind(reference).fetch_optional(c).await?
+    });
+    Ok(id.map(NoticeId))
+}
+
 pub async fn insert(tx: &mut Tx, n: &Notice) -> Result<(), StoreError> {
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO notices (id, platform, kind, legal_basis, channel, follows, reminds_kind, deadline_override, \
-             created_by, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             created_by, create_time, update_time, reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(n.id.0)
         .bind(n.platform.name())
@@ -32,6 +40,7 @@ pub async fn insert(tx: &mut Tx, n: &Notice) -> Result<(), StoreError> {
         .bind(&n.created_by)
         .bind(Ts(n.create_time))
         .bind(Ts(n.update_time))
+        .bind(&n.reference)
         .execute(c)
         .await?;
     });
@@ -176,7 +185,7 @@ where
 }
 
 const NOTICE_SELECT: &str = "SELECT id, platform, kind, legal_basis, channel, follows, reminds_kind, deadline_override, \
-     created_by, create_time, update_time FROM notices";
+     created_by, create_time, update_time, reference FROM notices";
 
 #[derive(sqlx::FromRow)]
 struct NoticeRow {
@@ -191,6 +200,7 @@ struct NoticeRow {
     created_by: String,
     create_time: Ts,
     update_time: Ts,
+    reference: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -369,6 +379,7 @@ impl NoticeRow {
         let (service, closure) = parts.lifecycle_of(self.id)?;
         Ok(Notice {
             id: NoticeId(self.id),
+            reference: self.reference.unwrap_or_default(),
             platform: name(&self.platform, PlatformRef::parse_name, "notices.platform")?,
             kind: code(self.kind, NoticeKind::from_code, "notices.kind")?,
             items: parts.items_of(self.id)?,

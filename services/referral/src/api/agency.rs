@@ -13,7 +13,7 @@ use crate::{
     config::ReferralConfig,
     convert,
     domain::*,
-    service::{OutcomeReport, Referrals},
+    service::{OutcomeReport, ReferralKey, Referrals},
 };
 
 /// Messages a watch stream may have queued for a slow client before it waits.
@@ -68,8 +68,8 @@ impl AgencyReferralService for AgencyApi {
     async fn get_referral(&self, request: Request<pb::GetReferralRequest>) -> Result<Response<pb::Referral>, Status> {
         let agency = actor::agency(&request)?;
         let mut v = FieldViolations::new();
-        let id = convert::name(&mut v, "name", &request.get_ref().name, ReferralId::parse_name);
-        let referral = self.referrals.get_for_agency(&agency, checked(v, id)?).await?;
+        let key = ReferralKey::parse(&mut v, "name", &request.get_ref().name);
+        let referral = self.referrals.get_for_agency(&agency, checked(v, key)?).await?;
         Ok(Response::new(convert::referral_out(&referral)))
     }
 

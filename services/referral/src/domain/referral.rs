@@ -43,6 +43,8 @@ pub struct ReferralEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referral {
     pub id: ReferralId,
+    /// Its reference number (`REF-2019-000116`), what the agency quotes back, given as it is made.
+    pub reference: String,
     pub case: CaseRef,
     pub assessment: AssessmentId,
     pub agency: String,
@@ -208,6 +210,7 @@ mod tests {
 
     fn referral(events: Vec<ReferralEvent>) -> Referral {
         Referral {
+            reference: String::new(),
             id: ReferralId::new(),
             case: CaseRef::new(),
             assessment: AssessmentId::new(),

@@ -11,7 +11,7 @@ use doxwatch_proto::referral::ErrorReason;
 use prost::Message;
 use time::OffsetDateTime;
 
-use super::{Referrals, enqueue_on_case, idempotent, precondition};
+use super::{ReferralKey, Referrals, enqueue_on_case, idempotent, precondition};
 use crate::{
     domain::*,
     error::ReferralError,
@@ -64,10 +64,11 @@ impl Referrals {
         }
     }
 
-    pub async fn get_for_agency(&self, agency: &str, id: ReferralId) -> Result<Referral, ReferralError> {
-        match self.get_referral(id).await {
+    pub async fn get_for_agency(&self, agency: &str, key: ReferralKey) -> Result<Referral, ReferralError> {
+        let name = key.name();
+        match self.get_referral(key).await {
             Ok(referral) if referral.agency == agency => Ok(referral),
-            Ok(_) => Err(ReferralError::not_found(id.name())),
+            Ok(_) => Err(ReferralError::not_found(name)),
             Err(e) => Err(e),
         }
     }
@@ -178,7 +179,7 @@ impl Referrals {
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
         // The case's lock comes first, as in every change of a case's referrals.
-        let case = self.get_for_agency(agency, id).await?.case;
+        let case = self.get_for_agency(agency, ReferralKey::Id(id)).await?.case;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
             let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;

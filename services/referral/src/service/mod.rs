@@ -14,6 +14,7 @@ use doxwatch_kit::{
     db::{Db, Tx},
     idempotency::{self, RequestKey},
     outbox,
+    reference::ReferenceScheme,
 };
 use prost::Message;
 use time::OffsetDateTime;
@@ -23,7 +24,7 @@ use tokio::sync::{Notify, watch};
 /// officer wrote and the frozen evidence bundle.
 pub const REFERRAL_FIELDS: &[&str] = &["summary", "evidence_bundle"];
 
-pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, erasure::CaseErasure, referrals::ReferralDraft};
+pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, erasure::CaseErasure, referrals::{ReferralDraft, ReferralKey}};
 use crate::{domain::*, effects, error::ReferralError, intake::Intake, links::LinkTracking, store};
 
 macro_rules! idempotent {
@@ -43,7 +44,11 @@ pub struct Referrals {
     relay: Arc<Notify>,
     /// Bumped after every commit that adds feed entries, to wake this replica's watchers.
     feed: Arc<watch::Sender<u64>>,
+    references: ReferenceScheme,
 }
+
+/// The counter series of referral reference numbers.
+const REFERENCE_SERIES: &str = "referrals";
 
 fn precondition(reason: ErrorReason, message: String) -> ReferralError {
     ReferralError::Common(doxwatch_kit::error::Error::precondition(reason.as_str_name(), message))
@@ -63,9 +68,23 @@ async fn enqueue_on_case(
 }
 
 impl Referrals {
-    pub fn new(db: Db, intake: Intake, links: LinkTracking, agencies: Vec<String>, relay: Arc<Notify>) -> Self {
+    pub fn new(
+        db: Db,
+        intake: Intake,
+        links: LinkTracking,
+        agencies: Vec<String>,
+        relay: Arc<Notify>,
+        references: ReferenceScheme,
+    ) -> Self {
         let (feed, _) = watch::channel(0);
-        Self { db, intake, links, agencies: agencies.into(), relay, feed: Arc::new(feed) }
+        Self { db, intake, links, agencies: agencies.into(), relay, feed: Arc::new(feed), references }
+    }
+
+    /// The next referral reference number of the year `at` falls in, taken in `tx`.
+    async fn next_reference(&self, tx: &mut Tx, at: OffsetDateTime) -> Result<String, ReferralError> {
+        let year = self.references.year_of(at);
+        let number = doxwatch_kit::reference::next_number(tx, REFERENCE_SERIES, year).await?;
+        Ok(self.references.render(year, number))
     }
 
     pub fn agencies(&self) -> &[String] {

@@ -52,6 +52,33 @@ fn refusal(assessment: &Assessment, live: Option<ReferralId>) -> Option<Referral
     })
 }
 
+/// How GetReferral names a referral: by id, or by its reference number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferralKey {
+    Id(ReferralId),
+    /// As [`doxwatch_kit::reference::normalize`] writes it.
+    Reference(String),
+}
+
+impl ReferralKey {
+    /// Reads `referrals/{id}` or `referrals/{reference}`; `None` (with the violation added) for
+    /// anything else.
+    pub fn parse(v: &mut doxwatch_kit::error::FieldViolations, field: &str, name: &str) -> Option<Self> {
+        match name.strip_prefix("referrals/").and_then(doxwatch_kit::reference::normalize) {
+            Some(reference) => Some(Self::Reference(reference)),
+            None => crate::convert::name(v, field, name, ReferralId::parse_name).map(Self::Id),
+        }
+    }
+
+    /// The name as the caller gave it, for a NOT_FOUND.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Id(id) => id.name(),
+            Self::Reference(r) => format!("referrals/{r}"),
+        }
+    }
+}
+
 impl Referrals {
     #[tracing::instrument(skip_all, fields(assessment = %draft.assessment, agency = %draft.agency))]
     pub async fn create_referral<R: Message + Default>(
@@ -113,6 +140,7 @@ impl Referrals {
             let now = timestamp::now();
             let referral = Referral {
                 id: ReferralId::new(),
+                reference: self.next_reference(&mut tx, draft.referred_at).await?,
                 case,
                 assessment: assessment.id,
                 agency: draft.agency.clone(),
@@ -144,12 +172,19 @@ impl Referrals {
         Ok(response)
     }
 
-    pub async fn get_referral(&self, id: ReferralId) -> Result<Referral, ReferralError> {
+    pub async fn get_referral(&self, key: ReferralKey) -> Result<Referral, ReferralError> {
         // A write transaction: the read and its audit record commit together, or neither happens.
         let mut tx = self.db.begin().await?;
-        let referral = store::referrals::get(&mut tx, self.db.keyring(), id)
-            .await?
-            .ok_or_else(|| ReferralError::not_found(id.name()))?;
+        let id = match &key {
+            ReferralKey::Id(id) => Some(*id),
+            ReferralKey::Reference(r) => store::referrals::with_reference(&mut tx, r).await?,
+        };
+        let found = match id {
+            Some(id) => store::referrals::get(&mut tx, self.db.keyring(), id).await?,
+            None => None,
+        };
+        let referral = found.ok_or_else(|| ReferralError::not_found(key.name()))?;
+        let id = referral.id;
         audit::record(&mut tx, Access::Read, &[id.name()], REFERRAL_FIELDS).await?;
         tx.commit().await?;
         Ok(referral)
@@ -157,7 +192,7 @@ impl Referrals {
 
     /// A referral's timeline in business-time order.
     pub async fn events(&self, id: ReferralId) -> Result<Vec<ReferralEvent>, ReferralError> {
-        let referral = self.get_referral(id).await?;
+        let referral = self.get_referral(ReferralKey::Id(id)).await?;
         Ok(referral.timeline().into_iter().cloned().collect())
     }
 
@@ -207,7 +242,7 @@ impl Referrals {
         key: Option<RequestKey>,
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
-        let case = self.get_referral(id).await?.case;
+        let case = self.get_referral(ReferralKey::Id(id)).await?.case;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
             store::referrals::lock(&mut tx, id).await?;

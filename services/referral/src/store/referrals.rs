@@ -32,7 +32,7 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &Referral) -> Result<(), Sto
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO referrals (id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, \
-             create_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             create_time, reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(r.id.0)
         .bind(r.case.name())
@@ -43,6 +43,7 @@ pub async fn insert(tx: &mut Tx, keys: &Keyring, r: &Referral) -> Result<(), Sto
         .bind(Ts(r.case_received_at))
         .bind(&r.created_by)
         .bind(Ts(r.create_time))
+        .bind(&r.reference)
         .execute(c)
         .await?;
     });
@@ -156,6 +157,14 @@ pub async fn live_for_case(tx: &mut Tx, case: CaseRef) -> Result<Option<Referral
     Ok(row.map(|(id,)| ReferralId(id)))
 }
 
+/// The referral with this reference, if any.
+pub async fn with_reference(tx: &mut Tx, reference: &str) -> Result<Option<ReferralId>, StoreError> {
+    let id: Option<Uuid> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT id FROM referrals WHERE reference = $1").bind(reference).fetch_optional(c).await?
+    });
+    Ok(id.map(ReferralId))
+}
+
 #[derive(sqlx::FromRow)]
 struct ReferralRow {
     id: Uuid,
@@ -167,6 +176,7 @@ struct ReferralRow {
     case_received_at: Ts,
     created_by: String,
     create_time: Ts,
+    reference: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -230,8 +240,8 @@ pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[ReferralId], bundles: bool
     for chunk in ids.chunks(BATCH) {
         let rows: Vec<ReferralRow> = fetch(
             tx,
-            "SELECT id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, create_time \
-             FROM referrals",
+            "SELECT id, case_name, assessment_id, agency, referred_at, summary, case_received_at, created_by, create_time, \
+             reference FROM referrals",
             "id",
             chunk,
             "",
@@ -287,6 +297,7 @@ pub async fn load(tx: &mut Tx, keys: &Keyring, ids: &[ReferralId], bundles: bool
         for r in rows {
             out.push(Referral {
                 id: ReferralId(r.id),
+                reference: r.reference.unwrap_or_default(),
                 case: name(&r.case_name, CaseRef::parse_name, "referrals.case_name")?,
                 assessment: AssessmentId(r.assessment_id),
                 agency: r.agency,
