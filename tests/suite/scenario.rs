@@ -62,8 +62,10 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
     let suite = Suite::start(&stores).await;
     let endpoints = suite.endpoints();
     let started = std::time::Instant::now();
-    load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads");
+    let first = load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads");
     eprintln!("loaded in {:?}", started.elapsed());
+    assert_eq!(first.already, 0, "a fresh suite has none of it: {first:?}");
+    assert!(first.new >= plan.cases.len() as u64, "{first:?}");
     let noon = checked.as_of;
     let report = report::gather(&endpoints, noon, None).await.expect("a report");
     check_against(PUBLISHED, &report);
@@ -75,7 +77,8 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
     assert!(report.pending_effects.values().all(|n| *n == 0));
 
     // Loading again (an interrupted load re-run) adds nothing.
-    load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads again");
+    let second = load::load(&checked, &plan, &endpoints, &load::Quiet).await.expect("the scenario loads again");
+    assert_eq!(second, load::Written { new: 0, already: first.new }, "a re-run says it changed nothing");
     let again = report::gather(&endpoints, noon, None).await.unwrap();
     assert_eq!(again, report);
 

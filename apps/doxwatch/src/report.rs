@@ -97,6 +97,8 @@ pub enum ScenarioCommand {
 
 #[derive(clap::Args)]
 pub struct LoadArgs {
+    /// A scenario file, or the name of one shipped with doxwatch: pcpd-2019-11-08 (the published
+    /// statement of 8 November 2019), small, synthetic-2020-03.
     file: PathBuf,
     /// Print what was loaded as JSON.
     #[arg(long)]
@@ -107,6 +109,8 @@ pub struct LoadArgs {
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
+    /// A scenario file, or the name of one shipped with doxwatch: pcpd-2019-11-08, small,
+    /// synthetic-2020-03.
     file: PathBuf,
     /// Print what the file holds as JSON.
     #[arg(long)]
@@ -200,9 +204,37 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
+/// The scenarios shipped inside the binary, loadable by name from any directory.
+const SHIPPED: &[(&str, &str)] = &[
+    ("pcpd-2019-11-08", include_str!("../../../examples/scenarios/pcpd-2019-11-08.toml")),
+    ("small", include_str!("../../../examples/scenarios/small.toml")),
+    ("synthetic-2020-03", include_str!("../../../examples/scenarios/synthetic-2020-03.toml")),
+];
+
+/// A scenario's text: the file named, or else the shipped scenario of that name.
+fn scenario_text(file: &PathBuf) -> Result<String, CliError> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let name = file.to_str().unwrap_or_default().trim_end_matches(".toml");
+            match SHIPPED.iter().find(|(shipped, _)| *shipped == name) {
+                Some((_, text)) => Ok((*text).to_owned()),
+                None => {
+                    let names: Vec<&str> = SHIPPED.iter().map(|(n, _)| *n).collect();
+                    Err(CliError::Usage(format!(
+                        "{} is neither a file nor a shipped scenario ({})",
+                        file.display(),
+                        names.join(", ")
+                    )))
+                }
+            }
+        }
+        Err(e) => Err(CliError::Other(format!("cannot read {}: {e}", file.display()))),
+    }
+}
+
 fn read_checked(file: &PathBuf) -> Result<doxwatch_report::scenario::Checked, CliError> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| CliError::Other(format!("cannot read {}: {e}", file.display())))?;
+    let text = scenario_text(file)?;
     let scenario = Scenario::parse(&text).map_err(CliError::Usage)?;
     scenario.check().map_err(|problems| {
         CliError::Usage(format!("{} is inconsistent; nothing was loaded:\n  {}", file.display(), problems.join("\n  ")))
@@ -261,7 +293,7 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                 bar.set_style(style);
             }
             let started = std::time::Instant::now();
-            load::load(&checked, &plan, &args.endpoints.endpoints()?, &Bar(bar.clone()))
+            let written = load::load(&checked, &plan, &args.endpoints.endpoints()?, &Bar(bar.clone()))
                 .await
                 .map_err(|e| CliError::Other(e.to_string()))?;
             bar.finish_and_clear();
@@ -270,16 +302,30 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                     "scenario": checked.scenario.name,
                     "cases": plan.cases.len(),
                     "links": plan.links.len(),
+                    "records_written": written.new,
+                    "records_already_there": written.already,
                     "seconds": started.elapsed().as_secs_f64(),
                     "outboxes_drained": true,
                 }));
                 return Ok(());
             }
+            if written.new == 0 {
+                println!(
+                    "{} was already loaded: all {} of its records were there, and nothing changed",
+                    checked.scenario.name, written.already
+                );
+                return Ok(());
+            }
+            let already = match written.already {
+                0 => String::new(),
+                n => format!(", {n} already there from an earlier run"),
+            };
             println!(
-                "loaded {} ({} cases, {} links) in {:.0?}; every service's outbox has drained",
+                "loaded {} ({} cases, {} links: {} records written{already}) in {:.0?}; every service's outbox has drained",
                 checked.scenario.name,
                 plan.cases.len(),
                 plan.links.len(),
+                written.new,
                 started.elapsed()
             );
             Ok(())

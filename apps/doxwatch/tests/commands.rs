@@ -374,6 +374,17 @@ fn the_operators_commands_behave_alike() {
     let report = suite.json(&["report"]);
     assert!(report["cases"].is_object(), "{report}");
 
+    // The shipped scenarios load by name from any directory; a re-run says it changed nothing.
+    let first = suite.run(&["scenario", "load", "small"]);
+    let said = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(first.status.success() && said.contains("loaded small (120 cases"), "{first:?}");
+    let again = suite.run(&["scenario", "load", "small"]);
+    let said = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(again.status.success() && said.contains("small was already loaded") && said.contains("nothing changed"), "{again:?}");
+    let unknown = suite.run(&["scenario", "check", "no-such-scenario"]);
+    let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
+    assert!(!unknown.status.success() && said.contains("neither a file nor a shipped scenario (pcpd-2019-11-08"), "{said}");
+
     let bash = suite.run(&["completions", "bash"]);
     let script = String::from_utf8_lossy(&bash.stdout);
     assert!(bash.status.success() && script.contains("complete") && script.contains("scenario"), "{script}");
@@ -381,5 +392,32 @@ fn the_operators_commands_behave_alike() {
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(man.status.success() && page.contains(".TH doxwatch 1") && page.contains("completions"), "{page}");
 
+    assert!(suite.stop().success());
+}
+
+#[test]
+fn a_recheck_round_shows_each_link_and_says_what_it_could_not_reach() {
+    let suite = Suite::start();
+    let file = suite.data.path().join("patrol-export.txt");
+    std::fs::write(&file, "https://doxwatch.invalid/post/1\n").expect("the export is written");
+    let imported = suite.run(&["link", "import", file.to_str().expect("a UTF-8 path")]);
+    assert!(imported.status.success(), "{imported:?}");
+
+    let round = suite.run(&["recheck", "run-once", "--time-limit", "20"]);
+    let said = String::from_utf8_lossy(&round.stdout).into_owned();
+    assert!(round.status.success(), "{round:?}");
+    assert!(said.contains("could not reach https://doxwatch.invalid/post/1"), "{said}");
+    assert!(said.contains("nothing recorded yet"), "one failure is not yet UNREACHABLE: {said}");
+    assert!(said.contains("checked") && said.contains("failed"), "the round's counts follow: {said}");
+    assert!(!said.contains("cut_short"), "{said}");
+
+    let round = suite.json(&["recheck", "run-once", "--time-limit", "20"]);
+    assert_eq!(round["checked"], 1, "{round}");
+    assert_eq!(round["links"][0]["outcome"], "FAILED", "{round}");
+    assert_eq!(round["cut_short"], false, "{round}");
+
+    let refused = suite.run(&["recheck", "run-once", "--time-limit", "0"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--time-limit"), "{refused:?}");
     assert!(suite.stop().success());
 }

@@ -4,7 +4,11 @@
 //! effect (links exist before notices name them), and at the end, so a report run right after it
 //! is complete.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use doxwatch_kit::{
     profile::{Bearer, Credentials},
@@ -39,6 +43,41 @@ pub enum LoadError {
     Mismatch(String),
     #[error("the {0} service's outbox did not drain within {1:?}")]
     Undrained(&'static str, Duration),
+}
+
+/// What a load wrote: the records this run made, and those a run before it had already made (a
+/// request id already answered gives back the first answer, made before this run began).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub new: u64,
+    pub already: u64,
+}
+
+/// Counts records as new or already there, by when the store made them.
+struct Tally {
+    began: prost_types::Timestamp,
+    new: AtomicU64,
+    already: AtomicU64,
+}
+
+impl Tally {
+    fn new() -> Self {
+        // By this machine's clock: a store whose clock runs behind it could count the records it
+        // made in that first moment as older, never a whole load.
+        let began = time::OffsetDateTime::now_utc();
+        Self { began: to_proto(began), new: AtomicU64::new(0), already: AtomicU64::new(0) }
+    }
+
+    /// A record the store made at `made`.
+    fn saw(&self, made: Option<&prost_types::Timestamp>) {
+        let earlier = made.is_some_and(|t| (t.seconds, t.nanos) < (self.began.seconds, self.began.nanos));
+        let counter = if earlier { &self.already } else { &self.new };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn written(&self) -> Written {
+        Written { new: self.new.load(Ordering::Relaxed), already: self.already.load(Ordering::Relaxed) }
+    }
 }
 
 /// What the loader tells whoever watches it.
@@ -122,18 +161,20 @@ impl Clients {
 }
 
 /// Loads the plan, then waits until every service has delivered the effects it owes the others.
+/// Says how many records it wrote and how many were already there (a re-run writes none).
 pub async fn load(
     checked: &Checked,
     plan: &Plan,
     endpoints: &Endpoints,
     progress: &dyn Progress,
-) -> Result<(), LoadError> {
+) -> Result<Written, LoadError> {
+    let tally = Tally::new();
     let clients = Clients::connect(endpoints).await?;
     let prefix = format!("scenario:{}:{:x}", checked.scenario.name.chars().take(40).collect::<String>(), checked.seed);
     let drain_limit = Duration::from_secs(600);
 
     // 1. Cases, with the URLs they report; intake registers them with link-tracking.
-    let case_names = create_cases(&clients, checked, plan, &prefix, progress).await?;
+    let case_names = create_cases(&clients, checked, plan, &prefix, &tally, progress).await?;
     progress.phase("registering links", 1);
     clients.drain(&["intake"], drain_limit).await?;
     progress.advance(1);
@@ -154,21 +195,21 @@ pub async fn load(
     }
 
     // 4. Letters: first the requests, then the reminders that follow them.
-    serve_letters(&clients, plan, &links, &prefix, progress).await?;
+    serve_letters(&clients, plan, &links, &prefix, &tally, progress).await?;
     progress.phase("recording removal requests", 1);
     clients.drain(&["liaison"], drain_limit).await?;
     progress.advance(1);
 
     // 5. Removals confirmed by officers' checks.
-    confirm_removals(&clients, plan, &links, &prefix, progress).await?;
+    confirm_removals(&clients, plan, &links, &prefix, &tally, progress).await?;
 
     // 6. Assessments and referrals to the Police.
-    refer_cases(&clients, plan, &case_names, &prefix, progress).await?;
+    refer_cases(&clients, plan, &case_names, &prefix, &tally, progress).await?;
 
     progress.phase("waiting for every effect", 1);
     clients.drain(&["intake", "links", "liaison", "referral"], drain_limit).await?;
     progress.advance(1);
-    Ok(())
+    Ok(tally.written())
 }
 
 /// Creates the plan's cases; returns their names, in the plan's order.
@@ -177,6 +218,7 @@ async fn create_cases(
     checked: &Checked,
     plan: &Plan,
     prefix: &str,
+    tally: &Tally,
     progress: &dyn Progress,
 ) -> Result<Vec<String>, LoadError> {
     progress.phase("cases", plan.cases.len() as u64);
@@ -188,9 +230,10 @@ async fn create_cases(
                 request_id: format!("{prefix}:case:{i}"),
             };
             async move {
-                let name = client.create_case(request).await.map_err(rpc("intake", "CreateCase"))?.into_inner().name;
+                let case = client.create_case(request).await.map_err(rpc("intake", "CreateCase"))?.into_inner();
+                tally.saw(case.create_time.as_ref());
                 progress.advance(1);
-                Ok::<_, LoadError>(name)
+                Ok::<_, LoadError>(case.name)
             }
         })
         .buffered(CONCURRENCY)
@@ -247,6 +290,7 @@ async fn serve_letters(
     plan: &Plan,
     links: &[&links_pb::Link],
     prefix: &str,
+    tally: &Tally,
     progress: &dyn Progress,
 ) -> Result<(), LoadError> {
     progress.phase("letters to platforms", plan.notices.len() as u64);
@@ -266,7 +310,7 @@ async fn serve_letters(
                     _ => None,
                 };
                 async move {
-                    let name = serve_notice(liaison, prefix, i, notice, follows, links).await?;
+                    let name = serve_notice(liaison, prefix, i, notice, follows, links, tally).await?;
                     progress.advance(1);
                     Ok::<_, LoadError>((i, name))
                 }
@@ -287,6 +331,7 @@ async fn confirm_removals(
     plan: &Plan,
     links: &[&links_pb::Link],
     prefix: &str,
+    tally: &Tally,
     progress: &dyn Progress,
 ) -> Result<(), LoadError> {
     progress.phase("removals confirmed", plan.removals.len() as u64);
@@ -303,7 +348,7 @@ async fn confirm_removals(
                 ..Default::default()
             })
             .collect();
-        clients
+        let recorded = clients
             .links
             .clone()
             .record_observations(links_pb::RecordObservationsRequest {
@@ -311,7 +356,11 @@ async fn confirm_removals(
                 request_id: format!("{prefix}:removals:{batch}"),
             })
             .await
-            .map_err(rpc("links", "RecordObservations"))?;
+            .map_err(rpc("links", "RecordObservations"))?
+            .into_inner();
+        for observation in &recorded.observations {
+            tally.saw(observation.record_time.as_ref());
+        }
         progress.advance(chunk.len() as u64);
     }
     Ok(())
@@ -323,6 +372,7 @@ async fn refer_cases(
     plan: &Plan,
     case_names: &[String],
     prefix: &str,
+    tally: &Tally,
     progress: &dyn Progress,
 ) -> Result<(), LoadError> {
     progress.phase("referrals to the Police", plan.referrals.len() as u64);
@@ -339,7 +389,8 @@ async fn refer_cases(
                     .await
                     .map_err(rpc("referral", "CreateAssessment"))?
                     .into_inner();
-                referral
+                tally.saw(assessment.create_time.as_ref());
+                let made = referral
                     .create_referral(referral_pb::CreateReferralRequest {
                         referral: Some(referral_pb::Referral {
                             assessment: assessment.name,
@@ -352,7 +403,9 @@ async fn refer_cases(
                         request_id: format!("{prefix}:referral:{i}"),
                     })
                     .await
-                    .map_err(rpc("referral", "CreateReferral"))?;
+                    .map_err(rpc("referral", "CreateReferral"))?
+                    .into_inner();
+                tally.saw(made.create_time.as_ref());
                 progress.advance(1);
                 Ok::<_, LoadError>(())
             }
@@ -441,6 +494,7 @@ async fn serve_notice(
     notice: &crate::plan::PlannedNotice,
     follows: Option<String>,
     links: &[&links_pb::Link],
+    tally: &Tally,
 ) -> Result<String, LoadError> {
     let drafted = match (notice.kind, follows) {
         (NoticeKind::Reminder(_), Some(follows)) => liaison
@@ -486,6 +540,7 @@ async fn serve_notice(
                 .into_inner()
         }
     };
+    tally.saw(drafted.create_time.as_ref());
     liaison
         .serve_notice(liaison_pb::ServeNoticeRequest {
             name: drafted.name.clone(),

@@ -2,6 +2,7 @@
 //! the results converted back. Evidence and recheck calls are in `api/evidence.rs`.
 
 mod evidence;
+mod recheck;
 
 use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::validate::checked;
@@ -526,6 +527,15 @@ impl LinksService for LinksApi {
         request: Request<pb::RunRecheckRequest>,
     ) -> Result<Response<pb::RunRecheckResponse>, Status> {
         self.run_recheck_call(request).await
+    }
+
+    type StreamRecheckStream = recheck::RecheckStream;
+
+    async fn stream_recheck(
+        &self,
+        request: Request<pb::StreamRecheckRequest>,
+    ) -> Result<Response<Self::StreamRecheckStream>, Status> {
+        self.stream_recheck_call(request).await
     }
 }
 

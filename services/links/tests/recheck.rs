@@ -27,6 +27,7 @@ backend_tests!(
     two_replicas_never_check_a_link_twice_in_a_round,
     private_addresses_are_not_fetched_unless_allowed,
     the_background_rechecker_runs_when_configured,
+    a_streamed_round_shows_each_link_and_ends_within_its_limit,
 );
 
 const SEEN: &str = "2019-10-01T10:00:00+08:00";
@@ -362,6 +363,72 @@ async fn the_background_rechecker_runs_when_configured(db: TestDatabase) {
     assert_eq!(found.len(), 1, "the background rechecker checked the new link");
     assert_eq!(found[0].status, S::AccessRestricted as i32);
     assert_eq!(site.hits("/x"), 1);
+    server.abort();
+    app.stop().await;
+}
+
+/// Every message of a streamed round: the links checked, then its summary.
+async fn stream(client: &mut Client, seconds: i64) -> (Vec<pb::RecheckedLink>, pb::RecheckSummary) {
+    let limit = prost_types::Duration { seconds, nanos: 0 };
+    let request = pb::StreamRecheckRequest { time_limit: Some(limit) };
+    let mut stream = client.stream_recheck(request).await.unwrap().into_inner();
+    let (mut checked, mut summary) = (Vec::new(), None);
+    while let Some(message) = stream.message().await.unwrap() {
+        match message.event.expect("an event") {
+            pb::stream_recheck_response::Event::Checked(l) => {
+                assert!(summary.is_none(), "the summary comes last");
+                checked.push(l);
+            }
+            pb::stream_recheck_response::Event::Summary(s) => summary = Some(s),
+        }
+    }
+    (checked, summary.expect("a summary"))
+}
+
+async fn a_streamed_round_shows_each_link_and_ends_within_its_limit(db: TestDatabase) {
+    let (_site, addr, server) = Site::start(
+        &[("/ok", Page::Status(200, "<p>a post</p>")), ("/gone", Page::Status(404, "not found")), ("/slow", Page::Slow(Duration::from_secs(60)))],
+        Duration::ZERO,
+    )
+    .await;
+    let app = spawn_app_with(&db, |c| {
+        // Longer than the round's limit: the slow page holds its check until the limit ends it.
+        c.recheck.timeout = Duration::from_secs(30);
+        c.recheck.failures_before_unreachable = 1;
+    })
+    .await;
+    let mut c = app.client.clone();
+    let base = format!("http://{addr}");
+    let ok = link(&mut c, &format!("{base}/ok"), SEEN).await;
+    let gone = link(&mut c, &format!("{base}/gone"), SEEN).await;
+    let slow = link(&mut c, &format!("{base}/slow"), SEEN).await;
+    let refused = link(&mut c, &format!("http://127.0.0.1:{}/nothing-listens", unused_port()), SEEN).await;
+
+    let (checked, summary) = stream(&mut c, 2).await;
+    let by_link: HashMap<String, pb::RecheckedLink> = checked.into_iter().map(|l| (l.link.clone(), l)).collect();
+    let recorded = pb::RecheckOutcome::Recorded as i32;
+    assert_eq!((by_link[&ok.name].outcome, by_link[&ok.name].status), (recorded, S::Online as i32));
+    assert_eq!((by_link[&gone.name].outcome, by_link[&gone.name].status), (recorded, S::Removed as i32));
+    let unreached = &by_link[&refused.name];
+    assert_eq!((unreached.outcome, unreached.status), (recorded, S::Unreachable as i32), "{unreached:?}");
+    assert!(unreached.detail.contains("network failure"), "what failed is said: {unreached:?}");
+    assert!(!by_link.contains_key(&slow.name), "the slow link was not reached within the limit");
+    assert!(summary.cut_short, "{summary:?}");
+    assert_eq!(summary.still_due, 1, "{summary:?}");
+    let counts = summary.counts.unwrap();
+    assert_eq!((counts.checked, counts.online, counts.removed, counts.unreachable), (3, 1, 1, 1));
+    assert!(observations(&mut c, &slow).await.is_empty(), "a check cut off records nothing");
+
+    // The slow link was given back, not left claimed until its claim lapsed: the next round takes
+    // it up again at once (and is cut short by it again) rather than finding nothing to claim.
+    let (checked, again) = stream(&mut c, 1).await;
+    assert!(checked.iter().all(|l| l.link != slow.name), "{checked:?}");
+    assert!(again.cut_short && again.still_due >= 1, "{checked:?} {again:?}");
+
+    for bad in [prost_types::Duration { seconds: 0, nanos: 0 }, prost_types::Duration { seconds: 7200, nanos: 0 }] {
+        let refused = c.stream_recheck(pb::StreamRecheckRequest { time_limit: Some(bad) }).await.unwrap_err();
+        assert_eq!(violated_fields(&refused), vec!["time_limit".to_owned()]);
+    }
     server.abort();
     app.stop().await;
 }

@@ -57,7 +57,7 @@ pub struct RoundTally {
 
 /// The outcome of one check, as counted and measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Recorded(LinkStatus),
     Failed,
     Inconclusive,
@@ -74,6 +74,28 @@ impl Outcome {
             Outcome::Inconclusive => "inconclusive",
         }
     }
+}
+
+/// One link as a round checked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub link: LinkId,
+    pub url: String,
+    /// `None` when another replica took the link over before the check ended.
+    pub outcome: Option<Outcome>,
+    /// The rule that classified the answer, or what failed.
+    pub detail: String,
+    pub reappeared: bool,
+}
+
+/// How a round ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundEnd {
+    pub tally: RoundTally,
+    /// The time limit ended it before every due link was checked.
+    pub cut_short: bool,
+    /// Links due and unchecked when it ended.
+    pub still_due: i64,
 }
 
 impl RoundTally {
@@ -185,14 +207,32 @@ impl Rechecker {
     }
 
     /// Checks every link due when the round starts that no other replica holds, once.
-    #[tracing::instrument(skip_all, fields(worker = %self.worker))]
     pub async fn round(&self) -> Result<RoundTally, LinksError> {
+        Ok(self.round_until(None, None).await?.tally)
+    }
+
+    /// [`round`](Self::round), sending each link to `seen` as it is checked (waiting while the
+    /// receiver is behind; a receiver gone stops nothing), and ending at `deadline` if one is
+    /// given: checks still running then are dropped (they record nothing) and the links claimed
+    /// and not checked are given back, due at once.
+    #[tracing::instrument(skip_all, fields(worker = %self.worker))]
+    pub async fn round_until(
+        &self,
+        deadline: Option<tokio::time::Instant>,
+        seen: Option<&tokio::sync::mpsc::Sender<Checked>>,
+    ) -> Result<RoundEnd, LinksError> {
         let started = timestamp::now();
         recheck::enroll(&self.db).await?;
         self.measure_queue(started).await?;
         let batch = (self.config.concurrency * 4) as i64;
         let mut tally = RoundTally::default();
+        let out_of_time = || deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        let mut cut_short = false;
         loop {
+            if out_of_time() {
+                cut_short = true;
+                break;
+            }
             let now = timestamp::now();
             let until = now + self.claim_ttl(batch);
             let claimed = recheck::claim(&self.db, &self.worker, started, now, until, batch).await?;
@@ -203,19 +243,43 @@ impl Rechecker {
                 let mut tx = self.db.begin_read().await?;
                 recheck::targets(&mut tx, &claimed).await?
             };
-            let checks: Vec<Result<Option<(Outcome, bool)>, LinksError>> = futures::stream::iter(targets)
-                .map(|t| self.check(t))
-                .buffer_unordered(self.config.concurrency)
-                .collect()
-                .await;
-            for check in checks {
-                if let Some((outcome, reappeared)) = check? {
-                    tally.add(outcome, reappeared);
+            let mut unchecked: std::collections::HashSet<LinkId> = claimed.iter().copied().collect();
+            let mut checks =
+                futures::stream::iter(targets).map(|t| self.check(t)).buffer_unordered(self.config.concurrency);
+            loop {
+                let next = match deadline {
+                    Some(d) => match tokio::time::timeout_at(d, checks.next()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            cut_short = true;
+                            break;
+                        }
+                    },
+                    None => checks.next().await,
+                };
+                let Some(check) = next else { break };
+                let checked = check?;
+                unchecked.remove(&checked.link);
+                if let Some(outcome) = checked.outcome {
+                    tally.add(outcome, checked.reappeared);
+                }
+                if let Some(seen) = seen {
+                    let _ = seen.send(checked).await;
                 }
             }
+            if cut_short {
+                // Links claimed and not checked stay due: give them back now rather than when
+                // their claims lapse.
+                drop(checks);
+                let unchecked: Vec<LinkId> = unchecked.into_iter().collect();
+                recheck::unclaim(&self.db, &self.worker, &unchecked).await?;
+                break;
+            }
         }
-        self.measure_queue(timestamp::now()).await?;
-        Ok(tally)
+        let ended = timestamp::now();
+        self.measure_queue(ended).await?;
+        let still_due = if cut_short { recheck::count_due(&self.db, started).await? } else { 0 };
+        Ok(RoundEnd { tally, cut_short, still_due })
     }
 
     async fn measure_queue(&self, at: time::OffsetDateTime) -> Result<(), LinksError> {
@@ -231,23 +295,24 @@ impl Rechecker {
         c.timeout * 2 + c.per_host_interval.saturating_mul(batch as u32) + Duration::from_secs(30)
     }
 
-    /// Checks one claimed link and records what it found; `None` when the claim was lost.
+    /// Checks one claimed link and records what it found (no outcome when the claim was lost).
     #[tracing::instrument(skip_all, fields(link = %target.link))]
-    async fn check(&self, target: recheck::Target) -> Result<Option<(Outcome, bool)>, LinksError> {
+    async fn check(&self, target: recheck::Target) -> Result<Checked, LinksError> {
         let key = target.platform_key.as_deref();
         let answer = self.fetcher.fetch(&target.url, self.rules.reads_body(key)).await;
-        let (observed, failures, outcome) = match self.rules.classify(key, &answer) {
-            Verdict::Status(status, note) => (Some((status, note)), 0, Outcome::Recorded(status)),
+        let (observed, failures, outcome, detail) = match self.rules.classify(key, &answer) {
+            Verdict::Status(status, note) => (Some((status, note.clone())), 0, Outcome::Recorded(status), note),
             Verdict::Failure(note) => {
                 let failures = target.consecutive_failures.saturating_add(1);
                 if failures >= self.config.failures_before_unreachable {
                     let note = format!("{note} ({failures} failures in a row)");
-                    (Some((LinkStatus::Unreachable, note)), failures, Outcome::Recorded(LinkStatus::Unreachable))
+                    let recorded = Outcome::Recorded(LinkStatus::Unreachable);
+                    (Some((LinkStatus::Unreachable, note.clone())), failures, recorded, note)
                 } else {
-                    (None, failures, Outcome::Failed)
+                    (None, failures, Outcome::Failed, note)
                 }
             }
-            Verdict::Inconclusive(_) => (None, 0, Outcome::Inconclusive),
+            Verdict::Inconclusive(note) => (None, 0, Outcome::Inconclusive, note),
         };
         let after = observed.as_ref().map_or(target.status, |(s, _)| *s);
         let reappeared = target.status.is_removed() && after == LinkStatus::Online;
@@ -274,11 +339,14 @@ impl Rechecker {
             }
             Ok(true)
         })?;
+        let mut checked = Checked { link: target.link, url: target.url, outcome: None, detail, reappeared: false };
         if !kept {
             tracing::warn!("the claim expired before the check ended; another replica has the link");
-            return Ok(None);
+            return Ok(checked);
         }
         self.metrics.rechecks.add(1, &[KeyValue::new("outcome", outcome.label())]);
-        Ok(Some((outcome, reappeared)))
+        checked.outcome = Some(outcome);
+        checked.reappeared = reappeared;
+        Ok(checked)
     }
 }

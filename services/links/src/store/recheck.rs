@@ -121,6 +121,24 @@ pub async fn targets(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Target>, StoreEr
 
 /// Releases `worker`'s claim of a checked link with its next due time. False when the claim was
 /// lost (it expired and another replica took the link): the caller then records nothing.
+/// Gives back `links` that `worker` claimed and did not check: due again at once.
+pub async fn unclaim(db: &Db, worker: &str, links: &[LinkId]) -> Result<(), StoreError> {
+    for chunk in links.chunks(500) {
+        on_pool!(db.write(), p => {
+            let mut q = sqlx::QueryBuilder::new("UPDATE recheck_claims SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ");
+            q.push_bind(worker);
+            q.push(" AND link_id IN (");
+            let mut ids = q.separated(", ");
+            for link in chunk {
+                ids.push_bind(link.0);
+            }
+            q.push(")");
+            q.build().execute(p).await?;
+        });
+    }
+    Ok(())
+}
+
 pub async fn release(
     tx: &mut Tx,
     link: LinkId,
