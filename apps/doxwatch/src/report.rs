@@ -46,8 +46,9 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00); dates are shown
-    /// in its offset. Defaults to now.
+    /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00, or a time
+    /// without an offset, read in the display zone); it and every date are stated in the display
+    /// zone (DOXWATCH_TIME_ZONE): "As at noon, 8 November 2019 (HKT)". Defaults to now.
     #[arg(long, value_parser = parse_moment)]
     as_of: Option<OffsetDateTime>,
     /// Count only what had been recorded before this moment: the report as it was made then.
@@ -113,9 +114,8 @@ pub struct CheckArgs {
     json: bool,
 }
 
-/// A moment as the report is to state it: given with an offset, in that offset (the statement of
-/// 8 November 2019 is "as at noon" in Hong Kong, whatever the reader's zone); given without one,
-/// read and stated in the display zone (`DOXWATCH_TIME_ZONE`).
+/// A moment: given with an offset, that moment; given without one, read in the display zone
+/// (`DOXWATCH_TIME_ZONE`). The report states it, as every date, in the display zone.
 fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
     if let Ok(t) = OffsetDateTime::parse(s.trim(), &Rfc3339) {
         return Ok(t);
@@ -150,16 +150,16 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         }
     }
     let form = if args.internal { report::Form::Internal } else { report::Form::PressSafe };
-    let report = report::gather_as(&args.endpoints.endpoints()?, as_of, args.recorded_before, form).await.map_err(
-        |e| match e {
-            report::ReportError::HandlesWithheld => CliError::Other(
-                "--internal needs a role allowed to read channels: link-tracking withheld the channel \
+    let zone = crate::output::display_zone();
+    let endpoints = args.endpoints.endpoints()?;
+    let report = report::gather_in(&endpoints, as_of, args.recorded_before, form, zone).await.map_err(|e| match e {
+        report::ReportError::HandlesWithheld => CliError::Other(
+            "--internal needs a role allowed to read channels: link-tracking withheld the channel \
                  handles from this profile (without --internal, the press-safe report needs none)"
-                    .to_owned(),
-            ),
-            other => CliError::Other(other.to_string()),
-        },
-    )?;
+                .to_owned(),
+        ),
+        other => CliError::Other(other.to_string()),
+    })?;
     let format = if args.json { Format::Json } else { args.format };
     let content = match format {
         Format::Text => render::text(&report),

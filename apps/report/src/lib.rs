@@ -4,6 +4,7 @@
 
 pub mod chart;
 pub mod load;
+pub mod moment;
 pub mod plan;
 pub mod render;
 pub mod report;

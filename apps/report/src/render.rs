@@ -5,9 +5,10 @@
 
 use std::{collections::BTreeMap, fmt::Write};
 
-use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
-
-use crate::report::{Form, Report, SuspendedChannel};
+use crate::{
+    moment::{long_date, phrase},
+    report::{Form, Report, SuspendedChannel},
+};
 
 /// 4122 -> "4,122".
 pub fn thousands(n: i64) -> String {
@@ -22,24 +23,9 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-fn long_date(date: &str) -> String {
-    Date::parse(date, format_description!("[year]-[month]-[day]"))
-        .map(|d| format!("{} {} {}", d.day(), d.month(), d.year()))
-        .unwrap_or_else(|_| date.to_owned())
-}
-
-fn moment(as_of: &str) -> String {
-    match OffsetDateTime::parse(as_of, &Rfc3339) {
-        Ok(t) => {
-            let time = match (t.hour(), t.minute()) {
-                (12, 0) => "noon".to_owned(),
-                (0, 0) => "midnight".to_owned(),
-                (h, m) => format!("{h:02}:{m:02}"),
-            };
-            format!("{time} {} {} {}", t.day(), t.month(), t.year())
-        }
-        Err(_) => as_of.to_owned(),
-    }
+/// The moment the report is as at, as the statement says it: "noon, 8 November 2019 (HKT)".
+fn as_at(r: &Report) -> String {
+    phrase(&r.as_of, &r.time_zone_abbreviation)
 }
 
 /// A count that opens a sentence: "One", "Two", … "Ten", then digits.
@@ -119,7 +105,7 @@ fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     let bullet = style.bullet;
     let mut cases = format!(
         "As at {}, {} doxxing cases had been received and discovered: {} complaints and cases discovered by online patrol, and {} enquiries.",
-        moment(&r.as_of),
+        as_at(r),
         style.b(thousands(r.cases.total)),
         thousands(r.cases.complaints_and_discovered),
         thousands(r.cases.enquiries)
@@ -221,7 +207,7 @@ fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         ));
     }
     if let Some(recorded) = &r.recorded_before {
-        out.push(format!("(As recorded before {recorded}.)"));
+        out.push(format!("(As recorded before {}.)", phrase(recorded, "")));
     }
 }
 
@@ -230,7 +216,7 @@ const INTERNAL_NOTICE: &str =
     "Internal: names channels by their handles, which can identify a victim. Not for publication.";
 
 pub fn text(r: &Report) -> String {
-    let mut s = format!("Situation report as at {}\n\n", r.as_of);
+    let mut s = format!("Situation report as at {}\n\n", as_at(r));
     if r.form == Form::Internal {
         let _ = write!(s, "{INTERNAL_NOTICE}\n\n");
     }
@@ -240,7 +226,7 @@ pub fn text(r: &Report) -> String {
 }
 
 pub fn markdown(r: &Report) -> String {
-    let mut s = format!("# Situation report as at {}\n\n", moment(&r.as_of));
+    let mut s = format!("# Situation report as at {}\n\n", as_at(r));
     if r.form == Form::Internal {
         let _ = write!(s, "> **{INTERNAL_NOTICE}**\n\n");
     }
@@ -346,8 +332,10 @@ mod tests {
     }
 
     #[test]
-    fn names_moments_as_statements_do() {
-        assert_eq!(moment("2019-11-08T12:00:00+08:00"), "noon 8 November 2019");
-        assert_eq!(long_date("2019-06-14"), "14 June 2019");
+    fn states_the_moment_as_statements_do() {
+        let r = crate::report::tests::sample();
+        assert!(text(&r).starts_with("Situation report as at noon, 8 November 2019 (HKT)\n"), "{}", text(&r));
+        assert!(text(&r).contains("As at noon, 8 November 2019 (HKT), 3 doxxing cases"), "{}", text(&r));
+        assert!(markdown(&r).starts_with("# Situation report as at noon, 8 November 2019 (HKT)\n"));
     }
 }

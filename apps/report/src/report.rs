@@ -15,10 +15,11 @@ use doxwatch_proto::{
     ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
     referral::{self as referral_pb, referral_service_client::ReferralServiceClient},
 };
+use jiff::tz::TimeZone;
 use serde::Serialize;
-use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::{Endpoints, load::connect, scenario::percent};
+use crate::{Endpoints, load::connect, moment, scenario::percent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -77,7 +78,12 @@ pub(crate) fn failed(service: &'static str, url: &str, method: &'static str) -> 
 pub struct Report {
     /// Whether it may be published as it is.
     pub form: Form,
+    /// RFC 3339, at the offset of the zone the report is stated in.
     pub as_of: String,
+    /// The zone the report's moments and dates are stated in: an IANA name, or an offset.
+    pub time_zone: String,
+    /// The zone's abbreviation at `as_of` ("HKT").
+    pub time_zone_abbreviation: String,
     pub recorded_before: Option<String>,
     pub first_case_received: Option<String>,
     pub cases: Cases,
@@ -173,12 +179,18 @@ fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }
 
-fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<String> {
-    let t = from_proto(ts?).ok()?.to_offset(offset);
-    t.format(format_description!("[year]-[month]-[day]")).ok()
+/// The date of a timestamp in `zone`.
+fn date_in(ts: Option<&prost_types::Timestamp>, zone: &TimeZone) -> Option<String> {
+    Some(moment::date_in(from_proto(ts?).ok()?, zone))
 }
 
-/// Asks the four services for their figures as at `as_of` and assembles the press-safe report.
+/// The zone of `as_of`'s own offset, for a report stated as the moment was given.
+fn zone_of(as_of: OffsetDateTime) -> TimeZone {
+    jiff::tz::Offset::from_seconds(as_of.offset().whole_seconds()).map_or(TimeZone::UTC, TimeZone::fixed)
+}
+
+/// Asks the four services for their figures as at `as_of` and assembles the press-safe report,
+/// stated at `as_of`'s offset.
 pub async fn gather(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
@@ -187,14 +199,25 @@ pub async fn gather(
     gather_as(endpoints, as_of, recorded_before, Form::PressSafe).await
 }
 
-/// The report in `form`. The internal form fails unless link-tracking filled the channels' handles,
-/// which it does only for callers its policy allows to read channels: the service decides, not
-/// this client.
+/// The report in `form`, stated at `as_of`'s offset.
 pub async fn gather_as(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
     recorded_before: Option<OffsetDateTime>,
     form: Form,
+) -> Result<Report, ReportError> {
+    gather_in(endpoints, as_of, recorded_before, form, &zone_of(as_of)).await
+}
+
+/// The report in `form`, its moments and dates stated in `zone`. The internal form fails unless
+/// link-tracking filled the channels' handles, which it does only for callers its policy allows
+/// to read channels: the service decides, not this client.
+pub async fn gather_in(
+    endpoints: &Endpoints,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+    form: Form,
+    zone: &TimeZone,
 ) -> Result<Report, ReportError> {
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
@@ -248,7 +271,8 @@ pub async fn gather_as(
             .into_inner();
         pending_effects.insert(service.to_owned(), status.pending);
     }
-    Ok(assemble(as_of, recorded_before, &intake, &links, &liaison, &referral, pending_effects).in_form(form))
+    let answers = Answers { intake, links, liaison, referral, pending_effects };
+    Ok(assemble(as_of, recorded_before, zone, answers).in_form(form))
 }
 
 impl Report {
@@ -265,29 +289,32 @@ impl Report {
     }
 }
 
-/// The report as the services answered, with the handles they sent; [`Report::in_form`] decides
-/// which of them it keeps.
-fn assemble(
-    as_of: OffsetDateTime,
-    recorded_before: Option<OffsetDateTime>,
-    intake: &intake_pb::IntakeStatistics,
-    links: &links_pb::LinkStatistics,
-    liaison: &liaison_pb::LiaisonStatistics,
-    referral: &referral_pb::ReferralStatistics,
+/// What the services answered.
+struct Answers {
+    intake: intake_pb::IntakeStatistics,
+    links: links_pb::LinkStatistics,
+    liaison: liaison_pb::LiaisonStatistics,
+    referral: referral_pb::ReferralStatistics,
     pending_effects: BTreeMap<String, i64>,
-) -> Report {
-    let offset = as_of.offset();
+}
+
+/// The report as the services answered, with the handles they sent; [`Report::in_form`] decides
+/// which of them it keeps. Every moment and date is taken in `zone`.
+fn assemble(as_of: OffsetDateTime, recorded_before: Option<OffsetDateTime>, zone: &TimeZone, a: Answers) -> Report {
+    let stated = |t: OffsetDateTime| moment::in_zone(t, zone).format(&Rfc3339).ok();
     Report {
         form: Form::Internal,
-        as_of: as_of.format(&Rfc3339).unwrap_or_default(),
-        recorded_before: recorded_before.and_then(|t| t.to_offset(offset).format(&Rfc3339).ok()),
-        first_case_received: date_in(intake.first_case_received_at.as_ref(), offset),
-        cases: Cases::of(intake),
-        victims: Victims::of(intake),
-        links: Links::of(links, offset),
-        liaison: Liaison::of(links, liaison),
-        referrals: Referrals::of(referral),
-        pending_effects,
+        as_of: stated(as_of).unwrap_or_default(),
+        time_zone: moment::zone_name(zone, as_of),
+        time_zone_abbreviation: moment::abbreviation(zone, as_of),
+        recorded_before: recorded_before.and_then(stated),
+        first_case_received: date_in(a.intake.first_case_received_at.as_ref(), zone),
+        cases: Cases::of(&a.intake),
+        victims: Victims::of(&a.intake),
+        links: Links::of(&a.links, zone),
+        liaison: Liaison::of(&a.links, &a.liaison),
+        referrals: Referrals::of(&a.referral),
+        pending_effects: a.pending_effects,
     }
 }
 
@@ -341,9 +368,9 @@ impl Victims {
 }
 
 impl Links {
-    /// Suspended channels are named with their platform's display name and dated in `offset`, with
+    /// Suspended channels are named with their platform's display name and dated in `zone`, with
     /// their handles where the service sent them.
-    fn of(links: &links_pb::LinkStatistics, offset: UtcOffset) -> Self {
+    fn of(links: &links_pb::LinkStatistics, zone: &TimeZone) -> Self {
         Links {
             platforms_involved: links.platforms_involved,
             links_involved: links.total.unwrap_or_default().links,
@@ -358,7 +385,7 @@ impl Links {
                         .find(|p| p.platform == c.platform)
                         .map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
                     handle: (!c.handle.is_empty()).then(|| c.handle.clone()),
-                    suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
+                    suspended_since: date_in(c.suspended_since.as_ref(), zone).unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -462,6 +489,8 @@ pub(crate) mod tests {
         Report {
             form: Form::Internal,
             as_of: "2019-11-08T12:00:00+08:00".into(),
+            time_zone: "Asia/Hong_Kong".into(),
+            time_zone_abbreviation: "HKT".into(),
             recorded_before: None,
             first_case_received: Some("2019-06-14".into()),
             cases: Cases {
