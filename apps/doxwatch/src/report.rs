@@ -228,7 +228,7 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
         ScenarioCommand::Check(args) => {
             let checked = read_checked(&args.file)?;
             let plan = plan::generate(&checked);
-            let letters = plan.notices.iter().filter(|n| n.kind != plan::NoticeKind::DisclosureRequest).count();
+            let letters = plan.notices.iter().filter(|n| n.kind.is_letter()).count();
             if args.json {
                 crate::output::print_json(&serde_json::json!({
                     "file": args.file.display().to_string(),

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod scenario;
+pub mod words;
 
 /// Where the four services answer, and the credentials to call them with.
 #[derive(Debug, Clone)]

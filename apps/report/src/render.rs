@@ -7,6 +7,7 @@ use std::{collections::BTreeMap, fmt::Write};
 
 use crate::{
     moment::{long_date, phrase},
+    words,
     report::{Form, Report, SuspendedChannel},
 };
 
@@ -102,7 +103,6 @@ fn paragraphs(r: &Report, style: Style) -> Vec<String> {
 
 /// Cases received and discovered, by kind, and whom they touched.
 fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
-    let bullet = style.bullet;
     let mut cases = format!(
         "As at {}, {} doxxing cases had been received and discovered: {} complaints and cases discovered by online patrol, and {} enquiries.",
         as_at(r),
@@ -114,13 +114,7 @@ fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         let _ = write!(cases, " The first case was received on {}.", long_date(first));
     }
     out.push(cases);
-    out.push(format!(
-        "{bullet}complaints: {}\n{bullet}discovered by online patrol: {}\n{bullet}referred by other agencies: {}\n{bullet}enquiries: {}",
-        thousands(r.cases.complaints),
-        thousands(r.cases.discovered_by_patrol),
-        thousands(r.cases.agency_referrals),
-        thousands(r.cases.enquiries)
-    ));
+    out.push(words::categories(&r.cases));
     out.push(format!(
         "Of the {} complaints and discovered cases, about {}% ({}) related to police officers and their families, and about {}% ({}) to others, including government officials, legislators, children, students, teachers and protesters.",
         thousands(r.cases.complaints_and_discovered),
@@ -180,22 +174,19 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     }
 }
 
-/// Disclosure requests, referrals to the Police, and the notes: effects still pending, and the
+/// Disclosure requests, injunction notices, summonses, referrals to the Police, and the notes: effects still pending, and the
 /// moment the figures were recorded before.
 fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
-    let d = &r.liaison.disclosure_requests;
-    if d.sent > 0 {
-        out.push(format!(
-            "The regulator asked platforms {} times for the registration data or IP addresses of the uploaders: {} answered with data, {} refused, {} not yet answered.",
-            thousands(d.sent),
-            thousands(d.answered),
-            thousands(d.refused),
-            thousands(d.unanswered)
-        ));
-    }
+    let actions = [
+        words::disclosure(&r.liaison.disclosure_requests),
+        words::injunction(&r.liaison.injunction_notices),
+        words::summonses(&r.liaison.summonses),
+    ];
+    out.extend(actions.into_iter().flatten());
     out.push(format!(
-        "{} cases have been referred to the Police for criminal investigation.",
-        style.b(thousands(r.referrals.cases_referred_to_police))
+        "{} cases have been referred to the Police for criminal investigation{}.",
+        style.b(thousands(r.referrals.cases_referred_to_police)),
+        words::legal_basis(r.referrals.cases_referred_to_police, &r.referrals.cases_by_legal_basis)
     ));
     let pending: i64 = r.pending_effects.values().sum();
     if pending > 0 {
@@ -212,15 +203,25 @@ fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
 }
 
 /// What the internal form says first, so that it is not mistaken for the one to publish.
-const INTERNAL_NOTICE: &str =
+pub const INTERNAL_NOTICE: &str =
     "Internal: names channels by their handles, which can identify a victim. Not for publication.";
 
+/// "Situation report as at noon, 8 November 2019 (HKT)".
+pub fn heading(r: &Report) -> String {
+    format!("Situation report as at {}", as_at(r))
+}
+
+/// The paragraphs in plain words, lists as lines starting "  - ".
+pub fn plain_paragraphs(r: &Report) -> Vec<String> {
+    paragraphs(r, Style { bullet: "  - ", strong: ("", ""), name: plain })
+}
+
 pub fn text(r: &Report) -> String {
-    let mut s = format!("Situation report as at {}\n\n", as_at(r));
+    let mut s = format!("{}\n\n", heading(r));
     if r.form == Form::Internal {
         let _ = write!(s, "{INTERNAL_NOTICE}\n\n");
     }
-    s.push_str(&paragraphs(r, Style { bullet: "  - ", strong: ("", ""), name: plain }).join("\n\n"));
+    s.push_str(&plain_paragraphs(r).join("\n\n"));
     s.push('\n');
     s
 }
