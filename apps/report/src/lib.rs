@@ -3,6 +3,7 @@
 //! synthetic dataset, and pushed through the public APIs as officers' clients would.
 
 pub mod chart;
+pub mod html;
 pub mod load;
 pub mod moment;
 pub mod plan;

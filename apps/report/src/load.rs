@@ -468,7 +468,9 @@ async fn serve_notice(
                 NoticeKind::DisclosureRequest => {
                     (liaison_pb::NoticeKind::DisclosureRequest, liaison_pb::NoticeAction::DiscloseUploaderData)
                 }
-                NoticeKind::InjunctionNotice => (liaison_pb::NoticeKind::InjunctionNotice, liaison_pb::NoticeAction::Remove),
+                NoticeKind::InjunctionNotice => {
+                    (liaison_pb::NoticeKind::InjunctionNotice, liaison_pb::NoticeAction::Remove)
+                }
                 _ => (liaison_pb::NoticeKind::RemovalRequest, liaison_pb::NoticeAction::Remove),
             };
             let platform = links[notice.links[0]].platform.clone();

@@ -7,8 +7,8 @@ use std::{collections::BTreeMap, fmt::Write};
 
 use crate::{
     moment::{long_date, phrase},
-    words,
     report::{Form, Report, SuspendedChannel},
+    words,
 };
 
 /// 4122 -> "4,122".

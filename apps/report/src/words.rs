@@ -109,7 +109,10 @@ pub fn legal_basis(referred: i64, by_basis: &BTreeMap<String, i64>) -> String {
         (0, 0) => String::new(),
         (_, 0) => " under section 64 of the PDPO".to_owned(),
         (0, _) => " under provisions other than section 64 of the PDPO".to_owned(),
-        _ => format!(" under section 64 of the PDPO or, for {} of them, another provision", thousands(other.min(referred))),
+        _ => format!(
+            " under section 64 of the PDPO or, for {} of them, another provision",
+            thousands(other.min(referred))
+        ),
     }
 }
 
@@ -132,7 +135,9 @@ mod tests {
             "Of the 3,790 complaints and cases discovered by online patrol, 2,577 were complaints, 1,061 were discovered by online patrol and 152 were referred by other agencies, counted here with the complaints (2,577 + 1,061 + 152 = 3,790)."
         );
         let none_referred = Cases { agency_referrals: 0, complaints: 2729, ..c };
-        assert!(categories(&none_referred).ends_with("2,729 were complaints and 1,061 were discovered by online patrol."));
+        assert!(
+            categories(&none_referred).ends_with("2,729 were complaints and 1,061 were discovered by online patrol.")
+        );
     }
 
     #[test]

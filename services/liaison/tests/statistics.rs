@@ -94,7 +94,10 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
     assert!(total.service_by_kind.iter().all(|k| k.kind != K::Summons as i32), "no summons served");
     // Drafts have no business time: none existed yet as at 31 October 2019.
     assert!(total.drafted_by_kind.iter().all(|k| k.notices == 0), "{:?}", total.drafted_by_kind);
-    assert_eq!(end.by_platform.iter().map(|p| served(p.figures.as_ref().unwrap(), K::InjunctionNotice)).sum::<i64>(), 2);
+    assert_eq!(
+        end.by_platform.iter().map(|p| served(p.figures.as_ref().unwrap(), K::InjunctionNotice)).sum::<i64>(),
+        2
+    );
     assert_eq!(served(&total, K::RemovalRequest), 2);
     assert_eq!(served(&total, K::Reminder), 1);
     assert_eq!(served(&total, K::DisclosureRequest), 2);

@@ -74,9 +74,15 @@ async fn legal_bases(s: &mut Suite, as_of: &str) -> (Bases, Bases, Bases) {
     let f = s.referral.get_referral_statistics(request).await.expect("figures").into_inner();
     let non_zero = |counts: &[pb::LegalBasisCount]| -> Bases {
         assert_eq!(counts.len(), 5, "every basis is listed");
-        counts.iter().filter(|c| c.cases > 0).map(|c| (pb::LegalBasis::try_from(c.legal_basis).unwrap(), c.cases)).collect()
+        counts
+            .iter()
+            .filter(|c| c.cases > 0)
+            .map(|c| (pb::LegalBasis::try_from(c.legal_basis).unwrap(), c.cases))
+            .collect()
     };
-    let agency = |name: &str| f.by_agency.iter().find(|a| a.agency == name).expect("listed").cases_referred_by_legal_basis.clone();
+    let agency = |name: &str| {
+        f.by_agency.iter().find(|a| a.agency == name).expect("listed").cases_referred_by_legal_basis.clone()
+    };
     (non_zero(&f.cases_referred_by_legal_basis), non_zero(&agency("POLICE")), non_zero(&agency("ICAC")))
 }
 
