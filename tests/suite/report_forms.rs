@@ -54,6 +54,30 @@ async fn the_press_safe_report_names_no_channel_and_the_internal_one_does(stores
     unnamed.links.suspended_channels.iter_mut().for_each(|c| c.handle = None);
     assert_eq!(press, unnamed);
 
+    // Stated in the reader's zone: the same moment and the same suspension are noon on 16 August
+    // and 9 August in Hong Kong, but 4 am on 16 August and 8 August in UTC (the channel was
+    // suspended at midnight, Hong Kong time).
+    let in_zone = |name: &'static str| {
+        let supervisor = supervisor.clone();
+        async move {
+            let zone = jiff::tz::TimeZone::get(name).expect("a bundled zone");
+            report::gather_in(&supervisor, at, None, Form::PressSafe, &zone).await
+        }
+    };
+    let hong_kong = in_zone("Asia/Hong_Kong").await.expect("the report in Hong Kong");
+    assert_eq!((&hong_kong.cases, &hong_kong.liaison), (&press.cases, &press.liaison));
+    let words = render::text(&hong_kong);
+    assert!(words.starts_with("Situation report as at noon, 16 August 2019 (HKT)\n"), "{words}");
+    assert!(words.contains("As at noon, 16 August 2019 (HKT), 120 doxxing cases"), "{words}");
+    assert!(words.contains("has been suspended since 9 August 2019."), "{words}");
+    let utc = in_zone("UTC").await.expect("the report in UTC");
+    assert_eq!((utc.as_of.as_str(), utc.time_zone.as_str()), ("2019-08-16T04:00:00Z", "UTC"));
+    assert_eq!(utc.links.suspended_channels[0].suspended_since, "2019-08-08");
+    let words = render::text(&utc);
+    assert!(words.starts_with("Situation report as at 4 am, 16 August 2019 (UTC)\n"), "{words}");
+    assert!(words.contains("has been suspended since 8 August 2019."), "{words}");
+    assert_eq!(utc.cases, hong_kong.cases, "the zone moves words, not figures");
+
     // Roles that may not read channels get no internal form: link-tracking withholds the handles,
     // and the report says so instead of passing off the press-safe one.
     for (id, roles) in [("officer-reader", &[Role::ReportReader][..]), ("officer-operator", &[Role::Operator][..])] {

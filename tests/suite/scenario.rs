@@ -5,6 +5,8 @@
 use doxwatch_report::{load, plan, report, scenario::Scenario};
 use doxwatch_suite_tests::{Suite, SuiteStores};
 
+mod statement_text;
+
 const PUBLISHED: &str = include_str!("../../examples/scenarios/pcpd-2019-11-08.toml");
 
 /// Every figure of a scenario file, by its dotted key, as the report gives it.
@@ -69,7 +71,12 @@ async fn the_published_statement_is_reproduced_from_the_system_s_own_data() {
     let noon = checked.as_of;
     let report = report::gather(&endpoints, noon, None).await.expect("a report");
     check_against(PUBLISHED, &report);
-    assert_eq!(report.liaison.most_active_platform.as_ref().unwrap().kind, "INSTANT_MESSAGING");
+    let most_active = report.liaison.most_active_platform.as_ref().unwrap();
+    assert_eq!(most_active.kind, "INSTANT_MESSAGING");
+    // Every sentence of the statement, not only its figures, in Hong Kong's words.
+    let hong_kong = jiff::tz::TimeZone::get("Asia/Hong_Kong").unwrap();
+    let in_hong_kong = report::gather_in(&endpoints, noon, None, report::Form::PressSafe, &hong_kong).await.unwrap();
+    statement_text::compare(&in_hong_kong, &statement_text::expected(&checked, &plan, &most_active.name));
     // In the press-safe words of the statement: the channel is counted, not named.
     let text = doxwatch_report::render::text(&report);
     assert!(text.contains(" One of its channels has been suspended since 7 November 2019."), "{text}");

@@ -46,8 +46,9 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00); dates are shown
-    /// in its offset. Defaults to now.
+    /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00, or a time
+    /// without an offset, read in the display zone); it and every date are stated in the display
+    /// zone (DOXWATCH_TIME_ZONE): "As at noon, 8 November 2019 (HKT)". Defaults to now.
     #[arg(long, value_parser = parse_moment)]
     as_of: Option<OffsetDateTime>,
     /// Count only what had been recorded before this moment: the report as it was made then.
@@ -66,6 +67,11 @@ pub struct ReportArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page into FILE: its words, the figures and
+    /// the removals by platform as tables, and the charts from the first case to --as-of inline
+    /// as SVG. Nothing in it is fetched from elsewhere.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["chart", "out", "format", "json"])]
+    html: Option<PathBuf>,
     /// Draw charts of the figures over time into this file instead of writing the report: one
     /// image of three panels (cases received per step by kind, links whose removal was requested
     /// and links removed, the removal rate per platform), SVG for FILE.svg, PNG for FILE.png.
@@ -117,9 +123,8 @@ pub struct CheckArgs {
     json: bool,
 }
 
-/// A moment as the report is to state it: given with an offset, in that offset (the statement of
-/// 8 November 2019 is "as at noon" in Hong Kong, whatever the reader's zone); given without one,
-/// read and stated in the display zone (`DOXWATCH_TIME_ZONE`).
+/// A moment: given with an offset, that moment; given without one, read in the display zone
+/// (`DOXWATCH_TIME_ZONE`). The report states it, as every date, in the display zone.
 fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
     if let Ok(t) = OffsetDateTime::parse(s.trim(), &Rfc3339) {
         return Ok(t);
@@ -154,16 +159,19 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
         }
     }
     let form = if args.internal { report::Form::Internal } else { report::Form::PressSafe };
-    let report = report::gather_as(&args.endpoints.endpoints()?, as_of, args.recorded_before, form).await.map_err(
-        |e| match e {
-            report::ReportError::HandlesWithheld => CliError::Other(
-                "--internal needs a role allowed to read channels: link-tracking withheld the channel \
+    let zone = crate::output::display_zone();
+    let endpoints = args.endpoints.endpoints()?;
+    let report = report::gather_in(&endpoints, as_of, args.recorded_before, form, zone).await.map_err(|e| match e {
+        report::ReportError::HandlesWithheld => CliError::Other(
+            "--internal needs a role allowed to read channels: link-tracking withheld the channel \
                  handles from this profile (without --internal, the press-safe report needs none)"
-                    .to_owned(),
-            ),
-            other => CliError::Other(other.to_string()),
-        },
-    )?;
+                .to_owned(),
+        ),
+        other => CliError::Other(other.to_string()),
+    })?;
+    if let Some(path) = &args.html {
+        return write_html(&report, &endpoints, as_of, path).await;
+    }
     let format = if args.json { Format::Json } else { args.format };
     let content = match format {
         Format::Text => render::text(&report),
@@ -178,17 +186,48 @@ pub async fn report(args: ReportArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The page of the report, with the charts of the weeks from the first case to `as_of`.
+async fn write_html(
+    report: &report::Report,
+    endpoints: &Endpoints,
+    as_of: OffsetDateTime,
+    path: &Path,
+) -> Result<(), CliError> {
+    let zone = crate::output::display_zone();
+    let as_of = doxwatch_report::moment::in_zone(as_of, zone);
+    let first = report
+        .first_case_received
+        .as_deref()
+        .and_then(|d| time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok());
+    let charts = match first.map(|d| d.midnight().assume_offset(as_of.offset())) {
+        Some(from) if from < as_of => {
+            let mut series = chart::series(endpoints, from, as_of, time::Duration::days(7))
+                .await
+                .map_err(|e| CliError::Other(e.to_string()))?;
+            series.zone_abbreviation = report.time_zone_abbreviation.clone();
+            Some(chart::svg(&series).map_err(|e| CliError::chain(&e))?)
+        }
+        _ => None,
+    };
+    let page = doxwatch_report::html::page(report, charts.as_deref());
+    std::fs::write(path, page).map_err(|e| CliError::Other(format!("cannot write {}: {e}", path.display())))
+}
+
 /// The figures as at every step from --from to --to, drawn into one image.
 async fn draw_chart(args: &ReportArgs, path: &Path) -> Result<(), CliError> {
     // Refuse a file the chart cannot be drawn as before asking the services anything.
     chart::image_format(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    // The chart's dates and its "as at" are the display zone's, as the report's are.
+    let zone = crate::output::display_zone();
     let from = args.from.ok_or_else(|| CliError::Usage("--chart needs --from".to_owned()))?;
-    let to = args.to.unwrap_or_else(now);
+    let from = doxwatch_report::moment::in_zone(from, zone);
+    let to = doxwatch_report::moment::in_zone(args.to.unwrap_or_else(now), zone);
     let step = time::Duration::days(i64::from(args.step_days));
-    let series = chart::series(&args.endpoints.endpoints()?, from, to, step).await.map_err(|e| match e {
+    let mut series = chart::series(&args.endpoints.endpoints()?, from, to, step).await.map_err(|e| match e {
         report::ReportError::Span(why) => CliError::Usage(why),
         other => CliError::Other(other.to_string()),
     })?;
+    series.zone_abbreviation = doxwatch_report::moment::abbreviation(zone, to);
     chart::draw(&series, path).map_err(|e| CliError::chain(&e))?;
     println!(
         "drew {}: the figures as at {} moments from {} to {}",
@@ -260,7 +299,7 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
         ScenarioCommand::Check(args) => {
             let checked = read_checked(&args.file)?;
             let plan = plan::generate(&checked);
-            let letters = plan.notices.iter().filter(|n| n.kind != plan::NoticeKind::DisclosureRequest).count();
+            let letters = plan.notices.iter().filter(|n| n.kind.is_letter()).count();
             if args.json {
                 crate::output::print_json(&serde_json::json!({
                     "file": args.file.display().to_string(),

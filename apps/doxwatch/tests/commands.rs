@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[test]
 fn an_officer_follows_a_case_link_to_its_removal() {
@@ -363,6 +363,17 @@ fn the_operators_commands_behave_alike() {
     let noon = suite.run_with(&["report", "--json", "--as-of", "2019-11-08 12:00"], &in_hong_kong);
     let noon: Value = serde_json::from_slice(&noon.stdout).expect("the report's JSON");
     assert_eq!(noon["as_of"], "2019-11-08T12:00:00+08:00", "{noon}");
+    assert_eq!((&noon["time_zone"], &noon["time_zone_abbreviation"]), (&json!("Asia/Hong_Kong"), &json!("HKT")));
+    // The same moment, given with its offset, in words: in the reader's zone.
+    for (zone, heading) in [
+        ("Asia/Hong_Kong", "Situation report as at noon, 8 November 2019 (HKT)"),
+        ("UTC", "Situation report as at 4 am, 8 November 2019 (UTC)"),
+    ] {
+        let words =
+            suite.run_with(&["report", "--as-of", "2019-11-08T12:00:00+08:00"], &[("DOXWATCH_TIME_ZONE", zone)]);
+        let words = String::from_utf8_lossy(&words.stdout);
+        assert_eq!(words.lines().next(), Some(heading), "{words}");
+    }
     let nowhere = suite.run_with(&["case", "list"], &[("DOXWATCH_TIME_ZONE", "Mars/Base")]);
     assert!(!nowhere.status.success());
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("DOXWATCH_TIME_ZONE=Mars/Base is not a time zone"));

@@ -3,11 +3,14 @@
 //! synthetic dataset, and pushed through the public APIs as officers' clients would.
 
 pub mod chart;
+pub mod html;
 pub mod load;
+pub mod moment;
 pub mod plan;
 pub mod render;
 pub mod report;
 pub mod scenario;
+pub mod words;
 
 /// Where the four services answer, and the credentials to call them with.
 #[derive(Debug, Clone)]

@@ -487,6 +487,17 @@ fn case_message(checked: &Checked, plan: &Plan, i: usize, case: &crate::plan::Pl
     }
 }
 
+/// What a notice of the scenario rests on.
+fn legal_basis(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::InjunctionNotice => {
+            "The court's interim injunction against disclosing the personal data of police officers and their \
+             families; neglecting it may be contempt of court"
+        }
+        _ => "Personal Data (Privacy) Ordinance (Cap. 486), Data Protection Principle 3 and section 64",
+    }
+}
+
 async fn serve_notice(
     mut liaison: LiaisonServiceClient<Authed>,
     prefix: &str,
@@ -511,6 +522,9 @@ async fn serve_notice(
                 NoticeKind::DisclosureRequest => {
                     (liaison_pb::NoticeKind::DisclosureRequest, liaison_pb::NoticeAction::DiscloseUploaderData)
                 }
+                NoticeKind::InjunctionNotice => {
+                    (liaison_pb::NoticeKind::InjunctionNotice, liaison_pb::NoticeAction::Remove)
+                }
                 _ => (liaison_pb::NoticeKind::RemovalRequest, liaison_pb::NoticeAction::Remove),
             };
             let platform = links[notice.links[0]].platform.clone();
@@ -528,9 +542,7 @@ async fn serve_notice(
                                 reply: None,
                             })
                             .collect(),
-                        legal_basis:
-                            "Personal Data (Privacy) Ordinance (Cap. 486), Data Protection Principle 3 and section 64"
-                                .into(),
+                        legal_basis: legal_basis(kind).into(),
                         ..Default::default()
                     }),
                     request_id: format!("{prefix}:notice:{i}"),

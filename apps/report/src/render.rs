@@ -5,9 +5,11 @@
 
 use std::{collections::BTreeMap, fmt::Write};
 
-use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
-
-use crate::report::{Form, Report, SuspendedChannel};
+use crate::{
+    moment::{long_date, phrase},
+    report::{Form, Report, SuspendedChannel},
+    words,
+};
 
 /// 4122 -> "4,122".
 pub fn thousands(n: i64) -> String {
@@ -22,24 +24,9 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
-fn long_date(date: &str) -> String {
-    Date::parse(date, format_description!("[year]-[month]-[day]"))
-        .map(|d| format!("{} {} {}", d.day(), d.month(), d.year()))
-        .unwrap_or_else(|_| date.to_owned())
-}
-
-fn moment(as_of: &str) -> String {
-    match OffsetDateTime::parse(as_of, &Rfc3339) {
-        Ok(t) => {
-            let time = match (t.hour(), t.minute()) {
-                (12, 0) => "noon".to_owned(),
-                (0, 0) => "midnight".to_owned(),
-                (h, m) => format!("{h:02}:{m:02}"),
-            };
-            format!("{time} {} {} {}", t.day(), t.month(), t.year())
-        }
-        Err(_) => as_of.to_owned(),
-    }
+/// The moment the report is as at, as the statement says it: "noon, 8 November 2019 (HKT)".
+fn as_at(r: &Report) -> String {
+    phrase(&r.as_of, &r.time_zone_abbreviation)
 }
 
 /// A count that opens a sentence: "One", "Two", … "Ten", then digits.
@@ -116,10 +103,9 @@ fn paragraphs(r: &Report, style: Style) -> Vec<String> {
 
 /// Cases received and discovered, by kind, and whom they touched.
 fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
-    let bullet = style.bullet;
     let mut cases = format!(
         "As at {}, {} doxxing cases had been received and discovered: {} complaints and cases discovered by online patrol, and {} enquiries.",
-        moment(&r.as_of),
+        as_at(r),
         style.b(thousands(r.cases.total)),
         thousands(r.cases.complaints_and_discovered),
         thousands(r.cases.enquiries)
@@ -128,13 +114,7 @@ fn case_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         let _ = write!(cases, " The first case was received on {}.", long_date(first));
     }
     out.push(cases);
-    out.push(format!(
-        "{bullet}complaints: {}\n{bullet}discovered by online patrol: {}\n{bullet}referred by other agencies: {}\n{bullet}enquiries: {}",
-        thousands(r.cases.complaints),
-        thousands(r.cases.discovered_by_patrol),
-        thousands(r.cases.agency_referrals),
-        thousands(r.cases.enquiries)
-    ));
+    out.push(words::categories(&r.cases));
     out.push(format!(
         "Of the {} complaints and discovered cases, about {}% ({}) related to police officers and their families, and about {}% ({}) to others, including government officials, legislators, children, students, teachers and protesters.",
         thousands(r.cases.complaints_and_discovered),
@@ -194,22 +174,19 @@ fn link_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
     }
 }
 
-/// Disclosure requests, referrals to the Police, and the notes: effects still pending, and the
+/// Disclosure requests, injunction notices, summonses, referrals to the Police, and the notes: effects still pending, and the
 /// moment the figures were recorded before.
 fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
-    let d = &r.liaison.disclosure_requests;
-    if d.sent > 0 {
-        out.push(format!(
-            "The regulator asked platforms {} times for the registration data or IP addresses of the uploaders: {} answered with data, {} refused, {} not yet answered.",
-            thousands(d.sent),
-            thousands(d.answered),
-            thousands(d.refused),
-            thousands(d.unanswered)
-        ));
-    }
+    let actions = [
+        words::disclosure(&r.liaison.disclosure_requests),
+        words::injunction(&r.liaison.injunction_notices),
+        words::summonses(&r.liaison.summonses),
+    ];
+    out.extend(actions.into_iter().flatten());
     out.push(format!(
-        "{} cases have been referred to the Police for criminal investigation.",
-        style.b(thousands(r.referrals.cases_referred_to_police))
+        "{} cases have been referred to the Police for criminal investigation{}.",
+        style.b(thousands(r.referrals.cases_referred_to_police)),
+        words::legal_basis(r.referrals.cases_referred_to_police, &r.referrals.cases_by_legal_basis)
     ));
     let pending: i64 = r.pending_effects.values().sum();
     if pending > 0 {
@@ -221,26 +198,36 @@ fn closing_paragraphs(r: &Report, style: &Style, out: &mut Vec<String>) {
         ));
     }
     if let Some(recorded) = &r.recorded_before {
-        out.push(format!("(As recorded before {recorded}.)"));
+        out.push(format!("(As recorded before {}.)", phrase(recorded, "")));
     }
 }
 
 /// What the internal form says first, so that it is not mistaken for the one to publish.
-const INTERNAL_NOTICE: &str =
+pub const INTERNAL_NOTICE: &str =
     "Internal: names channels by their handles, which can identify a victim. Not for publication.";
 
+/// "Situation report as at noon, 8 November 2019 (HKT)".
+pub fn heading(r: &Report) -> String {
+    format!("Situation report as at {}", as_at(r))
+}
+
+/// The paragraphs in plain words, lists as lines starting "  - ".
+pub fn plain_paragraphs(r: &Report) -> Vec<String> {
+    paragraphs(r, Style { bullet: "  - ", strong: ("", ""), name: plain })
+}
+
 pub fn text(r: &Report) -> String {
-    let mut s = format!("Situation report as at {}\n\n", r.as_of);
+    let mut s = format!("{}\n\n", heading(r));
     if r.form == Form::Internal {
         let _ = write!(s, "{INTERNAL_NOTICE}\n\n");
     }
-    s.push_str(&paragraphs(r, Style { bullet: "  - ", strong: ("", ""), name: plain }).join("\n\n"));
+    s.push_str(&plain_paragraphs(r).join("\n\n"));
     s.push('\n');
     s
 }
 
 pub fn markdown(r: &Report) -> String {
-    let mut s = format!("# Situation report as at {}\n\n", moment(&r.as_of));
+    let mut s = format!("# Situation report as at {}\n\n", as_at(r));
     if r.form == Form::Internal {
         let _ = write!(s, "> **{INTERNAL_NOTICE}**\n\n");
     }
@@ -346,8 +333,10 @@ mod tests {
     }
 
     #[test]
-    fn names_moments_as_statements_do() {
-        assert_eq!(moment("2019-11-08T12:00:00+08:00"), "noon 8 November 2019");
-        assert_eq!(long_date("2019-06-14"), "14 June 2019");
+    fn states_the_moment_as_statements_do() {
+        let r = crate::report::tests::sample();
+        assert!(text(&r).starts_with("Situation report as at noon, 8 November 2019 (HKT)\n"), "{}", text(&r));
+        assert!(text(&r).contains("As at noon, 8 November 2019 (HKT), 3 doxxing cases"), "{}", text(&r));
+        assert!(markdown(&r).starts_with("# Situation report as at noon, 8 November 2019 (HKT)\n"));
     }
 }

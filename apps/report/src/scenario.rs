@@ -74,6 +74,19 @@ pub struct Liaison {
     pub links_removed: i64,
     pub removal_rate_pct: i64,
     pub most_active_platform: MostActivePlatform,
+    /// Notices drawing the platforms' attention to an injunction; none when absent.
+    #[serde(default)]
+    pub injunction_notices: Option<InjunctionNotices>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjunctionNotices {
+    /// Platforms served one, among those written to.
+    pub platforms: i64,
+    /// The day the first was served (`2019-10-28`), in the offset of `as_of`; the others follow
+    /// within three days.
+    pub first_served: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +128,8 @@ pub struct Checked {
     pub as_of: OffsetDateTime,
     pub first_case: OffsetDateTime,
     pub suspended_since: Option<OffsetDateTime>,
+    /// When the first injunction notice was served, if the scenario has them.
+    pub injunctions_from: Option<OffsetDateTime>,
     pub split: KindSplit,
     /// Cases with a police officer or family member among their data subjects.
     pub police_cases: i64,
@@ -148,6 +163,7 @@ impl Scenario {
         self.liaison.check_most_active(&mut problems);
         self.links.check_registry(&self.liaison, &mut problems);
         let suspended_since = self.links.suspended_since(as_of, first_case, &mut problems);
+        let injunctions_from = self.liaison.injunctions_from(as_of, first_case, &mut problems);
         if self.referrals.cases_referred_to_police > self.cases.complaints_and_discovered
             || self.referrals.cases_referred_to_police < 0
         {
@@ -166,6 +182,7 @@ impl Scenario {
             as_of,
             first_case,
             suspended_since,
+            injunctions_from,
             split,
             police_cases: police_cases.unwrap_or(0),
             seed,
@@ -295,6 +312,38 @@ impl Links {
 }
 
 impl Liaison {
+    /// The first injunction notice's service, ten in the morning of its day: among the platforms
+    /// written to, within the span.
+    fn injunctions_from(
+        &self,
+        as_of: OffsetDateTime,
+        first_case: OffsetDateTime,
+        problems: &mut Vec<String>,
+    ) -> Option<OffsetDateTime> {
+        let notices = self.injunction_notices.as_ref()?;
+        if notices.platforms < 1 || notices.platforms > self.platforms_written_to {
+            problems.push(format!(
+                "liaison.injunction_notices.platforms must be between 1 and the platforms written to ({})",
+                self.platforms_written_to
+            ));
+        }
+        match day_in(&notices.first_served, as_of.offset()) {
+            Ok(day) if day >= first_case && day + time::Duration::hours(10) < as_of => {
+                Some(day + time::Duration::hours(10))
+            }
+            Ok(_) => {
+                problems.push(
+                    "liaison.injunction_notices.first_served must be between the first case and as_of".to_owned(),
+                );
+                None
+            }
+            Err(e) => {
+                problems.push(format!("liaison.injunction_notices.first_served: {e}"));
+                None
+            }
+        }
+    }
+
     /// The totals: no more removed than requested, the published rate, and a letter and a link
     /// requested for each platform written to.
     fn check_removals(&self, problems: &mut Vec<String>) {

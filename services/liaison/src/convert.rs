@@ -241,6 +241,21 @@ fn figures_out(f: &CorrespondenceFigures) -> pb::CorrespondenceFigures {
             refused: f.disclosure.refused,
             unanswered: f.disclosure.unanswered,
         }),
+        service_by_kind: f
+            .service_by_kind
+            .iter()
+            .map(|(k, s)| pb::KindService {
+                kind: k.code(),
+                notices: s.notices,
+                platforms: s.platforms.len() as i64,
+                first_served_at: Some(to_proto(s.first_served_at)),
+                last_served_at: Some(to_proto(s.last_served_at)),
+            })
+            .collect(),
+        drafted_by_kind: NoticeKind::ALL
+            .iter()
+            .map(|k| pb::KindCount { kind: k.code(), notices: f.drafted_by_kind.get(k).copied().unwrap_or(0) })
+            .collect(),
     }
 }
 

@@ -71,12 +71,33 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
         .into_inner();
     let published = reminder.create_time.expect("the reminder's record time");
     s.serve(&reminder.name, "2019-10-20T10:00:00+08:00").await;
+    // Both platforms' attention drawn to an injunction, on 29 and 30 Oct; a summons to Telegram
+    // drafted (considered) and never served.
+    let i1 = s.draft(K::InjunctionNotice, &facebook, &f).await;
+    s.serve(&i1.name, "2019-10-29T10:00:00+08:00").await;
+    let i2 = s.draft(K::InjunctionNotice, &telegram, &t).await;
+    s.serve(&i2.name, "2019-10-30T15:00:00+08:00").await;
+    s.draft(K::Summons, &telegram, &t[..1]).await;
 
     let end = stats(&mut s, "2019-10-31T12:00:00+08:00", None).await;
     let total = end.total.clone().unwrap();
     assert_eq!(end.platforms_written_to, 2);
-    assert_eq!(total.notices_served, 5);
+    assert_eq!(total.notices_served, 7);
     assert_eq!(total.letters_sent, 3, "two removal requests and one reminder of one");
+    assert_eq!(served(&total, K::InjunctionNotice), 2);
+    let injunctions = total.service_by_kind.iter().find(|k| k.kind == K::InjunctionNotice as i32).unwrap();
+    assert_eq!((injunctions.notices, injunctions.platforms), (2, 2));
+    assert_eq!(injunctions.first_served_at, Some(ts("2019-10-29T10:00:00+08:00")));
+    assert_eq!(injunctions.last_served_at, Some(ts("2019-10-30T15:00:00+08:00")));
+    let removals = total.service_by_kind.iter().find(|k| k.kind == K::RemovalRequest as i32).unwrap();
+    assert_eq!((removals.notices, removals.platforms), (2, 2));
+    assert!(total.service_by_kind.iter().all(|k| k.kind != K::Summons as i32), "no summons served");
+    // Drafts have no business time: none existed yet as at 31 October 2019.
+    assert!(total.drafted_by_kind.iter().all(|k| k.notices == 0), "{:?}", total.drafted_by_kind);
+    assert_eq!(
+        end.by_platform.iter().map(|p| served(p.figures.as_ref().unwrap(), K::InjunctionNotice)).sum::<i64>(),
+        2
+    );
     assert_eq!(served(&total, K::RemovalRequest), 2);
     assert_eq!(served(&total, K::Reminder), 1);
     assert_eq!(served(&total, K::DisclosureRequest), 2);
@@ -97,6 +118,20 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
     let total = as_published.total.unwrap();
     assert_eq!((total.notices_served, total.letters_sent, total.overdue), (4, 2, 2), "the reminder came later");
 
+    // As at now: the summons and the Facebook removal request are in draft; nothing else is.
+    let now = s
+        .liaison
+        .get_liaison_statistics(pb::GetLiaisonStatisticsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .total
+        .unwrap();
+    let drafted: Vec<(i32, i64)> =
+        now.drafted_by_kind.iter().filter(|k| k.notices > 0).map(|k| (k.kind, k.notices)).collect();
+    assert_eq!(drafted, vec![(K::RemovalRequest as i32, 1), (K::Summons as i32, 1)]);
+    assert_eq!(now.drafted_by_kind.len(), 7, "every kind is listed");
+
     let only_facebook = s
         .liaison
         .get_liaison_statistics(pb::GetLiaisonStatisticsRequest {
@@ -108,6 +143,6 @@ async fn correspondence_figures_as_at_several_moments(stores: Stores) {
         .unwrap()
         .into_inner();
     assert_eq!(only_facebook.platforms_written_to, 1);
-    assert_eq!(only_facebook.total.unwrap().notices_served, 2);
+    assert_eq!(only_facebook.total.unwrap().notices_served, 3);
     s.stop().await;
 }

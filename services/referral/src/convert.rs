@@ -208,6 +208,10 @@ fn duration(d: Option<time::Duration>) -> Option<prost_types::Duration> {
     d.map(|d| prost_types::Duration { seconds: d.whole_seconds(), nanos: d.subsec_nanoseconds() })
 }
 
+fn legal_bases_out(f: &AgencyFigures) -> Vec<pb::LegalBasisCount> {
+    f.cases_by_legal_basis.iter().map(|(b, n)| pb::LegalBasisCount { legal_basis: b.code(), cases: *n }).collect()
+}
+
 fn outcomes_out(f: &AgencyFigures) -> Vec<pb::OutcomeCount> {
     f.by_outcome.iter().map(|(o, n)| pb::OutcomeCount { outcome: o.code(), referrals: *n }).collect()
 }
@@ -233,7 +237,9 @@ pub fn statistics_out(f: &ReferralFigures, t: AsAt) -> pb::ReferralStatistics {
                 by_outcome: outcomes_out(a),
                 median_time_to_referral: duration(a.median_time_to_referral),
                 median_time_to_acknowledgement: duration(a.median_time_to_acknowledgement),
+                cases_referred_by_legal_basis: legal_bases_out(a),
             })
             .collect(),
+        cases_referred_by_legal_basis: legal_bases_out(&f.total),
     }
 }

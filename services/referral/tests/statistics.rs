@@ -67,6 +67,25 @@ async fn figures(s: &mut Suite, as_of: &str, recorded_before: Option<prost_types
     }
 }
 
+/// Cases referred by legal basis (non-zero counts): over every agency, to the Police, to ICAC.
+type Bases = Vec<(pb::LegalBasis, i64)>;
+async fn legal_bases(s: &mut Suite, as_of: &str) -> (Bases, Bases, Bases) {
+    let request = pb::GetReferralStatisticsRequest { as_of: Some(ts(as_of)), recorded_before: None };
+    let f = s.referral.get_referral_statistics(request).await.expect("figures").into_inner();
+    let non_zero = |counts: &[pb::LegalBasisCount]| -> Bases {
+        assert_eq!(counts.len(), 5, "every basis is listed");
+        counts
+            .iter()
+            .filter(|c| c.cases > 0)
+            .map(|c| (pb::LegalBasis::try_from(c.legal_basis).unwrap(), c.cases))
+            .collect()
+    };
+    let agency = |name: &str| {
+        f.by_agency.iter().find(|a| a.agency == name).expect("listed").cases_referred_by_legal_basis.clone()
+    };
+    (non_zero(&f.cases_referred_by_legal_basis), non_zero(&agency("POLICE")), non_zero(&agency("ICAC")))
+}
+
 async fn acknowledge(s: &Suite, referral: &str, reference: &str, at: &str) -> pb::Referral {
     let request = pb::AcknowledgeReferralRequest {
         name: referral.to_owned(),
@@ -118,7 +137,8 @@ async fn figures_as_at_several_moments_and_as_recorded_before(stores: Stores) {
     let r2b = s.refer(&a2.name, "POLICE", &at("07-03")).await;
 
     s.assess(&c3, D::NoFurtherAction, &at("06-25")).await;
-    let a5 = s.assess(&c5, D::ReferToPolice, &at("07-06")).await;
+    let s64_1 = pb::Criteria { legal_basis: vec![pb::LegalBasis::S641 as i32], ..criteria() };
+    let a5 = s.try_assess(&c5, D::ReferToPolice, &at("07-06"), s64_1).await.expect("assessed");
     s.refer(&a5.name, "ICAC", &at("07-08")).await;
 
     // The mark falls just before C2's acknowledgement is recorded.
@@ -207,6 +227,14 @@ async fn figures_as_at_several_moments_and_as_recorded_before(stores: Stores) {
             to_referral: Some(21 * DAY),
             to_acknowledgement: Some(2 * DAY),
         }
+    );
+    // The cases referred by the legal bases their assessments cite: C1 and C2 on s64(3A) and
+    // s64(3C) (each case in both counts), C5 on s64(1) alone.
+    use pb::LegalBasis as B;
+    assert_eq!(legal_bases(&mut s, &at("06-30")).await, (vec![], vec![], vec![]));
+    assert_eq!(
+        legal_bases(&mut s, &at("07-31")).await,
+        (vec![(B::S641, 1), (B::S643a, 2), (B::S643c, 2)], vec![(B::S643a, 2), (B::S643c, 2)], vec![(B::S641, 1)])
     );
     // A backfill today does not change what was recorded before the mark.
     let late = s.complaint(&at("06-01")).await;

@@ -18,6 +18,17 @@ fn by_kind(counts: &CaseCounts) -> [(&'static str, i64, RGBColor); 4] {
     ]
 }
 
+/// "3.5 days", "1 day", "6 hours".
+fn span_name(span: time::Duration) -> String {
+    let days = span.as_seconds_f64() / 86_400.0;
+    match days {
+        d if d < 1.0 => format!("{} hours", span.whole_hours()),
+        d if (d - 1.0).abs() < 0.05 => "1 day".to_owned(),
+        d if (d - d.round()).abs() < 0.05 => format!("{} days", d.round()),
+        d => format!("{d:.1} days"),
+    }
+}
+
 pub(super) fn panel<DB: DrawingBackend>(
     panel: &DrawingArea<DB, Shift>,
     series: &Series,
@@ -47,15 +58,25 @@ pub(super) fn panel<DB: DrawingBackend>(
         .axis_desc_style((FAMILY, 15))
         .light_line_style(TRANSPARENT)
         .draw()?;
-    for (start, end, counts) in &bars {
+    // A last step shorter than the others counts fewer days, and would read as a fall in cases:
+    // half a step or more is drawn pale, less is left out; the legend says which.
+    let partial = series.partial_last_step();
+    let left_out = partial.is_some_and(|span| span * 2 < series.step);
+    for (i, (start, end, counts)) in bars.iter().enumerate() {
+        let last = i + 1 == bars.len();
+        if last && left_out {
+            continue;
+        }
         // A gap between bars, so that steps read as steps.
         let inset = (end - start) * 0.08;
+        let pale = partial.is_some() && last;
         let mut base = 0;
         for (_, n, colour) in by_kind(counts) {
             if n > 0 {
+                let style = if pale { colour.mix(0.35).filled() } else { colour.filled() };
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(start + inset, base), (end - inset, base + n)],
-                    colour.filled(),
+                    style,
                 )))?;
             }
             base += n;
@@ -67,7 +88,18 @@ pub(super) fn panel<DB: DrawingBackend>(
         agency_referrals: sum.agency_referrals + c.agency_referrals,
         enquiries: sum.enquiries + c.enquiries,
     });
-    let entries: Vec<(String, Swatch)> =
+    let mut entries: Vec<(String, Swatch)> =
         by_kind(&totals).iter().map(|(name, n, c)| (format!("{name} ({n})"), Swatch::Bar(*c))).collect();
+    match partial {
+        Some(span) if left_out => {
+            entries.push((format!("Not drawn: the last {},", span_name(span)), Swatch::None));
+            entries.push((format!("a partial {} (counted above)", series.step_name()), Swatch::None));
+        }
+        Some(span) => entries.push((
+            format!("Pale: the last {}, partial ({})", series.step_name(), span_name(span)),
+            Swatch::PaleBar(RGBColor(31, 119, 180)),
+        )),
+        None => {}
+    }
     legend(&key, &entries)
 }

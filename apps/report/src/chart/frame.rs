@@ -37,8 +37,12 @@ pub(super) fn date(at: OffsetDateTime) -> String {
 /// How a series shows in a legend.
 pub(super) enum Swatch {
     Bar(RGBColor),
+    /// A bar drawn pale: a partial step.
+    PaleBar(RGBColor),
     Line(RGBColor),
     Dashed(RGBColor),
+    /// A note, without a swatch.
+    None,
 }
 
 /// The panel's chart on the left, and its legend on the right, out of the way of the data.
@@ -55,7 +59,9 @@ pub(super) fn legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries:
         let y = 60 + 24 * i as i32;
         match swatch {
             Swatch::Bar(c) => area.draw(&Rectangle::new([(8, y - 7), (30, y + 7)], c.filled()))?,
+            Swatch::PaleBar(c) => area.draw(&Rectangle::new([(8, y - 7), (30, y + 7)], c.mix(0.35).filled()))?,
             Swatch::Line(c) => area.draw(&PathElement::new(vec![(6, y), (32, y)], c.stroke_width(3)))?,
+            Swatch::None => {}
             Swatch::Dashed(c) => {
                 for x in [6, 16, 26] {
                     area.draw(&PathElement::new(vec![(x, y), (x + 6, y)], c.stroke_width(3)))?;

@@ -8,6 +8,7 @@
 
 mod cases;
 mod frame;
+mod glyphs;
 mod rates;
 mod removals;
 mod series;
@@ -32,6 +33,8 @@ const FAMILY: &str = "sans-serif";
 /// The whole image: three panels stacked, each with its legend on the right.
 const SIZE: (u32, u32) = (1200, 1500);
 const LEGEND_WIDTH: u32 = 280;
+/// The line under the panels that says as at when, and from where.
+const FOOTER: u32 = 34;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
@@ -85,11 +88,43 @@ pub fn draw(series: &Series, path: &Path) -> Result<(), ChartError> {
             root.present().map_err(|e| failed(&e))
         }
         ImageFormat::Png => {
-            let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+            let backend = glyphs::Glyphs::new(BitMapBackend::new(path, SIZE), FONT).ok_or(ChartError::Font)?;
+            let root = backend.into_drawing_area();
             draw_on(&root, series).map_err(|e| failed(&e))?;
             root.present().map_err(|e| failed(&e))
         }
     }
+}
+
+/// A day as the statement says it: "8 November 2019".
+fn long(at: time::OffsetDateTime) -> String {
+    crate::moment::long_date(&date(at))
+}
+
+/// What every chart says under it: the moment its figures are as at, and where they come from.
+pub fn footnote(series: &Series) -> String {
+    let last = series.snapshots[series.snapshots.len() - 1].at;
+    let at = last.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    format!(
+        "As at {}. Source: the regulator's case system (doxwatch), intake and link-tracking statistics.",
+        crate::moment::phrase(&at, &series.zone_abbreviation)
+    )
+}
+
+/// The series drawn as an SVG document in a string, to set inline in a page.
+pub fn svg(series: &Series) -> Result<String, ChartError> {
+    if series.snapshots.len() < 2 {
+        return Err(ChartError::TooFewMoments(series.snapshots.len()));
+    }
+    register_font()?;
+    let mut out = String::new();
+    {
+        let failed = |e: &dyn std::error::Error| ChartError::Drawing { path: PathBuf::from("-"), cause: e.to_string() };
+        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        draw_on(&root, series).map_err(|e| failed(&e))?;
+        root.present().map_err(|e| failed(&e))?;
+    }
+    Ok(out)
 }
 
 /// plotters looks fonts up by family in a process-wide table; registering once is enough.
@@ -104,8 +139,11 @@ type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorTy
 fn draw_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, series: &Series) -> Drawn<DB> {
     root.fill(&WHITE)?;
     let (first, last) = (series.snapshots[0].at, series.snapshots[series.snapshots.len() - 1].at);
-    let title = format!("Doxxing cases and link removals, {} to {}", date(first), date(last));
+    let title = format!("Doxxing cases and link removals, {} to {}", long(first), long(last));
     let body = root.titled(&title, (FAMILY, 28))?;
+    let (body, footer) = body.split_vertically(body.dim_in_pixel().1.saturating_sub(FOOTER));
+    let note = TextStyle::from((FAMILY, 15).into_font()).color(&RGBColor(90, 90, 90));
+    footer.draw(&Text::new(footnote(series), (16, 8), note))?;
     let panels = body.split_evenly((3, 1));
     let titles = panel_titles(series);
     let axis = TimeAxis { start: first, days: days_between(first, last) };

@@ -5,8 +5,13 @@ use plotters::{coord::Shift, prelude::*};
 use super::{
     Drawn, FAMILY,
     frame::{Swatch, TimeAxis, legend, split},
-    series::Series,
+    series::{Removals, Series},
 };
+
+/// Platforms drawn each with a line of its own; the others share one.
+const LARGEST: usize = 4;
+/// Links a platform must have been asked to remove before its rate is drawn.
+const MIN_REQUESTED: i64 = 10;
 
 /// Colours for platforms, distinct enough side by side; more platforms than colours reuse them.
 const PALETTE: [RGBColor; 16] = [
@@ -54,25 +59,62 @@ pub(super) fn panel<DB: DrawingBackend>(
         .draw()?;
     let last = &series.snapshots[series.snapshots.len() - 1];
     let mut entries = Vec::new();
-    for (i, (key, name)) in series.platforms().into_iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
-        // A platform's line starts when its first removal is requested.
-        let points: Vec<(f64, f64)> =
-            series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.by_platform.get(key)?.rate_pct()?))).collect();
+    for (i, (name, figures)) in lines(series).into_iter().enumerate() {
+        let colour = if i < LARGEST { PALETTE[i % PALETTE.len()] } else { RGBColor(127, 127, 127) };
+        // A line starts once enough links were asked for its rate to mean something: with two
+        // links asked, one removal swings it by 50 points.
+        let points: Vec<(f64, f64)> = series
+            .snapshots
+            .iter()
+            .zip(&figures)
+            .filter(|(_, r)| r.requested >= MIN_REQUESTED)
+            .filter_map(|(s, r)| Some((axis.x(s.at), r.rate_pct()?)))
+            .collect();
         chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))?;
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
-        let end = last.by_platform.get(key).copied().unwrap_or_default();
+        let end = figures.last().copied().unwrap_or_default();
         entries.push((
             format!("{name} ({:.0}% of {})", end.rate_pct().unwrap_or(0.0), end.requested),
             Swatch::Line(colour),
         ));
     }
-    let overall: Vec<(f64, f64)> =
-        series.snapshots.iter().filter_map(|s| Some((axis.x(s.at), s.removals.rate_pct()?))).collect();
+    let overall: Vec<(f64, f64)> = series
+        .snapshots
+        .iter()
+        .filter(|s| s.removals.requested >= MIN_REQUESTED)
+        .filter_map(|s| Some((axis.x(s.at), s.removals.rate_pct()?)))
+        .collect();
     chart.draw_series(DashedLineSeries::new(overall, 8, 5, BLACK.stroke_width(2)))?;
     entries.push((
         format!("All platforms ({:.0}% of {})", last.removals.rate_pct().unwrap_or(0.0), last.removals.requested),
         Swatch::Dashed(BLACK),
     ));
+    entries.push((format!("Lines start at {MIN_REQUESTED} links requested"), Swatch::None));
     legend(&key, &entries)
+}
+
+/// The platforms asked the most by the end, each with its figures at every moment, and the rest
+/// together as "Other platforms".
+pub(super) fn lines(series: &Series) -> Vec<(String, Vec<Removals>)> {
+    let platforms = series.platforms();
+    let figures = |key: &str| -> Vec<Removals> {
+        series.snapshots.iter().map(|s| s.by_platform.get(key).copied().unwrap_or_default()).collect()
+    };
+    let mut out: Vec<(String, Vec<Removals>)> =
+        platforms.iter().take(LARGEST).map(|(key, name)| ((*name).to_owned(), figures(key))).collect();
+    let rest = &platforms[LARGEST.min(platforms.len())..];
+    if !rest.is_empty() {
+        let others = series
+            .snapshots
+            .iter()
+            .map(|s| {
+                rest.iter().filter_map(|(key, _)| s.by_platform.get(*key)).fold(Removals::default(), |a, r| Removals {
+                    requested: a.requested + r.requested,
+                    removed: a.removed + r.removed,
+                })
+            })
+            .collect();
+        out.push((format!("{} other platforms", rest.len()), others));
+    }
+    out
 }

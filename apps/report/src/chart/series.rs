@@ -79,6 +79,8 @@ pub struct Series {
     pub snapshots: Vec<Snapshot>,
     /// Platform key to the name people know it by.
     pub platform_names: BTreeMap<String, String>,
+    /// The abbreviation of the zone the moments are stated in ("HKT"); empty for none.
+    pub zone_abbreviation: String,
 }
 
 impl Series {
@@ -95,6 +97,14 @@ impl Series {
             .collect();
         keys.sort_by_key(|key| (std::cmp::Reverse(requested(key)), *key));
         keys.into_iter().map(|key| (key, self.platform_names.get(key).map_or(key, String::as_str))).collect()
+    }
+
+    /// The span of the last step when it is shorter than a whole one: the last bar of cases counts
+    /// a partial week (say), and is drawn and labelled as such.
+    pub fn partial_last_step(&self) -> Option<Duration> {
+        let [.., before, last] = self.snapshots.as_slice() else { return None };
+        let span = last.at - before.at;
+        (span < self.step).then_some(span)
     }
 
     /// What one bar of the first panel counts: "week", "day", "3 days".
@@ -177,7 +187,8 @@ pub async fn series(
         .iter()
         .flat_map(|(_, l)| l.by_platform.iter().map(|p| (p.platform.clone(), p.display_name.clone())))
         .collect();
-    Ok(Series { step, snapshots: answers.into_iter().map(|(s, _)| s).collect(), platform_names })
+    let snapshots = answers.into_iter().map(|(s, _)| s).collect();
+    Ok(Series { step, snapshots, platform_names, zone_abbreviation: String::new() })
 }
 
 fn snapshot(at: OffsetDateTime, intake: &intake_pb::IntakeStatistics, links: &links_pb::LinkStatistics) -> Snapshot {

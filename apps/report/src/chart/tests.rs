@@ -45,7 +45,7 @@ fn synthetic() -> Series {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-    Series { step, snapshots, platform_names }
+    Series { step, snapshots, platform_names, zone_abbreviation: "HKT".to_owned() }
 }
 
 /// An SVG document whose root is <svg> and that names every panel.
@@ -147,4 +147,97 @@ fn bars_count_the_cases_received_within_each_step() {
         later.since(&earlier),
         CaseCounts { complaints: 4, patrol_discoveries: 0, agency_referrals: 0, enquiries: 1 }
     );
+}
+
+#[test]
+fn a_short_last_week_is_left_out_and_a_longer_one_drawn_pale_and_both_are_said() {
+    // The synthetic series ends 12 hours into its last week: not drawn, and the legend says so.
+    let series = synthetic();
+    assert_eq!(series.partial_last_step(), Some(Duration::hours(12)));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.svg");
+    draw(&series, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains("Not drawn: the last 12 hours,") && svg.contains("a partial week (counted above)"));
+    // Four days into the last week: drawn, pale, and said.
+    let mut longer = synthetic();
+    let last = longer.snapshots.len() - 1;
+    longer.snapshots[last].at = longer.snapshots[last - 1].at + Duration::days(4);
+    assert_eq!(longer.partial_last_step(), Some(Duration::days(4)));
+    draw(&longer, &path).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.contains("Pale: the last week, partial (4 days)") && !svg.contains("Not drawn"));
+    // Whole weeks: nothing to say.
+    let mut whole = synthetic();
+    whole.snapshots.pop();
+    assert_eq!(whole.partial_last_step(), None);
+}
+
+#[test]
+fn every_chart_says_as_at_when_and_from_where() {
+    let series = synthetic();
+    assert_eq!(
+        footnote(&series),
+        "As at noon, 16 August 2019 (HKT). Source: the regulator's case system (doxwatch), intake and link-tracking statistics."
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.svg");
+    draw(&series, &path).unwrap();
+    assert!(std::fs::read_to_string(&path).unwrap().contains("As at noon, 16 August 2019 (HKT). Source:"));
+    assert!(svg(&series).unwrap().contains("As at noon, 16 August 2019 (HKT). Source:"));
+}
+
+#[test]
+fn the_largest_platforms_have_lines_and_the_others_share_one() {
+    let mut series = synthetic();
+    for (i, name) in ["Alpha", "Beta", "Gamma"].iter().enumerate() {
+        let key = name.to_lowercase();
+        series.platform_names.insert(key.clone(), (*name).to_owned());
+        for (j, s) in series.snapshots.iter_mut().enumerate() {
+            let j = j as i64;
+            s.by_platform.insert(key.clone(), Removals { requested: j * (i as i64 + 1), removed: j });
+        }
+    }
+    let lines = rates::lines(&series);
+    let names: Vec<&str> = lines.iter().map(|(n, _)| n.as_str()).collect();
+    // By links requested at the end: Telegram 40, Gamma 30, Beta and LIHKG 20 (by name), then
+    // Alpha 10 and YouTube 6 together.
+    assert_eq!(names, vec!["Telegram", "Gamma", "Beta", "LIHKG", "2 other platforms"]);
+    let others = lines[4].1.last().unwrap();
+    let last = series.snapshots.last().unwrap();
+    assert_eq!(others.requested, last.by_platform["alpha"].requested + last.by_platform["youtube"].requested);
+}
+
+#[test]
+fn png_text_keeps_each_glyph_s_left_side_bearing() {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    register_font().unwrap();
+    // The first inked column of "l" set at x = 10: the bearing puts it to the right of the pen.
+    let first_inked = |bearing: bool| -> usize {
+        let (w, h) = (80u32, 60u32);
+        let mut buffer = vec![255u8; (w * h * 3) as usize];
+        {
+            let bitmap = BitMapBackend::with_buffer(&mut buffer, (w, h));
+            let style = TextStyle::from((FAMILY, 48).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+            let text = Text::new("l", (10, 5), style);
+            if bearing {
+                let root = glyphs::Glyphs::new(bitmap, FONT).unwrap().into_drawing_area();
+                root.draw(&text).unwrap();
+                root.present().unwrap();
+            } else {
+                let root = bitmap.into_drawing_area();
+                root.draw(&text).unwrap();
+                root.present().unwrap();
+            }
+        }
+        (0..w as usize).find(|x| (0..h as usize).any(|y| buffer[(y * w as usize + x) * 3] < 128)).expect("some ink")
+    };
+    let font = ab_glyph::FontRef::try_from_slice(FONT).unwrap();
+    let scaled = ab_glyph::Font::as_scaled(&font, 48.0);
+    let bearing = ab_glyph::ScaleFont::h_side_bearing(&scaled, ab_glyph::Font::glyph_id(&font, 'l'));
+    assert!(bearing >= 3.0, "DejaVu Sans sets 'l' a few pixels right of the pen: {bearing}");
+    // Antialiasing may leave the outline's first column too faint to count: a pixel either way.
+    assert!(first_inked(false) <= 11, "plotters' own rasterizer drops the bearing: {}", first_inked(false));
+    let ours = first_inked(true) as f32;
+    assert!((ours - (10.0 + bearing)).abs() <= 1.5, "{ours} against {}", 10.0 + bearing);
 }

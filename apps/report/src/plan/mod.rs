@@ -58,6 +58,15 @@ pub enum NoticeKind {
     /// A reminder of the notice at this index.
     Reminder(usize),
     DisclosureRequest,
+    /// Draws the platform's attention to an injunction.
+    InjunctionNotice,
+}
+
+impl NoticeKind {
+    /// Whether it counts among the published "letters": removal requests and their reminders.
+    pub fn is_letter(self) -> bool {
+        matches!(self, NoticeKind::RemovalRequest | NoticeKind::Reminder(_))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +164,9 @@ pub fn generate(c: &Checked) -> Plan {
         (link, since)
     });
     let referrals = plan_referrals(c, &mut rng, &cases, &eligible);
+    // Last, so that no other figure's draws depend on whether the scenario has them.
+    let mut notices = notices;
+    push_injunction_notices(c, &mut rng, &links, &mut notices);
     Plan { platforms: shares.platforms, cases, links, notices, removals, suspension, referrals }
 }
 
@@ -454,6 +466,31 @@ fn disclosure_request(c: &Checked, rng: &mut StdRng, p: usize, link: usize, link
     PlannedNotice { platform: p, kind: NoticeKind::DisclosureRequest, served_at, links: vec![link], data_provided }
 }
 
+/// One injunction notice to each of the first platforms written to, about the first link asked
+/// of it: the first at the scenario's moment, the others within three days after it.
+fn push_injunction_notices(c: &Checked, rng: &mut StdRng, links: &[PlannedLink], notices: &mut Vec<PlannedNotice>) {
+    let (Some(from), Some(wanted)) = (c.injunctions_from, c.scenario.liaison.injunction_notices.as_ref()) else {
+        return;
+    };
+    let mut platforms: Vec<(usize, usize)> = Vec::new();
+    for n in notices.iter().filter(|n| n.kind == NoticeKind::RemovalRequest) {
+        if !platforms.iter().any(|(p, _)| *p == n.platform) {
+            platforms.push((n.platform, n.links[0]));
+        }
+    }
+    for (i, (p, link)) in platforms.into_iter().take(wanted.platforms as usize).enumerate() {
+        let served_at = if i == 0 { from } else { between(rng, from, from + Duration::days(3)).min(last_useful(c)) };
+        let served_at = served_at.max(links[link].first_seen + Duration::seconds(1));
+        notices.push(PlannedNotice {
+            platform: p,
+            kind: NoticeKind::InjunctionNotice,
+            served_at,
+            links: vec![link],
+            data_provided: None,
+        });
+    }
+}
+
 /// Referrals: cases assessed and referred to the Police days to weeks after they came in.
 fn plan_referrals(c: &Checked, rng: &mut StdRng, cases: &[PlannedCase], eligible: &[usize]) -> Vec<PlannedReferral> {
     let mut candidates: Vec<usize> =
@@ -491,8 +528,14 @@ mod tests {
         let urls: std::collections::HashSet<&str> = plan.links.iter().map(|l| l.url.as_str()).collect();
         assert_eq!(urls.len(), 2433, "every planned link has its own URL");
         assert_eq!(plan.platforms.len(), 16);
-        let letters = plan.notices.iter().filter(|n| n.kind != NoticeKind::DisclosureRequest).count();
+        let letters = plan.notices.iter().filter(|n| n.kind.is_letter()).count();
         assert_eq!(letters, 113);
+        let injunctions: Vec<&PlannedNotice> =
+            plan.notices.iter().filter(|n| n.kind == NoticeKind::InjunctionNotice).collect();
+        let served_to: std::collections::HashSet<usize> = injunctions.iter().map(|n| n.platform).collect();
+        assert_eq!((injunctions.len(), served_to.len()), (14, 14));
+        let first = injunctions.iter().map(|n| n.served_at).min().unwrap();
+        assert_eq!(first, time::macros::datetime!(2019-10-28 10:00 +08:00));
         let mut asked: std::collections::HashSet<usize> = std::collections::HashSet::new();
         for n in plan.notices.iter().filter(|n| n.kind == NoticeKind::RemovalRequest) {
             asked.extend(n.links.iter().copied());

@@ -16,6 +16,9 @@ pub struct AgencyFigures {
     pub by_outcome: BTreeMap<ReferralStatus, i64>,
     pub median_time_to_referral: Option<Duration>,
     pub median_time_to_acknowledgement: Option<Duration>,
+    /// Distinct cases referred, by each legal basis the assessment they were referred on cites;
+    /// every basis, zero counts included.
+    pub cases_by_legal_basis: BTreeMap<LegalBasis, i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,8 +40,15 @@ pub fn median(mut values: Vec<Duration>) -> Option<Duration> {
     Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2 })
 }
 
-fn agency_figures(referrals: &[&Referral], t: AsAt) -> AgencyFigures {
+/// `bases` gives the legal bases each referral's assessment cites.
+fn agency_figures(referrals: &[&Referral], t: AsAt, bases: &HashMap<AssessmentId, &[LegalBasis]>) -> AgencyFigures {
     let cases: BTreeSet<CaseRef> = referrals.iter().map(|r| r.case).collect();
+    let mut cases_on: BTreeMap<LegalBasis, BTreeSet<CaseRef>> = BTreeMap::new();
+    for r in referrals {
+        for basis in bases.get(&r.assessment).copied().unwrap_or_default() {
+            cases_on.entry(*basis).or_default().insert(r.case);
+        }
+    }
     let mut by_outcome: BTreeMap<ReferralStatus, i64> = ReferralStatus::OUTCOMES.iter().map(|s| (*s, 0)).collect();
     let mut to_acknowledgement = Vec::new();
     for r in referrals {
@@ -55,6 +65,10 @@ fn agency_figures(referrals: &[&Referral], t: AsAt) -> AgencyFigures {
         by_outcome,
         median_time_to_referral: median(referrals.iter().map(|r| r.referred_at - r.case_received_at).collect()),
         median_time_to_acknowledgement: median(to_acknowledgement),
+        cases_by_legal_basis: LegalBasis::ALL
+            .iter()
+            .map(|b| (*b, cases_on.get(b).map_or(0, |c| c.len() as i64)))
+            .collect(),
     }
 }
 
@@ -78,11 +92,13 @@ pub fn tally(assessments: &[Assessment], referrals: &[Referral], t: AsAt, agenci
     for r in &counted {
         per_agency.entry(r.agency.clone()).or_default().push(r);
     }
+    let bases: HashMap<AssessmentId, &[LegalBasis]> =
+        assessments.iter().map(|a| (a.id, a.criteria.legal_basis.as_slice())).collect();
     ReferralFigures {
         cases_assessed: current.len() as i64,
         decisions,
-        total: agency_figures(&counted, t),
-        by_agency: per_agency.into_iter().map(|(agency, rs)| (agency, agency_figures(&rs, t))).collect(),
+        total: agency_figures(&counted, t, &bases),
+        by_agency: per_agency.into_iter().map(|(agency, rs)| (agency, agency_figures(&rs, t, &bases))).collect(),
     }
 }
 

@@ -15,10 +15,11 @@ use doxwatch_proto::{
     ops::{self as ops_pb, outbox_service_client::OutboxServiceClient},
     referral::{self as referral_pb, referral_service_client::ReferralServiceClient},
 };
+use jiff::tz::TimeZone;
 use serde::Serialize;
-use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
-use crate::{Endpoints, load::connect, scenario::percent};
+use crate::{Endpoints, load::connect, moment, scenario::percent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -77,7 +78,12 @@ pub(crate) fn failed(service: &'static str, url: &str, method: &'static str) -> 
 pub struct Report {
     /// Whether it may be published as it is.
     pub form: Form,
+    /// RFC 3339, at the offset of the zone the report is stated in.
     pub as_of: String,
+    /// The zone the report's moments and dates are stated in: an IANA name, or an offset.
+    pub time_zone: String,
+    /// The zone's abbreviation at `as_of` ("HKT").
+    pub time_zone_abbreviation: String,
     pub recorded_before: Option<String>,
     pub first_case_received: Option<String>,
     pub cases: Cases,
@@ -146,6 +152,26 @@ pub struct Disclosure {
     pub unanswered: i64,
 }
 
+/// How the notices of one kind were served.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Served {
+    pub notices: i64,
+    pub platforms: i64,
+    /// The day the first was served, in the report's zone.
+    pub first_served: Option<String>,
+    /// The day the last was served, in the report's zone.
+    pub last_served: Option<String>,
+}
+
+/// Summonses considered (drafted, not served) and issued (served).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Summonses {
+    pub considered: i64,
+    pub issued: i64,
+    /// Platforms served one.
+    pub platforms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Liaison {
     pub platforms_written_to: i64,
@@ -159,6 +185,9 @@ pub struct Liaison {
     pub by_platform: Vec<PlatformFigures>,
     pub most_active_platform: Option<PlatformFigures>,
     pub disclosure_requests: Disclosure,
+    /// Notices drawing platforms' attention to an injunction.
+    pub injunction_notices: Served,
+    pub summonses: Summonses,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -167,18 +196,27 @@ pub struct Referrals {
     pub cases_referred_to_police: i64,
     pub referrals_acknowledged: i64,
     pub by_outcome: BTreeMap<String, i64>,
+    /// Cases referred to the Police by each legal basis their assessment cites ("S64_2"); a case
+    /// citing two is in both counts.
+    pub cases_by_legal_basis: BTreeMap<String, i64>,
 }
 
 fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }
 
-fn date_in(ts: Option<&prost_types::Timestamp>, offset: UtcOffset) -> Option<String> {
-    let t = from_proto(ts?).ok()?.to_offset(offset);
-    t.format(format_description!("[year]-[month]-[day]")).ok()
+/// The date of a timestamp in `zone`.
+fn date_in(ts: Option<&prost_types::Timestamp>, zone: &TimeZone) -> Option<String> {
+    Some(moment::date_in(from_proto(ts?).ok()?, zone))
 }
 
-/// Asks the four services for their figures as at `as_of` and assembles the press-safe report.
+/// The zone of `as_of`'s own offset, for a report stated as the moment was given.
+fn zone_of(as_of: OffsetDateTime) -> TimeZone {
+    jiff::tz::Offset::from_seconds(as_of.offset().whole_seconds()).map_or(TimeZone::UTC, TimeZone::fixed)
+}
+
+/// Asks the four services for their figures as at `as_of` and assembles the press-safe report,
+/// stated at `as_of`'s offset.
 pub async fn gather(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
@@ -187,14 +225,25 @@ pub async fn gather(
     gather_as(endpoints, as_of, recorded_before, Form::PressSafe).await
 }
 
-/// The report in `form`. The internal form fails unless link-tracking filled the channels' handles,
-/// which it does only for callers its policy allows to read channels: the service decides, not
-/// this client.
+/// The report in `form`, stated at `as_of`'s offset.
 pub async fn gather_as(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
     recorded_before: Option<OffsetDateTime>,
     form: Form,
+) -> Result<Report, ReportError> {
+    gather_in(endpoints, as_of, recorded_before, form, &zone_of(as_of)).await
+}
+
+/// The report in `form`, its moments and dates stated in `zone`. The internal form fails unless
+/// link-tracking filled the channels' handles, which it does only for callers its policy allows
+/// to read channels: the service decides, not this client.
+pub async fn gather_in(
+    endpoints: &Endpoints,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+    form: Form,
+    zone: &TimeZone,
 ) -> Result<Report, ReportError> {
     let as_of_pb = Some(to_proto(as_of));
     let recorded_pb = recorded_before.map(to_proto);
@@ -248,7 +297,8 @@ pub async fn gather_as(
             .into_inner();
         pending_effects.insert(service.to_owned(), status.pending);
     }
-    Ok(assemble(as_of, recorded_before, &intake, &links, &liaison, &referral, pending_effects).in_form(form))
+    let answers = Answers { intake, links, liaison, referral, pending_effects };
+    Ok(assemble(as_of, recorded_before, zone, answers).in_form(form))
 }
 
 impl Report {
@@ -265,29 +315,32 @@ impl Report {
     }
 }
 
-/// The report as the services answered, with the handles they sent; [`Report::in_form`] decides
-/// which of them it keeps.
-fn assemble(
-    as_of: OffsetDateTime,
-    recorded_before: Option<OffsetDateTime>,
-    intake: &intake_pb::IntakeStatistics,
-    links: &links_pb::LinkStatistics,
-    liaison: &liaison_pb::LiaisonStatistics,
-    referral: &referral_pb::ReferralStatistics,
+/// What the services answered.
+struct Answers {
+    intake: intake_pb::IntakeStatistics,
+    links: links_pb::LinkStatistics,
+    liaison: liaison_pb::LiaisonStatistics,
+    referral: referral_pb::ReferralStatistics,
     pending_effects: BTreeMap<String, i64>,
-) -> Report {
-    let offset = as_of.offset();
+}
+
+/// The report as the services answered, with the handles they sent; [`Report::in_form`] decides
+/// which of them it keeps. Every moment and date is taken in `zone`.
+fn assemble(as_of: OffsetDateTime, recorded_before: Option<OffsetDateTime>, zone: &TimeZone, a: Answers) -> Report {
+    let stated = |t: OffsetDateTime| moment::in_zone(t, zone).format(&Rfc3339).ok();
     Report {
         form: Form::Internal,
-        as_of: as_of.format(&Rfc3339).unwrap_or_default(),
-        recorded_before: recorded_before.and_then(|t| t.to_offset(offset).format(&Rfc3339).ok()),
-        first_case_received: date_in(intake.first_case_received_at.as_ref(), offset),
-        cases: Cases::of(intake),
-        victims: Victims::of(intake),
-        links: Links::of(links, offset),
-        liaison: Liaison::of(links, liaison),
-        referrals: Referrals::of(referral),
-        pending_effects,
+        as_of: stated(as_of).unwrap_or_default(),
+        time_zone: moment::zone_name(zone, as_of),
+        time_zone_abbreviation: moment::abbreviation(zone, as_of),
+        recorded_before: recorded_before.and_then(stated),
+        first_case_received: date_in(a.intake.first_case_received_at.as_ref(), zone),
+        cases: Cases::of(&a.intake),
+        victims: Victims::of(&a.intake),
+        links: Links::of(&a.links, zone),
+        liaison: Liaison::of(&a.links, &a.liaison, zone),
+        referrals: Referrals::of(&a.referral),
+        pending_effects: a.pending_effects,
     }
 }
 
@@ -341,9 +394,9 @@ impl Victims {
 }
 
 impl Links {
-    /// Suspended channels are named with their platform's display name and dated in `offset`, with
+    /// Suspended channels are named with their platform's display name and dated in `zone`, with
     /// their handles where the service sent them.
-    fn of(links: &links_pb::LinkStatistics, offset: UtcOffset) -> Self {
+    fn of(links: &links_pb::LinkStatistics, zone: &TimeZone) -> Self {
         Links {
             platforms_involved: links.platforms_involved,
             links_involved: links.total.unwrap_or_default().links,
@@ -358,7 +411,7 @@ impl Links {
                         .find(|p| p.platform == c.platform)
                         .map_or_else(|| c.platform.clone(), |p| p.display_name.clone()),
                     handle: (!c.handle.is_empty()).then(|| c.handle.clone()),
-                    suspended_since: date_in(c.suspended_since.as_ref(), offset).unwrap_or_default(),
+                    suspended_since: date_in(c.suspended_since.as_ref(), zone).unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -367,12 +420,27 @@ impl Links {
 
 impl Liaison {
     /// Every removal figure is link-tracking's; the correspondence is liaison's.
-    fn of(links: &links_pb::LinkStatistics, liaison: &liaison_pb::LiaisonStatistics) -> Self {
+    fn of(links: &links_pb::LinkStatistics, liaison: &liaison_pb::LiaisonStatistics, zone: &TimeZone) -> Self {
         let total = links.total.unwrap_or_default();
         let by_platform = PlatformFigures::asked_to_remove(links);
         let most_active_platform = by_platform.iter().max_by_key(|p| p.links_requested_removal).cloned();
         let correspondence = liaison.total.clone().unwrap_or_default();
         let disclosure = correspondence.disclosure_requests.unwrap_or_default();
+        let served = |kind: liaison_pb::NoticeKind| {
+            let s = correspondence.service_by_kind.iter().find(|s| s.kind == kind as i32);
+            Served {
+                notices: s.map_or(0, |s| s.notices),
+                platforms: s.map_or(0, |s| s.platforms),
+                first_served: s.and_then(|s| date_in(s.first_served_at.as_ref(), zone)),
+                last_served: s.and_then(|s| date_in(s.last_served_at.as_ref(), zone)),
+            }
+        };
+        let summonses = served(liaison_pb::NoticeKind::Summons);
+        let considered = correspondence
+            .drafted_by_kind
+            .iter()
+            .find(|k| k.kind == liaison_pb::NoticeKind::Summons as i32)
+            .map_or(0, |k| k.notices);
         Liaison {
             platforms_written_to: liaison.platforms_written_to,
             letters_sent: correspondence.letters_sent,
@@ -390,6 +458,8 @@ impl Liaison {
                 refused: disclosure.refused,
                 unanswered: disclosure.unanswered,
             },
+            injunction_notices: served(liaison_pb::NoticeKind::InjunctionNotice),
+            summonses: Summonses { considered, issued: summonses.notices, platforms: summonses.platforms },
         }
     }
 }
@@ -427,10 +497,15 @@ impl Referrals {
     fn of(referral: &referral_pb::ReferralStatistics) -> Self {
         let police_figures = referral.by_agency.iter().find(|a| a.agency == "POLICE");
         let mut by_outcome = BTreeMap::new();
+        let mut cases_by_legal_basis = BTreeMap::new();
         if let Some(police) = police_figures {
             for o in &police.by_outcome {
                 let name = referral_pb::ReferralStatus::try_from(o.outcome).map_or("UNKNOWN", |s| s.as_str_name());
                 by_outcome.insert(strip(name, "REFERRAL_STATUS_").to_owned(), o.referrals);
+            }
+            for b in &police.cases_referred_by_legal_basis {
+                let name = referral_pb::LegalBasis::try_from(b.legal_basis).map_or("UNKNOWN", |b| b.as_str_name());
+                cases_by_legal_basis.insert(strip(name, "LEGAL_BASIS_").to_owned(), b.cases);
             }
         }
         Referrals {
@@ -438,126 +513,10 @@ impl Referrals {
             cases_referred_to_police: police_figures.map_or(0, |p| p.cases_referred),
             referrals_acknowledged: police_figures.map_or(0, |p| p.referrals_acknowledged),
             by_outcome,
+            cases_by_legal_basis,
         }
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    const SCHEMA: &str = include_str!("../../../docs/report-schema.json");
-
-    /// A small internal report: one platform, one suspended channel with the handle `h`.
-    pub(crate) fn sample() -> Report {
-        let platform = PlatformFigures {
-            name: "Telegram".into(),
-            platform: "platforms/x".into(),
-            kind: "INSTANT_MESSAGING".into(),
-            links_requested_removal: 4,
-            links_removed: 3,
-            removal_rate_pct: 75,
-            removal_rate: 0.75,
-        };
-        Report {
-            form: Form::Internal,
-            as_of: "2019-11-08T12:00:00+08:00".into(),
-            recorded_before: None,
-            first_case_received: Some("2019-06-14".into()),
-            cases: Cases {
-                total: 3,
-                complaints_and_discovered: 2,
-                complaints: 1,
-                discovered_by_patrol: 1,
-                agency_referrals: 0,
-                enquiries: 1,
-            },
-            victims: Victims {
-                police_and_families: 1,
-                other: 1,
-                police_and_families_pct: 50,
-                other_pct: 50,
-                by_category: BTreeMap::new(),
-            },
-            links: Links {
-                platforms_involved: 1,
-                links_involved: 4,
-                suspended_channels: vec![SuspendedChannel {
-                    name: "channels/x".into(),
-                    platform: "Telegram".into(),
-                    handle: Some("h".into()),
-                    suspended_since: "2019-11-07".into(),
-                }],
-            },
-            liaison: Liaison {
-                platforms_written_to: 1,
-                letters_sent: 1,
-                notices_served: 1,
-                links_requested_removal: 4,
-                links_removed: 3,
-                links_access_restricted: 0,
-                removal_rate_pct: 75,
-                removal_rate: 0.75,
-                by_platform: vec![platform.clone()],
-                most_active_platform: Some(platform),
-                disclosure_requests: Disclosure { sent: 0, answered: 0, refused: 0, unanswered: 0 },
-            },
-            referrals: Referrals {
-                cases_assessed: 1,
-                cases_referred_to_police: 1,
-                referrals_acknowledged: 0,
-                by_outcome: BTreeMap::new(),
-            },
-            pending_effects: BTreeMap::new(),
-        }
-    }
-
-    /// Every object the schema describes has every key it requires, and no key it does not describe.
-    fn same_keys(schema: &serde_json::Value, value: &serde_json::Value, path: &str) {
-        if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
-            let object = value.as_object().unwrap_or_else(|| panic!("{path} is not an object"));
-            let required: Vec<&str> =
-                schema["required"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
-            for key in &required {
-                assert!(object.contains_key(*key), "{path}.{key} is required but not written");
-            }
-            for key in object.keys() {
-                assert!(props.contains_key(key), "{path}.{key} is written but not described");
-            }
-            for (key, sub) in props.iter().filter(|(key, _)| object.contains_key(*key)) {
-                same_keys(sub, &object[key], &format!("{path}.{key}"));
-            }
-        }
-        if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
-            for v in array {
-                same_keys(items, v, &format!("{path}[]"));
-            }
-        }
-        if let (Some(options), false) = (schema.get("oneOf").and_then(|o| o.as_array()), value.is_null()) {
-            same_keys(&options[0], value, path);
-        }
-    }
-
-    #[test]
-    fn the_documented_schema_matches_what_the_report_writes() {
-        let schema: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
-        for form in [Form::Internal, Form::PressSafe] {
-            let value = serde_json::to_value(sample().in_form(form)).unwrap();
-            same_keys(&schema, &value, "report");
-        }
-        // The internal form writes the one key that is not required.
-        let internal = serde_json::to_value(sample()).unwrap();
-        assert_eq!(internal["links"]["suspended_channels"][0]["handle"], "h");
-    }
-
-    #[test]
-    fn the_press_safe_form_keeps_no_handle() {
-        let press = sample().in_form(Form::PressSafe);
-        assert_eq!(press.links.suspended_channels[0].handle, None);
-        let json = serde_json::to_value(&press).unwrap();
-        assert_eq!(json["form"], "press_safe");
-        let channel = json["links"]["suspended_channels"][0].as_object().unwrap();
-        assert!(!channel.contains_key("handle"), "{channel:?}");
-        assert_eq!(channel["suspended_since"], "2019-11-07");
-    }
-}
+pub(crate) mod tests;
