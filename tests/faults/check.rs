@@ -79,6 +79,27 @@ pub async fn links_of(links: &Officer, case: &str) -> Vec<links_pb::Link> {
     }
 }
 
+/// The cases citing `link`, every page, as link-tracking lists them.
+pub async fn citations_of(links: &Officer, link: &str) -> Vec<String> {
+    let mut client = LinksServiceClient::new(links.clone());
+    let mut found = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let request = links_pb::ListLinkCitationsRequest { parent: link.to_owned(), page_size: 1000, page_token };
+        let page = loop {
+            match client.list_link_citations(request.clone()).await {
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => slow_down().await,
+                answer => break answer.expect("ListLinkCitations").into_inner(),
+            }
+        };
+        found.extend(page.citations.into_iter().map(|c| c.case));
+        if page.next_page_token.is_empty() {
+            return found;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 /// Checks the stores against what the clients know.
 pub async fn check(intake: &Officer, links: &Officer, ledger: &Ledger) -> Counts {
     let mut counts = Counts::default();
@@ -116,6 +137,8 @@ pub async fn check(intake: &Officer, links: &Officer, ledger: &Ledger) -> Counts
 
     // Each case's effect: its three URLs registered, each link cited by the case once.
     let mut citing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Each link's citing cases, listed once per link (a shared link is cited by every case of its cycle).
+    let mut cited_by: HashMap<String, Vec<String>> = HashMap::new();
     for (write, case) in &present {
         counts.effects_checked += 1;
         let found = links_of(links, &case.name).await;
@@ -132,8 +155,17 @@ pub async fn check(intake: &Officer, links: &Officer, ledger: &Ledger) -> Counts
                 .push(format!("{} ({}) cites {reported:?}, not its three URLs once each", case.name, write.tag));
         }
         for link in &found {
-            if link.cases.iter().filter(|c| **c == case.name).count() != 1 {
-                counts.problems.push(format!("{} cites {} other than once: {:?}", case.name, link.name, link.cases));
+            if !cited_by.contains_key(&link.name) {
+                cited_by.insert(link.name.clone(), citations_of(links, &link.name).await);
+            }
+            let cases = cited_by.get(&link.name).map(Vec::as_slice).unwrap_or_default();
+            if cases.iter().filter(|c| **c == case.name).count() != 1
+                || usize::try_from(link.case_count) != Ok(cases.len())
+            {
+                counts.problems.push(format!(
+                    "{} cites {} other than once: {cases:?} (counted {})",
+                    case.name, link.name, link.case_count
+                ));
             }
             citing.entry(link.canonical_url.clone()).or_default().push(link.name.clone());
         }

@@ -128,6 +128,18 @@ async fn every_list_refuses_forged_page_tokens() {
             links.list_links(lpb::ListLinksRequest { page_token: t(), ..Default::default() }).await.map(drop),
         );
         refused(
+            "ListLinkCitations",
+            &token,
+            links
+                .list_link_citations(lpb::ListLinkCitationsRequest {
+                    parent: link.name.clone(),
+                    page_token: t(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+        );
+        refused(
             "ListObservations",
             &token,
             links

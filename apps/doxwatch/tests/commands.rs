@@ -36,7 +36,14 @@ fn an_officer_follows_a_case_link_to_its_removal() {
     assert_eq!(link["canonical_url"], "https://t.me/examplechannel/101", "{link}");
     assert_eq!(link["status"], "ONLINE");
     assert_eq!(link["cases"], serde_json::json!([case_name]));
+    assert_eq!(link["case_count"], 1);
     let link_name = text(&link["name"]).to_owned();
+    // The cases citing the link, listed a page at a time.
+    let citations = suite.json(&["link", "citations", &link_name, "--all"]);
+    let cited: Vec<&str> =
+        citations["citations"].as_array().expect("citations").iter().map(|c| text(&c["case"])).collect();
+    assert_eq!(cited, vec![case_name.as_str()], "{citations}");
+    assert_eq!(citations["next_page_token"], "");
 
     // The link is on the Telegram of the default registry, spelled without the enum prefix.
     let platforms = suite.json(&["platform", "list", "--all"]);

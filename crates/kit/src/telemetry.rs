@@ -127,8 +127,7 @@ fn collector_channel(
 ) -> Result<tonic::transport::Channel, TelemetryError> {
     let unusable = |reason: String| TelemetryError::Endpoint { endpoint: endpoint.to_owned(), reason };
     crate::config::check_otlp_endpoint(endpoint).map_err(unusable)?;
-    let mut channel =
-        tonic::transport::Endpoint::from_shared(endpoint.to_owned()).map_err(|e| unusable(e.to_string()))?;
+    let mut channel = crate::peer::base_endpoint(endpoint).map_err(|e| unusable(e.to_string()))?;
     if endpoint.starts_with("https://") {
         let ca_pem = match (ca_file, tls) {
             (Some(path), _) => std::fs::read_to_string(path)

@@ -274,3 +274,26 @@ pub fn accept(
     });
     (rx, task)
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use crate::{identity::Identity, testing::pki};
+
+    /// The socket of an accepted connection, read back from the connection the server is handed:
+    /// TCP_NODELAY is set (Linux leaves it off on accepted sockets), so answers are not held back.
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay_set() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        let config = pki().material(&Identity::Service("links")).server_config().expect("a server configuration");
+        let (mut connections, accepting) = super::accept(listener, config);
+        let client = crate::peer::endpoint(&format!("https://{addr}"), &pki().material(&Identity::Service("intake")))
+            .expect("an endpoint");
+        assert!(client.get_tcp_nodelay(), "the suite's channels set it too");
+        let connecting = tokio::spawn(async move { client.connect().await });
+        let accepted = connections.recv().await.expect("a connection").expect("its handshake");
+        assert!(accepted.stream.get_ref().0.nodelay().expect("the socket's option"));
+        accepting.abort();
+        connecting.abort();
+    }
+}

@@ -381,7 +381,102 @@ async fn effects_go_soon_after_their_peer_returns_whatever_their_backoff(db: Tes
     eprintln!("{}: every effect delivered {took:?} after the peer returned", db.backend());
 }
 
+/// A peer that holds every delivery of one key until the test lets it go and answers the rest at
+/// once, recording the keys it applied in order.
+#[derive(Default)]
+struct OneSlowKey {
+    held: HeldPeer,
+    applied: Mutex<Vec<String>>,
+}
+
+const SLOW: &str = "cases/slow";
+
+impl Deliver for OneSlowKey {
+    fn deliver<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
+        Box::pin(async move {
+            if message.key == SLOW {
+                self.held.deliver(message).await?;
+            }
+            self.applied.lock().expect("not poisoned").push(message.key.clone());
+            Ok(())
+        })
+    }
+}
+
+async fn enqueue(store: &Db, key: &str) {
+    let mut tx = store.begin().await.unwrap();
+    let effect = Effect {
+        id: uuid::Uuid::now_v7(),
+        peer: "links",
+        method: "RegisterLinks",
+        key: key.to_owned(),
+        payload: vec![],
+    };
+    outbox::enqueue(&mut tx, store.keyring(), effect).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Independent keys go concurrently and a delivery that hangs holds back only its own key: the
+/// hundred other keys' effects (many times the relay's places) all go while it hangs, and the
+/// slow key's later effects wait for it, in order.
+async fn a_slow_key_holds_back_only_its_own_effects(db: TestDatabase) {
+    let store = store_with_effects(&db, 0, 1).await;
+    enqueue(&store, SLOW).await;
+    for n in 0..100 {
+        enqueue(&store, &format!("cases/{n}")).await;
+    }
+    enqueue(&store, SLOW).await;
+    enqueue(&store, SLOW).await;
+    let settings = RelaySettings { poll_interval: Duration::from_millis(10), batch_size: 8, ..Default::default() };
+    let peer = Arc::new(OneSlowKey::default());
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(Relay::new(store.clone(), peer.clone(), settings).run(stopped));
+    eventually(Duration::from_secs(30), "every other key's effect applied while one key's hangs", || {
+        let peer = peer.clone();
+        async move { peer.applied.lock().unwrap().len() == 100 }
+    })
+    .await;
+    eventually(Duration::from_secs(30), "every other key's effect recorded", || async { pending(&store).await == 3 })
+        .await;
+    assert!(!peer.applied.lock().unwrap().iter().any(|k| k == SLOW));
+    peer.held.let_go();
+    eventually(Duration::from_secs(30), "the slow key's effects applied once let go", || async {
+        pending(&store).await == 0
+    })
+    .await;
+    let _ = stop.send(true);
+    relay.await.unwrap();
+    let applied = peer.applied.lock().unwrap().clone();
+    assert_eq!(applied.len(), 103, "each effect applied once");
+    assert_eq!(applied[100..], [SLOW, SLOW, SLOW]);
+}
+
+/// A commit wakes the relay: an effect goes at once, not at the next poll an hour away.
+async fn a_commit_wakes_the_relay(db: TestDatabase) {
+    let store = store_with_effects(&db, 1, 1).await;
+    let settings = RelaySettings { poll_interval: Duration::from_secs(3600), ..Default::default() };
+    let peer = Arc::new(OneSlowKey::default());
+    let (stop, stopped) = watch::channel(false);
+    let relay = Relay::new(store.clone(), peer.clone(), settings);
+    let wake = relay.waker();
+    let running = tokio::spawn(relay.run(stopped));
+    // The effect waiting at start goes in the relay's first look.
+    eventually(Duration::from_secs(10), "the waiting effect applied", || async { pending(&store).await == 0 }).await;
+    enqueue(&store, "cases/later").await;
+    wake.notify_one();
+    eventually(Duration::from_secs(10), "the effect of the commit applied", || async { pending(&store).await == 0 })
+        .await;
+    let _ = stop.send(true);
+    running.await.unwrap();
+    assert_eq!(peer.applied.lock().unwrap().clone(), ["cases/0", "cases/later"]);
+}
+
 doxwatch_kit::backend_tests!(
+    a_slow_key_holds_back_only_its_own_effects,
+    a_commit_wakes_the_relay,
     earlier_effects_are_brought_up_to_date,
     a_restarted_replica_takes_back_its_claims_at_once,
     another_replica_takes_a_dead_ones_claims_after_the_lease,

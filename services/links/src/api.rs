@@ -327,6 +327,25 @@ impl LinksService for LinksApi {
         Ok(Response::new(pb::ListLinksResponse { links: links.iter().map(convert::link).collect(), next_page_token }))
     }
 
+    async fn list_link_citations(
+        &self,
+        request: Request<pb::ListLinkCitationsRequest>,
+    ) -> Result<Response<pb::ListLinkCitationsResponse>, Status> {
+        let req = request.into_inner();
+        let mut v = FieldViolations::new();
+        let link = convert::name(&mut v, "parent", &req.parent, LinkId::parse_name);
+        let limit = v.check("page_size", page::page_size(req.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
+        let fingerprint = page::filter_fingerprint(&("citations", &req.parent));
+        let after = v.check("page_token", page::decode_token::<String>(&req.page_token, &fingerprint)).flatten();
+        let (link, limit) = checked(v, link.zip(limit))?;
+        let citations = self.links.list_citations(link, after.as_deref().unwrap_or_default(), limit + 1).await?;
+        let (citations, next_page_token) = page_of(citations, limit, &fingerprint, |c| c.case.name());
+        Ok(Response::new(pb::ListLinkCitationsResponse {
+            citations: citations.iter().map(convert::citation).collect(),
+            next_page_token,
+        }))
+    }
+
     async fn import_links(
         &self,
         request: Request<Streaming<pb::ImportLinksRequest>>,

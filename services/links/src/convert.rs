@@ -44,10 +44,20 @@ pub fn link(l: &Link) -> pb::Link {
         channel: l.channel.map(|c| c.name()).unwrap_or_default(),
         message_id: l.message_id.clone().unwrap_or_default(),
         first_seen_at: Some(to_proto(l.first_seen_at)),
-        cases: l.cases.iter().map(|c| c.name()).collect(),
+        cases: l.first_cases.iter().map(|c| c.name()).collect(),
+        case_count: l.case_count,
         status: l.status.code(),
         create_time: Some(to_proto(l.create_time)),
         reappeared: l.reappeared,
+    }
+}
+
+pub fn citation(c: &Citation) -> pb::Citation {
+    pb::Citation {
+        name: c.name(),
+        case: c.case.name(),
+        first_seen_at: Some(to_proto(c.first_seen_at)),
+        create_time: Some(to_proto(c.create_time)),
     }
 }
 

@@ -263,6 +263,15 @@ impl Links {
         Ok(links::list(&mut tx, filter, after, limit).await?)
     }
 
+    /// Up to `limit` citations of `link` after the case named `after` (empty: from the first).
+    pub async fn list_citations(&self, link: LinkId, after: &str, limit: u32) -> Result<Vec<Citation>, LinksError> {
+        let mut tx = self.db.begin_read().await?;
+        if links::existing(&mut tx, &[link]).await?.is_empty() {
+            return Err(LinksError::not_found(link.name()));
+        }
+        Ok(store::citations::list(&mut tx, link, after, limit).await?)
+    }
+
     /// Records that a notice asked for these links' removal. Every link must exist.
     #[tracing::instrument(skip_all, fields(notice = %notice, links = link_ids.len()))]
     pub async fn record_removal_requests<R: Message + Default>(

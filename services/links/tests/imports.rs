@@ -19,7 +19,9 @@ async fn everything(client: &mut Client) -> (Vec<String>, Vec<String>, i64) {
         let request = pb::ListLinksRequest { page_size: 1000, page_token, ..Default::default() };
         let page = client.list_links(request).await.unwrap().into_inner();
         links.extend(
-            page.links.iter().map(|l| format!("{} {} {:?} {:?}", l.name, l.canonical_url, l.cases, l.first_seen_at)),
+            page.links.iter().map(|l| {
+                format!("{} {} {} {:?} {:?}", l.name, l.canonical_url, l.case_count, l.cases, l.first_seen_at)
+            }),
         );
         if page.next_page_token.is_empty() {
             break;

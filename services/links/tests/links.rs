@@ -39,6 +39,7 @@ async fn spellings_of_one_post_are_one_link(db: TestDatabase) {
     assert_eq!(telegram.message_id, "101");
     assert_eq!(telegram.first_seen_at, Some(ts("2019-07-01T10:00:00+08:00")), "the earliest sighting");
     assert_eq!(telegram.cases, vec![CASE_A, CASE_B]);
+    assert_eq!(telegram.case_count, 2);
     assert_eq!(telegram.status, pb::LinkStatus::Online as i32);
     assert_eq!(telegram.platform, platform_named(&mut client, "Telegram").await.name);
     let youtube = results[3].link.clone().unwrap();
@@ -53,6 +54,7 @@ async fn spellings_of_one_post_are_one_link(db: TestDatabase) {
     .await;
     assert_eq!(again[0].outcome, O::Known as i32);
     assert_eq!(again[0].link.as_ref().unwrap().cases, vec![CASE_A, CASE_B]);
+    assert_eq!(again[0].link.as_ref().unwrap().case_count, 2, "a case citing a link again is counted once");
     app.stop().await;
 }
 

@@ -134,6 +134,20 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     )
     .await;
 
+    type Citations = lpb::ListLinkCitationsRequest;
+    let base = Citations { parent: f.link.clone(), ..Default::default() };
+    let rows = paging(token, |r: &mut Citations, n| r.page_size = n, |r: &mut Citations, t| r.page_token = t);
+    w.rpc(
+        "ListLinkCitations",
+        &base,
+        |r| {
+            let mut c = links.clone();
+            async move { c.list_link_citations(r).await.map(drop) }
+        },
+        rows,
+    )
+    .await;
+
     type Observations = lpb::ListObservationsRequest;
     let base = Observations { link: f.link.clone(), ..Default::default() };
     let rows = paging(token, |r: &mut Observations, n| r.page_size = n, |r: &mut Observations, t| r.page_token = t);

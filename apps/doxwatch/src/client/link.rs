@@ -25,6 +25,8 @@ pub enum LinkCommand {
     Get(NameArgs),
     /// List links, oldest first.
     List(ListArgs),
+    /// List the cases citing a link, in the order of their names (a link shows only the first ten).
+    Citations(CitationsArgs),
     /// Register every URL of a file, one a line (a patrol export of many thousands).
     Import(ImportArgs),
     /// Record what a check found of a link.
@@ -68,6 +70,16 @@ pub struct ListArgs {
     /// Only links that reappeared (ONLINE again after a confirmed removal) as at --as-of.
     #[arg(long)]
     reappeared: bool,
+    #[command(flatten)]
+    page: PageArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(clap::Args)]
+pub struct CitationsArgs {
+    /// The link: links/{id} or just the id.
+    name: String,
     #[command(flatten)]
     page: PageArgs,
     #[command(flatten)]
@@ -135,6 +147,7 @@ pub async fn run(command: LinkCommand) -> Result<(), CliError> {
             Ok(())
         }
         LinkCommand::List(args) => list(args).await,
+        LinkCommand::Citations(args) => citations(args).await,
         LinkCommand::Import(args) => import(args).await,
         LinkCommand::Observe(args) => observe(args).await,
         LinkCommand::Observations(args) => observations(args).await,
@@ -175,13 +188,51 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
                 l.name.clone(),
                 label::<pb::LinkStatus>(l.status),
                 time_text(l.first_seen_at.as_ref()),
-                l.cases.len().to_string(),
+                l.case_count.to_string(),
                 l.canonical_url.clone(),
             ]
         })
         .collect();
     print_table(&["NAME", "STATUS", "FIRST SEEN", "CASES", "URL"], &rows);
     print_more_hint(&next, "links");
+    Ok(())
+}
+
+async fn citations(args: CitationsArgs) -> Result<(), CliError> {
+    let request = pb::ListLinkCitationsRequest {
+        parent: link_name(&args.name),
+        page_size: args.page.page_size,
+        page_token: String::new(),
+    };
+    let client = links(&args.client).await?;
+    let (citations, next) = pages(&args.page, |page_token| {
+        let (mut client, request) = (client.clone(), pb::ListLinkCitationsRequest { page_token, ..request.clone() });
+        async move {
+            client.list_link_citations(request).await.map(|r| r.into_inner()).map(|p| (p.citations, p.next_page_token))
+        }
+    })
+    .await?;
+    if args.client.json {
+        let citations: Vec<serde_json::Value> = citations
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "case": c.case,
+                    "first_seen_at": time_text(c.first_seen_at.as_ref()),
+                    "create_time": time_text(c.create_time.as_ref()),
+                })
+            })
+            .collect();
+        print_json(&json!({ "citations": citations, "next_page_token": next }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = citations
+        .iter()
+        .map(|c| vec![c.case.clone(), time_text(c.first_seen_at.as_ref()), time_text(c.create_time.as_ref())])
+        .collect();
+    print_table(&["CASE", "FIRST SEEN", "RECORDED"], &rows);
+    print_more_hint(&next, "citations");
     Ok(())
 }
 
@@ -448,6 +499,7 @@ fn link_json(l: &pb::Link) -> serde_json::Value {
         "channel": l.channel,
         "message_id": l.message_id,
         "first_seen_at": time_text(l.first_seen_at.as_ref()),
+        "case_count": l.case_count,
         "cases": l.cases,
         "status": label::<pb::LinkStatus>(l.status),
         "create_time": time_text(l.create_time.as_ref()),
@@ -469,7 +521,12 @@ fn show_link(l: &pb::Link, as_json: bool) {
         ("message_id", l.message_id.clone()),
         ("first_seen_at", time_text(l.first_seen_at.as_ref())),
     ];
+    fields.push(("case_count", l.case_count.to_string()));
     fields.extend(l.cases.iter().map(|c| ("case", c.clone())));
+    let more = l.case_count.saturating_sub(l.cases.len() as i64);
+    if more > 0 {
+        fields.push(("case", format!("… and {more} more: doxwatch link citations {}", l.name)));
+    }
     fields.push(("create_time", time_text(l.create_time.as_ref())));
     print_fields(fields);
 }

@@ -7,9 +7,11 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use futures::future::join_all;
 use time::OffsetDateTime;
-use tokio::sync::{Notify, watch};
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinSet,
+};
 use tonic::Code;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -62,7 +64,7 @@ impl DeliveryOutcome {
 pub struct RelaySettings {
     /// How often to look for due messages when nothing wakes the relay.
     pub poll_interval: Duration,
-    /// Messages claimed (and delivered concurrently, one per key) at once.
+    /// Most deliveries in flight at once, each of another key.
     pub batch_size: i64,
     /// How long a claim lasts unless renewed. The relay renews its claims every third of it while
     /// it delivers, so a slow peer never has a message delivered twice at once; a replica that
@@ -151,12 +153,34 @@ impl Relay {
     }
 
     /// Runs until `stop` turns true. Errors of the store are logged and retried.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    ///
+    /// Up to `batch_size` deliveries are in flight at once, each of another key (a message is due
+    /// only once every earlier message of its key is done), and each is recorded as soon as it
+    /// ends: a slow peer or a slow key holds back its own messages only, and a freed place is
+    /// refilled without waiting for the others. The relay looks for due messages when deliveries
+    /// end, when a commit wakes it ([`Relay::waker`]) and every `poll_interval`.
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        Arc::new(self).run_shared(stop).await
+    }
+
+    async fn run_shared(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut upgraded = self.legacy.is_empty();
         let mut reclaimed = false;
+        let capacity = usize::try_from(self.settings.batch_size).unwrap_or(1).max(1);
+        // While due messages outnumber the free places, the relay claims again once this many are
+        // free (one claim per few deliveries, not per one); otherwise as soon as one is.
+        let refill = (capacity / 4).max(1);
+        let mut saturated = false;
+        // Each delivery is a task of its own, so that it goes on (and records its outcome, which
+        // may wait for the store's one SQLite writer) while the relay claims or renews.
+        let mut in_flight: JoinSet<Result<(), sqlx::Error>> = JoinSet::new();
+        // At least every 10 ms: an interval of zero is not one.
+        let mut renewal = tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut look = true;
         loop {
             if *stop.borrow() {
-                return;
+                break;
             }
             if !reclaimed {
                 match self.take_back_own_claims().await {
@@ -177,55 +201,51 @@ impl Relay {
                     }
                 }
             }
-            let worked = match self.round().await {
-                Ok(n) => n > 0,
-                Err(e) => {
-                    tracing::warn!(error = %CauseChain(&e), "outbox relay round failed");
-                    false
+            let free = capacity.saturating_sub(in_flight.len());
+            if look && free > 0 {
+                match self.due(free).await {
+                    Ok(messages) => {
+                        saturated = messages.len() == free;
+                        if in_flight.is_empty() && !messages.is_empty() {
+                            // The claims were just made: the first renewal is a third of a lease away.
+                            renewal.reset();
+                        }
+                        for message in messages {
+                            let relay = self.clone();
+                            in_flight.spawn(async move { relay.deliver(message).await });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %CauseChain(&e), "cannot claim outbox messages"),
                 }
-            };
-            if worked {
-                continue;
             }
+            look = false;
             tokio::select! {
-                _ = stop.changed() => {}
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
-            }
-        }
-    }
-
-    /// Claims and delivers one batch, renewing the batch's claims while deliveries are in flight;
-    /// returns how many messages it handled.
-    pub async fn round(&self) -> Result<usize, sqlx::Error> {
-        self.probe_waiting_peers().await?;
-        let messages = self.claim().await?;
-        let handled = messages.len();
-        if handled == 0 {
-            return Ok(0);
-        }
-        let deliveries = join_all(messages.into_iter().map(|message| self.deliver(message)));
-        tokio::pin!(deliveries);
-        // At least every 10 ms: an interval of zero is not one.
-        let mut renewal = tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
-        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        renewal.tick().await; // the first tick is immediate: the claim was just made
-        let results = loop {
-            tokio::select! {
-                results = &mut deliveries => break results,
-                _ = renewal.tick() => {
+                Some(result) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    recorded(result);
+                    look = !saturated || capacity.saturating_sub(in_flight.len()) >= refill;
+                }
+                _ = renewal.tick(), if !in_flight.is_empty() => {
                     // A failed renewal only risks a second delivery, which the peer's request-id
                     // store absorbs; the deliveries go on.
                     if let Err(e) = self.renew().await {
                         tracing::warn!(error = %CauseChain(&e), "cannot renew the outbox claims");
                     }
                 }
+                _ = stop.changed() => {}
+                _ = self.wake.notified() => look = true,
+                _ = tokio::time::sleep(self.settings.poll_interval) => look = true,
             }
-        };
-        for result in results {
-            result?;
         }
-        Ok(handled)
+        // Deliveries under way end and are recorded; nothing more is claimed.
+        while let Some(result) = in_flight.join_next().await {
+            recorded(result);
+        }
+    }
+
+    /// Claims up to `limit` due messages, after making due those that probe a waiting peer.
+    async fn due(&self, limit: usize) -> Result<Vec<Message>, sqlx::Error> {
+        self.probe_waiting_peers().await?;
+        self.claim(i64::try_from(limit).unwrap_or(i64::MAX)).await
     }
 
     /// A peer that was down leaves its effects waiting out a backoff that grows to
@@ -336,7 +356,7 @@ impl Relay {
         self.record(&message, &outcome).await
     }
 
-    async fn claim(&self) -> Result<Vec<Message>, sqlx::Error> {
+    async fn claim(&self, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
         let now = OffsetDateTime::now_utc();
         let until = now + self.settings.lease;
         // A message is due when its time has come, no live claim holds it, and no earlier message
@@ -356,7 +376,7 @@ impl Relay {
                 .bind(&self.worker)
                 .bind(Ts(until))
                 .bind(Ts(now))
-                .bind(self.settings.batch_size)
+                .bind(limit)
                 .fetch_all(p)
                 .await?
         });
@@ -436,6 +456,15 @@ impl Relay {
         let capped = exp.min(self.settings.max_backoff);
         let jitter = (id.as_u128() % 1000) as f64 / 1000.0; // 0..1
         capped.mul_f64(0.75 + 0.5 * jitter)
+    }
+}
+
+/// Logs a delivery whose outcome could not be recorded (its claim runs out and it goes again).
+fn recorded(result: Result<Result<(), sqlx::Error>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %CauseChain(&e), "cannot record an outbox delivery"),
+        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
     }
 }
 

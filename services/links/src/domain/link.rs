@@ -12,6 +12,9 @@ pub const MAX_BATCH_GET: usize = 1000;
 pub const MAX_REMOVAL_LINKS: usize = 10_000;
 /// Most observations in one RecordObservations call.
 pub const MAX_OBSERVATIONS: usize = 1000;
+/// Most citing cases a link carries in full; the rest are counted and listed a page at a time
+/// (ListLinkCitations), so a link stays the same size however many cases cite it.
+pub const CASES_ON_LINK: usize = 10;
 /// Longest note or source text, in characters.
 pub const MAX_NOTE_CHARS: usize = 2000;
 pub const MAX_SOURCE_CHARS: usize = 500;
@@ -25,11 +28,32 @@ pub struct Link {
     pub channel: Option<ChannelId>,
     pub message_id: Option<String>,
     pub first_seen_at: OffsetDateTime,
-    pub cases: Vec<CaseRef>,
+    /// How many cases cite it.
+    pub case_count: i64,
+    /// The first [`CASES_ON_LINK`] of them, in name order.
+    pub first_cases: Vec<CaseRef>,
     pub status: LinkStatus,
     /// ONLINE now by a confirmed observation after an earlier confirmed removal.
     pub reappeared: bool,
     pub create_time: OffsetDateTime,
+}
+
+/// That a case cites a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citation {
+    pub link: LinkId,
+    pub case: CaseRef,
+    /// The earliest moment the case saw the link (business time).
+    pub first_seen_at: OffsetDateTime,
+    /// When the citation was first recorded.
+    pub create_time: OffsetDateTime,
+}
+
+impl Citation {
+    /// `links/{link}/citations/{case}`: the case's id under its link.
+    pub fn name(&self) -> String {
+        format!("{}/citations/{}", self.link.name(), self.case.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

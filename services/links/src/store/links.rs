@@ -1,4 +1,5 @@
 //! Links, their sightings (citing cases and first-seen times), removal requests and observations.
+//! The citations a sighting makes are kept by `citations`.
 
 use doxwatch_kit::{
     db::{Ts, Tx},
@@ -94,7 +95,8 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
             q.build().execute(c).await?;
         });
     }
-    Ok(())
+    let citations: Vec<(LinkId, CaseRef)> = distinct.iter().filter_map(|(l, c, _)| c.map(|c| (*l, c))).collect();
+    super::citations::add(tx, &citations, now).await
 }
 
 #[derive(sqlx::FromRow)]
@@ -106,32 +108,22 @@ struct LinkRow {
     channel_id: Option<Uuid>,
     message_id: Option<String>,
     create_time: Ts,
+    case_count: i64,
     first_seen_at: Option<Ts>,
     status: Option<i16>,
     was_removed: bool,
 }
 
-const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, \
+const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, l.case_count, \
      (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) AS first_seen_at";
 
 async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut citations: Vec<(Uuid, String)> = Vec::new();
-    for chunk in rows.chunks(BATCH) {
-        let found: Vec<(Uuid, String)> = on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(
-                "SELECT DISTINCT link_id, case_name FROM link_sightings WHERE case_name <> '' AND link_id IN ",
-            );
-            push_list(&mut q, chunk.iter().map(|r| r.id));
-            q.push(" ORDER BY case_name");
-            q.build_query_as().fetch_all(c).await?
-        });
-        citations.extend(found);
-    }
-    // Each link's cases in name order, whichever chunk they came from.
-    citations.sort_by(|a, b| a.1.cmp(&b.1));
+    // A link carries its count and its first few cases, never every case citing it.
+    let counts: Vec<(Uuid, i64)> = rows.iter().map(|r| (r.id, r.case_count)).collect();
+    let mut first_cases = super::citations::first_cases(tx, &counts).await?;
     rows.into_iter()
         .map(|r| {
             Ok(Link {
@@ -142,10 +134,12 @@ async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError
                 channel: r.channel_id.map(ChannelId),
                 message_id: r.message_id,
                 first_seen_at: r.first_seen_at.map_or(r.create_time.0, |t| t.0),
-                cases: citations
+                case_count: r.case_count,
+                first_cases: first_cases
+                    .remove(&r.id)
+                    .unwrap_or_default()
                     .iter()
-                    .filter(|(l, _)| *l == r.id)
-                    .filter_map(|(_, name)| CaseRef::parse_name(name).ok())
+                    .filter_map(|name| CaseRef::parse_name(name).ok())
                     .collect(),
                 status: match r.status {
                     Some(s) => code(s, LinkStatus::from_code, "observations.status")?,

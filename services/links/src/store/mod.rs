@@ -3,6 +3,7 @@
 //! moment asked.
 
 pub mod channels;
+pub mod citations;
 pub mod erasure;
 pub mod evidence;
 pub mod imports;
