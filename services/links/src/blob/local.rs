@@ -1,7 +1,10 @@
 //! Blobs as files in a directory: `sha256/<2 hex>/<2 hex>/<64 hex>`, written to `tmp/` first and
 //! renamed into place (atomic on one file system), read-only once stored, private to the service.
 
-use std::path::{Path, PathBuf};
+use std::{
+    os::unix::fs::OpenOptionsExt,
+    path::{Path, PathBuf},
+};
 
 use doxwatch_kit::sealing::Keyring;
 use tokio::io::AsyncWriteExt;
@@ -61,14 +64,16 @@ impl LocalBlobStore {
         let tmp = self.root.join("tmp");
         private_dir(&tmp).await?;
         let path = tmp.join(format!("{}.part", uuid::Uuid::now_v7()));
-        // Captures hold what a doxxer published: readable by the service alone.
-        let file = tokio::fs::OpenOptions::new()
+        // Captures hold what a doxxer published: readable by the service alone. Created without
+        // an await before the writer that removes it exists: a call cancelled meanwhile (its
+        // client gone) would otherwise leave the file behind, created after the call was dropped.
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .await
             .map_err(io("create", &path))?;
+        let file = tokio::fs::File::from_std(file);
         let sealer = Sealer::new(self.keys.clone());
         let header = sealer.header();
         // Dropped without a commit, the writer removes the file, header and all.
