@@ -213,7 +213,7 @@ async fn an_abandoned_write_leaves_nothing_and_a_stored_blob_only_itself(f: Fixt
 async fn a_capture_of_several_upload_parts_round_trips(f: Fixture) {
     // Over two 5 MiB parts of an S3 upload, written in chunks that line up with neither parts nor
     // frames; each byte depends on its position, so a part out of place would show.
-    let post: Vec<u8> = (0..11 * 1024 * 1024 + 4321).map(|i: usize| (i % 251 ^ i / 65_536) as u8).collect();
+    let post: Vec<u8> = (0..11 * 1024 * 1024 + 4321).map(|i: usize| ((i % 251) ^ (i / 65_536)) as u8).collect();
     let stored = put(&*f.store, &post, 100_003).await;
     assert_eq!(stored.sha256, Sha256Digest(Sha256::digest(&post).into()));
     assert_eq!(read(&*f.store, &stored.sha256).await.expect("it opens"), post);

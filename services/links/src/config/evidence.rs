@@ -6,21 +6,11 @@ use std::path::PathBuf;
 
 use doxwatch_kit::config::{Layers, Secret};
 
+use super::LinksConfig;
 use crate::{
     blob::{EvidenceLocation, S3Settings},
     domain::DEFAULT_MAX_EVIDENCE_BYTES,
 };
-
-const S3_KEYS: &[&str] = &[
-    "evidence_s3_bucket",
-    "evidence_s3_endpoint",
-    "evidence_s3_region",
-    "evidence_s3_prefix",
-    "evidence_s3_access_key_id",
-    "evidence_s3_secret_access_key",
-    "evidence_s3_secret_access_key_file",
-    "evidence_s3_allow_http",
-];
 
 /// The largest object S3 copies in one request (a blob is copied under its digest once complete).
 const S3_LARGEST_COPY: u64 = 5 * 1024 * 1024 * 1024;
@@ -33,7 +23,8 @@ pub(super) fn location(layers: &mut Layers, default_dir: impl FnOnce() -> PathBu
         other => Err(format!("expected local or s3, found {other:?}")),
     });
     if !s3 {
-        for key in S3_KEYS {
+        // The S3 store's keys, as link-tracking lists them.
+        for key in LinksConfig::KEYS.iter().filter(|k| k.starts_with("evidence_s3_")) {
             if layers.get_optional(key).is_some() {
                 layers.problem(key, "only read with evidence_store = s3".to_owned());
             }
@@ -143,19 +134,15 @@ fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<(), String> {
     let host = uri.host().ok_or_else(expected)?;
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") => {
-            let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
-            let loopback = host.eq_ignore_ascii_case("localhost") || ip.is_ok_and(|ip| ip.is_loopback());
-            match (allow_http, loopback) {
-                (true, true) => Ok(()),
-                (false, _) => Err(format!(
-                    "{endpoint:?} is plain http: use https://, or set evidence_s3_allow_http = true for a test server on a loopback address"
-                )),
-                (true, false) => Err(format!(
-                    "{endpoint:?} would reach the evidence store in plaintext across the network: plain http is only for a test server on a loopback address"
-                )),
-            }
-        }
+        Some("http") => match (allow_http, doxwatch_kit::config::is_loopback_host(host)) {
+            (true, true) => Ok(()),
+            (false, _) => Err(format!(
+                "{endpoint:?} is plain http: use https://, or set evidence_s3_allow_http = true for a test server on a loopback address"
+            )),
+            (true, false) => Err(format!(
+                "{endpoint:?} would reach the evidence store in plaintext across the network: plain http is only for a test server on a loopback address"
+            )),
+        },
         _ => Err(expected()),
     }
 }
@@ -179,7 +166,6 @@ mod tests {
     use doxwatch_kit::config::{ExposeSecret, ServiceConfig};
 
     use super::*;
-    use crate::config::LinksConfig;
 
     fn load(env: &[(&str, &str)]) -> (LinksConfig, Result<(), String>) {
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
