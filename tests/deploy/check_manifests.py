@@ -11,7 +11,8 @@ TLS: DOXWATCH_TLS_CA_FILE, _CERT_FILE and _KEY_FILE files of its kubernetes.io/t
 <service>-tls (ca.crt, tls.crt, tls.key) mounted read-only, the token key set (a mounted file or an
 https:// URL), https:// peer URLs only; the database URL in no environment variable but in a TOML
 file (DOXWATCH_CONFIG) of its Secret <service>-database; every Secret volume mode 0400 (read by the
-pod's fsGroup). For the namespace: a default-deny
+pod's fsGroup); link-tracking's evidence in an S3 bucket over https:// when it runs several replicas
+(--min-replicas 2), its secret access key in a file and in no variable. For the namespace: a default-deny
 NetworkPolicy, DNS egress, and network policies that allow exactly the calls of the design
 (evaluated by a small NetworkPolicy simulator, for services that exist and for the half of a call
 that a present service's own policy governs when its peer is not yet deployed).
@@ -272,6 +273,34 @@ def configmap_matches(docs, ref_name, rendered):
     return cm
 
 
+# Keys one service reads besides those every service does.
+SERVICE_KEYS = {
+    "links": {"EVIDENCE_STORE", "EVIDENCE_DIR", "EVIDENCE_MAX_BYTES", "EVIDENCE_S3_BUCKET", "EVIDENCE_S3_ENDPOINT",
+              "EVIDENCE_S3_REGION", "EVIDENCE_S3_PREFIX", "EVIDENCE_S3_ACCESS_KEY_ID",
+              "EVIDENCE_S3_SECRET_ACCESS_KEY_FILE"},
+}
+
+
+def check_evidence_store(r, cname, env, settings, min_replicas):
+    """Link-tracking's evidence: in production (several replicas, no shared disk) an S3 bucket over
+    https://, its secret access key in a file and in no variable."""
+    store = settings.get("DOXWATCH_EVIDENCE_STORE", "local")
+    if min_replicas > 1:
+        r.check(store == "s3", f"{cname}: its replicas share one evidence store (DOXWATCH_EVIDENCE_STORE=s3)",
+                f"{store}")
+    if store != "s3":
+        return
+    r.check(bool(settings.get("DOXWATCH_EVIDENCE_S3_BUCKET")), f"{cname}: DOXWATCH_EVIDENCE_S3_BUCKET is set")
+    endpoint = settings.get("DOXWATCH_EVIDENCE_S3_ENDPOINT")
+    r.check(endpoint is None or str(endpoint).startswith("https://"),
+            f"{cname}: DOXWATCH_EVIDENCE_S3_ENDPOINT is https://", f"{endpoint}")
+    r.check("DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY" not in env and "DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY" not in settings,
+            f"{cname}: no DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY variable (the secret is in a file)")
+    r.check(str(settings.get("DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY_FILE", "")).startswith("/"),
+            f"{cname}: DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY_FILE is a mounted file",
+            f"{settings.get('DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY_FILE')}")
+
+
 def check_service(r, docs, dep, rendered, min_replicas, expect_certificates=False):
     name = dep["metadata"]["name"]
     pod = dep["spec"]["template"]
@@ -357,9 +386,11 @@ def check_service(r, docs, dep, rendered, min_replicas, expect_certificates=Fals
                  "CONFIG", "STREAM_TIMEOUT_MS", "STORE_PROBE_TIMEOUT_MS",
                  "TLS_CA_FILE", "TLS_CERT_FILE", "TLS_KEY_FILE", "TOKEN_JWKS", "TOKEN_ISSUER", "TOKEN_AUDIENCE",
                  "TOKEN_LEEWAY_MS", "POLICY_FILE", "RATE_LIMIT_PER_SECOND", "RATE_LIMIT_BURST", "AUDIT_KEY_FILE",
-                 "ENCRYPTION_KEY_FILE", "TIME_ZONE", "REFERENCE_PREFIX"}
+                 "ENCRYPTION_KEY_FILE", "TIME_ZONE", "REFERENCE_PREFIX"} | SERVICE_KEYS.get(name, set())
         unknown = [k for k in settings if k.startswith("DOXWATCH_") and k[len("DOXWATCH_"):] not in known]
         r.check(not unknown, f"{cname}: every DOXWATCH_* setting is a known key", f"{unknown}")
+        if name == "links":
+            check_evidence_store(r, cname, env, settings, min_replicas)
         shutdown = int(settings.get("DOXWATCH_SHUTDOWN_GRACE_MS", 20000))
         grace = spec.get("terminationGracePeriodSeconds", 30)
         r.check(grace * 1000 > shutdown, f"{name}: terminationGracePeriodSeconds ({grace}s) exceeds the shutdown grace ({shutdown} ms)")

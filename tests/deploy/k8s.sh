@@ -8,7 +8,8 @@
 # scratch copies: it adds a second service the documented way (a copy of base/intake/) and checks
 # the calls between the two; renders prod with components/cert-manager and checks its
 # Certificates; and breaks a rendered prod on purpose (an http:// peer, a database URL variable, a
-# world-readable Secret volume, a gRPC probe, a missing key file) to see the checks fail.
+# world-readable Secret volume, a gRPC probe, a missing key file, the object store's secret in a
+# variable, link-tracking's replicas on local evidence stores) to see the checks fail.
 #
 #   tests/deploy/k8s.sh          (from any directory)
 #
@@ -155,6 +156,13 @@ elif what == "secret-mode":
     next(v for v in pod["volumes"] if v["name"] == "tls")["secret"]["defaultMode"] = 0o444
 elif what == "grpc-probe":
     c["readinessProbe"] = {"grpc": {"port": 50051}, "periodSeconds": 5}
+elif what == "s3-secret-env":
+    links = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "links")
+    links["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "links-evidence-s3", "key": "secret_access_key"}}})
+elif what == "local-evidence":
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("links-config"))
+    cm["data"]["DOXWATCH_EVIDENCE_STORE"] = "local"
 elif what == "no-key-file":
     c["env"] = [e for e in c["env"] if e["name"] != "DOXWATCH_TLS_KEY_FILE"]
 elif what == "key-not-mounted":
@@ -184,6 +192,8 @@ http-peer|DOXWATCH_LINKS_URL is the links Service, https
 database-url-env|no DOXWATCH_DATABASE_URL variable
 secret-mode|Secret volume tls is mode 0400
 grpc-probe|readinessProbe runs
+s3-secret-env|no DOXWATCH_EVIDENCE_S3_SECRET_ACCESS_KEY variable
+local-evidence|its replicas share one evidence store
 no-key-file|DOXWATCH_TLS_KEY_FILE is tls.key
 key-not-mounted|DOXWATCH_TLS_CERT_FILE is tls.crt
 otlp-plaintext|DOXWATCH_OTLP_ENDPOINT is the collector

@@ -1,7 +1,8 @@
 //! The whole suite under impatient clients: every kind of mutating call, streaming uploads cut
 //! mid-stream, server streams dropped, synchronous reads and outbox deliveries of peers cut by
 //! deadlines between 1 and 50 ms. Afterwards every service accepts a write within a second,
-//! every acknowledged write is whole, the outboxes drain, and every service stops within its grace.
+//! every acknowledged write is whole, the outboxes drain, no evidence upload left anything but
+//! whole blobs in the evidence store, and every service stops within its grace.
 
 use std::time::Duration;
 
@@ -238,6 +239,13 @@ async fn impatient_clients_never_wedge_the_suite(stores: SuiteStores) {
             .links;
         assert_eq!(cited.len(), 2, "both links of {} are registered", case.name);
     }
+
+    // Uploads cut mid-stream leave no partial file or object behind: whole blobs alone.
+    let whole = eventually(Duration::from_secs(10), async || {
+        suite.evidence.names().await.iter().all(|name| name.starts_with("sha256/")).then_some(())
+    })
+    .await;
+    assert!(whole.is_some(), "left in the evidence store: {:?}", suite.evidence.names().await);
 
     let stopped = tokio::time::timeout(Duration::from_secs(10), suite.stop()).await;
     assert!(stopped.is_ok(), "every service stops within its grace period");

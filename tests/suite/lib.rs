@@ -1,5 +1,7 @@
 //! Starts doxwatch services together on port 0, each with its own fresh store, wired to each
-//! other through their configured peer addresses, for tests that cross service boundaries.
+//! other through their configured peer addresses, for tests that cross service boundaries. On
+//! PostgreSQL, the production store, link-tracking keeps its evidence in a fresh S3 bucket when
+//! DOXWATCH_TEST_S3_ENDPOINT names an S3-compatible server; in a local directory otherwise.
 
 use std::net::SocketAddr;
 
@@ -8,6 +10,10 @@ use doxwatch_kit::{
     config::PeerUrls,
     run_app,
     testing::{Backend, FreshStores, Officer, Running, TestDatabase, no_peers, start_service},
+};
+use doxwatch_links::{
+    blob::testing::{StoredBlobs, TestBucket},
+    config::LinksConfig,
 };
 use doxwatch_proto::{
     intake::intake_service_client::IntakeServiceClient, links::links_service_client::LinksServiceClient,
@@ -61,6 +67,8 @@ pub struct Suite {
     pub links: Running,
     pub liaison: Running,
     pub referral: Running,
+    /// Link-tracking's evidence as it is stored.
+    pub evidence: StoredBlobs,
 }
 
 /// One fresh store per service of the suite.
@@ -69,6 +77,8 @@ pub struct SuiteStores {
     pub links: TestDatabase,
     pub liaison: TestDatabase,
     pub referral: TestDatabase,
+    /// Link-tracking's evidence bucket, when it keeps its evidence in S3.
+    pub evidence: Option<TestBucket>,
 }
 
 impl SuiteStores {
@@ -78,6 +88,7 @@ impl SuiteStores {
             links: TestDatabase::sqlite(),
             liaison: TestDatabase::sqlite(),
             referral: TestDatabase::sqlite(),
+            evidence: None,
         }
     }
 }
@@ -89,6 +100,10 @@ impl FreshStores for SuiteStores {
             links: TestDatabase::on(backend).await?,
             liaison: TestDatabase::on(backend).await?,
             referral: TestDatabase::on(backend).await?,
+            evidence: match backend {
+                Backend::Postgres => TestBucket::fresh().await,
+                Backend::Sqlite => None,
+            },
         })
     }
 }
@@ -103,8 +118,18 @@ impl Suite {
             liaison: format!("https://{}", addrs[2]),
             referral: format!("https://{}", addrs[3]),
         };
-        let links =
-            start_service(&stores.links, "links", addrs[1], peers.clone(), run_app!(doxwatch_links::Application)).await;
+        let mut evidence = None;
+        let links = start_service(&stores.links, "links", addrs[1], peers.clone(), async |config| {
+            let mut own = LinksConfig::defaults(&config);
+            if let Some(bucket) = &stores.evidence {
+                own.evidence.location = bucket.location();
+            }
+            evidence = Some(StoredBlobs::of(&own.evidence.location));
+            let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
+            Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
+        })
+        .await;
+        let evidence = evidence.expect("link-tracking's evidence store");
         let intake =
             start_service(&stores.intake, "intake", addrs[0], peers.clone(), run_app!(doxwatch_intake::Application))
                 .await;
@@ -114,7 +139,7 @@ impl Suite {
         let referral =
             start_service(&stores.referral, "referral", addrs[3], peers, run_app!(doxwatch_referral::Application))
                 .await;
-        Self { intake, links, liaison, referral }
+        Self { intake, links, liaison, referral, evidence }
     }
 
     pub fn endpoints(&self) -> doxwatch_report::Endpoints {

@@ -6,7 +6,9 @@ use std::{path::PathBuf, time::Duration};
 
 use doxwatch_kit::config::{ExposeSecret, Layers, ServiceConfig};
 
-use crate::domain::{DEFAULT_MAX_EVIDENCE_BYTES, Vantage};
+use crate::{blob::EvidenceLocation, domain::Vantage};
+
+mod evidence;
 
 #[derive(Debug, Clone)]
 pub struct LinksConfig {
@@ -16,8 +18,8 @@ pub struct LinksConfig {
 
 #[derive(Debug, Clone)]
 pub struct EvidenceConfig {
-    /// The directory of the local blob store.
-    pub dir: PathBuf,
+    /// Where the bytes are kept: a local directory or an S3-compatible bucket.
+    pub location: EvidenceLocation,
     /// The largest capture accepted, in bytes.
     pub max_bytes: u64,
 }
@@ -65,7 +67,16 @@ impl Default for RecheckConfig {
 
 impl LinksConfig {
     pub const KEYS: &'static [&'static str] = &[
+        "evidence_store",
         "evidence_dir",
+        "evidence_s3_bucket",
+        "evidence_s3_endpoint",
+        "evidence_s3_region",
+        "evidence_s3_prefix",
+        "evidence_s3_access_key_id",
+        "evidence_s3_secret_access_key",
+        "evidence_s3_secret_access_key_file",
+        "evidence_s3_allow_http",
         "evidence_max_bytes",
         "recheck_interval_ms",
         "recheck_removed_every_ms",
@@ -86,20 +97,10 @@ impl LinksConfig {
     pub fn from_layers(layers: &mut Layers, service: &ServiceConfig) -> Self {
         let d = RecheckConfig::default();
         let day = Duration::from_secs(24 * 3600);
-        let evidence_dir = match layers.get_optional("evidence_dir") {
-            Some(dir) => PathBuf::from(dir),
-            None => default_evidence_dir(service.database_url.expose_secret()),
-        };
+        let location = evidence::location(layers, || default_evidence_dir(service.database_url.expose_secret()));
+        let max_bytes = evidence::max_bytes(layers, &location);
         Self {
-            evidence: EvidenceConfig {
-                dir: evidence_dir,
-                max_bytes: layers.get_range(
-                    "evidence_max_bytes",
-                    DEFAULT_MAX_EVIDENCE_BYTES,
-                    1024,
-                    16 * 1024 * 1024 * 1024,
-                ),
-            },
+            evidence: EvidenceConfig { location, max_bytes },
             recheck: RecheckConfig {
                 interval: layers.get_millis("recheck_interval_ms", d.interval, Duration::ZERO, 365 * day),
                 removed_every: layers.get_millis(

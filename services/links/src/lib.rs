@@ -75,12 +75,12 @@ impl Application {
         if added > 0 {
             tracing::info!(added, "platforms added from the default registry");
         }
-        let blobs = Arc::new(blob::LocalBlobStore::open(&own.evidence.dir, db.keyring().clone()).await?);
-        let evidence = evidence::EvidenceService::new(db.clone(), blobs.clone(), own.evidence.max_bytes);
+        let (blobs, files) = blob::open(&own.evidence.location, db.keyring().clone()).await?;
+        let evidence = evidence::EvidenceService::new(db.clone(), blobs, own.evidence.max_bytes);
         let rechecker = Arc::new(recheck::Rechecker::new(db.clone(), own.recheck.clone())?);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         // Evidence files are sealed again after a rotation, with the store's columns.
-        server.audit(&db, SERVICE).keys_and_files(&db, SERVICE, store::SEALED, blobs);
+        server.audit(&db, SERVICE).keys_and_files(&db, SERVICE, store::SEALED, files);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;
         let limits = server.limits();
         server

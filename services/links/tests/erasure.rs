@@ -1,16 +1,16 @@
 //! Erasure of a case's evidence: a link that only erased cases cite loses its evidence bytes and
 //! the officers' words about it, keeping its records (and every figure); a link another case still
-//! cites keeps everything; bytes another link still needs stay.
+//! cites keeps everything; bytes another link still needs stay. On the local evidence store and
+//! the S3 one.
 
 mod common;
 
 use common::*;
-use doxwatch_kit::testing::TestDatabase;
 use doxwatch_proto::links as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-backend_tests!(erasing_a_case_erases_the_evidence_only_its_links_hold);
+evidence_tests!(erasing_a_case_erases_the_evidence_only_its_links_hold);
 
 const SEEN: &str = "2019-10-01T10:00:00+08:00";
 
@@ -50,8 +50,8 @@ async fn custody(client: &mut Client, evidence: &str) -> Vec<pb::CustodyEvent> {
         .events
 }
 
-async fn erasing_a_case_erases_the_evidence_only_its_links_hold(db: TestDatabase) {
-    let app = spawn_app(&db).await;
+async fn erasing_a_case_erases_the_evidence_only_its_links_hold(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     // Case A cites two links; case B cites the first of them too.
     let shared = "https://lihkg.com/thread/1001/page/1";
@@ -102,7 +102,7 @@ async fn erasing_a_case_erases_the_evidence_only_its_links_hold(db: TestDatabase
     // Once case B is erased too, the shared link's evidence goes, and the bytes with it.
     let done = erase(&mut c, CASE_B).await;
     assert_eq!((done.links_erased, done.captures_erased, done.files_deleted), (1, 2, 2), "{done:?}");
-    let files: Vec<_> = walk(&app.evidence_dir.join("sha256"));
+    let files = app.evidence.names().await;
     assert!(files.is_empty(), "no evidence file is left: {files:?}");
     assert!(custody(&mut c, &kept.name).await.iter().any(|e| e.kind == pb::CustodyEventKind::Erased as i32));
     // Again: nothing more to erase.
@@ -132,18 +132,4 @@ async fn erasing_a_case_erases_the_evidence_only_its_links_hold(db: TestDatabase
         .unwrap_err();
     assert_eq!(violated_fields(&bad), vec!["case".to_owned(), "erase_time".to_owned()]);
     app.stop().await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return found };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }

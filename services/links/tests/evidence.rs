@@ -1,16 +1,16 @@
-//! Evidence through the public interface: bytes in and out with their SHA-256 checked, a blob
-//! changed on disk refused, the size limit enforced mid-stream with nothing left behind, identical
-//! bytes stored once, and the custody log of every fetch.
+//! Evidence through the public interface, on the local store and on the S3 one: bytes in and out
+//! with their SHA-256 checked, a blob changed at rest refused, the size limit enforced mid-stream
+//! with nothing left behind, identical bytes stored once, and the custody log of every fetch.
 
 mod common;
 
 use common::*;
-use doxwatch_kit::testing::TestDatabase;
+use doxwatch_links::domain::Sha256Digest;
 use doxwatch_proto::links as pb;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
-backend_tests!(
+evidence_tests!(
     evidence_round_trip_verifies_the_hash_and_logs_custody,
     a_tampered_blob_is_never_served,
     the_size_limit_mid_stream_leaves_nothing,
@@ -81,27 +81,16 @@ async fn list(client: &mut Client, link: &str) -> Vec<pb::Evidence> {
         .evidence
 }
 
-/// Every file under `dir`, however deep.
-fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+fn digest(hex: &str) -> Sha256Digest {
+    Sha256Digest::parse_hex(hex).expect("a SHA-256")
 }
 
 fn page_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-async fn evidence_round_trip_verifies_the_hash_and_logs_custody(db: TestDatabase) {
-    let app = spawn_app(&db).await;
+async fn evidence_round_trip_verifies_the_hash_and_logs_custody(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let link = link(&mut c, "https://t.me/doxchannel/77", SEEN).await;
     let bytes = page_bytes(200_000);
@@ -150,19 +139,15 @@ async fn evidence_round_trip_verifies_the_hash_and_logs_custody(db: TestDatabase
     app.stop().await;
 }
 
-async fn a_tampered_blob_is_never_served(db: TestDatabase) {
-    let app = spawn_app(&db).await;
+async fn a_tampered_blob_is_never_served(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let link = link(&mut c, "https://www.facebook.com/groups/999/posts/5/", SEEN).await;
     let stored = add(&mut c, metadata(&link.name, "text/html"), b"<html>name, phone, address</html>", 8).await.unwrap();
 
-    let blob = files(&app.evidence_dir).into_iter().find(|p| p.ends_with(&stored.sha256)).expect("the blob's file");
-    let mut perms = std::fs::metadata(&blob).unwrap().permissions();
-    assert!(perms.readonly(), "a stored blob is read-only");
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&blob, perms).unwrap();
-    std::fs::write(&blob, b"<html>name, phone, addresS</html>").unwrap();
+    let sha256 = digest(&stored.sha256);
+    assert!(app.evidence.read(&sha256).await.is_some(), "the blob is stored");
+    app.evidence.write(&sha256, b"<html>name, phone, addresS</html>").await;
 
     let refused = get(&mut c, &stored.name, "evidence bundle").await.unwrap_err();
     assert_eq!(refused.code(), Code::DataLoss, "{refused:?}");
@@ -171,7 +156,7 @@ async fn a_tampered_blob_is_never_served(db: TestDatabase) {
     assert_eq!((last.kind, last.actor.as_str()), (pb::CustodyEventKind::IntegrityFailure as i32, "officer-lee"));
 
     // A blob that is gone altogether is refused the same way.
-    std::fs::remove_file(&blob).unwrap();
+    app.evidence.remove(&sha256).await;
     assert_eq!(get(&mut c, &stored.name, "again").await.unwrap_err().code(), Code::DataLoss);
 
     // Adding the same bytes again restores a good copy.
@@ -181,26 +166,26 @@ async fn a_tampered_blob_is_never_served(db: TestDatabase) {
     app.stop().await;
 }
 
-async fn the_size_limit_mid_stream_leaves_nothing(db: TestDatabase) {
-    let app = spawn_app_with(&db, |c| c.evidence.max_bytes = 64 * 1024).await;
+async fn the_size_limit_mid_stream_leaves_nothing(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |c| c.evidence.max_bytes = 64 * 1024).await;
     let mut c = app.client.clone();
     let link = link(&mut c, "https://lihkg.com/thread/3000000/page/1", SEEN).await;
 
     let refused = add(&mut c, metadata(&link.name, "application/warc"), &page_bytes(90_000), 30_000).await.unwrap_err();
     assert_eq!(violated_fields(&refused), vec!["chunk"]);
     assert!(refused.message().contains("65536"), "{}", refused.message());
-    assert_eq!(files(&app.evidence_dir), Vec::<std::path::PathBuf>::new(), "no blob and no partial file");
+    assert_eq!(app.evidence.names().await, Vec::<String>::new(), "no blob and no partial file");
     assert!(list(&mut c, &link.name).await.is_empty(), "no capture record");
 
     // Exactly at the limit is accepted.
     let stored = add(&mut c, metadata(&link.name, "application/warc"), &page_bytes(64 * 1024), 30_000).await.unwrap();
     assert_eq!(stored.size_bytes, 64 * 1024);
-    assert_eq!(files(&app.evidence_dir).len(), 1);
+    assert_eq!(app.evidence.names().await.len(), 1);
     app.stop().await;
 }
 
-async fn identical_bytes_are_one_blob_and_two_records(db: TestDatabase) {
-    let app = spawn_app(&db).await;
+async fn identical_bytes_are_one_blob_and_two_records(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let first_link = link(&mut c, "https://t.me/doxchannel/80", SEEN).await;
     let second_link = link(&mut c, "https://t.me/doxchannel/81", SEEN).await;
@@ -213,7 +198,7 @@ async fn identical_bytes_are_one_blob_and_two_records(db: TestDatabase) {
     assert_ne!(a.capture_id, b.capture_id);
     assert_eq!(other.sha256, a.sha256);
     assert_ne!(other.name, a.name);
-    assert_eq!(files(&app.evidence_dir).len(), 1, "one blob for the same bytes");
+    assert_eq!(app.evidence.names().await.len(), 1, "one blob for the same bytes");
 
     let records = list(&mut c, &first_link.name).await;
     assert_eq!(records.iter().map(|e| e.capture_id.as_str()).collect::<Vec<_>>(), vec![&a.capture_id, &b.capture_id]);
@@ -224,8 +209,8 @@ async fn identical_bytes_are_one_blob_and_two_records(db: TestDatabase) {
     app.stop().await;
 }
 
-async fn bad_captures_are_refused_with_every_field_named(db: TestDatabase) {
-    let app = spawn_app(&db).await;
+async fn bad_captures_are_refused_with_every_field_named(stores: EvidenceStores) {
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let mut m = metadata("links/not-a-uuid", "application/x-msdownload");
     m.captured_at = Some(ts("2999-01-01T00:00:00Z"));
@@ -246,16 +231,16 @@ async fn bad_captures_are_refused_with_every_field_named(db: TestDatabase) {
     let request =
         pb::GetEvidenceRequest { name: format!("{}/evidence/{}", link.name, "0".repeat(64)), reason: "x".into() };
     assert_eq!(anonymous.get_evidence(request).await.unwrap_err().code(), Code::Unauthenticated);
-    assert_eq!(files(&app.evidence_dir), Vec::<std::path::PathBuf>::new());
+    assert_eq!(app.evidence.names().await, Vec::<String>::new());
     app.stop().await;
 }
 
-async fn captures_notes_and_reasons_are_sealed_at_rest(db: TestDatabase) {
+async fn captures_notes_and_reasons_are_sealed_at_rest(stores: EvidenceStores) {
     const NAME: &str = "Ho Siu Ming";
     const PHONE: &str = "9876 5432";
     const NOTE: &str = "posted Ho Siu Ming's daughter's school";
     const REASON: &str = "bundle for Ho Siu Ming's complaint";
-    let app = spawn_app(&db).await;
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let link = link(&mut c, "https://lihkg.com/thread/123456/page/1", SEEN).await;
     // A post larger than one sealed frame, with the victim's details in every part of it.
@@ -295,47 +280,38 @@ async fn captures_notes_and_reasons_are_sealed_at_rest(db: TestDatabase) {
         .observations;
     assert_eq!(observed.iter().map(|o| o.note.as_str()).collect::<Vec<_>>(), vec![NOTE]);
 
-    // Yet neither the store nor the evidence directory holds any of it in plain text.
-    assert_eq!(db.plaintext(&[NAME, PHONE]).await, Vec::<String>::new());
-    let blobs = files(&app.evidence_dir);
-    assert_eq!(blobs.len(), 1);
-    for file in blobs {
-        let bytes = std::fs::read(&file).unwrap();
-        for needle in [NAME, PHONE] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {}", file.display());
-        }
+    // Yet neither the store nor the evidence store holds any of it in plain text.
+    assert_eq!(stores.db.plaintext(&[NAME, PHONE]).await, Vec::<String>::new());
+    assert_eq!(app.evidence.names().await.len(), 1);
+    let bytes = app.evidence.read(&digest(&stored.sha256)).await.expect("the stored blob");
+    for needle in [NAME, PHONE] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in the stored blob");
     }
     app.stop().await;
 }
 
-/// The key id the first frame of a stored evidence file is sealed under (after the 8-byte magic,
-/// the 16-byte file id, the frame's 5-byte header and the 3-byte format); `None` for a plain file.
-fn file_key(dir: &std::path::Path, sha256: &str) -> Option<u32> {
-    let path = dir.join("sha256").join(&sha256[0..2]).join(&sha256[2..4]).join(sha256);
-    let bytes = std::fs::read(path).expect("the evidence file");
+/// The key id the first frame of a stored evidence blob is sealed under (after the 8-byte magic,
+/// the 16-byte file id, the frame's 5-byte header and the 3-byte format); `None` for a plain one.
+async fn file_key(app: &TestApp, sha256: &str) -> Option<u32> {
+    let bytes = app.evidence.read(&digest(sha256)).await.expect("the evidence blob");
     bytes.starts_with(b"DWEVID1\n").then(|| u32::from_be_bytes(bytes[32..36].try_into().expect("four bytes")))
 }
 
-async fn a_rotation_seals_every_evidence_file_again(db: TestDatabase) {
+async fn a_rotation_seals_every_evidence_file_again(stores: EvidenceStores) {
     use doxwatch_kit::{policy::Role, testing::OfficerWith};
     use doxwatch_proto::ops::{self as ops, key_service_client::KeyServiceClient};
-    let app = spawn_app(&db).await;
+    let app = spawn_app_on(&stores, |_| {}).await;
     let mut c = app.client.clone();
     let link = link(&mut c, "https://lihkg.com/thread/777/page/1", SEEN).await;
     let sealed_post = b"<p>posted under the first key</p>".repeat(3000);
     let sealed = add(&mut c, metadata(&link.name, "text/html"), &sealed_post, 64 * 1024).await.unwrap();
-    assert_eq!(file_key(&app.evidence_dir, &sealed.sha256), Some(1));
+    assert_eq!(file_key(&app, &sealed.sha256).await, Some(1));
     // A file stored before sealing began: the plain bytes in place of the sealed ones.
     let plain_post = b"<p>stored before sealing began</p>".to_vec();
     let plain = add(&mut c, metadata(&link.name, "text/html"), &plain_post, 1024).await.unwrap();
     let hex = plain.sha256.as_str();
-    let path = app.evidence_dir.join("sha256").join(&hex[0..2]).join(&hex[2..4]).join(hex);
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
-    std::fs::write(&path, &plain_post).unwrap();
-    assert_eq!(file_key(&app.evidence_dir, hex), None);
+    app.evidence.write(&digest(hex), &plain_post).await;
+    assert_eq!(file_key(&app, hex).await, None);
 
     let mut operator =
         KeyServiceClient::with_interceptor(app.channel.clone(), OfficerWith("ops-lee", &[Role::Operator]));
@@ -347,8 +323,8 @@ async fn a_rotation_seals_every_evidence_file_again(db: TestDatabase) {
     .await
     .expect("a sweep under the new key");
     assert_eq!(status.last_sweep_remaining, 0, "{status:?}");
-    assert_eq!(file_key(&app.evidence_dir, &sealed.sha256), Some(3));
-    assert_eq!(file_key(&app.evidence_dir, hex), Some(3));
+    assert_eq!(file_key(&app, &sealed.sha256).await, Some(3));
+    assert_eq!(file_key(&app, hex).await, Some(3));
     // Both read as before, checked against their digests.
     assert_eq!(get(&mut c, &sealed.name, "after rotation").await.unwrap().1, sealed_post);
     assert_eq!(get(&mut c, &plain.name, "after rotation").await.unwrap().1, plain_post);

@@ -279,6 +279,13 @@ impl TelemetryConfig {
     }
 }
 
+/// Whether a URL's host (`localhost`, `127.0.0.1`, `[::1]`) is this machine: the only place a
+/// plaintext `http://` endpoint is accepted.
+pub fn is_loopback_host(host: &str) -> bool {
+    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+    host.eq_ignore_ascii_case("localhost") || ip.is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An OTLP endpoint is an `https://` URL, or an `http://` one to a loopback address: traces name
 /// methods, case and link resource names and peers, which must not cross a network in plaintext.
 pub fn check_otlp_endpoint(endpoint: &str) -> Result<(), String> {
@@ -288,8 +295,7 @@ pub fn check_otlp_endpoint(endpoint: &str) -> Result<(), String> {
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") => {
-            let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
-            if host.eq_ignore_ascii_case("localhost") || ip.is_ok_and(|ip| ip.is_loopback()) {
+            if is_loopback_host(host) {
                 Ok(())
             } else {
                 Err(format!(

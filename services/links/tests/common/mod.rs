@@ -8,7 +8,14 @@ pub use doxwatch_kit::{
     backend_tests,
     testing::{ts, violated_fields},
 };
-use doxwatch_links::{Application, config::LinksConfig};
+use doxwatch_links::{
+    Application,
+    blob::{
+        EvidenceLocation,
+        testing::{StoredBlobs, TestBucket},
+    },
+    config::LinksConfig,
+};
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
 use tonic::transport::Channel;
 
@@ -17,10 +24,76 @@ pub type Client = LinksServiceClient<doxwatch_kit::testing::Routed>;
 pub struct TestApp {
     pub client: Client,
     pub channel: Channel,
-    /// The evidence store's directory (a temporary one unless the test set another).
-    pub evidence_dir: std::path::PathBuf,
+    /// The evidence store's blobs as they are stored (in a temporary directory unless the test
+    /// chose another store).
+    pub evidence: StoredBlobs,
     running: Running,
     _evidence: Option<tempfile::TempDir>,
+}
+
+/// The stores of an evidence test: a fresh database, and a fresh bucket when the test runs on the
+/// S3 evidence store (the local one otherwise).
+pub struct EvidenceStores {
+    pub db: TestDatabase,
+    pub bucket: Option<TestBucket>,
+}
+
+/// Starts the service on `stores`, link-tracking's own keys as [`spawn_app_with`] sets them.
+pub async fn spawn_app_on(stores: &EvidenceStores, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
+    spawn_app_with(&stores.db, |own| {
+        if let Some(bucket) = &stores.bucket {
+            own.evidence.location = bucket.location();
+        }
+        adjust(own)
+    })
+    .await
+}
+
+/// Generates, from each `async fn name(stores: EvidenceStores)`, a test on the local evidence
+/// store with SQLite, and with PostgreSQL when DATABASE_URL names a server; and on the S3 store
+/// with each, when DOXWATCH_TEST_S3_ENDPOINT names an S3-compatible server (set but not
+/// answering fails the test).
+#[macro_export]
+macro_rules! evidence_tests {
+    ($($name:ident),+ $(,)?) => {
+        $crate::evidence_tests!(@on sqlite; $($name),+);
+        $crate::evidence_tests!(@on postgres; $($name),+);
+        $crate::evidence_tests!(@on s3_sqlite; $($name),+);
+        $crate::evidence_tests!(@on s3_postgres; $($name),+);
+    };
+    (@on $module:ident; $($name:ident),+) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match $crate::common::EvidenceStores::$module().await {
+                        Ok(stores) => super::$name(stores).await,
+                        Err(missing) => eprintln!("{missing} is not set: {} run of {} skipped", stringify!($module), stringify!($name)),
+                    }
+                }
+            )+
+        }
+    };
+}
+
+impl EvidenceStores {
+    pub async fn sqlite() -> Result<Self, &'static str> {
+        Ok(Self { db: TestDatabase::sqlite(), bucket: None })
+    }
+
+    pub async fn postgres() -> Result<Self, &'static str> {
+        Ok(Self { db: TestDatabase::postgres().await.ok_or("DATABASE_URL")?, bucket: None })
+    }
+
+    pub async fn s3_sqlite() -> Result<Self, &'static str> {
+        let bucket = TestBucket::fresh().await.ok_or(doxwatch_links::blob::testing::ENDPOINT_VARIABLE)?;
+        Ok(Self { db: TestDatabase::sqlite(), bucket: Some(bucket) })
+    }
+
+    pub async fn s3_postgres() -> Result<Self, &'static str> {
+        let bucket = TestBucket::fresh().await.ok_or(doxwatch_links::blob::testing::ENDPOINT_VARIABLE)?;
+        Ok(Self { db: TestDatabase::postgres().await.ok_or("DATABASE_URL")?, bucket: Some(bucket) })
+    }
 }
 
 pub async fn spawn_app(db: &TestDatabase) -> TestApp {
@@ -45,13 +118,13 @@ pub async fn spawn_app_with_policy(db: &TestDatabase, path: &std::path::Path) ->
 async fn start(config: doxwatch_kit::config::ServiceConfig, adjust: impl FnOnce(&mut LinksConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut own = LinksConfig::defaults(&config);
-    own.evidence.dir = dir.path().join("evidence");
+    own.evidence.location = EvidenceLocation::Local(dir.path().join("evidence"));
     own.recheck.per_host_interval = std::time::Duration::ZERO;
     own.recheck.timeout = std::time::Duration::from_secs(5);
     // The tests' sites are on 127.0.0.1.
     own.recheck.allow_private_addresses = true;
     adjust(&mut own);
-    let evidence_dir = own.evidence.dir.clone();
+    let evidence = StoredBlobs::of(&own.evidence.location);
     let app = Application::build_with(&config, &own).await.expect("links builds");
     let running = Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await;
     let channel = running.channel.clone();
@@ -60,7 +133,7 @@ async fn start(config: doxwatch_kit::config::ServiceConfig, adjust: impl FnOnce(
         "officer-lee",
         doxwatch_kit::testing::LINKS_RESERVED,
     ));
-    TestApp { client, channel, evidence_dir, running, _evidence: Some(dir) }
+    TestApp { client, channel, evidence, running, _evidence: Some(dir) }
 }
 
 impl TestApp {

@@ -69,7 +69,7 @@ pub struct Suite {
 async fn start_links(stores: &Stores, listen: SocketAddr) -> Running {
     start_service(&stores.links, "links", listen, no_peers(), async |config: ServiceConfig| {
         let mut own = doxwatch_links::config::LinksConfig::defaults(&config);
-        own.evidence.dir = stores.evidence.path().to_owned();
+        own.evidence.location = doxwatch_links::blob::EvidenceLocation::Local(stores.evidence.path().to_owned());
         let app = doxwatch_links::Application::build_with(&config, &own).await.expect("links builds");
         Running::start(app.local_addr(), |shutdown| app.run_until(shutdown)).await
     })
