@@ -398,10 +398,16 @@ fn the_operators_commands_behave_alike() {
     assert!(first.status.success() && said.contains("loaded small (120 cases"), "{first:?}");
     let again = suite.run(&["scenario", "load", "small"]);
     let said = String::from_utf8_lossy(&again.stdout).into_owned();
-    assert!(again.status.success() && said.contains("small was already loaded") && said.contains("nothing changed"), "{again:?}");
+    assert!(
+        again.status.success() && said.contains("small was already loaded") && said.contains("nothing changed"),
+        "{again:?}"
+    );
     let unknown = suite.run(&["scenario", "check", "no-such-scenario"]);
     let said = String::from_utf8_lossy(&unknown.stderr).into_owned();
-    assert!(!unknown.status.success() && said.contains("neither a file nor a shipped scenario (pcpd-2019-11-08"), "{said}");
+    assert!(
+        !unknown.status.success() && said.contains("neither a file nor a shipped scenario (pcpd-2019-11-08"),
+        "{said}"
+    );
 
     let bash = suite.run(&["completions", "bash"]);
     let script = String::from_utf8_lossy(&bash.stdout);

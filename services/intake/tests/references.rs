@@ -31,7 +31,10 @@ async fn cases_are_numbered_per_year_in_the_offices_zone(db: TestDatabase) {
     assert_eq!(backdated.reference, "DOX-2019-000002", "numbered as recorded, in the year it was received");
     let listed = client.list_cases(pb::ListCasesRequest::default()).await.unwrap().into_inner().cases;
     let references: BTreeSet<String> = listed.iter().map(|c| c.reference.clone()).collect();
-    assert_eq!(references, BTreeSet::from(["DOX-2019-000001".into(), "DOX-2019-000002".into(), "DOX-2020-000001".into()]));
+    assert_eq!(
+        references,
+        BTreeSet::from(["DOX-2019-000001".into(), "DOX-2019-000002".into(), "DOX-2020-000001".into()])
+    );
     app.stop().await;
 }
 

@@ -131,7 +131,11 @@ async fn a_removal_request_from_draft_to_close(stores: Stores) {
         .await
         .unwrap()
         .into_inner();
-    assert!(letter.content.contains(&format!("**Further to our reference:** {}", draft.reference)), "{}", letter.content);
+    assert!(
+        letter.content.contains(&format!("**Further to our reference:** {}", draft.reference)),
+        "{}",
+        letter.content
+    );
     assert_eq!(
         reminder.items.iter().map(|i| i.link.clone()).collect::<Vec<_>>(),
         vec![links[1].clone(), links[2].clone()]

@@ -387,7 +387,11 @@ async fn stream(client: &mut Client, seconds: i64) -> (Vec<pb::RecheckedLink>, p
 
 async fn a_streamed_round_shows_each_link_and_ends_within_its_limit(db: TestDatabase) {
     let (_site, addr, server) = Site::start(
-        &[("/ok", Page::Status(200, "<p>a post</p>")), ("/gone", Page::Status(404, "not found")), ("/slow", Page::Slow(Duration::from_secs(60)))],
+        &[
+            ("/ok", Page::Status(200, "<p>a post</p>")),
+            ("/gone", Page::Status(404, "not found")),
+            ("/slow", Page::Slow(Duration::from_secs(60))),
+        ],
         Duration::ZERO,
     )
     .await;

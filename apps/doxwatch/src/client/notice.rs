@@ -290,7 +290,8 @@ pub async fn run(command: NoticeCommand) -> Result<(), CliError> {
     match command {
         NoticeCommand::Create(args) => create(args).await,
         NoticeCommand::Get(args) => {
-            let request = pb::GetNoticeRequest { name: notice_named(&args.client, &args.name).await?, as_of: args.as_of };
+            let request =
+                pb::GetNoticeRequest { name: notice_named(&args.client, &args.name).await?, as_of: args.as_of };
             let notice = liaison(&args.client).await?.get_notice(request).await?.into_inner();
             show_notice(&notice, args.client.json);
             Ok(())
@@ -438,8 +439,11 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
 /// The whole timeline, however many pages it takes.
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = liaison(&args.client).await?;
-    let request =
-        pb::ListNoticeEventsRequest { name: notice_named(&args.client, &args.name).await?, page_size: 500, page_token: String::new() };
+    let request = pb::ListNoticeEventsRequest {
+        name: notice_named(&args.client, &args.name).await?,
+        page_size: 500,
+        page_token: String::new(),
+    };
     let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListNoticeEventsRequest { page_token, ..request.clone() });
         async move {

@@ -219,8 +219,11 @@ async fn list(args: ListArgs) -> Result<(), CliError> {
 /// The whole timeline, however many pages it takes.
 async fn events(args: NameArgs) -> Result<(), CliError> {
     let client = client(&args.client).await?;
-    let request =
-        pb::ListReferralEventsRequest { name: referral_named(&args.client, &args.name).await?, page_size: 500, page_token: String::new() };
+    let request = pb::ListReferralEventsRequest {
+        name: referral_named(&args.client, &args.name).await?,
+        page_size: 500,
+        page_token: String::new(),
+    };
     let events = every_page(|page_token| {
         let (mut client, request) = (client.clone(), pb::ListReferralEventsRequest { page_token, ..request.clone() });
         async move {
@@ -368,9 +371,9 @@ pub(super) fn show_referral(r: &pb::Referral, as_json: bool) {
     let text = |key: &str| v[key].as_str().unwrap_or_default().to_owned();
     let mut fields: Vec<(&str, String)> =
         ["reference", "name", "case", "assessment", "agency", "status", "referred_at", "summary"]
-        .into_iter()
-        .map(|k| (k, text(k)))
-        .collect();
+            .into_iter()
+            .map(|k| (k, text(k)))
+            .collect();
     for key in ["agency_reference", "acknowledged_at", "withdrawal_reason"] {
         if !text(key).is_empty() {
             fields.push((key, text(key)));

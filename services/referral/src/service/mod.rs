@@ -24,7 +24,12 @@ use tokio::sync::{Notify, watch};
 /// officer wrote and the frozen evidence bundle.
 pub const REFERRAL_FIELDS: &[&str] = &["summary", "evidence_bundle"];
 
-pub use self::{agency::OutcomeReport, assessments::AssessmentDraft, erasure::CaseErasure, referrals::{ReferralDraft, ReferralKey}};
+pub use self::{
+    agency::OutcomeReport,
+    assessments::AssessmentDraft,
+    erasure::CaseErasure,
+    referrals::{ReferralDraft, ReferralKey},
+};
 use crate::{domain::*, effects, error::ReferralError, intake::Intake, links::LinkTracking, store};
 
 macro_rules! idempotent {
