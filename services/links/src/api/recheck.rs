@@ -27,9 +27,8 @@ const AHEAD: usize = 64;
 /// The round's time limit: unset is [`DEFAULT_LIMIT`]; 1 second to 1 hour.
 fn time_limit(v: &mut FieldViolations, given: Option<&prost_types::Duration>) -> Option<Duration> {
     let Some(d) = given else { return Some(DEFAULT_LIMIT) };
-    let within =
-        d.seconds >= 0 && d.nanos >= 0 && d.seconds <= MAX_LIMIT.as_secs() as i64 && (d.seconds > 0 || d.nanos > 0);
-    let limit = within.then(|| Duration::new(d.seconds as u64, d.nanos as u32));
+    // prost's conversion refuses negative and malformed durations.
+    let limit = Duration::try_from(*d).ok();
     match limit.filter(|l| (MIN_LIMIT..=MAX_LIMIT).contains(l)) {
         Some(l) => Some(l),
         None => {
