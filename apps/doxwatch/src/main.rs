@@ -1,8 +1,11 @@
 //! The `doxwatch` binary: runs the whole suite (`up`), one service (`serve`), or acts as the
 //! officer's client. `main` installs the crypto provider, parses the command line and dispatches.
 
+mod choice;
 mod client;
 mod credentials;
+#[cfg(test)]
+mod help_tests;
 mod output;
 mod report;
 mod suite;

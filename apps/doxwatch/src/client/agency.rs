@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     ClientArgs,
-    output::{CliError, label, parse_time, time_text, word},
+    output::{CliError, label, parse_time, time_text},
 };
 
 #[derive(clap::Subcommand)]
@@ -75,7 +75,7 @@ pub struct AckArgs {
 pub struct OutcomeArgs {
     /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     referral: String,
-    #[arg(long, value_parser = word::<pb::ReferralStatus>)]
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ReferralStatus>())]
     outcome: pb::ReferralStatus,
     /// When it happened (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]

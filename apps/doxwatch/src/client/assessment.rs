@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{PageArgs, pages, referral::client, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
+    output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text},
 };
 
 #[derive(clap::Subcommand)]
@@ -25,8 +25,8 @@ pub struct CreateArgs {
     /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     #[arg(long)]
     case: String,
-    /// refer-to-police, prosecute-summary, no-further-action or more-information-needed.
-    #[arg(long, value_parser = word::<pb::Decision>)]
+    /// What the assessment decides.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::Decision>())]
     decision: pb::Decision,
     /// Why; required for no-further-action.
     #[arg(long)]
@@ -34,23 +34,23 @@ pub struct CreateArgs {
     /// The personal data was disclosed without the data subject's consent.
     #[arg(long)]
     disclosed_without_consent: bool,
-    /// intent, recklessness, neither or unknown.
-    #[arg(long, default_value = "unknown", value_parser = word::<pb::IntentOrRecklessness>)]
+    /// Whether the discloser intended the harm, or was reckless as to it.
+    #[arg(long, default_value = "unknown", value_parser = crate::choice::vocabulary::<pb::IntentOrRecklessness>())]
     intent: pb::IntentOrRecklessness,
-    /// Harms intended or risked, comma-separated: harassment,threat,...
-    #[arg(long, value_delimiter = ',', value_parser = word::<intake::Harm>)]
+    /// Harms intended or risked, comma-separated (e.g. harassment,threat).
+    #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<intake::Harm>())]
     harm_intended: Vec<intake::Harm>,
     /// Harms actually caused, comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = word::<intake::Harm>)]
+    #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<intake::Harm>())]
     harm_caused: Vec<intake::Harm>,
-    /// The data subject's Hong Kong nexus: resident, present-at-disclosure, neither or unknown.
-    #[arg(long, default_value = "unknown", value_parser = word::<intake::HongKongNexus>)]
+    /// The data subject's Hong Kong nexus.
+    #[arg(long, default_value = "unknown", value_parser = crate::choice::vocabulary::<intake::HongKongNexus>())]
     nexus: intake::HongKongNexus,
-    /// identified or unidentified.
-    #[arg(long, default_value = "unidentified", value_parser = word::<pb::Discloser>)]
+    /// Whether the discloser has been identified.
+    #[arg(long, default_value = "unidentified", value_parser = crate::choice::vocabulary::<pb::Discloser>())]
     discloser: pb::Discloser,
-    /// Provisions considered, comma-separated: s64-1,s64-2,s64-3a,s64-3c,other.
-    #[arg(long, value_delimiter = ',', value_parser = word::<pb::LegalBasis>)]
+    /// Provisions considered, comma-separated (e.g. s64-3a,s64-3c).
+    #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<pb::LegalBasis>())]
     legal_basis: Vec<pb::LegalBasis>,
     /// When the assessment was made (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::{AsAtArgs, Authed, PageArgs, authed, every_page, pages, resource_name};
 use crate::{
     ClientArgs,
+    choice::listed_words,
     output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
 };
 
@@ -31,14 +32,14 @@ pub enum CaseCommand {
 
 #[derive(clap::Args)]
 pub struct CreateArgs {
-    /// complaint, enquiry, patrol-discovery or agency-referral.
-    #[arg(long, value_parser = word::<pb::CaseKind>)]
+    /// What kind of case it is.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::CaseKind>())]
     kind: pb::CaseKind,
     /// When the case was received (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
     received_at: Option<prost_types::Timestamp>,
-    /// online-form, email, phone, letter, walk-in, patrol or agency.
-    #[arg(long, default_value = "online-form", value_parser = word::<pb::IntakeChannel>)]
+    /// How it reached the office.
+    #[arg(long, default_value = "online-form", value_parser = crate::choice::vocabulary::<pb::IntakeChannel>())]
     channel: pb::IntakeChannel,
     /// What happened.
     #[arg(long)]
@@ -46,17 +47,15 @@ pub struct CreateArgs {
     /// A URL the complainant reported (repeatable).
     #[arg(long = "url")]
     urls: Vec<String>,
-    /// A data subject as CATEGORY:NEXUS:NAME, e.g. police-officer:resident:Chan Tai Man (repeatable).
-    #[arg(long = "subject")]
-    subjects: Vec<String>,
-    /// The complainant as RELATIONSHIP:NAME, e.g. family-member:Chan Siu Ming.
-    #[arg(long)]
-    complainant: Option<String>,
-    /// Kinds of data disclosed, comma-separated: name,id-number,address,phone,...
-    #[arg(long, value_delimiter = ',', value_parser = word::<pb::DisclosedDataType>)]
+    #[arg(long = "subject", value_name = "CATEGORY:NEXUS:NAME", value_parser = subject, help = subject_help())]
+    subjects: Vec<pb::DataSubject>,
+    #[arg(long, value_name = "RELATIONSHIP:NAME", value_parser = complainant, help = complainant_help())]
+    complainant: Option<pb::Complainant>,
+    /// Kinds of data disclosed, comma-separated (e.g. name,phone,address).
+    #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<pb::DisclosedDataType>())]
     disclosed: Vec<pb::DisclosedDataType>,
-    /// Harms alleged, comma-separated: harassment,threat,...
-    #[arg(long, value_delimiter = ',', value_parser = word::<pb::Harm>)]
+    /// Harms alleged, comma-separated (e.g. harassment,threat).
+    #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<pb::Harm>())]
     harm: Vec<pb::Harm>,
     /// An idempotency key: re-running with the same key records the case once.
     #[arg(long)]
@@ -75,12 +74,12 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    #[arg(long, value_parser = word::<pb::CaseKind>)]
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::CaseKind>())]
     kind: Option<pb::CaseKind>,
-    #[arg(long, value_parser = word::<pb::CaseStatus>)]
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::CaseStatus>())]
     status: Option<pb::CaseStatus>,
-    /// A data-subject category, e.g. police-officer.
-    #[arg(long, value_parser = word::<pb::DataSubjectCategory>)]
+    /// Only cases with a data subject of this category.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::DataSubjectCategory>())]
     category: Option<pb::DataSubjectCategory>,
     #[arg(long, value_parser = parse_time)]
     received_after: Option<prost_types::Timestamp>,
@@ -101,11 +100,11 @@ pub struct ListArgs {
 pub struct TransitionArgs {
     /// The case: its reference (DOX-2019-004122), cases/{id} or just the id.
     name: String,
-    /// under-assessment, closed or answered.
-    #[arg(long, value_parser = word::<pb::CaseStatus>)]
+    /// The status to move the case to.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::CaseStatus>())]
     to: pb::CaseStatus,
-    /// When closing: no-prima-facie-case, withdrawn, resolved, duplicate or outside-jurisdiction.
-    #[arg(long, value_parser = word::<pb::ClosureReason>)]
+    /// When closing: why.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ClosureReason>())]
     reason: Option<pb::ClosureReason>,
     /// When closing as a duplicate: the case this one duplicates.
     #[arg(long)]
@@ -227,32 +226,47 @@ pub async fn run(command: CaseCommand) -> Result<(), CliError> {
     }
 }
 
-async fn create(args: CreateArgs) -> Result<(), CliError> {
-    let mut data_subjects = Vec::new();
-    for s in &args.subjects {
-        let mut parts = s.splitn(3, ':');
-        let (Some(cat), Some(nexus), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(CliError::Usage(format!("--subject {s:?}: expected CATEGORY:NEXUS:NAME")));
-        };
-        let bad = |e: String| CliError::Usage(format!("--subject {s:?}: {e}"));
-        data_subjects.push(pb::DataSubject {
-            display_name: name.to_owned(),
-            contact: None,
-            category: word::<pb::DataSubjectCategory>(cat).map_err(bad)? as i32,
-            hong_kong_nexus: word::<pb::HongKongNexus>(nexus).map_err(bad)? as i32,
-        });
-    }
-    let complainant = match &args.complainant {
-        None => None,
-        Some(c) => {
-            let Some((relationship, name)) = c.split_once(':') else {
-                return Err(CliError::Usage(format!("--complainant {c:?}: expected RELATIONSHIP:NAME")));
-            };
-            let relationship = word::<pb::ComplainantRelationship>(relationship)
-                .map_err(|e| CliError::Usage(format!("--complainant {c:?}: {e}")))?;
-            Some(pb::Complainant { display_name: name.to_owned(), relationship: relationship as i32, contact: None })
-        }
+/// A data subject as officers write it: `CATEGORY:NEXUS:NAME`. A clap value parser.
+fn subject(text: &str) -> Result<pb::DataSubject, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(category), Some(nexus), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{text:?} is not CATEGORY:NEXUS:NAME, e.g. police-officer:resident:Chan Tai Man"));
     };
+    Ok(pb::DataSubject {
+        display_name: name.to_owned(),
+        contact: None,
+        category: word::<pb::DataSubjectCategory>(category)? as i32,
+        hong_kong_nexus: word::<pb::HongKongNexus>(nexus)? as i32,
+    })
+}
+
+fn subject_help() -> String {
+    format!(
+        "A data subject as CATEGORY:NEXUS:NAME, e.g. police-officer:resident:Chan Tai Man (repeatable). \
+         CATEGORY is {}; NEXUS (to Hong Kong) is {}",
+        listed_words::<pb::DataSubjectCategory>(),
+        listed_words::<pb::HongKongNexus>()
+    )
+}
+
+/// The complainant as officers write them: `RELATIONSHIP:NAME`. A clap value parser.
+fn complainant(text: &str) -> Result<pb::Complainant, String> {
+    let Some((relationship, name)) = text.split_once(':') else {
+        return Err(format!("{text:?} is not RELATIONSHIP:NAME, e.g. family-member:Chan Siu Ming"));
+    };
+    let relationship = word::<pb::ComplainantRelationship>(relationship)?;
+    Ok(pb::Complainant { display_name: name.to_owned(), relationship: relationship as i32, contact: None })
+}
+
+fn complainant_help() -> String {
+    format!(
+        "The complainant as RELATIONSHIP:NAME, e.g. family-member:Chan Siu Ming. RELATIONSHIP (to the data \
+         subject) is {}",
+        listed_words::<pb::ComplainantRelationship>()
+    )
+}
+
+async fn create(args: CreateArgs) -> Result<(), CliError> {
     let case = pb::Case {
         kind: args.kind as i32,
         // Unset, the service takes its own clock's moment, once: a retry with --request-id is the
@@ -261,8 +275,8 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         channel: args.channel as i32,
         summary: args.summary,
         reported_urls: args.urls,
-        data_subjects,
-        complainant,
+        data_subjects: args.subjects,
+        complainant: args.complainant,
         disclosed_data: args.disclosed.into_iter().map(i32::from).collect(),
         alleged_harm: args.harm.into_iter().map(i32::from).collect(),
         ..Default::default()

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{PageArgs, links, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text, word},
+    output::{CliError, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text},
 };
 
 #[derive(clap::Subcommand)]
@@ -36,8 +36,8 @@ pub struct ListArgs {
     /// Only channels of this platform: platforms/{id} or just the id.
     #[arg(long)]
     platform: Option<String>,
-    /// Only channels with this status as at --as-of: active, suspended or removed.
-    #[arg(long, value_parser = word::<pb::ChannelStatus>)]
+    /// Only channels with this status as at --as-of.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ChannelStatus>())]
     status: Option<pb::ChannelStatus>,
     /// The moment statuses are given as at (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
@@ -52,8 +52,8 @@ pub struct ListArgs {
 pub struct StatusArgs {
     /// The channel: channels/{id} or just the id.
     name: String,
-    /// active, suspended or removed.
-    #[arg(long, value_parser = word::<pb::ChannelStatus>)]
+    /// The channel's status from --effective-at.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ChannelStatus>())]
     status: pb::ChannelStatus,
     /// When the status took effect (RFC 3339).
     #[arg(long, value_parser = parse_time)]

@@ -42,7 +42,7 @@ pub struct SetArgs {
     #[arg(long)]
     in_app: Option<String>,
     /// The language letters to it are written in: en or zh-hant.
-    #[arg(long, default_value = "en", value_parser = language)]
+    #[arg(long, default_value = "en", value_parser = languages())]
     language: pb::Language,
     /// It has accepted service before.
     #[arg(long)]
@@ -74,6 +74,11 @@ pub struct ListArgs {
 
 /// A letter's language as officers write it: `en` or `zh-hant` (also `english` and
 /// `traditional-chinese`, the contract's words); a clap value parser.
+/// `--language`: the tags, listed in `--help` (the enum's words are accepted too).
+pub fn languages() -> crate::choice::Choice<pb::Language> {
+    crate::choice::Choice::new(["en", "zh-hant"], language)
+}
+
 pub fn language(text: &str) -> Result<pb::Language, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "en" => Ok(pb::Language::English),

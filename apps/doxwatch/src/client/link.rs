@@ -12,7 +12,7 @@ use crate::{
     ClientArgs,
     output::{
         CliError, duration_text, label, parse_time, percent, print_fields, print_json, print_more_hint, print_table,
-        time_text, word,
+        time_text,
     },
 };
 
@@ -53,9 +53,8 @@ pub struct ListArgs {
     /// Only links in this channel: channels/{id} or just the id.
     #[arg(long)]
     channel: Option<String>,
-    /// Only links with this status as at --as-of: online, removed, access-restricted,
-    /// channel-removed or unreachable.
-    #[arg(long, value_parser = word::<pb::LinkStatus>)]
+    /// Only links with this status as at --as-of.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::LinkStatus>())]
     status: Option<pb::LinkStatus>,
     /// The moment statuses are given as at (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
@@ -105,15 +104,15 @@ pub struct ImportArgs {
 pub struct ObserveArgs {
     /// The link: links/{id} or just the id.
     name: String,
-    /// online, removed, access-restricted, channel-removed or unreachable.
-    #[arg(long, value_parser = word::<pb::LinkStatus>)]
+    /// What the check found.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::LinkStatus>())]
     status: pb::LinkStatus,
-    /// officer-check, automated-recheck or platform-report (a platform's claim, which never
-    /// changes the link's status by itself).
-    #[arg(long, value_parser = word::<pb::ObservationSource>)]
+    /// Who made the check (a platform's report is its claim, which never changes the link's
+    /// status by itself).
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ObservationSource>())]
     source: pb::ObservationSource,
-    /// Where the check was made from: inside-hk, outside-hk or unknown.
-    #[arg(long, default_value = "unknown", value_parser = word::<pb::Vantage>)]
+    /// Where the check was made from.
+    #[arg(long, default_value = "unknown", value_parser = crate::choice::vocabulary::<pb::Vantage>())]
     vantage: pb::Vantage,
     /// When it was observed (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]

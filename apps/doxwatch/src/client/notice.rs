@@ -10,14 +10,14 @@ use serde_json::json;
 use super::{
     AsAtArgs, PageArgs, every_page, liaison, links,
     notice_args::{
-        channel_name, escalation, event_json, item, item_reply, notice_json, show_events, show_notice, show_notices,
-        show_statistics, statistics_json,
+        channel_name, escalation_choice, event_json, item, item_help, item_reply, item_reply_help, notice_json,
+        show_events, show_notice, show_notices, show_statistics, statistics_json,
     },
     pages, resource_name,
 };
 use crate::{
     ClientArgs,
-    output::{CliError, label, parse_time, print_json, print_more_hint, word},
+    output::{CliError, label, parse_time, print_json, print_more_hint},
 };
 
 #[derive(clap::Subcommand)]
@@ -53,14 +53,10 @@ pub struct CreateArgs {
     /// The platform written to: platforms/{id} or just the id.
     #[arg(long)]
     platform: String,
-    /// removal-request, cessation-notice, disclosure-request, warning-post-request,
-    /// injunction-notice or summons.
-    #[arg(long, value_parser = word::<pb::NoticeKind>)]
+    /// What the notice is.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::NoticeKind>())]
     kind: pb::NoticeKind,
-    /// A link the notice covers, with the action required: LINK[=ACTION], e.g.
-    /// links/ID=restrict-access; ACTION is remove (the default), restrict-access,
-    /// discontinue-hosting, disclose-uploader-data or post-warning (repeatable).
-    #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item)]
+    #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item, help = item_help("A link the notice covers"))]
     items: Vec<pb::NoticeItem>,
     /// A case the notice concerns: its reference (DOX-2019-004122), cases/{id} or just the id (repeatable).
     #[arg(long = "case", value_name = "CASE")]
@@ -105,11 +101,11 @@ pub struct ListArgs {
     /// Only notices to this platform: platforms/{id} or just the id.
     #[arg(long)]
     platform: Option<String>,
-    /// Only notices of this kind, e.g. removal-request or reminder.
-    #[arg(long, value_parser = word::<pb::NoticeKind>)]
+    /// Only notices of this kind.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::NoticeKind>())]
     kind: Option<pb::NoticeKind>,
-    /// Only notices with this status as at --as-of: draft, served, replied, no-reply or closed.
-    #[arg(long, value_parser = word::<pb::NoticeStatus>)]
+    /// Only notices with this status as at --as-of.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::NoticeStatus>())]
     status: Option<pb::NoticeStatus>,
     /// Only notices overdue as at --as-of: served, deadline passed, items without a reply.
     #[arg(long)]
@@ -134,8 +130,7 @@ pub struct ListArgs {
 pub struct UpdateArgs {
     /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
-    /// The links the draft covers, replacing its items: LINK[=ACTION] (repeatable).
-    #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item)]
+    #[arg(long = "link", value_name = "LINK[=ACTION]", value_parser = item, help = item_help("A link the draft covers, replacing its items"))]
     items: Vec<pb::NoticeItem>,
     /// The cases it concerns, replacing its cases (repeatable).
     #[arg(long = "case", value_name = "CASE")]
@@ -159,8 +154,8 @@ pub struct UpdateArgs {
 pub struct ServeArgs {
     /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
-    /// How it was served: email, post, web-form, in-app or by-hand.
-    #[arg(long, value_parser = word::<pb::ServiceMethod>)]
+    /// How it was served.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ServiceMethod>())]
     method: pb::ServiceMethod,
     /// When it was served (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
@@ -178,12 +173,10 @@ pub struct ReplyArgs {
     /// When the reply was received (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
     received_at: Option<prost_types::Timestamp>,
-    /// The answer about one item: LINK=OUTCOME[:TEXT]; OUTCOME is complied, refused,
-    /// partially-complied, no-action, data-provided or data-refused (repeatable).
-    #[arg(long = "item", value_name = "LINK=OUTCOME[:TEXT]", value_parser = item_reply)]
+    #[arg(long = "item", value_name = "LINK=OUTCOME[:TEXT]", value_parser = item_reply, help = item_reply_help())]
     items: Vec<pb::ItemReplyInput>,
     /// The outcome for every item not given with --item.
-    #[arg(long, value_parser = word::<pb::ReplyOutcome>)]
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ReplyOutcome>())]
     all_items: Option<pb::ReplyOutcome>,
     /// The reply as a whole, e.g. the platform's letter summarised.
     #[arg(long)]
@@ -225,7 +218,7 @@ pub struct EscalateArgs {
     /// The served notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// injunction-notice, cessation-notice or summons.
-    #[arg(long, value_parser = escalation)]
+    #[arg(long, value_parser = escalation_choice())]
     to: pb::NoticeKind,
     /// The legal basis the new notice cites.
     #[arg(long)]
@@ -241,10 +234,10 @@ pub struct RenderArgs {
     /// The notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
     /// en or zh-hant; defaults to the platform contact's language, else English.
-    #[arg(long, value_parser = super::contact::language)]
+    #[arg(long, value_parser = super::contact::languages())]
     language: Option<pb::Language>,
-    /// markdown or html.
-    #[arg(long, default_value = "markdown", value_parser = word::<pb::RenderFormat>)]
+    /// The letter's format.
+    #[arg(long, default_value = "markdown", value_parser = crate::choice::vocabulary::<pb::RenderFormat>())]
     format: pb::RenderFormat,
     /// The file to write the letter to; - writes it to standard output.
     #[arg(long, value_name = "FILE")]

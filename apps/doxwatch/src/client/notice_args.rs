@@ -5,7 +5,10 @@ use doxwatch_proto::liaison as pb;
 use serde_json::json;
 
 use super::resource_name;
-use crate::output::{label, print_fields, print_json, print_table, time_text, word};
+use crate::{
+    choice::{Choice, listed_words},
+    output::{label, print_fields, print_json, print_table, time_text, word, words},
+};
 
 /// An item as officers write it: `LINK[=ACTION]`, e.g. `links/ID=restrict-access`; the action
 /// defaults to remove. A clap value parser.
@@ -18,6 +21,23 @@ pub fn item(text: &str) -> Result<pb::NoticeItem, String> {
         return Err(format!("{text:?} names no link: write LINK[=ACTION], e.g. links/ID=restrict-access"));
     }
     Ok(pb::NoticeItem { link: resource_name("links", link), action: action as i32, reply: None })
+}
+
+/// The help of an argument written as [`item`], beginning with what the link is to the command.
+pub fn item_help(what: &str) -> String {
+    format!(
+        "{what}, with the action required: LINK[=ACTION], e.g. links/ID=restrict-access (repeatable). \
+         ACTION is {} (remove when not given)",
+        listed_words::<pb::NoticeAction>()
+    )
+}
+
+/// The help of `--item`, written as [`item_reply`].
+pub fn item_reply_help() -> String {
+    format!(
+        "The answer about one item: LINK=OUTCOME[:TEXT] (repeatable). OUTCOME is {}",
+        listed_words::<pb::ReplyOutcome>()
+    )
 }
 
 /// A platform's answer about one item: `LINK=OUTCOME[:TEXT]`, e.g. `links/ID=refused:not unlawful
@@ -37,11 +57,26 @@ pub fn item_reply(text: &str) -> Result<pb::ItemReplyInput, String> {
 /// What a notice may be escalated to: injunction-notice, cessation-notice or summons. A clap
 /// value parser.
 pub fn escalation(text: &str) -> Result<pb::NoticeKind, String> {
-    let stronger = [pb::NoticeKind::InjunctionNotice, pb::NoticeKind::CessationNotice, pb::NoticeKind::Summons];
     word::<pb::NoticeKind>(text)
         .ok()
-        .filter(|kind| stronger.contains(kind))
-        .ok_or_else(|| format!("{text:?} is not one of injunction-notice, cessation-notice, summons"))
+        .filter(|kind| STRONGER.contains(kind))
+        .ok_or_else(|| format!("{text:?} is not one of {}", escalations().join(", ")))
+}
+
+/// The notices a notice may be escalated to.
+const STRONGER: [pb::NoticeKind; 3] =
+    [pb::NoticeKind::InjunctionNotice, pb::NoticeKind::CessationNotice, pb::NoticeKind::Summons];
+
+fn escalations() -> Vec<String> {
+    words::<pb::NoticeKind>()
+        .into_iter()
+        .filter(|w| word::<pb::NoticeKind>(w).is_ok_and(|k| STRONGER.contains(&k)))
+        .collect()
+}
+
+/// `--to` of `notice escalate`: the stronger notices, listed in `--help`.
+pub fn escalation_choice() -> Choice<pb::NoticeKind> {
+    Choice::new(escalations(), escalation)
 }
 
 /// A channel as officers write it, or empty (no channel).

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{PageArgs, every_page, links, pages, resource_name};
 use crate::{
     ClientArgs,
-    output::{CliError, label, print_fields, print_json, print_more_hint, print_table, time_text, word},
+    output::{CliError, label, print_fields, print_json, print_more_hint, print_table, time_text},
 };
 
 #[derive(clap::Subcommand)]
@@ -34,9 +34,8 @@ pub struct CreateArgs {
     /// The platform's name, e.g. "LIHKG".
     #[arg(long)]
     name: String,
-    /// social-network, forum, instant-messaging, video-sharing, file-sharing, search-engine,
-    /// paste-site, website, other or unclassified.
-    #[arg(long, value_parser = word::<pb::PlatformKind>)]
+    /// What kind of platform it is.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::PlatformKind>())]
     kind: pb::PlatformKind,
     /// A host that belongs to the platform, e.g. lihkg.com (repeatable).
     #[arg(long = "domain")]
@@ -58,8 +57,8 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    /// Only platforms of this kind, e.g. forum.
-    #[arg(long, value_parser = word::<pb::PlatformKind>)]
+    /// Only platforms of this kind.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::PlatformKind>())]
     kind: Option<pb::PlatformKind>,
     #[command(flatten)]
     page: PageArgs,
@@ -75,8 +74,8 @@ pub struct UpdateArgs {
     /// A new name.
     #[arg(long)]
     name: Option<String>,
-    /// A new kind, e.g. forum.
-    #[arg(long, value_parser = word::<pb::PlatformKind>)]
+    /// Its new kind.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::PlatformKind>())]
     kind: Option<pb::PlatformKind>,
     #[arg(long)]
     request_id: Option<String>,

@@ -12,7 +12,6 @@ use crate::{
     ClientArgs,
     output::{
         CliError, duration_text, label, parse_time, print_fields, print_json, print_more_hint, print_table, time_text,
-        word,
     },
 };
 
@@ -66,8 +65,8 @@ pub struct NameArgs {
 
 #[derive(clap::Args)]
 pub struct ListArgs {
-    /// Only referrals with this status now, e.g. pending, acknowledged, charged, withdrawn.
-    #[arg(long, value_parser = word::<pb::ReferralStatus>)]
+    /// Only referrals with this status now.
+    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ReferralStatus>())]
     status: Option<pb::ReferralStatus>,
     /// Only referrals to this agency.
     #[arg(long)]
