@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     ClientArgs,
-    output::{CliError, label, parse_time, time_text},
+    output::{CliError, label, parse_time, time_text, word},
 };
 
 #[derive(clap::Subcommand)]
@@ -28,8 +28,7 @@ pub enum AgencyCommand {
     Watch(WatchArgs),
     /// Acknowledge a referral with the agency's own reference.
     Ack(AckArgs),
-    /// Report an outcome: under-investigation, arrest-made, charged, convicted, acquitted or
-    /// no-further-action.
+    /// Report an outcome of the investigation or prosecution.
     Outcome(OutcomeArgs),
 }
 
@@ -71,11 +70,40 @@ pub struct AckArgs {
     client: ClientArgs,
 }
 
+/// The statuses an agency reports as outcomes; the others are the referral's own.
+const OUTCOMES: [pb::ReferralStatus; 6] = [
+    pb::ReferralStatus::UnderInvestigation,
+    pb::ReferralStatus::ArrestMade,
+    pb::ReferralStatus::Charged,
+    pb::ReferralStatus::Convicted,
+    pb::ReferralStatus::Acquitted,
+    pb::ReferralStatus::NoFurtherAction,
+];
+
+fn outcome(text: &str) -> Result<pb::ReferralStatus, String> {
+    word::<pb::ReferralStatus>(text)
+        .ok()
+        .filter(|status| OUTCOMES.contains(status))
+        .ok_or_else(|| format!("{text:?} is not one of {}", outcome_words().join(", ")))
+}
+
+fn outcome_words() -> Vec<String> {
+    OUTCOMES
+        .iter()
+        .map(|status| label::<pb::ReferralStatus>(*status as i32).to_ascii_lowercase().replace('_', "-"))
+        .collect()
+}
+
+fn outcomes() -> crate::choice::Choice<pb::ReferralStatus> {
+    crate::choice::Choice::new(outcome_words(), outcome)
+}
+
 #[derive(clap::Args)]
 pub struct OutcomeArgs {
     /// The referral: its reference (REF-2019-000116), referrals/{id} or just the id.
     referral: String,
-    #[arg(long, value_parser = crate::choice::vocabulary::<pb::ReferralStatus>())]
+    /// What happened in the investigation or prosecution.
+    #[arg(long, value_parser = outcomes())]
     outcome: pb::ReferralStatus,
     /// When it happened (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]

@@ -217,7 +217,7 @@ pub struct RemindArgs {
 pub struct EscalateArgs {
     /// The served notice: its reference (NTC-2019-000311), notices/{id} or just the id.
     name: String,
-    /// injunction-notice, cessation-notice or summons.
+    /// The stronger notice to serve in its place.
     #[arg(long, value_parser = escalation_choice())]
     to: pb::NoticeKind,
     /// The legal basis the new notice cites.
