@@ -32,8 +32,11 @@ impl Sight {
 /// The caller, as need-to-know judges it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
-    /// Sees every case whole.
-    Everyone,
+    /// Sees every case whole (supervisors, auditors, peer services, agencies). `team` is the
+    /// caller's team, if an officer's: the cases a supervisor records are their team's.
+    Everyone {
+        team: String,
+    },
     Officer {
         id: String,
         team: String,
@@ -51,22 +54,21 @@ impl Viewer {
             {
                 Viewer::Officer { id: o.id.clone(), team: o.team.clone(), break_glass }
             }
-            _ => Viewer::Everyone,
+            (_, officer) => Viewer::Everyone { team: officer.as_ref().map(|o| o.team.clone()).unwrap_or_default() },
         })
     }
 
     /// The team a case this caller records is assigned to.
     pub fn team(&self) -> &str {
         match self {
-            Viewer::Everyone => "",
-            Viewer::Officer { team, .. } => team,
+            Viewer::Everyone { team } | Viewer::Officer { team, .. } => team,
         }
     }
 
     /// How much of a case assigned to `team` and `officer` this caller sees.
     pub fn sight(&self, team: &str, officer: &str) -> Sight {
         match self {
-            Viewer::Everyone => Sight::Full,
+            Viewer::Everyone { .. } => Sight::Full,
             Viewer::Officer { id, team: own, break_glass } => {
                 if team.is_empty() || team == own || (!officer.is_empty() && officer == id) {
                     Sight::Full
@@ -117,7 +119,7 @@ mod tests {
         assert_eq!(officer("intake-2", false).sight("intake-1", "chan.tm"), Sight::Full);
         assert_eq!(officer("intake-2", true).sight("intake-1", "wong.kl"), Sight::BrokenGlass);
         assert_eq!(officer("intake-2", false).sight("", ""), Sight::Full, "a case from before teams");
-        assert_eq!(Viewer::Everyone.sight("intake-1", ""), Sight::Full);
+        assert_eq!(Viewer::Everyone { team: String::new() }.sight("intake-1", ""), Sight::Full);
         // An empty officer never matches an officer without an id.
         let nameless = Viewer::Officer { id: String::new(), team: "x".into(), break_glass: false };
         assert_eq!(nameless.sight("intake-1", ""), Sight::Redacted);

@@ -20,6 +20,7 @@ use tonic::{Code, service::interceptor::InterceptedService, transport::Channel};
 backend_tests!(
     other_teams_see_a_case_redacted_unless_they_break_the_glass,
     supervisors_assign_cases_and_nobody_else_can,
+    a_case_a_supervisor_records_is_their_team_s,
     many_reads_of_other_teams_cases_in_a_day_are_flagged
 );
 
@@ -148,6 +149,28 @@ async fn other_teams_see_a_case_redacted_unless_they_break_the_glass(db: TestDat
         bulk.iter().map(|r| (r.method.as_str(), r.flags.clone())).collect::<Vec<_>>(),
         vec![("/doxwatch.intake.v1.IntakeService/ListCases", vec!["BULK_READ".to_owned()])]
     );
+    app.stop().await;
+}
+
+async fn a_case_a_supervisor_records_is_their_team_s(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let roles: &'static [Role] = &[Role::Supervisor];
+    let mut supervisor = IntakeServiceClient::with_interceptor(
+        app.channel.clone(),
+        TeamOfficer { id: "sup-kwok", team: "intake-1", roles, break_glass: false },
+    );
+    let case = supervisor
+        .create_case(pb::CreateCaseRequest {
+            case: Some(complaint("2019-08-01T10:00:00+08:00", Cat::PoliceOfficer)),
+            request_id: String::new(),
+        })
+        .await
+        .expect("created")
+        .into_inner();
+    assert_eq!(case.team, "intake-1", "the supervisor's own team, not no team");
+    assert!(!get(&mut officer(&app, "chan", "intake-1", false), &case.name).await.redacted, "the team sees it");
+    let seen = get(&mut officer(&app, "lee", "intake-2", false), &case.name).await;
+    assert!(seen.redacted && seen.data_subjects[0].display_name.is_empty(), "another team does not: {seen:?}");
     app.stop().await;
 }
 

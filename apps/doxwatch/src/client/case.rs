@@ -51,6 +51,12 @@ pub struct CreateArgs {
     subjects: Vec<pb::DataSubject>,
     #[arg(long, value_name = "RELATIONSHIP:NAME", value_parser = complainant, help = complainant_help())]
     complainant: Option<pb::Complainant>,
+    /// The complainant's email address, to answer them.
+    #[arg(long, requires = "complainant")]
+    complainant_email: Option<String>,
+    /// The complainant's telephone number, to call them back.
+    #[arg(long, requires = "complainant")]
+    complainant_phone: Option<String>,
     /// Kinds of data disclosed, comma-separated (e.g. name,phone,address).
     #[arg(long, value_delimiter = ',', value_parser = crate::choice::vocabulary::<pb::DisclosedDataType>())]
     disclosed: Vec<pb::DisclosedDataType>,
@@ -276,7 +282,16 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         summary: args.summary,
         reported_urls: args.urls,
         data_subjects: args.subjects,
-        complainant: args.complainant,
+        complainant: args.complainant.map(|mut complainant| {
+            if args.complainant_email.is_some() || args.complainant_phone.is_some() {
+                complainant.contact = Some(pb::Contact {
+                    email: args.complainant_email.unwrap_or_default(),
+                    phone: args.complainant_phone.unwrap_or_default(),
+                    postal_address: String::new(),
+                });
+            }
+            complainant
+        }),
         disclosed_data: args.disclosed.into_iter().map(i32::from).collect(),
         alleged_harm: args.harm.into_iter().map(i32::from).collect(),
         ..Default::default()
@@ -443,6 +458,24 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A person's contact details on one line: what was given of email, phone and postal address.
+fn contact_text(contact: &pb::Contact) -> String {
+    let address =
+        contact.postal_address.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(", ");
+    [contact.email.as_str(), contact.phone.as_str(), address.as_str()]
+        .into_iter()
+        .filter(|part| !part.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn contact_json(contact: Option<&pb::Contact>) -> serde_json::Value {
+    match contact {
+        Some(c) => json!({ "email": c.email, "phone": c.phone, "postal_address": c.postal_address }),
+        None => serde_json::Value::Null,
+    }
+}
+
 fn case_json(c: &pb::Case) -> serde_json::Value {
     json!({
         "name": c.name,
@@ -456,10 +489,12 @@ fn case_json(c: &pb::Case) -> serde_json::Value {
             "display_name": s.display_name,
             "category": label::<pb::DataSubjectCategory>(s.category),
             "hong_kong_nexus": label::<pb::HongKongNexus>(s.hong_kong_nexus),
+            "contact": contact_json(s.contact.as_ref()),
         })).collect::<Vec<_>>(),
         "complainant": c.complainant.as_ref().map(|p| json!({
             "display_name": p.display_name,
             "relationship": label::<pb::ComplainantRelationship>(p.relationship),
+            "contact": contact_json(p.contact.as_ref()),
         })),
         "disclosed_data": c.disclosed_data.iter().map(|d| label::<pb::DisclosedDataType>(*d)).collect::<Vec<_>>(),
         "alleged_harm": c.alleged_harm.iter().map(|h| label::<pb::Harm>(*h)).collect::<Vec<_>>(),
@@ -498,7 +533,7 @@ fn show_case(c: &pb::Case, as_json: bool) {
     for url in &c.reported_urls {
         fields.push(("reported_url", url.clone()));
     }
-    for s in v["data_subjects"].as_array().into_iter().flatten() {
+    for (s, subject) in v["data_subjects"].as_array().into_iter().flatten().zip(&c.data_subjects) {
         fields.push((
             "data_subject",
             format!(
@@ -508,7 +543,23 @@ fn show_case(c: &pb::Case, as_json: bool) {
                 s["hong_kong_nexus"].as_str().unwrap_or_default()
             ),
         ));
+        if let Some(contact) = subject.contact.as_ref().map(contact_text).filter(|t| !t.is_empty()) {
+            fields.push(("data_subject_contact", contact));
+        }
     }
+    if let Some(p) = c.complainant.as_ref() {
+        let relationship = label::<pb::ComplainantRelationship>(p.relationship);
+        fields.push(("complainant", format!("{} ({relationship})", p.display_name)));
+        if let Some(contact) = p.contact.as_ref().map(contact_text).filter(|t| !t.is_empty()) {
+            fields.push(("complainant_contact", contact));
+        }
+    }
+    let listed = |key: &str| {
+        let values: Vec<&str> = v[key].as_array().into_iter().flatten().filter_map(|x| x.as_str()).collect();
+        if values.is_empty() { "none recorded".to_owned() } else { values.join(", ") }
+    };
+    fields.push(("disclosed_data", listed("disclosed_data")));
+    fields.push(("alleged_harm", listed("alleged_harm")));
     fields.push(("created_by", text("created_by")));
     fields.push(("team", text("team")));
     if !c.assigned_officer.is_empty() {

@@ -114,10 +114,16 @@ impl Suite {
         self.issue(OFFICER, "Chan Tai Man", roles, &self.profile());
     }
 
-    /// Issues a profile for officer `id` with `roles` (comma-separated) into `out`.
+    /// Issues a profile for officer `id` of the test officer's team with `roles` (comma-separated)
+    /// into `out`.
     pub fn issue(&self, id: &str, name: &str, roles: &str, out: &Path) {
+        self.issue_in_team(id, name, roles, "team-a", out);
+    }
+
+    /// [`Suite::issue`] for an officer of `team`.
+    pub fn issue_in_team(&self, id: &str, name: &str, roles: &str, team: &str, out: &Path) {
         let output = Command::new(BIN)
-            .args(["officer", "add", id, "--name", name, "--team", "team-a", "--roles", roles])
+            .args(["officer", "add", id, "--name", name, "--team", team, "--roles", roles])
             .arg("--pki")
             .arg(self.data.path().join("stores/pki"))
             .arg("--out")
