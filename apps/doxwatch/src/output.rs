@@ -151,6 +151,31 @@ vocabulary!(
     referral::FeedEntryKind,
 );
 
+/// A count with its noun, singular or plural as the number needs: "1 URL", "2 URLs", "0 cases".
+/// `noun` is the singular; the plural adds an "s", or `noun` may give both as "entry/entries".
+pub fn counted(n: impl TryInto<i128>, noun: &str) -> String {
+    let n = n.try_into().unwrap_or(i128::MAX);
+    let (one, many) = match noun.split_once('/') {
+        Some((one, many)) => (one.to_owned(), many.to_owned()),
+        None => (noun.to_owned(), format!("{noun}s")),
+    };
+    let number = group_digits(n);
+    if n == 1 { format!("{number} {one}") } else { format!("{number} {many}") }
+}
+
+/// A number with its thousands grouped: 4,122.
+fn group_digits(n: i128) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if n < 0 { format!("-{grouped}") } else { grouped }
+}
+
 /// The enum value an officer wrote (`social-network`, also `SOCIAL_NETWORK`); a clap value parser.
 pub fn word<E: Vocabulary>(text: &str) -> Result<E, String> {
     let name = format!("{}{}", E::prefix(), text.trim().to_ascii_uppercase().replace('-', "_"));
@@ -261,6 +286,16 @@ pub fn percent(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_take_the_noun_their_number_needs() {
+        assert_eq!(counted(1, "URL"), "1 URL");
+        assert_eq!(counted(0, "URL"), "0 URLs");
+        assert_eq!(counted(4122_i64, "case"), "4,122 cases");
+        assert_eq!(counted(1_000_000_u32, "entry/entries"), "1,000,000 entries");
+        assert_eq!(counted(1, "entry/entries"), "1 entry");
+        assert_eq!(counted(-1234_i64, "day"), "-1,234 days");
+    }
 
     #[test]
     fn officers_write_enum_values_in_lower_case_with_dashes_and_read_them_without_prefix() {

@@ -314,13 +314,14 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                 return Ok(());
             }
             println!(
-                "{} is consistent: {} cases, {} links on {} platforms, {letters} letters, {} removals, {} referrals",
+                "{} is consistent: {}, {} on {}, {}, {}, {}",
                 args.file.display(),
-                plan.cases.len(),
-                plan.links.len(),
-                plan.platforms.len(),
-                plan.removals.len(),
-                plan.referrals.len()
+                crate::output::counted(plan.cases.len(), "case"),
+                crate::output::counted(plan.links.len(), "link"),
+                crate::output::counted(plan.platforms.len(), "platform"),
+                crate::output::counted(letters, "letter"),
+                crate::output::counted(plan.removals.len(), "removal"),
+                crate::output::counted(plan.referrals.len(), "referral")
             );
             Ok(())
         }
@@ -360,11 +361,11 @@ pub async fn scenario(command: ScenarioCommand) -> Result<(), CliError> {
                 n => format!(", {n} already there from an earlier run"),
             };
             println!(
-                "loaded {} ({} cases, {} links: {} records written{already}) in {:.0?}; every service's outbox has drained",
+                "loaded {} ({}, {}: {} written{already}) in {:.0?}; every service's outbox has drained",
                 checked.scenario.name,
-                plan.cases.len(),
-                plan.links.len(),
-                written.new,
+                crate::output::counted(plan.cases.len(), "case"),
+                crate::output::counted(plan.links.len(), "link"),
+                crate::output::counted(written.new, "record"),
                 started.elapsed()
             );
             Ok(())

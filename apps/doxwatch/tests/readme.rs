@@ -309,8 +309,15 @@ fn the_readme_examples_run_as_written_in_a_fresh_directory() {
         }
         let filled = reader.filled(line);
         let out = reader.run(&filled, Duration::from_secs(120));
+        if line.contains("link import patrol-export.txt") {
+            // The complaint's URL is known already; the other is new; the comment is no URL.
+            assert!(out.starts_with("2 URLs: 1 new, 1 known, 0 refused"), "{out}");
+        }
         reader.remember(line, &out);
     }
+    // One URL is one URL, from standard input as the README says.
+    let one = reader.run("echo https://t.me/examplechannel/103 | doxwatch link import -", Duration::from_secs(60));
+    assert!(one.starts_with("1 URL: 1 new, 0 known, 0 refused"), "{one}");
     assert!(reader.exported.iter().any(|(k, _)| k == "DOXWATCH_PURPOSE"), "the examples set a purpose");
     let letter = std::fs::read_to_string(reader.path("letter.md")).expect("notice render wrote the letter");
     assert!(letter.contains("Our reference"), "the letter quotes its reference:\n{letter}");

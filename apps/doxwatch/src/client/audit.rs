@@ -378,8 +378,8 @@ async fn checkpoint(args: CheckpointArgs) -> Result<(), CliError> {
             std::fs::write(path, format!("{text}\n"))
                 .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
             println!(
-                "checkpoint of {} records of {} written to {}",
-                checkpoint.record_count,
+                "checkpoint of {} of {} written to {}",
+                crate::output::counted(checkpoint.record_count, "record"),
                 checkpoint.service,
                 path.display()
             );
@@ -411,9 +411,9 @@ async fn verify(args: VerifyArgs) -> Result<(), CliError> {
                 }));
             } else {
                 println!(
-                    "{service}: the audit log verifies: {} records, {} signed checkpoints, head {}",
-                    verified.records,
-                    verified.checkpoints,
+                    "{service}: the audit log verifies: {}, {}, head {}",
+                    crate::output::counted(verified.records, "record"),
+                    crate::output::counted(verified.checkpoints, "signed checkpoint"),
                     hex::encode(verified.head)
                 );
             }

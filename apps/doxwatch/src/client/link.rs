@@ -299,7 +299,13 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
         }));
         return Ok(());
     }
-    println!("{count} URLs: {} new, {} known, {} refused", response.new_links, response.known_links, response.refused);
+    println!(
+        "{}: {} new, {} known, {} refused",
+        crate::output::counted(count, "URL"),
+        response.new_links,
+        response.known_links,
+        response.refused
+    );
     if !response.refusals.is_empty() {
         let rows: Vec<Vec<String>> = response
             .refusals
@@ -414,10 +420,10 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
         None => String::new(),
     };
     println!(
-        "as at {}{recorded}: {} links on {} platforms",
+        "as at {}{recorded}: {} on {}",
         time_text(s.as_of.as_ref()),
-        total.links,
-        s.platforms_involved
+        crate::output::counted(total.links, "link"),
+        crate::output::counted(s.platforms_involved, "platform")
     );
     println!(
         "removal requested for {}, removed {} ({}), access-restricted {}; time to removal: median {}, p90 {}",

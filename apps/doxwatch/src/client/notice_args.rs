@@ -260,11 +260,11 @@ pub fn show_statistics(s: &pb::LiaisonStatistics, display_name: impl Fn(&str) ->
         None => String::new(),
     };
     println!(
-        "as at {}{recorded}: {} platforms written to, {} notices served, {} letters sent, {} overdue",
+        "as at {}{recorded}: {} written to, {} served, {} sent, {} overdue",
         time_text(s.as_of.as_ref()),
-        s.platforms_written_to,
-        total.notices_served,
-        total.letters_sent,
+        crate::output::counted(s.platforms_written_to, "platform"),
+        crate::output::counted(total.notices_served, "notice"),
+        crate::output::counted(total.letters_sent, "letter"),
         total.overdue,
     );
     let d = total.disclosure_requests.unwrap_or_default();

@@ -292,10 +292,10 @@ async fn stats(args: StatsArgs) -> Result<(), CliError> {
         d.map(|d| duration_text(d.seconds as f64)).unwrap_or_else(|| "-".to_owned())
     };
     println!(
-        "as at {}: {} cases assessed, {} cases referred",
+        "as at {}: {} assessed, {} referred",
         time_text(s.as_of.as_ref()),
-        s.cases_assessed,
-        s.cases_referred
+        crate::output::counted(s.cases_assessed, "case"),
+        crate::output::counted(s.cases_referred, "case")
     );
     let rows: Vec<Vec<String>> = decisions.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect();
     print_table(&["DECISION", "CASES"], &rows);
