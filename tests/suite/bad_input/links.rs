@@ -1,6 +1,7 @@
 //! Link-tracking's mutating RPCs: CreatePlatform, UpdatePlatform, AddPlatformDomain,
 //! RemovePlatformDomain, RecordChannelStatus, RegisterLinks (as intake), RecordRemovalRequests
-//! (as liaison), RecordObservations, EraseCaseData (as referral), AddEvidence, RunRecheck.
+//! (as liaison), RecordObservations, EraseCaseData (as referral), AddEvidence, RunRecheck,
+//! StreamRecheck.
 
 use doxwatch_links::domain::{
     MAX_DISPLAY_NAME_CHARS, MAX_DOMAINS, MAX_NOTE_CHARS, MAX_OBSERVATIONS, MAX_REASON_CHARS, MAX_REGISTRATIONS,
@@ -459,6 +460,26 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
         |r| {
             let mut c = links.clone();
             async move { c.run_recheck(r).await.map(drop) }
+        },
+        rows,
+    )
+    .await;
+
+    // The streamed round's one input: a time limit of 1 s to 1 h.
+    type S = pb::StreamRecheckRequest;
+    let base = S { time_limit: Some(prost_types::Duration { seconds: 1, nanos: 0 }) };
+    let limit = |seconds: i64, nanos: i32| Some(prost_types::Duration { seconds, nanos });
+    let rows: Vec<Row<S>> = vec![
+        row(Class::OverLong, bad("time_limit"), move |r: &mut S| r.time_limit = limit(3601, 0)),
+        row(Class::NanosOutOfRange, bad("time_limit"), move |r: &mut S| r.time_limit = limit(1, 1_000_000_000)),
+        row(Class::NanosOutOfRange, bad("time_limit"), move |r: &mut S| r.time_limit = limit(1, -1)),
+    ];
+    w.rpc(
+        "StreamRecheck",
+        &base,
+        |r| {
+            let mut c = links.clone();
+            async move { c.stream_recheck(r).await.map(drop) }
         },
         rows,
     )

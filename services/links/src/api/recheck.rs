@@ -27,8 +27,10 @@ const AHEAD: usize = 64;
 /// The round's time limit: unset is [`DEFAULT_LIMIT`]; 1 second to 1 hour.
 fn time_limit(v: &mut FieldViolations, given: Option<&prost_types::Duration>) -> Option<Duration> {
     let Some(d) = given else { return Some(DEFAULT_LIMIT) };
-    // prost's conversion refuses negative and malformed durations.
-    let limit = Duration::try_from(*d).ok();
+    // A well-formed positive Duration has its nanos in 0..1e9: prost's conversion would carry
+    // others into the seconds rather than refuse them, and refuses negative durations.
+    let well_formed = (0..1_000_000_000).contains(&d.nanos);
+    let limit = Duration::try_from(*d).ok().filter(|_| well_formed);
     match limit.filter(|l| (MIN_LIMIT..=MAX_LIMIT).contains(l)) {
         Some(l) => Some(l),
         None => {
