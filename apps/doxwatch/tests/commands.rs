@@ -445,3 +445,42 @@ fn a_recheck_round_shows_each_link_and_says_what_it_could_not_reach() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--time-limit"), "{refused:?}");
     assert!(suite.stop().success());
 }
+
+#[test]
+fn links_inside_a_network_are_refused_at_intake_and_at_import() {
+    let suite = Suite::start();
+    let export = suite.data.path().join("patrol-export.txt");
+    let urls = [
+        "http://127.0.0.1/admin",
+        "http://10.0.0.5/doxx",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/a",
+        "http://localhost:8080/b",
+        "https://t.me/somechannel/5",
+    ];
+    std::fs::write(&export, urls.join("\n")).expect("the export is written");
+    let imported = suite.run(&["link", "import", export.to_str().expect("a UTF-8 path")]);
+    let said = String::from_utf8_lossy(&imported.stdout);
+    assert!(imported.status.success(), "{imported:?}");
+    assert!(said.starts_with("6 URLs: 1 new, 0 known, 5 refused"), "{said}");
+    assert!(said.contains("private, loopback or link-local") && said.contains("localhost"), "{said}");
+    let listed = suite.json(&["link", "list", "--all"]);
+    let kept: Vec<&str> =
+        listed["links"].as_array().expect("links").iter().map(|l| text(&l["canonical_url"])).collect();
+    assert_eq!(kept, ["https://t.me/somechannel/5"], "only the public link is kept");
+
+    let refused = suite.run(&[
+        "case",
+        "create",
+        "--kind",
+        "complaint",
+        "--summary",
+        "A link to an address inside a network",
+        "--url",
+        "http://192.168.1.1/router",
+    ]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("case.reported_urls[0]") && said.contains("192.168.1.1"), "{said}");
+    assert_eq!(suite.json(&["case", "list", "--all"])["cases"].as_array().map(Vec::len), Some(0), "nothing recorded");
+}

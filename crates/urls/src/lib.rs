@@ -6,10 +6,12 @@
 //! normalisation plus per-platform rules kept as data in `rules.toml`, documented in `RULES.md`)
 //! and says what the URL tells about the platform, channel and message it points at.
 
+mod address;
 mod canonical;
 mod percent;
 mod rules;
 
+pub use address::{is_public, non_public_literal};
 pub use canonical::{Canonical, canonicalize};
 
 use url::{Host, Url};
@@ -40,6 +42,25 @@ pub enum UrlError {
     HostTooLong,
     #[error("must not use port 0")]
     PortZero,
+    #[error("names {0}, a private, loopback or link-local address: not a place on the internet")]
+    NonPublicAddress(std::net::IpAddr),
+    #[error("names localhost, the machine it is read on: not a place on the internet")]
+    LocalHost,
+}
+
+/// Refuses a URL whose host is a literal address that is not public (see [`is_public`]) or
+/// `localhost`. Kept
+/// apart from [`parse`] so that a deployment that tracks a test site on its own network can
+/// allow them.
+pub fn refuse_non_public(host: &str) -> Result<(), UrlError> {
+    let name = host.trim_end_matches('.').to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return Err(UrlError::LocalHost);
+    }
+    match non_public_literal(host) {
+        Some(ip) => Err(UrlError::NonPublicAddress(ip)),
+        None => Ok(()),
+    }
 }
 
 /// Parses `input` as an absolute http(s) URL (WHATWG rules) and refuses what doxwatch never
@@ -91,6 +112,18 @@ pub fn parse(input: &str) -> Result<Url, UrlError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_inside_a_network_are_refused_by_name_and_by_address() {
+        assert_eq!(refuse_non_public("LocalHost."), Err(UrlError::LocalHost));
+        assert_eq!(refuse_non_public("admin.localhost"), Err(UrlError::LocalHost));
+        assert!(matches!(refuse_non_public("169.254.169.254"), Err(UrlError::NonPublicAddress(_))));
+        assert!(matches!(refuse_non_public("[::1]"), Err(UrlError::NonPublicAddress(_))));
+        assert_eq!(refuse_non_public("t.me"), Ok(()));
+        assert_eq!(refuse_non_public("8.8.8.8"), Ok(()));
+        let said = refuse_non_public("10.0.0.5").unwrap_err().to_string();
+        assert!(said.contains("10.0.0.5") && said.contains("private"), "{said}");
+    }
 
     #[test]
     fn accepts_http_and_https() {

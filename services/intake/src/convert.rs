@@ -73,8 +73,10 @@ pub fn details(v: &mut FieldViolations, prefix: &str, c: &pb::Case, only: Option
             v.add(field("reported_urls"), format!("at most {MAX_REPORTED_URLS} URLs per case"));
         } else {
             for (i, url) in c.reported_urls.iter().enumerate() {
-                match doxwatch_urls::parse(url) {
-                    Ok(_) => {
+                let checked = doxwatch_urls::parse(url)
+                    .and_then(|u| doxwatch_urls::refuse_non_public(u.host_str().unwrap_or_default()));
+                match checked {
+                    Ok(()) => {
                         let url = url.trim().to_owned();
                         if !reported_urls.contains(&url) {
                             reported_urls.push(url);

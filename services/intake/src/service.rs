@@ -168,7 +168,7 @@ impl Intake {
         };
         let Some(case) = found else {
             // A look for a case that is not there is kept too: probing for names leaves a trace.
-            audit::record_as(&mut tx, Access::Read, &[name.clone()], &[], audit::NOT_FOUND).await?;
+            audit::record_as(&mut tx, Access::Read, std::slice::from_ref(&name), &[], audit::NOT_FOUND).await?;
             tx.commit().await?;
             return Err(IntakeError::not_found(name));
         };

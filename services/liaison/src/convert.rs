@@ -59,6 +59,7 @@ pub fn contact_in(v: &mut FieldViolations, c: &pb::PlatformContact) -> Option<Pl
     if url_ok
         && !web_form_url.is_empty()
         && let Err(e) = doxwatch_urls::parse(&web_form_url)
+            .and_then(|u| doxwatch_urls::refuse_non_public(u.host_str().unwrap_or_default()))
     {
         v.add("contact.web_form_url", e.to_string());
     }

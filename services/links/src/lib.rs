@@ -70,7 +70,7 @@ impl Application {
     /// new platforms, sets up the rechecker, and binds.
     pub async fn build_with(config: &ServiceConfig, own: &config::LinksConfig) -> Result<Self, BuildError> {
         let db = Db::open(config, MIGRATIONS).await?;
-        let links = service::Links::new(db.clone());
+        let links = service::Links::new(db.clone()).allowing_private_hosts(own.recheck.allow_private_addresses);
         let added = links.seed_registry().await?;
         if added > 0 {
             tracing::info!(added, "platforms added from the default registry");

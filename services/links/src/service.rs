@@ -20,6 +20,9 @@ pub use import::StagedImport;
 #[derive(Clone)]
 pub struct Links {
     db: Db,
+    /// Whether links on loopback, private and link-local addresses are registered (only where
+    /// the rechecker may fetch them too: a test site on the deployment's own network).
+    allow_private_hosts: bool,
 }
 
 /// Runs a change in a write transaction of the store (see `doxwatch_kit::in_transaction!`).
@@ -38,7 +41,12 @@ macro_rules! idempotent {
 
 impl Links {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, allow_private_hosts: false }
+    }
+
+    /// These links, registering links on non-public addresses too when `allow` is set.
+    pub fn allowing_private_hosts(self, allow: bool) -> Self {
+        Self { allow_private_hosts: allow, ..self }
     }
 
     /// Adds the default registry's platforms that the store does not have yet.
@@ -239,7 +247,7 @@ impl Links {
         respond: impl Fn(&[Registered], &[Link]) -> R,
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
-            let (outcomes, links) = register_in(&mut tx, registrations, true).await?;
+            let (outcomes, links) = register_in(&mut tx, registrations, true, self.allow_private_hosts).await?;
             Ok(respond(&outcomes, &links))
         })
     }
@@ -385,6 +393,15 @@ impl Links {
     }
 }
 
+/// The canonical form of a URL to register, or why it is refused.
+fn canonical(url: &str, allow_private_hosts: bool) -> Result<doxwatch_urls::Canonical, String> {
+    let canonical = doxwatch_urls::canonicalize(url).map_err(|e| e.to_string())?;
+    if !allow_private_hosts {
+        doxwatch_urls::refuse_non_public(&canonical.host).map_err(|e| e.to_string())?;
+    }
+    Ok(canonical)
+}
+
 /// Registers each URL inside `tx`, in a handful of statements per batch: one look-up of the
 /// known canonical URLs, one insert of the new links, one of the sightings. With `load`, the
 /// links are read back for the answer; an import needs only the counts.
@@ -392,11 +409,12 @@ async fn register_in(
     tx: &mut doxwatch_kit::db::Tx,
     registrations: &[Registration],
     load: bool,
+    allow_private_hosts: bool,
 ) -> Result<(Vec<Registered>, Vec<Link>), LinksError> {
     use std::collections::HashMap;
     let now = timestamp::now();
     let canonicals: Vec<Result<doxwatch_urls::Canonical, String>> =
-        registrations.iter().map(|r| doxwatch_urls::canonicalize(&r.url).map_err(|e| e.to_string())).collect();
+        registrations.iter().map(|r| canonical(&r.url, allow_private_hosts)).collect();
     let wanted: Vec<&str> = canonicals.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.url.as_str()).collect();
     let mut known = links::find_many_by_canonical(tx, &wanted).await?;
     let mut platforms_by_host: HashMap<String, PlatformId> = HashMap::new();

@@ -336,10 +336,25 @@ async fn two_replicas_never_check_a_link_twice_in_a_round(db: TestDatabase) {
 
 async fn private_addresses_are_not_fetched_unless_allowed(db: TestDatabase) {
     let (site, addr, server) = Site::start(&[("/x", Page::Status(200, "up"))], Duration::ZERO).await;
+    let (literal_url, named_url) = (format!("http://{addr}/x"), format!("http://localhost:{}/x", addr.port()));
+    // Links on such addresses are not registered at all...
     let app = spawn_app_with(&db, |c| c.recheck.allow_private_addresses = false).await;
     let mut c = app.client.clone();
-    let literal = link(&mut c, &format!("http://{addr}/x"), SEEN).await;
-    let named = link(&mut c, &format!("http://localhost:{}/x", addr.port()), SEEN).await;
+    let refused =
+        register(&mut c, vec![registration(&literal_url, "", SEEN), registration(&named_url, "", SEEN)]).await;
+    assert!(refused.iter().all(|r| r.link.is_none()), "{refused:?}");
+    assert!(refused[0].error.contains("127.0.0.1, a private, loopback or link-local address"), "{refused:?}");
+    assert!(refused[1].error.contains("localhost"), "{refused:?}");
+    app.stop().await;
+    // ...but a store may hold some from before that rule (or from a deployment that allowed
+    // them), and the rechecker still never fetches them.
+    let app = spawn_app_with(&db, |_| {}).await;
+    let mut c = app.client.clone();
+    let literal = link(&mut c, &literal_url, SEEN).await;
+    let named = link(&mut c, &named_url, SEEN).await;
+    app.stop().await;
+    let app = spawn_app_with(&db, |c| c.recheck.allow_private_addresses = false).await;
+    let mut c = app.client.clone();
 
     let round = run(&mut c).await;
     assert_eq!((round.checked, round.inconclusive), (2, 2), "{round:?}");

@@ -37,6 +37,8 @@ pub fn hostile_urls<R: 'static>(
         "https://example.com/\r\nx",
         long_host.as_str(),
         long_label.as_str(),
+        "http://169.254.169.254/latest/meta-data",
+        "http://localhost/admin",
     ]
     .into_iter()
     .map(|url| {

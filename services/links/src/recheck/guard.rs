@@ -4,9 +4,11 @@
 //! names one literally, a host name resolves to one, or a redirect leads to one.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, SocketAddr},
     sync::Arc,
 };
+
+use doxwatch_urls::is_public;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
@@ -25,48 +27,6 @@ pub const WEB_PORTS: [u16; 2] = [80, 443];
 #[derive(Debug, thiserror::Error)]
 #[error("more than {MAX_REDIRECTS} redirects")]
 pub struct TooManyRedirects;
-
-/// Whether an address is on the public internet (what `IpAddr::is_global` will say once stable).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => is_public_v6(v6),
-        },
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || ip.is_multicast()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
-        || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || a >= 240)
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    let first = s[0];
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed inside some networks)
-        || first == 0x2002 // 6to4: an IPv4 address, possibly private, inside
-        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0; 4]) // NAT64 64:ff9b::/96
-        || s[..6] == [0; 6] // IPv4-compatible ::a.b.c.d
-        || first == 0x2001 && s[1] == 0x0db8) // documentation
-}
 
 /// Whether a URL names a literal address that may not be fetched (host names are checked when
 /// they are resolved).

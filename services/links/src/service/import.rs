@@ -73,7 +73,7 @@ impl StagedImport {
                 let Some((last, _)) = batch.last() else { break };
                 after = *last;
                 let registrations: Vec<Registration> = batch.into_iter().map(|(_, r)| r).collect();
-                let (outcomes, _) = register_in(&mut tx, &registrations, false).await?;
+                let (outcomes, _) = register_in(&mut tx, &registrations, false, self.links.allow_private_hosts).await?;
                 for (r, outcome) in registrations.iter().zip(&outcomes) {
                     tally.add(&r.url, outcome);
                 }
