@@ -4,6 +4,7 @@
 mod client;
 mod credentials;
 mod output;
+mod publish;
 mod report;
 mod suite;
 

@@ -7,6 +7,7 @@ pub mod html;
 pub mod load;
 pub mod moment;
 pub mod plan;
+pub mod publication;
 pub mod render;
 pub mod report;
 pub mod scenario;

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod effects;
 pub mod error;
 pub mod links;
+pub mod publications;
 pub mod retention;
 pub mod service;
 pub mod store;

@@ -24,7 +24,7 @@ async fn a_retry_of_a_case_given_no_received_at_gets_the_first_answer(db: TestDa
     let request = pb::CreateCaseRequest { case: Some(case), request_id: "no-time-given".into() };
     let before = time::OffsetDateTime::now_utc();
     let first = client.create_case(request.clone()).await.expect("taken").into_inner();
-    let received = first.received_at.clone().expect("a received_at");
+    let received = first.received_at.expect("a received_at");
     let received = time::OffsetDateTime::from_unix_timestamp(received.seconds).expect("a time");
     assert!(
         received >= before - time::Duration::seconds(1) && received <= time::OffsetDateTime::now_utc(),

@@ -79,6 +79,19 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     )
     .await;
 
+    type Publications = ipb::ListPublicationsRequest;
+    let rows = paging(token, |r: &mut Publications, n| r.page_size = n, |r: &mut Publications, t| r.page_token = t);
+    w.rpc(
+        "ListPublications",
+        &Publications::default(),
+        |r| {
+            let mut c = intake.clone();
+            async move { c.list_publications(r).await.map(drop) }
+        },
+        rows,
+    )
+    .await;
+
     type CaseLinks = ipb::ListCaseLinksRequest;
     let base = CaseLinks { name: f.case.clone(), ..Default::default() };
     let rows = paging(token, |r: &mut CaseLinks, n| r.page_size = n, |r: &mut CaseLinks, t| r.page_token = t);

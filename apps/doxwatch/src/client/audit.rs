@@ -399,7 +399,7 @@ async fn verify(args: VerifyArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("{} is not an audit public key: {e}", key_path.display())))?;
     let kept = args.since.iter().map(checkpoint_from_json).collect::<Result<Vec<_>, _>>()?;
     let mut client = client(&args.service, &args.client).await?;
-    match audit::verify_remote(&mut client, &public_key, &service, kept).await {
+    match audit::verify_remote(&mut client, &public_key, service, kept).await {
         Ok(verified) => {
             if args.client.json {
                 print_json(&json!({

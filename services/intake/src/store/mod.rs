@@ -14,11 +14,13 @@ use uuid::Uuid;
 use crate::domain::*;
 
 mod erasure;
+mod publications;
 mod rows;
 
 pub use erasure::{
     ClosedCase, cases_with_unindexed_subjects, closed_cases_not_erased, erase_case, index_unindexed_subjects, is_erased,
 };
+pub use publications::{get_publication, insert_publication, list_publications};
 pub use rows::StoreDecodeError;
 use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
 
