@@ -10,6 +10,7 @@ pub mod plan;
 pub mod publication;
 pub mod render;
 pub mod report;
+pub mod revisions;
 pub mod scenario;
 pub mod words;
 

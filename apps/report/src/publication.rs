@@ -15,9 +15,10 @@ use crate::{
     report::{self, Form, Report, ReportError, failed, open},
 };
 
-/// How far before intake's clock the figures are computed for: a write whose transaction began
-/// just before that moment has committed by then, so the figures do not miss it.
-pub const MARGIN: time::Duration = time::Duration::seconds(1);
+/// How long after the moment its figures are for a report is computed: a write whose transaction
+/// took its record time just before that moment has committed by then, so the figures count what
+/// a later reproduction will count.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A publication as intake keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,9 +130,8 @@ async fn intake(endpoints: &Endpoints) -> Result<IntakeServiceClient<crate::load
     Ok(IntakeServiceClient::new(open("intake", &endpoints.intake, &endpoints.credentials).await?))
 }
 
-/// The moment intake's clock says it is, less [`MARGIN`]: the `recorded_before` a report
-/// published now is computed for (intake's clock, as intake is the one that refuses a moment in
-/// its future).
+/// The moment intake's clock says it is: the `recorded_before` a report published now is computed
+/// for (intake's clock, as intake is the one that refuses a moment in its future).
 pub async fn recorded_before_now(endpoints: &Endpoints) -> Result<OffsetDateTime, ReportError> {
     let answer = intake(endpoints)
         .await?
@@ -141,11 +141,12 @@ pub async fn recorded_before_now(endpoints: &Endpoints) -> Result<OffsetDateTime
         .into_inner();
     let now = answer.as_of.as_ref().and_then(|t| from_proto(t).ok());
     let now = now.ok_or_else(|| ReportError::Malformed("intake did not say what time it is".to_owned()))?;
-    Ok(now - MARGIN)
+    Ok(now)
 }
 
-/// Computes the press-safe report as at `as_of` as recorded before `recorded_before`, and records
-/// its figures as published. Returns the publication and the report it published.
+/// Computes the press-safe report as at `as_of` as recorded before `recorded_before` (waiting
+/// [`SETTLE`] first, for writes already under way), and records its figures as published.
+/// Returns the publication and the report it published.
 pub async fn publish(
     endpoints: &Endpoints,
     as_of: OffsetDateTime,
@@ -153,6 +154,7 @@ pub async fn publish(
     zone: &TimeZone,
     request_id: String,
 ) -> Result<(Published, Report), ReportError> {
+    tokio::time::sleep(SETTLE).await;
     let report = report::gather_in(endpoints, as_of, Some(recorded_before), Form::PressSafe, zone).await?;
     let publication = intake_pb::Publication {
         as_of: Some(to_proto(as_of)),
