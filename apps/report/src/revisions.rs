@@ -81,12 +81,32 @@ fn moves(kind: K) -> &'static [&'static str] {
         ],
         K::RemovalRequested => &["liaison.links_requested_removal", "liaison.removal_rate_pct", "liaison.by_platform."],
         K::ChannelStatus => &["links.suspended_channels"],
+        K::NoticeDrafted => &["liaison.summonses.considered"],
+        K::NoticeServed | K::NoticeChanged => &[
+            "liaison.platforms_written_to",
+            "liaison.letters_sent",
+            "liaison.notices_served",
+            "liaison.disclosure_requests.",
+            "liaison.injunction_notices.",
+            "liaison.summonses.",
+        ],
+        K::NoticeReply => &["liaison.disclosure_requests."],
+        K::Assessment => &["referrals.cases_assessed", "referrals.cases_by_legal_basis."],
+        K::Referral => &["referrals."],
+        K::ReferralEvent => {
+            &["referrals.referrals_acknowledged", "referrals.by_outcome.", "referrals.cases_referred_to_police"]
+        }
     }
 }
 
 /// The services that answer for their late records, and where each answers.
-fn services(endpoints: &Endpoints) -> [(&'static str, &str); 2] {
-    [("intake", endpoints.intake.as_str()), ("links", endpoints.links.as_str())]
+fn services(endpoints: &Endpoints) -> [(&'static str, &str); 4] {
+    [
+        ("intake", endpoints.intake.as_str()),
+        ("links", endpoints.links.as_str()),
+        ("liaison", endpoints.liaison.as_str()),
+        ("referral", endpoints.referral.as_str()),
+    ]
 }
 
 /// Every late record of one service for the moments given.

@@ -44,6 +44,9 @@ pub fn record_name(kind: pb::LateRecordKind, id: Uuid, parent: Uuid) -> String {
         K::LinkSeen | K::RemovalRequested => format!("links/{parent}"),
         K::LinkObserved => format!("links/{parent}/observations/{id}"),
         K::ChannelStatus => format!("channels/{parent}"),
+        K::NoticeDrafted | K::NoticeServed | K::NoticeReply | K::NoticeChanged => format!("notices/{parent}"),
+        K::Assessment => format!("assessments/{parent}"),
+        K::Referral | K::ReferralEvent => format!("referrals/{parent}"),
         K::Unspecified => String::new(),
     }
 }

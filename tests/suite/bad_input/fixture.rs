@@ -42,7 +42,7 @@ pub struct Clients {
     pub referral_as_intake: ReferralServiceClient<Channel>,
     /// Every service's outbox.
     pub outboxes: Vec<OutboxServiceClient<InterceptedService<Channel, Officer>>>,
-    /// The services that answer for their late records.
+    /// Every service's late records.
     pub late_records: Vec<LateRecordsServiceClient<InterceptedService<Channel, Officer>>>,
 }
 
@@ -65,7 +65,7 @@ impl Clients {
             liaison_as_intake: LiaisonServiceClient::new(peer(&suite.liaison)),
             referral_as_intake: ReferralServiceClient::new(peer(&suite.referral)),
             outboxes: [&suite.intake, &suite.links, &suite.liaison, &suite.referral].map(outbox).into(),
-            late_records: [&suite.intake, &suite.links]
+            late_records: [&suite.intake, &suite.links, &suite.liaison, &suite.referral]
                 .map(|s| LateRecordsServiceClient::with_interceptor(s.channel.clone(), Officer(Some("officer-wong"))))
                 .into(),
         }
