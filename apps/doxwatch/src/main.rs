@@ -7,6 +7,7 @@ mod credentials;
 #[cfg(test)]
 mod help_tests;
 mod output;
+mod publish;
 mod report;
 mod suite;
 

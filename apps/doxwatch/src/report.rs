@@ -26,7 +26,7 @@ pub struct EndpointArgs {
 }
 
 impl EndpointArgs {
-    fn endpoints(&self) -> Result<Endpoints, CliError> {
+    pub fn endpoints(&self) -> Result<Endpoints, CliError> {
         Ok(Endpoints {
             intake: self.intake_url.clone(),
             links: self.links_url.clone(),
@@ -45,7 +45,12 @@ pub enum Format {
 }
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    /// Publish a report, list what was published, or explain the revisions of a published one;
+    /// without one, the report is written.
+    #[command(subcommand)]
+    action: Option<crate::publish::ReportAction>,
     /// The moment the report is as at (RFC 3339, e.g. 2019-11-08T12:00:00+08:00, or a time
     /// without an offset, read in the display zone); it and every date are stated in the display
     /// zone (DOXWATCH_TIME_ZONE): "As at noon, 8 November 2019 (HKT)". Defaults to now.
@@ -125,7 +130,7 @@ pub struct CheckArgs {
 
 /// A moment: given with an offset, that moment; given without one, read in the display zone
 /// (`DOXWATCH_TIME_ZONE`). The report states it, as every date, in the display zone.
-fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
+pub fn parse_moment(s: &str) -> Result<OffsetDateTime, String> {
     if let Ok(t) = OffsetDateTime::parse(s.trim(), &Rfc3339) {
         return Ok(t);
     }
@@ -145,7 +150,10 @@ fn now() -> OffsetDateTime {
     in_display_zone(OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc()))
 }
 
-pub async fn report(args: ReportArgs) -> Result<(), CliError> {
+pub async fn report(mut args: ReportArgs) -> Result<(), CliError> {
+    if let Some(action) = args.action.take() {
+        return crate::publish::run(action).await;
+    }
     if let Some(path) = &args.chart {
         return draw_chart(&args, path).await;
     }

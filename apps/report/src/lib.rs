@@ -7,8 +7,10 @@ pub mod html;
 pub mod load;
 pub mod moment;
 pub mod plan;
+pub mod publication;
 pub mod render;
 pub mod report;
+pub mod revisions;
 pub mod scenario;
 pub mod words;
 

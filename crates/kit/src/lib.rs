@@ -12,6 +12,7 @@ pub mod erasure;
 pub mod error;
 pub mod idempotency;
 pub mod identity;
+pub mod late_records;
 pub mod lifecycle;
 pub mod markdown;
 pub mod metrics;

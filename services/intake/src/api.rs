@@ -20,6 +20,10 @@ use crate::{
     store::{CaseFilter, SubjectQuery},
 };
 
+mod publications;
+
+pub use publications::publication_to_proto;
+
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 const DEFAULT_EVENTS_PAGE_SIZE: u32 = 100;
@@ -323,6 +327,27 @@ impl IntakeService for IntakeApi {
         };
         let figures = self.intake.statistics(t).await?;
         Ok(Response::new(convert::figures_to_proto(&figures, t)))
+    }
+
+    async fn create_publication(
+        &self,
+        request: Request<pb::CreatePublicationRequest>,
+    ) -> Result<Response<pb::Publication>, Status> {
+        publications::create(&self.intake, request).await
+    }
+
+    async fn get_publication(
+        &self,
+        request: Request<pb::GetPublicationRequest>,
+    ) -> Result<Response<pb::Publication>, Status> {
+        publications::get(&self.intake, request).await
+    }
+
+    async fn list_publications(
+        &self,
+        request: Request<pb::ListPublicationsRequest>,
+    ) -> Result<Response<pb::ListPublicationsResponse>, Status> {
+        publications::list(&self.intake, request).await
     }
 }
 

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod effects;
 pub mod error;
 pub mod links;
+pub mod publications;
 pub mod retention;
 pub mod service;
 pub mod store;
@@ -18,13 +19,15 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
+    late_records::LateRecordsApi,
     outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
 };
 use doxwatch_proto::{
-    intake::intake_service_server::IntakeServiceServer, links::links_service_client::LinksServiceClient,
-    ops::outbox_service_server::OutboxServiceServer,
+    intake::intake_service_server::IntakeServiceServer,
+    links::links_service_client::LinksServiceClient,
+    ops::{late_records_service_server::LateRecordsServiceServer, outbox_service_server::OutboxServiceServer},
 };
 
 /// The service's name, as `doxwatch serve` and `doxwatch up` know it.
@@ -91,7 +94,8 @@ impl Application {
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
-            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)))
+            .add_service(LateRecordsServiceServer::new(LateRecordsApi::new(db.clone(), store::LATE_RECORDS)));
         Ok(Self { server, relay, db, addr, intake, own: own.clone() })
     }
 

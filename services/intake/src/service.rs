@@ -51,6 +51,8 @@ pub struct Intake {
     links: LinkTracking,
     relay: Arc<Notify>,
     references: ReferenceScheme,
+    /// Publications' references (`PUB-2019-000001`), in the office's zone as cases' are.
+    pub(crate) publications: ReferenceScheme,
 }
 
 /// The counter series of case reference numbers.
@@ -58,7 +60,10 @@ const REFERENCE_SERIES: &str = "cases";
 
 impl Intake {
     pub fn new(db: Db, links: LinkTracking, relay: Arc<Notify>, references: ReferenceScheme) -> Self {
-        Self { db, links, relay, references }
+        // A constant prefix, which a unit test checks.
+        let publications = ReferenceScheme::new(PUBLICATION_PREFIX, references.zone().clone())
+            .expect("PUBLICATION_PREFIX is a valid reference prefix");
+        Self { db, links, relay, references, publications }
     }
 
     pub fn db(&self) -> &Db {

@@ -16,13 +16,15 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::{Layers, ServiceConfig},
     db::{Db, DbError, Migrations},
+    late_records::LateRecordsApi,
     outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
 };
 use doxwatch_proto::{
-    liaison::liaison_service_server::LiaisonServiceServer, links::links_service_client::LinksServiceClient,
-    ops::outbox_service_server::OutboxServiceServer,
+    liaison::liaison_service_server::LiaisonServiceServer,
+    links::links_service_client::LinksServiceClient,
+    ops::{late_records_service_server::LateRecordsServiceServer, outbox_service_server::OutboxServiceServer},
 };
 
 use crate::domain::{CompliancePeriods, NoticeKind};
@@ -106,7 +108,11 @@ impl Application {
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
-            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)))
+            .add_service(LateRecordsServiceServer::new(LateRecordsApi::new(
+                db.clone(),
+                store::late_records::LATE_RECORDS,
+            )));
         Ok(Self { server, relay, db, addr })
     }
 

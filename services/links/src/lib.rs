@@ -19,11 +19,13 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
+    late_records::LateRecordsApi,
     outbox::OutboxApi,
     server::{GrpcServer, ServerError},
 };
 use doxwatch_proto::{
-    links::links_service_server::LinksServiceServer, ops::outbox_service_server::OutboxServiceServer,
+    links::links_service_server::LinksServiceServer,
+    ops::{late_records_service_server::LateRecordsServiceServer, outbox_service_server::OutboxServiceServer},
 };
 
 pub const SERVICE: &str = "links";
@@ -90,6 +92,10 @@ impl Application {
                     .max_encoding_message_size(limits.max_message_bytes),
             )
             .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)))
+            .add_service(LateRecordsServiceServer::new(LateRecordsApi::new(
+                db.clone(),
+                store::late_records::LATE_RECORDS,
+            )))
             // Uploads of many thousands of URLs, or of a large capture, outlast an ordinary call.
             .long_upload("/doxwatch.links.v1.LinksService/ImportLinks")
             .long_upload("/doxwatch.links.v1.LinksService/AddEvidence");

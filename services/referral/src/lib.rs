@@ -19,6 +19,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use doxwatch_kit::{
     config::ServiceConfig,
     db::{Db, DbError, Migrations},
+    late_records::LateRecordsApi,
     outbox::{OutboxApi, Peers, Relay, RelaySettings},
     peer,
     server::{GrpcServer, ServerError},
@@ -26,7 +27,7 @@ use doxwatch_kit::{
 use doxwatch_proto::{
     intake::intake_service_client::IntakeServiceClient,
     links::links_service_client::LinksServiceClient,
-    ops::outbox_service_server::OutboxServiceServer,
+    ops::{late_records_service_server::LateRecordsServiceServer, outbox_service_server::OutboxServiceServer},
     referral::{
         agency_referral_service_server::AgencyReferralServiceServer, referral_service_server::ReferralServiceServer,
     },
@@ -110,7 +111,11 @@ impl Application {
                     .max_decoding_message_size(limits.max_message_bytes)
                     .max_encoding_message_size(limits.max_message_bytes),
             )
-            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)));
+            .add_service(OutboxServiceServer::new(OutboxApi::new(db.clone(), SERVICE)))
+            .add_service(LateRecordsServiceServer::new(LateRecordsApi::new(
+                db.clone(),
+                store::late_records::LATE_RECORDS,
+            )));
         Ok(Self { server, relay, db, addr, stopping })
     }
 

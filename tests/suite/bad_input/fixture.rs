@@ -12,7 +12,9 @@ use doxwatch_proto::{
     intake as ipb,
     liaison::{self as npb, liaison_service_client::LiaisonServiceClient},
     links as lpb,
-    ops::{self as opb, outbox_service_client::OutboxServiceClient},
+    ops::{
+        self as opb, late_records_service_client::LateRecordsServiceClient, outbox_service_client::OutboxServiceClient,
+    },
     referral::{
         self as rpb, agency_referral_service_client::AgencyReferralServiceClient,
         referral_service_client::ReferralServiceClient,
@@ -40,6 +42,8 @@ pub struct Clients {
     pub referral_as_intake: ReferralServiceClient<Channel>,
     /// Every service's outbox.
     pub outboxes: Vec<OutboxServiceClient<InterceptedService<Channel, Officer>>>,
+    /// Every service's late records.
+    pub late_records: Vec<LateRecordsServiceClient<InterceptedService<Channel, Officer>>>,
 }
 
 impl Clients {
@@ -61,6 +65,9 @@ impl Clients {
             liaison_as_intake: LiaisonServiceClient::new(peer(&suite.liaison)),
             referral_as_intake: ReferralServiceClient::new(peer(&suite.referral)),
             outboxes: [&suite.intake, &suite.links, &suite.liaison, &suite.referral].map(outbox).into(),
+            late_records: [&suite.intake, &suite.links, &suite.liaison, &suite.referral]
+                .map(|s| LateRecordsServiceClient::with_interceptor(s.channel.clone(), Officer(Some("officer-wong"))))
+                .into(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Intake's mutating RPCs: CreateCase, UpdateCase, TransitionCase, AddCaseNote, AssignCase,
-//! EraseCase.
+//! EraseCase, CreatePublication.
 
 use doxwatch_intake::domain::{
-    MAX_CONTACT_CHARS, MAX_DATA_SUBJECTS, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_REPORTED_URLS, MAX_SUMMARY_CHARS,
+    MAX_CONTACT_CHARS, MAX_DATA_SUBJECTS, MAX_FIGURES, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_REPORTED_URLS,
+    MAX_SUMMARY_CHARS,
 };
 use doxwatch_proto::intake as pb;
 use tonic::Code;
@@ -204,6 +205,41 @@ fn assign_rows(f: &Fixture) -> Vec<Row<pb::AssignCaseRequest>> {
     rows
 }
 
+fn publication_rows() -> Vec<Row<pb::CreatePublicationRequest>> {
+    type R = pb::CreatePublicationRequest;
+    fn publication(r: &mut R) -> &mut pb::Publication {
+        r.publication.get_or_insert_with(Default::default)
+    }
+    fn name(r: &mut R, name: &str) {
+        publication(r).figures[0].name = name.to_owned();
+    }
+    let mut rows: Vec<Row<R>> = vec![
+        row(Class::Missing, bad("publication"), |r: &mut R| r.publication = None),
+        row(Class::Missing, bad("publication.as_of"), |r: &mut R| publication(r).as_of = None),
+        row(Class::Missing, bad("publication.recorded_before"), |r: &mut R| publication(r).recorded_before = None),
+        row(Class::Empty, bad("publication.figures"), |r: &mut R| publication(r).figures.clear()),
+        row(Class::Empty, bad("publication.figures[0].name"), |r: &mut R| name(r, "")),
+        row(Class::TooMany, bad("publication.figures"), |r: &mut R| {
+            publication(r).figures =
+                (0..=MAX_FIGURES).map(|i| pb::PublishedFigure { name: format!("cases.n{i}"), value: 1 }).collect()
+        }),
+        row(Class::Duplicate, bad("publication.figures[1].name"), |r: &mut R| {
+            let first = publication(r).figures[0].clone();
+            publication(r).figures.push(first);
+        }),
+        row(Class::OverLong, bad("publication.figures[0].name"), |r: &mut R| name(r, &"a".repeat(201))),
+        row(Class::ControlInLine, bad("publication.figures[0].name"), |r: &mut R| name(r, "cases.\0total")),
+        row(Class::BidiInLine, bad("publication.figures[0].name"), |r: &mut R| name(r, "cases.\u{2066}total")),
+        row(Class::SqlInText, bad("publication.figures[0].name"), |r: &mut R| {
+            name(r, "x'; DROP TABLE publications; --")
+        }),
+    ];
+    rows.extend(rows::time("publication.as_of", |r: &mut R, t| publication(r).as_of = t));
+    rows.extend(rows::time("publication.recorded_before", |r: &mut R, t| publication(r).recorded_before = t));
+    rows.extend(rows::request_id(|r: &mut R, id| r.request_id = id));
+    rows
+}
+
 pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     let intake = &c.intake;
     let base = pb::CreateCaseRequest { case: Some(good_case()), request_id: String::new() };
@@ -291,6 +327,27 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
             async move { c.erase_case(r).await.map(drop) }
         },
         rows,
+    )
+    .await;
+
+    let just_now = doxwatch_kit::timestamp::now() - time::Duration::seconds(1);
+    let base = pb::CreatePublicationRequest {
+        publication: Some(pb::Publication {
+            as_of: at("2019-11-08T12:00:00+08:00"),
+            recorded_before: Some(doxwatch_kit::timestamp::to_proto(just_now)),
+            figures: vec![pb::PublishedFigure { name: "cases.total".into(), value: 2 }],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    w.rpc(
+        "CreatePublication",
+        &base,
+        |r| {
+            let mut c = intake.clone();
+            async move { c.create_publication(r).await.map(drop) }
+        },
+        publication_rows(),
     )
     .await;
 }

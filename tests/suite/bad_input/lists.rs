@@ -79,6 +79,19 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
     )
     .await;
 
+    type Publications = ipb::ListPublicationsRequest;
+    let rows = paging(token, |r: &mut Publications, n| r.page_size = n, |r: &mut Publications, t| r.page_token = t);
+    w.rpc(
+        "ListPublications",
+        &Publications::default(),
+        |r| {
+            let mut c = intake.clone();
+            async move { c.list_publications(r).await.map(drop) }
+        },
+        rows,
+    )
+    .await;
+
     type CaseLinks = ipb::ListCaseLinksRequest;
     let base = CaseLinks { name: f.case.clone(), ..Default::default() };
     let rows = paging(token, |r: &mut CaseLinks, n| r.page_size = n, |r: &mut CaseLinks, t| r.page_token = t);
@@ -271,6 +284,32 @@ pub async fn walk(w: &mut Walk, c: &Clients, f: &Fixture) {
         rows,
     )
     .await;
+
+    for late in &c.late_records {
+        type Late = opb::ListLateRecordsRequest;
+        let base = Late {
+            as_of: Some(doxwatch_kit::testing::ts("2019-11-08T12:00:00+08:00")),
+            recorded_after: Some(doxwatch_kit::testing::ts("2019-11-08T12:00:00+08:00")),
+            ..Default::default()
+        };
+        let mut rows = paging(token, |r: &mut Late, n| r.page_size = n, |r: &mut Late, t| r.page_token = t);
+        rows.extend(super::rows::time("as_of", |r: &mut Late, t| r.as_of = t));
+        rows.push(row(Class::Missing, bad("as_of"), |r: &mut Late| r.as_of = None));
+        rows.push(row(Class::Missing, bad("recorded_after"), |r: &mut Late| r.recorded_after = None));
+        rows.push(row(Class::NanosOutOfRange, bad("recorded_after"), |r: &mut Late| {
+            r.recorded_after = Some(prost_types::Timestamp { seconds: 1_562_000_000, nanos: -1 })
+        }));
+        w.rpc(
+            "ListLateRecords",
+            &base,
+            |r| {
+                let mut c = late.clone();
+                async move { c.list_late_records(r).await.map(drop) }
+            },
+            rows,
+        )
+        .await;
+    }
 
     for outbox in &c.outboxes {
         type Rejected = opb::ListRejectedEffectsRequest;

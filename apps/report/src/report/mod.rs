@@ -33,6 +33,9 @@ pub enum ReportError {
     /// The internal form was asked for by a caller link-tracking does not show channel handles.
     #[error("the internal report needs a role allowed to read channels; link-tracking withheld their handles")]
     HandlesWithheld,
+    /// A service's answer that cannot be read (a field it must set was missing).
+    #[error("{0}")]
+    Malformed(String),
 }
 
 /// Which report: the one the press office may publish, or the one that names channels.

@@ -3,10 +3,12 @@
 
 mod case;
 mod codes;
+mod publication;
 mod statistics;
 mod status;
 
 pub use case::*;
 pub use codes::*;
+pub use publication::*;
 pub use statistics::*;
 pub use status::*;

@@ -14,11 +14,13 @@ use uuid::Uuid;
 use crate::domain::*;
 
 mod erasure;
+mod publications;
 mod rows;
 
 pub use erasure::{
     ClosedCase, cases_with_unindexed_subjects, closed_cases_not_erased, erase_case, index_unindexed_subjects, is_erased,
 };
+pub use publications::{get_publication, insert_publication, list_publications};
 pub use rows::StoreDecodeError;
 use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
 
@@ -561,3 +563,25 @@ pub async fn statistics_rows(
     });
     Ok(decode_snapshots(rows)?)
 }
+
+/// Intake's late records (see [`doxwatch_kit::late_records`]): cases received and status changes
+/// (events of kind STATUS_CHANGED, 2) at or before `$1` in business time and recorded at or after
+/// `$2`, and changes of the data subjects of cases received by `$1` recorded at or after `$2`
+/// (versions after the first, with the actor of the UPDATED event, 3, recorded with them: the
+/// figures take a case's subjects as last recorded, whatever the moment asked).
+pub const LATE_RECORDS: doxwatch_kit::late_records::LateRecordsQuery = "\
+    SELECT r.kind, r.id, r.parent, r.reference, r.business_time, r.record_time, r.recorded_by FROM ( \
+      SELECT 1 AS kind, c.id AS id, c.id AS parent, COALESCE(c.reference, '') AS reference, \
+             c.received_at AS business_time, c.create_time AS record_time, c.created_by AS recorded_by \
+      FROM cases c WHERE c.received_at <= $1 AND c.create_time >= $2 \
+      UNION ALL \
+      SELECT 2, e.id, e.case_id, COALESCE(c.reference, ''), e.occurred_at, e.record_time, e.actor \
+      FROM case_events e JOIN cases c ON c.id = e.case_id \
+      WHERE e.kind = 2 AND e.occurred_at <= $1 AND e.record_time >= $2 \
+      UNION ALL \
+      SELECT 3, v.case_id, v.case_id, COALESCE(c.reference, ''), v.recorded_at, v.recorded_at, \
+             COALESCE((SELECT MIN(e.actor) FROM case_events e \
+                       WHERE e.case_id = v.case_id AND e.kind = 3 AND e.record_time = v.recorded_at), '') \
+      FROM case_subject_versions v JOIN cases c ON c.id = v.case_id \
+      WHERE v.version > 1 AND v.recorded_at >= $2 AND c.received_at <= $1 \
+    ) r ORDER BY r.record_time, r.kind, r.id, r.parent LIMIT $3 OFFSET $4";

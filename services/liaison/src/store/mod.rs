@@ -4,6 +4,7 @@
 pub mod contacts;
 pub mod erasure;
 pub mod events;
+pub mod late_records;
 pub mod notices;
 pub mod replies;
 

@@ -28,7 +28,7 @@ pub struct Suite {
     pub liaison: Client,
     pub links: Links,
     pub links_addr: SocketAddr,
-    liaison_service: Running,
+    pub liaison_service: Running,
     links_service: Option<Running>,
 }
 

@@ -7,6 +7,7 @@ pub mod citations;
 pub mod erasure;
 pub mod evidence;
 pub mod imports;
+pub mod late_records;
 pub mod links;
 pub mod platforms;
 pub mod recheck;

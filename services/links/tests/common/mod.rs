@@ -27,7 +27,7 @@ pub struct TestApp {
     /// The evidence store's blobs as they are stored (in a temporary directory unless the test
     /// chose another store).
     pub evidence: StoredBlobs,
-    running: Running,
+    pub running: Running,
     _evidence: Option<tempfile::TempDir>,
 }
 

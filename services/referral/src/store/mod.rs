@@ -4,6 +4,7 @@
 pub mod assessments;
 pub mod erasure;
 pub mod feed;
+pub mod late_records;
 pub mod referrals;
 
 use doxwatch_kit::{db::Tx, on_tx};

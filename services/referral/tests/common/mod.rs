@@ -132,7 +132,7 @@ pub fn criteria() -> pb::Criteria {
 }
 
 impl Suite {
-    fn referral_channel(&self) -> Channel {
+    pub fn referral_channel(&self) -> Channel {
         self.referral_service.as_ref().expect("referral is running").channel.clone()
     }
 
