@@ -10,6 +10,7 @@ pub mod imports;
 pub mod links;
 pub mod platforms;
 pub mod recheck;
+pub mod rollups;
 pub mod statistics;
 
 use sqlx::{Database, Encode, QueryBuilder, Type};

@@ -1,4 +1,6 @@
-//! One snapshot per link involved as at a moment, for the removal figures.
+//! The removal figures as at a moment, recorded before another: from the day sums and the edge
+//! days' points (see `domain::rollups`), whatever the length of the history; and, as the
+//! specification they are checked against, one snapshot per link involved, computed directly.
 
 use doxwatch_kit::{
     db::{Ts, Tx},
@@ -7,9 +9,57 @@ use doxwatch_kit::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at, link_was_removed_as_at};
-use crate::domain::*;
+use super::{StoreError, code, link_status_as_at, link_was_removed_as_at, rollups};
+use crate::domain::{
+    rollups::{Measure, figures as from_sums},
+    *,
+};
 
+/// The figures as at `as_of`, recorded before `recorded_before`: the sums of whole business days
+/// before `as_of`'s and whole record days before `recorded_before`'s, plus the points of
+/// `as_of`'s business day up to it, plus those of `recorded_before`'s record day before it with an
+/// earlier business day. Each part is bounded by days and scopes, or by one day's points.
+pub async fn figures(
+    tx: &mut Tx,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+) -> Result<LinkFigures, StoreError> {
+    let before = recorded_before.map_or(Ts::max(), Ts);
+    let (as_of_day, before_day) = (rollups::day(as_of), rollups::day(before.0));
+    let sql = "SELECT platform_id, channel_id, measure, value, CAST(SUM(n) AS BIGINT) FROM ( \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_sums \
+             WHERE business_day < $1 AND record_day < $2 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
+             WHERE business_time >= $3 AND business_time <= $4 AND record_time < $5 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
+             WHERE business_time < $3 AND record_time >= $6 AND record_time < $5) x \
+         GROUP BY platform_id, channel_id, measure, value HAVING SUM(n) <> 0";
+    let rows: Vec<(Uuid, Uuid, i64, i64, i64)> = on_tx!(tx, c => {
+        sqlx::query_as(sql)
+            .bind(as_of_day)
+            .bind(before_day)
+            .bind(Ts(rollups::start_of(as_of_day)))
+            .bind(Ts(as_of))
+            .bind(before)
+            .bind(Ts(rollups::start_of(before_day)))
+            .fetch_all(c)
+            .await?
+    });
+    let mut sums = Vec::with_capacity(rows.len());
+    for (platform, channel, measure, value, n) in rows {
+        let measure = Measure::from_code(measure)
+            .ok_or(StoreError::UnknownCode { column: "link_figure_points.measure", value: measure })?;
+        let channel = (!channel.is_nil()).then_some(ChannelId(channel));
+        sums.push((PlatformId(platform), channel, measure, value, n));
+    }
+    Ok(from_sums(sums))
+}
+
+/// One snapshot per link involved as at `as_of`, recorded before `recorded_before`, read from
+/// the links' rows: what [`figures`] must equal once tallied. Not for serving: it reads every
+/// link.
 pub async fn snapshots(
     tx: &mut Tx,
     as_of: OffsetDateTime,
