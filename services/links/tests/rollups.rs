@@ -37,10 +37,10 @@ struct Write {
     events: Vec<Event>,
 }
 
-/// Business times on a half-hour grid over four days (ties and day edges are common), record
+/// Business times on a three-hour grid over four days (ties and day edges are common), record
 /// times over five days in any order.
 fn history() -> impl Strategy<Value = Vec<Write>> {
-    let at = (0i64..4 * 48).prop_map(|half_hours| half_hours * 30);
+    let at = (0i64..4 * 8).prop_map(|steps| steps * 180);
     let link = 0usize..4;
     let status = prop::sample::select(vec![
         LinkStatus::Online,
@@ -195,7 +195,9 @@ async fn check(db: &Db, history: &[Write]) -> Result<(), TestCaseError> {
     for w in history {
         write(db, &ids, w).await;
     }
-    let channels: Vec<ChannelId> = ids.iter().filter_map(|(_, c)| *c).collect();
+    let mut channels: Vec<ChannelId> = ids.iter().filter_map(|(_, c)| *c).collect();
+    channels.sort();
+    channels.dedup();
     let (as_of, before) = cuts(history);
     let mut tx = db.begin_read().await.expect("a read");
     for t in &as_of {
@@ -217,9 +219,25 @@ async fn open(test_db: &TestDatabase) -> Db {
     with_fresh_keys(Db::connect(test_db.url(), 4, MIGRATIONS).await.expect("the store")).await
 }
 
+/// Two checks of one moment, the later written recorded as the earlier: the one recorded last
+/// stands, whatever order they were written in (a case random histories seldom make).
+fn same_moment_recorded_out_of_order() -> Vec<Write> {
+    let observed =
+        |status| Event::Observation { link: 0, status, source: ObservationSource::OfficerCheck, observed: 360 };
+    vec![
+        Write {
+            record: 50 * 60,
+            events: vec![Event::Sighting { link: 0, seen: 0 }, Event::Request { link: 0, notice: 0, served: 0 }],
+        },
+        Write { record: 100 * 60, events: vec![observed(LinkStatus::Online)] },
+        Write { record: 80 * 60, events: vec![observed(LinkStatus::Removed)] },
+    ]
+}
+
 fn sums_equal_the_direct_figures_on(test_db: TestDatabase) {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let db = runtime.block_on(open(&test_db));
+    runtime.block_on(check(&db, &same_moment_recorded_out_of_order())).expect("the fixed history");
     let mut runner = TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
     let outcome = runner.run(&history(), |h| runtime.block_on(check(&db, &h)));
     if let Err(e) = outcome {
