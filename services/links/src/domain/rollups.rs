@@ -84,7 +84,7 @@ impl View<'_> {
     /// `store::statistics::snapshots` and `tally`, which are the specification.
     fn state_at(&self, t: OffsetDateTime) -> BTreeSet<Key> {
         let mut state = BTreeSet::new();
-        if !self.first_seen.is_some_and(|s| s <= t) {
+        if self.first_seen.is_none_or(|s| s > t) {
             return state;
         }
         state.insert((Measure::Links, 0));
