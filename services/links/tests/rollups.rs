@@ -21,7 +21,8 @@ use proptest::{prelude::*, strategy::ValueTree, test_runner::TestRunner};
 use time::{Duration, OffsetDateTime, macros::datetime};
 use uuid::Uuid;
 
-const BASE: OffsetDateTime = datetime!(2019-10-01 0:00 UTC);
+/// Two days before a month ends: histories cross a month boundary as well as days.
+const BASE: OffsetDateTime = datetime!(2019-09-29 0:00 UTC);
 
 #[derive(Debug, Clone)]
 enum Event {
@@ -149,11 +150,12 @@ async fn write(db: &Db, ids: &[(LinkId, Option<ChannelId>)], w: &Write) {
     tx.commit().await.expect("committed");
 }
 
-/// The moments worth asking about: each time, just before it, and its day's start.
+/// The moments worth asking about: each time, just before it, and its day's and month's starts.
 fn moments(times: impl IntoIterator<Item = OffsetDateTime>) -> BTreeSet<OffsetDateTime> {
     let mut out = BTreeSet::new();
     for t in times {
-        out.extend([t, t - Duration::microseconds(1), t.replace_time(time::Time::MIDNIGHT)]);
+        let midnight = t.replace_time(time::Time::MIDNIGHT);
+        out.extend([t, t - Duration::microseconds(1), midnight, midnight.replace_day(1).expect("a first day")]);
     }
     out
 }
@@ -280,6 +282,7 @@ async fn built_from_existing_rows(test_db: TestDatabase) {
     for sql in [
         "DELETE FROM link_figure_points",
         "DELETE FROM link_figure_sums",
+        "DELETE FROM link_figure_month_sums",
         "DELETE FROM link_figures_unbuilt",
         "INSERT INTO link_figures_unbuilt VALUES (1)",
     ] {

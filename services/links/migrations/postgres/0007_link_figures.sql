@@ -2,8 +2,10 @@
 -- however long the history (see the links service's domain::rollups for the reasoning). Each
 -- write that can change a figure adds, in its own transaction, the changes it makes as points
 -- (business time, record time, platform, channel, measure, value, ±n), and adds them to the sums
--- per business day and record day. A figure is the sums of whole days before T's and R's days
--- plus the points of those two days' edges. channel_id is the nil id for a link of no channel.
+-- per business day and record day and per business month and record month. A figure is the sums
+-- of whole months before T's and R's months, the day sums of the rest of the whole days before
+-- T's and R's days, and the points of those two days' edges. channel_id is the nil id for a link
+-- of no channel.
 CREATE TABLE link_figure_points (
     business_time  TIMESTAMPTZ NOT NULL,
     record_time    TIMESTAMPTZ NOT NULL,
@@ -25,6 +27,20 @@ CREATE TABLE link_figure_sums (
     value         BIGINT NOT NULL,
     n             BIGINT NOT NULL,
     PRIMARY KEY (business_day, record_day, platform_id, channel_id, measure, value)
+);
+-- The day sums recorded on a day, for the days of the month of the record time asked about.
+CREATE INDEX link_figure_sums_record ON link_figure_sums (record_day, business_day);
+
+-- The same sums per business month and record month (months counted from January of the year 0).
+CREATE TABLE link_figure_month_sums (
+    business_month  BIGINT NOT NULL,
+    record_month    BIGINT NOT NULL,
+    platform_id     UUID NOT NULL,
+    channel_id      UUID NOT NULL,
+    measure         BIGINT NOT NULL,
+    value           BIGINT NOT NULL,
+    n               BIGINT NOT NULL,
+    PRIMARY KEY (business_month, record_month, platform_id, channel_id, measure, value)
 );
 
 -- The sums of a store migrated with links already in it are built once, by the service at its
