@@ -355,7 +355,7 @@ impl Links {
                 };
                 recorded.push(observation);
             }
-            links::insert_observations(&mut tx, self.db.keyring(), &recorded, now).await?;
+            links::insert_observations(&mut tx, self.db.keyring(), &recorded).await?;
             Ok(respond(&recorded))
         })
     }

@@ -143,7 +143,7 @@ async fn write(db: &Db, ids: &[(LinkId, Option<ChannelId>)], w: &Write) {
                     recorded_by: "users/officer".into(),
                     record_time: now,
                 };
-                links::insert_observations(&mut tx, db.keyring(), &[o], now).await.expect("observation");
+                links::insert_observations(&mut tx, db.keyring(), &[o]).await.expect("observation");
             }
         }
     }

@@ -317,15 +317,11 @@ pub async fn record_removal_requests(
 /// The field an observation's note is sealed as.
 pub(crate) const OBSERVATION_NOTE: &str = "observations.note";
 
-/// Records observations, all recorded at `now`, and their change to the figures.
-pub async fn insert_observations(
-    tx: &mut Tx,
-    keys: &Keyring,
-    observations: &[Observation],
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
+/// Records observations and their change to the figures.
+pub async fn insert_observations(tx: &mut Tx, keys: &Keyring, observations: &[Observation]) -> Result<(), StoreError> {
+    let Some(earliest) = observations.iter().map(|o| o.record_time).min() else { return Ok(()) };
     let links: Vec<LinkId> = observations.iter().map(|o| o.link).collect();
-    let figures = super::rollups::before_write(tx, &links, now).await?;
+    let figures = super::rollups::before_write(tx, &links, earliest).await?;
     for o in observations {
         insert_observation_row(tx, keys, o).await?;
     }
