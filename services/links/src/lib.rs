@@ -77,6 +77,9 @@ impl Application {
         if added > 0 {
             tracing::info!(added, "platforms added from the default registry");
         }
+        if links.build_figures().await? {
+            tracing::info!("removal figures built from the links' rows");
+        }
         let (blobs, files) = blob::open(&own.evidence.location, db.keyring().clone()).await?;
         let evidence = evidence::EvidenceService::new(db.clone(), blobs, own.evidence.max_bytes);
         let rechecker = Arc::new(recheck::Rechecker::new(db.clone(), own.recheck.clone())?);

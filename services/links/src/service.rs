@@ -57,6 +57,12 @@ impl Links {
         in_transaction!(self, |tx| Ok(platforms::seed(&mut tx, &registry, timestamp::now()).await?))
     }
 
+    /// Builds the figures' sums from the links' rows if the store has not got them yet (a store
+    /// migrated with links in it): once, whichever replica starts first.
+    pub async fn build_figures(&self) -> Result<bool, LinksError> {
+        in_transaction!(self, |tx| Ok(store::rollups::build_if_unbuilt(&mut tx).await?))
+    }
+
     // --- platforms ---
 
     #[tracing::instrument(skip_all)]
@@ -355,9 +361,9 @@ impl Links {
                     recorded_by: actor.name(),
                     record_time: now,
                 };
-                links::insert_observation(&mut tx, self.db.keyring(), &observation).await?;
                 recorded.push(observation);
             }
+            links::insert_observations(&mut tx, self.db.keyring(), &recorded).await?;
             Ok(respond(&recorded))
         })
     }
@@ -384,8 +390,7 @@ impl Links {
     pub async fn statistics(&self, t: AsAt) -> Result<(LinkFigures, Vec<Platform>, Vec<Channel>), LinksError> {
         let (as_of, recorded_before) = (t.at, t.recorded_before);
         let mut tx = self.db.begin_read().await?;
-        let snapshots = store::statistics::snapshots(&mut tx, as_of, recorded_before).await?;
-        let figures = tally(&snapshots);
+        let figures = store::statistics::figures(&mut tx, as_of, recorded_before).await?;
         let platform_ids: Vec<PlatformId> = figures.by_platform.keys().copied().collect();
         let platforms = platforms::get_many(&mut tx, &platform_ids).await?;
         let channels = channels::all_as_at(&mut tx, as_of, recorded_before).await?;

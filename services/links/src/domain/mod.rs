@@ -6,6 +6,7 @@ mod evidence;
 mod link;
 mod platform;
 mod recheck;
+pub mod rollups;
 mod statistics;
 
 pub use codes::*;

@@ -335,7 +335,7 @@ impl Rechecker {
                     recorded_by: RECORDED_BY.to_owned(),
                     record_time: now,
                 };
-                links::insert_observation(&mut tx, self.db.keyring(), &observation).await?;
+                links::insert_observations(&mut tx, self.db.keyring(), &[observation]).await?;
             }
             Ok(true)
         })?;

@@ -82,6 +82,7 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
             distinct.push(s);
         }
     }
+    let figures = super::rollups::before_write(tx, &distinct.iter().map(|s| s.0).collect::<Vec<_>>(), now).await?;
     for chunk in distinct.chunks(BATCH) {
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
@@ -95,6 +96,7 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
             q.build().execute(c).await?;
         });
     }
+    figures.after_write(tx).await?;
     let citations: Vec<(LinkId, CaseRef)> = distinct.iter().filter_map(|(l, c, _)| c.map(|c| (*l, c))).collect();
     super::citations::add(tx, &citations, now).await
 }
@@ -290,6 +292,7 @@ pub async fn record_removal_requests(
     served_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
+    let figures = super::rollups::before_write(tx, links, now).await?;
     let mut recorded = 0;
     for link in links {
         let n = on_tx!(tx, c => {
@@ -307,13 +310,25 @@ pub async fn record_removal_requests(
         });
         recorded += n as i64;
     }
+    figures.after_write(tx).await?;
     Ok(recorded)
 }
 
 /// The field an observation's note is sealed as.
 pub(crate) const OBSERVATION_NOTE: &str = "observations.note";
 
-pub async fn insert_observation(tx: &mut Tx, keys: &Keyring, o: &Observation) -> Result<(), StoreError> {
+/// Records observations and their change to the figures.
+pub async fn insert_observations(tx: &mut Tx, keys: &Keyring, observations: &[Observation]) -> Result<(), StoreError> {
+    let Some(earliest) = observations.iter().map(|o| o.record_time).min() else { return Ok(()) };
+    let links: Vec<LinkId> = observations.iter().map(|o| o.link).collect();
+    let figures = super::rollups::before_write(tx, &links, earliest).await?;
+    for o in observations {
+        insert_observation_row(tx, keys, o).await?;
+    }
+    figures.after_write(tx).await
+}
+
+async fn insert_observation_row(tx: &mut Tx, keys: &Keyring, o: &Observation) -> Result<(), StoreError> {
     let note = keys.seal_text(OBSERVATION_NOTE, &o.id.to_string(), &o.note)?;
     on_tx!(tx, c => {
         sqlx::query(

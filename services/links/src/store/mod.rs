@@ -11,6 +11,7 @@ pub mod late_records;
 pub mod links;
 pub mod platforms;
 pub mod recheck;
+pub mod rollups;
 pub mod statistics;
 
 use sqlx::{Database, Encode, QueryBuilder, Type};

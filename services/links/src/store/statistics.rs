@@ -1,4 +1,6 @@
-//! One snapshot per link involved as at a moment, for the removal figures.
+//! The removal figures as at a moment, recorded before another: from the day sums and the edge
+//! days' points (see `domain::rollups`), whatever the length of the history; and, as the
+//! specification they are checked against, one snapshot per link involved, computed directly.
 
 use doxwatch_kit::{
     db::{Ts, Tx},
@@ -7,9 +9,70 @@ use doxwatch_kit::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{StoreError, code, link_status_as_at, link_was_removed_as_at};
-use crate::domain::*;
+use super::{StoreError, code, link_status_as_at, link_was_removed_as_at, rollups};
+use crate::domain::{
+    rollups::{Measure, figures as from_sums},
+    *,
+};
 
+/// The figures as at `as_of`, recorded before `recorded_before`: the sums of the whole months
+/// before both moments' months, the day sums of the rest of the whole days before both moments'
+/// days (within `as_of`'s month, or recorded within `recorded_before`'s), and the points of the
+/// edge days (business time on `as_of`'s day up to it, or recorded on `recorded_before`'s day
+/// before it). So it reads months and at most two months of days of sums, and two days of points,
+/// however long the history and however many links.
+pub async fn figures(
+    tx: &mut Tx,
+    as_of: OffsetDateTime,
+    recorded_before: Option<OffsetDateTime>,
+) -> Result<LinkFigures, StoreError> {
+    use rollups::{day, first_day_of_month, month, start_of};
+    let before = recorded_before.map_or(Ts::max(), Ts);
+    let (as_of_day, before_day) = (day(as_of), day(before.0));
+    let sql = "SELECT platform_id, channel_id, measure, value, CAST(SUM(n) AS BIGINT) FROM ( \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_month_sums \
+             WHERE business_month < $1 AND record_month < $2 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_sums \
+             WHERE business_day >= $3 AND business_day < $4 AND record_day < $5 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_sums \
+             WHERE record_day >= $5 AND record_day < $6 AND business_day < $4 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
+             WHERE business_time >= $7 AND business_time <= $8 AND record_time < $9 \
+           UNION ALL \
+           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
+             WHERE record_time >= $10 AND record_time < $9 AND business_time < $7) x \
+         GROUP BY platform_id, channel_id, measure, value HAVING SUM(n) <> 0";
+    let rows: Vec<(Uuid, Uuid, i64, i64, i64)> = on_tx!(tx, c => {
+        sqlx::query_as(sql)
+            .bind(month(as_of))
+            .bind(month(before.0))
+            .bind(first_day_of_month(as_of))
+            .bind(as_of_day)
+            .bind(first_day_of_month(before.0))
+            .bind(before_day)
+            .bind(Ts(start_of(as_of_day)))
+            .bind(Ts(as_of))
+            .bind(before)
+            .bind(Ts(start_of(before_day)))
+            .fetch_all(c)
+            .await?
+    });
+    let mut sums = Vec::with_capacity(rows.len());
+    for (platform, channel, measure, value, n) in rows {
+        let measure = Measure::from_code(measure)
+            .ok_or(StoreError::UnknownCode { column: "link_figure_points.measure", value: measure })?;
+        let channel = (!channel.is_nil()).then_some(ChannelId(channel));
+        sums.push((PlatformId(platform), channel, measure, value, n));
+    }
+    Ok(from_sums(sums))
+}
+
+/// One snapshot per link involved as at `as_of`, recorded before `recorded_before`, read from
+/// the links' rows: what [`figures`] must equal once tallied. Not for serving: it reads every
+/// link.
 pub async fn snapshots(
     tx: &mut Tx,
     as_of: OffsetDateTime,

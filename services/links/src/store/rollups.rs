@@ -1,0 +1,261 @@
+//! Keeps the figure points and their day sums (`link_figure_points`, `link_figure_sums`) in step
+//! with every write that can change a figure: sightings, removal requests and observations (an
+//! erasure changes no figure: it keeps a link's sightings, requests and observations). A write
+//! reads its links' histories before and after, in its own transaction, and adds the difference
+//! (see `domain::rollups`); on PostgreSQL it first locks its links' rows, in id order, so that two
+//! writers of one link take turns and each sees the other's rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use doxwatch_kit::{
+    db::{Ts, Tx},
+    on_tx,
+};
+use sqlx::QueryBuilder;
+use time::{OffsetDateTime, macros::datetime};
+use uuid::Uuid;
+
+use super::{BATCH, StoreError, code, push_list};
+use crate::domain::{
+    rollups::{Confirmed, LinkHistory, Points, correction},
+    *,
+};
+
+/// Where a link's points are counted: its platform and its channel (the nil id for none).
+type Scope = (Uuid, Uuid);
+
+/// The links a write is about to change, as they stood before it.
+pub struct BeforeWrite {
+    from: OffsetDateTime,
+    scopes: BTreeMap<Uuid, Scope>,
+    histories: HashMap<Uuid, LinkHistory>,
+}
+
+/// Locks `links` (PostgreSQL; SQLite has one writer) and reads their histories from `now` on.
+pub async fn before_write(tx: &mut Tx, links: &[LinkId], now: OffsetDateTime) -> Result<BeforeWrite, StoreError> {
+    // The store keeps microseconds: the rows this write adds carry `now` truncated so.
+    let from = now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now);
+    let mut ids: Vec<Uuid> = links.iter().map(|l| l.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut scopes = BTreeMap::new();
+    for chunk in ids.chunks(BATCH) {
+        let lock = if tx.is_postgres() { " ORDER BY id FOR UPDATE" } else { "" };
+        let rows: Vec<(Uuid, Uuid, Option<Uuid>)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("SELECT id, platform_id, channel_id FROM links WHERE id IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.push(lock);
+            q.build_query_as().fetch_all(c).await?
+        });
+        scopes.extend(rows.into_iter().map(|(id, p, c)| (id, (p, c.unwrap_or(Uuid::nil())))));
+    }
+    let ids: Vec<Uuid> = scopes.keys().copied().collect();
+    let histories = histories(tx, &ids, from).await?;
+    Ok(BeforeWrite { from, scopes, histories })
+}
+
+impl BeforeWrite {
+    /// Reads the histories again, now that the write is made, and adds the difference.
+    pub async fn after_write(self, tx: &mut Tx) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = self.scopes.keys().copied().collect();
+        let after = histories(tx, &ids, self.from).await?;
+        let empty = LinkHistory::default();
+        let mut points = Vec::new();
+        for (id, scope) in &self.scopes {
+            let before = self.histories.get(id).unwrap_or(&empty);
+            let changed = correction(before, after.get(id).unwrap_or(&empty), self.from);
+            if !changed.is_empty() {
+                points.push((*scope, changed));
+            }
+        }
+        add(tx, points).await
+    }
+}
+
+/// Builds the points and sums of every link from its rows, in the caller's transaction, if the
+/// store still has them to build (a store migrated with links in it). Returns whether it did.
+pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
+    let claimed = on_tx!(tx, c => {
+        sqlx::query("DELETE FROM link_figures_unbuilt").execute(c).await?.rows_affected()
+    });
+    if claimed == 0 {
+        return Ok(false);
+    }
+    // Earlier than any record time: every row enters the points.
+    let from = datetime!(1900-01-01 0:00 UTC);
+    let mut after = Uuid::nil();
+    loop {
+        let rows: Vec<(Uuid, Uuid, Option<Uuid>)> = on_tx!(tx, c => {
+            sqlx::query_as("SELECT id, platform_id, channel_id FROM links WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(BATCH as i64)
+                .fetch_all(c)
+                .await?
+        });
+        let Some(last) = rows.last() else { break };
+        after = last.0;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+        let mut histories = histories(tx, &ids, from).await?;
+        let points = rows
+            .into_iter()
+            .filter_map(|(id, p, c)| {
+                let points = histories.remove(&id)?.points_from(from);
+                (!points.is_empty()).then_some(((p, c.unwrap_or(Uuid::nil())), points))
+            })
+            .collect();
+        add(tx, points).await?;
+    }
+    Ok(true)
+}
+
+/// The histories of `ids` (sorted, distinct, at most a few thousand) from record time `from` on.
+async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<HashMap<Uuid, LinkHistory>, StoreError> {
+    let mut out: HashMap<Uuid, LinkHistory> = ids.iter().map(|id| (*id, LinkHistory::default())).collect();
+    for chunk in ids.chunks(BATCH) {
+        // The earliest sighting recorded before `from`, by a seek on (link, seen at).
+        let firsts: Vec<(Uuid, Option<Ts>)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "SELECT l.id, (SELECT s.seen_at FROM link_sightings s WHERE s.link_id = l.id AND s.record_time < ",
+            );
+            q.push_bind(Ts(from)).push(" ORDER BY s.seen_at LIMIT 1) FROM links l WHERE l.id IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.build_query_as().fetch_all(c).await?
+        });
+        let sightings: Vec<(Uuid, Ts, Ts)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("SELECT link_id, seen_at, record_time FROM link_sightings WHERE record_time >= ");
+            q.push_bind(Ts(from)).push(" AND link_id IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.build_query_as().fetch_all(c).await?
+        });
+        let requests: Vec<(Uuid, Ts, Ts)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("SELECT link_id, served_at, record_time FROM removal_requests WHERE link_id IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.build_query_as().fetch_all(c).await?
+        });
+        let observations: Vec<(Uuid, Uuid, i16, Ts, Ts)> = on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "SELECT link_id, id, status, observed_at, record_time FROM observations WHERE source <> 3 AND link_id IN ",
+            );
+            push_list(&mut q, chunk.iter().copied());
+            q.build_query_as().fetch_all(c).await?
+        });
+        for (id, first) in firsts {
+            if let Some(h) = out.get_mut(&id) {
+                h.first_seen_before = first.map(|t| t.0);
+            }
+        }
+        for (id, seen_at, record_time) in sightings {
+            if let Some(h) = out.get_mut(&id) {
+                h.sightings.push((seen_at.0, record_time.0));
+            }
+        }
+        for (id, served_at, record_time) in requests {
+            if let Some(h) = out.get_mut(&id) {
+                h.requests.push((served_at.0, record_time.0));
+            }
+        }
+        for (link, id, status, observed_at, record_time) in observations {
+            if let Some(h) = out.get_mut(&link) {
+                let status = code(status, LinkStatus::from_code, "observations.status")?;
+                h.observations.push(Confirmed { id, status, observed_at: observed_at.0, record_time: record_time.0 });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The day a moment falls in, counted from 1970-01-01 (UTC).
+pub(crate) fn day(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp().div_euclid(86_400)
+}
+
+/// The month a moment falls in (UTC), counted from January of the year 0.
+pub(crate) fn month(t: OffsetDateTime) -> i64 {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
+}
+
+/// The day the month of a moment begins on, counted as [`day`] counts.
+pub(crate) fn first_day_of_month(t: OffsetDateTime) -> i64 {
+    day(t) - i64::from(t.to_offset(time::UtcOffset::UTC).day()) + 1
+}
+
+/// The first moment of a day.
+pub(crate) fn start_of(day: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+type Row = (OffsetDateTime, OffsetDateTime, Uuid, Uuid, i64, i64, i64);
+
+/// Changes summed by (business day or month, record day or month, platform, channel, measure, value).
+type Sums = BTreeMap<(i64, i64, Uuid, Uuid, i64, i64), i64>;
+
+/// Appends the points and adds them to their days' and months' sums.
+async fn add(tx: &mut Tx, points: Vec<(Scope, Points)>) -> Result<(), StoreError> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut days: Sums = BTreeMap::new();
+    let mut months: Sums = BTreeMap::new();
+    for ((platform, channel), changes) in points {
+        for ((r, b, measure, value), n) in changes {
+            let m = measure as i64;
+            rows.push((b, r, platform, channel, m, value, n));
+            *days.entry((day(b), day(r), platform, channel, m, value)).or_default() += n;
+            *months.entry((month(b), month(r), platform, channel, m, value)).or_default() += n;
+        }
+    }
+    for chunk in rows.chunks(BATCH) {
+        on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO link_figure_points (business_time, record_time, platform_id, channel_id, measure, value, n) ",
+            );
+            q.push_values(chunk, |mut row, (b, r, p, ch, m, v, n)| {
+                row.push_bind(Ts(*b)).push_bind(Ts(*r)).push_bind(*p).push_bind(*ch).push_bind(*m).push_bind(*v).push_bind(*n);
+            });
+            q.build().execute(c).await?;
+        });
+    }
+    upsert(tx, "link_figure_sums", "business_day, record_day", days).await?;
+    upsert(tx, "link_figure_month_sums", "business_month, record_month", months).await?;
+    Ok(())
+}
+
+/// Adds `sums` to `table`, whose first two key columns are `periods`, in key order so that two
+/// writers lock the sums they share in the same order.
+async fn upsert(tx: &mut Tx, table: &str, periods: &str, mut sums: Sums) -> Result<(), StoreError> {
+    sums.retain(|_, n| *n != 0);
+    let sums: Vec<_> = sums.into_iter().collect();
+    for chunk in sums.chunks(BATCH) {
+        on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(format!(
+                "INSERT INTO {table} ({periods}, platform_id, channel_id, measure, value, n) "
+            ));
+            q.push_values(chunk, |mut row, ((b, r, p, ch, m, v), n)| {
+                row.push_bind(*b).push_bind(*r).push_bind(*p).push_bind(*ch).push_bind(*m).push_bind(*v).push_bind(*n);
+            });
+            q.push(format!(
+                " ON CONFLICT ({periods}, platform_id, channel_id, measure, value) DO UPDATE SET n = {table}.n + excluded.n"
+            ));
+            q.build().execute(c).await?;
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_and_months_count_on_across_years() {
+        let eve = datetime!(2019-12-31 23:59:59.999999 UTC);
+        let new_year = datetime!(2020-01-01 0:00 UTC);
+        assert_eq!(day(new_year) - day(eve), 1);
+        assert_eq!(month(new_year) - month(eve), 1);
+        assert_eq!(first_day_of_month(eve), day(datetime!(2019-12-01 0:00 UTC)));
+        assert_eq!(first_day_of_month(new_year), day(new_year));
+        assert_eq!(start_of(day(eve)), datetime!(2019-12-31 0:00 UTC));
+        // A moment given with an offset falls in its UTC day and month.
+        let hk = datetime!(2020-01-01 7:00 +08:00);
+        assert_eq!((day(hk), month(hk)), (day(eve), month(eve)));
+    }
+}
