@@ -312,6 +312,9 @@ fn the_readme_examples_run_as_written_in_a_fresh_directory() {
         if line.contains("link import patrol-export.txt") {
             // The complaint's URL is known already; the other is new; the comment is no URL.
             assert!(out.starts_with("2 URLs: 1 new, 1 known, 0 refused"), "{out}");
+            // --show-new names the new one.
+            let named: Vec<&str> = out.lines().skip(1).collect();
+            assert!(named.len() == 1 && first_name(named[0], "links").is_some(), "{out}");
         }
         reader.remember(line, &out);
     }

@@ -377,6 +377,7 @@ impl LinksService for LinksApi {
         let tally = import.merge().await?;
         Ok(Response::new(pb::ImportLinksResponse {
             new_links: tally.new_links,
+            new_link_names: tally.new_link_names,
             known_links: tally.known_links,
             refused: tally.refused,
             refusals: tally

@@ -76,6 +76,11 @@ async fn a_refused_import_keeps_nothing(db: TestDatabase) {
     let stream = vec![message("alpha", 999), message("beta", 999), message("gamma", 3)];
     let response = client.import_links(tokio_stream::iter(stream)).await.unwrap().into_inner();
     assert_eq!((response.new_links, response.known_links, response.refused), (2001, 3, 0));
+    // The answer names the first thousand new links, each once, none of them the known one.
+    let named: std::collections::HashSet<&String> = response.new_link_names.iter().collect();
+    assert_eq!((response.new_link_names.len(), named.len()), (1000, 1000));
+    let first = client.get_link(pb::GetLinkRequest { name: response.new_link_names[0].clone() }).await.unwrap();
+    assert!(first.into_inner().canonical_url.contains("alpha"), "the first named is the first registered");
     let (links, platforms, total) = everything(&mut client).await;
     assert_eq!((links.len(), total), (2002, 2002));
     assert_eq!(platforms.len(), before.1.len() + 3, "a platform for each new site");

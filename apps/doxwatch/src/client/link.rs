@@ -96,6 +96,9 @@ pub struct ImportArgs {
     /// When they were seen (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
     seen_at: Option<prost_types::Timestamp>,
+    /// Print the name of each new link (the first 1,000) after the counts.
+    #[arg(long)]
+    show_new: bool,
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -293,6 +296,7 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
         print_json(&json!({
             "urls": count,
             "new_links": response.new_links,
+            "new_link_names": response.new_link_names,
             "known_links": response.known_links,
             "refused": response.refused,
             "refusals": refusals,
@@ -313,6 +317,18 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
             .map(|r| vec![r.count.to_string(), r.reason.clone(), r.examples.join(" ")])
             .collect();
         print_table(&["REFUSED", "REASON", "EXAMPLES"], &rows);
+    }
+    if args.show_new {
+        for name in &response.new_link_names {
+            println!("{name}");
+        }
+        let unnamed = response.new_links.saturating_sub(response.new_link_names.len() as i64);
+        if unnamed > 0 {
+            println!(
+                "… and {} not named here (`link list --first-seen-after`, `--first-seen-before` find links by when they were first seen)",
+                crate::output::counted(unnamed, "new link")
+            );
+        }
     }
     Ok(())
 }

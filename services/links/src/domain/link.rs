@@ -108,10 +108,15 @@ pub struct NewObservation {
     pub note: String,
 }
 
+/// The most new links an import names in its answer; `new_links` counts them all.
+pub const MAX_NEW_LINK_NAMES: usize = 1000;
+
 /// Counts of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportTally {
     pub new_links: i64,
+    /// The first [`MAX_NEW_LINK_NAMES`] links the import created, in the order registered.
+    pub new_link_names: Vec<String>,
     pub known_links: i64,
     pub refused: i64,
     /// Per reason: how many, and up to five examples.
@@ -121,7 +126,12 @@ pub struct ImportTally {
 impl ImportTally {
     pub fn add(&mut self, url: &str, outcome: &Registered) {
         match outcome {
-            Registered::New(_) => self.new_links += 1,
+            Registered::New(id) => {
+                self.new_links += 1;
+                if self.new_link_names.len() < MAX_NEW_LINK_NAMES {
+                    self.new_link_names.push(id.name());
+                }
+            }
             Registered::Known(_) => self.known_links += 1,
             Registered::Refused(reason) => {
                 self.refused += 1;
