@@ -1,6 +1,7 @@
 //! The `doxwatch` binary: runs the whole suite (`up`), one service (`serve`), or acts as the
 //! officer's client. `main` installs the crypto provider, parses the command line and dispatches.
 
+mod bench;
 mod client;
 mod credentials;
 mod output;
@@ -82,6 +83,9 @@ enum Command {
     /// Replay a scenario file (published figures) through the public APIs.
     #[command(subcommand)]
     Scenario(report::ScenarioCommand),
+    /// Benchmark the services: an open-model load on the real services (each its own process),
+    /// beside a raw baseline in the same run; figures and ratios as a table or JSON.
+    Bench(bench::BenchArgs),
     /// Print a completion script for a shell, e.g. `doxwatch completions bash > ~/.local/share/bash-completion/completions/doxwatch`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `doxwatch man | man -l -`.
@@ -213,6 +217,7 @@ fn main() -> ExitCode {
             Command::Whoami(args) => credentials::whoami(args).await,
             Command::Report(args) => report::report(args).await,
             Command::Scenario(command) => report::scenario(command).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Completions(args) => completions(&args),
             Command::Man => man_page(),
         }
