@@ -179,3 +179,33 @@ where
         errors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every call is accounted for: the successes timed, the failures counted by their code.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failures_are_counted_by_code_and_successes_timed() {
+        let load =
+            Load { label: "test".into(), rate: 300.0, duration: Duration::from_secs(1), in_flight: 8, connections: 1 };
+        let phase = run(&load, |i| async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            match i % 3 {
+                0 => Err(Status::unavailable("down")),
+                1 if i % 5 == 1 => Err(Status::resource_exhausted("busy")),
+                _ => Ok(()),
+            }
+        })
+        .await;
+        let unavailable = (0..300).filter(|i| i % 3 == 0).count() as u64;
+        let exhausted = (0..300).filter(|i| i % 3 == 1 && i % 5 == 1).count() as u64;
+        assert_eq!(phase.sent, 300);
+        assert_eq!(phase.errors.get("Unavailable"), Some(&unavailable));
+        assert_eq!(phase.errors.get("ResourceExhausted"), Some(&exhausted));
+        assert_eq!(phase.ok, 300 - unavailable - exhausted);
+        let latency = phase.latency_ms.as_ref().expect("timed successes");
+        assert!(latency.p50 >= 2.0, "each call slept 2 ms: {latency:?}");
+        assert!(phase.achieved_rate > 0.0 && phase.seconds >= 0.9, "{phase:?}");
+    }
+}
