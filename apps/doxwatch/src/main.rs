@@ -183,8 +183,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    // A server must outlive whoever reads its output; the client ends with its reader.
-    if !matches!(cli.command, Command::Up(_) | Command::Serve(_)) {
+    // A server must outlive whoever reads its output; the client ends with its reader. The
+    // benchmark keeps connections open to services it stops: a write on one of them that its
+    // peer has just closed must be an error to handle, not a SIGPIPE that ends the run unseen.
+    if !matches!(cli.command, Command::Up(_) | Command::Serve(_) | Command::Bench(_)) {
         restore_sigpipe();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
