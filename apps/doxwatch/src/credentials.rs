@@ -279,6 +279,13 @@ fn write_profile(pki_dir: &Path, dir: &Path, record: &OfficerRecord, lifetime: D
     pki::write_public(&dir.join("officer.json"), &json).map_err(|e| CliError::chain(&e))
 }
 
+/// Issues an officer's profile in `dir` from the PKI in `pki_dir`, as `officer add` does: what
+/// `doxwatch bench` calls its services with.
+pub(crate) fn issue_officer(pki_dir: &Path, dir: &Path, id: &str, roles: &[Role], team: &str) -> Result<(), CliError> {
+    let record = OfficerRecord { id: id.to_owned(), name: id.to_owned(), roles: roles.to_vec(), team: team.to_owned() };
+    write_profile(pki_dir, dir, &record, pki::TOKEN_LIFETIME)
+}
+
 fn rustls_pem_der(pem: &str) -> Result<Vec<u8>, CliError> {
     let material = doxwatch_kit::tls::TlsMaterial::certificate_der(pem).map_err(|e| CliError::chain(&e))?;
     Ok(material)

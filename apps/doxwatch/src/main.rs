@@ -1,6 +1,7 @@
 //! The `doxwatch` binary: runs the whole suite (`up`), one service (`serve`), or acts as the
 //! officer's client. `main` installs the crypto provider, parses the command line and dispatches.
 
+mod bench;
 mod choice;
 mod client;
 mod credentials;
@@ -86,6 +87,9 @@ enum Command {
     /// Replay a scenario file (published figures) through the public APIs.
     #[command(subcommand)]
     Scenario(report::ScenarioCommand),
+    /// Benchmark the services: an open-model load on the real services (each its own process),
+    /// beside a raw baseline in the same run; figures and ratios as a table or JSON.
+    Bench(bench::BenchArgs),
     /// Print a completion script for a shell, e.g. `doxwatch completions bash > ~/.local/share/bash-completion/completions/doxwatch`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `doxwatch man | man -l -`.
@@ -183,8 +187,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    // A server must outlive whoever reads its output; the client ends with its reader.
-    if !matches!(cli.command, Command::Up(_) | Command::Serve(_)) {
+    // A server must outlive whoever reads its output; the client ends with its reader. The
+    // benchmark keeps connections open to services it stops: a write on one of them that its
+    // peer has just closed must be an error to handle, not a SIGPIPE that ends the run unseen.
+    if !matches!(cli.command, Command::Up(_) | Command::Serve(_) | Command::Bench(_)) {
         restore_sigpipe();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -217,6 +223,7 @@ fn main() -> ExitCode {
             Command::Whoami(args) => credentials::whoami(args).await,
             Command::Report(args) => report::report(args).await,
             Command::Scenario(command) => report::scenario(command).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Completions(args) => completions(&args),
             Command::Man => man_page(),
         }

@@ -1,0 +1,240 @@
+//! The statistics scenario: GetLinkStatistics at several `as_of` and `recorded_before` moments over
+//! one link-tracking store grown through its API to each size asked (10 observations a link, a
+//! removal request for every other link, recorded as liaison does), each size's latency against the
+//! smallest's. Warm: every query is asked once before it is timed.
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
+use futures::{StreamExt, TryStreamExt};
+use prost::Message;
+use prost_types::Timestamp;
+use tonic::{Status, service::interceptor::InterceptedService};
+
+use super::{
+    import, load,
+    process::ServiceCost,
+    progress,
+    report::{Ratio, Report, SizeFigures},
+    services::{Officer, Setup},
+};
+use crate::output::CliError;
+
+/// Links registered (and seen on the same day) per RegisterLinks call.
+const CHUNK: u64 = 1000;
+/// Observations per link.
+const OBSERVATIONS: u64 = 10;
+/// Calls of the seeding in flight at once.
+const SEEDING_CALLS: usize = 4;
+/// 2019-01-01T00:00:00Z: the first day links are seen.
+const FIRST_DAY: i64 = 1_546_300_800;
+const DAY: i64 = 86_400;
+
+#[derive(clap::Args, Debug)]
+pub struct StatisticsArgs {
+    /// The store sizes, in links, comma-separated and growing: the store is grown to each in turn.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000",
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    links: Vec<u64>,
+    /// Timed calls per moment asked, after one untimed.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
+    /// A PostgreSQL server to make the store on (a fresh database, dropped at the end); SQLite
+    /// without it.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+pub async fn run(args: &StatisticsArgs, work_dir: &Path) -> Result<Report, CliError> {
+    if args.links.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(CliError::Usage("--links: the sizes must grow, e.g. 10000,100000,1000000".into()));
+    }
+    let setup = Setup::new(work_dir, args.database_url.as_deref()).await?;
+    let result = run_on(&setup, args).await;
+    setup.stores.drop_all().await;
+    result
+}
+
+async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError> {
+    let mut report = Report { scenario: "statistics", backend: Some(setup.backend()), ..Default::default() };
+    progress("starting link-tracking");
+    let links = setup.start("links", &[]).await?;
+    let officer = setup.officer(&links.url, 1).await?.remove(0);
+    let peers = Peers {
+        intake: as_service(setup, "intake", &links.url).await?,
+        liaison: as_service(setup, "liaison", &links.url).await?,
+    };
+    let run = uuid::Uuid::now_v7().simple().to_string()[24..].to_owned();
+    let before = links.reading();
+    let mut held = 0;
+    let mut earlier_moment = None;
+    for &size in &args.links {
+        progress(&format!("growing the store to {size} links ({} observations)", size * OBSERVATIONS));
+        let recorded_before_growth = now();
+        let started = Instant::now();
+        seed(&officer, &peers, &run, held..size).await?;
+        let seed_seconds = started.elapsed().as_secs_f64();
+        held = size;
+        progress(&format!("GetLinkStatistics over {size} links"));
+        let mut figures = query(&officer, args.repeat, earlier_moment.or(Some(recorded_before_growth))).await;
+        earlier_moment = Some(recorded_before_growth);
+        figures.links = size;
+        figures.observations = size * OBSERVATIONS;
+        figures.seed_seconds = seed_seconds;
+        report.sizes.push(figures);
+    }
+    let smallest = report.sizes.first().and_then(|s| s.latency_ms.as_ref()).map(|l| l.p99);
+    for size in &mut report.sizes {
+        size.p99_ratio_to_smallest = smallest.zip(size.latency_ms.as_ref()).map(|(s, l)| l.p99 / s.max(1e-9));
+    }
+    if let Some(largest) = report.sizes.last() {
+        let p99 = largest.latency_ms.as_ref().map_or(f64::INFINITY, |l| l.p99);
+        report.ratios.push(Ratio::at_most(format!("p99 ms at {} links", largest.links), p99, 100.0));
+        if let Some(ratio) = largest.p99_ratio_to_smallest {
+            report.ratios.push(Ratio::at_most(
+                format!("p99 at {} links over p99 at the smallest", largest.links),
+                ratio,
+                2.0,
+            ));
+        }
+    }
+    report.services.push(ServiceCost::between("links", links.idle, before, links.reading()));
+    report.notes.push("the store is grown through the API (RegisterLinks, RecordObservations, and RecordRemovalRequests as liaison): its seeding time is the service's too".into());
+    links.stop().await;
+    Ok(report)
+}
+
+/// The peers whose calls the policy leaves to them: intake registers URLs, liaison records the
+/// removal requests of the notices it serves.
+struct Peers {
+    intake: Officer,
+    liaison: Officer,
+}
+
+/// A channel to `url` as `service` (its own certificate carries its identity; no token).
+async fn as_service(setup: &Setup, service: &str, url: &str) -> Result<Officer, CliError> {
+    let credentials = setup.service_credentials(service)?;
+    let channel = credentials
+        .connect(url, Duration::from_secs(3600))
+        .await
+        .map_err(|e| CliError::Other(format!("cannot connect as {service}: {e}")))?;
+    let bearer = credentials.bearer().map_err(|e| CliError::Config(e.to_string()))?;
+    Ok(InterceptedService::new(channel, bearer))
+}
+
+fn now() -> Timestamp {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 }
+}
+
+fn at(seconds: i64) -> Option<Timestamp> {
+    Some(Timestamp { seconds, nanos: 0 })
+}
+
+/// Registers links `range` (a chunk of 1,000 seen on one day of 2019), records 10 observations of
+/// each over the 10 days after, and a removal request for every other link on the second day.
+async fn seed(officer: &Officer, peers: &Peers, run: &str, range: std::ops::Range<u64>) -> Result<(), CliError> {
+    let chunks: Vec<u64> = range.clone().step_by(CHUNK as usize).collect();
+    futures::stream::iter(chunks)
+        .map(|first| {
+            let chunk = first..(first + CHUNK).min(range.end);
+            seed_chunk(officer.clone(), peers.intake.clone(), peers.liaison.clone(), run, chunk)
+        })
+        .buffer_unordered(SEEDING_CALLS)
+        .try_collect::<Vec<()>>()
+        .await
+        .map_err(|status| CliError::Other(format!("seeding the store: {:?}: {}", status.code(), status.message())))?;
+    Ok(())
+}
+
+async fn seed_chunk(
+    officer: Officer,
+    intake: Officer,
+    liaison: Officer,
+    run: &str,
+    range: std::ops::Range<u64>,
+) -> Result<(), Status> {
+    let day = FIRST_DAY + ((range.start / CHUNK) % 200) as i64 * DAY;
+    let mut links = LinksServiceClient::new(officer).max_decoding_message_size(64 << 20);
+    let mut registrar = LinksServiceClient::new(intake).max_decoding_message_size(64 << 20);
+    let registrations = range
+        .clone()
+        .map(|i| pb::LinkRegistration { url: import::url(run, i).0, seen_at: at(day), ..Default::default() })
+        .collect();
+    let answer =
+        registrar.register_links(pb::RegisterLinksRequest { registrations, request_id: String::new() }).await?;
+    let names: Vec<String> = answer.into_inner().results.into_iter().filter_map(|r| r.link.map(|l| l.name)).collect();
+    let statuses =
+        [pb::LinkStatus::Online, pb::LinkStatus::Removed, pb::LinkStatus::AccessRestricted, pb::LinkStatus::Removed];
+    for batch in names.chunks((1000 / OBSERVATIONS) as usize) {
+        let observations = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(n, link)| {
+                (1..=OBSERVATIONS as i64).map(move |k| pb::Observation {
+                    link: link.clone(),
+                    status: statuses[(n + k as usize) % statuses.len()] as i32,
+                    observed_at: at(day + k * DAY),
+                    source: pb::ObservationSource::OfficerCheck as i32,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        links.record_observations(pb::RecordObservationsRequest { observations, request_id: String::new() }).await?;
+    }
+    let requested: Vec<String> = names.iter().step_by(2).cloned().collect();
+    if !requested.is_empty() {
+        let notice = format!("notices/{}", uuid::Uuid::now_v7());
+        let request = pb::RecordRemovalRequestsRequest {
+            notice,
+            links: requested,
+            served_at: at(day + 2 * DAY),
+            request_id: String::new(),
+        };
+        LinksServiceClient::new(liaison).record_removal_requests(request).await?;
+    }
+    Ok(())
+}
+
+/// GetLinkStatistics at each moment × `recorded_before` (none, before the last growth, now),
+/// once untimed and then `repeat` times timed, one call at a time.
+async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> SizeFigures {
+    let mut links = LinksServiceClient::new(officer.clone()).max_decoding_message_size(256 << 20);
+    let moments = [at(FIRST_DAY + 30 * DAY), at(FIRST_DAY + 120 * DAY), at(FIRST_DAY + 210 * DAY), None];
+    let cutoffs = [None, earlier, Some(now())];
+    let mut histogram = load::histogram();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut answer_bytes = 0u64;
+    let mut queries = 0u64;
+    for as_of in &moments {
+        for recorded_before in &cutoffs {
+            let request = pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before };
+            for timed in std::iter::once(false).chain(std::iter::repeat_n(true, repeat as usize)) {
+                let started = Instant::now();
+                match links.get_link_statistics(request).await {
+                    Ok(answer) if timed => {
+                        load::record(&mut histogram, started.elapsed());
+                        answer_bytes = answer_bytes.max(answer.get_ref().encoded_len() as u64);
+                        queries += 1;
+                    }
+                    Ok(_) => {}
+                    Err(status) => *errors.entry(format!("{:?}", status.code())).or_default() += 1,
+                }
+            }
+        }
+    }
+    SizeFigures {
+        links: 0,
+        observations: 0,
+        seed_seconds: 0.0,
+        queries,
+        latency_ms: load::Percentiles::of(&histogram),
+        p99_ratio_to_smallest: None,
+        answer_bytes,
+        errors,
+    }
+}

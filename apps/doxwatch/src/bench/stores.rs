@@ -1,0 +1,78 @@
+//! The stores of a run: SQLite files in the run's directory, or fresh databases on the PostgreSQL
+//! server `--database-url` names (one per service and one per baseline, dropped at the end), so
+//! that a service and its raw baseline write to the same disk or the same server.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::{Connection, Executor};
+
+use crate::output::CliError;
+
+pub enum Stores {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, prefix: String, made: std::sync::Mutex<Vec<String>> },
+}
+
+impl Stores {
+    pub async fn new(dir: &Path, database_url: Option<&str>) -> Result<Self, CliError> {
+        match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(Stores::Sqlite { dir: dir.to_owned() }),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                // Connect once now, so that a wrong URL is said before any service starts.
+                let conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .map_err(|e| CliError::Usage(format!("--database-url: cannot connect: {e}")))?;
+                let _ = conn.close().await;
+                let prefix = format!("doxwatch_bench_{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+                Ok(Stores::Postgres { admin_url: url.to_owned(), prefix, made: Default::default() })
+            }
+            Some(url) if url.starts_with("sqlite:") => Err(CliError::Usage(
+                "--database-url: SQLite is the default (stores in --work-dir); give a postgres:// URL or none".into(),
+            )),
+            Some(_) => Err(CliError::Usage("--database-url must be a postgres:// URL".into())),
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Stores::Sqlite { .. } => "sqlite",
+            Stores::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// The URL of a fresh store named `name` (a service's, or a baseline's).
+    pub async fn url_for(&self, name: &str) -> Result<String, CliError> {
+        match self {
+            Stores::Sqlite { dir } => Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display())),
+            Stores::Postgres { admin_url, prefix, made } => {
+                let database = format!("{prefix}_{name}");
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.map_err(|e| CliError::chain(&e))?;
+                admin
+                    .execute(format!("CREATE DATABASE {database}").as_str())
+                    .await
+                    .map_err(|e| CliError::Other(format!("cannot create the database {database}: {e}")))?;
+                let _ = admin.close().await;
+                if let Ok(mut made) = made.lock() {
+                    made.push(database.clone());
+                }
+                let mut url =
+                    url::Url::parse(admin_url).map_err(|e| CliError::Usage(format!("--database-url: {e}")))?;
+                url.set_path(&database);
+                Ok(url.to_string())
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL databases the run made (SQLite files go with the run's directory).
+    pub async fn drop_all(&self) {
+        let Stores::Postgres { admin_url, made, .. } = self else { return };
+        let names = made.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
+        let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await else { return };
+        for name in names {
+            if let Err(e) = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await {
+                eprintln!("warning: cannot drop the benchmark's database {name}: {e}");
+            }
+        }
+        let _ = admin.close().await;
+    }
+}
