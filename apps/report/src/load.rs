@@ -104,6 +104,31 @@ pub(crate) async fn connect(service: &'static str, url: &str, credentials: &Cred
     Ok(InterceptedService::new(channel, bearer))
 }
 
+/// How long a call is retried while the service says its caller sends too much.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Makes a call (`client.method(request)`) and, while the service refuses it for the caller's
+/// rate (RESOURCE_EXHAUSTED: the suite limits each officer's requests), waits and sends the same
+/// request again, backing off from 5 ms to half a second, for at most [`PATIENCE`]. Every request
+/// of a load carries its request id, so a retry is applied once.
+macro_rules! patiently {
+    ($client:ident . $method:ident ( $request:expr )) => {{
+        let request = $request;
+        let mut delay = Duration::from_millis(5);
+        let mut waited = Duration::ZERO;
+        loop {
+            match $client.$method(request.clone()).await {
+                Err(status) if status.code() == tonic::Code::ResourceExhausted && waited < PATIENCE => {
+                    tokio::time::sleep(delay).await;
+                    waited += delay;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                answered => break answered,
+            }
+        }
+    }};
+}
+
 fn rpc(service: &'static str, method: &'static str) -> impl Fn(Status) -> LoadError {
     move |status| LoadError::Rpc { service, method, status }
 }
@@ -141,10 +166,8 @@ impl Clients {
         let deadline = tokio::time::Instant::now() + limit;
         for (service, client) in self.outboxes.iter().filter(|(s, _)| services.contains(s)) {
             loop {
-                let status = client
-                    .clone()
-                    .get_outbox_status(ops_pb::GetOutboxStatusRequest {})
-                    .await
+                let mut client = client.clone();
+                let status = patiently!(client.get_outbox_status(ops_pb::GetOutboxStatusRequest {}))
                     .map_err(rpc(service, "GetOutboxStatus"))?
                     .into_inner();
                 if status.pending == 0 {
@@ -230,7 +253,7 @@ async fn create_cases(
                 request_id: format!("{prefix}:case:{i}"),
             };
             async move {
-                let case = client.create_case(request).await.map_err(rpc("intake", "CreateCase"))?.into_inner();
+                let case = patiently!(client.create_case(request)).map_err(rpc("intake", "CreateCase"))?.into_inner();
                 tally.saw(case.create_time.as_ref());
                 progress.advance(1);
                 Ok::<_, LoadError>(case.name)
@@ -246,13 +269,14 @@ async fn links_by_url(clients: &Clients) -> Result<HashMap<String, links_pb::Lin
     let mut by_url: HashMap<String, links_pb::Link> = HashMap::new();
     let mut token = String::new();
     loop {
-        let page = clients
-            .links
-            .clone()
-            .list_links(links_pb::ListLinksRequest { page_size: 1000, page_token: token, ..Default::default() })
-            .await
-            .map_err(rpc("links", "ListLinks"))?
-            .into_inner();
+        let mut links = clients.links.clone();
+        let page = patiently!(links.list_links(links_pb::ListLinksRequest {
+            page_size: 1000,
+            page_token: token,
+            ..Default::default()
+        }))
+        .map_err(rpc("links", "ListLinks"))?
+        .into_inner();
         by_url.extend(page.links.into_iter().map(|l| (l.reported_url.clone(), l)));
         if page.next_page_token.is_empty() {
             return Ok(by_url);
@@ -268,18 +292,15 @@ async fn record_suspension(
     since: time::OffsetDateTime,
     prefix: &str,
 ) -> Result<(), LoadError> {
-    clients
-        .links
-        .clone()
-        .record_channel_status(links_pb::RecordChannelStatusRequest {
-            channel: link.channel.clone(),
-            status: links_pb::ChannelStatus::Suspended as i32,
-            effective_at: Some(to_proto(since)),
-            source: "the platform's announcement".into(),
-            request_id: format!("{prefix}:suspension"),
-        })
-        .await
-        .map_err(rpc("links", "RecordChannelStatus"))?;
+    let mut links = clients.links.clone();
+    patiently!(links.record_channel_status(links_pb::RecordChannelStatusRequest {
+        channel: link.channel.clone(),
+        status: links_pb::ChannelStatus::Suspended as i32,
+        effective_at: Some(to_proto(since)),
+        source: "the platform's announcement".into(),
+        request_id: format!("{prefix}:suspension"),
+    }))
+    .map_err(rpc("links", "RecordChannelStatus"))?;
     Ok(())
 }
 
@@ -348,16 +369,13 @@ async fn confirm_removals(
                 ..Default::default()
             })
             .collect();
-        let recorded = clients
-            .links
-            .clone()
-            .record_observations(links_pb::RecordObservationsRequest {
-                observations,
-                request_id: format!("{prefix}:removals:{batch}"),
-            })
-            .await
-            .map_err(rpc("links", "RecordObservations"))?
-            .into_inner();
+        let mut links = clients.links.clone();
+        let recorded = patiently!(links.record_observations(links_pb::RecordObservationsRequest {
+            observations,
+            request_id: format!("{prefix}:removals:{batch}"),
+        }))
+        .map_err(rpc("links", "RecordObservations"))?
+        .into_inner();
         for observation in &recorded.observations {
             tally.saw(observation.record_time.as_ref());
         }
@@ -381,30 +399,25 @@ async fn refer_cases(
             let mut referral = clients.referral.clone();
             let case = case_names[r.case].clone();
             async move {
-                let assessment = referral
-                    .create_assessment(referral_pb::CreateAssessmentRequest {
-                        assessment: Some(assessment_message(case, r)),
-                        request_id: format!("{prefix}:assessment:{i}"),
-                    })
-                    .await
-                    .map_err(rpc("referral", "CreateAssessment"))?
-                    .into_inner();
+                let assessment = patiently!(referral.create_assessment(referral_pb::CreateAssessmentRequest {
+                    assessment: Some(assessment_message(case, r)),
+                    request_id: format!("{prefix}:assessment:{i}"),
+                }))
+                .map_err(rpc("referral", "CreateAssessment"))?
+                .into_inner();
                 tally.saw(assessment.create_time.as_ref());
-                let made = referral
-                    .create_referral(referral_pb::CreateReferralRequest {
-                        referral: Some(referral_pb::Referral {
-                            assessment: assessment.name,
-                            referred_at: Some(to_proto(r.referred_at)),
-                            agency: "POLICE".into(),
-                            summary: "Suspected disclosure of personal data without consent (synthetic scenario)"
-                                .into(),
-                            ..Default::default()
-                        }),
-                        request_id: format!("{prefix}:referral:{i}"),
-                    })
-                    .await
-                    .map_err(rpc("referral", "CreateReferral"))?
-                    .into_inner();
+                let made = patiently!(referral.create_referral(referral_pb::CreateReferralRequest {
+                    referral: Some(referral_pb::Referral {
+                        assessment: assessment.name,
+                        referred_at: Some(to_proto(r.referred_at)),
+                        agency: "POLICE".into(),
+                        summary: "Suspected disclosure of personal data without consent (synthetic scenario)".into(),
+                        ..Default::default()
+                    }),
+                    request_id: format!("{prefix}:referral:{i}"),
+                }))
+                .map_err(rpc("referral", "CreateReferral"))?
+                .into_inner();
                 tally.saw(made.create_time.as_ref());
                 progress.advance(1);
                 Ok::<_, LoadError>(())
@@ -508,14 +521,14 @@ async fn serve_notice(
     tally: &Tally,
 ) -> Result<String, LoadError> {
     let drafted = match (notice.kind, follows) {
-        (NoticeKind::Reminder(_), Some(follows)) => liaison
-            .remind_notice(liaison_pb::RemindNoticeRequest {
+        (NoticeKind::Reminder(_), Some(follows)) => {
+            patiently!(liaison.remind_notice(liaison_pb::RemindNoticeRequest {
                 name: follows,
                 request_id: format!("{prefix}:notice:{i}"),
-            })
-            .await
+            }))
             .map_err(rpc("liaison", "RemindNotice"))?
-            .into_inner(),
+            .into_inner()
+        }
         (NoticeKind::Reminder(_), None) => return Err(LoadError::Mismatch(format!("reminder {i} follows no notice"))),
         (kind, _) => {
             let (notice_kind, action) = match kind {
@@ -528,8 +541,8 @@ async fn serve_notice(
                 _ => (liaison_pb::NoticeKind::RemovalRequest, liaison_pb::NoticeAction::Remove),
             };
             let platform = links[notice.links[0]].platform.clone();
-            liaison
-                .create_notice(liaison_pb::CreateNoticeRequest {
+            patiently!(
+                liaison.create_notice(liaison_pb::CreateNoticeRequest {
                     notice: Some(liaison_pb::Notice {
                         platform,
                         kind: notice_kind as i32,
@@ -547,35 +560,31 @@ async fn serve_notice(
                     }),
                     request_id: format!("{prefix}:notice:{i}"),
                 })
-                .await
-                .map_err(rpc("liaison", "CreateNotice"))?
-                .into_inner()
+            )
+            .map_err(rpc("liaison", "CreateNotice"))?
+            .into_inner()
         }
     };
     tally.saw(drafted.create_time.as_ref());
-    liaison
-        .serve_notice(liaison_pb::ServeNoticeRequest {
-            name: drafted.name.clone(),
-            served_at: Some(to_proto(notice.served_at)),
-            service_method: liaison_pb::ServiceMethod::Email as i32,
-            request_id: format!("{prefix}:serve:{i}"),
-        })
-        .await
-        .map_err(rpc("liaison", "ServeNotice"))?;
+    patiently!(liaison.serve_notice(liaison_pb::ServeNoticeRequest {
+        name: drafted.name.clone(),
+        served_at: Some(to_proto(notice.served_at)),
+        service_method: liaison_pb::ServiceMethod::Email as i32,
+        request_id: format!("{prefix}:serve:{i}"),
+    }))
+    .map_err(rpc("liaison", "ServeNotice"))?;
     if let Some(provided) = notice.data_provided {
         let outcome =
             if provided { liaison_pb::ReplyOutcome::DataProvided } else { liaison_pb::ReplyOutcome::DataRefused };
-        liaison
-            .record_reply(liaison_pb::RecordReplyRequest {
-                name: drafted.name.clone(),
-                received_at: Some(to_proto(notice.served_at + time::Duration::days(5))),
-                all_items: outcome as i32,
-                text: "The platform's reply (synthetic).".into(),
-                request_id: format!("{prefix}:reply:{i}"),
-                ..Default::default()
-            })
-            .await
-            .map_err(rpc("liaison", "RecordReply"))?;
+        patiently!(liaison.record_reply(liaison_pb::RecordReplyRequest {
+            name: drafted.name.clone(),
+            received_at: Some(to_proto(notice.served_at + time::Duration::days(5))),
+            all_items: outcome as i32,
+            text: "The platform's reply (synthetic).".into(),
+            request_id: format!("{prefix}:reply:{i}"),
+            ..Default::default()
+        }))
+        .map_err(rpc("liaison", "RecordReply"))?;
     }
     Ok(drafted.name)
 }

@@ -326,11 +326,14 @@ impl Relay {
         match super::open_payload(self.db.keyring(), message.id, &message.payload) {
             Ok(payload) => message.payload = payload,
             Err(e) => {
-                // Not a passing failure: no retry opens it. Kept, shown, never sent.
-                let _entered = span.enter();
-                tracing::error!(error = %crate::error::CauseChain(&e), "a stored effect does not open");
+                // Not a passing failure: no retry opens it. Kept, shown, never sent. (The span is
+                // entered only around the log line: a guard held across an await would leave the
+                // span on whichever worker thread the task resumed on.)
+                span.in_scope(
+                    || tracing::error!(error = %crate::error::CauseChain(&e), "a stored effect does not open"),
+                );
                 let outcome = DeliveryOutcome::Rejected(format!("the stored effect does not open: {e}"));
-                return self.record(&message, &outcome).await;
+                return self.record(&message, &outcome).instrument(span).await;
             }
         }
         let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
@@ -347,13 +350,12 @@ impl Relay {
                 opentelemetry::KeyValue::new("outcome", outcome_name),
             ],
         );
-        let _entered = span.enter();
-        match &outcome {
+        span.in_scope(|| match &outcome {
             DeliveryOutcome::Delivered => tracing::debug!("effect delivered"),
             DeliveryOutcome::Retry(e) => tracing::info!(error = %e, "effect delayed; will retry"),
             DeliveryOutcome::Rejected(e) => tracing::warn!(error = %e, "effect rejected by the peer"),
-        }
-        self.record(&message, &outcome).await
+        });
+        self.record(&message, &outcome).instrument(span).await
     }
 
     async fn claim(&self, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
