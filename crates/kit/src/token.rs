@@ -4,9 +4,9 @@
 //! the certificate's key is useless. HMAC and `none` are never accepted, whatever the header says.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashMap},
     path::PathBuf,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -186,11 +186,12 @@ pub struct TokenSettings {
 const RELOAD_AT_MOST_EVERY: Duration = Duration::from_secs(30);
 const REFRESH_EVERY: Duration = Duration::from_secs(600);
 
-/// Verifies officers' tokens. Clones share one cached key set.
+/// Verifies officers' tokens. Clones share one cached key set and one memory of tokens verified.
 #[derive(Clone)]
 pub struct TokenVerifier {
     settings: Arc<TokenSettings>,
     keys: Arc<RwLock<Cached>>,
+    verified: Arc<Mutex<HashMap<[u8; 32], Verified>>>,
     http: reqwest::Client,
     /// How often an unknown key id may reload the set ([`RELOAD_AT_MOST_EVERY`]).
     reload_at_most_every: Duration,
@@ -199,6 +200,34 @@ pub struct TokenVerifier {
 struct Cached {
     set: JwkSet,
     loaded: Option<Instant>,
+}
+
+/// A token whose signature verified: the officer it names, the key that signed it, and its times.
+/// Every later call with the same token and certificate is answered from here while the key set
+/// still holds that same key and the times still hold, without verifying the signature again
+/// (an Ed25519 verification is most of what a small call costs otherwise).
+#[derive(Clone)]
+struct Verified {
+    officer: Officer,
+    key: Jwk,
+    nbf: i64,
+    exp: i64,
+}
+
+/// The most verified tokens remembered. Past it, the expired ones are forgotten, and if that is not
+/// enough, all of them (each is verified again on its next use).
+const MAX_VERIFIED: usize = 10_000;
+
+/// What a verified token is remembered under: SHA-256 of the token and the certificate it came
+/// with, so that the memory holds no bearer token and a token is remembered per certificate.
+fn verified_key(token: &str, x5t_s256: &str) -> [u8; 32] {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    digest.update(token.as_bytes());
+    digest.update(&[0]);
+    digest.update(x5t_s256.as_bytes());
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.finish().as_ref());
+    key
 }
 
 impl TokenVerifier {
@@ -223,6 +252,7 @@ impl TokenVerifier {
         let verifier = Self {
             settings: Arc::new(settings),
             keys: Arc::new(RwLock::new(Cached { set: JwkSet { keys: Vec::new() }, loaded: None })),
+            verified: Arc::default(),
             http,
             reload_at_most_every: RELOAD_AT_MOST_EVERY,
         };
@@ -281,6 +311,21 @@ impl TokenVerifier {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid(format!("longer than {MAX_TOKEN_LEN} bytes")));
         }
+        let remembered = verified_key(token, x5t_s256);
+        let known = self.verified.lock().ok().and_then(|v| v.get(&remembered).cloned());
+        if let Some(known) = known {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+            if now.saturating_add(leeway) < known.nbf || now.saturating_sub(leeway) > known.exp {
+                self.forget(&remembered);
+                return Err(TokenError::Expired);
+            }
+            // The same key must still be in the set: a key taken out of it ends its tokens.
+            if self.key(known.key.common.key_id.as_deref()).await.as_ref() == Some(&known.key) {
+                return Ok(known.officer);
+            }
+            self.forget(&remembered);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(describe(e.kind())))?;
         let jwk = self
             .key(header.kid.as_deref())
@@ -312,13 +357,33 @@ impl TokenVerifier {
         crate::identity::Identity::officer(&claims.sub).map_err(TokenError::Invalid)?;
         let expires = OffsetDateTime::from_unix_timestamp(claims.exp)
             .map_err(|_| TokenError::Invalid("its expiry is out of range".into()))?;
-        Ok(Officer {
+        let officer = Officer {
             id: claims.sub,
             name: claims.name,
             roles: claims.roles.iter().filter_map(|r| r.parse().ok()).collect(),
             team: claims.team,
             expires,
-        })
+        };
+        self.remember(remembered, Verified { officer: officer.clone(), key: jwk, nbf: claims.nbf, exp: claims.exp });
+        Ok(officer)
+    }
+
+    fn remember(&self, key: [u8; 32], verified: Verified) {
+        let Ok(mut known) = self.verified.lock() else { return };
+        if known.len() >= MAX_VERIFIED {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            known.retain(|_, v| v.exp >= now);
+            if known.len() >= MAX_VERIFIED {
+                known.clear();
+            }
+        }
+        known.insert(key, verified);
+    }
+
+    fn forget(&self, key: &[u8; 32]) {
+        if let Ok(mut known) = self.verified.lock() {
+            known.remove(key);
+        }
     }
 }
 
@@ -451,6 +516,34 @@ mod tests {
         verifier.verify(&rotated, thumbprint).await.expect("the rotated key is fetched");
         assert_eq!(server.fetches.load(Ordering::SeqCst), 2);
         assert!(verifier.verify(&token, thumbprint).await.is_err(), "the retired key no longer verifies");
+    }
+
+    /// A token verified once is answered from memory, but only for its own certificate and only
+    /// while its times hold.
+    #[tokio::test]
+    async fn a_remembered_token_holds_only_for_its_certificate_and_its_lifetime() {
+        crate::install_crypto_provider();
+        let key = TokenKey::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(&jwks, &key.jwks_json).unwrap();
+        let verifier = TokenVerifier::new(TokenSettings {
+            keys: KeySource::File(jwks),
+            leeway: Duration::ZERO,
+            ..settings("unused", None)
+        })
+        .await
+        .expect("the key set is read");
+        let token =
+            issuer(&key).issue("chan.tm", "Chan", &[Role::IntakeOfficer], "team-a", "x5t", Duration::from_secs(2)).unwrap();
+        for _ in 0..3 {
+            assert_eq!(verifier.verify(&token, "x5t").await.expect("verified").id, "chan.tm");
+        }
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1, "remembered once");
+        assert_eq!(verifier.verify(&token, "another").await, Err(TokenError::Unbound));
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        assert_eq!(verifier.verify(&token, "x5t").await, Err(TokenError::Expired), "remembered, but expired");
+        assert_eq!(verifier.verify(&token, "x5t").await, Err(TokenError::Expired), "and forgotten");
     }
 
     #[tokio::test]
