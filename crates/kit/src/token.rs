@@ -534,8 +534,9 @@ mod tests {
         })
         .await
         .expect("the key set is read");
-        let token =
-            issuer(&key).issue("chan.tm", "Chan", &[Role::IntakeOfficer], "team-a", "x5t", Duration::from_secs(2)).unwrap();
+        let token = issuer(&key)
+            .issue("chan.tm", "Chan", &[Role::IntakeOfficer], "team-a", "x5t", Duration::from_secs(2))
+            .unwrap();
         for _ in 0..3 {
             assert_eq!(verifier.verify(&token, "x5t").await.expect("verified").id, "chan.tm");
         }

@@ -82,11 +82,10 @@ impl Intake {
         let has_urls = !new.details.reported_urls.is_empty();
         let response = idempotent!(self.db, IntakeError, key, |tx| {
             let now = doxwatch_kit::timestamp::now();
-            let year = self.references.year_of(new.received_at);
-            let number = reference::next_number(&mut tx, REFERENCE_SERIES, year).await?;
             let case = Case {
                 id: CaseId::new(),
-                reference: self.references.render(year, number),
+                // Numbered last (below).
+                reference: String::new(),
                 kind: new.kind,
                 received_at: new.received_at,
                 details: new.details.clone(),
@@ -120,6 +119,13 @@ impl Intake {
                 outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at))
                     .await?;
             }
+            // Last, what every case shares: the year's counter and the audit log's head. On
+            // PostgreSQL their row locks are held until the commit, so each case holds them only
+            // for its last few statements rather than its whole transaction.
+            let year = self.references.year_of(case.received_at);
+            let number = reference::next_number(&mut tx, REFERENCE_SERIES, year).await?;
+            let case = Case { reference: self.references.render(year, number), ..case };
+            store::set_reference(&mut tx, case.id, &case.reference).await?;
             audit::record(&mut tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
             tracing::info!(case = %case.id, "case recorded");
             Ok(respond(&case))

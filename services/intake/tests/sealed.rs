@@ -16,6 +16,7 @@ backend_tests!(
     a_rotation_seals_every_value_again_and_all_stays_readable,
     a_new_case_names_the_earlier_cases_of_the_same_person,
     subjects_stored_before_blind_indexes_are_found_after_a_restart,
+    subjects_indexed_before_whole_names_are_the_same_person_after_a_restart,
 );
 
 async fn a_new_case_names_the_earlier_cases_of_the_same_person(db: TestDatabase) {
@@ -271,5 +272,53 @@ async fn subjects_stored_before_blind_indexes_are_found_after_a_restart(db: Test
         let cases = client.list_cases(search(query)).await.expect("searched").into_inner().cases;
         assert_eq!(cases.len(), 1, "{query}");
     }
+    app.stop().await;
+}
+
+async fn subjects_indexed_before_whole_names_are_the_same_person_after_a_restart(db: TestDatabase) {
+    use doxwatch_kit::on_pool;
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let mut case = complaint("2019-09-01T10:00:00+08:00", Cat::PoliceOfficer);
+    case.data_subjects = vec![person("Ho Ka Ming", "", ""), person("Ho Siu Wai", "", "")];
+    let created = create(&mut client, case).await;
+    app.stop().await;
+    // A store from before whole names were indexed: the terms are there, the whole names are not.
+    let whole_names = |db: &TestDatabase| {
+        let url = db.url().to_owned();
+        async move {
+            let store = doxwatch_kit::db::Db::connect(&url, 1, doxwatch_intake::MIGRATIONS).await.expect("the store");
+            let count: i64 = on_pool!(store.write(), p => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM case_subject_terms WHERE kind = 1").fetch_one(p).await.expect("counted")
+            });
+            store.close().await;
+            count
+        }
+    };
+    {
+        let store = doxwatch_kit::db::Db::connect(db.url(), 1, doxwatch_intake::MIGRATIONS).await.expect("the store");
+        on_pool!(store.write(), p => {
+            sqlx::query("DELETE FROM case_subject_terms WHERE kind = 1").execute(p).await.expect("deleted");
+        });
+        store.close().await;
+    }
+    assert_eq!(whole_names(&db).await, 0);
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    doxwatch_kit::testing::eventually(std::time::Duration::from_secs(20), || {
+        let count = whole_names(&db);
+        async move { (count.await == 2).then_some(()) }
+    })
+    .await
+    .expect("both subjects indexed at start");
+    let mut again = complaint("2019-09-02T10:00:00+08:00", Cat::PoliceOfficer);
+    again.data_subjects = vec![person("KA-MING HO", "", "")];
+    let again = create(&mut client, again).await;
+    assert_eq!(again.same_subject_cases, vec![created.name.clone()]);
+    // The terms were indexed again, once: a search finds each case once.
+    let search = pb::ListCasesRequest { data_subject: "ho ka ming".to_owned(), ..Default::default() };
+    let cases = client.list_cases(search).await.expect("searched").into_inner().cases;
+    let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec![created.name.as_str(), again.name.as_str()]);
     app.stop().await;
 }

@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    CURRENT_VERSION, NOTE, SUBJECT_NAME, SUMMARY, StoreError, index_subject, rows, sealed_complainant, subject_record,
+    CURRENT_VERSION, NOTE, SUBJECT_NAME, SUMMARY, StoreError, WHOLE_NAME_ROW, index_subject, rows, sealed_complainant,
+    subject_record,
 };
 use crate::domain::*;
 
@@ -135,8 +136,8 @@ pub async fn is_erased(tx: &mut Tx, id: CaseId) -> Result<bool, StoreError> {
 }
 
 /// Up to `limit` cases after `after` (in id order), with personal data kept, whose current data
-/// subjects include one without blind indexes: stored before there were any, or with nothing to
-/// index (no name terms, no phone).
+/// subjects include one without a whole-name blind index: stored before there were any, or before
+/// whole names were indexed.
 pub async fn cases_with_unindexed_subjects(
     tx: &mut Tx,
     after: Option<CaseId>,
@@ -145,7 +146,7 @@ pub async fn cases_with_unindexed_subjects(
     let sql = format!(
         "SELECT DISTINCT c.id FROM cases c JOIN case_subjects s ON s.case_id = c.id AND s.version = {CURRENT_VERSION} \
          WHERE c.erase_time IS NULL AND c.id > $1 AND NOT EXISTS (SELECT 1 FROM case_subject_terms t \
-           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position) \
+           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position AND t.kind = {WHOLE_NAME_ROW}) \
          ORDER BY c.id LIMIT $2"
     );
     let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
@@ -154,22 +155,32 @@ pub async fn cases_with_unindexed_subjects(
     Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
 }
 
-/// Gives the current data subjects of `case` that have no blind indexes; returns how many
+/// Gives the current data subjects of `case` that have no whole-name index all their blind indexes
+/// (again); returns how many
 /// it indexed. Run in the case's own transaction, after the case was read in it.
 pub async fn index_unindexed_subjects(tx: &mut Tx, keys: &Keyring, case: &Case) -> Result<usize, StoreError> {
     let sql = "SELECT s.version, s.position FROM case_subjects s WHERE s.case_id = $1 \
          AND s.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = $1) \
          AND NOT EXISTS (SELECT 1 FROM case_subject_terms t \
-           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position) \
+           WHERE t.case_id = s.case_id AND t.version = s.version AND t.position = s.position AND t.kind = $2) \
          ORDER BY s.position";
     let missing: Vec<(i32, i32)> = on_tx!(tx, c => {
-        sqlx::query_as(sql).bind(case.id.0).fetch_all(c).await?
+        sqlx::query_as(sql).bind(case.id.0).bind(WHOLE_NAME_ROW).fetch_all(c).await?
     });
     let mut indexed = 0;
     for (version, position) in missing {
         let Some(subject) = usize::try_from(position).ok().and_then(|p| case.details.data_subjects.get(p)) else {
             continue;
         };
+        // A subject indexed before whole names were gets all its indexes again.
+        on_tx!(tx, c => {
+            sqlx::query("DELETE FROM case_subject_terms WHERE case_id = $1 AND version = $2 AND position = $3")
+                .bind(case.id.0)
+                .bind(version)
+                .bind(position)
+                .execute(&mut *c)
+                .await?;
+        });
         index_subject(tx, keys, case.id, version, position, subject).await?;
         indexed += 1;
     }

@@ -94,6 +94,11 @@ impl SubjectQuery {
 
 const NAME_TERM: &str = "name";
 const PHONE: &str = "phone";
+const WHOLE_NAME: &str = "whole-name";
+
+/// `case_subject_terms.kind`: a term of a name or a phone number; a whole name.
+const TERM_ROW: i16 = 0;
+pub(crate) const WHOLE_NAME_ROW: i16 = 1;
 
 /// A case's status as it stands, and when it last changed, for deciding a move.
 pub struct StatusHead {
@@ -160,6 +165,16 @@ fn with_subjects(inner: &str) -> String {
     )
 }
 
+/// Gives a case recorded by [`insert_case`] its reference number.
+pub async fn set_reference(tx: &mut Tx, case: CaseId, reference: &str) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE cases SET reference = $1 WHERE id = $2").bind(reference).bind(case.0).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Records a case, its data subjects and its first event; its reference number comes after, from
+/// [`set_reference`], once the rest of its transaction is done.
 pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
     let d = &case.details;
     let record = case.id.0.to_string();
@@ -171,8 +186,8 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO cases (id, kind, received_at, channel, summary, reported_urls, complainant, \
-             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer, reference) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(case.id.0)
         .bind(case.kind.code() as i16)
@@ -188,7 +203,6 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
         .bind(Ts(case.update_time))
         .bind(&case.team)
         .bind(&case.assigned_officer)
-        .bind(&case.reference)
         .execute(&mut *c)
         .await?;
     });
@@ -217,6 +231,15 @@ async fn insert_subjects(
             .execute(&mut *c)
             .await?;
     });
+    struct Row {
+        position: i32,
+        name: String,
+        contact: Option<String>,
+        category: i16,
+        nexus: i16,
+    }
+    let mut rows = Vec::with_capacity(subjects.len());
+    let mut terms = Vec::new();
     for (position, subject) in subjects.iter().enumerate() {
         let position = i32::try_from(position).unwrap_or(i32::MAX);
         let record = subject_record(case.0, version, position);
@@ -226,28 +249,48 @@ async fn insert_subjects(
             .as_ref()
             .map(|c| Ok::<_, StoreError>(keys.seal_text(SUBJECT_CONTACT, &record, &serde_json::to_string(c)?)?))
             .transpose()?;
-        on_tx!(tx, c => {
-            sqlx::query(
-                "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(case.0)
-            .bind(version)
-            .bind(position)
-            .bind(&name)
-            .bind(&contact)
-            .bind(subject.category.code() as i16)
-            .bind(subject.hong_kong_nexus.code() as i16)
-            .execute(&mut *c)
-            .await?;
-        });
-        index_subject(tx, keys, case, version, position, subject).await?;
+        let (category, nexus) = (subject.category.code() as i16, subject.hong_kong_nexus.code() as i16);
+        rows.push(Row { position, name, contact, category, nexus });
+        terms.extend(subject_indexes(keys, position, subject)?);
     }
-    Ok(())
+    // A few rows per statement, not a statement per row: a round trip to the store costs more
+    // than the row.
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
+             VALUES {}",
+            placeholders(chunk.len(), 7)
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(case.0).bind(version).bind(r.position).bind(&r.name).bind(&r.contact).bind(r.category).bind(r.nexus);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    insert_indexes(tx, case, version, &terms).await
 }
 
-/// Other cases whose current data subjects include someone matching `query`, oldest first, at
-/// most `limit`.
+/// The most rows one multi-row INSERT carries (7 values each, well inside either backend's limit
+/// on parameters).
+const ROWS_PER_INSERT: usize = 256;
+
+/// `($1, …, $width), ($width+1, …), …` for `rows` rows.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let values: Vec<String> = (1..=width).map(|i| format!("${}", r * width + i)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Other cases whose current data subjects are the same person as `query` names, oldest first, at
+/// most `limit`: a name with the same terms (however written: case, punctuation and word order
+/// aside), or the same phone number. One digest, read from the `(digest, case_id)` index in id
+/// order, so the cost is `limit` rows however many cases name that person.
 pub async fn cases_with_subject(
     tx: &mut Tx,
     keys: &Keyring,
@@ -255,31 +298,79 @@ pub async fn cases_with_subject(
     except: CaseId,
     limit: u32,
 ) -> Result<Vec<CaseId>, StoreError> {
-    let digests = query.digests(keys)?;
-    if digests.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list: Vec<String> = (0..digests.len()).map(|i| format!("${}", i + 3)).collect();
-    let sql = format!(
-        "SELECT case_id FROM (SELECT t.case_id FROM case_subject_terms t \
-           WHERE t.digest IN ({}) AND t.case_id <> $1 \
-             AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
-           GROUP BY t.case_id, t.position HAVING COUNT(DISTINCT t.digest) = {}) m \
-         GROUP BY case_id ORDER BY case_id LIMIT $2",
-        list.join(", "),
-        digests.len()
-    );
+    let digest = match query {
+        SubjectQuery::Name(terms) => whole_name_index(keys, terms)?,
+        SubjectQuery::Phone(digits) => keys.blind_index(PHONE, digits)?,
+    };
     let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
-        let mut q = sqlx::query_as(&sql).bind(except.0).bind(i64::from(limit));
-        for d in &digests {
-            q = q.bind(d.clone());
-        }
-        q.fetch_all(c).await?
+        sqlx::query_as(
+            "SELECT DISTINCT t.case_id FROM case_subject_terms t \
+             WHERE t.digest = $1 AND t.case_id <> $2 \
+               AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
+             ORDER BY t.case_id LIMIT $3",
+        )
+        .bind(digest)
+        .bind(except.0)
+        .bind(i64::from(limit))
+        .fetch_all(c)
+        .await?
     });
     Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
 }
 
-/// The blind indexes of a data subject: each term of its name, and its phone number.
+/// The blind index of a whole name, from its terms ([`doxwatch_kit::sealing::name_terms`], sorted
+/// and without repeats).
+fn whole_name_index(keys: &Keyring, terms: &[String]) -> Result<Vec<u8>, SealError> {
+    keys.blind_index(WHOLE_NAME, &terms.join(" "))
+}
+
+/// The blind indexes of a data subject at `position`: each term of its name and its phone number
+/// (kind 0), and its whole name (kind 1, written for every subject, so that its absence marks a
+/// subject the start-up sweep must index).
+fn subject_indexes(
+    keys: &Keyring,
+    position: i32,
+    subject: &DataSubject,
+) -> Result<Vec<(i32, Vec<u8>, i16)>, StoreError> {
+    let terms = doxwatch_kit::sealing::name_terms(&subject.display_name);
+    let mut digests = Vec::new();
+    for term in &terms {
+        digests.push(keys.blind_index(NAME_TERM, term)?);
+    }
+    if let Some(digits) = subject.contact.as_ref().and_then(|c| doxwatch_kit::sealing::phone_digits(&c.phone)) {
+        digests.push(keys.blind_index(PHONE, &digits)?);
+    }
+    digests.sort();
+    digests.dedup();
+    let mut rows: Vec<(i32, Vec<u8>, i16)> = digests.into_iter().map(|d| (position, d, TERM_ROW)).collect();
+    rows.push((position, whole_name_index(keys, &terms)?, WHOLE_NAME_ROW));
+    Ok(rows)
+}
+
+/// Writes blind indexes of `case`'s subjects at `version`: (position, digest, kind).
+async fn insert_indexes(
+    tx: &mut Tx,
+    case: CaseId,
+    version: i32,
+    rows: &[(i32, Vec<u8>, i16)],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO case_subject_terms (case_id, version, position, digest, kind) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for (position, digest, kind) in chunk {
+                q = q.bind(case.0).bind(version).bind(*position).bind(digest).bind(*kind);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Indexes one data subject (the start-up sweep's, for subjects stored before their indexes were).
 async fn index_subject(
     tx: &mut Tx,
     keys: &Keyring,
@@ -288,29 +379,7 @@ async fn index_subject(
     position: i32,
     subject: &DataSubject,
 ) -> Result<(), StoreError> {
-    let mut digests = Vec::new();
-    for term in doxwatch_kit::sealing::name_terms(&subject.display_name) {
-        digests.push(keys.blind_index(NAME_TERM, &term)?);
-    }
-    if let Some(digits) = subject.contact.as_ref().and_then(|c| doxwatch_kit::sealing::phone_digits(&c.phone)) {
-        digests.push(keys.blind_index(PHONE, &digits)?);
-    }
-    digests.sort();
-    digests.dedup();
-    for digest in digests {
-        on_tx!(tx, c => {
-            sqlx::query(
-                "INSERT INTO case_subject_terms (case_id, version, position, digest) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(case.0)
-            .bind(version)
-            .bind(position)
-            .bind(&digest)
-            .execute(&mut *c)
-            .await?;
-        });
-    }
-    Ok(())
+    insert_indexes(tx, case, version, &subject_indexes(keys, position, subject)?).await
 }
 
 pub async fn append_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), StoreError> {
