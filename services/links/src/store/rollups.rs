@@ -112,7 +112,8 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
 async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<HashMap<Uuid, LinkHistory>, StoreError> {
     let mut out: HashMap<Uuid, LinkHistory> = ids.iter().map(|id| (*id, LinkHistory::default())).collect();
     for chunk in ids.chunks(BATCH) {
-        // The earliest sighting recorded before `from`, by a seek on (link, seen at).
+        // The earliest sighting recorded before `from`, by a seek on (link, seen at, record time): the
+        // first index entry in seen-at order whose record time qualifies (migration 0008).
         let firsts: Vec<(Uuid, Option<Ts>)> = on_tx!(tx, c => {
             let mut q = QueryBuilder::new(
                 "SELECT l.id, (SELECT s.seen_at FROM link_sightings s WHERE s.link_id = l.id AND s.record_time < ",
