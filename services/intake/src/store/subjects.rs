@@ -1,0 +1,209 @@
+//! Data subjects: their sealed rows, versioned with the case, and their blind indexes (each term
+//! of a name, a phone number, a whole name), by which a case's search and a new case's
+//! same-person hint find them without names in plain text.
+
+use doxwatch_kit::{
+    db::{Ts, Tx},
+    on_tx,
+    sealing::{Keyring, SealError},
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SUBJECT_CONTACT, SUBJECT_NAME, StoreError, subject_record};
+use crate::domain::*;
+
+/// Who a ListCases search looks for, as blind indexes match it (a new case's same-person hint asks
+/// for the same name, every term and no other: see [`cases_with_subject`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum SubjectQuery {
+    /// A data subject whose name has every one of these terms ([`doxwatch_kit::sealing::name_terms`]).
+    Name(Vec<String>),
+    /// A data subject with this phone number ([`doxwatch_kit::sealing::phone_digits`]).
+    Phone(String),
+}
+
+impl SubjectQuery {
+    /// The indexes a matching data subject has, every one of them.
+    pub(super) fn digests(&self, keys: &Keyring) -> Result<Vec<Vec<u8>>, SealError> {
+        match self {
+            SubjectQuery::Name(terms) => terms.iter().map(|t| keys.blind_index(NAME_TERM, t)).collect(),
+            SubjectQuery::Phone(digits) => Ok(vec![keys.blind_index(PHONE, digits)?]),
+        }
+    }
+}
+
+const NAME_TERM: &str = "name";
+const PHONE: &str = "phone";
+const WHOLE_NAME: &str = "whole-name";
+
+/// `case_subject_terms.kind`: a term of a name or a phone number; a whole name.
+const TERM_ROW: i16 = 0;
+pub(super) const WHOLE_NAME_ROW: i16 = 1;
+
+pub(super) async fn insert_subjects(
+    tx: &mut Tx,
+    keys: &Keyring,
+    case: CaseId,
+    version: i32,
+    subjects: &[DataSubject],
+    recorded_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => {
+        sqlx::query("INSERT INTO case_subject_versions (case_id, version, recorded_at) VALUES ($1, $2, $3)")
+            .bind(case.0)
+            .bind(version)
+            .bind(Ts(recorded_at))
+            .execute(&mut *c)
+            .await?;
+    });
+    struct Row {
+        position: i32,
+        name: String,
+        contact: Option<String>,
+        category: i16,
+        nexus: i16,
+    }
+    let mut rows = Vec::with_capacity(subjects.len());
+    let mut terms = Vec::new();
+    for (position, subject) in subjects.iter().enumerate() {
+        let position = i32::try_from(position).unwrap_or(i32::MAX);
+        let record = subject_record(case.0, version, position);
+        let name = keys.seal_text(SUBJECT_NAME, &record, &subject.display_name)?;
+        let contact = subject
+            .contact
+            .as_ref()
+            .map(|c| Ok::<_, StoreError>(keys.seal_text(SUBJECT_CONTACT, &record, &serde_json::to_string(c)?)?))
+            .transpose()?;
+        let (category, nexus) = (subject.category.code() as i16, subject.hong_kong_nexus.code() as i16);
+        rows.push(Row { position, name, contact, category, nexus });
+        terms.extend(subject_indexes(keys, position, subject)?);
+    }
+    // A few rows per statement, not a statement per row: a round trip to the store costs more
+    // than the row.
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
+             VALUES {}",
+            placeholders(chunk.len(), 7)
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(case.0).bind(version).bind(r.position).bind(&r.name).bind(&r.contact).bind(r.category).bind(r.nexus);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    insert_indexes(tx, case, version, &terms).await
+}
+
+/// The most rows one multi-row INSERT carries (7 values each, well inside either backend's limit
+/// on parameters).
+const ROWS_PER_INSERT: usize = 256;
+
+/// `($1, …, $width), ($width+1, …), …` for `rows` rows.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let values: Vec<String> = (1..=width).map(|i| format!("${}", r * width + i)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Other cases whose current data subjects are the same person as `query` names, oldest first, at
+/// most `limit`: a name with the same terms (however written: case, punctuation and word order
+/// aside), or the same phone number. One digest, read from the `(digest, case_id)` index in id
+/// order, so the cost is `limit` rows however many cases name that person.
+pub async fn cases_with_subject(
+    tx: &mut Tx,
+    keys: &Keyring,
+    query: &SubjectQuery,
+    except: CaseId,
+    limit: u32,
+) -> Result<Vec<CaseId>, StoreError> {
+    let digest = match query {
+        SubjectQuery::Name(terms) => whole_name_index(keys, terms)?,
+        SubjectQuery::Phone(digits) => keys.blind_index(PHONE, digits)?,
+    };
+    let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT DISTINCT t.case_id FROM case_subject_terms t \
+             WHERE t.digest = $1 AND t.case_id <> $2 \
+               AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
+             ORDER BY t.case_id LIMIT $3",
+        )
+        .bind(digest)
+        .bind(except.0)
+        .bind(i64::from(limit))
+        .fetch_all(c)
+        .await?
+    });
+    Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
+}
+
+/// The blind index of a whole name, from its terms ([`doxwatch_kit::sealing::name_terms`], sorted
+/// and without repeats).
+fn whole_name_index(keys: &Keyring, terms: &[String]) -> Result<Vec<u8>, SealError> {
+    keys.blind_index(WHOLE_NAME, &terms.join(" "))
+}
+
+/// The blind indexes of a data subject at `position`: each term of its name and its phone number
+/// (kind 0), and its whole name (kind 1, written for every subject, so that its absence marks a
+/// subject the start-up sweep must index).
+fn subject_indexes(
+    keys: &Keyring,
+    position: i32,
+    subject: &DataSubject,
+) -> Result<Vec<(i32, Vec<u8>, i16)>, StoreError> {
+    let terms = doxwatch_kit::sealing::name_terms(&subject.display_name);
+    let mut digests = Vec::new();
+    for term in &terms {
+        digests.push(keys.blind_index(NAME_TERM, term)?);
+    }
+    if let Some(digits) = subject.contact.as_ref().and_then(|c| doxwatch_kit::sealing::phone_digits(&c.phone)) {
+        digests.push(keys.blind_index(PHONE, &digits)?);
+    }
+    digests.sort();
+    digests.dedup();
+    let mut rows: Vec<(i32, Vec<u8>, i16)> = digests.into_iter().map(|d| (position, d, TERM_ROW)).collect();
+    rows.push((position, whole_name_index(keys, &terms)?, WHOLE_NAME_ROW));
+    Ok(rows)
+}
+
+/// Writes blind indexes of `case`'s subjects at `version`: (position, digest, kind).
+async fn insert_indexes(
+    tx: &mut Tx,
+    case: CaseId,
+    version: i32,
+    rows: &[(i32, Vec<u8>, i16)],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO case_subject_terms (case_id, version, position, digest, kind) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
+        on_tx!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for (position, digest, kind) in chunk {
+                q = q.bind(case.0).bind(version).bind(*position).bind(digest).bind(*kind);
+            }
+            q.execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Indexes one data subject (the start-up sweep's, for subjects stored before their indexes were).
+pub(super) async fn index_subject(
+    tx: &mut Tx,
+    keys: &Keyring,
+    case: CaseId,
+    version: i32,
+    position: i32,
+    subject: &DataSubject,
+) -> Result<(), StoreError> {
+    insert_indexes(tx, case, version, &subject_indexes(keys, position, subject)?).await
+}
