@@ -3,11 +3,11 @@
 
 mod evidence;
 mod recheck;
+mod statistics;
 
-use doxwatch_kit::as_at::AsAt;
 use doxwatch_kit::validate::checked;
 use doxwatch_kit::{
-    actor::{self, Actor},
+    actor::Actor,
     error::{self, FieldViolations},
     page, timestamp, validate,
 };
@@ -17,12 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use crate::{
-    convert::{self, Handles},
-    domain::*,
-    evidence::EvidenceService,
-    recheck::Rechecker,
-    service::Links,
-    store::links::LinkFilter,
+    convert, domain::*, evidence::EvidenceService, recheck::Rechecker, service::Links, store::links::LinkFilter,
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -495,14 +490,7 @@ impl LinksService for LinksApi {
         &self,
         request: Request<pb::GetLinkStatisticsRequest>,
     ) -> Result<Response<pb::LinkStatistics>, Status> {
-        // A channel's handle can identify its victim: it goes to those who may read channels.
-        let handles = if actor::may_call(&request, GET_CHANNEL)? { Handles::Shown } else { Handles::Withheld };
-        let req = request.into_inner();
-        let mut v = FieldViolations::new();
-        let t = AsAt::from_request(&mut v, req.as_of.as_ref(), req.recorded_before.as_ref());
-        let t = checked(v, t)?;
-        let (figures, platforms, channels) = self.links.statistics(t).await?;
-        Ok(Response::new(convert::statistics(&figures, &platforms, &channels, t, handles)))
+        self.get_link_statistics_call(request).await
     }
 
     async fn add_evidence(

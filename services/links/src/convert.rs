@@ -169,12 +169,20 @@ impl Handles {
     }
 }
 
+/// Which channels' figures an answer holds: `size` of them from `offset` in the answer's order.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelPage {
+    pub offset: u64,
+    pub size: u32,
+}
+
 pub fn statistics(
     figures: &LinkFigures,
     platforms: &[Platform],
     channels: &[Channel],
     t: AsAt,
     handles: Handles,
+    page: ChannelPage,
 ) -> pb::LinkStatistics {
     let mut by_platform: Vec<pb::PlatformFigures> = figures
         .by_platform
@@ -190,9 +198,14 @@ pub fn statistics(
         })
         .collect();
     by_platform.sort_by_key(|p| std::cmp::Reverse(p.figures.as_ref().map_or(0, |f| f.links_requested)));
-    let mut by_channel: Vec<pb::ChannelFigures> = figures
-        .by_channel
-        .iter()
+    // The page's channels in the answer's order: most links requested, then most links, then name.
+    let mut ranked: Vec<(&ChannelId, &RemovalFigures)> = figures.by_channel.iter().collect();
+    ranked.sort_by_key(|(id, f)| (std::cmp::Reverse(f.requested), std::cmp::Reverse(f.links), id.name()));
+    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let by_channel: Vec<pb::ChannelFigures> = ranked
+        .into_iter()
+        .skip(skip)
+        .take(page.size as usize)
         .map(|(id, f)| {
             let c = channels.iter().find(|c| c.id == *id);
             pb::ChannelFigures {
@@ -204,7 +217,6 @@ pub fn statistics(
             }
         })
         .collect();
-    by_channel.sort_by_key(|c| std::cmp::Reverse(c.figures.as_ref().map_or(0, |f| f.links_requested)));
     pb::LinkStatistics {
         as_of: Some(to_proto(t.at)),
         recorded_before: t.recorded_before.map(to_proto),
@@ -223,6 +235,8 @@ pub fn statistics(
             })
             .collect(),
         handles_included: handles == Handles::Shown,
+        channels_involved: figures.by_channel.len() as i64,
+        next_channel_page_token: String::new(),
     }
 }
 

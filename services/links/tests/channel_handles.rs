@@ -29,7 +29,11 @@ fn officer(app: &TestApp, id: &'static str, roles: &'static [Role]) -> OfficerCl
 
 async fn stats(client: &mut OfficerClient) -> pb::LinkStatistics {
     client
-        .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: Some(ts(AS_OF)), recorded_before: None })
+        .get_link_statistics(pb::GetLinkStatisticsRequest {
+            as_of: Some(ts(AS_OF)),
+            recorded_before: None,
+            ..Default::default()
+        })
         .await
         .expect("the figures")
         .into_inner()

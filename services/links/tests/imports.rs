@@ -40,7 +40,7 @@ async fn everything(client: &mut Client) -> (Vec<String>, Vec<String>, i64) {
         page_token = page.next_page_token;
     }
     let stats = client
-        .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: None, recorded_before: None })
+        .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: None, recorded_before: None, ..Default::default() })
         .await
         .unwrap()
         .into_inner();

@@ -282,6 +282,7 @@ async fn imports_a_patrol_export_in_batches(db: TestDatabase) {
         .get_link_statistics(pb::GetLinkStatisticsRequest {
             as_of: Some(ts("2019-09-02T00:00:00Z")),
             recorded_before: None,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -61,7 +61,11 @@ async fn stats(
     recorded_before: Option<prost_types::Timestamp>,
 ) -> pb::LinkStatistics {
     client
-        .get_link_statistics(pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before })
+        .get_link_statistics(pb::GetLinkStatisticsRequest {
+            as_of: Some(ts(as_of)),
+            recorded_before,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()

@@ -212,10 +212,11 @@ async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> Si
     let mut queries = 0u64;
     for as_of in &moments {
         for recorded_before in &cutoffs {
-            let request = pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before };
+            let request =
+                pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before, ..Default::default() };
             for timed in std::iter::once(false).chain(std::iter::repeat_n(true, repeat as usize)) {
                 let started = Instant::now();
-                match links.get_link_statistics(request).await {
+                match links.get_link_statistics(request.clone()).await {
                     Ok(answer) if timed => {
                         load::record(&mut histogram, started.elapsed());
                         answer_bytes = answer_bytes.max(answer.get_ref().encoded_len() as u64);

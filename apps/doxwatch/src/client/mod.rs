@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod health;
 pub mod keys;
 pub mod link;
+mod link_stats;
 pub mod notice;
 mod notice_args;
 pub mod outbox;

@@ -173,6 +173,7 @@ pub async fn series(
                     .get_link_statistics(links_pb::GetLinkStatisticsRequest {
                         as_of: Some(to_proto(at)),
                         recorded_before: None,
+                        ..Default::default()
                     })
                     .await
                     .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?

@@ -262,7 +262,11 @@ pub async fn gather_in(
         .map_err(failed("intake", &endpoints.intake, "GetIntakeStatistics"))?
         .into_inner();
     let links = LinksServiceClient::new(links_channel.clone())
-        .get_link_statistics(links_pb::GetLinkStatisticsRequest { as_of: as_of_pb, recorded_before: recorded_pb })
+        .get_link_statistics(links_pb::GetLinkStatisticsRequest {
+            as_of: as_of_pb,
+            recorded_before: recorded_pb,
+            ..Default::default()
+        })
         .await
         .map_err(failed("links", &endpoints.links, "GetLinkStatistics"))?
         .into_inner();

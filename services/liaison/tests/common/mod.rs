@@ -165,7 +165,11 @@ impl Suite {
     pub async fn requested_eventually(&mut self, as_of: &str, expected: i64) -> i64 {
         let mut requested = 0;
         eventually(Duration::from_secs(15), async || {
-            let request = links_pb::GetLinkStatisticsRequest { as_of: Some(ts(as_of)), recorded_before: None };
+            let request = links_pb::GetLinkStatisticsRequest {
+                as_of: Some(ts(as_of)),
+                recorded_before: None,
+                ..Default::default()
+            };
             let stats = self.links.get_link_statistics(request).await.unwrap().into_inner();
             requested = stats.total.map_or(0, |t| t.links_requested);
             (requested == expected).then_some(())
