@@ -128,6 +128,11 @@ fn create_case_measures_cases_the_commit_baseline_and_the_outbox() {
         let expected = number(load, "achieved_rate") / number(raw, "per_second");
         assert!((number(versus, "value") - expected).abs() <= 1e-9 * expected, "{versus} is not {expected}");
         assert!(ratio(&report, "errors")["met"].is_boolean());
+        // Both stores hold the cases' rows: some bytes per case, and not absurdly many.
+        for store in ["intake", "links"] {
+            let per_case = number(ratio(&report, &format!("{store} store bytes per case")), "value");
+            assert!(per_case > 100.0 && per_case < 10_000_000.0, "{store}: {per_case} bytes per case");
+        }
         check_services(&report, &["intake", "links"]);
     }
 }

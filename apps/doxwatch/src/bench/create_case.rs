@@ -89,6 +89,18 @@ async fn run_on(setup: &Setup, args: &CreateCaseArgs) -> Result<Report, CliError
     progress("waiting for the outbox to empty");
     figures.seconds_to_empty_after_load =
         wait_empty(&mut outbox, Duration::from_secs(u64::from(args.drain_wait))).await;
+    // What the work left on disk, per case: the same figure from a longer run shows whether the
+    // stores grow with the number of cases (linear) or faster.
+    for store in ["intake", "links"] {
+        if let Some(bytes) = setup.stores.bytes(store).await {
+            report.ratios.push(Ratio {
+                label: format!("{store} store bytes per case ({:.1} MiB in all)", bytes as f64 / 1_048_576.0),
+                value: bytes as f64 / (phase.ok.max(1) as f64),
+                target: "-".into(),
+                met: None,
+            });
+        }
+    }
     report.services.push(ServiceCost::between("intake", intake.idle, intake_before, intake_after));
     report.services.push(ServiceCost::between("links", links.idle, links_before, links_after));
     report.ratios.push(Ratio::at_least(

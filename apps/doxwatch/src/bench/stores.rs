@@ -63,6 +63,27 @@ impl Stores {
         }
     }
 
+    /// How many bytes the store `name` takes on disk now: its SQLite file and write-ahead log, or
+    /// its PostgreSQL database (`pg_database_size`). `None` if it cannot be read.
+    pub async fn bytes(&self, name: &str) -> Option<u64> {
+        match self {
+            Stores::Sqlite { dir } => {
+                let file = |suffix: &str| std::fs::metadata(dir.join(format!("{name}.db{suffix}"))).map(|m| m.len());
+                Some(file("").ok()? + file("-wal").unwrap_or(0))
+            }
+            Stores::Postgres { admin_url, prefix, .. } => {
+                let mut admin = sqlx::PgConnection::connect(admin_url).await.ok()?;
+                let bytes: Option<i64> = sqlx::query_scalar("SELECT pg_database_size($1)")
+                    .bind(format!("{prefix}_{name}"))
+                    .fetch_one(&mut admin)
+                    .await
+                    .ok();
+                let _ = admin.close().await;
+                bytes.and_then(|b| u64::try_from(b).ok())
+            }
+        }
+    }
+
     /// Drops the PostgreSQL databases the run made (SQLite files go with the run's directory).
     pub async fn drop_all(&self) {
         let Stores::Postgres { admin_url, made, .. } = self else { return };
