@@ -68,17 +68,17 @@ pub struct Migrations {
     pub outbox: bool,
 }
 
-/// The kit's migration that makes the outbox.
-const OUTBOX_MIGRATION: i64 = 1_000_001;
+/// The kit's migrations of the outbox: the one that makes it, and those that change it.
+const OUTBOX_MIGRATIONS: &[i64] = &[1_000_001, 1_000_005];
 
 static KIT_POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
-static KIT_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static KIT_SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// A service's migrations with the kit's, in version order (the kit's are numbered from 1,000,000
 /// on, after any service's). Migrations a service once had and now leaves to the kit (its own
 /// copy of the outbox table) stay applied in older stores, so they are not required to be present.
 fn with_kit_tables(service: &Migrator, kit: &Migrator, outbox: bool) -> Migrator {
-    let kit = kit.migrations.iter().filter(|m| outbox || m.version != OUTBOX_MIGRATION);
+    let kit = kit.migrations.iter().filter(|m| outbox || !OUTBOX_MIGRATIONS.contains(&m.version));
     let mut migrations: Vec<sqlx::migrate::Migration> = service.migrations.iter().chain(kit).cloned().collect();
     migrations.sort_by_key(|m| m.version);
     let mut migrator = Migrator { migrations: std::borrow::Cow::Owned(migrations), ..Migrator::DEFAULT };

@@ -44,7 +44,21 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
     });
     assert_eq!(
         applied,
-        vec![(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,), (1000001,), (1000002,), (1000003,), (1000004,)],
+        vec![
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+            (5,),
+            (6,),
+            (7,),
+            (8,),
+            (1000001,),
+            (1000002,),
+            (1000003,),
+            (1000004,),
+            (1000005,)
+        ],
         "the kit's migration is recorded, the old one kept"
     );
     store.close().await;
