@@ -202,7 +202,7 @@ pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) 
            WHERE l.id > $1 \
              AND ($2 OR l.platform_id = $3) \
              AND ($4 OR l.channel_id = $5) \
-             AND ($6 = '' OR EXISTS (SELECT 1 FROM link_sightings s WHERE s.link_id = l.id AND s.case_name = $6))) x \
+             {by_case}) x \
          WHERE ($7 = 0 OR COALESCE(x.status_then, 1) = $7) \
            AND x.first_seen_at >= $9 AND x.first_seen_at < $10 \
            AND (NOT $13 OR (x.status_then = 1 AND x.was_removed_then)) \
@@ -211,6 +211,13 @@ pub async fn list(tx: &mut Tx, f: &LinkFilter, after: Option<Uuid>, limit: u32) 
         status_then = link_status_as_at!("$8", "$12"),
         removed_now = link_was_removed_as_at!("$12", "$12"),
         removed_then = link_was_removed_as_at!("$8", "$12"),
+        // A case cites a few links: they are found by the (case_name, link_id) index of the
+        // sightings, not by reading every link and asking each whether the case cites it.
+        by_case = if f.case.is_some() {
+            "AND l.id IN (SELECT s.link_id FROM link_sightings s WHERE s.case_name = $6)"
+        } else {
+            "AND $6 = ''"
+        },
     );
     let min = Ts(time::macros::datetime!(1900-01-01 0:00 UTC));
     let rows: Vec<LinkRow> = on_tx!(tx, c => {
