@@ -18,6 +18,10 @@ use tonic::Code;
 
 use crate::process::Officer;
 
+
+/// How often each writer starts a write, at most: three writers make up to 15 cases a second.
+const WRITE_EVERY: Duration = Duration::from_millis(200);
+
 /// A small deterministic generator: a run is repeated with the seed it prints.
 #[derive(Clone)]
 pub struct Dice(u64);
@@ -139,7 +143,15 @@ impl Writers {
                 let mut client = IntakeServiceClient::new(intake.clone());
                 let mut dice = Dice::new(dice.below(u64::MAX));
                 tokio::spawn(async move {
+                    // A fixed pace, not as fast as intake answers: each cycle's backlog of effects,
+                    // which the resume measure includes, then does not grow with intake's speed.
+                    let mut pace = tokio::time::interval(WRITE_EVERY);
+                    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     while !stop.load(Ordering::SeqCst) {
+                        pace.tick().await;
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
                         let write = writers.next_write(cycle);
                         if !writers.attempt(&mut client, write, &mut dice, true).await {
                             // Not hammering a service that is down.
