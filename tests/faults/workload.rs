@@ -18,7 +18,6 @@ use tonic::Code;
 
 use crate::process::Officer;
 
-
 /// How often each writer starts a write, at most: three writers make up to 15 cases a second.
 const WRITE_EVERY: Duration = Duration::from_millis(200);
 
