@@ -410,6 +410,21 @@ impl<'r> Decode<'r, Postgres> for Ts {
     }
 }
 
+/// Appends `(…)` to `q` with one bound parameter per value, for an `IN` list; callers bound the
+/// values to a few thousand (the backends' limits on parameters).
+pub fn push_list<'a, DB, T>(q: &mut sqlx::QueryBuilder<'a, DB>, values: impl IntoIterator<Item = T>)
+where
+    DB: Database,
+    T: 'a + Encode<'a, DB> + Type<DB>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    list.push_unseparated(")");
+}
+
 /// Whether an error is a unique-key violation, which concurrent writers of the same key expect.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

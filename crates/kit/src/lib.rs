@@ -24,6 +24,7 @@ pub mod policy;
 pub mod profile;
 pub mod reference;
 pub mod resource;
+pub mod rollup;
 pub mod sealing;
 pub mod server;
 pub mod telemetry;

@@ -48,6 +48,8 @@ pub enum BuildError {
     Server(#[from] ServerError),
     #[error("a peer service's address is not usable")]
     Peer(#[from] doxwatch_kit::peer::PeerError),
+    #[error("cannot build the intake figures from the cases")]
+    Figures(#[from] error::IntakeError),
 }
 
 pub use retention::{CONFIG_KEYS, IntakeConfig};
@@ -84,6 +86,9 @@ impl Application {
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
         let references = doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX);
         let intake = service::Intake::new(db.clone(), links, relay.waker(), references);
+        if intake.build_figures().await? {
+            tracing::info!("intake figures built from the cases' rows");
+        }
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;

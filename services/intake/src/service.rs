@@ -119,9 +119,10 @@ impl Intake {
                 outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at))
                     .await?;
             }
-            // Last, what every case shares: the year's counter and the audit log's head. On
-            // PostgreSQL their row locks are held until the commit, so each case holds them only
-            // for its last few statements rather than its whole transaction.
+            // Last, what every case shares: the figures' sums, the year's counter and the audit
+            // log's head. On PostgreSQL their row locks are held until the commit, so each case
+            // holds them only for its last few statements rather than its whole transaction.
+            store::rollups::count_new_case(&mut tx, &case, &created).await?;
             let year = self.references.year_of(case.received_at);
             let number = reference::next_number(&mut tx, REFERENCE_SERIES, year).await?;
             let case = Case { reference: self.references.render(year, number), ..case };
@@ -490,11 +491,19 @@ impl Intake {
         Ok((self.links.cited_by(id, page_size, page_token).await?, pending))
     }
 
+    /// Builds the figures' sums from the cases' rows if the store has not got them yet (a store
+    /// migrated with cases in it): once, whichever replica starts first.
+    pub async fn build_figures(&self) -> Result<bool, IntakeError> {
+        let mut tx = self.db.begin().await?;
+        let built = store::rollups::build_if_unbuilt(&mut tx).await?;
+        tx.commit().await?;
+        Ok(built)
+    }
+
     #[tracing::instrument(skip(self))]
     pub async fn statistics(&self, t: AsAt) -> Result<IntakeFigures, IntakeError> {
         let mut tx = self.db.begin_read().await?;
-        let snapshots = store::statistics_rows(&mut tx, t.at, t.recorded_before).await?;
-        Ok(tally(&snapshots))
+        Ok(store::rollups::figures(&mut tx, t.at, t.recorded_before).await?)
     }
 }
 

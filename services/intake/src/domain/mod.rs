@@ -4,6 +4,7 @@
 mod case;
 mod codes;
 mod publication;
+pub mod rollups;
 mod statistics;
 mod status;
 

@@ -15,6 +15,7 @@ use crate::domain::*;
 
 mod erasure;
 mod publications;
+pub mod rollups;
 mod rows;
 mod subjects;
 
@@ -150,7 +151,8 @@ pub async fn set_reference(tx: &mut Tx, case: CaseId, reference: &str) -> Result
 }
 
 /// Records a case, its data subjects and its first event; its reference number comes after, from
-/// [`set_reference`], once the rest of its transaction is done.
+/// [`set_reference`], and its figures from [`rollups::count_new_case`], once the rest of its
+/// transaction is done.
 pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
     let d = &case.details;
     let record = case.id.0.to_string();
@@ -183,7 +185,7 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
         .await?;
     });
     insert_subjects(tx, keys, case.id, 1, &d.data_subjects, case.create_time).await?;
-    append_event(tx, keys, created).await
+    insert_event(tx, keys, created).await
 }
 
 /// A case's complainant as its sealed column holds it.
@@ -191,7 +193,21 @@ fn sealed_complainant(keys: &Keyring, record: &str, c: Option<&Complainant>) -> 
     c.map(|c| Ok(keys.seal_text(COMPLAINANT, record, &rows::complainant_json(c)?)?)).transpose()
 }
 
+/// Appends an event to a case's timeline; a status change also moves the case's figures.
 pub async fn append_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), StoreError> {
+    use doxwatch_kit::rollup::stored;
+    let Some(status) = e.to_status else { return insert_event(tx, keys, e).await };
+    let before = rollups::history(tx, e.case).await?;
+    insert_event(tx, keys, e).await?;
+    if let Some(before) = before {
+        let mut after = before.clone();
+        after.statuses.push((stored(e.occurred_at), stored(e.record_time), e.id, status));
+        rollups::add_correction(tx, &before, &after, e.record_time).await?;
+    }
+    Ok(())
+}
+
+async fn insert_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), StoreError> {
     let note = keys.seal_text(NOTE, &e.id.to_string(), &e.note)?;
     on_tx!(tx, c => {
         sqlx::query(
@@ -291,7 +307,15 @@ pub async fn update_details(
                 .fetch_one(c)
                 .await?
         });
+        use doxwatch_kit::rollup::stored;
+        let before = rollups::history(tx, id).await?;
         insert_subjects(tx, keys, id, version.0 + 1, &details.data_subjects, now).await?;
+        if let Some(before) = before {
+            let mut after = before.clone();
+            let categories = details.data_subjects.iter().map(|s| s.category).collect();
+            after.subjects.push((version.0 + 1, stored(now), categories));
+            rollups::add_correction(tx, &before, &after, now).await?;
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use doxwatch_kit::{
     on_tx,
     sealing::{Keyring, SealError},
 };
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -82,17 +83,15 @@ pub(super) async fn insert_subjects(
     // A few rows per statement, not a statement per row: a round trip to the store costs more
     // than the row.
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) \
-             VALUES {}",
-            placeholders(chunk.len(), 7)
-        );
         on_tx!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(case.0).bind(version).bind(r.position).bind(&r.name).bind(&r.contact).bind(r.category).bind(r.nexus);
-            }
-            q.execute(&mut *c).await?;
+            let mut q = QueryBuilder::new(
+                "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(case.0).push_bind(version).push_bind(r.position).push_bind(&r.name).push_bind(&r.contact);
+                row.push_bind(r.category).push_bind(r.nexus);
+            });
+            q.build().execute(&mut *c).await?;
         });
     }
     insert_indexes(tx, case, version, &terms).await
@@ -101,17 +100,6 @@ pub(super) async fn insert_subjects(
 /// The most rows one multi-row INSERT carries (7 values each, well inside either backend's limit
 /// on parameters).
 const ROWS_PER_INSERT: usize = 256;
-
-/// `($1, …, $width), ($width+1, …), …` for `rows` rows.
-fn placeholders(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let values: Vec<String> = (1..=width).map(|i| format!("${}", r * width + i)).collect();
-            format!("({})", values.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Other cases whose current data subjects are the same person as `query` names, oldest first, at
 /// most `limit`: a name with the same terms (however written: case, punctuation and word order
@@ -181,16 +169,12 @@ async fn insert_indexes(
     rows: &[(i32, Vec<u8>, i16)],
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO case_subject_terms (case_id, version, position, digest, kind) VALUES {}",
-            placeholders(chunk.len(), 5)
-        );
         on_tx!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for (position, digest, kind) in chunk {
-                q = q.bind(case.0).bind(version).bind(*position).bind(digest).bind(*kind);
-            }
-            q.execute(&mut *c).await?;
+            let mut q = QueryBuilder::new("INSERT INTO case_subject_terms (case_id, version, position, digest, kind) ");
+            q.push_values(chunk, |mut row, (position, digest, kind)| {
+                row.push_bind(case.0).push_bind(version).push_bind(*position).push_bind(digest).push_bind(*kind);
+            });
+            q.build().execute(&mut *c).await?;
         });
     }
     Ok(())

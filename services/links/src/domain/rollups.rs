@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use doxwatch_kit::rollup::{self, History, Timeline};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -34,6 +35,12 @@ pub enum Measure {
     Reappeared = 5,
     /// Removed `value` microseconds after the first request.
     RemovedAfter = 6,
+}
+
+impl From<Measure> for i64 {
+    fn from(m: Measure) -> i64 {
+        m as i64
+    }
 }
 
 impl Measure {
@@ -75,8 +82,8 @@ pub struct LinkHistory {
 /// The state of a measure: which measure, and its value (0 but for durations).
 pub type Key = (Measure, i64);
 
-/// Changes keyed by (record time, business time, measure, value).
-pub type Points = BTreeMap<(OffsetDateTime, OffsetDateTime, Measure, i64), i64>;
+/// Changes keyed by (record time, business time, (measure, value)).
+pub type Points = rollup::Points<Key>;
 
 /// The link as some cut sees it.
 struct View<'a> {
@@ -120,23 +127,11 @@ impl View<'_> {
     }
 
     /// The changes of the state over business time, each at the moment it takes effect.
-    fn timeline(&self) -> BTreeMap<(OffsetDateTime, Key), i64> {
+    fn timeline(&self) -> Timeline<Key> {
         let mut moments: BTreeSet<OffsetDateTime> = self.observations.iter().map(|o| o.observed_at).collect();
         moments.extend(self.first_seen);
         moments.extend(self.first_request);
-        let mut changes = BTreeMap::new();
-        let mut before = BTreeSet::new();
-        for t in moments {
-            let now = self.state_at(t);
-            for k in now.difference(&before) {
-                changes.insert((t, *k), 1);
-            }
-            for k in before.difference(&now) {
-                changes.insert((t, *k), -1);
-            }
-            before = now;
-        }
-        changes
+        rollup::timeline(moments, |t| self.state_at(t))
     }
 }
 
@@ -147,13 +142,6 @@ pub fn micros(d: time::Duration) -> i64 {
 }
 
 impl LinkHistory {
-    fn record_times(&self) -> BTreeSet<OffsetDateTime> {
-        let mut times: BTreeSet<OffsetDateTime> = self.sightings.iter().map(|s| s.1).collect();
-        times.extend(self.requests.iter().map(|r| r.1));
-        times.extend(self.observations.iter().map(|o| o.record_time));
-        times
-    }
-
     /// The link as seen by the cut that keeps rows whose record time passes `keep`.
     fn view(&self, keep: impl Fn(OffsetDateTime) -> bool) -> View<'_> {
         let later = self.sightings.iter().filter(|s| keep(s.1)).map(|s| s.0);
@@ -167,31 +155,29 @@ impl LinkHistory {
     /// The link's points at record times from `from` on (all rows of the history are recorded at
     /// or after `from`, but for `first_seen_before`).
     pub fn points_from(&self, from: OffsetDateTime) -> Points {
-        let mut points = Points::new();
-        for r in self.record_times().into_iter().filter(|r| *r >= from) {
-            let mut step = self.view(|x| x <= r).timeline();
-            for (k, n) in self.view(|x| x < r).timeline() {
-                *step.entry(k).or_default() -= n;
-            }
-            for ((b, (m, v)), n) in step {
-                if n != 0 {
-                    *points.entry((r, b, m, v)).or_default() += n;
-                }
-            }
-        }
-        points
+        rollup::points_from(self, from)
+    }
+}
+
+impl History for LinkHistory {
+    type Key = Key;
+
+    fn record_times(&self) -> BTreeSet<OffsetDateTime> {
+        let mut times: BTreeSet<OffsetDateTime> = self.sightings.iter().map(|s| s.1).collect();
+        times.extend(self.requests.iter().map(|r| r.1));
+        times.extend(self.observations.iter().map(|o| o.record_time));
+        times
+    }
+
+    fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<Key> {
+        self.view(keep).timeline()
     }
 }
 
 /// The points to add so that a link's points, which were those of `before`, become those of
 /// `after`: both histories read from `from`, the record time of the write, on.
 pub fn correction(before: &LinkHistory, after: &LinkHistory, from: OffsetDateTime) -> Points {
-    let mut points = after.points_from(from);
-    for (k, n) in before.points_from(from) {
-        *points.entry(k).or_default() -= n;
-    }
-    points.retain(|_, n| *n != 0);
-    points
+    rollup::correction(before, after, from)
 }
 
 /// The sums of one scope (everything, a platform, a channel).
@@ -289,11 +275,11 @@ mod tests {
         let points = correction(&before, &after, late);
         // Removed from d2 until the ONLINE check of d3, and reappeared from d3 on.
         let expected: Points = [
-            ((late, d2, Measure::Removed, 0), 1),
-            ((late, d2, Measure::RemovedAfter, 86_400_000_000), 1),
-            ((late, d3, Measure::Removed, 0), -1),
-            ((late, d3, Measure::RemovedAfter, 86_400_000_000), -1),
-            ((late, d3, Measure::Reappeared, 0), 1),
+            ((late, d2, (Measure::Removed, 0)), 1),
+            ((late, d2, (Measure::RemovedAfter, 86_400_000_000)), 1),
+            ((late, d3, (Measure::Removed, 0)), -1),
+            ((late, d3, (Measure::RemovedAfter, 86_400_000_000)), -1),
+            ((late, d3, (Measure::Reappeared, 0)), 1),
         ]
         .into_iter()
         .collect();

@@ -14,8 +14,6 @@ pub mod recheck;
 pub mod rollups;
 pub mod statistics;
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
@@ -59,19 +57,7 @@ pub(crate) fn code<T>(value: i16, from: fn(i32) -> Option<T>, column: &'static s
 /// parameters either backend binds in one statement (SQLite 32,766, PostgreSQL 65,535).
 pub(crate) const BATCH: usize = 1000;
 
-/// Appends `(…)` with one bound parameter per value (callers bound the values to [`BATCH`]).
-pub(crate) fn push_list<'a, DB, T>(q: &mut QueryBuilder<'a, DB>, values: impl IntoIterator<Item = T>)
-where
-    DB: Database,
-    T: 'a + Encode<'a, DB> + Type<DB>,
-{
-    q.push("(");
-    let mut list = q.separated(", ");
-    for value in values {
-        list.push_bind(value);
-    }
-    list.push_unseparated(")");
-}
+pub(crate) use doxwatch_kit::db::push_list;
 
 /// The confirmed status of link `l.id` as at `$as_of`, recorded before `$recorded_before`
 /// (platform reports, source 3, never count).

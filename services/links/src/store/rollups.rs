@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    rollup::store::Tables,
 };
 use sqlx::QueryBuilder;
 use time::{OffsetDateTime, macros::datetime};
@@ -34,7 +35,7 @@ pub struct BeforeWrite {
 /// Locks `links` (PostgreSQL; SQLite has one writer) and reads their histories from `now` on.
 pub async fn before_write(tx: &mut Tx, links: &[LinkId], now: OffsetDateTime) -> Result<BeforeWrite, StoreError> {
     // The store keeps microseconds: the rows this write adds carry `now` truncated so.
-    let from = now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now);
+    let from = doxwatch_kit::rollup::stored(now);
     let mut ids: Vec<Uuid> = links.iter().map(|l| l.0).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -165,98 +166,16 @@ async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<Ha
     Ok(out)
 }
 
-/// The day a moment falls in, counted from 1970-01-01 (UTC).
-pub(crate) fn day(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp().div_euclid(86_400)
-}
-
-/// The month a moment falls in (UTC), counted from January of the year 0.
-pub(crate) fn month(t: OffsetDateTime) -> i64 {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
-}
-
-/// The day the month of a moment begins on, counted as [`day`] counts.
-pub(crate) fn first_day_of_month(t: OffsetDateTime) -> i64 {
-    day(t) - i64::from(t.to_offset(time::UtcOffset::UTC).day()) + 1
-}
-
-/// The first moment of a day.
-pub(crate) fn start_of(day: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-type Row = (OffsetDateTime, OffsetDateTime, Uuid, Uuid, i64, i64, i64);
-
-/// Changes summed by (business day or month, record day or month, platform, channel, measure, value).
-type Sums = BTreeMap<(i64, i64, Uuid, Uuid, i64, i64), i64>;
+/// The links' points and sums (migration 0007), broken down by platform and channel.
+pub(super) const TABLES: Tables<2> = Tables {
+    points: "link_figure_points",
+    days: "link_figure_sums",
+    months: "link_figure_month_sums",
+    scope: ["platform_id", "channel_id"],
+};
 
 /// Appends the points and adds them to their days' and months' sums.
 async fn add(tx: &mut Tx, points: Vec<(Scope, Points)>) -> Result<(), StoreError> {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut days: Sums = BTreeMap::new();
-    let mut months: Sums = BTreeMap::new();
-    for ((platform, channel), changes) in points {
-        for ((r, b, measure, value), n) in changes {
-            let m = measure as i64;
-            rows.push((b, r, platform, channel, m, value, n));
-            *days.entry((day(b), day(r), platform, channel, m, value)).or_default() += n;
-            *months.entry((month(b), month(r), platform, channel, m, value)).or_default() += n;
-        }
-    }
-    for chunk in rows.chunks(BATCH) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(
-                "INSERT INTO link_figure_points (business_time, record_time, platform_id, channel_id, measure, value, n) ",
-            );
-            q.push_values(chunk, |mut row, (b, r, p, ch, m, v, n)| {
-                row.push_bind(Ts(*b)).push_bind(Ts(*r)).push_bind(*p).push_bind(*ch).push_bind(*m).push_bind(*v).push_bind(*n);
-            });
-            q.build().execute(c).await?;
-        });
-    }
-    upsert(tx, "link_figure_sums", "business_day, record_day", days).await?;
-    upsert(tx, "link_figure_month_sums", "business_month, record_month", months).await?;
-    Ok(())
-}
-
-/// Adds `sums` to `table`, whose first two key columns are `periods`, in key order so that two
-/// writers lock the sums they share in the same order.
-async fn upsert(tx: &mut Tx, table: &str, periods: &str, mut sums: Sums) -> Result<(), StoreError> {
-    sums.retain(|_, n| *n != 0);
-    let sums: Vec<_> = sums.into_iter().collect();
-    for chunk in sums.chunks(BATCH) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(format!(
-                "INSERT INTO {table} ({periods}, platform_id, channel_id, measure, value, n) "
-            ));
-            q.push_values(chunk, |mut row, ((b, r, p, ch, m, v), n)| {
-                row.push_bind(*b).push_bind(*r).push_bind(*p).push_bind(*ch).push_bind(*m).push_bind(*v).push_bind(*n);
-            });
-            q.push(format!(
-                " ON CONFLICT ({periods}, platform_id, channel_id, measure, value) DO UPDATE SET n = {table}.n + excluded.n"
-            ));
-            q.build().execute(c).await?;
-        });
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_and_months_count_on_across_years() {
-        let eve = datetime!(2019-12-31 23:59:59.999999 UTC);
-        let new_year = datetime!(2020-01-01 0:00 UTC);
-        assert_eq!(day(new_year) - day(eve), 1);
-        assert_eq!(month(new_year) - month(eve), 1);
-        assert_eq!(first_day_of_month(eve), day(datetime!(2019-12-01 0:00 UTC)));
-        assert_eq!(first_day_of_month(new_year), day(new_year));
-        assert_eq!(start_of(day(eve)), datetime!(2019-12-31 0:00 UTC));
-        // A moment given with an offset falls in its UTC day and month.
-        let hk = datetime!(2020-01-01 7:00 +08:00);
-        assert_eq!((day(hk), month(hk)), (day(eve), month(eve)));
-    }
+    let points = points.into_iter().map(|((platform, channel), p)| ([platform, channel], p)).collect();
+    Ok(TABLES.add(tx, points).await?)
 }

@@ -26,42 +26,9 @@ pub async fn figures(
     as_of: OffsetDateTime,
     recorded_before: Option<OffsetDateTime>,
 ) -> Result<LinkFigures, StoreError> {
-    use rollups::{day, first_day_of_month, month, start_of};
-    let before = recorded_before.map_or(Ts::max(), Ts);
-    let (as_of_day, before_day) = (day(as_of), day(before.0));
-    let sql = "SELECT platform_id, channel_id, measure, value, CAST(SUM(n) AS BIGINT) FROM ( \
-           SELECT platform_id, channel_id, measure, value, n FROM link_figure_month_sums \
-             WHERE business_month < $1 AND record_month < $2 \
-           UNION ALL \
-           SELECT platform_id, channel_id, measure, value, n FROM link_figure_sums \
-             WHERE business_day >= $3 AND business_day < $4 AND record_day < $5 \
-           UNION ALL \
-           SELECT platform_id, channel_id, measure, value, n FROM link_figure_sums \
-             WHERE record_day >= $5 AND record_day < $6 AND business_day < $4 \
-           UNION ALL \
-           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
-             WHERE business_time >= $7 AND business_time <= $8 AND record_time < $9 \
-           UNION ALL \
-           SELECT platform_id, channel_id, measure, value, n FROM link_figure_points \
-             WHERE record_time >= $10 AND record_time < $9 AND business_time < $7) x \
-         GROUP BY platform_id, channel_id, measure, value HAVING SUM(n) <> 0";
-    let rows: Vec<(Uuid, Uuid, i64, i64, i64)> = on_tx!(tx, c => {
-        sqlx::query_as(sql)
-            .bind(month(as_of))
-            .bind(month(before.0))
-            .bind(first_day_of_month(as_of))
-            .bind(as_of_day)
-            .bind(first_day_of_month(before.0))
-            .bind(before_day)
-            .bind(Ts(start_of(as_of_day)))
-            .bind(Ts(as_of))
-            .bind(before)
-            .bind(Ts(start_of(before_day)))
-            .fetch_all(c)
-            .await?
-    });
+    let rows = rollups::TABLES.sums(tx, as_of, recorded_before).await?;
     let mut sums = Vec::with_capacity(rows.len());
-    for (platform, channel, measure, value, n) in rows {
+    for ([platform, channel], measure, value, n) in rows {
         let measure = Measure::from_code(measure)
             .ok_or(StoreError::UnknownCode { column: "link_figure_points.measure", value: measure })?;
         let channel = (!channel.is_nil()).then_some(ChannelId(channel));

@@ -1,0 +1,182 @@
+//! Figures "as at T, recorded before R" kept as sums, so that a service's statistics cost the same
+//! however long its history.
+//!
+//! A service counts things (links, cases, notices) by keys: "a case of this kind", "a link
+//! removed", "removed so many microseconds after the request". For one record-time cut R (what was
+//! recorded before R) a thing's keys are a step function of business time T. So each figure as at
+//! T, recorded before R, is `Σ {n : business ≤ T, record < R}` over points (record time, business
+//! time, key, ±n), and a thing's points are: for each record time r at which rows of it were
+//! recorded, its timeline with those rows minus its timeline without them.
+//!
+//! A write at record time r (a backfill too) changes only the points at r and later, and
+//! [`correction`] finds exactly which, from the thing's own rows before and after the write, so
+//! cuts before r are never touched. The service says what its things' rows are and what keys
+//! they count for ([`History`]); [`store::Tables`] keeps the points with their day and month sums
+//! and reads a figure back from them.
+
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+/// Changes keyed by (record time, business time, key).
+pub type Points<K> = BTreeMap<(OffsetDateTime, OffsetDateTime, K), i64>;
+
+/// Changes of a thing's keys over business time, each at the moment it takes effect.
+pub type Timeline<K> = BTreeMap<(OffsetDateTime, K), i64>;
+
+/// The rows of one thing that its figures read, each with its record time.
+pub trait History {
+    /// What the thing counts for at a moment; a thing counts once for each key it holds.
+    type Key: Ord + Copy;
+
+    /// The record times of the rows held.
+    fn record_times(&self) -> BTreeSet<OffsetDateTime>;
+
+    /// The thing's keys over business time, as the cut that keeps the rows whose record time
+    /// passes `keep` sees it (usually through [`timeline`]).
+    fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<Self::Key>;
+}
+
+/// The changes of `state_at` over `moments`: at each moment, +1 for each key it gains and −1 for
+/// each it loses. `moments` must hold every business time at which the state can change.
+pub fn timeline<K: Ord + Copy>(
+    moments: BTreeSet<OffsetDateTime>,
+    state_at: impl Fn(OffsetDateTime) -> BTreeSet<K>,
+) -> Timeline<K> {
+    let mut changes = BTreeMap::new();
+    let mut before = BTreeSet::new();
+    for t in moments {
+        let now = state_at(t);
+        for k in now.difference(&before) {
+            changes.insert((t, *k), 1);
+        }
+        for k in before.difference(&now) {
+            changes.insert((t, *k), -1);
+        }
+        before = now;
+    }
+    changes
+}
+
+/// A thing's points at record times from `from` on.
+pub fn points_from<H: History>(history: &H, from: OffsetDateTime) -> Points<H::Key> {
+    let mut points = Points::new();
+    for r in history.record_times().into_iter().filter(|r| *r >= from) {
+        let mut step = history.timeline(&|x| x <= r);
+        for (k, n) in history.timeline(&|x| x < r) {
+            *step.entry(k).or_default() -= n;
+        }
+        for ((b, key), n) in step {
+            if n != 0 {
+                *points.entry((r, b, key)).or_default() += n;
+            }
+        }
+    }
+    points
+}
+
+/// The points to add so that a thing's points, which were those of `before`, become those of
+/// `after`: both histories read from `from`, the record time of the write, on.
+pub fn correction<H: History>(before: &H, after: &H, from: OffsetDateTime) -> Points<H::Key> {
+    let mut points = points_from(after, from);
+    for (k, n) in points_from(before, from) {
+        *points.entry(k).or_default() -= n;
+    }
+    points.retain(|_, n| *n != 0);
+    points
+}
+
+/// The moment as the stores keep it: whole microseconds.
+pub fn stored(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+}
+
+/// The day a moment falls in, counted from 1970-01-01 (UTC).
+pub fn day(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp().div_euclid(86_400)
+}
+
+/// The month a moment falls in (UTC), counted from January of the year 0.
+pub fn month(t: OffsetDateTime) -> i64 {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
+}
+
+/// The day the month of a moment begins on, counted as [`day`] counts.
+pub fn first_day_of_month(t: OffsetDateTime) -> i64 {
+    day(t) - i64::from(t.to_offset(time::UtcOffset::UTC).day()) + 1
+}
+
+/// The first moment of a day.
+pub fn start_of(day: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn days_and_months_count_on_across_years() {
+        let eve = datetime!(2019-12-31 23:59:59.999999 UTC);
+        let new_year = datetime!(2020-01-01 0:00 UTC);
+        assert_eq!(day(new_year) - day(eve), 1);
+        assert_eq!(month(new_year) - month(eve), 1);
+        assert_eq!(first_day_of_month(eve), day(datetime!(2019-12-01 0:00 UTC)));
+        assert_eq!(first_day_of_month(new_year), day(new_year));
+        assert_eq!(start_of(day(eve)), datetime!(2019-12-31 0:00 UTC));
+        // A moment given with an offset falls in its UTC day and month.
+        let hk = datetime!(2020-01-01 7:00 +08:00);
+        assert_eq!((day(hk), month(hk)), (day(eve), month(eve)));
+    }
+
+    /// A thing counted from its first row's business time on, by the value of its latest row.
+    struct Latest(Vec<(OffsetDateTime, OffsetDateTime, u8)>);
+
+    impl History for Latest {
+        type Key = u8;
+        fn record_times(&self) -> BTreeSet<OffsetDateTime> {
+            self.0.iter().map(|r| r.1).collect()
+        }
+        fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<u8> {
+            let rows: Vec<_> = self.0.iter().filter(|r| keep(r.1)).collect();
+            timeline(rows.iter().map(|r| r.0).collect(), |t| {
+                rows.iter().filter(|r| r.0 <= t).max_by_key(|r| r.0).map(|r| r.2).into_iter().collect()
+            })
+        }
+    }
+
+    #[test]
+    fn a_backfill_corrects_only_from_its_own_record_time() {
+        let (d1, d2, d3, d4) = (
+            datetime!(2019-10-01 0:00 UTC),
+            datetime!(2019-10-02 0:00 UTC),
+            datetime!(2019-10-03 0:00 UTC),
+            datetime!(2019-10-04 0:00 UTC),
+        );
+        let before = Latest(vec![(d1, d1, 1), (d3, d3, 3)]);
+        let after = Latest(vec![(d1, d1, 1), (d3, d3, 3), (d2, d4, 2)]);
+        // Recorded at d4: from d2 the value is 2 until d3's 3 takes over again.
+        let expected: Points<u8> =
+            [((d4, d2, 1), -1), ((d4, d2, 2), 1), ((d4, d3, 2), -1), ((d4, d3, 1), 1)].into_iter().collect();
+        assert_eq!(correction(&before, &after, d4), expected);
+        // The thing's points as a whole: the sum at any cut is its keys at that cut.
+        let all = points_from(&after, d1);
+        let at = |t: OffsetDateTime, r: OffsetDateTime| -> BTreeMap<u8, i64> {
+            let mut sums = BTreeMap::new();
+            for ((rec, b, k), n) in &all {
+                if *b <= t && *rec < r {
+                    *sums.entry(*k).or_default() += n;
+                }
+            }
+            sums.retain(|_, n| *n != 0);
+            sums
+        };
+        assert_eq!(at(d2, d4), [(1, 1)].into_iter().collect());
+        assert_eq!(at(d2, d4 + time::Duration::seconds(1)), [(2, 1)].into_iter().collect());
+        assert_eq!(at(d3, d4 + time::Duration::seconds(1)), [(3, 1)].into_iter().collect());
+    }
+}
