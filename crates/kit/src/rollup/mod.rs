@@ -26,34 +26,49 @@ pub type Points<K> = BTreeMap<(OffsetDateTime, OffsetDateTime, K), i64>;
 /// Changes of a thing's keys over business time, each at the moment it takes effect.
 pub type Timeline<K> = BTreeMap<(OffsetDateTime, K), i64>;
 
-/// The rows of one thing that its figures read, each with its record time.
+/// The rows of one thing that its figures read, each with its record time (whole microseconds,
+/// as the stores keep them: see [`stored`]).
 pub trait History {
-    /// What the thing counts for at a moment; a thing counts once for each key it holds.
+    /// What the thing counts for at a moment.
     type Key: Ord + Copy;
 
     /// The record times of the rows held.
     fn record_times(&self) -> BTreeSet<OffsetDateTime>;
 
-    /// The thing's keys over business time, as the cut that keeps the rows whose record time
-    /// passes `keep` sees it (usually through [`timeline`]).
-    fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<Self::Key>;
+    /// The thing's keys over business time, as the cut that keeps the rows recorded before
+    /// `recorded_before` sees it (usually through [`timeline`]).
+    fn timeline(&self, recorded_before: OffsetDateTime) -> Timeline<Self::Key>;
 }
 
-/// The changes of `state_at` over `moments`: at each moment, +1 for each key it gains and −1 for
-/// each it loses. `moments` must hold every business time at which the state can change.
+/// What a thing counts for at a moment: how many times it counts for each key (once, mostly; a
+/// notice counts once for each of its items with a given outcome).
+pub type State<K> = BTreeMap<K, i64>;
+
+/// Counts each key once.
+pub fn once<K: Ord>(keys: impl IntoIterator<Item = K>) -> State<K> {
+    keys.into_iter().map(|k| (k, 1)).collect()
+}
+
+/// The changes of `state_at` over `moments`: at each moment, the difference of each key's count
+/// from the moment before. `moments` must hold every business time at which the state can change.
 pub fn timeline<K: Ord + Copy>(
     moments: BTreeSet<OffsetDateTime>,
-    state_at: impl Fn(OffsetDateTime) -> BTreeSet<K>,
+    state_at: impl Fn(OffsetDateTime) -> State<K>,
 ) -> Timeline<K> {
     let mut changes = BTreeMap::new();
-    let mut before = BTreeSet::new();
+    let mut before: State<K> = BTreeMap::new();
     for t in moments {
         let now = state_at(t);
-        for k in now.difference(&before) {
-            changes.insert((t, *k), 1);
+        for (k, n) in &now {
+            let was = before.get(k).copied().unwrap_or(0);
+            if *n != was {
+                changes.insert((t, *k), n - was);
+            }
         }
-        for k in before.difference(&now) {
-            changes.insert((t, *k), -1);
+        for (k, was) in &before {
+            if !now.contains_key(k) && *was != 0 {
+                changes.insert((t, *k), -was);
+            }
         }
         before = now;
     }
@@ -64,8 +79,9 @@ pub fn timeline<K: Ord + Copy>(
 pub fn points_from<H: History>(history: &H, from: OffsetDateTime) -> Points<H::Key> {
     let mut points = Points::new();
     for r in history.record_times().into_iter().filter(|r| *r >= from) {
-        let mut step = history.timeline(&|x| x <= r);
-        for (k, n) in history.timeline(&|x| x < r) {
+        // Record times are whole microseconds: "at or before r" is "before r + 1 µs".
+        let mut step = history.timeline(r + time::Duration::MICROSECOND);
+        for (k, n) in history.timeline(r) {
             *step.entry(k).or_default() -= n;
         }
         for ((b, key), n) in step {
@@ -141,10 +157,10 @@ mod tests {
         fn record_times(&self) -> BTreeSet<OffsetDateTime> {
             self.0.iter().map(|r| r.1).collect()
         }
-        fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<u8> {
-            let rows: Vec<_> = self.0.iter().filter(|r| keep(r.1)).collect();
+        fn timeline(&self, recorded_before: OffsetDateTime) -> Timeline<u8> {
+            let rows: Vec<_> = self.0.iter().filter(|r| r.1 < recorded_before).collect();
             timeline(rows.iter().map(|r| r.0).collect(), |t| {
-                rows.iter().filter(|r| r.0 <= t).max_by_key(|r| r.0).map(|r| r.2).into_iter().collect()
+                once(rows.iter().filter(|r| r.0 <= t).max_by_key(|r| r.0).map(|r| r.2))
             })
         }
     }

@@ -70,9 +70,9 @@ pub struct CaseHistory {
 }
 
 impl CaseHistory {
-    /// What the case counts for as at `t`, as the cut keeping record times that pass `keep` sees
+    /// What the case counts for as at `t`, as the cut keeping the record times that pass `keep` sees
     /// it: the same rules as `store::statistics_rows` and [`tally`], which are the specification.
-    fn state_at(&self, keep: &dyn Fn(OffsetDateTime) -> bool, t: OffsetDateTime) -> BTreeSet<Key> {
+    fn state_at(&self, keep: impl Fn(OffsetDateTime) -> bool, t: OffsetDateTime) -> BTreeSet<Key> {
         let mut state = BTreeSet::new();
         if !keep(self.create_time) || self.received_at > t {
             return state;
@@ -108,10 +108,11 @@ impl History for CaseHistory {
         times
     }
 
-    fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<Key> {
+    fn timeline(&self, recorded_before: OffsetDateTime) -> Timeline<Key> {
+        let keep = |x: OffsetDateTime| x < recorded_before;
         let mut moments: BTreeSet<OffsetDateTime> = self.statuses.iter().filter(|s| keep(s.1)).map(|s| s.0).collect();
         moments.insert(self.received_at);
-        rollup::timeline(moments, |t| self.state_at(keep, t))
+        rollup::timeline(moments, |t| rollup::once(self.state_at(keep, t)))
     }
 }
 

@@ -131,7 +131,7 @@ impl View<'_> {
         let mut moments: BTreeSet<OffsetDateTime> = self.observations.iter().map(|o| o.observed_at).collect();
         moments.extend(self.first_seen);
         moments.extend(self.first_request);
-        rollup::timeline(moments, |t| self.state_at(t))
+        rollup::timeline(moments, |t| rollup::once(self.state_at(t)))
     }
 }
 
@@ -169,8 +169,8 @@ impl History for LinkHistory {
         times
     }
 
-    fn timeline(&self, keep: &dyn Fn(OffsetDateTime) -> bool) -> Timeline<Key> {
-        self.view(keep).timeline()
+    fn timeline(&self, recorded_before: OffsetDateTime) -> Timeline<Key> {
+        self.view(|x| x < recorded_before).timeline()
     }
 }
 
