@@ -72,6 +72,8 @@ pub enum BuildError {
     Server(#[from] ServerError),
     #[error("the link-tracking address is not usable")]
     Peer(#[from] doxwatch_kit::peer::PeerError),
+    #[error("cannot build the correspondence figures from the notices")]
+    Figures(#[from] error::LiaisonError),
 }
 
 pub struct Application {
@@ -98,6 +100,9 @@ impl Application {
         let link_tracking = links::LinkTracking::new(LinksServiceClient::new(links));
         let references = doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX);
         let liaison = service::Liaison::new(db.clone(), link_tracking, periods, relay.waker(), references);
+        if liaison.build_figures().await? {
+            tracing::info!("correspondence figures built from the notices");
+        }
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);
         let addr = server.local_addr().map_err(|source| ServerError::Bind { addr: config.listen, source })?;

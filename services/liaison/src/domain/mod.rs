@@ -3,6 +3,7 @@
 
 mod codes;
 mod notice;
+pub mod rollups;
 mod statistics;
 
 pub use codes::*;

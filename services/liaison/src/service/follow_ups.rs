@@ -87,6 +87,7 @@ impl Liaison {
                 if to_kind == NoticeKind::Reminder { NoticeEventKind::Reminded } else { NoticeEventKind::Escalated };
             let followed = event(kind, actor, now, now, notice.id.name());
             store::events::append(&mut tx, self.db.keyring(), id, &followed, EventDetails { service: None }).await?;
+            store::rollups::count(&mut tx, None, &notice, now).await?;
             Ok(respond(&notice, t))
         })
     }

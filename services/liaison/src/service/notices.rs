@@ -142,6 +142,7 @@ impl Liaison {
             let created = event(NoticeEventKind::Created, actor, now, now, String::new());
             store::events::append(&mut tx, self.db.keyring(), notice.id, &created, EventDetails { service: None })
                 .await?;
+            store::rollups::count(&mut tx, None, &notice, now).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
@@ -228,6 +229,7 @@ impl Liaison {
                 return Err(precondition(ErrorReason::NotADraft, format!("{} is no longer a draft", id.name())));
             }
             let now = timestamp::now();
+            let before = notice.clone();
             notice.items = draft.items();
             notice.cases = draft.cases.clone();
             notice.channel = draft.channel;
@@ -237,6 +239,8 @@ impl Liaison {
             store::notices::update_draft(&mut tx, &notice).await?;
             let updated = event(NoticeEventKind::Updated, actor, now, now, String::new());
             store::events::append(&mut tx, self.db.keyring(), id, &updated, EventDetails { service: None }).await?;
+            // A draft's fields have no record time of their own: every cut is corrected.
+            store::rollups::count(&mut tx, Some(&before), &notice, notice.create_time).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }
@@ -304,6 +308,7 @@ impl Liaison {
                 return Err(v.into());
             }
             let now = timestamp::now();
+            let before = notice.clone();
             notice.service = Some(Service { served_at, method, deadline, record_time: now });
             let served = event(NoticeEventKind::Served, actor, served_at, now, String::new());
             store::events::append(
@@ -321,6 +326,7 @@ impl Liaison {
                     notice.items.iter().filter(|i| i.action.asks_removal()).map(|i| i.link).collect();
                 enqueue_all(&mut tx, self.db.keyring(), effects::removal_requests(id, &links, served_at)).await?;
             }
+            store::rollups::count(&mut tx, Some(&before), &notice, now).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })?;
         self.relay.notify_one();
@@ -352,8 +358,10 @@ impl Liaison {
             let closed = event(NoticeEventKind::Closed, actor, closed_at, now, reason.clone());
             store::events::append(&mut tx, self.db.keyring(), id, &closed, EventDetails { service: None }).await?;
             store::notices::touch(&mut tx, id, now).await?;
+            let before = notice.clone();
             notice.closure = Some(Closure { closed_at, record_time: now });
             notice.update_time = now;
+            store::rollups::count(&mut tx, Some(&before), &notice, now).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })
     }

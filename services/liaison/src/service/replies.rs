@@ -93,7 +93,9 @@ impl Liaison {
             store::events::append(&mut tx, self.db.keyring(), id, &recorded, EventDetails { service: None }).await?;
             store::notices::touch(&mut tx, id, now).await?;
             enqueue_all(&mut tx, self.db.keyring(), effects::platform_reports(id, &complied, received_at)).await?;
+            let before = notice;
             let notice = self.loaded(&mut tx, id).await?;
+            store::rollups::count(&mut tx, Some(&before), &notice, now).await?;
             Ok(respond(&notice, AsAt::now(now)))
         })?;
         self.relay.notify_one();

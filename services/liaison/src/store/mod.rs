@@ -7,6 +7,7 @@ pub mod events;
 pub mod late_records;
 pub mod notices;
 pub mod replies;
+pub mod rollups;
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use uuid::Uuid;
