@@ -58,6 +58,8 @@ pub enum BuildError {
     Server(#[from] ServerError),
     #[error("a peer's address is not usable")]
     Peer(#[from] doxwatch_kit::peer::PeerError),
+    #[error("cannot build the referral figures from the cases' rows")]
+    Figures(#[from] error::ReferralError),
 }
 
 /// A built referral service: its store open and migrated, its listener bound, its relay ready.
@@ -95,6 +97,9 @@ impl Application {
             relay.waker(),
             doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX),
         );
+        if referrals.build_figures().await? {
+            tracing::info!("referral figures built from the cases' rows");
+        }
         let (stopping, stopped) = watch::channel(false);
         let mut server = GrpcServer::bind(config.listen, config.limits, &config.security).await?;
         server.audit(&db, SERVICE).keys(&db, SERVICE, store::SEALED);

@@ -5,6 +5,7 @@
 mod assessment;
 mod codes;
 mod referral;
+pub mod rollups;
 mod statistics;
 
 pub use assessment::*;

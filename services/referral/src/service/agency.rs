@@ -130,7 +130,11 @@ impl Referrals {
         key: Option<RequestKey>,
         respond: impl Fn(&Referral) -> R,
     ) -> Result<R, ReferralError> {
+        // The case's lock comes first, as in every change of a case's referrals.
+        let case = self.get_for_agency(agency, ReferralKey::Id(id)).await?.case;
         idempotent!(self, key, |tx| {
+            store::lock_case(&mut tx, case).await?;
+            let before = store::rollups::history(&mut tx, self.db.keyring(), case).await?;
             let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             if let Some(ack) = referral.recorded(ReferralStatus::Acknowledged) {
                 if ack.agency_reference == reference {
@@ -164,6 +168,7 @@ impl Referrals {
                 details: OutcomeDetails::default(),
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
+            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
             referral.events.push(event);
             Ok(respond(&referral))
         })
@@ -182,6 +187,7 @@ impl Referrals {
         let case = self.get_for_agency(agency, ReferralKey::Id(id)).await?.case;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
+            let before = store::rollups::history(&mut tx, self.db.keyring(), case).await?;
             let mut referral = Self::addressed(&mut tx, self.db.keyring(), agency, id).await?;
             let same = referral
                 .recorded(report.outcome)
@@ -205,15 +211,17 @@ impl Referrals {
                 }
                 Err(OutcomeRefusal::OutOfOrder(why)) => return Err(precondition(ErrorReason::OutcomeOutOfOrder, why)),
             }
+            let now = timestamp::now();
             let event = ReferralEvent {
                 status: report.outcome,
                 occurred_at: report.occurred_at,
-                record_time: timestamp::now(),
+                record_time: now,
                 actor: agency_actor(agency),
                 agency_reference: String::new(),
                 details: report.details.clone(),
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
+            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
             referral.events.push(event);
             let note = outcome_note(&referral, &report);
             enqueue_on_case(

@@ -62,6 +62,7 @@ impl Referrals {
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, draft.case).await?;
             super::erasure::refuse_if_erased(&mut tx, draft.case).await?;
+            let before = store::rollups::history(&mut tx, self.db.keyring(), draft.case).await?;
             let current = store::assessments::current(&mut tx, self.db.keyring(), draft.case).await?;
             if let Some(current) = current.as_ref().filter(|c| draft.assessed_at < c.assessed_at) {
                 return Err(ReferralError::field(
@@ -88,6 +89,7 @@ impl Referrals {
                 create_time: timestamp::now(),
             };
             store::assessments::insert(&mut tx, self.db.keyring(), &assessment).await?;
+            store::rollups::count(&mut tx, self.db.keyring(), draft.case, &before, assessment.create_time).await?;
             enqueue_on_case(
                 &mut tx,
                 self.db.keyring(),

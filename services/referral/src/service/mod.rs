@@ -137,11 +137,18 @@ impl Referrals {
         })
     }
 
-    /// Every assessment and referral recorded before `recorded_before`, for the figures.
+    /// Builds the figures' sums from the cases' rows if the store has not got them yet (a store
+    /// migrated with assessments in it): once, whichever replica starts first.
+    pub async fn build_figures(&self) -> Result<bool, ReferralError> {
+        let mut tx = self.db.begin().await?;
+        let built = store::rollups::build_if_unbuilt(&mut tx, self.db.keyring()).await?;
+        tx.commit().await?;
+        Ok(built)
+    }
+
+    /// The figures as at `t`, from their sums.
     pub async fn figures(&self, t: AsAt) -> Result<ReferralFigures, ReferralError> {
         let mut tx = self.db.begin_read().await?;
-        let assessments = store::assessments::all(&mut tx, self.db.keyring(), t.recorded_before_or_max()).await?;
-        let referrals = store::referrals::all(&mut tx, self.db.keyring(), t.recorded_before_or_max()).await?;
-        Ok(tally(&assessments, &referrals, t, &self.agencies))
+        Ok(store::rollups::figures(&mut tx, t, &self.agencies).await?)
     }
 }

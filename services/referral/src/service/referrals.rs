@@ -131,6 +131,7 @@ impl Referrals {
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
             super::erasure::refuse_if_erased(&mut tx, case).await?;
+            let before = store::rollups::history(&mut tx, self.db.keyring(), case).await?;
             let Some(assessment) = store::assessments::get(&mut tx, self.db.keyring(), draft.assessment).await? else {
                 return Err(ReferralError::not_found(draft.assessment.name()));
             };
@@ -160,6 +161,7 @@ impl Referrals {
                 create_time: now,
             };
             store::referrals::insert(&mut tx, self.db.keyring(), &referral).await?;
+            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
             let note = format!("referred to {} ({})", referral.agency, referral.id.name());
             enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToReferred { note }], draft.referred_at)
                 .await?;
@@ -245,6 +247,7 @@ impl Referrals {
         let case = self.get_referral(ReferralKey::Id(id)).await?.case;
         let response = idempotent!(self, key, |tx| {
             store::lock_case(&mut tx, case).await?;
+            let before = store::rollups::history(&mut tx, self.db.keyring(), case).await?;
             store::referrals::lock(&mut tx, id).await?;
             let Some(mut referral) = store::referrals::get(&mut tx, self.db.keyring(), id).await? else {
                 return Err(ReferralError::not_found(id.name()));
@@ -280,6 +283,7 @@ impl Referrals {
                 details: OutcomeDetails { reason: reason.clone(), ..OutcomeDetails::default() },
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
+            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
             referral.events.push(event);
             let note = format!("referral {} to {} withdrawn: {reason}", id.name(), referral.agency);
             enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;

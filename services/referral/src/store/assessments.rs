@@ -114,6 +114,13 @@ pub async fn current(tx: &mut Tx, keys: &Keyring, case: CaseRef) -> Result<Optio
     row.map(|r| decode(keys, r)).transpose()
 }
 
+/// Every assessment of the case, first first.
+pub async fn of_case(tx: &mut Tx, keys: &Keyring, case: CaseRef) -> Result<Vec<Assessment>, StoreError> {
+    let sql = format!("{SELECT} WHERE a.case_name = $1 ORDER BY a.position");
+    let rows: Vec<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(case.name()).fetch_all(c).await?);
+    rows.into_iter().map(|r| decode(keys, r)).collect()
+}
+
 /// A page of assessments in id (creation) order, optionally of one case.
 pub async fn list(
     tx: &mut Tx,

@@ -6,6 +6,7 @@ pub mod erasure;
 pub mod feed;
 pub mod late_records;
 pub mod referrals;
+pub mod rollups;
 
 use doxwatch_kit::{db::Tx, on_tx};
 
