@@ -150,6 +150,9 @@ fn shell_word(text: &str) -> String {
     }
 }
 
+/// The keys of the callers' rate limits, which `up` passes to every service.
+const RATE_LIMIT_KEYS: &[&str] = &["rate_limit_per_second", "rate_limit_burst"];
+
 pub async fn up(args: UpArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.data_dir.display())))?;
@@ -158,10 +161,12 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
 
     // Telemetry, and link-tracking's keys: its background rechecker is off unless configured.
     // The office's time zone too: every service numbers references and dates letters in it.
+    // The callers' rate limits too, the same in every service.
     let known: Vec<&str> = TelemetryConfig::KEYS
         .iter()
         .chain(doxwatch_links::config::LinksConfig::KEYS)
         .chain(&["time_zone"])
+        .chain(RATE_LIMIT_KEYS)
         .copied()
         .collect();
     let mut layers = Layers::load(args.config.config.as_deref(), env(), &known);
@@ -170,6 +175,8 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         .filter_map(|key| layers.get_optional(key).map(|value| (*key, value)))
         .collect();
     let time_zone = layers.get_optional("time_zone");
+    let rate_limits: Vec<(&str, String)> =
+        RATE_LIMIT_KEYS.iter().filter_map(|key| layers.get_optional(key).map(|value| (*key, value))).collect();
     warn_of_unknown_variables(&layers, "up");
     // An https:// collector is verified with the local CA unless told otherwise; the suite in one
     // process presents no certificate of its own to it.
@@ -191,6 +198,9 @@ pub async fn up(args: UpArgs) -> Result<(), CliError> {
         service_layers.default_value("encryption_key_file", file(pki.join(format!("encryption/{name}.key"))));
         if let Some(zone) = &time_zone {
             service_layers.default_value("time_zone", zone.clone());
+        }
+        for (key, value) in &rate_limits {
+            service_layers.default_value(key, value.clone());
         }
         if *name == doxwatch_links::SERVICE {
             for (key, value) in &links_values {

@@ -484,3 +484,16 @@ fn links_inside_a_network_are_refused_at_intake_and_at_import() {
     assert!(said.contains("case.reported_urls[0]") && said.contains("192.168.1.1"), "{said}");
     assert_eq!(suite.json(&["case", "list", "--all"])["cases"].as_array().map(Vec::len), Some(0), "nothing recorded");
 }
+
+/// `up` gives every service the rate limits it is configured with: at one call a second, the
+/// officer's third call in a row is turned away, and `up` does not warn that it ignores them.
+#[test]
+fn up_gives_its_services_the_configured_rate_limits() {
+    let suite = Suite::start_with(&[("DOXWATCH_RATE_LIMIT_PER_SECOND", "1"), ("DOXWATCH_RATE_LIMIT_BURST", "2")]);
+    let outputs: Vec<std::process::Output> = (0..4).map(|_| suite.run(&["case", "list"])).collect();
+    assert!(outputs[0].status.success(), "{}", String::from_utf8_lossy(&outputs[0].stderr));
+    let refused = outputs.iter().find(|o| !o.status.success()).expect("a call turned away");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("RATE_LIMITED") || said.contains("ResourceExhausted") || said.contains("too many"), "{said}");
+    assert!(!suite.log().contains("does not read DOXWATCH_RATE_LIMIT"), "{}", suite.log());
+}

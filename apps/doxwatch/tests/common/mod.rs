@@ -81,6 +81,11 @@ fn wait_until_serving(child: &mut Child, host: &str, data_dir: &Path, said: &mut
 
 impl Suite {
     pub fn start() -> Suite {
+        Self::start_with(&[])
+    }
+
+    /// `up` with these variables set.
+    pub fn start_with(variables: &[(&str, &str)]) -> Suite {
         let data = tempfile::tempdir().expect("a temporary directory");
         for _ in 0..5 {
             let host = random_host();
@@ -88,6 +93,7 @@ impl Suite {
             let mut child = Command::new(BIN)
                 .args(["up", "--host", &host, "--data-dir"])
                 .arg(data.path().join("stores"))
+                .envs(variables.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(log)
                 .spawn()
@@ -139,6 +145,11 @@ impl Suite {
 
     /// Runs a client command against this suite: as the test officer, or for `agency` commands
     /// with the Police's certificate that `doxwatch up` keeps.
+    /// What `up` has written to its log so far.
+    pub fn log(&self) -> String {
+        log_text(self.data.path())
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.run_with(args, &[])
     }
