@@ -160,7 +160,8 @@ async fn apply(tx: &mut Tx, db: &Db, cases: &[CaseRef], event: &Event, now: Offs
                 .expect("a step");
         }
     }
-    rollups::count(tx, keys, case, &before, now).await.expect("its figures");
+    let after = rollups::history(tx, keys, case).await.expect("the case's rows");
+    rollups::count(tx, &before, &after, now).await.expect("its figures");
 }
 
 async fn write(db: &Db, cases: &[CaseRef], w: &Write) {

@@ -81,6 +81,31 @@ pub struct CaseHistory {
     pub referrals: Vec<Referral>,
 }
 
+impl CaseHistory {
+    /// The rows with one more assessment.
+    pub fn with_assessment(&self, a: &Assessment) -> Self {
+        let mut after = self.clone();
+        after.assessments.push(a.clone());
+        after
+    }
+
+    /// The rows with one more referral.
+    pub fn with_referral(&self, r: &Referral) -> Self {
+        let mut after = self.clone();
+        after.referrals.push(r.clone());
+        after
+    }
+
+    /// The rows with one more step of the referral `id`.
+    pub fn with_step(&self, id: ReferralId, e: &ReferralEvent) -> Self {
+        let mut after = self.clone();
+        if let Some(r) = after.referrals.iter_mut().find(|r| r.id == id) {
+            r.events.push(e.clone());
+        }
+        after
+    }
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.whole_microseconds()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
 }

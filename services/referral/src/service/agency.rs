@@ -168,7 +168,7 @@ impl Referrals {
                 details: OutcomeDetails::default(),
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
-            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
+            store::rollups::count(&mut tx, &before, &before.with_step(id, &event), now).await?;
             referral.events.push(event);
             Ok(respond(&referral))
         })
@@ -221,7 +221,7 @@ impl Referrals {
                 details: report.details.clone(),
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
-            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
+            store::rollups::count(&mut tx, &before, &before.with_step(id, &event), now).await?;
             referral.events.push(event);
             let note = outcome_note(&referral, &report);
             enqueue_on_case(

@@ -89,7 +89,8 @@ impl Referrals {
                 create_time: timestamp::now(),
             };
             store::assessments::insert(&mut tx, self.db.keyring(), &assessment).await?;
-            store::rollups::count(&mut tx, self.db.keyring(), draft.case, &before, assessment.create_time).await?;
+            store::rollups::count(&mut tx, &before, &before.with_assessment(&assessment), assessment.create_time)
+                .await?;
             enqueue_on_case(
                 &mut tx,
                 self.db.keyring(),

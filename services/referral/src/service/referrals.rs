@@ -161,7 +161,7 @@ impl Referrals {
                 create_time: now,
             };
             store::referrals::insert(&mut tx, self.db.keyring(), &referral).await?;
-            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
+            store::rollups::count(&mut tx, &before, &before.with_referral(&referral), now).await?;
             let note = format!("referred to {} ({})", referral.agency, referral.id.name());
             enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToReferred { note }], draft.referred_at)
                 .await?;
@@ -283,7 +283,7 @@ impl Referrals {
                 details: OutcomeDetails { reason: reason.clone(), ..OutcomeDetails::default() },
             };
             store::referrals::append_event(&mut tx, self.db.keyring(), id, &event).await?;
-            store::rollups::count(&mut tx, self.db.keyring(), case, &before, now).await?;
+            store::rollups::count(&mut tx, &before, &before.with_step(id, &event), now).await?;
             referral.events.push(event);
             let note = format!("referral {} to {} withdrawn: {reason}", id.name(), referral.agency);
             enqueue_on_case(&mut tx, self.db.keyring(), case, vec![CaseEffect::ToUnderAssessment { note }], at).await?;

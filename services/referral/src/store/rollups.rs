@@ -45,17 +45,15 @@ pub async fn history(tx: &mut Tx, keys: &Keyring, case: CaseRef) -> Result<CaseH
     Ok(CaseHistory { assessments, referrals })
 }
 
-/// Adds what a write at record time `from` changed of `case`, whose rows were `before`: reads
-/// them again, now that the write is made.
+/// Adds what a write at record time `from` changed of a case, whose rows were `before` and are
+/// `after`.
 pub async fn count(
     tx: &mut Tx,
-    keys: &Keyring,
-    case: CaseRef,
     before: &CaseHistory,
+    after: &CaseHistory,
     from: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let after = history(tx, keys, case).await?;
-    add(tx, rollup::correction(before, &after, rollup::stored(from))).await
+    add(tx, rollup::correction(before, after, rollup::stored(from))).await
 }
 
 /// The points, each in its scope's rows.
