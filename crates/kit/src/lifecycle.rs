@@ -16,6 +16,7 @@ use crate::{
     db::Db,
     error::CauseChain,
     outbox::Relay,
+    rollup::store::Folding,
     server::{GrpcServer, Health, ServerError},
 };
 
@@ -25,17 +26,21 @@ const GAUGE_SAMPLING: Duration = Duration::from_secs(5);
 /// How often request ids past their retention are deleted.
 const REQUEST_ID_SWEEPING: Duration = Duration::from_secs(600);
 
+/// How often the figures' pending points are looked for when there were none.
+const FOLDING: Duration = Duration::from_millis(250);
+
 /// How often the store is probed for health.
 const STORE_PROBING: Duration = Duration::from_secs(1);
 
 /// Serves `server` until `shutdown`, with the relay (if the service has peers to deliver to), the
-/// gauges, the store probe, and whatever `background` starts given the stop signal (a
-/// rechecker, say).
+/// fold of its figures' points, the gauges, the store probe, and whatever `background` starts
+/// given the stop signal (a rechecker, say).
 pub async fn run_service(
     service: &'static str,
     server: GrpcServer,
     db: Db,
     relay: Option<Relay>,
+    figures: &'static dyn Folding,
     background: impl FnOnce(watch::Receiver<bool>) -> Option<JoinHandle<()>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
@@ -51,6 +56,10 @@ pub async fn run_service(
         };
         tasks.push(("the outbox relay", tokio::spawn(relay.run(stopped.clone()))));
     }
+    tasks.push((
+        "the fold of the figures",
+        tokio::spawn(crate::rollup::store::keep_folding(service, figures, db.clone(), FOLDING, stopped.clone())),
+    ));
     if let Some(task) = background(stopped.clone()) {
         tasks.push(("background work", task));
     }

@@ -54,6 +54,7 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
             (7,),
             (8,),
             (9,),
+            (10,),
             (1000001,),
             (1000002,),
             (1000003,),

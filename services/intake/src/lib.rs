@@ -113,6 +113,15 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (intake, own) = (self.intake, self.own);
         let upkeep = move |stop| Some(tokio::spawn(upkeep::run(intake, own.retention, own.sweep_every, stop)));
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), upkeep, shutdown).await
+        doxwatch_kit::lifecycle::run_service(
+            SERVICE,
+            self.server,
+            self.db,
+            Some(self.relay),
+            &store::rollups::TABLES,
+            upkeep,
+            shutdown,
+        )
+        .await
     }
 }

@@ -126,6 +126,15 @@ impl Application {
     }
 
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), |_| None, shutdown).await
+        doxwatch_kit::lifecycle::run_service(
+            SERVICE,
+            self.server,
+            self.db,
+            Some(self.relay),
+            &store::rollups::TABLES,
+            |_| None,
+            shutdown,
+        )
+        .await
     }
 }

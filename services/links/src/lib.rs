@@ -113,6 +113,15 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let rechecker = self.rechecker;
         let background = |stopped| rechecker.is_scheduled().then(|| tokio::spawn(rechecker.clone().run(stopped)));
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, None, background, shutdown).await
+        doxwatch_kit::lifecycle::run_service(
+            SERVICE,
+            self.server,
+            self.db,
+            None,
+            &store::rollups::TABLES,
+            background,
+            shutdown,
+        )
+        .await
     }
 }

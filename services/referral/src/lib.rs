@@ -139,6 +139,15 @@ impl Application {
             // its whole grace period.
             let _ = stopping.send(true);
         };
-        doxwatch_kit::lifecycle::run_service(SERVICE, self.server, self.db, Some(self.relay), |_| None, shutdown).await
+        doxwatch_kit::lifecycle::run_service(
+            SERVICE,
+            self.server,
+            self.db,
+            Some(self.relay),
+            &store::rollups::TABLES,
+            |_| None,
+            shutdown,
+        )
+        .await
     }
 }

@@ -96,6 +96,9 @@ pub struct SizeFigures {
     pub observations: u64,
     /// How long putting the store together took (imports and observations through the API).
     pub seed_seconds: f64,
+    /// How long the service took, after the growth, to fold the points it added into the sums
+    /// (`None`: not within the run's wait).
+    pub fold_seconds: Option<f64>,
     pub queries: u64,
     pub latency_ms: Option<Percentiles>,
     /// p99 at this size over p99 at the smallest size.
@@ -190,8 +193,17 @@ impl Report {
             return String::new();
         }
         let mut out = format!(
-            "\n{:>10}{:>14}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  errors\n",
-            "links", "observations", "seed s", "queries", "p50 ms", "p99 ms", "max ms", "p99 / first", "answer B"
+            "\n{:>10}{:>14}{:>10}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  errors\n",
+            "links",
+            "observations",
+            "seed s",
+            "fold s",
+            "queries",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "p99 / first",
+            "answer B"
         );
         for s in &self.sizes {
             let l = |f: fn(&Percentiles) -> f64| s.latency_ms.as_ref().map_or("-".into(), |l| format!("{:.1}", f(l)));
@@ -202,10 +214,11 @@ impl Report {
                 s.errors.iter().map(|(code, n)| format!("{code} {n}")).collect::<Vec<_>>().join(", ")
             };
             out += &format!(
-                "{:>10}{:>14}{:>10.1}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  {errors}\n",
+                "{:>10}{:>14}{:>10.1}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  {errors}\n",
                 s.links,
                 s.observations,
                 s.seed_seconds,
+                s.fold_seconds.map_or("-".into(), |f| format!("{f:.1}")),
                 s.queries,
                 l(|l| l.p50),
                 l(|l| l.p99),

@@ -53,14 +53,45 @@ impl Stores {
                     .map_err(|e| CliError::Other(format!("cannot create the database {database}: {e}")))?;
                 let _ = admin.close().await;
                 if let Ok(mut made) = made.lock() {
-                    made.push(database.clone());
+                    made.push(database);
                 }
+                self.url_of(name)
+            }
+        }
+    }
+
+    /// The URL of the store named `name`, made before.
+    fn url_of(&self, name: &str) -> Result<String, CliError> {
+        match self {
+            Stores::Sqlite { dir } => Ok(format!("sqlite://{}", dir.join(format!("{name}.db")).display())),
+            Stores::Postgres { admin_url, prefix, .. } => {
                 let mut url =
                     url::Url::parse(admin_url).map_err(|e| CliError::Usage(format!("--database-url: {e}")))?;
-                url.set_path(&database);
+                url.set_path(&format!("{prefix}_{name}"));
                 Ok(url.to_string())
             }
         }
+    }
+
+    /// How many rows the table `table` of the store `name` holds now.
+    pub async fn rows(&self, name: &str, table: &str) -> Result<i64, CliError> {
+        let url = self.url_of(name)?;
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let counted = match self {
+            Stores::Sqlite { .. } => {
+                let mut c = sqlx::SqliteConnection::connect(&url).await.map_err(|e| CliError::chain(&e))?;
+                let n = sqlx::query_scalar(&sql).fetch_one(&mut c).await;
+                let _ = c.close().await;
+                n
+            }
+            Stores::Postgres { .. } => {
+                let mut c = sqlx::PgConnection::connect(&url).await.map_err(|e| CliError::chain(&e))?;
+                let n = sqlx::query_scalar(&sql).fetch_one(&mut c).await;
+                let _ = c.close().await;
+                n
+            }
+        };
+        counted.map_err(|e| CliError::chain(&e))
     }
 
     /// How many bytes the store `name` takes on disk now: its SQLite file and write-ahead log, or

@@ -11,8 +11,8 @@
 //! A write at record time r (a backfill too) changes only the points at r and later, and
 //! [`correction`] finds exactly which, from the thing's own rows before and after the write, so
 //! cuts before r are never touched. The service says what its things' rows are and what keys
-//! they count for ([`History`]); [`store::Tables`] keeps the points with their day and month sums
-//! and reads a figure back from them.
+//! they count for ([`History`]); [`store::Tables`] keeps the points, folds them into sums by
+//! [`Unit`] off the write path, and reads a figure back from them.
 
 pub mod store;
 
@@ -109,25 +109,58 @@ pub fn stored(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
 }
 
-/// The day a moment falls in, counted from 1970-01-01 (UTC).
-pub fn day(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp().div_euclid(86_400)
+/// A length of time the sums are kept by, coarsest first: each divides the one before it (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
 }
 
-/// The month a moment falls in (UTC), counted from January of the year 0.
-pub fn month(t: OffsetDateTime) -> i64 {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
-}
+impl Unit {
+    /// Every unit, coarsest first.
+    pub const ALL: [Unit; 5] = [Unit::Month, Unit::Day, Unit::Hour, Unit::Minute, Unit::Second];
 
-/// The day the month of a moment begins on, counted as [`day`] counts.
-pub fn first_day_of_month(t: OffsetDateTime) -> i64 {
-    day(t) - i64::from(t.to_offset(time::UtcOffset::UTC).day()) + 1
-}
+    fn seconds(self) -> i64 {
+        match self {
+            Unit::Month => 0,
+            Unit::Day => 86_400,
+            Unit::Hour => 3_600,
+            Unit::Minute => 60,
+            Unit::Second => 1,
+        }
+    }
 
-/// The first moment of a day.
-pub fn start_of(day: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    /// The period of this unit a moment falls in: months counted from January of the year 0, the
+    /// others from 1970-01-01T00:00Z.
+    pub fn period(self, t: OffsetDateTime) -> i64 {
+        match self {
+            Unit::Month => {
+                let t = t.to_offset(time::UtcOffset::UTC);
+                i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
+            }
+            unit => t.unix_timestamp().div_euclid(unit.seconds()),
+        }
+    }
+
+    /// The first moment of a period of this unit (the epoch for one no date can hold).
+    pub fn start(self, period: i64) -> OffsetDateTime {
+        let start = match self {
+            Unit::Month => i32::try_from(period.div_euclid(12)).ok().and_then(|year| {
+                let month = time::Month::try_from(u8::try_from(period.rem_euclid(12) + 1).ok()?).ok()?;
+                Some(time::Date::from_calendar_date(year, month, 1).ok()?.midnight().assume_utc())
+            }),
+            unit => OffsetDateTime::from_unix_timestamp(period.saturating_mul(unit.seconds())).ok(),
+        };
+        start.unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The first moment of the period of this unit that `t` falls in.
+    pub fn floor(self, t: OffsetDateTime) -> OffsetDateTime {
+        self.start(self.period(t))
+    }
 }
 
 #[cfg(test)]
@@ -136,17 +169,23 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn days_and_months_count_on_across_years() {
+    fn periods_count_on_across_years_and_nest() {
         let eve = datetime!(2019-12-31 23:59:59.999999 UTC);
         let new_year = datetime!(2020-01-01 0:00 UTC);
-        assert_eq!(day(new_year) - day(eve), 1);
-        assert_eq!(month(new_year) - month(eve), 1);
-        assert_eq!(first_day_of_month(eve), day(datetime!(2019-12-01 0:00 UTC)));
-        assert_eq!(first_day_of_month(new_year), day(new_year));
-        assert_eq!(start_of(day(eve)), datetime!(2019-12-31 0:00 UTC));
-        // A moment given with an offset falls in its UTC day and month.
+        for unit in Unit::ALL {
+            assert_eq!(unit.period(new_year) - unit.period(eve), 1, "{unit:?}");
+            assert_eq!(unit.start(unit.period(new_year)), new_year, "{unit:?}");
+        }
+        assert_eq!(Unit::Month.floor(eve), datetime!(2019-12-01 0:00 UTC));
+        assert_eq!(Unit::Day.floor(eve), datetime!(2019-12-31 0:00 UTC));
+        assert_eq!(Unit::Minute.floor(eve), datetime!(2019-12-31 23:59 UTC));
+        // Before the epoch too, a moment falls in the period that starts at or before it.
+        let old = datetime!(1969-12-31 23:59:30 UTC);
+        assert_eq!(Unit::Minute.floor(old), datetime!(1969-12-31 23:59 UTC));
+        assert_eq!(Unit::Month.floor(old), datetime!(1969-12-01 0:00 UTC));
+        // A moment given with an offset falls in its UTC periods.
         let hk = datetime!(2020-01-01 7:00 +08:00);
-        assert_eq!((day(hk), month(hk)), (day(eve), month(eve)));
+        assert_eq!((Unit::Day.period(hk), Unit::Month.period(hk)), (Unit::Day.period(eve), Unit::Month.period(eve)));
     }
 
     /// A thing counted from its first row's business time on, by the value of its latest row.

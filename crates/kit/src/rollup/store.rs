@@ -1,26 +1,38 @@
-//! Where a service keeps its figures' points: three tables of its own, named by [`Tables`].
+//! Where a service keeps its figures' points and their sums: three tables of its own, named by
+//! [`Tables`].
 //!
-//! - the points: (business time, record time, scope…, measure, value, n);
-//! - their sums per business day and record day: (business day, record day, scope…, measure,
-//!   value, n), keyed by all but n;
-//! - the same per business month and record month.
+//! - the pending points: (business time, record time, scope…, measure, value, n), appended by the
+//!   write that makes them, in its own transaction, and touching no row another write shares;
+//! - the folded points: the same rows once [`Tables::fold`] has taken them from the pending ones,
+//!   kept for the edges of a read;
+//! - the sums of the folded points per grain: (grain, lead, trail, scope…, measure, value, n).
+//!
+//! A grain pairs a business [`Unit`] with a record unit (5 × 5 of them). A figure as at T,
+//! recorded before R, sums n over `business < T'` and `record < R` (T' the microsecond after T).
+//! Each of those two prefixes splits into blocks: the whole months before the moment's month, the
+//! whole days of its month before its day, the whole hours of its day before its hour, and so on
+//! down to the whole seconds of its minute before its second, then the moment's own second. Each
+//! pair of blocks is read from the grain of the two blocks' units, over a range of at most 31
+//! periods on each side (all the months before, on a month side); the pairs with a second of
+//! its own are read from the folded points; and the pending points are read whole. So a figure
+//! reads the sums of whole months however long the history, and otherwise only the writes of
+//! the periods next to T and R, however many were made on one day.
 //!
 //! The scope is a fixed number of ids that a figure can be broken down by (a link's platform and
 //! channel; none for a case), the nil id where there is none. A key of the service's figures is a
-//! (measure, value) pair of numbers ([`Code`]). A figure as at T, recorded before R, reads the sums
-//! of the whole months before both moments' months, the day sums of the rest of the whole days
-//! before both moments' days, and the points of the two edge days: months and at most two months
-//! of days of sums, and two days of points, however long the history.
+//! (measure, value) pair of numbers ([`Code`]).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, future::Future, pin::Pin, time::Duration};
 
 use sqlx::{QueryBuilder, Row};
 use time::OffsetDateTime;
+use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{Points, day, first_day_of_month, month, start_of};
+use super::{Points, Unit, stored};
 use crate::{
-    db::{Ts, Tx},
+    db::{Db, Ts, Tx},
+    error::CauseChain,
     on_tx,
 };
 
@@ -29,45 +41,85 @@ pub trait Code {
     fn code(&self) -> (i64, i64);
 }
 
-/// The rows one statement carries at most (9 values each, well inside either backend's limit on
-/// parameters).
+/// The rows one statement carries at most (at most 10 values each, well inside either backend's
+/// limit on parameters).
 const BATCH: usize = 1_000;
 
-/// A service's three tables of points and sums, and the names of its scope columns.
+/// The pending points one fold takes at most: a fold holds SQLite's one writer while it runs.
+pub const FOLD_BATCH: usize = 2_000;
+
+/// A service's tables of pending points, folded points and sums, and the names of its scope
+/// columns.
 pub struct Tables<const N: usize> {
+    pub pending: &'static str,
     pub points: &'static str,
-    pub days: &'static str,
-    pub months: &'static str,
+    pub sums: &'static str,
     pub scope: [&'static str; N],
 }
 
 /// One summed figure: its scope, measure, value and count (never zero).
 pub type Sum<const N: usize> = ([Uuid; N], i64, i64, i64);
 
-/// Changes summed by (business period, record period, scope, measure, value).
-type Sums<const N: usize> = BTreeMap<(i64, i64, [Uuid; N], i64, i64), i64>;
+/// A point as stored: business time, record time, scope, measure, value, n.
+type Point<const N: usize> = (OffsetDateTime, OffsetDateTime, [Uuid; N], i64, i64, i64);
+
+/// Sums keyed by (grain, lead, trail, scope, measure, value).
+type Sums<const N: usize> = BTreeMap<(i64, i64, i64, [Uuid; N], i64, i64), i64>;
+
+/// The grain of a business unit and a record unit (indices into [`Unit::ALL`]): their two digits.
+fn grain(business: usize, record: usize) -> i64 {
+    (business * 10 + record) as i64
+}
+
+/// Which of a grain's two periods leads its key: the business period, unless the business unit
+/// is the month and the record unit finer. A read takes a few periods of the finer unit against
+/// all the months before, so the range on the leading column is the short one.
+fn record_leads(business: usize, record: usize) -> bool {
+    business == 0 && record != 0
+}
+
+/// The blocks of periods that make up "before `end`", one per unit: `[from, to)` counted in that
+/// unit. The months reach back without bound; each finer unit covers the part of its coarser
+/// unit's period that comes before `end`'s.
+fn blocks(end: OffsetDateTime) -> [(i64, i64); 5] {
+    let mut blocks = [(i64::MIN, Unit::Month.period(end)); 5];
+    for i in 1..Unit::ALL.len() {
+        let (coarser, unit) = (Unit::ALL[i - 1], Unit::ALL[i]);
+        blocks[i] = (unit.period(coarser.floor(end)), unit.period(end));
+    }
+    blocks
+}
+
+/// The end of "recorded before `t`" as the store keeps times: a time between two microseconds
+/// counts the earlier one in.
+fn ceiling(t: OffsetDateTime) -> OffsetDateTime {
+    let floor = stored(t);
+    if floor < t { floor.checked_add(time::Duration::MICROSECOND).unwrap_or(floor) } else { floor }
+}
 
 impl<const N: usize> Tables<N> {
-    /// Appends `points` of things in each scope and adds them to their days' and months' sums, in
-    /// key order so that two writers lock the sums they share in the same order.
+    fn scope_columns(&self) -> String {
+        self.scope.iter().map(|c| format!("{c}, ")).collect()
+    }
+
+    /// Appends `points` of things in each scope to the pending points, for a later fold.
     pub async fn add<K: Code>(&self, tx: &mut Tx, points: Vec<([Uuid; N], Points<K>)>) -> Result<(), sqlx::Error> {
         let mut rows = Vec::new();
-        let mut days: Sums<N> = BTreeMap::new();
-        let mut months: Sums<N> = BTreeMap::new();
         for (scope, changes) in points {
             for ((r, b, key), n) in changes {
                 let (m, v) = key.code();
                 rows.push((b, r, scope, m, v, n));
-                *days.entry((day(b), day(r), scope, m, v)).or_default() += n;
-                *months.entry((month(b), month(r), scope, m, v)).or_default() += n;
             }
         }
-        let scope = self.scope.iter().map(|c| format!("{c}, ")).collect::<String>();
+        self.append(tx, self.pending, &rows).await
+    }
+
+    async fn append(&self, tx: &mut Tx, table: &str, rows: &[Point<N>]) -> Result<(), sqlx::Error> {
+        let scope = self.scope_columns();
         for chunk in rows.chunks(BATCH) {
             on_tx!(tx, c => {
                 let mut q = QueryBuilder::new(format!(
-                    "INSERT INTO {} (business_time, record_time, {scope}measure, value, n) ",
-                    self.points
+                    "INSERT INTO {table} (business_time, record_time, {scope}measure, value, n) "
                 ));
                 q.push_values(chunk, |mut row, (b, r, ids, m, v, n)| {
                     row.push_bind(Ts(*b)).push_bind(Ts(*r));
@@ -79,80 +131,138 @@ impl<const N: usize> Tables<N> {
                 q.build().execute(c).await?;
             });
         }
-        self.upsert(tx, self.days, "business_day, record_day", days).await?;
-        self.upsert(tx, self.months, "business_month, record_month", months).await
+        Ok(())
     }
 
-    async fn upsert(&self, tx: &mut Tx, table: &str, periods: &str, mut sums: Sums<N>) -> Result<(), sqlx::Error> {
+    /// Takes up to `limit` pending points, keeps them as folded points and adds them to every
+    /// grain's sums, in the caller's transaction; returns how many it took. Two folds at once (two
+    /// replicas on PostgreSQL) take different points, and add to the sums they share in key
+    /// order, so that neither waits on the other for long.
+    pub async fn fold(&self, tx: &mut Tx, limit: usize) -> Result<usize, sqlx::Error> {
+        let scope = self.scope_columns();
+        let pending = self.pending;
+        let returning = format!(" RETURNING business_time, record_time, {scope}measure, value, n");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // PostgreSQL: rows another fold holds are skipped; SQLite has one writer.
+        let take = if tx.is_postgres() {
+            format!(
+                "DELETE FROM {pending} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {pending} LIMIT $1 FOR UPDATE SKIP LOCKED))"
+            )
+        } else {
+            format!("DELETE FROM {pending} WHERE rowid IN (SELECT rowid FROM {pending} LIMIT $1)")
+        } + &returning;
+        let mut taken: Vec<Point<N>> = Vec::new();
+        on_tx!(tx, c => {
+            let rows = sqlx::query(&take).bind(limit).fetch_all(c).await?;
+            for row in rows {
+                let mut ids = [Uuid::nil(); N];
+                for (i, id) in ids.iter_mut().enumerate() {
+                    *id = row.try_get(2 + i)?;
+                }
+                let b: Ts = row.try_get(0)?;
+                let r: Ts = row.try_get(1)?;
+                taken.push((b.0, r.0, ids, row.try_get(2 + N)?, row.try_get(3 + N)?, row.try_get(4 + N)?));
+            }
+        });
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        self.append(tx, self.points, &taken).await?;
+        let mut sums: Sums<N> = BTreeMap::new();
+        for (b, r, ids, m, v, n) in &taken {
+            let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));
+            for i in 0..bp.len() {
+                for j in 0..rp.len() {
+                    let (lead, trail) = if record_leads(i, j) { (rp[j], bp[i]) } else { (bp[i], rp[j]) };
+                    *sums.entry((grain(i, j), lead, trail, *ids, *m, *v)).or_default() += n;
+                }
+            }
+        }
         sums.retain(|_, n| *n != 0);
         let sums: Vec<_> = sums.into_iter().collect();
-        let scope = self.scope.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let table = self.sums;
         for chunk in sums.chunks(BATCH) {
             on_tx!(tx, c => {
-                let mut q = QueryBuilder::new(format!("INSERT INTO {table} ({periods}, {scope}measure, value, n) "));
-                q.push_values(chunk, |mut row, ((b, r, ids, m, v), n)| {
-                    row.push_bind(*b).push_bind(*r);
+                let mut q =
+                    QueryBuilder::new(format!("INSERT INTO {table} (grain, lead, trail, {scope}measure, value, n) "));
+                q.push_values(chunk, |mut row, ((g, lead, trail, ids, m, v), n)| {
+                    row.push_bind(*g).push_bind(*lead).push_bind(*trail);
                     for id in ids {
                         row.push_bind(*id);
                     }
                     row.push_bind(*m).push_bind(*v).push_bind(*n);
                 });
                 q.push(format!(
-                    " ON CONFLICT ({periods}, {scope}measure, value) DO UPDATE SET n = {table}.n + excluded.n"
+                    " ON CONFLICT (grain, lead, trail, {scope}measure, value) DO UPDATE SET n = {table}.n + excluded.n"
                 ));
                 q.build().execute(c).await?;
             });
         }
-        Ok(())
+        Ok(taken.len())
+    }
+
+    /// Folds every pending point, a batch per transaction; returns how many it folded.
+    pub async fn fold_all(&self, db: &Db) -> Result<usize, sqlx::Error> {
+        let mut total = 0;
+        loop {
+            let mut tx = db.begin().await?;
+            let n = self.fold(&mut tx, FOLD_BATCH).await?;
+            tx.commit().await?;
+            total += n;
+            if n == 0 {
+                return Ok(total);
+            }
+        }
     }
 
     /// The figures as at `as_of`, recorded before `recorded_before` (everything when `None`): each
-    /// (scope, measure, value) whose points sum to something other than zero, with that sum.
+    /// (scope, measure, value) whose points sum to something other than zero, with that sum. One
+    /// statement, so that a fold committing meanwhile is seen whole or not at all.
     pub async fn sums(
         &self,
         tx: &mut Tx,
         as_of: OffsetDateTime,
         recorded_before: Option<OffsetDateTime>,
     ) -> Result<Vec<Sum<N>>, sqlx::Error> {
-        let before = recorded_before.map_or(Ts::max(), Ts);
-        let (as_of_day, before_day) = (day(as_of), day(before.0));
-        let columns = self.scope.iter().map(|c| format!("{c}, ")).collect::<String>();
-        let sql = format!(
-            "SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ( \
-               SELECT {columns}measure, value, n FROM {months} WHERE business_month < $1 AND record_month < $2 \
-               UNION ALL \
-               SELECT {columns}measure, value, n FROM {days} \
-                 WHERE business_day >= $3 AND business_day < $4 AND record_day < $5 \
-               UNION ALL \
-               SELECT {columns}measure, value, n FROM {days} \
-                 WHERE record_day >= $5 AND record_day < $6 AND business_day < $4 \
-               UNION ALL \
-               SELECT {columns}measure, value, n FROM {points} \
-                 WHERE business_time >= $7 AND business_time <= $8 AND record_time < $9 \
-               UNION ALL \
-               SELECT {columns}measure, value, n FROM {points} \
-                 WHERE record_time >= $10 AND record_time < $9 AND business_time < $7) x \
-             GROUP BY {columns}measure, value HAVING SUM(n) <> 0",
-            months = self.months,
-            days = self.days,
-            points = self.points,
-        );
+        // Business times at or before `as_of`: before the microsecond after it.
+        let business_end = stored(as_of).checked_add(time::Duration::MICROSECOND).unwrap_or(Ts::max().0);
+        let record_end = recorded_before.map_or(Ts::max().0, ceiling);
+        let (business, record) = (blocks(business_end), blocks(record_end));
+        let (business_second, record_second) = (Unit::Second.floor(business_end), Unit::Second.floor(record_end));
+        let columns = self.scope_columns();
+        let select = format!("SELECT {columns}measure, value, n FROM ");
         let mut out = Vec::new();
         on_tx!(tx, c => {
-            let rows = sqlx::query(&sql)
-                .bind(month(as_of))
-                .bind(month(before.0))
-                .bind(first_day_of_month(as_of))
-                .bind(as_of_day)
-                .bind(first_day_of_month(before.0))
-                .bind(before_day)
-                .bind(Ts(start_of(as_of_day)))
-                .bind(Ts(as_of))
-                .bind(before)
-                .bind(Ts(start_of(before_day)))
-                .fetch_all(c)
-                .await?;
-            for row in rows {
+            let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
+            for (i, b) in business.iter().enumerate() {
+                for (j, r) in record.iter().enumerate() {
+                    if b.0 >= b.1 || r.0 >= r.1 {
+                        continue;
+                    }
+                    let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
+                    q.push(&select).push(self.sums);
+                    q.push(" WHERE grain = ").push_bind(grain(i, j));
+                    q.push(" AND lead >= ").push_bind(lead.0).push(" AND lead < ").push_bind(lead.1);
+                    q.push(" AND trail >= ").push_bind(trail.0).push(" AND trail < ").push_bind(trail.1);
+                    q.push(" UNION ALL ");
+                }
+            }
+            // Business time in T's second, recorded at any time before R.
+            q.push(&select).push(self.points);
+            q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
+            q.push(" AND business_time < ").push_bind(Ts(business_end));
+            q.push(" AND record_time < ").push_bind(Ts(record_end));
+            // Recorded in R's second, business time before T's second.
+            q.push(" UNION ALL ").push(&select).push(self.points);
+            q.push(" WHERE record_time >= ").push_bind(Ts(record_second));
+            q.push(" AND record_time < ").push_bind(Ts(record_end));
+            q.push(" AND business_time < ").push_bind(Ts(business_second));
+            // Not folded yet.
+            q.push(" UNION ALL ").push(&select).push(self.pending);
+            q.push(" WHERE business_time < ").push_bind(Ts(business_end));
+            q.push(" AND record_time < ").push_bind(Ts(record_end));
+            q.push(format!(") x GROUP BY {columns}measure, value HAVING SUM(n) <> 0"));
+            for row in q.build().fetch_all(c).await? {
                 let mut scope = [Uuid::nil(); N];
                 for (i, id) in scope.iter_mut().enumerate() {
                     *id = row.try_get(i)?;
@@ -168,5 +278,94 @@ impl<const N: usize> Tables<N> {
 impl<M: Copy + Into<i64>> Code for (M, i64) {
     fn code(&self) -> (i64, i64) {
         (self.0.into(), self.1)
+    }
+}
+
+/// A service's figures as its background work sees them: something to fold.
+pub trait Folding: Send + Sync {
+    /// Folds up to [`FOLD_BATCH`] pending points in the caller's transaction.
+    fn fold_some<'a>(&'a self, tx: &'a mut Tx)
+    -> Pin<Box<dyn Future<Output = Result<usize, sqlx::Error>> + Send + 'a>>;
+
+    /// The table of pending points.
+    fn pending(&self) -> &'static str;
+}
+
+impl<const N: usize> Folding for Tables<N> {
+    fn fold_some<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+    ) -> Pin<Box<dyn Future<Output = Result<usize, sqlx::Error>> + Send + 'a>> {
+        Box::pin(self.fold(tx, FOLD_BATCH))
+    }
+
+    fn pending(&self) -> &'static str {
+        self.pending
+    }
+}
+
+/// Folds `figures`' pending points as they come, until `stop`: batch after batch while there is
+/// a full one, then every `every`. A read is exact whatever is still pending, so this only keeps
+/// reads short.
+pub async fn keep_folding(
+    service: &'static str,
+    figures: &'static dyn Folding,
+    db: Db,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let meter = opentelemetry::global::meter("doxwatch");
+    let folded_points = meter
+        .u64_counter("figures.points_folded")
+        .with_description("Figure points folded into the sums (a statistics read takes the rest one by one)")
+        .build();
+    let fold_time = meter
+        .f64_histogram("figures.fold.duration")
+        .with_unit("s")
+        .with_description("How long one fold of pending figure points took")
+        .build();
+    let attrs = [opentelemetry::KeyValue::new("service", service)];
+    let mut failing = false;
+    while !*stop.borrow() {
+        let started = std::time::Instant::now();
+        let folded = async {
+            // Looked for first, so that an idle service does not take SQLite's writer.
+            let mut tx = db.begin_read().await?;
+            let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) x", figures.pending());
+            let any: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(&sql).fetch_one(c).await?);
+            tx.commit().await?;
+            if any == 0 {
+                return Ok(0);
+            }
+            let mut tx = db.begin().await?;
+            let n = figures.fold_some(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(n)
+        }
+        .await;
+        if let Ok(n) = folded
+            && n > 0
+        {
+            folded_points.add(n as u64, &attrs);
+            fold_time.record(started.elapsed().as_secs_f64(), &attrs);
+        }
+        match &folded {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!(service, "folding the figures' points again");
+            }
+            Err(e) if !failing => {
+                failing = true;
+                tracing::error!(service, error = %CauseChain(e), "cannot fold the figures' points; reads stay exact but slower");
+            }
+            _ => {}
+        }
+        if matches!(folded, Ok(n) if n >= FOLD_BATCH) {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
     }
 }

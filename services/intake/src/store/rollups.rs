@@ -22,9 +22,9 @@ use crate::domain::{
     *,
 };
 
-/// The cases' points and sums (migration 0009); a case's figures break down by no id.
-const TABLES: Tables<0> =
-    Tables { points: "case_figure_points", days: "case_figure_sums", months: "case_figure_month_sums", scope: [] };
+/// The cases' points and sums (migrations 0009 and 0010); a case's figures break down by no id.
+pub static TABLES: Tables<0> =
+    Tables { pending: "case_figure_pending", points: "case_figure_points", sums: "case_figure_grains", scope: [] };
 
 /// The most cases whose histories one statement reads.
 const BATCH: usize = 500;
@@ -67,7 +67,8 @@ pub async fn add_correction(
 }
 
 /// Builds the points and sums of every case from its rows, in the caller's transaction, if the
-/// store still has them to build (a store migrated with cases in it). Returns whether it did.
+/// store still has them to build (a store migrated with cases in it). Returns whether it found
+/// any to build.
 pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
     let claimed = on_tx!(tx, c => {
         sqlx::query("DELETE FROM case_figures_unbuilt").execute(c).await?.rows_affected()
@@ -76,6 +77,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
         return Ok(false);
     }
     let mut after = Uuid::nil();
+    let mut built = false;
     loop {
         let ids: Vec<Uuid> = on_tx!(tx, c => {
             sqlx::query_scalar("SELECT id FROM cases WHERE id > $1 ORDER BY id LIMIT $2")
@@ -85,6 +87,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
                 .await?
         });
         let Some(last) = ids.last() else { break };
+        built = true;
         after = *last;
         let points = histories(tx, &ids)
             .await?
@@ -95,7 +98,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
             .collect();
         TABLES.add(tx, points).await?;
     }
-    Ok(true)
+    Ok(built)
 }
 
 /// The figures as at `as_of`, recorded before `recorded_before`, from the sums: the same as

@@ -19,11 +19,11 @@ use crate::domain::{
     *,
 };
 
-/// The notices' points and sums (migration 0005), broken down by platform.
-const TABLES: Tables<1> = Tables {
+/// The notices' points and sums (migrations 0005 and 0006), broken down by platform.
+pub static TABLES: Tables<1> = Tables {
+    pending: "notice_figure_pending",
     points: "notice_figure_points",
-    days: "notice_figure_sums",
-    months: "notice_figure_month_sums",
+    sums: "notice_figure_grains",
     scope: ["platform"],
 };
 
@@ -48,7 +48,8 @@ pub async fn count(
 }
 
 /// Builds the points and sums of every notice from its rows, in the caller's transaction, if the
-/// store still has them to build (a store migrated with notices in it). Returns whether it did.
+/// store still has them to build (a store migrated with notices in it). Returns whether it found
+/// any to build.
 pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, StoreError> {
     let claimed = on_tx!(tx, c => {
         sqlx::query("DELETE FROM notice_figures_unbuilt").execute(c).await?.rows_affected()
@@ -57,6 +58,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
         return Ok(false);
     }
     let mut after = Uuid::nil();
+    let mut built = false;
     loop {
         let ids: Vec<Uuid> = on_tx!(tx, c => {
             sqlx::query_scalar("SELECT id FROM notices WHERE id > $1 ORDER BY id LIMIT $2")
@@ -66,6 +68,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
                 .await?
         });
         let Some(last) = ids.last() else { break };
+        built = true;
         after = *last;
         let ids: Vec<NoticeId> = ids.into_iter().map(NoticeId).collect();
         let loaded = notices::load(tx, keys, &ids).await?;
@@ -73,7 +76,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
             loaded.iter().map(|n| ([n.platform.0], rollup::points_from(&NoticeHistory(n), n.create_time))).collect();
         TABLES.add(tx, points).await?;
     }
-    Ok(true)
+    Ok(built)
 }
 
 /// The figures as at `t`, of one platform's notices or of all, from the sums: the same as

@@ -1,9 +1,9 @@
-//! Keeps the figure points and their day sums (`link_figure_points`, `link_figure_sums`) in step
-//! with every write that can change a figure: sightings, removal requests and observations (an
-//! erasure changes no figure: it keeps a link's sightings, requests and observations). A write
-//! reads its links' histories before and after, in its own transaction, and adds the difference
-//! (see `domain::rollups`); on PostgreSQL it first locks its links' rows, in id order, so that two
-//! writers of one link take turns and each sees the other's rows.
+//! Keeps the figure points (`link_figure_pending`, folded into `link_figure_grains` by the kit)
+//! in step with every write that can change a figure: sightings, removal requests and
+//! observations (an erasure changes no figure: it keeps a link's sightings, requests and
+//! observations). A write reads its links' histories before and after, in its own transaction,
+//! and adds the difference (see `domain::rollups`); on PostgreSQL it first locks its links' rows,
+//! in id order, so that two writers of one link take turns and each sees the other's rows.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,7 +74,8 @@ impl BeforeWrite {
 }
 
 /// Builds the points and sums of every link from its rows, in the caller's transaction, if the
-/// store still has them to build (a store migrated with links in it). Returns whether it did.
+/// store still has them to build (a store migrated with links in it). Returns whether it found
+/// any to build.
 pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
     let claimed = on_tx!(tx, c => {
         sqlx::query("DELETE FROM link_figures_unbuilt").execute(c).await?.rows_affected()
@@ -85,6 +86,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
     // Earlier than any record time: every row enters the points.
     let from = datetime!(1900-01-01 0:00 UTC);
     let mut after = Uuid::nil();
+    let mut built = false;
     loop {
         let rows: Vec<(Uuid, Uuid, Option<Uuid>)> = on_tx!(tx, c => {
             sqlx::query_as("SELECT id, platform_id, channel_id FROM links WHERE id > $1 ORDER BY id LIMIT $2")
@@ -94,6 +96,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
                 .await?
         });
         let Some(last) = rows.last() else { break };
+        built = true;
         after = last.0;
         let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
         let mut histories = histories(tx, &ids, from).await?;
@@ -106,7 +109,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
             .collect();
         add(tx, points).await?;
     }
-    Ok(true)
+    Ok(built)
 }
 
 /// The histories of `ids` (sorted, distinct, at most a few thousand) from record time `from` on.
@@ -166,15 +169,15 @@ async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<Ha
     Ok(out)
 }
 
-/// The links' points and sums (migration 0007), broken down by platform and channel.
-pub(super) const TABLES: Tables<2> = Tables {
+/// The links' points and sums (migrations 0007 and 0009), broken down by platform and channel.
+pub static TABLES: Tables<2> = Tables {
+    pending: "link_figure_pending",
     points: "link_figure_points",
-    days: "link_figure_sums",
-    months: "link_figure_month_sums",
+    sums: "link_figure_grains",
     scope: ["platform_id", "channel_id"],
 };
 
-/// Appends the points and adds them to their days' and months' sums.
+/// Appends the points, for the fold to add to the sums.
 async fn add(tx: &mut Tx, points: Vec<(Scope, Points)>) -> Result<(), StoreError> {
     let points = points.into_iter().map(|((platform, channel), p)| ([platform, channel], p)).collect();
     Ok(TABLES.add(tx, points).await?)

@@ -1,5 +1,5 @@
-//! The removal figures as at a moment, recorded before another: from the day sums and the edge
-//! days' points (see `domain::rollups`), whatever the length of the history; and, as the
+//! The removal figures as at a moment, recorded before another: from the sums and the edge
+//! seconds' points (see `doxwatch_kit::rollup::store`), whatever the length of the history; and, as the
 //! specification they are checked against, one snapshot per link involved, computed directly.
 
 use doxwatch_kit::{
@@ -15,12 +15,10 @@ use crate::domain::{
     *,
 };
 
-/// The figures as at `as_of`, recorded before `recorded_before`: the sums of the whole months
-/// before both moments' months, the day sums of the rest of the whole days before both moments'
-/// days (within `as_of`'s month, or recorded within `recorded_before`'s), and the points of the
-/// edge days (business time on `as_of`'s day up to it, or recorded on `recorded_before`'s day
-/// before it). So it reads months and at most two months of days of sums, and two days of points,
-/// however long the history and however many links.
+/// The figures as at `as_of`, recorded before `recorded_before`, from the sums kept per grain
+/// (see `doxwatch_kit::rollup::store`): the whole months before both moments' months, then for
+/// each finer unit the periods next to the two moments, and the points of their two seconds and
+/// those not yet folded. So it reads the same however long the history and however many links.
 pub async fn figures(
     tx: &mut Tx,
     as_of: OffsetDateTime,

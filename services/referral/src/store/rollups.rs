@@ -21,12 +21,12 @@ use crate::domain::{
     *,
 };
 
-/// The referrals' points and sums (migration 0005), broken down by agency (the nil id for the
+/// The referrals' points and sums (migrations 0005 and 0006), broken down by agency (the nil id for the
 /// total).
-const TABLES: Tables<1> = Tables {
+pub static TABLES: Tables<1> = Tables {
+    pending: "referral_figure_pending",
     points: "referral_figure_points",
-    days: "referral_figure_sums",
-    months: "referral_figure_month_sums",
+    sums: "referral_figure_grains",
     scope: ["agency"],
 };
 
@@ -69,7 +69,8 @@ async fn add(tx: &mut Tx, points: rollup::Points<Key>) -> Result<(), StoreError>
 }
 
 /// Builds the points and sums of every case from its rows, in the caller's transaction, if the
-/// store still has them to build (a store migrated with assessments in it). Returns whether it did.
+/// store still has them to build (a store migrated with assessments in it). Returns whether it found
+/// any to build.
 pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, StoreError> {
     let claimed = on_tx!(tx, c => {
         sqlx::query("DELETE FROM referral_figures_unbuilt").execute(c).await?.rows_affected()
@@ -80,6 +81,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
     // Earlier than any record time: every row enters the points.
     let from = datetime!(1900-01-01 0:00 UTC);
     let mut after = String::new();
+    let mut built = false;
     loop {
         let cases: Vec<String> = on_tx!(tx, c => {
             sqlx::query_scalar(
@@ -92,6 +94,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
             .await?
         });
         let Some(last) = cases.last() else { break };
+        built = true;
         after = last.clone();
         for name in &cases {
             let case =
@@ -100,7 +103,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx, keys: &Keyring) -> Result<bool, Store
             add(tx, rollup::points_from(&history, from)).await?;
         }
     }
-    Ok(true)
+    Ok(built)
 }
 
 /// The figures as at `t` from the sums: the same as [`tally`] of every assessment and referral,

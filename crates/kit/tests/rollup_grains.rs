@@ -1,0 +1,176 @@
+//! The kit's figures read back from its sums equal, exactly, the sums of the points themselves
+//! ("business at or before T, recorded before R"), for random points around the edges of every
+//! unit the sums are kept by (a second, a minute, an hour, a day, a month, a year), written in
+//! several transactions with some of them folded and some still pending, at cuts on and next to
+//! those edges. On SQLite and on PostgreSQL.
+
+use std::{cell::RefCell, collections::BTreeMap};
+
+use doxwatch_kit::{
+    db::{Db, Migrations},
+    on_pool,
+    rollup::{Points, store::Tables},
+    testing::TestDatabase,
+};
+use proptest::{prelude::*, test_runner::TestRunner};
+use time::{Duration, OffsetDateTime, macros::datetime};
+use uuid::Uuid;
+
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/postgres");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../services/intake/migrations/sqlite");
+const MIGRATIONS: Migrations = Migrations { postgres: &POSTGRES, sqlite: &SQLITE, outbox: true };
+
+static TABLES: Tables<1> =
+    Tables { pending: "test_pending", points: "test_points", sums: "test_grains", scope: ["scope"] };
+
+/// Moments on and next to the edges of every unit, around the new year of 2020 (a year's, a
+/// month's and a day's end at once) and of a mid-month afternoon long before.
+fn moments() -> Vec<OffsetDateTime> {
+    let edges = [
+        datetime!(2020-01-01 0:00 UTC),
+        datetime!(2019-12-31 23:59 UTC),
+        datetime!(2019-12-31 23:00 UTC),
+        datetime!(2019-12-31 0:00 UTC),
+        datetime!(2019-12-01 0:00 UTC),
+        datetime!(2020-01-01 0:01 UTC),
+        datetime!(2020-01-01 1:00 UTC),
+        datetime!(2020-01-02 0:00 UTC),
+        datetime!(2020-02-01 0:00 UTC),
+        datetime!(2018-06-15 14:30 UTC),
+    ];
+    let steps = [
+        Duration::ZERO,
+        Duration::microseconds(-1),
+        Duration::microseconds(1),
+        Duration::milliseconds(500),
+        Duration::seconds(-1),
+        Duration::seconds(1),
+        Duration::seconds(-30),
+        Duration::minutes(-1),
+        Duration::minutes(7),
+    ];
+    edges.iter().flat_map(|e| steps.iter().map(move |s| *e + *s)).collect()
+}
+
+/// (business, record, scope, measure, value, n).
+type Point = (OffsetDateTime, OffsetDateTime, Uuid, i64, i64, i64);
+
+fn point() -> impl Strategy<Value = Point> {
+    let at = prop::sample::select(moments());
+    let scope = prop::sample::select(vec![Uuid::nil(), Uuid::from_u128(7)]);
+    (at.clone(), at, scope, 1i64..3, 0i64..2, prop_oneof![-2i64..0, 1i64..3])
+}
+
+/// Writes: each a few points, then a fold of some of what is pending (none, a few, all).
+fn writes() -> impl Strategy<Value = Vec<(Vec<Point>, usize)>> {
+    prop::collection::vec(
+        (prop::collection::vec(point(), 1..6), prop_oneof![Just(0usize), 1usize..4, Just(1_000)]),
+        1..8,
+    )
+}
+
+/// Cuts: as at, and recorded before (or everything).
+fn cuts() -> impl Strategy<Value = Vec<(OffsetDateTime, Option<OffsetDateTime>)>> {
+    let at = prop::sample::select(moments());
+    prop::collection::vec((at.clone(), prop::option::weighted(0.85, at)), 40)
+}
+
+async fn open(test_db: &TestDatabase) -> Db {
+    let db = Db::connect(test_db.url(), 4, MIGRATIONS).await.expect("the store");
+    let (time, id, int) =
+        if test_db.backend() == "postgres" { ("TIMESTAMPTZ", "UUID", "BIGINT") } else { ("TEXT", "BLOB", "INTEGER") };
+    let points = |name: &str| {
+        format!(
+            "CREATE TABLE {name} (business_time {time} NOT NULL, record_time {time} NOT NULL, scope {id} NOT NULL, \
+             measure {int} NOT NULL, value {int} NOT NULL, n {int} NOT NULL)"
+        )
+    };
+    let grains = format!(
+        "CREATE TABLE test_grains (grain {int} NOT NULL, lead {int} NOT NULL, trail {int} NOT NULL, scope {id} NOT NULL, \
+         measure {int} NOT NULL, value {int} NOT NULL, n {int} NOT NULL, PRIMARY KEY (grain, lead, trail, scope, measure, value))"
+    );
+    for sql in [points("test_pending"), points("test_points"), grains] {
+        on_pool!(db.write(), p => { sqlx::query(&sql).execute(p).await.expect("a test table"); });
+    }
+    db
+}
+
+/// Everything written so far, and the figures straight from it.
+fn direct(all: &[Point], as_of: OffsetDateTime, before: Option<OffsetDateTime>) -> Vec<(Uuid, i64, i64, i64)> {
+    let mut sums: BTreeMap<(Uuid, i64, i64), i64> = BTreeMap::new();
+    for (b, r, scope, m, v, n) in all {
+        if *b <= as_of && before.is_none_or(|before| *r < before) {
+            *sums.entry((*scope, *m, *v)).or_default() += n;
+        }
+    }
+    sums.into_iter().filter(|(_, n)| *n != 0).map(|((s, m, v), n)| (s, m, v, n)).collect()
+}
+
+async fn check(
+    db: &Db,
+    all: &mut Vec<Point>,
+    writes: &[(Vec<Point>, usize)],
+    cuts: &[(OffsetDateTime, Option<OffsetDateTime>)],
+) -> Result<(), TestCaseError> {
+    for (points, fold) in writes {
+        let mut tx = db.begin().await.expect("a transaction");
+        for (b, r, scope, m, v, n) in points {
+            let mut p: Points<(i64, i64)> = Points::new();
+            p.insert((*r, *b, (*m, *v)), *n);
+            TABLES.add(&mut tx, vec![([*scope], p)]).await.expect("points added");
+        }
+        tx.commit().await.expect("committed");
+        all.extend(points.iter().copied());
+        let mut tx = db.begin().await.expect("a transaction");
+        TABLES.fold(&mut tx, *fold).await.expect("a fold");
+        tx.commit().await.expect("committed");
+    }
+    let mut tx = db.begin_read().await.expect("a read");
+    for (as_of, before) in cuts {
+        let mut served: Vec<_> = TABLES
+            .sums(&mut tx, *as_of, *before)
+            .await
+            .expect("the sums")
+            .into_iter()
+            .map(|([s], m, v, n)| (s, m, v, n))
+            .collect();
+        served.sort();
+        prop_assert_eq!(served, direct(all, *as_of, *before), "as at {}, recorded before {:?}", as_of, before);
+    }
+    tx.commit().await.expect("the read ends");
+    Ok(())
+}
+
+fn sums_equal_the_points_on(test_db: TestDatabase) {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let db = runtime.block_on(open(&test_db));
+    let all = RefCell::new(Vec::new());
+    let mut runner = TestRunner::new(ProptestConfig { cases: 48, ..ProptestConfig::default() });
+    // The store keeps what every case wrote: later cases fold and read over earlier ones too.
+    let outcome = runner.run(&(writes(), cuts()), |(w, c)| runtime.block_on(check(&db, &mut all.borrow_mut(), &w, &c)));
+    if let Err(e) = outcome {
+        panic!("{} on {}", e, test_db.backend());
+    }
+    // Everything folded, the figures still the same.
+    runtime.block_on(TABLES.fold_all(&db)).expect("everything folded");
+    let mut runner = TestRunner::new(ProptestConfig { cases: 8, ..ProptestConfig::default() });
+    let outcome = runner.run(&cuts(), |c| runtime.block_on(check(&db, &mut all.borrow_mut(), &[], &c)));
+    if let Err(e) = outcome {
+        panic!("{} on {}, all folded", e, test_db.backend());
+    }
+    runtime.block_on(db.close());
+}
+
+#[test]
+fn sums_equal_the_points_sqlite() {
+    sums_equal_the_points_on(TestDatabase::sqlite());
+}
+
+#[test]
+fn sums_equal_the_points_postgres() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    match runtime.block_on(TestDatabase::postgres()) {
+        Some(db) => sums_equal_the_points_on(db),
+        None => eprintln!("DATABASE_URL is not set: the PostgreSQL run is skipped"),
+    }
+}

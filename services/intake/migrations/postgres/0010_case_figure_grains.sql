@@ -1,0 +1,32 @@
+-- The figures' sums move off the write path, and finer. A write appends its points to
+-- case_figure_pending and touches no row that another write shares; the service's fold takes the
+-- pending points in batches, keeps them in case_figure_points, and adds them to the sums per grain
+-- (a business unit and a record unit, each the month, day, hour, minute or second: grain is the
+-- two units' digits, 0 to 4, business first). lead is the business period, except in the grains
+-- of a business month and a finer record unit, where it is the record period: a read takes the
+-- few periods next to a moment on one side against all the months before on the other, and the
+-- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
+--
+-- The points already kept become pending, so that the fold builds every grain from them.
+CREATE TABLE case_figure_pending (
+    business_time  TIMESTAMPTZ NOT NULL,
+    record_time    TIMESTAMPTZ NOT NULL,
+    measure        BIGINT NOT NULL,
+    value          BIGINT NOT NULL,
+    n              BIGINT NOT NULL
+);
+INSERT INTO case_figure_pending (business_time, record_time, measure, value, n)
+    SELECT business_time, record_time, measure, value, n FROM case_figure_points;
+DELETE FROM case_figure_points;
+DROP TABLE case_figure_sums;
+DROP TABLE case_figure_month_sums;
+
+CREATE TABLE case_figure_grains (
+    grain          BIGINT NOT NULL,
+    lead           BIGINT NOT NULL,
+    trail          BIGINT NOT NULL,
+    measure        BIGINT NOT NULL,
+    value          BIGINT NOT NULL,
+    n              BIGINT NOT NULL,
+    PRIMARY KEY (grain, lead, trail, measure, value)
+);

@@ -1,0 +1,36 @@
+-- The figures' sums move off the write path, and finer. A write appends its points to
+-- link_figure_pending and touches no row that another write shares; the service's fold takes the
+-- pending points in batches, keeps them in link_figure_points, and adds them to the sums per grain
+-- (a business unit and a record unit, each the month, day, hour, minute or second: grain is the
+-- two units' digits, 0 to 4, business first). lead is the business period, except in the grains
+-- of a business month and a finer record unit, where it is the record period: a read takes the
+-- few periods next to a moment on one side against all the months before on the other, and the
+-- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
+--
+-- The points already kept become pending, so that the fold builds every grain from them.
+CREATE TABLE link_figure_pending (
+    business_time  TIMESTAMPTZ NOT NULL,
+    record_time    TIMESTAMPTZ NOT NULL,
+    platform_id    UUID NOT NULL,
+    channel_id     UUID NOT NULL,
+    measure        BIGINT NOT NULL,
+    value          BIGINT NOT NULL,
+    n              BIGINT NOT NULL
+);
+INSERT INTO link_figure_pending (business_time, record_time, platform_id, channel_id, measure, value, n)
+    SELECT business_time, record_time, platform_id, channel_id, measure, value, n FROM link_figure_points;
+DELETE FROM link_figure_points;
+DROP TABLE link_figure_sums;
+DROP TABLE link_figure_month_sums;
+
+CREATE TABLE link_figure_grains (
+    grain          BIGINT NOT NULL,
+    lead           BIGINT NOT NULL,
+    trail          BIGINT NOT NULL,
+    platform_id    UUID NOT NULL,
+    channel_id     UUID NOT NULL,
+    measure        BIGINT NOT NULL,
+    value          BIGINT NOT NULL,
+    n              BIGINT NOT NULL,
+    PRIMARY KEY (grain, lead, trail, platform_id, channel_id, measure, value)
+);

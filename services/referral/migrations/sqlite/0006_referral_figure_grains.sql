@@ -1,0 +1,35 @@
+-- SQLite form of the PostgreSQL migration of the same name: times are fixed-width UTC text.
+-- The figures' sums move off the write path, and finer. A write appends its points to
+-- referral_figure_pending and touches no row that another write shares; the service's fold takes the
+-- pending points in batches, keeps them in referral_figure_points, and adds them to the sums per grain
+-- (a business unit and a record unit, each the month, day, hour, minute or second: grain is the
+-- two units' digits, 0 to 4, business first). lead is the business period, except in the grains
+-- of a business month and a finer record unit, where it is the record period: a read takes the
+-- few periods next to a moment on one side against all the months before on the other, and the
+-- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
+--
+-- The points already kept become pending, so that the fold builds every grain from them.
+CREATE TABLE referral_figure_pending (
+    business_time  TEXT NOT NULL,
+    record_time    TEXT NOT NULL,
+    agency         BLOB NOT NULL,
+    measure        INTEGER NOT NULL,
+    value          INTEGER NOT NULL,
+    n              INTEGER NOT NULL
+);
+INSERT INTO referral_figure_pending (business_time, record_time, agency, measure, value, n)
+    SELECT business_time, record_time, agency, measure, value, n FROM referral_figure_points;
+DELETE FROM referral_figure_points;
+DROP TABLE referral_figure_sums;
+DROP TABLE referral_figure_month_sums;
+
+CREATE TABLE referral_figure_grains (
+    grain          INTEGER NOT NULL,
+    lead           INTEGER NOT NULL,
+    trail          INTEGER NOT NULL,
+    agency         BLOB NOT NULL,
+    measure        INTEGER NOT NULL,
+    value          INTEGER NOT NULL,
+    n              INTEGER NOT NULL,
+    PRIMARY KEY (grain, lead, trail, agency, measure, value)
+) WITHOUT ROWID;
