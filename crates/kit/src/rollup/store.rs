@@ -83,9 +83,9 @@ fn record_leads(business: usize, record: usize) -> bool {
 /// unit's period that comes before `end`'s.
 fn blocks(end: OffsetDateTime) -> [(i64, i64); 5] {
     let mut blocks = [(i64::MIN, Unit::Month.period(end)); 5];
-    for i in 1..Unit::ALL.len() {
-        let (coarser, unit) = (Unit::ALL[i - 1], Unit::ALL[i]);
-        blocks[i] = (unit.period(coarser.floor(end)), unit.period(end));
+    for (block, pair) in blocks.iter_mut().skip(1).zip(Unit::ALL.windows(2)) {
+        let (coarser, unit) = (pair[0], pair[1]);
+        *block = (unit.period(coarser.floor(end)), unit.period(end));
     }
     blocks
 }
@@ -171,9 +171,9 @@ impl<const N: usize> Tables<N> {
         let mut sums: Sums<N> = BTreeMap::new();
         for (b, r, ids, m, v, n) in &taken {
             let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));
-            for i in 0..bp.len() {
-                for j in 0..rp.len() {
-                    let (lead, trail) = if record_leads(i, j) { (rp[j], bp[i]) } else { (bp[i], rp[j]) };
+            for (i, business) in bp.iter().enumerate() {
+                for (j, record) in rp.iter().enumerate() {
+                    let (lead, trail) = if record_leads(i, j) { (*record, *business) } else { (*business, *record) };
                     *sums.entry((grain(i, j), lead, trail, *ids, *m, *v)).or_default() += n;
                 }
             }
