@@ -57,8 +57,10 @@ type Point = (OffsetDateTime, OffsetDateTime, Uuid, i64, i64, i64);
 
 fn point() -> impl Strategy<Value = Point> {
     let at = prop::sample::select(moments());
+    // Half the points share one record time (as one write's do), so that folds add to points kept.
+    let record = prop_oneof![prop::sample::select(moments()), Just(datetime!(2020-01-01 0:00 UTC))];
     let scope = prop::sample::select(vec![Uuid::nil(), Uuid::from_u128(7)]);
-    (at.clone(), at, scope, 1i64..3, 0i64..2, prop_oneof![-2i64..0, 1i64..3])
+    (at, record, scope, 1i64..3, 0i64..2, prop_oneof![-2i64..0, 1i64..3])
 }
 
 /// Writes: each a few points, then a fold of some of what is pending (none, a few, all).
@@ -79,17 +81,18 @@ async fn open(test_db: &TestDatabase) -> Db {
     let db = Db::connect(test_db.url(), 4, MIGRATIONS).await.expect("the store");
     let (time, id, int) =
         if test_db.backend() == "postgres" { ("TIMESTAMPTZ", "UUID", "BIGINT") } else { ("TEXT", "BLOB", "INTEGER") };
-    let points = |name: &str| {
+    let points = |name: &str, key: &str| {
         format!(
             "CREATE TABLE {name} (business_time {time} NOT NULL, record_time {time} NOT NULL, scope {id} NOT NULL, \
-             measure {int} NOT NULL, value {int} NOT NULL, n {int} NOT NULL)"
+             measure {int} NOT NULL, value {int} NOT NULL, n {int} NOT NULL{key})"
         )
     };
     let grains = format!(
         "CREATE TABLE test_grains (grain {int} NOT NULL, lead {int} NOT NULL, trail {int} NOT NULL, scope {id} NOT NULL, \
          measure {int} NOT NULL, value {int} NOT NULL, n {int} NOT NULL, PRIMARY KEY (grain, lead, trail, scope, measure, value))"
     );
-    for sql in [points("test_pending"), points("test_points"), grains] {
+    let folded = points("test_points", ", PRIMARY KEY (business_time, record_time, scope, measure, value)");
+    for sql in [points("test_pending", ""), folded, grains] {
         on_pool!(db.write(), p => { sqlx::query(&sql).execute(p).await.expect("a test table"); });
     }
     db

@@ -4,7 +4,7 @@
 //! - the pending points: (business time, record time, scope…, measure, value, n), appended by the
 //!   write that makes them, in its own transaction, and touching no row another write shares;
 //! - the folded points: the same rows once [`Tables::fold`] has taken them from the pending ones,
-//!   kept for the edges of a read;
+//!   summed per exact business time, record time, scope and key, for the edges of a read;
 //! - the sums of the folded points per grain: (grain, lead, trail, scope…, measure, value, n).
 //!
 //! A grain pairs a business [`Unit`] with a record unit (5 × 5 of them). A figure as at T,
@@ -111,10 +111,12 @@ impl<const N: usize> Tables<N> {
                 rows.push((b, r, scope, m, v, n));
             }
         }
-        self.append(tx, self.pending, &rows).await
+        self.append(tx, self.pending, &rows, "").await
     }
 
-    async fn append(&self, tx: &mut Tx, table: &str, rows: &[Point<N>]) -> Result<(), sqlx::Error> {
+    /// Inserts `rows` into `table`, each statement followed by `then` (an ON CONFLICT clause, or
+    /// nothing).
+    async fn append(&self, tx: &mut Tx, table: &str, rows: &[Point<N>], then: &str) -> Result<(), sqlx::Error> {
         let scope = self.scope_columns();
         for chunk in rows.chunks(BATCH) {
             on_tx!(tx, c => {
@@ -128,6 +130,7 @@ impl<const N: usize> Tables<N> {
                     }
                     row.push_bind(*m).push_bind(*v).push_bind(*n);
                 });
+                q.push(then);
                 q.build().execute(c).await?;
             });
         }
@@ -167,7 +170,18 @@ impl<const N: usize> Tables<N> {
         if taken.is_empty() {
             return Ok(0);
         }
-        self.append(tx, self.points, &taken).await?;
+        // Kept summed per exact moments and key, in key order (two folds lock rows they share in
+        // the same order).
+        let mut points: BTreeMap<(OffsetDateTime, OffsetDateTime, [Uuid; N], i64, i64), i64> = BTreeMap::new();
+        for (b, r, ids, m, v, n) in &taken {
+            *points.entry((*b, *r, *ids, *m, *v)).or_default() += n;
+        }
+        let points: Vec<Point<N>> = points.into_iter().map(|((b, r, ids, m, v), n)| (b, r, ids, m, v, n)).collect();
+        let folded = self.points;
+        let then = format!(
+            " ON CONFLICT (business_time, record_time, {scope}measure, value) DO UPDATE SET n = {folded}.n + excluded.n"
+        );
+        self.append(tx, folded, &points, &then).await?;
         let mut sums: Sums<N> = BTreeMap::new();
         for (b, r, ids, m, v, n) in &taken {
             let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));

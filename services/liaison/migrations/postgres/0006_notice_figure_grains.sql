@@ -7,7 +7,9 @@
 -- few periods next to a moment on one side against all the months before on the other, and the
 -- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
 --
--- The points already kept become pending, so that the fold builds every grain from them.
+-- The points already kept become pending, so that the fold builds every grain from them. The
+-- folded points are kept summed per exact business time, record time and key (one write's
+-- points share a record time, and many share a business time), which the edges of a read take.
 CREATE TABLE notice_figure_pending (
     business_time  TIMESTAMPTZ NOT NULL,
     record_time    TIMESTAMPTZ NOT NULL,
@@ -18,7 +20,17 @@ CREATE TABLE notice_figure_pending (
 );
 INSERT INTO notice_figure_pending (business_time, record_time, platform, measure, value, n)
     SELECT business_time, record_time, platform, measure, value, n FROM notice_figure_points;
-DELETE FROM notice_figure_points;
+DROP TABLE notice_figure_points;
+CREATE TABLE notice_figure_points (
+    business_time  TIMESTAMPTZ NOT NULL,
+    record_time    TIMESTAMPTZ NOT NULL,
+    platform       UUID NOT NULL,
+    measure        BIGINT NOT NULL,
+    value          BIGINT NOT NULL,
+    n              BIGINT NOT NULL,
+    PRIMARY KEY (business_time, record_time, platform, measure, value)
+);
+CREATE INDEX notice_figure_points_record ON notice_figure_points (record_time, business_time);
 DROP TABLE notice_figure_sums;
 DROP TABLE notice_figure_month_sums;
 

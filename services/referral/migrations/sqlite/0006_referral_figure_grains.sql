@@ -8,7 +8,9 @@
 -- few periods next to a moment on one side against all the months before on the other, and the
 -- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
 --
--- The points already kept become pending, so that the fold builds every grain from them.
+-- The points already kept become pending, so that the fold builds every grain from them. The
+-- folded points are kept summed per exact business time, record time and key (one write's
+-- points share a record time, and many share a business time), which the edges of a read take.
 CREATE TABLE referral_figure_pending (
     business_time  TEXT NOT NULL,
     record_time    TEXT NOT NULL,
@@ -19,7 +21,17 @@ CREATE TABLE referral_figure_pending (
 );
 INSERT INTO referral_figure_pending (business_time, record_time, agency, measure, value, n)
     SELECT business_time, record_time, agency, measure, value, n FROM referral_figure_points;
-DELETE FROM referral_figure_points;
+DROP TABLE referral_figure_points;
+CREATE TABLE referral_figure_points (
+    business_time  TEXT NOT NULL,
+    record_time    TEXT NOT NULL,
+    agency         BLOB NOT NULL,
+    measure        INTEGER NOT NULL,
+    value          INTEGER NOT NULL,
+    n              INTEGER NOT NULL,
+    PRIMARY KEY (business_time, record_time, agency, measure, value)
+) WITHOUT ROWID;
+CREATE INDEX referral_figure_points_record ON referral_figure_points (record_time, business_time);
 DROP TABLE referral_figure_sums;
 DROP TABLE referral_figure_month_sums;
 
