@@ -1,8 +1,8 @@
 //! Every bad input refused, everywhere: the table of `docs/bad-input.md` walked against every
-//! mutating RPC of the four services (and the List RPCs for page tokens, page sizes and filters),
-//! each call checked for its code, its `ErrorInfo.reason` and the field its `BadRequest` names,
-//! and every store compared row by row before and after. The document's table is the one the walk
-//! makes, so the two cannot drift apart.
+//! mutating RPC of the four services (and the List and statistics RPCs for page tokens, page
+//! sizes, filters and moments), each call checked for its code, its `ErrorInfo.reason` and the
+//! field its `BadRequest` names, and every store compared row by row before and after. The
+//! document's table is the one the walk makes, so the two cannot drift apart.
 
 mod fixture;
 mod intake;
@@ -11,6 +11,7 @@ mod links;
 mod lists;
 mod referral;
 mod rows;
+mod statistics;
 mod store;
 mod walk;
 
@@ -32,6 +33,7 @@ async fn every_bad_input_is_refused_and_changes_nothing(stores: SuiteStores) {
     liaison::walk(&mut walk, &clients, &fixture).await;
     referral::walk(&mut walk, &clients, &fixture).await;
     lists::walk(&mut walk, &clients, &fixture).await;
+    statistics::walk(&mut walk, &clients, &fixture).await;
 
     // An effect a refused call had put in an outbox would reach its peer later: wait for every
     // outbox to be empty and compare once more.
