@@ -110,6 +110,7 @@ pub fn stored(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// A length of time the sums are kept by, coarsest first: each divides the one before it (UTC).
+/// The microsecond is the stores' own resolution: a period of it is a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     Month,
@@ -117,15 +118,16 @@ pub enum Unit {
     Hour,
     Minute,
     Second,
+    Microsecond,
 }
 
 impl Unit {
     /// Every unit, coarsest first.
-    pub const ALL: [Unit; 5] = [Unit::Month, Unit::Day, Unit::Hour, Unit::Minute, Unit::Second];
+    pub const ALL: [Unit; 6] = [Unit::Month, Unit::Day, Unit::Hour, Unit::Minute, Unit::Second, Unit::Microsecond];
 
     fn seconds(self) -> i64 {
         match self {
-            Unit::Month => 0,
+            Unit::Month | Unit::Microsecond => 0,
             Unit::Day => 86_400,
             Unit::Hour => 3_600,
             Unit::Minute => 60,
@@ -141,6 +143,8 @@ impl Unit {
                 let t = t.to_offset(time::UtcOffset::UTC);
                 i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
             }
+            // Within i64 for every year a date can hold.
+            Unit::Microsecond => i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000)).unwrap_or(i64::MAX),
             unit => t.unix_timestamp().div_euclid(unit.seconds()),
         }
     }
@@ -152,6 +156,7 @@ impl Unit {
                 let month = time::Month::try_from(u8::try_from(period.rem_euclid(12) + 1).ok()?).ok()?;
                 Some(time::Date::from_calendar_date(year, month, 1).ok()?.midnight().assume_utc())
             }),
+            Unit::Microsecond => OffsetDateTime::from_unix_timestamp_nanos(i128::from(period) * 1_000).ok(),
             unit => OffsetDateTime::from_unix_timestamp(period.saturating_mul(unit.seconds())).ok(),
         };
         start.unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -179,6 +184,8 @@ mod tests {
         assert_eq!(Unit::Month.floor(eve), datetime!(2019-12-01 0:00 UTC));
         assert_eq!(Unit::Day.floor(eve), datetime!(2019-12-31 0:00 UTC));
         assert_eq!(Unit::Minute.floor(eve), datetime!(2019-12-31 23:59 UTC));
+        assert_eq!(Unit::Microsecond.floor(eve), eve);
+        assert_eq!(Unit::Microsecond.floor(datetime!(2019-12-31 23:59:59.9999999 UTC)), eve);
         // Before the epoch too, a moment falls in the period that starts at or before it.
         let old = datetime!(1969-12-31 23:59:30 UTC);
         assert_eq!(Unit::Minute.floor(old), datetime!(1969-12-31 23:59 UTC));

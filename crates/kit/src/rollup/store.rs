@@ -7,16 +7,17 @@
 //!   summed per exact business time, record time, scope and key, for the edges of a read;
 //! - the sums of the folded points per grain: (grain, lead, trail, scope…, measure, value, n).
 //!
-//! A grain pairs a business [`Unit`] with a record unit (5 × 5 of them). A figure as at T,
-//! recorded before R, sums n over `business < T'` and `record < R` (T' the microsecond after T).
-//! Each of those two prefixes splits into blocks: the whole months before the moment's month, the
-//! whole days of its month before its day, the whole hours of its day before its hour, and so on
-//! down to the whole seconds of its minute before its second, then the moment's own second. Each
-//! pair of blocks is read from the grain of the two blocks' units, over a range of at most 31
-//! periods on each side (all the months before, on a month side); the pairs with a second of
-//! its own are read from the folded points; and the pending points are read whole. So a figure
-//! reads the sums of whole months however long the history, and otherwise only the writes of
-//! the periods next to T and R, however many were made on one day.
+//! A grain pairs a business [`Unit`] with a record unit (6 × 6 of them, the microsecond against
+//! itself being the folded points). A figure as at T, recorded before R, sums n over
+//! `business < T'` and `record < R` (T' the microsecond after T). Each of those two prefixes
+//! splits into blocks: the whole months before the moment's month, the whole days of its month
+//! before its day, and so on down to the whole seconds of its minute before its second, then the
+//! microseconds of its second before it. Each pair of blocks is read from the grain of the two
+//! blocks' units, over a range of the short block's periods (all the months before, on a month
+//! side), and the pending points are read whole. So a figure reads the sums of whole months
+//! however long the history, and otherwise only what was written next to T and R, summed by
+//! moment: however many writes a day of bulk import made, and however many points one moment
+//! holds.
 //!
 //! The scope is a fixed number of ids that a figure can be broken down by (a link's platform and
 //! channel; none for a case), the nil id where there is none. A key of the service's figures is a
@@ -66,6 +67,9 @@ type Point<const N: usize> = (OffsetDateTime, OffsetDateTime, [Uuid; N], i64, i6
 /// Sums keyed by (grain, lead, trail, scope, measure, value).
 type Sums<const N: usize> = BTreeMap<(i64, i64, i64, [Uuid; N], i64, i64), i64>;
 
+/// The index of the microsecond in [`Unit::ALL`]: its grain against itself is the folded points.
+const EXACT: usize = 5;
+
 /// The grain of a business unit and a record unit (indices into [`Unit::ALL`]): their two digits.
 fn grain(business: usize, record: usize) -> i64 {
     (business * 10 + record) as i64
@@ -81,8 +85,8 @@ fn record_leads(business: usize, record: usize) -> bool {
 /// The blocks of periods that make up "before `end`", one per unit: `[from, to)` counted in that
 /// unit. The months reach back without bound; each finer unit covers the part of its coarser
 /// unit's period that comes before `end`'s.
-fn blocks(end: OffsetDateTime) -> [(i64, i64); 5] {
-    let mut blocks = [(i64::MIN, Unit::Month.period(end)); 5];
+fn blocks(end: OffsetDateTime) -> [(i64, i64); 6] {
+    let mut blocks = [(i64::MIN, Unit::Month.period(end)); 6];
     for (block, pair) in blocks.iter_mut().skip(1).zip(Unit::ALL.windows(2)) {
         let (coarser, unit) = (pair[0], pair[1]);
         *block = (unit.period(coarser.floor(end)), unit.period(end));
@@ -187,6 +191,10 @@ impl<const N: usize> Tables<N> {
             let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));
             for (i, business) in bp.iter().enumerate() {
                 for (j, record) in rp.iter().enumerate() {
+                    if i == EXACT && j == EXACT {
+                        // The folded points themselves.
+                        continue;
+                    }
                     let (lead, trail) = if record_leads(i, j) { (*record, *business) } else { (*business, *record) };
                     *sums.entry((grain(i, j), lead, trail, *ids, *m, *v)).or_default() += n;
                 }
@@ -250,7 +258,7 @@ impl<const N: usize> Tables<N> {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
             for (i, b) in business.iter().enumerate() {
                 for (j, r) in record.iter().enumerate() {
-                    if b.0 >= b.1 || r.0 >= r.1 {
+                    if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
                         continue;
                     }
                     let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
@@ -261,16 +269,12 @@ impl<const N: usize> Tables<N> {
                     q.push(" UNION ALL ");
                 }
             }
-            // Business time in T's second, recorded at any time before R.
+            // Business time in T's second and recorded in R's second: the folded points.
             q.push(&select).push(self.points);
             q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
             q.push(" AND business_time < ").push_bind(Ts(business_end));
+            q.push(" AND record_time >= ").push_bind(Ts(record_second));
             q.push(" AND record_time < ").push_bind(Ts(record_end));
-            // Recorded in R's second, business time before T's second.
-            q.push(" UNION ALL ").push(&select).push(self.points);
-            q.push(" WHERE record_time >= ").push_bind(Ts(record_second));
-            q.push(" AND record_time < ").push_bind(Ts(record_end));
-            q.push(" AND business_time < ").push_bind(Ts(business_second));
             // Not folded yet.
             q.push(" UNION ALL ").push(&select).push(self.pending);
             q.push(" WHERE business_time < ").push_bind(Ts(business_end));

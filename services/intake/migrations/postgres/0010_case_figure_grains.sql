@@ -1,11 +1,12 @@
 -- The figures' sums move off the write path, and finer. A write appends its points to
 -- case_figure_pending and touches no row that another write shares; the service's fold takes the
--- pending points in batches, keeps them in case_figure_points, and adds them to the sums per grain
--- (a business unit and a record unit, each the month, day, hour, minute or second: grain is the
--- two units' digits, 0 to 4, business first). lead is the business period, except in the grains
--- of a business month and a finer record unit, where it is the record period: a read takes the
--- few periods next to a moment on one side against all the months before on the other, and the
--- short range leads the key. The day and month sums go: the grains hold them (00 and 11).
+-- pending points in batches, keeps them in case_figure_points, and adds them to the sums per grain:
+-- a business unit and a record unit, each the month, day, hour, minute, second or microsecond
+-- (0 to 5), grain being the two digits, business first; the microsecond against itself is the
+-- folded points. lead is the business period, except in the grains of a business month and a
+-- finer record unit, where it is the record period: a read takes the few periods next to a moment
+-- on one side against all the months before on the other, and the short range leads the key. The
+-- day and month sums go: the grains hold them (00 and 11).
 --
 -- The points already kept become pending, so that the fold builds every grain from them. The
 -- folded points are kept summed per exact business time, record time and key (one write's
