@@ -9,7 +9,10 @@ use std::{cell::RefCell, collections::BTreeMap};
 use doxwatch_kit::{
     db::{Db, Migrations},
     on_pool,
-    rollup::{Points, store::Tables},
+    rollup::{
+        Points,
+        store::{Reading, Tables},
+    },
     testing::TestDatabase,
 };
 use proptest::{prelude::*, test_runner::TestRunner};
@@ -130,15 +133,23 @@ async fn check(
     }
     let mut tx = db.begin_read().await.expect("a read");
     for (as_of, before) in cuts {
-        let mut served: Vec<_> = TABLES
-            .sums(&mut tx, *as_of, *before)
-            .await
-            .expect("the sums")
-            .into_iter()
-            .map(|([s], m, v, n)| (s, m, v, n))
-            .collect();
-        served.sort();
-        prop_assert_eq!(served, direct(all, *as_of, *before), "as at {}, recorded before {:?}", as_of, before);
+        // The reading the store chooses, then each reading.
+        for reading in [None, Some(Reading::Before), Some(Reading::Since)] {
+            let sums = match reading {
+                None => TABLES.sums(&mut tx, *as_of, *before).await,
+                Some(reading) => TABLES.sums_by(&mut tx, *as_of, *before, reading).await,
+            };
+            let mut served: Vec<_> = sums.expect("the sums").into_iter().map(|([s], m, v, n)| (s, m, v, n)).collect();
+            served.sort();
+            prop_assert_eq!(
+                served,
+                direct(all, *as_of, *before),
+                "as at {}, recorded before {:?}, read {:?}",
+                as_of,
+                before,
+                reading
+            );
+        }
     }
     tx.commit().await.expect("the read ends");
     Ok(())
@@ -162,6 +173,81 @@ fn sums_equal_the_points_on(test_db: TestDatabase) {
         panic!("{} on {}, all folded", e, test_db.backend());
     }
     runtime.block_on(db.close());
+}
+
+/// Intake's own tables, for its migration that adds the sums whenever recorded.
+static CASES: Tables<0> =
+    Tables { pending: "case_figure_pending", points: "case_figure_points", sums: "case_figure_grains", scope: [] };
+
+/// Intake's migration 0011 gives a store folded before it the same figures read either way: its
+/// sums whenever recorded equal those the fold keeps.
+async fn sums_ever_migration_on(test_db: TestDatabase) {
+    let db = open(&test_db).await;
+    let moments = moments();
+    let mut tx = db.begin().await.expect("a transaction");
+    let mut points: Points<(i64, i64)> = Points::new();
+    for (i, b) in moments.iter().enumerate() {
+        for (j, r) in moments.iter().enumerate().step_by(7) {
+            let key = ((i % 2) as i64, (j % 3) as i64);
+            *points.entry((*r, *b, key)).or_default() += 1 + ((i * j) % 3) as i64;
+        }
+    }
+    CASES.add(&mut tx, vec![([], points)]).await.expect("points added");
+    tx.commit().await.expect("committed");
+    CASES.fold_all(&db).await.expect("everything folded");
+    let cuts: Vec<(OffsetDateTime, Option<OffsetDateTime>)> = moments
+        .iter()
+        .step_by(5)
+        .flat_map(|t| [(*t, None), (*t, Some(*t)), (*t, Some(datetime!(2020-01-01 0:00 UTC)))])
+        .collect();
+    let read = |reading| {
+        let db = db.clone();
+        let cuts = cuts.clone();
+        async move {
+            let mut tx = db.begin_read().await.expect("a read");
+            let mut all = Vec::new();
+            for (as_of, before) in cuts {
+                let mut sums = CASES.sums_by(&mut tx, as_of, before, reading).await.expect("the sums");
+                sums.sort();
+                all.push(sums);
+            }
+            tx.commit().await.expect("the read ends");
+            all
+        }
+    };
+    let expected = read(Reading::Before).await;
+    assert!(expected.iter().any(|sums| !sums.is_empty()), "the cuts see figures");
+    // The store as the migration finds it: no sums whenever recorded.
+    on_pool!(db.write(), p => {
+        sqlx::query("DELETE FROM case_figure_grains WHERE grain % 10 = 6").execute(p).await.expect("deleted");
+    });
+    let migration = if test_db.backend() == "postgres" {
+        include_str!("../../../services/intake/migrations/postgres/0011_case_figure_sums_ever.sql")
+    } else {
+        include_str!("../../../services/intake/migrations/sqlite/0011_case_figure_sums_ever.sql")
+    };
+    on_pool!(db.write(), p => { sqlx::raw_sql(migration).execute(p).await.expect("the migration runs"); });
+    assert_eq!(
+        read(Reading::Since).await,
+        expected,
+        "the migrated sums give the same figures on {}",
+        test_db.backend()
+    );
+    db.close().await;
+}
+
+#[test]
+fn sums_ever_migration_sqlite() {
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(sums_ever_migration_on(TestDatabase::sqlite()));
+}
+
+#[test]
+fn sums_ever_migration_postgres() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    match runtime.block_on(TestDatabase::postgres()) {
+        Some(db) => runtime.block_on(sums_ever_migration_on(db)),
+        None => eprintln!("DATABASE_URL is not set: the PostgreSQL run is skipped"),
+    }
 }
 
 #[test]

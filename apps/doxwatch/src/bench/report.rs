@@ -107,6 +107,16 @@ pub struct SizeFigures {
     pub answer_bytes: u64,
     /// Failed queries by gRPC code.
     pub errors: std::collections::BTreeMap<String, u64>,
+    /// Each cut asked, with the median of its timed calls.
+    pub cuts: Vec<CutFigures>,
+}
+
+/// One cut of a statistics read: as at, recorded before, and its median latency.
+#[derive(Debug, Clone, Serialize)]
+pub struct CutFigures {
+    pub as_of: String,
+    pub recorded_before: String,
+    pub median_ms: f64,
 }
 
 impl Report {
@@ -226,6 +236,12 @@ impl Report {
                 ratio,
                 s.answer_bytes
             );
+            for cut in &s.cuts {
+                out += &format!(
+                    "{:>10}  as at {}, recorded before {}: median {:.1} ms\n",
+                    "", cut.as_of, cut.recorded_before, cut.median_ms
+                );
+            }
         }
         out
     }

@@ -19,7 +19,7 @@ use super::{
     import, load,
     process::ServiceCost,
     progress,
-    report::{Ratio, Report, SizeFigures},
+    report::{CutFigures, Ratio, Report, SizeFigures},
     services::{Officer, Setup},
 };
 use crate::output::CliError;
@@ -228,21 +228,40 @@ async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> Si
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut answer_bytes = 0u64;
     let mut queries = 0u64;
+    let mut cuts = Vec::new();
+    let named = |t: &Option<Timestamp>, none: &str| {
+        t.as_ref().map_or(none.to_owned(), |t| {
+            time::OffsetDateTime::from_unix_timestamp(t.seconds)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_else(|| t.seconds.to_string())
+        })
+    };
     for as_of in &moments {
         for recorded_before in &cutoffs {
             let request =
                 pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before, ..Default::default() };
+            let mut times = Vec::new();
             for timed in std::iter::once(false).chain(std::iter::repeat_n(true, repeat as usize)) {
                 let started = Instant::now();
                 match links.get_link_statistics(request.clone()).await {
                     Ok(answer) if timed => {
                         load::record(&mut histogram, started.elapsed());
+                        times.push(started.elapsed().as_secs_f64() * 1e3);
                         answer_bytes = answer_bytes.max(answer.get_ref().encoded_len() as u64);
                         queries += 1;
                     }
                     Ok(_) => {}
                     Err(status) => *errors.entry(format!("{:?}", status.code())).or_default() += 1,
                 }
+            }
+            times.sort_by(f64::total_cmp);
+            if let Some(median) = times.get(times.len() / 2) {
+                cuts.push(CutFigures {
+                    as_of: named(as_of, "now"),
+                    recorded_before: named(recorded_before, "any time"),
+                    median_ms: *median,
+                });
             }
         }
     }
@@ -256,5 +275,6 @@ async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> Si
         p99_ratio_to_smallest: None,
         answer_bytes,
         errors,
+        cuts,
     }
 }

@@ -151,15 +151,19 @@ impl Unit {
 
     /// The first moment of a period of this unit (the epoch for one no date can hold).
     pub fn start(self, period: i64) -> OffsetDateTime {
-        let start = match self {
+        self.try_start(period).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The first moment of a period of this unit, if a date can hold it.
+    pub fn try_start(self, period: i64) -> Option<OffsetDateTime> {
+        match self {
             Unit::Month => i32::try_from(period.div_euclid(12)).ok().and_then(|year| {
                 let month = time::Month::try_from(u8::try_from(period.rem_euclid(12) + 1).ok()?).ok()?;
                 Some(time::Date::from_calendar_date(year, month, 1).ok()?.midnight().assume_utc())
             }),
             Unit::Microsecond => OffsetDateTime::from_unix_timestamp_nanos(i128::from(period) * 1_000).ok(),
-            unit => OffsetDateTime::from_unix_timestamp(period.saturating_mul(unit.seconds())).ok(),
-        };
-        start.unwrap_or(OffsetDateTime::UNIX_EPOCH)
+            unit => OffsetDateTime::from_unix_timestamp(period.checked_mul(unit.seconds())?).ok(),
+        }
     }
 
     /// The first moment of the period of this unit that `t` falls in.

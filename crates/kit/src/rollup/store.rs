@@ -8,16 +8,22 @@
 //! - the sums of the folded points per grain: (grain, lead, trail, scope…, measure, value, n).
 //!
 //! A grain pairs a business [`Unit`] with a record unit (6 × 6 of them, the microsecond against
-//! itself being the folded points). A figure as at T, recorded before R, sums n over
-//! `business < T'` and `record < R` (T' the microsecond after T). Each of those two prefixes
-//! splits into blocks: the whole months before the moment's month, the whole days of its month
-//! before its day, and so on down to the whole seconds of its minute before its second, then the
-//! microseconds of its second before it. Each pair of blocks is read from the grain of the two
-//! blocks' units, over a range of the short block's periods (all the months before, on a month
-//! side), and the pending points are read whole. So a figure reads the sums of whole months
-//! however long the history, and otherwise only what was written next to T and R, summed by
-//! moment: however many writes a day of bulk import made, and however many points one moment
-//! holds.
+//! itself being the folded points), or with "ever" on the record side (6 more: a business unit's
+//! sums whenever recorded). A figure as at T, recorded before R, sums n over `business < T'` and
+//! `record < R` (T' the microsecond after T). Each of those two prefixes splits into blocks: the
+//! whole months before the moment's month, the whole days of its month before its day, and so on
+//! down to the whole seconds of its minute before its second, then the microseconds of its second
+//! before it. Each pair of blocks is read from the grain of the two blocks' units, over a range of
+//! the short block's periods (all the months before, on a month side), and the pending points are
+//! read whole. So a figure reads the sums of whole months however long the history, and
+//! otherwise only what was written next to T and R, summed by moment: however many writes a day
+//! of bulk import made, and however many points one moment holds.
+//!
+//! What was recorded next to R can still be much: a bulk load recorded in the hour before a cut
+//! at now. So "recorded before R" has a second [`Reading`]: the business blocks whenever
+//! recorded, less the blocks of "recorded at or after R" (the microseconds of R's second from R
+//! on, the seconds of its minute after its second, … the months after its month). A read takes
+//! the one that reads fewer rows; a cut at now, or none, reads the business blocks alone.
 //!
 //! The scope is a fixed number of ids that a figure can be broken down by (a link's platform and
 //! channel; none for a case), the nil id where there is none. A key of the service's figures is a
@@ -70,6 +76,24 @@ type Sums<const N: usize> = BTreeMap<(i64, i64, i64, [Uuid; N], i64, i64), i64>;
 /// The index of the microsecond in [`Unit::ALL`]: its grain against itself is the folded points.
 const EXACT: usize = 5;
 
+/// The record side's "ever": a grain of a business unit against it sums whenever recorded.
+const EVER: usize = 6;
+
+/// Index entries a read's choice of [`Reading`] counts at most on each side of its cut.
+const PROBE: i64 = 1_000;
+
+/// Which way a read takes "recorded before R". Both are exact; they differ in which rows they
+/// read, and [`Tables::sums`] takes the one that reads fewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The sums recorded before R, in blocks reaching back from R: cheap when little was
+    /// recorded next to R before it.
+    Before,
+    /// The sums whenever recorded, less those recorded at or after R, in blocks reaching forward
+    /// from R: cheap when little was recorded after R (a cut at now, or none).
+    Since,
+}
+
 /// The grain of a business unit and a record unit (indices into [`Unit::ALL`]): their two digits.
 fn grain(business: usize, record: usize) -> i64 {
     (business * 10 + record) as i64
@@ -91,6 +115,21 @@ fn blocks(end: OffsetDateTime) -> [(i64, i64); 6] {
         let (coarser, unit) = (pair[0], pair[1]);
         *block = (unit.period(coarser.floor(end)), unit.period(end));
     }
+    blocks
+}
+
+/// The blocks of periods that make up "at or after `start`", one per unit, like [`blocks`]: the
+/// microseconds of its second from it on, the whole seconds of its minute after its second, and so
+/// on up to the months after its month, without bound.
+fn blocks_from(start: OffsetDateTime) -> [(i64, i64); 6] {
+    let mut blocks = [(Unit::Month.period(start).saturating_add(1), i64::MAX); 6];
+    for (block, pair) in blocks.iter_mut().skip(1).zip(Unit::ALL.windows(2)) {
+        let (coarser, unit) = (pair[0], pair[1]);
+        // The end of the coarser unit's period (none past the last date, where nothing is kept).
+        let end = coarser.period(start).checked_add(1).and_then(|next| coarser.try_start(next));
+        *block = (unit.period(start).saturating_add(1), end.map_or(i64::MAX, |end| unit.period(end)));
+    }
+    blocks[EXACT].0 = Unit::Microsecond.period(start);
     blocks
 }
 
@@ -187,7 +226,7 @@ impl<const N: usize> Tables<N> {
         );
         self.append(tx, folded, &points, &then).await?;
         let mut sums: Sums<N> = BTreeMap::new();
-        for (b, r, ids, m, v, n) in &taken {
+        for (b, r, ids, m, v, n) in &points {
             let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));
             for (i, business) in bp.iter().enumerate() {
                 for (j, record) in rp.iter().enumerate() {
@@ -198,6 +237,7 @@ impl<const N: usize> Tables<N> {
                     let (lead, trail) = if record_leads(i, j) { (*record, *business) } else { (*business, *record) };
                     *sums.entry((grain(i, j), lead, trail, *ids, *m, *v)).or_default() += n;
                 }
+                *sums.entry((grain(i, EVER), *business, 0, *ids, *m, *v)).or_default() += n;
             }
         }
         sums.retain(|_, n| *n != 0);
@@ -238,45 +278,127 @@ impl<const N: usize> Tables<N> {
     }
 
     /// The figures as at `as_of`, recorded before `recorded_before` (everything when `None`): each
-    /// (scope, measure, value) whose points sum to something other than zero, with that sum. One
-    /// statement, so that a fold committing meanwhile is seen whole or not at all.
+    /// (scope, measure, value) whose points sum to something other than zero, with that sum. Read
+    /// the [`Reading`] that takes fewer rows, judged by the folded points recorded next to the cut.
     pub async fn sums(
         &self,
         tx: &mut Tx,
         as_of: OffsetDateTime,
         recorded_before: Option<OffsetDateTime>,
     ) -> Result<Vec<Sum<N>>, sqlx::Error> {
+        let reading = match recorded_before {
+            None => Reading::Since,
+            Some(before) => self.cheaper_reading(tx, ceiling(before)).await?,
+        };
+        self.sums_by(tx, as_of, recorded_before, reading).await
+    }
+
+    /// The reading of "recorded before `end`" that reads fewer rows: [`Reading::Since`] when fewer
+    /// folded points were recorded at or after `end` than on its day before it (each side counted
+    /// up to [`PROBE`], on the points' record-time index), or none at all.
+    async fn cheaper_reading(&self, tx: &mut Tx, end: OffsetDateTime) -> Result<Reading, sqlx::Error> {
+        let points = self.points;
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM {points} WHERE record_time >= $1 AND record_time < $2 LIMIT $3) x), \
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM {points} WHERE record_time >= $2 LIMIT $3) y)"
+        );
+        let (before, since): (i64, i64) = on_tx!(tx, c => sqlx::query_as(&sql)
+            .bind(Ts(Unit::Day.floor(end)))
+            .bind(Ts(end))
+            .bind(PROBE)
+            .fetch_one(c)
+            .await?);
+        Ok(if since == 0 || since < before { Reading::Since } else { Reading::Before })
+    }
+
+    /// The figures as [`Tables::sums`] gives them, read the way `reading` says. One statement, so
+    /// that a fold committing meanwhile is seen whole or not at all.
+    pub async fn sums_by(
+        &self,
+        tx: &mut Tx,
+        as_of: OffsetDateTime,
+        recorded_before: Option<OffsetDateTime>,
+        reading: Reading,
+    ) -> Result<Vec<Sum<N>>, sqlx::Error> {
         // Business times at or before `as_of`: before the microsecond after it.
         let business_end = stored(as_of).checked_add(time::Duration::MICROSECOND).unwrap_or(Ts::max().0);
         let record_end = recorded_before.map_or(Ts::max().0, ceiling);
-        let (business, record) = (blocks(business_end), blocks(record_end));
-        let (business_second, record_second) = (Unit::Second.floor(business_end), Unit::Second.floor(record_end));
+        let business = blocks(business_end);
+        let business_second = Unit::Second.floor(business_end);
         let columns = self.scope_columns();
-        let select = format!("SELECT {columns}measure, value, n FROM ");
+        let added = format!("SELECT {columns}measure, value, n FROM ");
+        let taken_off = format!("SELECT {columns}measure, value, -n FROM ");
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
-            for (i, b) in business.iter().enumerate() {
-                for (j, r) in record.iter().enumerate() {
-                    if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
-                        continue;
+            // Each pair of a business block and a record block from its grain, with the sign given.
+            let cells = |q: &mut QueryBuilder<_>, select: &str, record: &[(i64, i64); 6]| {
+                for (i, b) in business.iter().enumerate() {
+                    for (j, r) in record.iter().enumerate() {
+                        if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
+                            continue;
+                        }
+                        let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
+                        q.push(select).push(self.sums);
+                        q.push(" WHERE grain = ").push_bind(grain(i, j));
+                        q.push(" AND lead >= ").push_bind(lead.0).push(" AND lead < ").push_bind(lead.1);
+                        q.push(" AND trail >= ").push_bind(trail.0).push(" AND trail < ").push_bind(trail.1);
+                        // Only if something folded was recorded in the record block: a grain led by
+                        // the business period holds every record period of those business periods,
+                        // and a block of the periods next to R usually holds nothing. The check
+                        // names no row of the cell, so it is made once, before the cell is read.
+                        let unit = Unit::ALL[j];
+                        q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
+                        if let Some(from) = unit.try_start(r.0).filter(|_| r.0 != i64::MIN) {
+                            q.push(" AND record_time >= ").push_bind(Ts(from));
+                        }
+                        if let Some(to) = unit.try_start(r.1).filter(|_| r.1 != i64::MAX) {
+                            q.push(" AND record_time < ").push_bind(Ts(to));
+                        }
+                        q.push(") UNION ALL ");
                     }
-                    let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
-                    q.push(&select).push(self.sums);
-                    q.push(" WHERE grain = ").push_bind(grain(i, j));
-                    q.push(" AND lead >= ").push_bind(lead.0).push(" AND lead < ").push_bind(lead.1);
-                    q.push(" AND trail >= ").push_bind(trail.0).push(" AND trail < ").push_bind(trail.1);
+                }
+            };
+            match reading {
+                Reading::Before => {
+                    let record_second = Unit::Second.floor(record_end);
+                    cells(&mut q, &added, &blocks(record_end));
+                    // Business time in T's second and recorded in R's second before R: the folded
+                    // points.
+                    q.push(&added).push(self.points);
+                    q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
+                    q.push(" AND business_time < ").push_bind(Ts(business_end));
+                    q.push(" AND record_time >= ").push_bind(Ts(record_second));
+                    q.push(" AND record_time < ").push_bind(Ts(record_end));
                     q.push(" UNION ALL ");
                 }
+                Reading::Since => {
+                    // Whenever recorded.
+                    for (i, b) in business.iter().enumerate() {
+                        if b.0 < b.1 {
+                            q.push(&added).push(self.sums);
+                            q.push(" WHERE grain = ").push_bind(grain(i, EVER));
+                            q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
+                            q.push(" AND trail = 0 UNION ALL ");
+                        }
+                    }
+                    if recorded_before.is_some() {
+                        // Less what was recorded at or after R.
+                        cells(&mut q, &taken_off, &blocks_from(record_end));
+                        q.push(&taken_off).push(self.points);
+                        q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
+                        q.push(" AND business_time < ").push_bind(Ts(business_end));
+                        q.push(" AND record_time >= ").push_bind(Ts(record_end));
+                        let next_second = Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
+                        if let Some(next_second) = next_second {
+                            q.push(" AND record_time < ").push_bind(Ts(next_second));
+                        }
+                        q.push(" UNION ALL ");
+                    }
+                }
             }
-            // Business time in T's second and recorded in R's second: the folded points.
-            q.push(&select).push(self.points);
-            q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
-            q.push(" AND business_time < ").push_bind(Ts(business_end));
-            q.push(" AND record_time >= ").push_bind(Ts(record_second));
-            q.push(" AND record_time < ").push_bind(Ts(record_end));
             // Not folded yet.
-            q.push(" UNION ALL ").push(&select).push(self.pending);
+            q.push(&added).push(self.pending);
             q.push(" WHERE business_time < ").push_bind(Ts(business_end));
             q.push(" AND record_time < ").push_bind(Ts(record_end));
             q.push(format!(") x GROUP BY {columns}measure, value HAVING SUM(n) <> 0"));
