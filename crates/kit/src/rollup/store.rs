@@ -359,18 +359,31 @@ impl<const N: usize> Tables<N> {
                     }
                 }
             };
+            // The folded points of T's second recorded in `[from, to)` (a part of R's second), with
+            // the sign given; only if something folded was recorded then, since the points are
+            // keyed by business time first and T's second may hold many.
+            let edge = |q: &mut QueryBuilder<_>, select: &str, from: OffsetDateTime, to: Option<OffsetDateTime>| {
+                let recorded = |q: &mut QueryBuilder<_>| {
+                    q.push(" AND record_time >= ").push_bind(Ts(from));
+                    if let Some(to) = to {
+                        q.push(" AND record_time < ").push_bind(Ts(to));
+                    }
+                };
+                q.push(select).push(self.points);
+                q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
+                q.push(" AND business_time < ").push_bind(Ts(business_end));
+                recorded(q);
+                q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
+                recorded(q);
+                q.push(") UNION ALL ");
+            };
             match reading {
                 Reading::Before => {
                     let record_second = Unit::Second.floor(record_end);
                     cells(&mut q, &added, &blocks(record_end));
                     // Business time in T's second and recorded in R's second before R: the folded
                     // points.
-                    q.push(&added).push(self.points);
-                    q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
-                    q.push(" AND business_time < ").push_bind(Ts(business_end));
-                    q.push(" AND record_time >= ").push_bind(Ts(record_second));
-                    q.push(" AND record_time < ").push_bind(Ts(record_end));
-                    q.push(" UNION ALL ");
+                    edge(&mut q, &added, record_second, Some(record_end));
                 }
                 Reading::Since => {
                     // Whenever recorded.
@@ -385,15 +398,9 @@ impl<const N: usize> Tables<N> {
                     if recorded_before.is_some() {
                         // Less what was recorded at or after R.
                         cells(&mut q, &taken_off, &blocks_from(record_end));
-                        q.push(&taken_off).push(self.points);
-                        q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
-                        q.push(" AND business_time < ").push_bind(Ts(business_end));
-                        q.push(" AND record_time >= ").push_bind(Ts(record_end));
-                        let next_second = Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
-                        if let Some(next_second) = next_second {
-                            q.push(" AND record_time < ").push_bind(Ts(next_second));
-                        }
-                        q.push(" UNION ALL ");
+                        let next_second =
+                            Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
+                        edge(&mut q, &taken_off, record_end, next_second);
                     }
                 }
             }
