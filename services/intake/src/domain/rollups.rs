@@ -138,19 +138,18 @@ pub fn figures(
                 }
             }
             Measure::Group => {
-                if let (Some(kind), Some(group)) = split(value) {
-                    if let (Some(kind), Some(group)) = (CaseKind::from_code(kind), VictimGroup::from_code(group)) {
-                        *f.by_kind_and_group.entry((kind, group)).or_default() += n;
-                    }
+                if let (Some(kind), Some(group)) = split(value)
+                    && let (Some(kind), Some(group)) = (CaseKind::from_code(kind), VictimGroup::from_code(group))
+                {
+                    *f.by_kind_and_group.entry((kind, group)).or_default() += n;
                 }
             }
             Measure::Category => {
-                if let (Some(kind), Some(category)) = split(value) {
-                    if let (Some(kind), Some(category)) =
+                if let (Some(kind), Some(category)) = split(value)
+                    && let (Some(kind), Some(category)) =
                         (CaseKind::from_code(kind), DataSubjectCategory::from_code(category))
-                    {
-                        *f.by_kind_and_category.entry((kind, category)).or_default() += n;
-                    }
+                {
+                    *f.by_kind_and_category.entry((kind, category)).or_default() += n;
                 }
             }
         }
