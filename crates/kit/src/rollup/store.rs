@@ -331,6 +331,22 @@ impl<const N: usize> Tables<N> {
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
+            // Recorded in `[from, to)` (None: open); as a cell's guard, checked once as it names no
+            // row of the cell: only if something folded was recorded then. A grain led by business
+            // time holds all the record periods of its business periods; few are next to R.
+            let recorded = |q: &mut QueryBuilder<_>, from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| {
+                if let Some(from) = from {
+                    q.push(" AND record_time >= ").push_bind(Ts(from));
+                }
+                if let Some(to) = to {
+                    q.push(" AND record_time < ").push_bind(Ts(to));
+                }
+            };
+            let if_folded = |q: &mut QueryBuilder<_>, from, to| {
+                q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
+                recorded(q, from, to);
+                q.push(") UNION ALL ");
+            };
             // Each pair of a business block and a record block from its grain, with the sign given.
             let cells = |q: &mut QueryBuilder<_>, select: &str, record: &[(i64, i64); 6]| {
                 for (i, b) in business.iter().enumerate() {
@@ -343,46 +359,24 @@ impl<const N: usize> Tables<N> {
                         q.push(" WHERE grain = ").push_bind(grain(i, j));
                         q.push(" AND lead >= ").push_bind(lead.0).push(" AND lead < ").push_bind(lead.1);
                         q.push(" AND trail >= ").push_bind(trail.0).push(" AND trail < ").push_bind(trail.1);
-                        // Only if something folded was recorded in the record block: a grain led by
-                        // the business period holds every record period of those business periods,
-                        // and a block of the periods next to R usually holds nothing. The check
-                        // names no row of the cell, so it is made once, before the cell is read.
                         let unit = Unit::ALL[j];
-                        q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
-                        if let Some(from) = unit.try_start(r.0).filter(|_| r.0 != i64::MIN) {
-                            q.push(" AND record_time >= ").push_bind(Ts(from));
-                        }
-                        if let Some(to) = unit.try_start(r.1).filter(|_| r.1 != i64::MAX) {
-                            q.push(" AND record_time < ").push_bind(Ts(to));
-                        }
-                        q.push(") UNION ALL ");
+                        let from = unit.try_start(r.0).filter(|_| r.0 != i64::MIN);
+                        if_folded(q, from, unit.try_start(r.1).filter(|_| r.1 != i64::MAX));
                     }
                 }
             };
-            // The folded points of T's second recorded in `[from, to)` (a part of R's second), with
-            // the sign given; only if something folded was recorded then, since the points are
-            // keyed by business time first and T's second may hold many.
+            // The folded points of T's second recorded in `[from, to)` (a part of R's second).
             let edge = |q: &mut QueryBuilder<_>, select: &str, from: OffsetDateTime, to: Option<OffsetDateTime>| {
-                let recorded = |q: &mut QueryBuilder<_>| {
-                    q.push(" AND record_time >= ").push_bind(Ts(from));
-                    if let Some(to) = to {
-                        q.push(" AND record_time < ").push_bind(Ts(to));
-                    }
-                };
                 q.push(select).push(self.points);
                 q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
                 q.push(" AND business_time < ").push_bind(Ts(business_end));
-                recorded(q);
-                q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
-                recorded(q);
-                q.push(") UNION ALL ");
+                recorded(q, Some(from), to);
+                if_folded(q, Some(from), to);
             };
             match reading {
                 Reading::Before => {
                     let record_second = Unit::Second.floor(record_end);
                     cells(&mut q, &added, &blocks(record_end));
-                    // Business time in T's second and recorded in R's second before R: the folded
-                    // points.
                     edge(&mut q, &added, record_second, Some(record_end));
                 }
                 Reading::Since => {
