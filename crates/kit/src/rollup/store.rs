@@ -343,9 +343,10 @@ impl<const N: usize> Tables<N> {
                 }
             };
             let if_folded = |q: &mut QueryBuilder<_>, from, to| {
-                q.push(" AND EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
+                // Joined to: SQLite checks a subquery in WHERE row by row, a CROSS JOIN's left first.
+                q.push("(SELECT 1 AS folded WHERE EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
                 recorded(q, from, to);
-                q.push(") UNION ALL ");
+                q.push(")) guard CROSS JOIN ");
             };
             // Each pair of a business block and a record block from its grain, with the sign given.
             let cells = |q: &mut QueryBuilder<_>, select: &str, record: &[(i64, i64); 6]| {
@@ -355,23 +356,26 @@ impl<const N: usize> Tables<N> {
                             continue;
                         }
                         let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
-                        q.push(select).push(self.sums);
+                        let bound = |p: i64| Unit::ALL[j].try_start(p).filter(|_| p != i64::MIN && p != i64::MAX);
+                        q.push(select);
+                        if_folded(q, bound(r.0), bound(r.1));
+                        q.push(self.sums);
                         q.push(" WHERE grain = ").push_bind(grain(i, j));
                         q.push(" AND lead >= ").push_bind(lead.0).push(" AND lead < ").push_bind(lead.1);
                         q.push(" AND trail >= ").push_bind(trail.0).push(" AND trail < ").push_bind(trail.1);
-                        let unit = Unit::ALL[j];
-                        let from = unit.try_start(r.0).filter(|_| r.0 != i64::MIN);
-                        if_folded(q, from, unit.try_start(r.1).filter(|_| r.1 != i64::MAX));
+                        q.push(" UNION ALL ");
                     }
                 }
             };
             // The folded points of T's second recorded in `[from, to)` (a part of R's second).
             let edge = |q: &mut QueryBuilder<_>, select: &str, from: OffsetDateTime, to: Option<OffsetDateTime>| {
-                q.push(select).push(self.points);
+                q.push(select);
+                if_folded(q, Some(from), to);
+                q.push(self.points);
                 q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
                 q.push(" AND business_time < ").push_bind(Ts(business_end));
                 recorded(q, Some(from), to);
-                if_folded(q, Some(from), to);
+                q.push(" UNION ALL ");
             };
             match reading {
                 Reading::Before => {
@@ -380,21 +384,16 @@ impl<const N: usize> Tables<N> {
                     edge(&mut q, &added, record_second, Some(record_end));
                 }
                 Reading::Since => {
-                    // Whenever recorded.
-                    for (i, b) in business.iter().enumerate() {
-                        if b.0 < b.1 {
-                            q.push(&added).push(self.sums);
-                            q.push(" WHERE grain = ").push_bind(grain(i, EVER));
-                            q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
-                            q.push(" AND trail = 0 UNION ALL ");
-                        }
+                    for (i, b) in business.iter().enumerate().filter(|(_, b)| b.0 < b.1) {
+                        q.push(&added).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
+                        q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
+                        q.push(" AND trail = 0 UNION ALL ");
                     }
                     if recorded_before.is_some() {
                         // Less what was recorded at or after R.
                         cells(&mut q, &taken_off, &blocks_from(record_end));
-                        let next_second =
-                            Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
-                        edge(&mut q, &taken_off, record_end, next_second);
+                        let next = Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
+                        edge(&mut q, &taken_off, record_end, next);
                     }
                 }
             }
