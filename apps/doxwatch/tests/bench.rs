@@ -168,6 +168,11 @@ fn statistics_measures_each_size_against_the_smallest() {
             assert!(size["errors"].as_object().is_some_and(|e| e.is_empty()), "{size}");
             assert!(number(size, "answer_bytes") > 0.0 && number(size, "seed_seconds") > 0.0, "{size}");
             assert!(number(&size["latency_ms"], "p99") > 0.0, "{size}");
+            // Each cut with its median, "now" and "any time" among them.
+            let cuts = size["cuts"].as_array().expect("cuts");
+            assert_eq!(cuts.len(), 12, "{size}");
+            assert!(cuts.iter().all(|c| number(c, "median_ms") > 0.0), "{size}");
+            assert!(cuts.iter().any(|c| c["as_of"] == "now" && c["recorded_before"] == "any time"), "{size}");
         }
         assert_eq!(number(&sizes[0], "p99_ratio_to_smallest"), 1.0);
         assert!(ratio(&report, "p99 ms at 2000 links")["met"].is_boolean());
