@@ -474,6 +474,92 @@ async fn a_commit_wakes_the_relay(db: TestDatabase) {
     assert_eq!(peer.applied.lock().unwrap().clone(), ["cases/0", "cases/later"]);
 }
 
+/// A peer that holds every delivery until the test lets it go, then refuses the effects of keys
+/// ending in 0, fails those ending in 1 for now, and applies the rest.
+#[derive(Default)]
+struct MixedAnswers {
+    held: HeldPeer,
+}
+
+impl Deliver for MixedAnswers {
+    fn deliver<'a>(
+        &'a self,
+        message: &'a Message,
+    ) -> Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send + 'a>> {
+        Box::pin(async move {
+            self.held.deliver(message).await?;
+            match message.key.chars().last() {
+                Some('0') => Err(tonic::Status::invalid_argument("refused by the peer")),
+                Some('1') => Err(tonic::Status::unavailable("the peer is down")),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// Deliveries that end together are recorded together, each with its own outcome: a refusal kept
+/// with its reason, a passing failure waiting out its backoff, the rest delivered, in fewer
+/// transactions than there are outcomes.
+async fn outcomes_that_end_together_are_written_together(db: TestDatabase) {
+    let store = store_with_effects(&db, 30, 30).await;
+    let settings = RelaySettings {
+        poll_interval: Duration::from_millis(10),
+        batch_size: 32,
+        base_backoff: Duration::from_secs(600),
+        probe_interval: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let peer = Arc::new(MixedAnswers::default());
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(Relay::new(store.clone(), peer.clone(), settings).run(stopped));
+    eventually(Duration::from_secs(10), "every effect in flight at once", || {
+        let peer = peer.clone();
+        async move { *peer.held.in_flight.lock().unwrap() == 30 }
+    })
+    .await;
+    peer.held.let_go();
+    eventually(Duration::from_secs(10), "every outcome recorded", || async {
+        let status = outbox::status(&store).await.unwrap();
+        status.delivered == 24 && status.rejected == 3
+    })
+    .await;
+    let _ = stop.send(true);
+    relay.await.unwrap();
+    type Row = (String, i64, i64, Option<String>, bool);
+    let rows: Vec<Row> = doxwatch_kit::on_pool!(store.read(), p => {
+        sqlx::query_as(
+            "SELECT ordering_key, CAST(state AS BIGINT), CAST(attempts AS BIGINT), last_error, \
+             claimed_by IS NULL FROM outbox ORDER BY seq",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap()
+    });
+    assert_eq!(rows.len(), 30);
+    for (key, state, attempts, error, unclaimed) in &rows {
+        let (want_state, want_error) = match key.chars().last() {
+            Some('0') => (3, Some("refused by the peer")),
+            Some('1') => (1, Some("the peer is down")),
+            _ => (2, None),
+        };
+        assert_eq!(*state, want_state, "{key}");
+        assert_eq!(*attempts, 1, "{key}");
+        assert!(unclaimed, "{key} is still claimed");
+        match want_error {
+            Some(want) => assert!(error.as_deref().is_some_and(|e| e.contains(want)), "{key}: {error:?}"),
+            None => assert_eq!(*error, None, "{key}"),
+        }
+    }
+    let writes: i64 = doxwatch_kit::on_pool!(store.read(), p => {
+        sqlx::query_scalar("SELECT COUNT(DISTINCT done_time) FROM outbox WHERE state IN (2, 3)")
+            .fetch_one(p)
+            .await
+            .unwrap()
+    });
+    assert!(writes < 27 / 2, "27 outcomes that ended together were written at {writes} moments");
+    eprintln!("{}: 27 outcomes written at {writes} moments", db.backend());
+}
+
 doxwatch_kit::backend_tests!(
     a_slow_key_holds_back_only_its_own_effects,
     a_commit_wakes_the_relay,
@@ -482,4 +568,5 @@ doxwatch_kit::backend_tests!(
     another_replica_takes_a_dead_ones_claims_after_the_lease,
     a_live_relay_keeps_its_claims_while_it_delivers,
     effects_go_soon_after_their_peer_returns_whatever_their_backoff,
+    outcomes_that_end_together_are_written_together,
 );

@@ -26,6 +26,10 @@ pub struct ImportArgs {
     /// URLs to import.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=50_000_000))]
     count: u64,
+    /// URLs (of other sites) imported first, untimed, so that the timed import goes into a store
+    /// that already holds this many links.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=50_000_000))]
+    existing: u64,
     /// A PostgreSQL server to make the stores on (fresh databases, dropped at the end); SQLite
     /// without it.
     #[arg(long)]
@@ -43,6 +47,17 @@ pub fn url(run: &str, i: u64) -> (String, usize) {
         format!("https://WWW.Site{platform:02}-{run}.com/t/{i}/?utm_source=bench&fbclid=x{i}")
     };
     (url, platform)
+}
+
+/// The messages of one ImportLinks stream of `count` URLs of run `run`, made as they are sent.
+fn import_stream(run: String, count: u64) -> impl futures::Stream<Item = pb::ImportLinksRequest> {
+    futures::stream::iter((0..count).step_by(PER_MESSAGE).map(move |first| {
+        pb::ImportLinksRequest {
+            registrations: (first..(first + PER_MESSAGE as u64).min(count))
+                .map(|i| pb::LinkRegistration { url: url(&run, i).0, ..Default::default() })
+                .collect(),
+        }
+    }))
 }
 
 pub async fn run(args: &ImportArgs, work_dir: &Path) -> Result<Report, CliError> {
@@ -70,19 +85,27 @@ async fn run_on(setup: &Setup, args: &ImportArgs) -> Result<Report, CliError> {
     let links = setup.start("links", &[]).await?;
     let channel = setup.officer(&links.url, 1).await?.remove(0);
     let mut client = LinksServiceClient::new(channel).max_decoding_message_size(64 << 20);
+    if args.existing > 0 {
+        progress(&format!("ImportLinks of {} other URLs first, untimed", args.existing));
+        let other = format!("{run}x");
+        let started = Instant::now();
+        let answer = client.import_links(import_stream(other, args.existing)).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let held = answer
+            .map_err(|status| {
+                CliError::Other(format!("the untimed import failed after {seconds:.1} s: {}", status.message()))
+            })?
+            .into_inner();
+        report.notes.push(format!(
+            "the store held {} links before the timed import (imported in {seconds:.1} s)",
+            held.new_links
+        ));
+    }
     let before = links.reading();
     progress(&format!("ImportLinks of {} URLs", args.count));
     let started = Instant::now();
     let count = args.count;
-    let run_tag = run.to_owned();
-    let messages = futures::stream::iter((0..count).step_by(PER_MESSAGE).map(move |first| {
-        pb::ImportLinksRequest {
-            registrations: (first..(first + PER_MESSAGE as u64).min(count))
-                .map(|i| pb::LinkRegistration { url: url(&run_tag, i).0, ..Default::default() })
-                .collect(),
-        }
-    }));
-    let answer = client.import_links(messages).await;
+    let answer = client.import_links(import_stream(run.to_owned(), count)).await;
     let seconds = started.elapsed().as_secs_f64();
     let after = links.reading();
     report.services.push(ServiceCost::between("links", links.idle, before, after));

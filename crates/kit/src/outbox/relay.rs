@@ -9,7 +9,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
 use tokio::{
-    sync::{Notify, watch},
+    sync::{Notify, mpsc, oneshot, watch},
     task::JoinSet,
 };
 use tonic::Code;
@@ -20,7 +20,7 @@ use super::Message;
 use crate::{
     db::{Db, Pool, Ts},
     error::CauseChain,
-    on_pool,
+    on_pool, on_tx,
 };
 
 /// Delivers a message to its peer. A service implements it with its peers' clients.
@@ -159,6 +159,11 @@ impl Relay {
     /// ends: a slow peer or a slow key holds back its own messages only, and a freed place is
     /// refilled without waiting for the others. The relay looks for due messages when deliveries
     /// end, when a commit wakes it ([`Relay::waker`]) and every `poll_interval`.
+    ///
+    /// The outcomes are written by one recorder, which takes every outcome that ended while it
+    /// wrote the last ones and writes them in one transaction: one commit (and, on SQLite, one
+    /// sync of the store's file) for all the deliveries that ended together, rather than one each
+    /// on the writer the service's own requests wait for.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         Arc::new(self).run_shared(stop).await
     }
@@ -171,9 +176,12 @@ impl Relay {
         // free (one claim per few deliveries, not per one); otherwise as soon as one is.
         let refill = (capacity / 4).max(1);
         let mut saturated = false;
-        // Each delivery is a task of its own, so that it goes on (and records its outcome, which
-        // may wait for the store's one SQLite writer) while the relay claims or renews.
-        let mut in_flight: JoinSet<Result<(), sqlx::Error>> = JoinSet::new();
+        // Each delivery is a task of its own, so that it goes on (and waits for its outcome to be
+        // written, which may wait for the store's one SQLite writer) while the relay claims or
+        // renews.
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        let (finished, queue) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(self.clone().record_finished(queue, capacity));
         // At least every 10 ms: an interval of zero is not one.
         let mut renewal = tokio::time::interval((self.settings.lease / 3).max(Duration::from_millis(10)));
         renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -212,7 +220,8 @@ impl Relay {
                         }
                         for message in messages {
                             let relay = self.clone();
-                            in_flight.spawn(async move { relay.deliver(message).await });
+                            let finished = finished.clone();
+                            in_flight.spawn(async move { relay.deliver(message, &finished).await });
                         }
                     }
                     Err(e) => tracing::warn!(error = %CauseChain(&e), "cannot claim outbox messages"),
@@ -239,6 +248,10 @@ impl Relay {
         // Deliveries under way end and are recorded; nothing more is claimed.
         while let Some(result) = in_flight.join_next().await {
             recorded(result);
+        }
+        drop(finished);
+        if let Err(e) = recorder.await {
+            tracing::error!(error = %e, "the outbox recorder failed");
         }
     }
 
@@ -310,7 +323,9 @@ impl Relay {
         Ok(freed)
     }
 
-    async fn deliver(&self, message: Message) -> Result<(), sqlx::Error> {
+    /// Delivers `message` and hands its outcome to the recorder; returns once it is written (or
+    /// could not be: the claim then runs out and the message goes again).
+    async fn deliver(&self, message: Message, finished: &mpsc::UnboundedSender<Finished>) {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         let span = tracing::info_span!(
             "outbox.deliver",
@@ -333,7 +348,7 @@ impl Relay {
                     || tracing::error!(error = %crate::error::CauseChain(&e), "a stored effect does not open"),
                 );
                 let outcome = DeliveryOutcome::Rejected(format!("the stored effect does not open: {e}"));
-                return self.record(&message, &outcome).instrument(span).await;
+                return Finished::send(finished, &message, outcome).instrument(span).await;
             }
         }
         let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
@@ -355,7 +370,7 @@ impl Relay {
             DeliveryOutcome::Retry(e) => tracing::info!(error = %e, "effect delayed; will retry"),
             DeliveryOutcome::Rejected(e) => tracing::warn!(error = %e, "effect rejected by the peer"),
         });
-        self.record(&message, &outcome).instrument(span).await
+        Finished::send(finished, &message, outcome).instrument(span).await
     }
 
     async fn claim(&self, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
@@ -390,57 +405,85 @@ impl Relay {
             .collect())
     }
 
-    async fn record(&self, message: &Message, outcome: &DeliveryOutcome) -> Result<(), sqlx::Error> {
+    /// Writes the outcomes that reach `queue`, each time all those that are waiting (at most
+    /// `most`) in one transaction, until every sender is gone.
+    async fn record_finished(self: Arc<Self>, mut queue: mpsc::UnboundedReceiver<Finished>, most: usize) {
+        let mut batch = Vec::with_capacity(most);
+        while queue.recv_many(&mut batch, most).await > 0 {
+            let written = match self.record(&batch).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %CauseChain(&e), deliveries = batch.len(), "cannot record outbox deliveries");
+                    false
+                }
+            };
+            for done in batch.drain(..) {
+                let _ = done.written.send(written);
+            }
+        }
+    }
+
+    /// Records what became of each delivery in `batch`, in one transaction: the delivered
+    /// leave the pending messages in one statement, a refusal is kept with its reason, and a
+    /// passing failure waits out its backoff. A peer that answers a message it failed before makes
+    /// its other waiting messages due at once.
+    async fn record(&self, batch: &[Finished]) -> Result<(), sqlx::Error> {
         let now = OffsetDateTime::now_utc();
-        on_pool!(self.db.write(), p => {
-            match outcome {
-                DeliveryOutcome::Delivered => {
-                    sqlx::query(
-                        "UPDATE outbox SET state = 2, attempts = attempts + 1, done_time = $2, claimed_until = NULL, \
-                         claimed_by = NULL WHERE seq = $1",
-                    )
-                    .bind(message.seq)
+        let delivered: Vec<i64> =
+            batch.iter().filter(|f| f.outcome == DeliveryOutcome::Delivered).map(|f| f.seq).collect();
+        let mut answering_again: Vec<&str> = batch
+            .iter()
+            .filter(|f| f.outcome == DeliveryOutcome::Delivered && f.attempts > 0)
+            .map(|f| f.peer.as_str())
+            .collect();
+        answering_again.sort_unstable();
+        answering_again.dedup();
+        let mut tx = self.db.begin().await?;
+        on_tx!(&mut tx, c => {
+            if !delivered.is_empty() {
+                let mut q = sqlx::QueryBuilder::new("UPDATE outbox SET state = 2, attempts = attempts + 1, done_time = ");
+                q.push_bind(Ts(now));
+                q.push(", claimed_until = NULL, claimed_by = NULL WHERE seq IN ");
+                crate::db::push_list(&mut q, delivered.iter().copied());
+                q.build().execute(&mut *c).await?;
+            }
+            for peer in answering_again {
+                sqlx::query("UPDATE outbox SET next_attempt_at = $1 WHERE state = 1 AND peer = $2 AND next_attempt_at > $1")
                     .bind(Ts(now))
-                    .execute(p)
+                    .bind(peer)
+                    .execute(&mut *c)
                     .await?;
-                    if message.attempts > 0 {
-                        // The peer answers again: what waited for it is due now, not when its
-                        // backoff ends.
+            }
+            for f in batch {
+                match &f.outcome {
+                    DeliveryOutcome::Delivered => {}
+                    DeliveryOutcome::Rejected(error) => {
                         sqlx::query(
-                            "UPDATE outbox SET next_attempt_at = $1 WHERE state = 1 AND peer = $2 AND next_attempt_at > $1",
+                            "UPDATE outbox SET state = 3, attempts = attempts + 1, done_time = $2, last_error = $3, \
+                             claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
                         )
+                        .bind(f.seq)
                         .bind(Ts(now))
-                        .bind(&message.peer)
-                        .execute(p)
+                        .bind(error)
+                        .execute(&mut *c)
+                        .await?;
+                    }
+                    DeliveryOutcome::Retry(error) => {
+                        let next = now + self.backoff(f.attempts, f.id);
+                        sqlx::query(
+                            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
+                             claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
+                        )
+                        .bind(f.seq)
+                        .bind(Ts(next))
+                        .bind(error)
+                        .execute(&mut *c)
                         .await?;
                     }
                 }
-                DeliveryOutcome::Rejected(error) => {
-                    sqlx::query(
-                        "UPDATE outbox SET state = 3, attempts = attempts + 1, done_time = $2, last_error = $3, \
-                         claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
-                    )
-                    .bind(message.seq)
-                    .bind(Ts(now))
-                    .bind(error)
-                    .execute(p)
-                    .await?;
-                }
-                DeliveryOutcome::Retry(error) => {
-                    let next = now + self.backoff(message.attempts, message.id);
-                    sqlx::query(
-                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3, \
-                         claimed_until = NULL, claimed_by = NULL WHERE seq = $1",
-                    )
-                    .bind(message.seq)
-                    .bind(Ts(next))
-                    .bind(error)
-                    .execute(p)
-                    .await?;
-                }
             }
         });
-        Ok(())
+        tx.commit().await
     }
 
     /// Exponential backoff with jitter (from the message id's random bits), capped, so that
@@ -453,12 +496,43 @@ impl Relay {
     }
 }
 
-/// Logs a delivery whose outcome could not be recorded (its claim runs out and it goes again).
-fn recorded(result: Result<Result<(), sqlx::Error>, tokio::task::JoinError>) {
-    match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %CauseChain(&e), "cannot record an outbox delivery"),
-        Err(e) => tracing::error!(error = %e, "an outbox delivery task failed"),
+/// A delivery's outcome on its way to the recorder, and the delivery waiting for it to be written.
+struct Finished {
+    seq: i64,
+    id: Uuid,
+    peer: String,
+    attempts: i32,
+    outcome: DeliveryOutcome,
+    /// Whether the outcome was written.
+    written: oneshot::Sender<bool>,
+}
+
+impl Finished {
+    /// Hands `message`'s outcome to the recorder and waits until it is written.
+    async fn send(recorder: &mpsc::UnboundedSender<Self>, message: &Message, outcome: DeliveryOutcome) {
+        let (written, answer) = oneshot::channel();
+        let finished = Self {
+            seq: message.seq,
+            id: message.id,
+            peer: message.peer.clone(),
+            attempts: message.attempts,
+            outcome,
+            written,
+        };
+        // The recorder outlives every delivery (the relay waits for them before it lets it go), so
+        // a refused send or a dropped answer means an outcome that was not written.
+        if recorder.send(finished).is_err() || !answer.await.unwrap_or(false) {
+            tracing::debug!(
+                "the outcome of an outbox delivery was not recorded; it goes again when its claim runs out"
+            );
+        }
+    }
+}
+
+/// Logs a delivery task that ended without its outcome (it panicked or was cancelled).
+fn recorded(result: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = result {
+        tracing::error!(error = %e, "an outbox delivery task failed");
     }
 }
 
