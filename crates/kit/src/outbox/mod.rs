@@ -6,6 +6,7 @@
 //! the message id as its `request_id`, so the relay delivers every effect the same way.
 
 mod deliver;
+mod finished;
 mod relay;
 mod service;
 

@@ -9,14 +9,14 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
 use tokio::{
-    sync::{Notify, mpsc, oneshot, watch},
+    sync::{Notify, mpsc, watch},
     task::JoinSet,
 };
 use tonic::Code;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::Message;
+use super::{Message, finished::Finished};
 use crate::{
     db::{Db, Pool, Ts},
     error::CauseChain,
@@ -493,39 +493,6 @@ impl Relay {
         let capped = exp.min(self.settings.max_backoff);
         let jitter = (id.as_u128() % 1000) as f64 / 1000.0; // 0..1
         capped.mul_f64(0.75 + 0.5 * jitter)
-    }
-}
-
-/// A delivery's outcome on its way to the recorder, and the delivery waiting for it to be written.
-struct Finished {
-    seq: i64,
-    id: Uuid,
-    peer: String,
-    attempts: i32,
-    outcome: DeliveryOutcome,
-    /// Whether the outcome was written.
-    written: oneshot::Sender<bool>,
-}
-
-impl Finished {
-    /// Hands `message`'s outcome to the recorder and waits until it is written.
-    async fn send(recorder: &mpsc::UnboundedSender<Self>, message: &Message, outcome: DeliveryOutcome) {
-        let (written, answer) = oneshot::channel();
-        let finished = Self {
-            seq: message.seq,
-            id: message.id,
-            peer: message.peer.clone(),
-            attempts: message.attempts,
-            outcome,
-            written,
-        };
-        // The recorder outlives every delivery (the relay waits for them before it lets it go), so
-        // a refused send or a dropped answer means an outcome that was not written.
-        if recorder.send(finished).is_err() || !answer.await.unwrap_or(false) {
-            tracing::debug!(
-                "the outcome of an outbox delivery was not recorded; it goes again when its claim runs out"
-            );
-        }
     }
 }
 
