@@ -140,7 +140,7 @@ fn create_case_measures_cases_the_commit_baseline_and_the_outbox() {
 #[test]
 fn import_links_measures_the_import_beside_the_store_alone() {
     for backend in backends() {
-        let report = bench(&args(&["import-links", "--count", "2500"], &backend));
+        let report = bench(&args(&["import-links", "--count", "2500", "--existing", "1200"], &backend));
         let throughputs = report["throughputs"].as_array().expect("throughputs");
         let import = throughputs.iter().find(|t| t["baseline"] == false).expect("the import");
         let raw = throughputs.iter().find(|t| t["baseline"] == true).expect("the raw baseline");
@@ -149,6 +149,10 @@ fn import_links_measures_the_import_beside_the_store_alone() {
         assert!(number(import, "per_second") > 0.0 && number(raw, "per_second") > 0.0, "{report}");
         let notes = report["notes"].as_array().expect("notes");
         assert!(notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("2500 new"))), "{report}");
+        assert!(
+            notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("held 1200 links before the timed import"))),
+            "{report}"
+        );
         assert!(ratio(&report, "ImportLinks URLs/s over the raw baseline")["value"].as_f64().is_some_and(|v| v > 0.0));
         check_services(&report, &["links"]);
     }
@@ -185,6 +189,7 @@ fn bad_input_is_refused_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["statistics", "--links", "2000,1000"], "--links"),
         (&["import-links", "--count", "0"], "--count"),
+        (&["import-links", "--existing", "60000000"], "--existing"),
         (&["create-case", "--database-url", "sqlite://x.db"], "--database-url"),
         (&["noop", "--rate", "0"], "--rate"),
     ];
