@@ -118,6 +118,27 @@ fn blocks(end: OffsetDateTime) -> [(i64, i64); 6] {
     blocks
 }
 
+/// The blocks of "before `end`" as [`blocks`] makes them, each with whether it is taken off rather
+/// than added. When fewer days of `end`'s month lie at or after its day than before it, the days
+/// before it are read as the whole month less the days from its day on: a cut late in a month
+/// reads a few day periods, not nearly all of them.
+fn business_blocks(end: OffsetDateTime) -> [((i64, i64), bool); 6] {
+    let blocks = blocks(end);
+    let mut signed = blocks.map(|b| (b, false));
+    let month = Unit::Month.period(end);
+    let next = month.checked_add(1).and_then(|m| Unit::Month.try_start(m).map(|start| (m, start)));
+    if let Some((next_month, next_start)) = next {
+        let (day, month_end_day) = (Unit::Day.period(end), Unit::Day.period(next_start));
+        let (before, from) = (blocks[1].1.saturating_sub(blocks[1].0), month_end_day.saturating_sub(day));
+        // The whole month is one more period to read.
+        if from.saturating_add(1) < before {
+            signed[0] = ((blocks[0].0, next_month), false);
+            signed[1] = ((day, month_end_day), true);
+        }
+    }
+    signed
+}
+
 /// The blocks of periods that make up "at or after `start`", one per unit, like [`blocks`]: the
 /// microseconds of its second from it on, the whole seconds of its minute after its second, and so
 /// on up to the months after its month, without bound.
@@ -323,7 +344,7 @@ impl<const N: usize> Tables<N> {
         // Business times at or before `as_of`: before the microsecond after it.
         let business_end = stored(as_of).checked_add(time::Duration::MICROSECOND).unwrap_or(Ts::max().0);
         let record_end = recorded_before.map_or(Ts::max().0, ceiling);
-        let business = blocks(business_end);
+        let business = business_blocks(business_end);
         let business_second = Unit::Second.floor(business_end);
         let columns = self.scope_columns();
         let added = format!("SELECT {columns}measure, value, n FROM ");
@@ -348,9 +369,11 @@ impl<const N: usize> Tables<N> {
                 recorded(q, from, to);
                 q.push(")) guard CROSS JOIN ");
             };
-            // Each pair of a business block and a record block from its grain, with the sign given.
-            let cells = |q: &mut QueryBuilder<_>, select: &str, record: &[(i64, i64); 6]| {
-                for (i, b) in business.iter().enumerate() {
+            // Each pair of a business block and a record block from its grain, added or taken off
+            // as the two blocks' signs make it.
+            let cells = |q: &mut QueryBuilder<_>, record_off: bool, record: &[(i64, i64); 6]| {
+                for (i, (b, business_off)) in business.iter().enumerate() {
+                    let select = if *business_off != record_off { &taken_off } else { &added };
                     for (j, r) in record.iter().enumerate() {
                         if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
                             continue;
@@ -380,18 +403,19 @@ impl<const N: usize> Tables<N> {
             match reading {
                 Reading::Before => {
                     let record_second = Unit::Second.floor(record_end);
-                    cells(&mut q, &added, &blocks(record_end));
+                    cells(&mut q, false, &blocks(record_end));
                     edge(&mut q, &added, record_second, Some(record_end));
                 }
                 Reading::Since => {
-                    for (i, b) in business.iter().enumerate().filter(|(_, b)| b.0 < b.1) {
-                        q.push(&added).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
+                    for (i, (b, off)) in business.iter().enumerate().filter(|(_, (b, _))| b.0 < b.1) {
+                        q.push(if *off { &taken_off } else { &added });
+                        q.push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
                         q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
                         q.push(" AND trail = 0 UNION ALL ");
                     }
                     if recorded_before.is_some() {
                         // Less what was recorded at or after R.
-                        cells(&mut q, &taken_off, &blocks_from(record_end));
+                        cells(&mut q, true, &blocks_from(record_end));
                         let next = Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
                         edge(&mut q, &taken_off, record_end, next);
                     }
@@ -507,5 +531,35 @@ pub async fn keep_folding(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn day(t: OffsetDateTime) -> i64 {
+        Unit::Day.period(t)
+    }
+
+    /// Late in a month the days before the cut are the month less the days from the cut's on;
+    /// early or mid-month they are read as they are.
+    #[test]
+    fn the_days_before_a_late_cut_are_the_month_less_the_days_after() {
+        let late = business_blocks(datetime!(2019-07-30 12:00 UTC));
+        assert_eq!(late[0], ((i64::MIN, Unit::Month.period(datetime!(2019-08-01 0:00 UTC))), false));
+        assert_eq!(late[1], ((day(datetime!(2019-07-30 0:00 UTC)), day(datetime!(2019-08-01 0:00 UTC))), true));
+        let finer: Vec<_> = blocks(datetime!(2019-07-30 12:00 UTC))[2..].iter().map(|b| (*b, false)).collect();
+        assert_eq!(late[2..], finer[..]);
+
+        let middle = datetime!(2019-07-16 12:00 UTC);
+        assert_eq!(business_blocks(middle), blocks(middle).map(|b| (b, false)));
+        let first = datetime!(2019-07-01 0:00 UTC);
+        assert_eq!(business_blocks(first), blocks(first).map(|b| (b, false)));
+        // The last moment a date can hold has no next month to take the complement from.
+        let last = OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT);
+        assert_eq!(business_blocks(last), blocks(last).map(|b| (b, false)));
     }
 }
