@@ -345,10 +345,10 @@ impl<const N: usize> Tables<N> {
         let business_end = stored(as_of).checked_add(time::Duration::MICROSECOND).unwrap_or(Ts::max().0);
         let record_end = recorded_before.map_or(Ts::max().0, ceiling);
         let business = business_blocks(business_end);
-        let business_second = Unit::Second.floor(business_end);
         let columns = self.scope_columns();
         let added = format!("SELECT {columns}measure, value, n FROM ");
         let taken_off = format!("SELECT {columns}measure, value, -n FROM ");
+        let select = |off: bool| if off { &taken_off } else { &added };
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
@@ -373,14 +373,13 @@ impl<const N: usize> Tables<N> {
             // as the two blocks' signs make it.
             let cells = |q: &mut QueryBuilder<_>, record_off: bool, record: &[(i64, i64); 6]| {
                 for (i, (b, business_off)) in business.iter().enumerate() {
-                    let select = if *business_off != record_off { &taken_off } else { &added };
                     for (j, r) in record.iter().enumerate() {
                         if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
                             continue;
                         }
                         let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
                         let bound = |p: i64| Unit::ALL[j].try_start(p).filter(|_| p != i64::MIN && p != i64::MAX);
-                        q.push(select);
+                        q.push(select(*business_off != record_off));
                         if_folded(q, bound(r.0), bound(r.1));
                         q.push(self.sums);
                         q.push(" WHERE grain = ").push_bind(grain(i, j));
@@ -395,7 +394,7 @@ impl<const N: usize> Tables<N> {
                 q.push(select);
                 if_folded(q, Some(from), to);
                 q.push(self.points);
-                q.push(" WHERE business_time >= ").push_bind(Ts(business_second));
+                q.push(" WHERE business_time >= ").push_bind(Ts(Unit::Second.floor(business_end)));
                 q.push(" AND business_time < ").push_bind(Ts(business_end));
                 recorded(q, Some(from), to);
                 q.push(" UNION ALL ");
@@ -408,8 +407,7 @@ impl<const N: usize> Tables<N> {
                 }
                 Reading::Since => {
                     for (i, (b, off)) in business.iter().enumerate().filter(|(_, (b, _))| b.0 < b.1) {
-                        q.push(if *off { &taken_off } else { &added });
-                        q.push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
+                        q.push(select(*off)).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
                         q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
                         q.push(" AND trail = 0 UNION ALL ");
                     }
