@@ -130,7 +130,7 @@ fn business_blocks(end: OffsetDateTime) -> [((i64, i64), bool); 6] {
     if let Some((next_month, next_start)) = next {
         let (day, month_end_day) = (Unit::Day.period(end), Unit::Day.period(next_start));
         let (before, from) = (blocks[1].1.saturating_sub(blocks[1].0), month_end_day.saturating_sub(day));
-        // The whole month is one more period to read.
+        // Read whole, the month is one period more than the days it stands for.
         if from.saturating_add(1) < before {
             signed[0] = ((blocks[0].0, next_month), false);
             signed[1] = ((day, month_end_day), true);
@@ -348,7 +348,7 @@ impl<const N: usize> Tables<N> {
         let columns = self.scope_columns();
         let added = format!("SELECT {columns}measure, value, n FROM ");
         let taken_off = format!("SELECT {columns}measure, value, -n FROM ");
-        let select = |off: bool| if off { &taken_off } else { &added };
+        let prefix = |off: bool| if off { &taken_off } else { &added };
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
@@ -379,7 +379,7 @@ impl<const N: usize> Tables<N> {
                         }
                         let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
                         let bound = |p: i64| Unit::ALL[j].try_start(p).filter(|_| p != i64::MIN && p != i64::MAX);
-                        q.push(select(*business_off != record_off));
+                        q.push(prefix(*business_off != record_off));
                         if_folded(q, bound(r.0), bound(r.1));
                         q.push(self.sums);
                         q.push(" WHERE grain = ").push_bind(grain(i, j));
@@ -407,7 +407,7 @@ impl<const N: usize> Tables<N> {
                 }
                 Reading::Since => {
                     for (i, (b, off)) in business.iter().enumerate().filter(|(_, (b, _))| b.0 < b.1) {
-                        q.push(select(*off)).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
+                        q.push(prefix(*off)).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
                         q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
                         q.push(" AND trail = 0 UNION ALL ");
                     }
