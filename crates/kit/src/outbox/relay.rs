@@ -180,6 +180,8 @@ impl Relay {
         // written, which may wait for the store's one SQLite writer) while the relay claims or
         // renews.
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        // Unbounded in type only: each delivery in flight sends one outcome and waits for it to be
+        // written, so the queue never holds more than the relay's places.
         let (finished, queue) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(self.clone().record_finished(queue, capacity));
         // At least every 10 ms: an interval of zero is not one.
