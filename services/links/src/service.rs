@@ -476,7 +476,7 @@ async fn register_in(
         ids.push(Ok((id, true)));
     }
     links::insert_many(tx, &new_links).await?;
-    links::add_sightings(tx, &sightings, now).await?;
+    links::add_sightings(tx, &sightings, &new_links, now).await?;
     let loaded = if load {
         let wanted: Vec<LinkId> = ids.iter().flatten().map(|(id, _)| *id).collect();
         links::load(tx, &wanted).await?

@@ -77,7 +77,16 @@ fn minutes(m: i64) -> OffsetDateTime {
 }
 
 /// A platform with two channels and four links: two on each channel but one without a channel.
-async fn links_of_a_new_platform(db: &Db) -> (PlatformId, Vec<(LinkId, Option<ChannelId>)>) {
+/// A link is inserted by the first write that names it, in that write's transaction, as
+/// registration does: when that first event is a sighting, the link is passed as created with it.
+struct TestLinks {
+    platform: PlatformId,
+    ids: Vec<(LinkId, Option<ChannelId>)>,
+    urls: Vec<String>,
+    inserted: Vec<bool>,
+}
+
+async fn links_of_a_new_platform(db: &Db) -> TestLinks {
     let mut tx = db.begin().await.expect("a transaction");
     let platform = PlatformId::new();
     let p = Platform {
@@ -96,45 +105,50 @@ async fn links_of_a_new_platform(db: &Db) -> (PlatformId, Vec<(LinkId, Option<Ch
             channels::find_or_create(&mut tx, platform, handle, "https://example.org/", BASE).await.expect("a channel"),
         );
     }
-    let links: Vec<(LinkId, Option<ChannelId>)> =
-        (0..4).map(|i| (LinkId::new(), if i == 3 { None } else { Some(chans[i % 2]) })).collect();
-    let urls: Vec<String> = links.iter().map(|(id, _)| format!("https://example.org/{id}")).collect();
-    let new: Vec<links::NewLink> = links
-        .iter()
-        .zip(&urls)
-        .map(|((id, channel), url)| links::NewLink {
-            id: *id,
-            reported_url: url,
-            canonical_url: url,
-            platform,
-            channel: *channel,
-            message_id: None,
-            now: BASE,
-        })
-        .collect();
-    links::insert_many(&mut tx, &new).await.expect("the links");
     tx.commit().await.expect("committed");
-    (platform, links)
+    let ids: Vec<(LinkId, Option<ChannelId>)> =
+        (0..4).map(|i| (LinkId::new(), if i == 3 { None } else { Some(chans[i % 2]) })).collect();
+    let urls = ids.iter().map(|(id, _)| format!("https://example.org/{id}")).collect();
+    TestLinks { platform, ids, urls, inserted: vec![false; 4] }
 }
 
-async fn write(db: &Db, ids: &[(LinkId, Option<ChannelId>)], w: &Write) {
+impl TestLinks {
+    /// Link `i` as registration inserts it.
+    fn new_link(&self, i: usize) -> links::NewLink<'_> {
+        let (id, channel) = self.ids[i];
+        links::NewLink {
+            id,
+            reported_url: &self.urls[i],
+            canonical_url: &self.urls[i],
+            platform: self.platform,
+            channel,
+            message_id: None,
+            now: BASE,
+        }
+    }
+}
+
+async fn write(db: &Db, links: &mut TestLinks, w: &Write) {
     let now = minutes(w.record);
     let mut tx = db.begin().await.expect("a transaction");
     for event in &w.events {
+        let (Event::Sighting { link, .. } | Event::Request { link, .. } | Event::Observation { link, .. }) = *event;
+        let first = !std::mem::replace(&mut links.inserted[link], true);
+        let created: Vec<links::NewLink> = if first { vec![links.new_link(link)] } else { Vec::new() };
+        links::insert_many(&mut tx, &created).await.expect("the link");
+        let id = links.ids[link].0;
         match *event {
-            Event::Sighting { link, seen } => {
-                links::add_sightings(&mut tx, &[(ids[link].0, None, minutes(seen))], now).await.expect("sighting");
+            Event::Sighting { seen, .. } => {
+                links::add_sightings(&mut tx, &[(id, None, minutes(seen))], &created, now).await.expect("sighting");
             }
-            Event::Request { link, notice, served } => {
+            Event::Request { notice, served, .. } => {
                 let notice = format!("notices/{notice}");
-                links::record_removal_requests(&mut tx, &notice, &[ids[link].0], minutes(served), now)
-                    .await
-                    .expect("request");
+                links::record_removal_requests(&mut tx, &notice, &[id], minutes(served), now).await.expect("request");
             }
-            Event::Observation { link, status, source, observed } => {
+            Event::Observation { status, source, observed, .. } => {
                 let o = Observation {
                     id: Uuid::now_v7(),
-                    link: ids[link].0,
+                    link: id,
                     status,
                     observed_at: minutes(observed),
                     vantage: Vantage::InsideHk,
@@ -193,16 +207,17 @@ fn of_platform(f: &LinkFigures, p: PlatformId, channels: &[ChannelId]) -> String
 /// Writes `history` on a new platform of `db` and compares the figures of that platform and its
 /// channels at every cut.
 async fn check(db: &Db, history: &[Write]) -> Result<(), TestCaseError> {
-    let (platform, ids) = links_of_a_new_platform(db).await;
+    let mut links = links_of_a_new_platform(db).await;
     // Every other write is folded into the sums at once; the rest, and the last, are read
     // still pending, beside those folded.
     for (i, w) in history.iter().enumerate() {
-        write(db, &ids, w).await;
+        write(db, &mut links, w).await;
         if i % 2 == 1 {
             rollups::TABLES.fold_all(db).await.expect("folded");
         }
     }
-    let mut channels: Vec<ChannelId> = ids.iter().filter_map(|(_, c)| *c).collect();
+    let platform = links.platform;
+    let mut channels: Vec<ChannelId> = links.ids.iter().filter_map(|(_, c)| *c).collect();
     channels.sort();
     channels.dedup();
     let (as_of, before) = cuts(history);
@@ -275,9 +290,9 @@ async fn built_from_existing_rows(test_db: TestDatabase) {
     let mut all = Vec::new();
     for _ in 0..3 {
         let h = history().new_tree(&mut runner).expect("a history").current();
-        let (_, ids) = links_of_a_new_platform(&db).await;
+        let mut links = links_of_a_new_platform(&db).await;
         for w in &h {
-            write(&db, &ids, w).await;
+            write(&db, &mut links, w).await;
         }
         all.extend(h);
     }

@@ -74,7 +74,13 @@ pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), Store
 pub type Sighting = (LinkId, Option<CaseRef>, OffsetDateTime);
 
 /// Records sightings, many rows per statement; a sighting already recorded is kept once.
-pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateTime) -> Result<(), StoreError> {
+/// `created` are the links this write inserted (none of them has a row yet but these sightings).
+pub async fn add_sightings(
+    tx: &mut Tx,
+    sightings: &[Sighting],
+    created: &[NewLink<'_>],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
     let mut distinct: Vec<&Sighting> = Vec::with_capacity(sightings.len());
     let mut seen = std::collections::HashSet::new();
     for s in sightings {
@@ -82,7 +88,11 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
             distinct.push(s);
         }
     }
-    let figures = super::rollups::before_write(tx, &distinct.iter().map(|s| s.0).collect::<Vec<_>>(), now).await?;
+    let created: std::collections::HashMap<LinkId, super::rollups::Scope> =
+        created.iter().map(|l| (l.id, (l.platform.0, l.channel.map_or(Uuid::nil(), |c| c.0)))).collect();
+    // Only links that had rows before this write need their histories read around it.
+    let existing: Vec<LinkId> = distinct.iter().map(|s| s.0).filter(|l| !created.contains_key(l)).collect();
+    let figures = super::rollups::before_write(tx, &existing, now).await?;
     for chunk in distinct.chunks(BATCH) {
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
@@ -97,6 +107,8 @@ pub async fn add_sightings(tx: &mut Tx, sightings: &[Sighting], now: OffsetDateT
         });
     }
     figures.after_write(tx).await?;
+    let fresh = distinct.iter().filter(|s| created.contains_key(&s.0)).map(|s| (s.0, s.2));
+    super::rollups::add_created(tx, &created, fresh, now).await?;
     let citations: Vec<(LinkId, CaseRef)> = distinct.iter().filter_map(|(l, c, _)| c.map(|c| (*l, c))).collect();
     super::citations::add(tx, &citations, now).await
 }

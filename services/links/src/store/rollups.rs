@@ -23,7 +23,7 @@ use crate::domain::{
 };
 
 /// Where a link's points are counted: its platform and its channel (the nil id for none).
-type Scope = (Uuid, Uuid);
+pub type Scope = (Uuid, Uuid);
 
 /// The links a write is about to change, as they stood before it.
 pub struct BeforeWrite {
@@ -71,6 +71,33 @@ impl BeforeWrite {
         }
         add(tx, points).await
     }
+}
+
+/// Adds the points of links this write created, from the sightings it recorded of them (link and
+/// seen at). A created link had no rows before the write, so its points are its whole history and
+/// are known without reading it back: the points [`before_write`] and [`BeforeWrite::after_write`]
+/// would find, for none of the rows a bulk import reads twice per link otherwise.
+pub async fn add_created(
+    tx: &mut Tx,
+    created: &HashMap<LinkId, Scope>,
+    sightings: impl IntoIterator<Item = (LinkId, OffsetDateTime)>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let from = doxwatch_kit::rollup::stored(now);
+    let mut histories: BTreeMap<LinkId, LinkHistory> = BTreeMap::new();
+    for (link, seen_at) in sightings {
+        histories.entry(link).or_default().sightings.push((doxwatch_kit::rollup::stored(seen_at), from));
+    }
+    let empty = LinkHistory::default();
+    let points = histories
+        .iter()
+        .filter_map(|(link, history)| {
+            let scope = created.get(link)?;
+            let changed = correction(&empty, history, from);
+            (!changed.is_empty()).then_some((*scope, changed))
+        })
+        .collect();
+    add(tx, points).await
 }
 
 /// Builds the points and sums of every link from its rows, in the caller's transaction, if the
