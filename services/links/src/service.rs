@@ -253,7 +253,9 @@ impl Links {
         respond: impl Fn(&[Registered], &[Link]) -> R,
     ) -> Result<R, LinksError> {
         idempotent!(self, key, |tx| {
-            let (outcomes, links) = register_in(&mut tx, registrations, true, self.allow_private_hosts).await?;
+            let mut resolved = Resolved::default();
+            let (outcomes, links) =
+                register_in(&mut tx, registrations, true, self.allow_private_hosts, &mut resolved).await?;
             Ok(respond(&outcomes, &links))
         })
     }
@@ -407,6 +409,30 @@ fn canonical(url: &str, allow_private_hosts: bool) -> Result<doxwatch_urls::Cano
     Ok(canonical)
 }
 
+/// The platforms (by host) and channels (by platform and handle) that registrations in one
+/// transaction have resolved or created, for the next batch of the same transaction: an import's
+/// merge looks each site up once, not once per batch. Valid only inside that transaction.
+#[derive(Default)]
+pub(crate) struct Resolved {
+    platforms: std::collections::HashMap<String, PlatformId>,
+    channels: std::collections::HashMap<(PlatformId, String), ChannelId>,
+}
+
+impl Resolved {
+    /// Entries of each kind kept at most: an import of many sites keeps flat memory, looking up
+    /// again what it forgot.
+    const LIMIT: usize = 10_000;
+
+    fn bound(&mut self) {
+        if self.platforms.len() > Self::LIMIT {
+            self.platforms.clear();
+        }
+        if self.channels.len() > Self::LIMIT {
+            self.channels.clear();
+        }
+    }
+}
+
 /// Registers each URL inside `tx`, in a handful of statements per batch: one look-up of the
 /// known canonical URLs, one insert of the new links, one of the sightings. With `load`, the
 /// links are read back for the answer; an import needs only the counts.
@@ -415,15 +441,14 @@ async fn register_in(
     registrations: &[Registration],
     load: bool,
     allow_private_hosts: bool,
+    resolved: &mut Resolved,
 ) -> Result<(Vec<Registered>, Vec<Link>), LinksError> {
-    use std::collections::HashMap;
+    resolved.bound();
     let now = timestamp::now();
     let canonicals: Vec<Result<doxwatch_urls::Canonical, String>> =
         registrations.iter().map(|r| canonical(&r.url, allow_private_hosts)).collect();
     let wanted: Vec<&str> = canonicals.iter().filter_map(|c| c.as_ref().ok()).map(|c| c.url.as_str()).collect();
     let mut known = links::find_many_by_canonical(tx, &wanted).await?;
-    let mut platforms_by_host: HashMap<String, PlatformId> = HashMap::new();
-    let mut channels_by_handle: HashMap<(PlatformId, String), ChannelId> = HashMap::new();
     let mut new_links = Vec::new();
     let mut sightings = Vec::with_capacity(registrations.len());
     let mut ids: Vec<Result<(LinkId, bool), String>> = Vec::with_capacity(registrations.len());
@@ -440,23 +465,23 @@ async fn register_in(
             ids.push(Ok((*id, false)));
             continue;
         }
-        let platform = match platforms_by_host.get(&canonical.host) {
+        let platform = match resolved.platforms.get(&canonical.host) {
             Some(p) => *p,
             None => {
                 let p = platform_for(tx, canonical, now).await?;
-                platforms_by_host.insert(canonical.host.clone(), p);
+                resolved.platforms.insert(canonical.host.clone(), p);
                 p
             }
         };
         let channel = match &canonical.channel {
             None => None,
-            Some(handle) => Some(match channels_by_handle.get(&(platform, handle.clone())) {
+            Some(handle) => Some(match resolved.channels.get(&(platform, handle.clone())) {
                 Some(c) => *c,
                 None => {
                     let url =
                         canonical.channel_url.clone().unwrap_or_else(|| format!("https://{}/{handle}", canonical.host));
                     let c = channels::find_or_create(tx, platform, handle, &url, now).await?;
-                    channels_by_handle.insert((platform, handle.clone()), c);
+                    resolved.channels.insert((platform, handle.clone()), c);
                     c
                 }
             }),

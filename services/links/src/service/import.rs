@@ -14,11 +14,12 @@
 use doxwatch_kit::timestamp;
 use uuid::Uuid;
 
-use super::{Links, register_in};
+use super::{Links, Resolved, register_in};
 use crate::{domain::*, error::LinksError, store::imports};
 
-/// Registrations merged per round of the merge: a few statements each, whatever the import's size.
-const MERGE_BATCH: u32 = 500;
+/// Registrations merged per round of the merge: a few statements each, whatever the import's size
+/// (a staged message holds as many as the client sent in it).
+const MERGE_BATCH: usize = 500;
 
 /// How long staged rows of an import that never ended (its server died) are kept.
 const STALE_AFTER: time::Duration = time::Duration::days(1);
@@ -52,6 +53,10 @@ impl Links {
 impl StagedImport {
     /// Stages the next registrations of the stream.
     pub async fn stage(&mut self, registrations: &[Registration]) -> Result<(), LinksError> {
+        if registrations.is_empty() {
+            // The API refuses an empty message; staged, it would take the next message's position.
+            return Ok(());
+        }
         let (id, first, now) = (self.id, self.staged, timestamp::now());
         doxwatch_kit::in_transaction!(self.links.db, LinksError, |tx| {
             Ok(imports::stage(&mut tx, id, first, registrations, now).await?)
@@ -68,14 +73,15 @@ impl StagedImport {
         let tally = doxwatch_kit::in_transaction!(self.links.db, LinksError, |tx| {
             let mut tally = ImportTally::default();
             let mut after = -1;
-            loop {
-                let batch = imports::staged(&mut tx, id, after, MERGE_BATCH).await?;
-                let Some((last, _)) = batch.last() else { break };
-                after = *last;
-                let registrations: Vec<Registration> = batch.into_iter().map(|(_, r)| r).collect();
-                let (outcomes, _) = register_in(&mut tx, &registrations, false, self.links.allow_private_hosts).await?;
-                for (r, outcome) in registrations.iter().zip(&outcomes) {
-                    tally.add(&r.url, outcome);
+            let mut resolved = Resolved::default();
+            while let Some((position, registrations)) = imports::next_staged(&mut tx, id, after).await? {
+                after = position;
+                for batch in registrations.chunks(MERGE_BATCH) {
+                    let (outcomes, _) =
+                        register_in(&mut tx, batch, false, self.links.allow_private_hosts, &mut resolved).await?;
+                    for (r, outcome) in batch.iter().zip(&outcomes) {
+                        tally.add(&r.url, outcome);
+                    }
                 }
             }
             imports::discard(&mut tx, id).await?;
