@@ -38,34 +38,61 @@ pub async fn find_many_by_canonical(
 ) -> Result<std::collections::HashMap<String, LinkId>, StoreError> {
     let mut found = std::collections::HashMap::new();
     for chunk in canonical_urls.chunks(BATCH) {
-        let rows: Vec<(String, Uuid)> = on_tx!(tx, c => {
-            let mut q = QueryBuilder::new("SELECT canonical_url, id FROM links WHERE canonical_url IN ");
-            push_list(&mut q, chunk.iter().copied());
-            q.build_query_as().fetch_all(c).await?
-        });
+        let rows: Vec<(String, Uuid)> = match tx {
+            // One array: the statement is planned once.
+            Tx::Postgres(c) => {
+                sqlx::query_as("SELECT canonical_url, id FROM links WHERE canonical_url = ANY($1::text[])")
+                    .bind(chunk)
+                    .fetch_all(&mut **c)
+                    .await?
+            }
+            Tx::Sqlite(c) => {
+                let mut q = QueryBuilder::new("SELECT canonical_url, id FROM links WHERE canonical_url IN ");
+                push_list(&mut q, chunk.iter().copied());
+                q.build_query_as().fetch_all(&mut **c).await?
+            }
+        };
         found.extend(rows.into_iter().map(|(url, id)| (url, LinkId(id))));
     }
     Ok(found)
 }
 
-/// Inserts new links, many rows per statement.
+/// Inserts new links, many rows per statement. On PostgreSQL a statement binds one array per
+/// column, so it is planned once however many rows a batch has.
 pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), StoreError> {
     for chunk in links.chunks(BATCH) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(
-                "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) ",
-            );
-            q.push_values(chunk, |mut row, link| {
-                row.push_bind(link.id.0)
-                    .push_bind(link.reported_url)
-                    .push_bind(link.canonical_url)
-                    .push_bind(link.platform.0)
-                    .push_bind(link.channel.map(|c| c.0))
-                    .push_bind(link.message_id)
-                    .push_bind(Ts(link.now));
-            });
-            q.build().execute(c).await?;
-        });
+        match tx {
+            Tx::Postgres(c) => {
+                sqlx::query(
+                    "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) \
+                     SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[])",
+                )
+                .bind(chunk.iter().map(|l| l.id.0).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.reported_url).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.canonical_url).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.platform.0).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.channel.map(|c| c.0)).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.message_id).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|l| l.now).collect::<Vec<_>>())
+                .execute(&mut **c)
+                .await?;
+            }
+            Tx::Sqlite(c) => {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) ",
+                );
+                q.push_values(chunk, |mut row, link| {
+                    row.push_bind(link.id.0)
+                        .push_bind(link.reported_url)
+                        .push_bind(link.canonical_url)
+                        .push_bind(link.platform.0)
+                        .push_bind(link.channel.map(|c| c.0))
+                        .push_bind(link.message_id)
+                        .push_bind(Ts(link.now));
+                });
+                q.build().execute(&mut **c).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -94,23 +121,43 @@ pub async fn add_sightings(
     let existing: Vec<LinkId> = distinct.iter().map(|s| s.0).filter(|l| !created.contains_key(l)).collect();
     let figures = super::rollups::before_write(tx, &existing, now).await?;
     for chunk in distinct.chunks(BATCH) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
-            q.push_values(chunk.iter().copied(), |mut row, (link, case, seen_at)| {
-                row.push_bind(link.0)
-                    .push_bind(case.map(|c| c.name()).unwrap_or_default())
-                    .push_bind(Ts(*seen_at))
-                    .push_bind(Ts(now));
-            });
-            q.push(" ON CONFLICT DO NOTHING");
-            q.build().execute(c).await?;
-        });
+        insert_sightings(tx, chunk, now).await?;
     }
     figures.after_write(tx).await?;
     let fresh = distinct.iter().filter(|s| created.contains_key(&s.0)).map(|s| (s.0, s.2));
     super::rollups::add_created(tx, &created, fresh, now).await?;
     let citations: Vec<(LinkId, CaseRef)> = distinct.iter().filter_map(|(l, c, _)| c.map(|c| (*l, c))).collect();
     super::citations::add(tx, &citations, now).await
+}
+
+/// Inserts a batch of sightings recorded at `now`, keeping once one already recorded; on
+/// PostgreSQL as arrays, like [`insert_many`].
+async fn insert_sightings(tx: &mut Tx, sightings: &[&Sighting], now: OffsetDateTime) -> Result<(), StoreError> {
+    let case_name = |case: &Option<CaseRef>| case.map(|c| c.name()).unwrap_or_default();
+    match tx {
+        Tx::Postgres(c) => {
+            sqlx::query(
+                "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) \
+                 SELECT link_id, case_name, seen_at, $4 FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) \
+                 AS s (link_id, case_name, seen_at) ON CONFLICT DO NOTHING",
+            )
+            .bind(sightings.iter().map(|s| s.0.0).collect::<Vec<_>>())
+            .bind(sightings.iter().map(|s| case_name(&s.1)).collect::<Vec<_>>())
+            .bind(sightings.iter().map(|s| s.2).collect::<Vec<_>>())
+            .bind(Ts(now))
+            .execute(&mut **c)
+            .await?;
+        }
+        Tx::Sqlite(c) => {
+            let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
+            q.push_values(sightings.iter().copied(), |mut row, (link, case, seen_at)| {
+                row.push_bind(link.0).push_bind(case_name(case)).push_bind(Ts(*seen_at)).push_bind(Ts(now));
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut **c).await?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
