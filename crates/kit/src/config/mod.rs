@@ -428,6 +428,7 @@ impl ServiceConfig {
         "outbox_poll_ms",
         "outbox_max_backoff_ms",
         "outbox_lease_ms",
+        "outbox_in_flight",
         "time_zone",
         "reference_prefix",
     ];

@@ -16,6 +16,11 @@ pub struct OutboxConfig {
     /// claims while it delivers; a replica that dies without restarting leaves them to another
     /// replica after at most this long (one that restarts takes its own back at once).
     pub lease: Duration,
+    /// Most deliveries in flight at once, each of another key. Enough that the relay keeps up
+    /// with the service's fastest rate of new effects however long each delivery waits (its
+    /// claims and outcomes are written a batch at a time); few enough to leave the peer's
+    /// `concurrency_limit` room for its own callers.
+    pub in_flight: u32,
 }
 
 impl Default for OutboxConfig {
@@ -24,6 +29,7 @@ impl Default for OutboxConfig {
             poll_interval: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             lease: Duration::from_secs(5),
+            in_flight: 128,
         }
     }
 }
@@ -51,6 +57,7 @@ impl OutboxConfig {
                 Duration::from_millis(300),
                 Duration::from_secs(600),
             ),
+            in_flight: layers.get_range("outbox_in_flight", defaults.in_flight, 1, 4096),
         }
     }
 }

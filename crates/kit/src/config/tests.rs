@@ -147,3 +147,16 @@ fn the_office_zone_and_reference_prefix_are_read_and_checked() {
     assert!(text.contains("DOXWATCH_TIME_ZONE") && text.contains("IANA time zone name"), "{text}");
     assert!(text.contains("DOXWATCH_REFERENCE_PREFIX") && text.contains("capital letters"), "{text}");
 }
+
+#[test]
+fn the_relay_keeps_as_many_deliveries_in_flight_as_configured() {
+    let mut layers = Layers::load(None, env(&[("DOXWATCH_OUTBOX_IN_FLIGHT", "64")]), &all_keys());
+    let config = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+    let _ = layers.finish();
+    assert_eq!(config.outbox.in_flight, 64);
+    assert_eq!(crate::outbox::RelaySettings::from_config(&config.outbox).batch_size, 64);
+    let mut layers = Layers::load(None, env(&[("DOXWATCH_OUTBOX_IN_FLIGHT", "0")]), &all_keys());
+    let _ = ServiceConfig::from_layers(&mut layers, "127.0.0.1:1".parse().unwrap(), "sqlite::memory:");
+    let text = layers.finish().unwrap_err().to_string();
+    assert!(text.contains("DOXWATCH_OUTBOX_IN_FLIGHT: must be between 1 and 4096"), "{text}");
+}

@@ -86,6 +86,7 @@ impl RelaySettings {
             poll_interval: config.poll_interval,
             max_backoff: config.max_backoff,
             lease: config.lease,
+            batch_size: i64::from(config.in_flight),
             ..Self::default()
         }
     }
@@ -95,7 +96,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_millis(500),
-            batch_size: 32,
+            batch_size: 128,
             lease: Duration::from_secs(5),
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
