@@ -7,8 +7,8 @@
 //! long as the client takes to send, and on SQLite it would hold the only writer all that time.
 //! The merge holds it only for the server's own work, never for the length of a client's upload.
 //! That work still grows with the import: on SQLite, other writes wait while a very large import
-//! merges (a 100,000-URL import merges in about 12 s in a debug build, half of it canonicalizing),
-//! and fail once they have waited longer than the store's busy timeout. Imports of that size
+//! merges (1,000,000 URLs take about 20 s in a release build on two cores), and fail once they
+//! have waited longer than the store's time to hand out its writer. Imports of that size
 //! belong on PostgreSQL, where only writes of the same URLs wait for the merge.
 
 use doxwatch_kit::timestamp;
