@@ -177,6 +177,9 @@ fn statistics_measures_each_size_against_the_smallest() {
             assert_eq!(cuts.len(), 12, "{size}");
             assert!(cuts.iter().all(|c| number(c, "median_ms") > 0.0), "{size}");
             assert!(cuts.iter().any(|c| c["as_of"] == "now" && c["recorded_before"] == "any time"), "{size}");
+            // The situation report at the same cuts, every service answering.
+            assert!(number(&size["report_latency_ms"], "p99") > 0.0, "{size}");
+            assert!(size["report_errors"].as_object().is_some_and(|e| e.is_empty()), "{size}");
         }
         assert_eq!(number(&sizes[0], "p99_ratio_to_smallest"), 1.0);
         assert!(ratio(&report, "p99 ms at 2000 links")["met"].is_boolean());

@@ -11,6 +11,7 @@ mod noop;
 mod process;
 mod report;
 mod services;
+mod situation;
 mod statistics;
 mod stores;
 
@@ -43,8 +44,9 @@ enum Scenario {
     /// `link import`'s ImportLinks of N URLs over 50 platforms, beside a batched insert (SQLite)
     /// or COPY (PostgreSQL) of the same canonical URLs into a table of the links table's shape.
     ImportLinks(import::ImportArgs),
-    /// GetLinkStatistics at several `as_of` and `recorded_before` moments over stores of growing
-    /// size (10 observations a link), each size against the smallest.
+    /// GetLinkStatistics and the situation report (`report --as-of`) at several `as_of` and
+    /// `recorded_before` moments over stores of growing size (10 observations a link), each size
+    /// against the smallest.
     Statistics(statistics::StatisticsArgs),
     /// The noop scenario's baseline server: gRPC health alone on the suite's TLS.
     #[command(hide = true)]

@@ -109,6 +109,9 @@ pub struct SizeFigures {
     pub errors: std::collections::BTreeMap<String, u64>,
     /// Each cut asked, with the median of its timed calls.
     pub cuts: Vec<CutFigures>,
+    /// The situation report (`report --as-of`) at the same cuts, and its failures by kind.
+    pub report_latency_ms: Option<Percentiles>,
+    pub report_errors: std::collections::BTreeMap<String, u64>,
 }
 
 /// One cut of a statistics read: as at, recorded before, and its median latency.
@@ -240,6 +243,16 @@ impl Report {
                 out += &format!(
                     "{:>10}  as at {}, recorded before {}: median {:.1} ms\n",
                     "", cut.as_of, cut.recorded_before, cut.median_ms
+                );
+            }
+            if let Some(r) = &s.report_latency_ms {
+                out += &format!(
+                    "{:>10}  report --as-of at the same cuts (all four services): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms{}\n",
+                    "",
+                    r.p50,
+                    r.p99,
+                    r.max,
+                    if s.report_errors.is_empty() { String::new() } else { format!("; errors {:?}", s.report_errors) }
                 );
             }
         }

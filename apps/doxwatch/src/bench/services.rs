@@ -55,7 +55,7 @@ impl Setup {
         self.stores.backend()
     }
 
-    fn credentials(&self) -> Result<Credentials, CliError> {
+    pub fn credentials(&self) -> Result<Credentials, CliError> {
         Credentials::load(&self.profile).map_err(|e| CliError::Config(e.to_string()))
     }
 

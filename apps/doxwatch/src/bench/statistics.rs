@@ -1,7 +1,8 @@
 //! The statistics scenario: GetLinkStatistics at several `as_of` and `recorded_before` moments over
 //! one link-tracking store grown through its API to each size asked (10 observations a link, a
 //! removal request for every other link, recorded as liaison does), each size's latency against the
-//! smallest's. Warm: every query is asked once before it is timed.
+//! smallest's, and the situation report (`report --as-of`, all four services) at the same cuts.
+//! Warm: every query is asked once before it is timed.
 
 use std::{
     collections::BTreeMap,
@@ -21,6 +22,7 @@ use super::{
     progress,
     report::{CutFigures, Ratio, Report, SizeFigures},
     services::{Officer, Setup},
+    situation::{self, Others},
 };
 use crate::output::CliError;
 
@@ -68,6 +70,7 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
     progress("starting link-tracking");
     let links = setup.start("links", &[]).await?;
     let officer = setup.officer(&links.url, 1).await?.remove(0);
+    let others = Others::start(setup, &links).await?;
     let peers = Peers {
         intake: as_service(setup, "intake", &links.url).await?,
         liaison: as_service(setup, "liaison", &links.url).await?,
@@ -95,8 +98,12 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
             }
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         };
-        progress(&format!("GetLinkStatistics over {size} links"));
-        let mut figures = query(&officer, args.repeat, earlier_moment.or(Some(recorded_before_growth))).await;
+        progress(&format!("GetLinkStatistics and report --as-of over {size} links"));
+        let moments = [at(FIRST_DAY + 30 * DAY), at(FIRST_DAY + 120 * DAY), at(FIRST_DAY + 210 * DAY), None];
+        let cutoffs = [None, earlier_moment.or(Some(recorded_before_growth)), Some(now())];
+        let mut figures = query(&officer, args.repeat, &moments, &cutoffs).await;
+        (figures.report_latency_ms, figures.report_errors) =
+            situation::time_reports(&others.endpoints, args.repeat, &moments, &cutoffs).await;
         earlier_moment = Some(recorded_before_growth);
         figures.links = size;
         figures.observations = size * OBSERVATIONS;
@@ -121,6 +128,7 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
     }
     report.services.push(ServiceCost::between("links", links.idle, before, links.reading()));
     report.notes.push("the store is grown through the API (RegisterLinks, RecordObservations, and RecordRemovalRequests as liaison): its seeding time is the service's too".into());
+    others.stop().await;
     links.stop().await;
     Ok(report)
 }
@@ -219,10 +227,13 @@ async fn seed_chunk(
 
 /// GetLinkStatistics at each moment × `recorded_before` (none, before the last growth, now),
 /// once untimed and then `repeat` times timed, one call at a time.
-async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> SizeFigures {
+async fn query(
+    officer: &Officer,
+    repeat: u32,
+    moments: &[Option<Timestamp>],
+    cutoffs: &[Option<Timestamp>],
+) -> SizeFigures {
     let mut links = LinksServiceClient::new(officer.clone()).max_decoding_message_size(256 << 20);
-    let moments = [at(FIRST_DAY + 30 * DAY), at(FIRST_DAY + 120 * DAY), at(FIRST_DAY + 210 * DAY), None];
-    let cutoffs = [None, earlier, Some(now())];
     let mut histogram = load::histogram();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut answer_bytes = 0u64;
@@ -236,8 +247,8 @@ async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> Si
                 .unwrap_or_else(|| t.seconds.to_string())
         })
     };
-    for as_of in &moments {
-        for recorded_before in &cutoffs {
+    for as_of in moments {
+        for recorded_before in cutoffs {
             let request =
                 pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before, ..Default::default() };
             let mut times = Vec::new();
@@ -275,5 +286,7 @@ async fn query(officer: &Officer, repeat: u32, earlier: Option<Timestamp>) -> Si
         answer_bytes,
         errors,
         cuts,
+        report_latency_ms: None,
+        report_errors: BTreeMap::new(),
     }
 }
