@@ -33,6 +33,12 @@ struct StagedRegistration {
     seen_at_micros: i64,
 }
 
+/// A time in whole microseconds since the Unix epoch, rounded down as `Ts` keeps a time (before
+/// 1970 too); a business time is within years 0000–9999, far inside the range.
+fn whole_micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000)).unwrap_or(i64::MAX)
+}
+
 /// Stages one message's registrations of import `import`, the first at stream position `first`.
 pub async fn stage(
     tx: &mut Tx,
@@ -47,8 +53,7 @@ pub async fn stage(
             .map(|r| StagedRegistration {
                 url: r.url.clone(),
                 case_name: r.case.map(|c| c.name()).unwrap_or_default(),
-                // Whole microseconds, as `Ts` keeps a time; a business time is within years 0000–9999.
-                seen_at_micros: i64::try_from(r.seen_at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX),
+                seen_at_micros: whole_micros(r.seen_at),
             })
             .collect(),
     };
@@ -115,4 +120,21 @@ pub async fn sweep(tx: &mut Tx, before: OffsetDateTime) -> Result<u64, StoreErro
         sqlx::query("DELETE FROM import_staging WHERE stage_time < $1").bind(Ts(before)).execute(c).await?.rows_affected()
     });
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn a_staged_time_keeps_the_microsecond_the_store_would() {
+        assert_eq!(whole_micros(datetime!(1970-01-01 0:00:00.000_001_9 UTC)), 1);
+        // Before 1970 the microsecond is still the one the time falls in, not the one nearer 1970.
+        assert_eq!(whole_micros(datetime!(1969-12-31 23:59:59.999_999_5 UTC)), -1);
+        let t = datetime!(2019-06-14 08:30:00.123_456_789 UTC);
+        let back = OffsetDateTime::from_unix_timestamp_nanos(i128::from(whole_micros(t)) * 1_000).expect("in range");
+        assert_eq!(back, doxwatch_kit::rollup::stored(t));
+    }
 }
