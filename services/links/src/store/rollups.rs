@@ -3,7 +3,9 @@
 //! observations (an erasure changes no figure: it keeps a link's sightings, requests and
 //! observations). A write reads its links' histories before and after, in its own transaction,
 //! and adds the difference (see `domain::rollups`); on PostgreSQL it first locks its links' rows,
-//! in id order, so that two writers of one link take turns and each sees the other's rows.
+//! in id order, so that two writers of one link take turns and each sees the other's rows. A
+//! sighting that an earlier one covers moves no figure, and is written without either
+//! (`moving_sightings`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -143,16 +145,7 @@ pub async fn build_if_unbuilt(tx: &mut Tx) -> Result<bool, StoreError> {
 async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<HashMap<Uuid, LinkHistory>, StoreError> {
     let mut out: HashMap<Uuid, LinkHistory> = ids.iter().map(|id| (*id, LinkHistory::default())).collect();
     for chunk in ids.chunks(BATCH) {
-        // The earliest sighting recorded before `from`, by a seek on (link, seen at, record time): the
-        // first index entry in seen-at order whose record time qualifies (migration 0008).
-        let firsts: Vec<(Uuid, Option<Ts>)> = on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(
-                "SELECT l.id, (SELECT s.seen_at FROM link_sightings s WHERE s.link_id = l.id AND s.record_time < ",
-            );
-            q.push_bind(Ts(from)).push(" ORDER BY s.seen_at LIMIT 1) FROM links l WHERE l.id IN ");
-            push_list(&mut q, chunk.iter().copied());
-            q.build_query_as().fetch_all(c).await?
-        });
+        let firsts = first_sightings(tx, chunk, "<", from).await?;
         let sightings: Vec<(Uuid, Ts, Ts)> = on_tx!(tx, c => {
             let mut q = QueryBuilder::new("SELECT link_id, seen_at, record_time FROM link_sightings WHERE record_time >= ");
             q.push_bind(Ts(from)).push(" AND link_id IN ");
@@ -194,6 +187,53 @@ async fn histories(tx: &mut Tx, ids: &[Uuid], from: OffsetDateTime) -> Result<Ha
         }
     }
     Ok(out)
+}
+
+/// Each link's earliest seen-at among its sightings whose record time compares with `bound`
+/// (`"<"` or `"<="`) to `time`, by a seek on (link, seen at, record time): the first index entry in
+/// seen-at order whose record time qualifies (migration 0008). At most [`BATCH`] links.
+async fn first_sightings(
+    tx: &mut Tx,
+    ids: &[Uuid],
+    bound: &'static str,
+    time: OffsetDateTime,
+) -> Result<Vec<(Uuid, Option<Ts>)>, StoreError> {
+    Ok(on_tx!(tx, c => {
+        let mut q = QueryBuilder::new(
+            "SELECT l.id, (SELECT s.seen_at FROM link_sightings s WHERE s.link_id = l.id AND s.record_time ",
+        );
+        q.push(bound).push(" ").push_bind(Ts(time)).push(" ORDER BY s.seen_at LIMIT 1) FROM links l WHERE l.id IN ");
+        push_list(&mut q, ids.iter().copied());
+        q.build_query_as().fetch_all(c).await?
+    }))
+}
+
+/// Of the links a write sees again, those whose new sightings can move a figure; the rest can be
+/// written without a lock or a history read.
+///
+/// Sightings enter the figures only through the earliest one a cut keeps. A new sighting (seen at
+/// `s`, recorded at `now`) is covered by a stored one seen at or before `s` and recorded at or
+/// before `now`: every cut that keeps the new row keeps the stored one, so no figure moves. Stored
+/// sightings are never deleted, so the cover holds whatever writes commit meanwhile, and a writer
+/// holding the link's lock reads the same points with or without the new row.
+pub async fn moving_sightings(
+    tx: &mut Tx,
+    earliest: &BTreeMap<LinkId, OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Vec<LinkId>, StoreError> {
+    let now = doxwatch_kit::rollup::stored(now);
+    let ids: Vec<Uuid> = earliest.keys().map(|l| l.0).collect();
+    let mut moving = Vec::new();
+    for chunk in ids.chunks(BATCH) {
+        for (id, first) in first_sightings(tx, chunk, "<=", now).await? {
+            let link = LinkId(id);
+            let Some(seen) = earliest.get(&link) else { continue };
+            if first.is_none_or(|f| f.0 > doxwatch_kit::rollup::stored(*seen)) {
+                moving.push(link);
+            }
+        }
+    }
+    Ok(moving)
 }
 
 /// The links' points and sums (migrations 0007 and 0009), broken down by platform and channel.
