@@ -501,21 +501,13 @@ async fn register_in(
         ids.push(Ok((id, true)));
     }
     links::insert_many(tx, &new_links).await?;
-    let case_counts = links::add_sightings(tx, &sightings, &new_links, now).await?;
-    let mut loaded = if load {
+    links::add_sightings(tx, &sightings, &new_links, now).await?;
+    let loaded = if load {
         let wanted: Vec<LinkId> = ids.iter().flatten().map(|(id, _)| *id).collect();
-        links::load_counting(tx, &wanted, &case_counts).await?
+        links::load(tx, &wanted).await?
     } else {
         Vec::new()
     };
-    // Last: a link many cases cite is locked from its count's update to the commit. The counts as
-    // they then stand include cases other writers committed since the load.
-    let counts = case_counts.apply(tx).await?;
-    for link in &mut loaded {
-        if let Some(count) = counts.get(&link.id) {
-            link.case_count = *count;
-        }
-    }
     let outcomes = ids
         .into_iter()
         .map(|id| match id {

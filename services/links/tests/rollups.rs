@@ -139,9 +139,7 @@ async fn write(db: &Db, links: &mut TestLinks, w: &Write) {
         let id = links.ids[link].0;
         match *event {
             Event::Sighting { seen, .. } => {
-                let counts =
-                    links::add_sightings(&mut tx, &[(id, None, minutes(seen))], &created, now).await.expect("sighting");
-                counts.apply(&mut tx).await.expect("case counts");
+                links::add_sightings(&mut tx, &[(id, None, minutes(seen))], &created, now).await.expect("sighting");
             }
             Event::Request { notice, served, .. } => {
                 let notice = format!("notices/{notice}");

@@ -19,9 +19,8 @@ use crate::domain::*;
 /// Links whose first cases are read in one statement, each by its own seek.
 const SEEKS: usize = 100;
 
-/// Records the citations not yet recorded; what they add to their links' counts is returned, to be
-/// applied with [`CaseCounts::apply`] last in the transaction.
-pub async fn add(tx: &mut Tx, citations: &[(LinkId, CaseRef)], now: OffsetDateTime) -> Result<CaseCounts, StoreError> {
+/// Records the citations not yet recorded and adds each to its link's count.
+pub async fn add(tx: &mut Tx, citations: &[(LinkId, CaseRef)], now: OffsetDateTime) -> Result<(), StoreError> {
     // In (link, case) order, so that concurrent writers take their row locks in one order.
     let mut distinct: Vec<(Uuid, String)> = citations.iter().map(|(l, c)| (l.0, c.name())).collect();
     distinct.sort();
@@ -40,48 +39,22 @@ pub async fn add(tx: &mut Tx, citations: &[(LinkId, CaseRef)], now: OffsetDateTi
             *added.entry(link).or_default() += 1;
         }
     }
-    Ok(CaseCounts { added })
-}
-
-/// Cases a write added to its links' counts, not yet applied.
-///
-/// A link many cases cite is one row that every citing write updates. On PostgreSQL its row lock
-/// is held from the update to the commit, so the update comes last: writers of a popular link
-/// queue only for the last statements of their transactions, not for the whole of them.
-#[must_use = "the links' counts change only when applied"]
-#[derive(Debug, Default)]
-pub struct CaseCounts {
-    added: BTreeMap<Uuid, i64>,
-}
-
-impl CaseCounts {
-    /// The cases this write adds to `link`'s count.
-    pub fn added(&self, link: Uuid) -> i64 {
-        self.added.get(&link).copied().unwrap_or(0)
+    // One statement per increment: nearly every link of a call gains one case.
+    let mut by_increment: BTreeMap<i64, Vec<Uuid>> = BTreeMap::new();
+    for (link, n) in added {
+        by_increment.entry(n).or_default().push(link);
     }
-
-    /// Adds the cases to their links' counts, and returns the counts as they now stand.
-    pub async fn apply(self, tx: &mut Tx) -> Result<HashMap<LinkId, i64>, StoreError> {
-        // One statement per increment: nearly every link of a call gains one case.
-        let mut by_increment: BTreeMap<i64, Vec<Uuid>> = BTreeMap::new();
-        for (link, n) in self.added {
-            by_increment.entry(n).or_default().push(link);
+    for (n, links) in by_increment {
+        for chunk in links.chunks(BATCH) {
+            on_tx!(tx, c => {
+                let mut q = QueryBuilder::new("UPDATE links SET case_count = case_count + ");
+                q.push_bind(n).push(" WHERE id IN ");
+                super::push_list(&mut q, chunk.iter().copied());
+                q.build().execute(c).await?;
+            });
         }
-        let mut counts = HashMap::new();
-        for (n, links) in by_increment {
-            for chunk in links.chunks(BATCH) {
-                let rows: Vec<(Uuid, i64)> = on_tx!(tx, c => {
-                    let mut q = QueryBuilder::new("UPDATE links SET case_count = case_count + ");
-                    q.push_bind(n).push(" WHERE id IN ");
-                    super::push_list(&mut q, chunk.iter().copied());
-                    q.push(" RETURNING id, case_count");
-                    q.build_query_as().fetch_all(c).await?
-                });
-                counts.extend(rows.into_iter().map(|(id, count)| (LinkId(id), count)));
-            }
-        }
-        Ok(counts)
     }
+    Ok(())
 }
 
 /// The first [`CASES_ON_LINK`] citing cases of each link, in name order, given each link's count.

@@ -102,13 +102,12 @@ pub type Sighting = (LinkId, Option<CaseRef>, OffsetDateTime);
 
 /// Records sightings, many rows per statement; a sighting already recorded is kept once.
 /// `created` are the links this write inserted (none of them has a row yet but these sightings).
-/// The cases the sightings add to their links' counts are applied by the caller, last.
 pub async fn add_sightings(
     tx: &mut Tx,
     sightings: &[Sighting],
     created: &[NewLink<'_>],
     now: OffsetDateTime,
-) -> Result<super::citations::CaseCounts, StoreError> {
+) -> Result<(), StoreError> {
     let mut distinct: Vec<&Sighting> = Vec::with_capacity(sightings.len());
     let mut seen = std::collections::HashSet::new();
     for s in sightings {
@@ -222,15 +221,6 @@ async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError
 
 /// The links with these ids, in the order given; unknown ids are left out.
 pub async fn load(tx: &mut Tx, ids: &[LinkId]) -> Result<Vec<Link>, StoreError> {
-    load_counting(tx, ids, &super::citations::CaseCounts::default()).await
-}
-
-/// [`load`], counting the cases of `pending` (added by this transaction, not yet applied).
-pub async fn load_counting(
-    tx: &mut Tx,
-    ids: &[LinkId],
-    pending: &super::citations::CaseCounts,
-) -> Result<Vec<Link>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -249,9 +239,6 @@ pub async fn load_counting(
             q.build_query_as().fetch_all(c).await?
         });
         rows.extend(found);
-    }
-    for row in &mut rows {
-        row.case_count = row.case_count.saturating_add(pending.added(row.id));
     }
     let mut links = decode(tx, rows).await?;
     let position = |id: &LinkId| ids.iter().position(|x| x == id).unwrap_or(usize::MAX);
