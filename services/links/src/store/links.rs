@@ -118,12 +118,13 @@ pub async fn add_sightings(
     let created: std::collections::HashMap<LinkId, super::rollups::Scope> =
         created.iter().map(|l| (l.id, (l.platform.0, l.channel.map_or(Uuid::nil(), |c| c.0)))).collect();
     // Only links that had rows before this write, and whose figures these sightings can move, need
-    // their histories read around it (and, on PostgreSQL, locked): a link cited by case after case
-    // is written without waiting for the others.
+    // their histories read around it: a link cited by case after case is not read twice a write.
     let mut earliest: std::collections::BTreeMap<LinkId, OffsetDateTime> = std::collections::BTreeMap::new();
     for (link, _, seen_at) in distinct.iter().filter(|s| !created.contains_key(&s.0)) {
         earliest.entry(*link).and_modify(|t| *t = (*t).min(*seen_at)).or_insert(*seen_at);
     }
+    let seen_again: Vec<LinkId> = earliest.keys().copied().collect();
+    super::rollups::lock(tx, &seen_again).await?;
     let moving = super::rollups::moving_sightings(tx, &earliest, now).await?;
     let figures = super::rollups::before_write(tx, &moving, now).await?;
     for chunk in distinct.chunks(BATCH) {
