@@ -3,7 +3,7 @@
 //! was erased, so that they erase theirs. The outbox relay delivers them; intake's part is only to
 //! say which call to make.
 
-use doxwatch_kit::outbox::{Effect, LegacyEffect};
+use doxwatch_kit::outbox::{Effect, LegacyEffect, Mergeable};
 use doxwatch_proto::links as links_pb;
 use time::OffsetDateTime;
 
@@ -16,6 +16,19 @@ const LIAISON_ERASE: &str = "/doxwatch.liaison.v1.LiaisonService/EraseCaseData";
 /// Effects written before delivery was generic, as stores may still hold them.
 pub const LEGACY: &[LegacyEffect] =
     &[LegacyEffect { method: "RegisterLinks", path: REGISTER_LINKS, request_id_field: 2 }];
+
+/// Registrations RegisterLinks takes in one call (its contract: 1 to 1,000).
+const REGISTRATIONS_PER_CALL: usize = 1000;
+
+/// Effects the relay may send several at a time: registering a case's URLs again changes nothing
+/// (its sightings and citations are kept once), so a merged call needs no request id. Up to ten
+/// cases of the most URLs a case may report fit in one call.
+pub const MERGEABLE: &[Mergeable] = &[Mergeable {
+    peer: "links",
+    method: REGISTER_LINKS,
+    request_id_field: 2,
+    most: REGISTRATIONS_PER_CALL / crate::domain::MAX_REPORTED_URLS,
+}];
 
 /// The effect that registers `urls`, seen at `seen_at`, as links cited by `case`.
 pub fn register_links(case: CaseId, urls: &[String], seen_at: OffsetDateTime) -> Effect {

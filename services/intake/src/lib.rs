@@ -82,7 +82,8 @@ impl Application {
             .with("referral", peer::connect(&config.peers.referral, &config.security.tls)?)
             .with("liaison", peer::connect(&config.peers.liaison, &config.security.tls)?);
         let relay = Relay::new(db.clone(), Arc::new(peers), RelaySettings::from_config(&config.outbox))
-            .upgrading(effects::LEGACY);
+            .upgrading(effects::LEGACY)
+            .merging(effects::MERGEABLE);
         let links = links::LinkTracking::new(LinksServiceClient::new(links));
         let references = doxwatch_kit::reference::ReferenceScheme::configured(config, REFERENCE_PREFIX);
         let intake = service::Intake::new(db.clone(), links, relay.waker(), references);

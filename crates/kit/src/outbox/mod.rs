@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use deliver::{LegacyEffect, Peers, RawBytes, upgrade_legacy};
-pub use relay::{Deliver, DeliveryOutcome, Relay, RelaySettings, replica_name};
+pub use relay::{Deliver, DeliveryOutcome, Mergeable, Relay, RelaySettings, replica_name};
 pub use service::OutboxApi;
 
 use crate::{

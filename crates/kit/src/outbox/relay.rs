@@ -5,7 +5,11 @@
 //! name: a replica that restarts takes its own claims back at once, and another replica takes a
 //! dead one's when their lease runs out.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+mod merge;
+
+pub use merge::Mergeable;
+
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use time::OffsetDateTime;
 use tokio::{
@@ -114,6 +118,7 @@ pub struct Relay {
     settings: RelaySettings,
     worker: String,
     legacy: &'static [super::LegacyEffect],
+    merging: &'static [Mergeable],
     last_probe: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
@@ -129,6 +134,7 @@ impl Relay {
             settings,
             worker,
             legacy: &[],
+            merging: &[],
             last_probe: Default::default(),
         }
     }
@@ -145,6 +151,12 @@ impl Relay {
     /// Effects this service wrote in an earlier form, brought up to date before the first round.
     pub fn upgrading(mut self, legacy: &'static [super::LegacyEffect]) -> Self {
         self.legacy = legacy;
+        self
+    }
+
+    /// Methods whose due effects are sent several at a time in one call (see [`Mergeable`]).
+    pub fn merging(mut self, merging: &'static [Mergeable]) -> Self {
+        self.merging = merging;
         self
     }
 
@@ -181,6 +193,9 @@ impl Relay {
         // written, which may wait for the store's one SQLite writer) while the relay claims or
         // renews.
         let mut in_flight: JoinSet<()> = JoinSet::new();
+        // The messages each delivery carries (merged ones carry several), and their sum.
+        let mut carrying: HashMap<tokio::task::Id, usize> = HashMap::new();
+        let mut carried = 0usize;
         // Unbounded in type only: each delivery in flight sends one outcome and waits for it to be
         // written, so the queue never holds more than the relay's places.
         let (finished, queue) = mpsc::unbounded_channel();
@@ -212,7 +227,7 @@ impl Relay {
                     }
                 }
             }
-            let free = capacity.saturating_sub(in_flight.len());
+            let free = capacity.saturating_sub(carried);
             if look && free > 0 {
                 match self.due(free).await {
                     Ok(messages) => {
@@ -221,10 +236,11 @@ impl Relay {
                             // The claims were just made: the first renewal is a third of a lease away.
                             renewal.reset();
                         }
-                        for message in messages {
-                            let relay = self.clone();
-                            let finished = finished.clone();
-                            in_flight.spawn(async move { relay.deliver(message, &finished).await });
+                        for group in merge::group(messages, self.merging) {
+                            let (relay, finished, n) = (self.clone(), finished.clone(), group.len());
+                            let task = in_flight.spawn(async move { relay.deliver_group(group, &finished).await });
+                            carrying.insert(task.id(), n);
+                            carried += n;
                         }
                     }
                     Err(e) => tracing::warn!(error = %CauseChain(&e), "cannot claim outbox messages"),
@@ -232,9 +248,14 @@ impl Relay {
             }
             look = false;
             tokio::select! {
-                Some(result) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    recorded(result);
-                    look = !saturated || capacity.saturating_sub(in_flight.len()) >= refill;
+                Some(result) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
+                    let task = match &result {
+                        Ok((id, ())) => *id,
+                        Err(e) => e.id(),
+                    };
+                    carried = carried.saturating_sub(carrying.remove(&task).unwrap_or(0));
+                    recorded(result.map(|_| ()));
+                    look = !saturated || capacity.saturating_sub(carried) >= refill;
                 }
                 _ = renewal.tick(), if !in_flight.is_empty() => {
                     // A failed renewal only risks a second delivery, which the peer's request-id
@@ -356,23 +377,7 @@ impl Relay {
         }
         let result = self.deliverer.deliver(&message).instrument(span.clone()).await;
         let outcome = DeliveryOutcome::classify(result, message.attempts, self.settings.max_attempts);
-        let outcome_name = match &outcome {
-            DeliveryOutcome::Delivered => "delivered",
-            DeliveryOutcome::Retry(_) => "retry",
-            DeliveryOutcome::Rejected(_) => "rejected",
-        };
-        opentelemetry::global::meter("doxwatch").u64_counter("outbox.deliveries").build().add(
-            1,
-            &[
-                opentelemetry::KeyValue::new("peer", message.peer.clone()),
-                opentelemetry::KeyValue::new("outcome", outcome_name),
-            ],
-        );
-        span.in_scope(|| match &outcome {
-            DeliveryOutcome::Delivered => tracing::debug!("effect delivered"),
-            DeliveryOutcome::Retry(e) => tracing::info!(error = %e, "effect delayed; will retry"),
-            DeliveryOutcome::Rejected(e) => tracing::warn!(error = %e, "effect rejected by the peer"),
-        });
+        span.in_scope(|| merge::count_delivery(&message, &outcome));
         Finished::send(finished, &message, outcome).instrument(span).await
     }
 
