@@ -3,7 +3,9 @@
 //! id as the peer's `request_id`, so that the peer's idempotency store applies it exactly once.
 //! A peer that is down delays an effect; a peer that refuses one leaves it as a rejected effect.
 //! An effect is stored as the gRPC method to call and the encoded request, which already carries
-//! the message id as its `request_id`, so the relay delivers every effect the same way.
+//! the message id as its `request_id`, so the relay delivers every effect the same way. Effects of
+//! a method whose effect is the same applied twice may be sent several to a call, without a
+//! `request_id` (see [`Mergeable`]).
 
 mod deliver;
 mod finished;
