@@ -6,8 +6,9 @@
 //! requests of one method, concatenated, are one request holding every item of each; a last empty
 //! request id makes it a call without one. A call without a request id is not replayed by the
 //! peer's idempotency store: that is why only a method whose effect is the same applied twice may
-//! be merged. If the peer refuses the merged call, each message is sent again alone, with its own
-//! request id, so that only a message the peer refuses is kept as refused.
+//! be merged. If the peer refuses the merged call (or fails it at one message's last attempt),
+//! each message is sent again alone, with its own request id, so that only a message the peer
+//! refuses is kept as refused.
 
 use std::collections::HashMap;
 
@@ -104,19 +105,21 @@ impl Relay {
             ..first.clone()
         };
         let result = self.deliverer.deliver(&call).instrument(span.clone()).await;
-        if let Err(status) = &result {
-            if matches!(DeliveryOutcome::classify(Err(status.clone()), 0, i32::MAX), DeliveryOutcome::Rejected(_)) {
-                span.in_scope(
-                    || tracing::info!(error = %status.message(), "merged effects refused; sending each alone"),
-                );
-                for (message, _) in opened {
-                    self.deliver(message, finished).await;
-                }
-                return;
+        let outcomes: Vec<DeliveryOutcome> = opened
+            .iter()
+            .map(|(message, _)| DeliveryOutcome::classify(result.clone(), message.attempts, self.settings.max_attempts))
+            .collect();
+        // A failure that would end any of them (a refusal, or a last attempt) is one of theirs to
+        // find: each goes alone, with its own request id.
+        if let Some(DeliveryOutcome::Rejected(e)) = outcomes.iter().find(|o| matches!(o, DeliveryOutcome::Rejected(_)))
+        {
+            span.in_scope(|| tracing::info!(error = %e, "merged effects refused; sending each alone"));
+            for (message, _) in opened {
+                self.deliver(message, finished).await;
             }
+            return;
         }
-        let recorded = opened.iter().map(|(message, _)| {
-            let outcome = DeliveryOutcome::classify(result.clone(), message.attempts, self.settings.max_attempts);
+        let recorded = opened.iter().zip(outcomes).map(|((message, _), outcome)| {
             span.in_scope(|| count_delivery(message, &outcome));
             Finished::send(finished, message, outcome)
         });
