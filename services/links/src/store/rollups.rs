@@ -62,13 +62,12 @@ pub async fn before_write(tx: &mut Tx, links: &[LinkId], now: OffsetDateTime) ->
     let mut ids: Vec<Uuid> = links.iter().map(|l| l.0).collect();
     ids.sort_unstable();
     ids.dedup();
+    lock(tx, links).await?;
     let mut scopes = BTreeMap::new();
     for chunk in ids.chunks(BATCH) {
-        let lock = if tx.is_postgres() { " ORDER BY id FOR UPDATE" } else { "" };
         let rows: Vec<(Uuid, Uuid, Option<Uuid>)> = on_tx!(tx, c => {
             let mut q = QueryBuilder::new("SELECT id, platform_id, channel_id FROM links WHERE id IN ");
             push_list(&mut q, chunk.iter().copied());
-            q.push(lock);
             q.build_query_as().fetch_all(c).await?
         });
         scopes.extend(rows.into_iter().map(|(id, p, c)| (id, (p, c.unwrap_or(Uuid::nil())))));
@@ -229,8 +228,8 @@ async fn first_sightings(
     }))
 }
 
-/// Of the links a write sees again, those whose new sightings can move a figure; the rest can be
-/// written without a lock or a history read.
+/// Of the links a write sees again, those whose new sightings can move a figure; the rest need no
+/// history read.
 ///
 /// Sightings enter the figures only through the earliest one a cut keeps. A new sighting (seen at
 /// `s`, recorded at `now`) is covered by a stored one seen at or before `s` and recorded at or
