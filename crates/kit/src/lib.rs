@@ -10,6 +10,7 @@ pub mod data_keys;
 pub mod db;
 pub mod erasure;
 pub mod error;
+pub mod group_commit;
 pub mod idempotency;
 pub mod identity;
 pub mod late_records;

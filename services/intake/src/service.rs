@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use doxwatch_kit::{
     actor::Actor,
+    answered_once,
     audit::{self, Access},
     db::Db,
+    db::Tx,
     error::FieldViolations,
+    group_commit::{self, GroupCommit},
     idempotency::RequestKey,
     idempotent, outbox,
     reference::{self, ReferenceScheme},
@@ -53,6 +56,8 @@ pub struct Intake {
     references: ReferenceScheme,
     /// Publications' references (`PUB-2019-000001`), in the office's zone as cases' are.
     pub(crate) publications: ReferenceScheme,
+    /// Commits CreateCase's writes in groups.
+    commits: GroupCommit,
 }
 
 /// The counter series of case reference numbers.
@@ -63,78 +68,97 @@ impl Intake {
         // A constant prefix, which a unit test checks.
         let publications = ReferenceScheme::new(PUBLICATION_PREFIX, references.zone().clone())
             .expect("PUBLICATION_PREFIX is a valid reference prefix");
-        Self { db, links, relay, references, publications }
+        let commits = GroupCommit::start(db.clone(), group_commit::DEFAULT_MOST);
+        Self { db, links, relay, references, publications, commits }
     }
 
     pub fn db(&self) -> &Db {
         &self.db
     }
 
-    /// Records a case and its CREATED event (at `received_at`, status RECEIVED).
+    /// Records a case and its CREATED event (at `received_at`, status RECEIVED). Cases are
+    /// committed in groups ([`GroupCommit`]): numbering a case and appending its audit record take
+    /// turns at rows every case updates, which a group takes once.
     #[tracing::instrument(skip_all, fields(kind = ?new.kind))]
-    pub async fn create_case<R: Message + Default>(
+    pub async fn create_case<R: Message + Default + Send + 'static>(
         &self,
         actor: &Actor,
         new: NewCase,
         key: Option<RequestKey>,
-        respond: impl Fn(&Case) -> R,
+        respond: impl Fn(&Case) -> R + Send + Sync + 'static,
     ) -> Result<R, IntakeError> {
         let has_urls = !new.details.reported_urls.is_empty();
-        let response = idempotent!(self.db, IntakeError, key, |tx| {
-            let now = doxwatch_kit::timestamp::now();
-            let case = Case {
-                id: CaseId::new(),
-                // Numbered last (below).
-                reference: String::new(),
-                kind: new.kind,
-                received_at: new.received_at,
-                details: new.details.clone(),
-                status: CaseStatus::Received,
-                closure_reason: None,
-                created_by: actor.name(),
-                create_time: now,
-                update_time: now,
-                team: new.team.clone(),
-                assigned_officer: String::new(),
-                same_subject_cases: Vec::new(),
-                erase_time: None,
-            };
-            let created = CaseEvent {
-                id: Uuid::now_v7(),
-                case: case.id,
-                kind: CaseEventKind::Created,
-                actor: actor.name(),
-                occurred_at: case.received_at,
-                record_time: now,
-                from_status: None,
-                to_status: Some(CaseStatus::Received),
-                closure_reason: None,
-                duplicate_of: None,
-                note: String::new(),
-            };
-            store::insert_case(&mut tx, self.db.keyring(), &case, &created).await?;
-            let case = Case { same_subject_cases: self.same_subject(&mut tx, &case).await?, ..case };
-            let urls = &case.details.reported_urls;
-            if !urls.is_empty() {
-                outbox::enqueue(&mut tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at))
-                    .await?;
-            }
-            // Last, what every case shares: the figures' sums, the year's counter and the audit
-            // log's head. On PostgreSQL their row locks are held until the commit, so each case
-            // holds them only for its last few statements rather than its whole transaction.
-            store::rollups::count_new_case(&mut tx, &case, &created).await?;
-            let year = self.references.year_of(case.received_at);
-            let number = reference::next_number(&mut tx, REFERENCE_SERIES, year).await?;
-            let case = Case { reference: self.references.render(year, number), ..case };
-            store::set_reference(&mut tx, case.id, &case.reference).await?;
-            audit::record(&mut tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
-            tracing::info!(case = %case.id, "case recorded");
-            Ok(respond(&case))
-        })?;
+        let request = Arc::new((self.clone(), actor.clone(), new, key, respond));
+        let response = self
+            .commits
+            .run(move |mut tx| {
+                let request = request.clone();
+                Box::pin(async move {
+                    let (intake, actor, new, key, respond) = &*request;
+                    let case = answered_once!(tx, intake.db.keyring(), IntakeError, key.as_ref(), {
+                        intake.record_case(tx, actor, new).await.map(|case| respond(&case))
+                    });
+                    Ok::<_, IntakeError>(case)
+                })
+            })
+            .await?;
         if has_urls {
             self.relay.notify_one();
         }
         Ok(response)
+    }
+
+    /// Writes a new case, its CREATED event, its effect on link-tracking, its figures, its
+    /// reference number and its audit record in `tx`.
+    async fn record_case(&self, tx: &mut Tx, actor: &Actor, new: &NewCase) -> Result<Case, IntakeError> {
+        let now = doxwatch_kit::timestamp::now();
+        let case = Case {
+            id: CaseId::new(),
+            // Numbered last (below).
+            reference: String::new(),
+            kind: new.kind,
+            received_at: new.received_at,
+            details: new.details.clone(),
+            status: CaseStatus::Received,
+            closure_reason: None,
+            created_by: actor.name(),
+            create_time: now,
+            update_time: now,
+            team: new.team.clone(),
+            assigned_officer: String::new(),
+            same_subject_cases: Vec::new(),
+            erase_time: None,
+        };
+        let created = CaseEvent {
+            id: Uuid::now_v7(),
+            case: case.id,
+            kind: CaseEventKind::Created,
+            actor: actor.name(),
+            occurred_at: case.received_at,
+            record_time: now,
+            from_status: None,
+            to_status: Some(CaseStatus::Received),
+            closure_reason: None,
+            duplicate_of: None,
+            note: String::new(),
+        };
+        store::insert_case(tx, self.db.keyring(), &case, &created).await?;
+        let case = Case { same_subject_cases: self.same_subject(tx, &case).await?, ..case };
+        let urls = &case.details.reported_urls;
+        if !urls.is_empty() {
+            outbox::enqueue(tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at)).await?;
+        }
+        // Last, what every case shares: the figures' sums, the year's counter and the audit
+        // log's head. On PostgreSQL their row locks are held until the commit, so each case
+        // holds them only for its last few statements rather than its whole transaction.
+        store::rollups::count_new_case(tx, &case, &created).await?;
+        let year = self.references.year_of(case.received_at);
+        let number = reference::next_number(tx, REFERENCE_SERIES, year).await?;
+        let case = Case { reference: self.references.render(year, number), ..case };
+        store::set_reference(tx, case.id, &case.reference).await?;
+        audit::record(tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
+        tracing::info!(case = %case.id, "case recorded");
+        Ok(case)
     }
 
     /// Earlier cases naming someone the case names: by phone, or by a name of two words or more
