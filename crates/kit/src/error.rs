@@ -51,9 +51,13 @@ impl Error {
         Error::Internal(Box::new(cause))
     }
 
-    /// Whether the store refused a write because another writer took its key first.
+    /// Whether the store refused a write because another writer took its key first (or an earlier
+    /// request of the same group commit holds its request id unanswered).
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::Internal(cause) if cause.downcast_ref::<sqlx::Error>().is_some_and(crate::db::is_unique_violation))
+        use crate::idempotency::IdempotencyError;
+        matches!(self, Error::Internal(cause)
+            if cause.downcast_ref::<sqlx::Error>().is_some_and(crate::db::is_unique_violation)
+                || matches!(cause.downcast_ref::<IdempotencyError>(), Some(IdempotencyError::Unanswered(_))))
     }
 }
 
@@ -77,6 +81,7 @@ impl From<crate::idempotency::IdempotencyError> for Error {
             IdempotencyError::Store(e) => e.into(),
             IdempotencyError::Decode(e) => Error::internal(e),
             IdempotencyError::Sealed(e) => Error::internal(e),
+            e @ IdempotencyError::Unanswered(_) => Error::internal(e),
         }
     }
 }

@@ -2,9 +2,15 @@
 //!
 //! A request that every caller makes often and that ends on rows every such request updates (a
 //! case's reference counter, the audit log's head) costs a commit and a turn at those rows each.
-//! Handed to a [`GroupCommit`], the writes that are waiting when its committer is free are run one
-//! after the other in one transaction, and that transaction is committed once: each request still
-//! sees the writes before it, and is answered only once its writes are durable.
+//! Handed to a [`GroupCommit`], the requests that are waiting when a committer is free are written
+//! in one transaction, committed once: each request still sees the writes before it, and is
+//! answered only once its writes are durable.
+//!
+//! A request's work comes in two phases: `prepare` writes what is the request's own, and `finish`
+//! what it shares with every other (numbering, the audit log). A group prepares all its requests,
+//! then finishes them all, so it holds the shared rows only for its finishing phase; on PostgreSQL
+//! several committers run at once, one group preparing while another finishes. SQLite has one
+//! writer, so it has one committer.
 //!
 //! A request's writes stay all-or-nothing:
 //! - if one request's work fails inside the shared transaction, the transaction is rolled back and
@@ -16,16 +22,16 @@
 //!   of the group is answered with that failure (UNAVAILABLE), and a retry with its request id is
 //!   answered from the store.
 //!
-//! The work runs on the committer's task, in the audit context, the caller and the span of the
+//! The work runs on a committer's task, in the audit context, the caller and the span of the
 //! request that handed it over. Work whose request has gone (a client's deadline) before it began
 //! is dropped undone; once begun, it finishes and commits. The work must be able to run more than
 //! once, from the start, and do nothing outside its transaction but log.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use opentelemetry::{KeyValue, global};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::{
@@ -38,8 +44,19 @@ use crate::{
 /// few enough that the group holds a SQLite store's one writer for a few milliseconds.
 pub const DEFAULT_MOST: usize = 32;
 
-/// How many requests may wait for the committer; a caller beyond them waits to hand its work over.
+/// How many requests may wait for a committer; a caller beyond them waits to hand its work over.
 const QUEUE: usize = 1024;
+
+/// Committers of a PostgreSQL store: enough that groups prepare while another finishes.
+const POSTGRES_COMMITTERS: usize = 4;
+
+/// What a request's first phase found: work for its second, or the answer already.
+pub enum Prepared<P, T> {
+    /// Finish with this.
+    Go(P),
+    /// Answered already (a replayed request id): nothing to finish.
+    Done(T),
+}
 
 /// A handle to a store's committer. Clones share it; the committer stops when the last is dropped.
 #[derive(Clone, Debug)]
@@ -48,10 +65,20 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the committer of `db`, which commits at most `most` requests' writes together.
+    /// Starts the committers of `db`, each committing at most `most` requests' writes together:
+    /// one on SQLite, several on PostgreSQL.
     pub fn start(db: Db, most: usize) -> Self {
+        let committers = if db.is_postgres() { POSTGRES_COMMITTERS } else { 1 };
+        Self::start_with(db, most, committers)
+    }
+
+    /// [`GroupCommit::start`] with `committers` committers (at least one).
+    pub fn start_with(db: Db, most: usize, committers: usize) -> Self {
         let (jobs, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(serve(db, waiting, most.max(1)));
+        let waiting = Arc::new(Mutex::new(waiting));
+        for _ in 0..committers.max(1) {
+            tokio::spawn(serve(db.clone(), waiting.clone(), most.max(1)));
+        }
         Self { jobs }
     }
 
@@ -63,9 +90,25 @@ impl GroupCommit {
         E: From<sqlx::Error> + StoreFailure + Send + 'static,
         F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
+        self.run_phased(answered_by(work), nothing_to_finish()).await
+    }
+
+    /// Runs `prepare`, then (unless it answered already) `finish` with what it prepared, in a
+    /// write transaction shared with other requests' work, and returns the answer once that
+    /// transaction has committed. Both may run more than once (see the module).
+    pub async fn run_phased<P, T, E, F, G>(&self, prepare: F, finish: G) -> Result<T, E>
+    where
+        P: Send + 'static,
+        T: Send + 'static,
+        E: From<sqlx::Error> + StoreFailure + Send + 'static,
+        F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<Prepared<P, T>, E>> + Send + 'static,
+        G: for<'t> Fn(&'t mut Tx, P) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
         let job = Work {
-            work,
+            prepare,
+            finish,
+            prepared: None,
             output: None,
             answer,
             context: audit::current(),
@@ -84,16 +127,20 @@ impl GroupCommit {
 trait Job: Send {
     /// Whether the request still waits for its answer.
     fn wanted(&self) -> bool;
-    /// Runs the work in `tx` and keeps its output; whether it succeeded.
-    fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool>;
-    /// Answers with the kept output (the shared transaction committed) or with `failed`.
-    fn finish(self: Box<Self>, failed: Option<sqlx::Error>);
-    /// Runs the work in transactions of its own and answers.
+    /// Runs the first phase in `tx`; whether it succeeded.
+    fn prepare<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool>;
+    /// Runs the second phase in `tx` and keeps the answer; whether it succeeded.
+    fn finish<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool>;
+    /// Answers with the kept answer (the shared transaction committed) or with `failed`.
+    fn answer(self: Box<Self>, failed: Option<sqlx::Error>);
+    /// Runs both phases in transactions of its own and answers.
     fn alone(self: Box<Self>, db: Db) -> BoxFuture<'static, ()>;
 }
 
-struct Work<T, E, F> {
-    work: F,
+struct Work<P, T, E, F, G> {
+    prepare: F,
+    finish: G,
+    prepared: Option<Prepared<P, T>>,
     output: Option<Result<T, E>>,
     answer: oneshot::Sender<Result<T, E>>,
     context: audit::Context,
@@ -101,15 +148,20 @@ struct Work<T, E, F> {
     span: tracing::Span,
 }
 
-impl<T, E, F> Work<T, E, F>
+impl<P, T, E, F, G> Work<P, T, E, F, G>
 where
+    P: Send + 'static,
     T: Send + 'static,
     E: From<sqlx::Error> + StoreFailure + Send + 'static,
-    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<Prepared<P, T>, E>> + Send + 'static,
+    G: for<'t> Fn(&'t mut Tx, P) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
 {
-    /// The work in the request's audit context, caller and span.
-    fn as_requested<'t>(&self, tx: &'t mut Tx) -> impl Future<Output = Result<T, E>> + Send + use<'t, T, E, F> {
-        let work = audit::scoped(self.context.clone(), (self.work)(tx));
+    /// `work` in the request's audit context, caller and span.
+    fn as_requested<'t, R>(
+        &self,
+        work: BoxFuture<'t, Result<R, E>>,
+    ) -> impl Future<Output = Result<R, E>> + Send + use<'t, R, P, T, E, F, G> {
+        let work = audit::scoped(self.context.clone(), work);
         let (caller, span) = (self.caller.clone(), self.span.clone());
         async move {
             match caller {
@@ -119,78 +171,127 @@ where
         }
     }
 
-    fn answer(self, result: Result<T, E>) {
+    fn send(self, result: Result<T, E>) {
         // A request that has gone (its deadline passed) no longer waits for the answer.
         let _ = self.answer.send(result);
     }
 }
 
-impl<T, E, F> Job for Work<T, E, F>
+impl<P, T, E, F, G> Job for Work<P, T, E, F, G>
 where
+    P: Send + 'static,
     T: Send + 'static,
     E: From<sqlx::Error> + StoreFailure + Send + 'static,
-    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<Prepared<P, T>, E>> + Send + 'static,
+    G: for<'t> Fn(&'t mut Tx, P) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
 {
     fn wanted(&self) -> bool {
         !self.answer.is_closed()
     }
 
-    fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool> {
+    fn prepare<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool> {
         Box::pin(async move {
-            let result = self.as_requested(tx).await;
+            self.output = None;
+            match self.as_requested((self.prepare)(tx)).await {
+                Ok(prepared) => {
+                    self.prepared = Some(prepared);
+                    true
+                }
+                Err(e) => {
+                    self.output = Some(Err(e));
+                    false
+                }
+            }
+        })
+    }
+
+    fn finish<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let result = match self.prepared.take() {
+                Some(Prepared::Done(answer)) => Ok(answer),
+                Some(Prepared::Go(prepared)) => self.as_requested((self.finish)(tx, prepared)).await,
+                // Finished only once prepared; an answer is owed all the same.
+                None => Err(E::from(sqlx::Error::WorkerCrashed)),
+            };
             let ok = result.is_ok();
             self.output = Some(result);
             ok
         })
     }
 
-    fn finish(self: Box<Self>, failed: Option<sqlx::Error>) {
+    fn answer(self: Box<Self>, failed: Option<sqlx::Error>) {
         let mut work = *self;
         let result = match (failed, work.output.take()) {
             (Some(e), _) => Err(E::from(e)),
             (None, Some(output)) => output,
-            // Finished only after running; an answer is owed all the same.
             (None, None) => Err(E::from(sqlx::Error::WorkerCrashed)),
         };
-        work.answer(result);
+        work.send(result);
     }
 
     fn alone(self: Box<Self>, db: Db) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            let work = *self;
+            let mut work = *self;
             let mut attempt = 0;
             let result = loop {
                 let mut tx = match db.begin().await {
                     Ok(tx) => tx,
                     Err(e) => break Err(E::from(e)),
                 };
-                match work.as_requested(&mut tx).await {
-                    Ok(value) => match tx.commit().await {
+                let _ = work.prepare(&mut tx).await && work.finish(&mut tx).await;
+                match work.output.take() {
+                    Some(Ok(value)) => match tx.commit().await {
                         Ok(()) => break Ok(value),
                         Err(e) if crate::db::is_unique_violation(&e) && attempt < RACE_RETRIES => attempt += 1,
                         Err(e) => break Err(E::from(e)),
                     },
-                    Err(e) if e.is_unique_violation() && attempt < RACE_RETRIES => {
+                    Some(Err(e)) if e.is_unique_violation() && attempt < RACE_RETRIES => {
                         // Dropping `tx` rolls it back.
                         attempt += 1
                     }
-                    Err(e) => break Err(e),
+                    Some(Err(e)) => break Err(e),
+                    None => break Err(E::from(sqlx::Error::WorkerCrashed)),
                 }
             };
-            work.answer(result);
+            work.send(result);
         })
     }
 }
 
-/// The committer: takes what is waiting, up to `most`, and commits it together.
-async fn serve(db: Db, mut waiting: mpsc::Receiver<Box<dyn Job>>, most: usize) {
+/// Single-phase work as a first phase that answers.
+fn answered_by<T, E, F>(
+    work: F,
+) -> impl for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<Prepared<(), T>, E>> + Send + 'static
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+{
+    move |tx| {
+        let done = work(tx);
+        Box::pin(async move { done.await.map(Prepared::Done) })
+    }
+}
+
+/// The second phase of single-phase work, which never runs: its first phase answers.
+fn nothing_to_finish<T, E>() -> impl for<'t> Fn(&'t mut Tx, ()) -> BoxFuture<'t, Result<T, E>> + Send + 'static
+where
+    T: Send + 'static,
+    E: From<sqlx::Error> + Send + 'static,
+{
+    |_, ()| Box::pin(async { Err(E::from(sqlx::Error::WorkerCrashed)) })
+}
+
+/// A committer: takes what is waiting, up to `most`, and commits it together.
+async fn serve(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, most: usize) {
     let sizes = global::meter("doxwatch")
         .u64_histogram("db.group_commit.size")
         .with_description("Requests whose writes were committed in one transaction")
         .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
         .build();
     let mut group: Vec<Box<dyn Job>> = Vec::with_capacity(most);
-    while waiting.recv_many(&mut group, most).await > 0 {
+    // The committers take turns waiting; the one that takes a group lets the next wait.
+    while waiting.lock().await.recv_many(&mut group, most).await > 0 {
         // A request that went away before its work began is not done: it was never answered,
         // and a retry with its request id does it then.
         group.retain(|job| job.wanted());
@@ -201,12 +302,12 @@ async fn serve(db: Db, mut waiting: mpsc::Receiver<Box<dyn Job>>, most: usize) {
                 sizes.record(n as u64, &[KeyValue::new("outcome", "attempted")]);
                 match together(&db, &mut group).await {
                     Together::Committed => {
-                        group.drain(..).for_each(|job| job.finish(None));
+                        group.drain(..).for_each(|job| job.answer(None));
                         false
                     }
                     Together::Unknown(e) => {
                         tracing::warn!(error = %e, requests = n, "a group commit's outcome is unknown");
-                        group.drain(..).for_each(|job| job.finish(Some(unknown(&e))));
+                        group.drain(..).for_each(|job| job.answer(Some(unknown(&e))));
                         false
                     }
                     Together::Undone => true,
@@ -221,6 +322,12 @@ async fn serve(db: Db, mut waiting: mpsc::Receiver<Box<dyn Job>>, most: usize) {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Phase {
+    Prepare,
+    Finish,
+}
+
 enum Together {
     Committed,
     /// Nothing was written: run each alone.
@@ -231,11 +338,18 @@ enum Together {
 
 async fn together(db: &Db, group: &mut [Box<dyn Job>]) -> Together {
     let Ok(mut tx) = db.begin().await else { return Together::Undone };
-    for job in group.iter_mut() {
-        if !job.run(&mut tx).await {
-            // Rolled back when dropped (on a task of its own, so that it completes).
-            let _ = tokio::time::timeout(Duration::from_secs(30), tx.rollback()).await;
-            return Together::Undone;
+    // Every request's own writes first, then the shared ones: the group holds the rows it shares
+    // with other writers only from its first finish to its commit.
+    for phase in [Phase::Prepare, Phase::Finish] {
+        for job in group.iter_mut() {
+            let ok = match phase {
+                Phase::Prepare => job.prepare(&mut tx).await,
+                Phase::Finish => job.finish(&mut tx).await,
+            };
+            if !ok {
+                let _ = tokio::time::timeout(Duration::from_secs(30), tx.rollback()).await;
+                return Together::Undone;
+            }
         }
     }
     match tx.commit().await {

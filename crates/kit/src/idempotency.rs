@@ -36,6 +36,10 @@ pub enum IdempotencyError {
     Decode(#[from] prost::DecodeError),
     #[error("the stored response cannot be sealed or opened")]
     Sealed(#[from] crate::sealing::SealError),
+    /// The request id is claimed by an earlier request of the same transaction (a group commit's)
+    /// that has not answered yet: like a key taken by another writer, run again on its own.
+    #[error("request_id {0:?} is being answered by an earlier request of this transaction")]
+    Unanswered(String),
 }
 
 /// The sealed column, as its values' associated data names it.
@@ -79,6 +83,8 @@ pub async fn replay<R: Message + Default>(
     match row {
         None => Ok(None),
         Some((hash, _)) if hash != key.hash => Err(IdempotencyError::Reused(key.request_id.clone())),
+        // A claim whose answer is not written yet: only its own transaction sees it.
+        Some((_, response)) if response.is_empty() => Err(IdempotencyError::Unanswered(key.request_id.clone())),
         Some((_, response)) => {
             // Answers stored before sealing began are plain protobuf, which never starts "DW1".
             let response = if response.starts_with(b"DW1") {
@@ -89,6 +95,22 @@ pub async fn replay<R: Message + Default>(
             Ok(Some(R::decode(response.as_slice())?))
         }
     }
+}
+
+/// The first answer to `key`, if there was one (giving it again is audited as a read); if not,
+/// claims `key` for this transaction. `None` without a key.
+pub async fn replay_or_claim<R: Message + Default>(
+    tx: &mut Tx,
+    keys: &crate::sealing::Keyring,
+    key: Option<&RequestKey>,
+) -> Result<Option<R>, IdempotencyError> {
+    let Some(key) = key else { return Ok(None) };
+    if let Some(first) = replay(tx, keys, key).await? {
+        audit_replay(tx, key).await?;
+        return Ok(Some(first));
+    }
+    claim(tx, key).await?;
+    Ok(None)
 }
 
 /// Claims the request id for this transaction before its change is made. On PostgreSQL a

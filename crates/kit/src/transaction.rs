@@ -69,13 +69,8 @@ macro_rules! idempotent {
 macro_rules! answered_once {
     ($tx:ident, $keys:expr, $err:ty, $key:expr, $body:expr) => {{
         let key: Option<&$crate::idempotency::RequestKey> = $key;
-        if let Some(k) = key {
-            if let Some(first) = $crate::idempotency::replay(&mut $tx, $keys, k).await? {
-                // The stored answer can hold personal data: giving it again is a read.
-                $crate::idempotency::audit_replay(&mut $tx, k).await?;
-                return Ok(first);
-            }
-            $crate::idempotency::claim(&mut $tx, k).await?;
+        if let Some(first) = $crate::idempotency::replay_or_claim(&mut $tx, $keys, key).await? {
+            return Ok(first);
         }
         let response = $crate::transaction::typed::<_, $err, _>(async { $body }).await?;
         if let Some(k) = key {

@@ -15,8 +15,8 @@ use std::{
 use doxwatch_kit::{
     audit::{self, Access},
     db::{Db, Tx},
-    group_commit::GroupCommit,
-    on_pool, reference,
+    group_commit::{GroupCommit, Prepared},
+    on_pool, on_tx, reference,
     testing::TestDatabase,
     transaction::StoreFailure,
 };
@@ -129,7 +129,8 @@ async fn hold(
 async fn grouped_requests_commit_together_and_fail_alone(db: TestDatabase) {
     let store =
         doxwatch_kit::testing::with_fresh_keys(Db::connect(db.url(), 5, MIGRATIONS).await.expect("store")).await;
-    let commits = GroupCommit::start(store.clone(), 8);
+    // One committer, so that a held request holds every later one.
+    let commits = GroupCommit::start_with(store.clone(), 8, 1);
 
     // Twenty requests wait while a first one holds the committer: they are written in groups.
     let (open, held) = hold(&commits, &store).await;
@@ -194,6 +195,68 @@ async fn grouped_requests_commit_together_and_fail_alone(db: TestDatabase) {
     assert_eq!(next.await.expect("joined").expect("the next request is written").number, 30);
     assert_eq!(gone.runs.load(Ordering::SeqCst), 0, "the work of a request that went away was done");
     assert_eq!(committed_number(&store).await, 30);
+
+    // Two-phase work: a group prepares all its requests before it finishes any.
+    let (open, held) = hold(&commits, &store).await;
+    let phased: Vec<_> = (0..5).map(|_| submit_phased(&commits)).collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    open.send(true).expect("the gate");
+    held.await.expect("joined").expect("the held request is written");
+    let mut finished = Vec::new();
+    for p in phased {
+        finished.push(p.await.expect("joined").expect("a two-phase request is written"));
+    }
+    let prepared: BTreeSet<i64> = finished.iter().map(|f| f.0).collect();
+    let numbers: BTreeSet<i64> = finished.iter().map(|f| f.2).collect();
+    assert_eq!(prepared, (1..=5).collect(), "{finished:?}");
+    assert_eq!(numbers, (32..=36).collect(), "{finished:?}");
+    assert!(finished.iter().all(|f| f.1 == 5), "a request finished before its group had prepared: {finished:?}");
+
+    // Several committers at once (as on PostgreSQL): every request numbered once, none lost.
+    let many = GroupCommit::start_with(store.clone(), 8, 4);
+    let items: Vec<Arc<Item>> = (0..60).map(|_| Item::new(false, None)).collect();
+    // (31 numbered and audited so far, and five two-phase requests numbered 32 to 36.)
+    let running: Vec<_> = items.iter().map(|item| submit(&many, &store, item)).collect();
+    let mut numbers = BTreeSet::new();
+    for r in running {
+        numbers.insert(r.await.expect("joined").expect("every request is written").number);
+    }
+    assert_eq!(numbers, (37..=96).collect());
+    assert_eq!(committed_number(&store).await, 96);
+    assert_eq!(audit_records(&store).await, 96);
+}
+
+const PREPARED: &str = "prepared";
+
+/// A two-phase request: `prepare` takes a number in the series `prepared`; `finish` reads that
+/// series' last number as its transaction sees it, then numbers the request in the items' series
+/// and audits it. Answers the three numbers.
+fn submit_phased(commits: &GroupCommit) -> tokio::task::JoinHandle<Result<(i64, i64, i64), ItemError>> {
+    let commits = commits.clone();
+    tokio::spawn(async move {
+        commits
+            .run_phased(
+                |tx| {
+                    Box::pin(async move {
+                        Ok::<_, ItemError>(Prepared::Go(reference::next_number(tx, PREPARED, 2019).await?))
+                    })
+                },
+                |tx, prepared| {
+                    Box::pin(async move {
+                        let seen: i64 = on_tx!(tx, c => {
+                            sqlx::query_scalar("SELECT last_number FROM reference_counters WHERE series = $1")
+                                .bind(PREPARED)
+                                .fetch_one(c)
+                                .await?
+                        });
+                        let number = reference::next_number(tx, SERIES, 2019).await?;
+                        audit::record(tx, Access::Write, &[format!("items/{number}")], &["name"]).await?;
+                        Ok((prepared, seen, number))
+                    })
+                },
+            )
+            .await
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,13 +6,11 @@ use std::sync::Arc;
 
 use doxwatch_kit::{
     actor::Actor,
-    answered_once,
     audit::{self, Access},
-    db::Db,
-    db::Tx,
+    db::{Db, Tx},
     error::FieldViolations,
-    group_commit::{self, GroupCommit},
-    idempotency::RequestKey,
+    group_commit::{self, GroupCommit, Prepared},
+    idempotency::{self, RequestKey},
     idempotent, outbox,
     reference::{self, ReferenceScheme},
 };
@@ -77,8 +75,8 @@ impl Intake {
     }
 
     /// Records a case and its CREATED event (at `received_at`, status RECEIVED). Cases are
-    /// committed in groups ([`GroupCommit`]): numbering a case and appending its audit record take
-    /// turns at rows every case updates, which a group takes once.
+    /// committed in groups ([`GroupCommit`]): a group writes its cases, then numbers and audits
+    /// them, taking its turn at the rows every case updates once.
     #[tracing::instrument(skip_all, fields(kind = ?new.kind))]
     pub async fn create_case<R: Message + Default + Send + 'static>(
         &self,
@@ -89,18 +87,34 @@ impl Intake {
     ) -> Result<R, IntakeError> {
         let has_urls = !new.details.reported_urls.is_empty();
         let request = Arc::new((self.clone(), actor.clone(), new, key, respond));
+        let finishing = request.clone();
         let response = self
             .commits
-            .run(move |mut tx| {
-                let request = request.clone();
-                Box::pin(async move {
-                    let (intake, actor, new, key, respond) = &*request;
-                    let case = answered_once!(tx, intake.db.keyring(), IntakeError, key.as_ref(), {
-                        intake.record_case(tx, actor, new).await.map(|case| respond(&case))
-                    });
-                    Ok::<_, IntakeError>(case)
-                })
-            })
+            .run_phased(
+                move |mut tx| {
+                    let request = request.clone();
+                    Box::pin(async move {
+                        let (intake, actor, new, key, _) = &*request;
+                        let keys = intake.db.keyring();
+                        if let Some(first) = idempotency::replay_or_claim(&mut tx, keys, key.as_ref()).await? {
+                            return Ok(Prepared::Done(first));
+                        }
+                        Ok::<_, IntakeError>(Prepared::Go(intake.write_case(tx, actor, new).await?))
+                    })
+                },
+                move |tx, case| {
+                    let request = finishing.clone();
+                    Box::pin(async move {
+                        let (intake, _, _, key, respond) = &*request;
+                        let case = intake.number_case(tx, case).await?;
+                        let response = respond(&case);
+                        if let Some(key) = key {
+                            idempotency::remember(tx, intake.db.keyring(), key, &response).await?;
+                        }
+                        Ok::<_, IntakeError>(response)
+                    })
+                },
+            )
             .await?;
         if has_urls {
             self.relay.notify_one();
@@ -108,9 +122,9 @@ impl Intake {
         Ok(response)
     }
 
-    /// Writes a new case, its CREATED event, its effect on link-tracking, its figures, its
-    /// reference number and its audit record in `tx`.
-    async fn record_case(&self, tx: &mut Tx, actor: &Actor, new: &NewCase) -> Result<Case, IntakeError> {
+    /// Writes a new case, its CREATED event, its effect on link-tracking and its figures in `tx`:
+    /// everything of it that is its own.
+    async fn write_case(&self, tx: &mut Tx, actor: &Actor, new: &NewCase) -> Result<Case, IntakeError> {
         let now = doxwatch_kit::timestamp::now();
         let case = Case {
             id: CaseId::new(),
@@ -148,15 +162,18 @@ impl Intake {
         if !urls.is_empty() {
             outbox::enqueue(tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at)).await?;
         }
-        // Last, what every case shares: the figures' sums, the year's counter and the audit
-        // log's head. On PostgreSQL their row locks are held until the commit, so each case
-        // holds them only for its last few statements rather than its whole transaction.
         store::rollups::count_new_case(tx, &case, &created).await?;
+        Ok(case)
+    }
+
+    /// Gives a written case its audit record and its reference number: what every case shares. The
+    /// audit log's head is taken first, so that every group takes the rows it shares in one order.
+    async fn number_case(&self, tx: &mut Tx, case: Case) -> Result<Case, IntakeError> {
+        audit::record(tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
         let year = self.references.year_of(case.received_at);
         let number = reference::next_number(tx, REFERENCE_SERIES, year).await?;
         let case = Case { reference: self.references.render(year, number), ..case };
         store::set_reference(tx, case.id, &case.reference).await?;
-        audit::record(tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
         tracing::info!(case = %case.id, "case recorded");
         Ok(case)
     }
