@@ -91,12 +91,12 @@ impl Intake {
         let response = self
             .commits
             .run_phased(
-                move |mut tx| {
+                move |tx| {
                     let request = request.clone();
                     Box::pin(async move {
                         let (intake, actor, new, key, _) = &*request;
                         let keys = intake.db.keyring();
-                        if let Some(first) = idempotency::replay_or_claim(&mut tx, keys, key.as_ref()).await? {
+                        if let Some(first) = idempotency::replay_or_claim(&mut *tx, keys, key.as_ref()).await? {
                             return Ok(Prepared::Done(first));
                         }
                         Ok::<_, IntakeError>(Prepared::Go(intake.write_case(tx, actor, new).await?))
