@@ -30,7 +30,7 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use opentelemetry::{KeyValue, global};
+use opentelemetry::global;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::Instrument;
 
@@ -295,30 +295,32 @@ async fn serve(db: Db, waiting: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>, most: 
         // A request that went away before its work began is not done: it was never answered,
         // and a retry with its request id does it then.
         group.retain(|job| job.wanted());
-        let alone = match group.len() {
-            0 => false,
-            1 => true,
-            n => {
-                sizes.record(n as u64, &[KeyValue::new("outcome", "attempted")]);
-                match together(&db, &mut group).await {
-                    Together::Committed => {
-                        group.drain(..).for_each(|job| job.answer(None));
-                        false
-                    }
-                    Together::Unknown(e) => {
-                        tracing::warn!(error = %e, requests = n, "a group commit's outcome is unknown");
-                        group.drain(..).for_each(|job| job.answer(Some(unknown(&e))));
-                        false
-                    }
-                    Together::Undone => true,
-                }
-            }
-        };
-        if alone {
-            for job in group.drain(..) {
-                job.alone(db.clone()).await;
-            }
+        if group.is_empty() {
+            continue;
         }
+        sizes.record(group.len() as u64, &[]);
+        // On a task of its own, so that work that panics fails its group's requests (their
+        // answers are dropped) and not the committer.
+        if tokio::spawn(commit(db.clone(), std::mem::take(&mut group))).await.is_err() {
+            tracing::error!("a group commit's work panicked; its requests were answered with an error");
+        }
+    }
+}
+
+/// Commits `group` together, or each of its requests alone, and answers them.
+async fn commit(db: Db, mut group: Vec<Box<dyn Job>>) {
+    if group.len() > 1 {
+        match together(&db, &mut group).await {
+            Together::Committed => return group.into_iter().for_each(|job| job.answer(None)),
+            Together::Unknown(e) => {
+                tracing::warn!(error = %e, requests = group.len(), "a group commit's outcome is unknown");
+                return group.into_iter().for_each(|job| job.answer(Some(unknown(&e))));
+            }
+            Together::Undone => {}
+        }
+    }
+    for job in group {
+        job.alone(db.clone()).await;
     }
 }
 

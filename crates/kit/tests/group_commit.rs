@@ -224,6 +224,27 @@ async fn grouped_requests_commit_together_and_fail_alone(db: TestDatabase) {
     assert_eq!(numbers, (37..=96).collect());
     assert_eq!(committed_number(&store).await, 96);
     assert_eq!(audit_records(&store).await, 96);
+
+    // Work that panics fails its own request, not the committer.
+    let solo = GroupCommit::start_with(store.clone(), 8, 1);
+    let panicked: Result<i64, ItemError> = solo
+        .run(|_| {
+            Box::pin(async {
+                if SERIES.is_empty() {
+                    return Ok(0);
+                }
+                panic!("a bug in the work")
+            })
+        })
+        .await;
+    assert!(matches!(panicked, Err(ItemError::Store(_))), "{panicked:?}");
+    let after = Item::new(false, None);
+    let next = tokio::time::timeout(Duration::from_secs(10), submit(&solo, &store, &after))
+        .await
+        .expect("the committer still serves")
+        .expect("joined")
+        .expect("the next request is written");
+    assert_eq!(next.number, 97);
 }
 
 const PREPARED: &str = "prepared";

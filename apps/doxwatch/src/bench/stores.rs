@@ -122,7 +122,14 @@ impl Stores {
         let names = made.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
         let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await else { return };
         for name in names {
-            if let Err(e) = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await {
+            let forced = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            // FORCE refuses to end an autovacuum worker (it belongs to no role), which a database
+            // just written to often has. A plain drop makes autovacuum leave and waits for it.
+            let dropped = match forced {
+                Ok(_) => Ok(()),
+                Err(_) => admin.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await.map(|_| ()),
+            };
+            if let Err(e) = dropped {
                 eprintln!("warning: cannot drop the benchmark's database {name}: {e}");
             }
         }

@@ -172,8 +172,12 @@ impl Drop for TestDatabase {
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                            let _ =
+                            let forced =
                                 admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                            // FORCE refuses to end an autovacuum worker; a plain drop waits for it.
+                            if forced.is_err() {
+                                let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+                            }
                             let _ = admin.close().await;
                         }
                     });
