@@ -56,26 +56,15 @@ macro_rules! idempotent {
     ($db:expr, $err:ty, $key:expr, |$tx:ident| $body:expr) => {{
         let key: Option<$crate::idempotency::RequestKey> = $key;
         $crate::in_transaction!($db, $err, |$tx| {
-            Ok($crate::answered_once!($tx, ($db).keyring(), $err, key.as_ref(), $body))
+            let keys = ($db).keyring();
+            if let Some(first) = $crate::idempotency::replay_or_claim(&mut $tx, keys, key.as_ref()).await? {
+                return Ok(first);
+            }
+            let response = $crate::transaction::typed::<_, $err, _>(async { $body }).await?;
+            if let Some(k) = &key {
+                $crate::idempotency::remember(&mut $tx, keys, k, &response).await?;
+            }
+            Ok(response)
         })
-    }};
-}
-
-/// The request-id part of [`idempotent!`], in a transaction the caller holds (a
-/// [`GroupCommit`](crate::group_commit::GroupCommit)'s). Used in an async block that returns
-/// `Result<_, $err>`: it replays the first answer to `$key` (returning it from that block), or
-/// claims the key, runs `$body` and stores its answer, which is the expression's value.
-#[macro_export]
-macro_rules! answered_once {
-    ($tx:ident, $keys:expr, $err:ty, $key:expr, $body:expr) => {{
-        let key: Option<&$crate::idempotency::RequestKey> = $key;
-        if let Some(first) = $crate::idempotency::replay_or_claim(&mut $tx, $keys, key).await? {
-            return Ok(first);
-        }
-        let response = $crate::transaction::typed::<_, $err, _>(async { $body }).await?;
-        if let Some(k) = key {
-            $crate::idempotency::remember(&mut $tx, $keys, k, &response).await?;
-        }
-        response
     }};
 }
