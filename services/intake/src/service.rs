@@ -182,28 +182,18 @@ impl Intake {
     /// (every word matching; one word, a surname alone, would match too many).
     async fn same_subject(&self, tx: &mut doxwatch_kit::db::Tx, case: &Case) -> Result<Vec<CaseId>, IntakeError> {
         use doxwatch_kit::sealing::{name_terms, phone_digits};
-        let mut found: Vec<CaseId> = Vec::new();
+        let mut queries = Vec::new();
         for subject in &case.details.data_subjects {
             let terms = name_terms(&subject.display_name);
-            let mut queries = Vec::new();
             if terms.len() >= 2 {
                 queries.push(store::SubjectQuery::Name(terms));
             }
             if let Some(digits) = subject.contact.as_ref().and_then(|c| phone_digits(&c.phone)) {
                 queries.push(store::SubjectQuery::Phone(digits));
             }
-            for query in queries {
-                let keys = self.db.keyring();
-                for id in store::cases_with_subject(tx, keys, &query, case.id, MAX_SAME_SUBJECT as u32).await? {
-                    if !found.contains(&id) {
-                        found.push(id);
-                    }
-                }
-            }
         }
-        found.sort_by_key(|id| id.0);
-        found.truncate(MAX_SAME_SUBJECT);
-        Ok(found)
+        let keys = self.db.keyring();
+        Ok(store::cases_with_subject(tx, keys, &queries, case.id, MAX_SAME_SUBJECT as u32).await?)
     }
 
     /// One case, with how much of it `viewer` sees; the read is audited as what it gave.

@@ -101,33 +101,52 @@ pub(super) async fn insert_subjects(
 /// on parameters).
 const ROWS_PER_INSERT: usize = 256;
 
-/// Other cases whose current data subjects are the same person as `query` names, oldest first, at
-/// most `limit`: a name with the same terms (however written: case, punctuation and word order
-/// aside), or the same phone number. One digest, read from the `(digest, case_id)` index in id
-/// order, so the cost is `limit` rows however many cases name that person.
+/// Other cases whose current data subjects are the same person as any of `queries` names, oldest
+/// first, at most `limit`: a name with the same terms (however written: case, punctuation and word
+/// order aside), or the same phone number. One statement; each digest is read from the
+/// `(digest, case_id)` index in id order and stops at `limit`, so the cost is `limit` rows a query
+/// however many cases name that person. The first `limit` of all the matches are among the first
+/// `limit` of each query's.
 pub async fn cases_with_subject(
     tx: &mut Tx,
     keys: &Keyring,
-    query: &SubjectQuery,
+    queries: &[SubjectQuery],
     except: CaseId,
     limit: u32,
 ) -> Result<Vec<CaseId>, StoreError> {
-    let digest = match query {
-        SubjectQuery::Name(terms) => whole_name_index(keys, terms)?,
-        SubjectQuery::Phone(digits) => keys.blind_index(PHONE, digits)?,
-    };
+    if queries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut digests = Vec::with_capacity(queries.len());
+    for query in queries {
+        digests.push(match query {
+            SubjectQuery::Name(terms) => whole_name_index(keys, terms)?,
+            SubjectQuery::Phone(digits) => keys.blind_index(PHONE, digits)?,
+        });
+    }
+    digests.sort();
+    digests.dedup();
+    let limit = i64::from(limit);
     let rows: Vec<(Uuid,)> = on_tx!(tx, c => {
-        sqlx::query_as(
-            "SELECT DISTINCT t.case_id FROM case_subject_terms t \
-             WHERE t.digest = $1 AND t.case_id <> $2 \
-               AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
-             ORDER BY t.case_id LIMIT $3",
-        )
-        .bind(digest)
-        .bind(except.0)
-        .bind(i64::from(limit))
-        .fetch_all(c)
-        .await?
+        let mut q = QueryBuilder::new("SELECT DISTINCT case_id FROM (");
+        for (i, digest) in digests.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            // Wrapped, so that each part keeps its own ORDER BY and LIMIT on both backends.
+            q.push("SELECT case_id FROM (SELECT t.case_id FROM case_subject_terms t WHERE t.digest = ")
+                .push_bind(digest.clone())
+                .push(" AND t.case_id <> ")
+                .push_bind(except.0)
+                .push(
+                    " AND t.version = (SELECT MAX(v.version) FROM case_subject_versions v WHERE v.case_id = t.case_id) \
+                     ORDER BY t.case_id LIMIT ",
+                )
+                .push_bind(limit)
+                .push(") p");
+        }
+        q.push(") m ORDER BY case_id LIMIT ").push_bind(limit);
+        q.build_query_as().fetch_all(c).await?
     });
     Ok(rows.into_iter().map(|(id,)| CaseId(id)).collect())
 }
