@@ -188,9 +188,43 @@ fn statistics_measures_each_size_against_the_smallest() {
 }
 
 #[test]
+fn case_statistics_measures_each_size_of_intake_against_the_smallest() {
+    for backend in backends() {
+        let report = bench(&args(&["case-statistics", "--cases", "40,120", "--repeat", "1"], &backend));
+        assert_eq!(report["scenario"], "case-statistics");
+        let sizes = report["sizes"].as_array().expect("sizes");
+        assert_eq!(sizes.len(), 2, "{report}");
+        // Every third case, from the first, moved on after it was received.
+        for (size, (cases, moved)) in sizes.iter().zip([(40.0, 14.0), (120.0, 40.0)]) {
+            assert_eq!(number(size, "cases"), cases, "{size}");
+            assert_eq!(number(size, "status_changes"), moved, "{size}");
+            // Five moments × three recorded_before cutoffs, each timed once.
+            assert_eq!(number(size, "queries"), 15.0, "{size}");
+            assert!(size["errors"].as_object().is_some_and(|e| e.is_empty()), "{size}");
+            assert!(number(size, "answer_bytes") > 0.0 && number(size, "seed_seconds") > 0.0, "{size}");
+            assert!(size["fold_seconds"].is_number(), "the points were never folded: {size}");
+            let latency = &size["latency_ms"];
+            assert!(0.0 < number(latency, "p50") && number(latency, "p50") <= number(latency, "p99"), "{size}");
+            let cuts = size["cuts"].as_array().expect("cuts");
+            assert_eq!(cuts.len(), 15, "{size}");
+            assert!(cuts.iter().all(|c| number(c, "median_ms") > 0.0), "{size}");
+            assert!(cuts.iter().any(|c| c["as_of"] == "now" && c["recorded_before"] == "any time"), "{size}");
+            assert!(cuts.iter().any(|c| c["as_of"] == "2019-01-31T00:00:00Z"), "{size}");
+        }
+        assert_eq!(number(&sizes[0], "p99_ratio_to_smallest"), 1.0);
+        assert!(number(&sizes[1], "p99_ratio_to_smallest") > 0.0, "{report}");
+        assert!(ratio(&report, "p99 ms at 120 cases")["met"].is_boolean());
+        assert!(ratio(&report, "p99 at 120 cases over p99 at the smallest")["met"].is_boolean());
+        check_services(&report, &["intake"]);
+    }
+}
+
+#[test]
 fn bad_input_is_refused_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["statistics", "--links", "2000,1000"], "--links"),
+        (&["case-statistics", "--cases", "120,120"], "--cases"),
+        (&["case-statistics", "--cases", "0"], "--cases"),
         (&["import-links", "--count", "0"], "--count"),
         (&["import-links", "--existing", "60000000"], "--existing"),
         (&["create-case", "--database-url", "sqlite://x.db"], "--database-url"),

@@ -4,7 +4,9 @@
 //! It lives in the doxwatch binary because it runs that very binary as its services.
 
 mod baseline;
+mod case_statistics;
 mod create_case;
+mod cuts;
 mod import;
 mod load;
 mod noop;
@@ -48,6 +50,10 @@ enum Scenario {
     /// `recorded_before` moments over stores of growing size (10 observations a link), each size
     /// against the smallest.
     Statistics(statistics::StatisticsArgs),
+    /// GetIntakeStatistics at several `as_of` and `recorded_before` moments over intake stores of
+    /// growing size (cases over 2019, every third with a status change), each size against the
+    /// smallest.
+    CaseStatistics(case_statistics::CaseStatisticsArgs),
     /// The noop scenario's baseline server: gRPC health alone on the suite's TLS.
     #[command(hide = true)]
     RawHealth(noop::RawHealthArgs),
@@ -81,6 +87,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         Scenario::CreateCase(a) => create_case::run(&a, &work_dir).await?,
         Scenario::ImportLinks(a) => import::run(&a, &work_dir).await?,
         Scenario::Statistics(a) => statistics::run(&a, &work_dir).await?,
+        Scenario::CaseStatistics(a) => case_statistics::run(&a, &work_dir).await?,
         Scenario::RawHealth(a) => return noop::raw_health(a).await,
     };
     if args.json {

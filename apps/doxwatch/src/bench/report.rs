@@ -19,7 +19,7 @@ pub struct Report {
     pub throughputs: Vec<Throughput>,
     pub ratios: Vec<Ratio>,
     pub outbox: Option<OutboxFigures>,
-    /// The statistics scenario's figures, one per store size.
+    /// The statistics scenarios' figures, one per store size.
     pub sizes: Vec<SizeFigures>,
     pub services: Vec<ServiceCost>,
     pub notes: Vec<String>,
@@ -89,12 +89,12 @@ pub struct OutboxFigures {
     pub rejected: i64,
 }
 
-/// GetLinkStatistics over one store size.
+/// A statistics read (GetLinkStatistics, GetIntakeStatistics) over one store size.
 #[derive(Debug, Clone, Serialize)]
 pub struct SizeFigures {
-    pub links: u64,
-    pub observations: u64,
-    /// How long putting the store together took (imports and observations through the API).
+    #[serde(flatten)]
+    pub held: Held,
+    /// How long growing the store to this size took, through the API.
     pub seed_seconds: f64,
     /// How long the service took, after the growth, to fold the points it added into the sums
     /// (`None`: not within the run's wait).
@@ -112,6 +112,31 @@ pub struct SizeFigures {
     /// The situation report (`report --as-of`) at the same cuts, and its failures by kind.
     pub report_latency_ms: Option<Percentiles>,
     pub report_errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// What the store held at one size, in its scenario's words: in the JSON, `links` and
+/// `observations` (statistics), or `cases` and `status_changes` (case-statistics).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum Held {
+    Links { links: u64, observations: u64 },
+    Cases { cases: u64, status_changes: u64 },
+}
+
+impl Held {
+    /// The size and what else the store held, each with its column's name.
+    fn columns(self) -> [(&'static str, u64); 2] {
+        match self {
+            Held::Links { links, observations } => [("links", links), ("observations", observations)],
+            Held::Cases { cases, status_changes } => [("cases", cases), ("status changes", status_changes)],
+        }
+    }
+
+    /// The size in words, e.g. "2000 links".
+    pub fn size(self) -> String {
+        let [(unit, count), _] = self.columns();
+        format!("{count} {unit}")
+    }
 }
 
 /// One cut of a statistics read: as at, recorded before, and its median latency.
@@ -202,21 +227,11 @@ impl Report {
     }
 
     fn sizes_table(&self) -> String {
-        if self.sizes.is_empty() {
-            return String::new();
-        }
+        let Some(first) = self.sizes.first() else { return String::new() };
+        let [(size, _), (also, _)] = first.held.columns();
         let mut out = format!(
-            "\n{:>10}{:>14}{:>10}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  errors\n",
-            "links",
-            "observations",
-            "seed s",
-            "fold s",
-            "queries",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "p99 / first",
-            "answer B"
+            "\n{:>10}{:>16}{:>10}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  errors\n",
+            size, also, "seed s", "fold s", "queries", "p50 ms", "p99 ms", "max ms", "p99 / first", "answer B"
         );
         for s in &self.sizes {
             let l = |f: fn(&Percentiles) -> f64| s.latency_ms.as_ref().map_or("-".into(), |l| format!("{:.1}", f(l)));
@@ -226,10 +241,11 @@ impl Report {
             } else {
                 s.errors.iter().map(|(code, n)| format!("{code} {n}")).collect::<Vec<_>>().join(", ")
             };
+            let [(_, size), (_, also)] = s.held.columns();
             out += &format!(
-                "{:>10}{:>14}{:>10.1}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  {errors}\n",
-                s.links,
-                s.observations,
+                "{:>10}{:>16}{:>10.1}{:>10}{:>9}{:>9}{:>9}{:>9}{:>14}{:>12}  {errors}\n",
+                size,
+                also,
                 s.seed_seconds,
                 s.fold_seconds.map_or("-".into(), |f| format!("{f:.1}")),
                 s.queries,

@@ -5,7 +5,6 @@
 //! Warm: every query is asked once before it is timed.
 
 use std::{
-    collections::BTreeMap,
     path::Path,
     time::{Duration, Instant},
 };
@@ -17,10 +16,11 @@ use prost_types::Timestamp;
 use tonic::{Status, service::interceptor::InterceptedService};
 
 use super::{
-    import, load,
+    cuts::{self, DAY, FIRST_DAY, at, now},
+    import,
     process::ServiceCost,
     progress,
-    report::{CutFigures, Ratio, Report, SizeFigures},
+    report::{Held, Report, SizeFigures},
     services::{Officer, Setup},
     situation::{self, Others},
 };
@@ -32,13 +32,6 @@ const CHUNK: u64 = 1000;
 const OBSERVATIONS: u64 = 10;
 /// Calls of the seeding in flight at once.
 const SEEDING_CALLS: usize = 4;
-/// How long a run waits, after growing the store, for the service to fold the points the growth
-/// added, before it measures the reads (which are exact either way, but read what is pending).
-const FOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(1_800);
-
-/// 2019-01-01T00:00:00Z: the first day links are seen.
-const FIRST_DAY: i64 = 1_546_300_800;
-const DAY: i64 = 86_400;
 
 #[derive(clap::Args, Debug)]
 pub struct StatisticsArgs {
@@ -86,46 +79,20 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
         seed(&officer, &peers, &run, held..size).await?;
         let seed_seconds = started.elapsed().as_secs_f64();
         held = size;
-        progress("waiting for the fold of the figures' points");
-        let folding = Instant::now();
-        let fold_seconds = loop {
-            if !setup.stores.has_rows("links", "link_figure_pending").await? {
-                break Some(folding.elapsed().as_secs_f64());
-            }
-            if folding.elapsed() > FOLD_WAIT {
-                progress(&format!("points still pending after {} s: measuring anyway", FOLD_WAIT.as_secs()));
-                break None;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        };
+        let fold_seconds = cuts::wait_for_fold(setup, "links", "link_figure_pending").await?;
         progress(&format!("GetLinkStatistics and report --as-of over {size} links"));
         let moments = [at(FIRST_DAY + 30 * DAY), at(FIRST_DAY + 120 * DAY), at(FIRST_DAY + 210 * DAY), None];
         let cutoffs = [None, earlier_moment.or(Some(recorded_before_growth)), Some(now())];
-        let mut figures = query(&officer, args.repeat, &moments, &cutoffs).await;
+        let store = Held::Links { links: size, observations: size * OBSERVATIONS };
+        let mut figures = query(&officer, store, args.repeat, &moments, &cutoffs).await;
         (figures.report_latency_ms, figures.report_errors) =
             situation::time_reports(&others.endpoints, args.repeat, &moments, &cutoffs).await;
         earlier_moment = Some(recorded_before_growth);
-        figures.links = size;
-        figures.observations = size * OBSERVATIONS;
         figures.seed_seconds = seed_seconds;
         figures.fold_seconds = fold_seconds;
         report.sizes.push(figures);
     }
-    let smallest = report.sizes.first().and_then(|s| s.latency_ms.as_ref()).map(|l| l.p99);
-    for size in &mut report.sizes {
-        size.p99_ratio_to_smallest = smallest.zip(size.latency_ms.as_ref()).map(|(s, l)| l.p99 / s.max(1e-9));
-    }
-    if let Some(largest) = report.sizes.last() {
-        let p99 = largest.latency_ms.as_ref().map_or(f64::INFINITY, |l| l.p99);
-        report.ratios.push(Ratio::at_most(format!("p99 ms at {} links", largest.links), p99, 100.0));
-        if let Some(ratio) = largest.p99_ratio_to_smallest {
-            report.ratios.push(Ratio::at_most(
-                format!("p99 at {} links over p99 at the smallest", largest.links),
-                ratio,
-                2.0,
-            ));
-        }
-    }
+    cuts::against_smallest(&mut report);
     report.services.push(ServiceCost::between("links", links.idle, before, links.reading()));
     report.notes.push("the store is grown through the API (RegisterLinks, RecordObservations, and RecordRemovalRequests as liaison): its seeding time is the service's too".into());
     others.stop().await;
@@ -149,15 +116,6 @@ async fn as_service(setup: &Setup, service: &str, url: &str) -> Result<Officer, 
         .map_err(|e| CliError::Other(format!("cannot connect as {service}: {e}")))?;
     let bearer = credentials.bearer().map_err(|e| CliError::Config(e.to_string()))?;
     Ok(InterceptedService::new(channel, bearer))
-}
-
-fn now() -> Timestamp {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 }
-}
-
-fn at(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
 }
 
 /// Registers links `range` (a chunk of 1,000 seen on one day of 2019), records 10 observations of
@@ -226,67 +184,19 @@ async fn seed_chunk(
 }
 
 /// GetLinkStatistics at each moment × `recorded_before` (none, before the last growth, now),
-/// once untimed and then `repeat` times timed, one call at a time.
+/// once untimed and then `repeat` times timed, one call at a time, over a store holding `held`.
 async fn query(
     officer: &Officer,
+    held: Held,
     repeat: u32,
     moments: &[Option<Timestamp>],
     cutoffs: &[Option<Timestamp>],
 ) -> SizeFigures {
-    let mut links = LinksServiceClient::new(officer.clone()).max_decoding_message_size(256 << 20);
-    let mut histogram = load::histogram();
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    let mut answer_bytes = 0u64;
-    let mut queries = 0u64;
-    let mut cuts = Vec::new();
-    let named = |t: &Option<Timestamp>, none: &str| {
-        t.as_ref().map_or(none.to_owned(), |t| {
-            time::OffsetDateTime::from_unix_timestamp(t.seconds)
-                .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                .unwrap_or_else(|| t.seconds.to_string())
-        })
-    };
-    for as_of in moments {
-        for recorded_before in cutoffs {
-            let request =
-                pb::GetLinkStatisticsRequest { as_of: *as_of, recorded_before: *recorded_before, ..Default::default() };
-            let mut times = Vec::new();
-            for timed in std::iter::once(false).chain(std::iter::repeat_n(true, repeat as usize)) {
-                let started = Instant::now();
-                match links.get_link_statistics(request.clone()).await {
-                    Ok(answer) if timed => {
-                        load::record(&mut histogram, started.elapsed());
-                        times.push(started.elapsed().as_secs_f64() * 1e3);
-                        answer_bytes = answer_bytes.max(answer.get_ref().encoded_len() as u64);
-                        queries += 1;
-                    }
-                    Ok(_) => {}
-                    Err(status) => *errors.entry(format!("{:?}", status.code())).or_default() += 1,
-                }
-            }
-            times.sort_by(f64::total_cmp);
-            if let Some(median) = times.get(times.len() / 2) {
-                cuts.push(CutFigures {
-                    as_of: named(as_of, "now"),
-                    recorded_before: named(recorded_before, "any time"),
-                    median_ms: *median,
-                });
-            }
-        }
-    }
-    SizeFigures {
-        links: 0,
-        observations: 0,
-        seed_seconds: 0.0,
-        fold_seconds: None,
-        queries,
-        latency_ms: load::Percentiles::of(&histogram),
-        p99_ratio_to_smallest: None,
-        answer_bytes,
-        errors,
-        cuts,
-        report_latency_ms: None,
-        report_errors: BTreeMap::new(),
-    }
+    let links = LinksServiceClient::new(officer.clone()).max_decoding_message_size(256 << 20);
+    cuts::time_cuts(held, repeat, moments, cutoffs, |as_of, recorded_before| {
+        let mut links = links.clone();
+        let request = pb::GetLinkStatisticsRequest { as_of, recorded_before, ..Default::default() };
+        async move { links.get_link_statistics(request).await.map(|answer| answer.get_ref().encoded_len()) }
+    })
+    .await
 }
