@@ -143,8 +143,8 @@ pub struct Status {
     pub oldest_pending: Option<OffsetDateTime>,
 }
 
-/// Each count reads its state's entries of the `(state, seq)` index, not the messages, and all
-/// four figures come from one statement, so they agree with each other.
+/// Each state is counted by itself, so that the `(state, seq)` index can answer it without reading
+/// the messages and their payloads; all four figures come from one statement, so they agree.
 pub async fn status(db: &Db) -> Result<Status, sqlx::Error> {
     if !db.keeps_outbox() {
         return Ok(Status { pending: 0, delivered: 0, rejected: 0, oldest_pending: None });
