@@ -56,13 +56,8 @@ pub struct CaseStatisticsArgs {
 }
 
 pub async fn run(args: &CaseStatisticsArgs, work_dir: &Path) -> Result<Report, CliError> {
-    if args.cases.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(CliError::Usage("--cases: the sizes must grow, e.g. 1000,10000,100000".into()));
-    }
-    let setup = Setup::new(work_dir, args.database_url.as_deref()).await?;
-    let result = run_on(&setup, args).await;
-    setup.stores.drop_all().await;
-    result
+    cuts::growing("--cases", &args.cases, "1000,10000,100000")?;
+    Setup::run(work_dir, args.database_url.as_deref(), async |setup| run_on(setup, args).await).await
 }
 
 async fn run_on(setup: &Setup, args: &CaseStatisticsArgs) -> Result<Report, CliError> {

@@ -22,6 +22,14 @@ const FOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(1_800);
 pub const FIRST_DAY: i64 = 1_546_300_800;
 pub const DAY: i64 = 86_400;
 
+/// Refuses store sizes (`flag`'s values) that do not grow: the store is grown to each in turn.
+pub fn growing(flag: &str, sizes: &[u64], example: &str) -> Result<(), CliError> {
+    if sizes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(CliError::Usage(format!("{flag}: the sizes must grow, e.g. {example}")));
+    }
+    Ok(())
+}
+
 pub fn now() -> Timestamp {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 }

@@ -61,10 +61,7 @@ fn import_stream(run: String, count: u64) -> impl futures::Stream<Item = pb::Imp
 }
 
 pub async fn run(args: &ImportArgs, work_dir: &Path) -> Result<Report, CliError> {
-    let setup = Setup::new(work_dir, args.database_url.as_deref()).await?;
-    let result = run_on(&setup, args).await;
-    setup.stores.drop_all().await;
-    result
+    Setup::run(work_dir, args.database_url.as_deref(), async |setup| run_on(setup, args).await).await
 }
 
 async fn run_on(setup: &Setup, args: &ImportArgs) -> Result<Report, CliError> {

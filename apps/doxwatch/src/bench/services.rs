@@ -18,7 +18,7 @@ use doxwatch_kit::{
 };
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 
-use super::{process, stores::Stores};
+use super::{process, report::Report, stores::Stores};
 use crate::output::CliError;
 
 /// A channel that sends the officer's token with every call.
@@ -34,6 +34,19 @@ pub struct Setup {
 }
 
 impl Setup {
+    /// Runs `scenario` on a fresh setup ([`Setup::new`]) and drops its stores after, whatever its
+    /// outcome.
+    pub async fn run(
+        work_dir: &Path,
+        database_url: Option<&str>,
+        scenario: impl AsyncFnOnce(&Setup) -> Result<Report, CliError>,
+    ) -> Result<Report, CliError> {
+        let setup = Setup::new(work_dir, database_url).await?;
+        let result = scenario(&setup).await;
+        setup.stores.drop_all().await;
+        result
+    }
+
     /// A CA, every service's certificate and keys, and an officer with every role, in a fresh
     /// directory under `work_dir`; stores on SQLite there, or on the PostgreSQL server named.
     pub async fn new(work_dir: &Path, database_url: Option<&str>) -> Result<Self, CliError> {

@@ -49,13 +49,8 @@ pub struct StatisticsArgs {
 }
 
 pub async fn run(args: &StatisticsArgs, work_dir: &Path) -> Result<Report, CliError> {
-    if args.links.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(CliError::Usage("--links: the sizes must grow, e.g. 10000,100000,1000000".into()));
-    }
-    let setup = Setup::new(work_dir, args.database_url.as_deref()).await?;
-    let result = run_on(&setup, args).await;
-    setup.stores.drop_all().await;
-    result
+    cuts::growing("--links", &args.links, "10000,100000,1000000")?;
+    Setup::run(work_dir, args.database_url.as_deref(), async |setup| run_on(setup, args).await).await
 }
 
 async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError> {
