@@ -5,7 +5,7 @@
 use std::{
     collections::hash_map::RandomState,
     hash::BuildHasher,
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     path::Path,
     process::{Child, Command, ExitStatus, Output, Stdio},
     thread::sleep,
@@ -28,10 +28,12 @@ pub struct Suite {
     pub said: Vec<String>,
 }
 
-/// A loopback address other tests are unlikely to pick, so suites may run side by side.
+/// A loopback address other tests are unlikely to pick, so suites may run side by side: one of
+/// the sixteen million in 127.0.0.0/8, never one ending in 0 or 255.
 fn random_host() -> String {
     let n = RandomState::new().hash_one((std::process::id(), Instant::now()));
-    format!("127.0.0.{}", 2 + n % 249)
+    let [a, b, c] = [(n >> 16) as u8, (n >> 8) as u8, (n % 254) as u8 + 1];
+    format!("127.{a}.{b}.{c}")
 }
 
 fn url(host: &str, port: u16) -> String {
@@ -40,10 +42,11 @@ fn url(host: &str, port: u16) -> String {
 
 /// Waits until this suite has bound its addresses (it says "doxwatch is up") and intake,
 /// link-tracking and liaison answer their health checks; false when it exits first (its address
-/// was taken) or is not up in ten seconds. Waiting for the line, not only for health, keeps
-/// another suite already on the address from being mistaken for this one.
+/// was taken) or is not up in a minute (a debug build on a machine busy with other tests can take
+/// many seconds). Waiting for the line, not only for health, keeps another suite already on the
+/// address from being mistaken for this one.
 fn wait_until_serving(child: &mut Child, host: &str, data_dir: &Path, said: &mut Vec<String>) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let stdout = child.stdout.take().expect("the suite's stdout");
     let (lines, heard) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -87,19 +90,27 @@ impl Suite {
     /// `up` with these variables set.
     pub fn start_with(variables: &[(&str, &str)]) -> Suite {
         let data = tempfile::tempdir().expect("a temporary directory");
-        for _ in 0..5 {
+        let stores = data.path().join("stores");
+        let mut log = std::fs::File::create(data.path().join("up.log")).expect("a log file");
+        let mut said = Vec::new();
+        for attempt in 1..=5 {
+            // Each attempt starts from nothing: certificates made for an earlier attempt's address
+            // would not name this one.
+            if stores.exists() {
+                std::fs::remove_dir_all(&stores).expect("the last attempt's stores are removed");
+            }
             let host = random_host();
-            let log = std::fs::File::create(data.path().join("up.log")).expect("a log file");
+            writeln!(log, "--- attempt {attempt} on {host}").expect("the log is written");
             let mut child = Command::new(BIN)
                 .args(["up", "--host", &host, "--data-dir"])
-                .arg(data.path().join("stores"))
+                .arg(&stores)
                 .envs(variables.iter().copied())
                 .stdout(Stdio::piped())
-                .stderr(log)
+                .stderr(log.try_clone().expect("the log file is shared"))
                 .spawn()
                 .expect("doxwatch up starts");
-            let mut said = Vec::new();
-            if wait_until_serving(&mut child, &host, &data.path().join("stores"), &mut said) {
+            said.clear();
+            if wait_until_serving(&mut child, &host, &stores, &mut said) {
                 let suite = Suite { child: Some(child), host, data, said };
                 suite.add_officer();
                 return suite;
@@ -107,7 +118,11 @@ impl Suite {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("doxwatch up did not start on any of five addresses; last log:\n{}", log_text(data.path()));
+        panic!(
+            "doxwatch up did not start on any of five addresses; it printed:\n{}\nits log:\n{}",
+            said.join("\n"),
+            log_text(data.path())
+        );
     }
 
     pub fn url(&self, port: u16) -> String {
