@@ -23,10 +23,39 @@ pub enum Pool {
     Sqlite(sqlx::SqlitePool),
 }
 
-/// A transaction of one backend.
-pub enum Tx {
+/// A transaction of one backend, and the writes it holds back until its commit.
+pub struct Tx {
+    /// The backend's transaction, for the statements one query text cannot serve on both.
+    pub conn: TxConn,
+    /// What the transaction holds back until its commit (see [`Held`]).
+    pub(crate) held: Held,
+}
+
+/// The backend's transaction.
+pub enum TxConn {
     Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+/// What a transaction holds back until it commits: the audit records it appended, the reference
+/// numbers it took, the answers it stored for request ids, the effects it queued and the figures'
+/// points it added.
+///
+/// A transaction that does these many times (a group of requests committed together) would
+/// otherwise read and update the audit log's head and a counter once per record, and make a
+/// statement per row. Held, it reads each head once (locking it on PostgreSQL, as before), keeps
+/// the chain, the numbers and the rows in memory, and at commit writes each table's rows in a
+/// few multi-row statements and each head once. A transaction rolled back or dropped drops them
+/// with everything else it wrote. The kit's own reads of these tables inside a transaction
+/// ([`crate::idempotency`], the audit checkpoint, the figures' reads and folds) see what is held,
+/// as they saw the rows before.
+#[derive(Default)]
+pub(crate) struct Held {
+    pub audit: Option<crate::audit::HeldAudit>,
+    pub counters: Vec<crate::reference::HeldCounter>,
+    pub answers: Vec<crate::idempotency::HeldAnswer>,
+    pub effects: Vec<crate::outbox::HeldEffect>,
+    pub points: Vec<crate::rollup::held::HeldPoints>,
 }
 
 /// Runs `$body` with `$p` bound to the concrete pool.
@@ -44,12 +73,12 @@ macro_rules! on_pool {
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Postgres(t) => {
+        match &mut ($tx).conn {
+            $crate::db::TxConn::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::db::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -294,9 +323,11 @@ fn is_memory(path: &Path) -> bool {
 /// becomes a `Transaction`; if the caller has gone, that transaction is dropped and rolled back.
 async fn begin_detached(pool: &Pool, immediate: bool) -> Result<Tx, sqlx::Error> {
     let started = match pool.clone() {
-        Pool::Postgres(p) => tokio::spawn(async move { p.begin().await.map(Tx::Postgres) }),
+        Pool::Postgres(p) => tokio::spawn(async move { p.begin().await.map(TxConn::Postgres).map(Tx::new) }),
         Pool::Sqlite(p) => tokio::spawn(async move {
-            if immediate { p.begin_with("BEGIN IMMEDIATE").await } else { p.begin().await }.map(Tx::Sqlite)
+            if immediate { p.begin_with("BEGIN IMMEDIATE").await } else { p.begin().await }
+                .map(TxConn::Sqlite)
+                .map(Tx::new)
         }),
     };
     started.await.map_err(|_| sqlx::Error::WorkerCrashed)?
@@ -311,28 +342,50 @@ pub enum ProbeError {
 }
 
 impl Tx {
-    /// Commits on a task of its own, for the reason [`begin_detached`] gives: a commit that has
-    /// been sent finishes (and its connection returns to the pool clean) even if the caller has
-    /// gone; a retry with the same request id then finds the first answer.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let committing = match self {
-            Tx::Postgres(t) => tokio::spawn(t.commit()),
-            Tx::Sqlite(t) => tokio::spawn(t.commit()),
-        };
+    fn new(conn: TxConn) -> Self {
+        Self { conn, held: Held::default() }
+    }
+
+    /// Writes what the transaction holds back, then commits, on a task of its own for the reason
+    /// [`begin_detached`] gives: a commit that has been sent finishes (and its connection returns
+    /// to the pool clean) even if the caller has gone; a retry with the same request id then finds
+    /// the first answer. If the held writes fail, nothing is committed.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let committing = tokio::spawn(async move {
+            self.write_held().await?;
+            match self.conn {
+                TxConn::Postgres(t) => t.commit().await,
+                TxConn::Sqlite(t) => t.commit().await,
+            }
+        });
         committing.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
-    /// Rolls back on a task of its own, like [`Tx::commit`].
+    /// Rolls back on a task of its own, like [`Tx::commit`]; what was held is dropped.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        let rolling_back = match self {
-            Tx::Postgres(t) => tokio::spawn(t.rollback()),
-            Tx::Sqlite(t) => tokio::spawn(t.rollback()),
+        let rolling_back = match self.conn {
+            TxConn::Postgres(t) => tokio::spawn(t.rollback()),
+            TxConn::Sqlite(t) => tokio::spawn(t.rollback()),
         };
         rolling_back.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 
+    /// Writes what the transaction holds back (see [`Held`]) into it now, in a few statements
+    /// per table.
+    pub(crate) async fn write_held(&mut self) -> Result<(), sqlx::Error> {
+        let held = std::mem::take(&mut self.held);
+        crate::rollup::held::write_held(self, held.points).await?;
+        crate::outbox::write_held(self, held.effects).await?;
+        crate::idempotency::write_held(self, held.answers).await?;
+        crate::reference::write_held(self, held.counters).await?;
+        if let Some(audit) = held.audit {
+            crate::audit::write_held(self, audit).await?;
+        }
+        Ok(())
+    }
+
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Tx::Postgres(_))
+        matches!(self.conn, TxConn::Postgres(_))
     }
 }
 

@@ -4,7 +4,9 @@
 //! case's reference counter, the audit log's head) costs a commit and a turn at those rows each.
 //! Handed to a [`GroupCommit`], the requests that are waiting when a committer is free are written
 //! in one transaction, committed once: each request still sees the writes before it, and is
-//! answered only once its writes are durable.
+//! answered only once its writes are durable. The transaction holds the audit records, numbers,
+//! answers, effects and figure points of the whole group and writes each kind in a few statements
+//! at the commit (see [`Tx`](crate::db::Tx)).
 //!
 //! A request's work comes in two phases: `prepare` writes what is the request's own, and `finish`
 //! what it shares with every other (numbering, the audit log). A group prepares all its requests,

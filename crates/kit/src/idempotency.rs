@@ -74,6 +74,10 @@ pub async fn replay<R: Message + Default>(
     keys: &crate::sealing::Keyring,
     key: &RequestKey,
 ) -> Result<Option<R>, IdempotencyError> {
+    if tx.held.answers.iter().any(|a| a.stored == key.stored) {
+        let held = std::mem::take(&mut tx.held.answers);
+        write_held(tx, held).await?;
+    }
     let row: Option<(Vec<u8>, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT request_hash, response FROM idempotency_keys WHERE request_id = $1")
             .bind(&key.stored)
@@ -105,12 +109,38 @@ pub async fn replay_or_claim<R: Message + Default>(
     key: Option<&RequestKey>,
 ) -> Result<Option<R>, IdempotencyError> {
     let Some(key) = key else { return Ok(None) };
+    // A new request id, the common case, is claimed in one statement; one claimed before is
+    // answered from its row. On PostgreSQL a claim made by a concurrent attempt that has not
+    // ended holds this statement until it does, as [`claim`] says.
+    if claim_if_new(tx, key).await? {
+        return Ok(None);
+    }
     if let Some(first) = replay(tx, keys, key).await? {
         audit_replay(tx, key).await?;
         return Ok(Some(first));
     }
+    // Its row went between the two statements (its retention ended): a new request after all.
     claim(tx, key).await?;
     Ok(None)
+}
+
+/// Claims `key` unless a row holds it already; whether it claimed.
+async fn claim_if_new(tx: &mut Tx, key: &RequestKey) -> Result<bool, sqlx::Error> {
+    let now = Ts(OffsetDateTime::now_utc());
+    let claimed = on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (request_id, request_hash, response, recorded_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(&key.stored)
+        .bind(&key.hash)
+        .bind(Vec::<u8>::new())
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected()
+    });
+    Ok(claimed == 1)
 }
 
 /// Claims the request id for this transaction before its change is made. On PostgreSQL a
@@ -143,6 +173,8 @@ pub async fn forget_answers_naming(
     keys: &crate::sealing::Keyring,
     resource: &str,
 ) -> Result<u64, IdempotencyError> {
+    let held = std::mem::take(&mut tx.held.answers);
+    write_held(tx, held).await?;
     let rows: Vec<(String, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT request_id, response FROM idempotency_keys").fetch_all(c).await?
     });
@@ -191,13 +223,36 @@ pub async fn remember<R: Message>(
     response: &R,
 ) -> Result<(), IdempotencyError> {
     let sealed = keys.seal_bytes(RESPONSE, &key.stored, &response.encode_to_vec())?;
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE idempotency_keys SET response = $1 WHERE request_id = $2")
-            .bind(sealed)
-            .bind(&key.stored)
-            .execute(c)
-            .await?;
-    });
+    // Held by the transaction and written at its commit with the others it stored.
+    tx.held.answers.push(HeldAnswer { stored: key.stored.clone(), sealed });
+    Ok(())
+}
+
+/// An answer a transaction has stored for a request id it claimed, not yet written.
+pub(crate) struct HeldAnswer {
+    stored: String,
+    sealed: Vec<u8>,
+}
+
+/// How many answers one statement writes.
+const ANSWERS_PER_UPDATE: usize = 256;
+
+/// Writes the answers `held` into the rows their claims made, a statement per
+/// [`ANSWERS_PER_UPDATE`].
+pub(crate) async fn write_held(tx: &mut Tx, held: Vec<HeldAnswer>) -> Result<(), sqlx::Error> {
+    for chunk in held.chunks(ANSWERS_PER_UPDATE) {
+        on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new("WITH answered (request_id, response) AS (");
+            q.push_values(chunk, |mut row, a| {
+                row.push_bind(&a.stored).push_bind(&a.sealed);
+            });
+            q.push(
+                ") UPDATE idempotency_keys SET response = answered.response FROM answered \
+                 WHERE idempotency_keys.request_id = answered.request_id",
+            );
+            q.build().execute(c).await?;
+        });
+    }
     Ok(())
 }
 

@@ -108,6 +108,12 @@ pub fn normalize(text: &str) -> Option<String> {
 /// The service's migrations create the counter table (and count the records they numbered):
 /// `reference_counters (series TEXT, year INTEGER, last_number BIGINT, PRIMARY KEY (series, year))`.
 pub async fn next_number(tx: &mut Tx, series: &str, year: i32) -> Result<i64, sqlx::Error> {
+    // After its first number of a series and year, a transaction counts on in memory: the row
+    // is its own (locked on PostgreSQL, SQLite has one writer) until it commits.
+    if let Some(held) = tx.held.counters.iter_mut().find(|c| c.series == series && c.year == year) {
+        held.last = held.last.checked_add(1).ok_or_else(|| exhausted(series, year))?;
+        return Ok(held.last);
+    }
     let number: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO reference_counters (series, year, last_number) VALUES ($1, $2, $3) \
@@ -120,7 +126,50 @@ pub async fn next_number(tx: &mut Tx, series: &str, year: i32) -> Result<i64, sq
         .fetch_one(&mut *c)
         .await?
     });
+    tx.held.counters.push(HeldCounter { series: series.to_owned(), year, written: number, last: number });
     Ok(number)
+}
+
+/// The last number of `series` in `year` as the caller's transaction sees it: the last it took
+/// itself, or the last committed; `None` before the first.
+pub async fn last_number(tx: &mut Tx, series: &str, year: i32) -> Result<Option<i64>, sqlx::Error> {
+    if let Some(held) = tx.held.counters.iter().find(|c| c.series == series && c.year == year) {
+        return Ok(Some(held.last));
+    }
+    Ok(on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT last_number FROM reference_counters WHERE series = $1 AND year = $2")
+            .bind(series)
+            .bind(year)
+            .fetch_optional(c)
+            .await?
+    }))
+}
+
+fn exhausted(series: &str, year: i32) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("the {series} numbers of {year} are exhausted"))
+}
+
+/// A counter a transaction has numbered from: what it wrote, and the last number it gave.
+pub(crate) struct HeldCounter {
+    series: String,
+    year: i32,
+    written: i64,
+    last: i64,
+}
+
+/// Writes the last number of each counter in `held` that counted on in memory.
+pub(crate) async fn write_held(tx: &mut Tx, held: Vec<HeldCounter>) -> Result<(), sqlx::Error> {
+    for counter in held.iter().filter(|c| c.last > c.written) {
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE reference_counters SET last_number = $1 WHERE series = $2 AND year = $3")
+                .bind(counter.last)
+                .bind(&counter.series)
+                .bind(counter.year)
+                .execute(c)
+                .await?;
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

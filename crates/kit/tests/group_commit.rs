@@ -16,7 +16,7 @@ use doxwatch_kit::{
     audit::{self, Access},
     db::{Db, Tx},
     group_commit::{GroupCommit, Prepared},
-    on_pool, on_tx, reference,
+    on_pool, reference,
     testing::TestDatabase,
     transaction::StoreFailure,
 };
@@ -264,12 +264,7 @@ fn submit_phased(commits: &GroupCommit) -> tokio::task::JoinHandle<Result<(i64, 
                 },
                 |tx, prepared| {
                     Box::pin(async move {
-                        let seen: i64 = on_tx!(tx, c => {
-                            sqlx::query_scalar("SELECT last_number FROM reference_counters WHERE series = $1")
-                                .bind(PREPARED)
-                                .fetch_one(c)
-                                .await?
-                        });
+                        let seen = reference::last_number(tx, PREPARED, 2019).await?.unwrap_or(0);
                         let number = reference::next_number(tx, SERIES, 2019).await?;
                         audit::record(tx, Access::Write, &[format!("items/{number}")], &["name"]).await?;
                         Ok((prepared, seen, number))

@@ -113,7 +113,7 @@ impl AuditLog {
     pub async fn denied(&self, context: Context, outcome: &str) -> Result<(), sqlx::Error> {
         let entry = Entry::new(context, Access::Denied, Vec::new(), Vec::new(), outcome);
         let mut tx = self.db.begin().await?;
-        append(&mut tx, &entry).await?;
+        append(&mut tx, entry).await?;
         tx.commit().await
     }
 
@@ -121,12 +121,7 @@ impl AuditLog {
     /// one, signed and kept.
     pub async fn checkpoint(&self) -> Result<AuditCheckpoint, Error> {
         let mut tx = self.db.begin().await?;
-        let head_query = if tx.is_postgres() {
-            "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-        } else {
-            "SELECT seq, hash FROM audit_head WHERE id = 1"
-        };
-        let (count, head): (i64, Vec<u8>) = on_tx!(&mut tx, c => sqlx::query_as(head_query).fetch_one(c).await?);
+        let (count, head) = super::head(&mut tx).await?;
         let latest: Option<CheckpointRow> = on_tx!(&mut tx, c => {
             sqlx::query_as(
                 "SELECT record_count, head_hash, signed_at, key_id, signature FROM audit_checkpoints \

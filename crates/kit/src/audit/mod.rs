@@ -8,7 +8,8 @@
 //!   own (the refused caller is rate limited like any other, which bounds these writes).
 //! - Each record carries the hash of the one before it ([`Entry::hash`]); one row, `audit_head`,
 //!   holds the latest sequence and hash, and appending locks it, so records chain in commit order
-//!   without gaps.
+//!   without gaps. A transaction reads the head once, chains its records in memory and writes
+//!   them, and the head, at its commit.
 //! - At intervals, and when an auditor asks, the service signs a checkpoint (record count and head
 //!   hash) with an Ed25519 key read from a file, never from the database ([`Signer`]).
 //! - [`Verifier`] checks a log page by page: the chain, every checkpoint's signature and head, and
@@ -32,6 +33,7 @@ pub use verify::{Broken, Verified, Verifier, VerifyError, verify_remote};
 
 use doxwatch_proto::ops::{AuditAccess, AuditRecord};
 use sha2::{Digest, Sha256};
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
 use crate::{
@@ -233,54 +235,105 @@ pub async fn record_as(
 ) -> Result<i64, sqlx::Error> {
     let entry =
         Entry::new(current(), access, resources.to_vec(), fields.iter().map(|f| (*f).to_owned()).collect(), outcome);
-    append(tx, &entry).await
+    append(tx, entry).await
 }
 
-/// Appends `entry` after the log's head, and moves the head to it.
-pub(crate) async fn append(tx: &mut Tx, entry: &Entry) -> Result<i64, sqlx::Error> {
-    // On PostgreSQL the row lock orders concurrent appends; SQLite has one writer.
+/// The records a transaction has appended and not yet written, and the head after them.
+pub(crate) struct HeldAudit {
+    seq: i64,
+    hash: Vec<u8>,
+    records: Vec<HeldRecord>,
+}
+
+struct HeldRecord {
+    seq: i64,
+    entry: Entry,
+    previous: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+/// How many records one statement writes (13 values each, well inside either backend's limit on
+/// parameters).
+const RECORDS_PER_INSERT: usize = 256;
+
+/// How many resource rows one statement writes.
+const RESOURCES_PER_INSERT: usize = 2048;
+
+/// The log's head as `tx` sees it: the last record it holds, or the stored head, read once and
+/// locked on PostgreSQL (SQLite has one writer).
+async fn head(tx: &mut Tx) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    if let Some(held) = &tx.held.audit {
+        return Ok((held.seq, held.hash.clone()));
+    }
     let head_query = if tx.is_postgres() {
         "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
     } else {
         "SELECT seq, hash FROM audit_head WHERE id = 1"
     };
-    let (last, previous): (i64, Vec<u8>) = on_tx!(tx, c => sqlx::query_as(head_query).fetch_one(c).await?);
+    Ok(on_tx!(tx, c => sqlx::query_as(head_query).fetch_one(c).await?))
+}
+
+/// Appends `entry` after the log's head, and moves the head to it. The record is held by the
+/// transaction and written at its commit with the others it appended ([`write_held`]), so a
+/// transaction that appends many reads and writes the head once.
+pub(crate) async fn append(tx: &mut Tx, entry: Entry) -> Result<i64, sqlx::Error> {
+    let (last, previous) = head(tx).await?;
     let seq = last + 1;
-    let hash = entry.hash(seq, &previous);
+    let hash = entry.hash(seq, &previous).to_vec();
+    let held = tx.held.audit.get_or_insert_with(|| HeldAudit { seq, hash: Vec::new(), records: Vec::new() });
+    held.seq = seq;
+    held.hash.clone_from(&hash);
+    held.records.push(HeldRecord { seq, entry, previous, hash });
+    Ok(seq)
+}
+
+/// Writes the records `held` into `tx`, a few statements for all of them, and moves the head.
+pub(crate) async fn write_held(tx: &mut Tx, held: HeldAudit) -> Result<(), sqlx::Error> {
+    for chunk in held.records.chunks(RECORDS_PER_INSERT) {
+        on_tx!(tx, c => {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO audit_records (seq, recorded_at, identity, officer, method, access, resources, fields, \
+                 purpose, peer, outcome, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                let e = &r.entry;
+                row.push_bind(r.seq)
+                    .push_bind(Ts(e.recorded_at))
+                    .push_bind(&e.identity)
+                    .push_bind(&e.officer)
+                    .push_bind(&e.method)
+                    .push_bind(e.access as i16)
+                    .push_bind(e.resources.join("\n"))
+                    .push_bind(e.fields.join("\n"))
+                    .push_bind(&e.purpose)
+                    .push_bind(&e.peer)
+                    .push_bind(&e.outcome)
+                    .push_bind(&r.previous)
+                    .push_bind(&r.hash);
+            });
+            q.build().execute(c).await?;
+        });
+    }
+    let resources: Vec<(&str, i64)> =
+        held.records.iter().flat_map(|r| r.entry.resources.iter().map(move |name| (name.as_str(), r.seq))).collect();
+    for chunk in resources.chunks(RESOURCES_PER_INSERT) {
+        on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("INSERT INTO audit_resources (resource, seq) ");
+            q.push_values(chunk, |mut row, (name, seq)| {
+                row.push_bind(*name).push_bind(*seq);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(c).await?;
+        });
+    }
     on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO audit_records (seq, recorded_at, identity, officer, method, access, resources, fields, \
-             purpose, peer, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(seq)
-        .bind(Ts(entry.recorded_at))
-        .bind(&entry.identity)
-        .bind(&entry.officer)
-        .bind(&entry.method)
-        .bind(entry.access as i16)
-        .bind(entry.resources.join("\n"))
-        .bind(entry.fields.join("\n"))
-        .bind(&entry.purpose)
-        .bind(&entry.peer)
-        .bind(&entry.outcome)
-        .bind(&previous)
-        .bind(hash.as_slice())
-        .execute(&mut *c)
-        .await?;
-        for resource in &entry.resources {
-            sqlx::query("INSERT INTO audit_resources (resource, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(resource)
-                .bind(seq)
-                .execute(&mut *c)
-                .await?;
-        }
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(hash.as_slice())
-            .execute(&mut *c)
+            .bind(held.seq)
+            .bind(&held.hash)
+            .execute(c)
             .await?;
     });
-    Ok(seq)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -105,22 +105,59 @@ pub async fn enqueue(tx: &mut Tx, keys: &Keyring, effect: Effect) -> Result<Uuid
     let trace_context = serde_json::to_string(&carrier).unwrap_or_else(|_| "{}".to_owned());
     let now = Ts(OffsetDateTime::now_utc());
     let payload = seal_payload(keys, id, &effect.payload)?;
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO outbox (id, peer, method, ordering_key, payload, trace_context, state, attempts, \
-             next_attempt_at, create_time) VALUES ($1, $2, $3, $4, $5, $6, 1, 0, $7, $7)",
-        )
-        .bind(id)
-        .bind(effect.peer)
-        .bind(effect.method)
-        .bind(&effect.key)
-        .bind(&payload)
-        .bind(&trace_context)
-        .bind(now)
-        .execute(c)
-        .await?;
+    // Held by the transaction and written at its commit with the others it queued, in order.
+    tx.held.effects.push(HeldEffect {
+        id,
+        peer: effect.peer,
+        method: effect.method,
+        key: effect.key,
+        payload,
+        trace_context,
+        now,
     });
     Ok(id)
+}
+
+/// An effect a transaction has queued and not yet written.
+pub(crate) struct HeldEffect {
+    id: Uuid,
+    peer: &'static str,
+    method: &'static str,
+    key: String,
+    payload: Vec<u8>,
+    trace_context: String,
+    now: Ts,
+}
+
+/// How many effects one statement writes (9 values each).
+const EFFECTS_PER_INSERT: usize = 256;
+
+/// Writes the effects `held` into `tx` in the order they were queued, a statement per
+/// [`EFFECTS_PER_INSERT`].
+pub(crate) async fn write_held(tx: &mut Tx, held: Vec<HeldEffect>) -> Result<(), sqlx::Error> {
+    for chunk in held.chunks(EFFECTS_PER_INSERT) {
+        on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO outbox (id, peer, method, ordering_key, payload, trace_context, state, attempts, \
+                 next_attempt_at, create_time) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.id)
+                    .push_bind(e.peer)
+                    .push_bind(e.method)
+                    .push_bind(&e.key)
+                    .push_bind(&e.payload)
+                    .push_bind(&e.trace_context)
+                    // Pending, never tried.
+                    .push("1")
+                    .push("0")
+                    .push_bind(e.now)
+                    .push_bind(e.now);
+            });
+            q.build().execute(c).await?;
+        });
+    }
+    Ok(())
 }
 
 /// Whether an effect with this key is still waiting to be delivered.

@@ -14,6 +14,7 @@
 //! they count for ([`History`]); [`store::Tables`] keeps the points, folds them into sums by
 //! [`Unit`] off the write path, and reads a figure back from them.
 
+pub(crate) mod held;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};

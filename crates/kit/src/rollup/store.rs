@@ -50,7 +50,7 @@ pub trait Code {
 
 /// The rows one statement carries at most (at most 10 values each, well inside either backend's
 /// limit on parameters).
-const BATCH: usize = 1_000;
+pub(super) const BATCH: usize = 1_000;
 
 /// The pending points one fold takes at most: a fold holds SQLite's one writer while it runs.
 pub const FOLD_BATCH: usize = 2_000;
@@ -166,16 +166,29 @@ impl<const N: usize> Tables<N> {
         self.scope.iter().map(|c| format!("{c}, ")).collect()
     }
 
-    /// Appends `points` of things in each scope to the pending points, for a later fold.
+    /// Appends `points` of things in each scope to the pending points, for a later fold. They are
+    /// held by the transaction and written at its commit with the others it added (see [`Tx`]).
     pub async fn add<K: Code>(&self, tx: &mut Tx, points: Vec<([Uuid; N], Points<K>)>) -> Result<(), sqlx::Error> {
-        let mut rows = Vec::new();
+        let held = &mut tx.held.points;
+        let at = match held.iter().position(|h| h.table == self.pending) {
+            Some(at) => at,
+            None => {
+                held.push(super::held::HeldPoints {
+                    table: self.pending,
+                    scope: self.scope_columns(),
+                    rows: Vec::new(),
+                });
+                held.len() - 1
+            }
+        };
+        let rows = &mut held[at].rows;
         for (scope, changes) in points {
             for ((r, b, key), n) in changes {
                 let (m, v) = key.code();
-                rows.push((b, r, scope, m, v, n));
+                rows.push((b, r, scope.to_vec(), m, v, n));
             }
         }
-        self.append(tx, self.pending, &rows, "").await
+        Ok(())
     }
 
     /// Inserts `rows` into `table`, each statement followed by `then` (an ON CONFLICT clause, or
@@ -206,6 +219,8 @@ impl<const N: usize> Tables<N> {
     /// replicas on PostgreSQL) take different points, and add to the sums they share in key
     /// order, so that neither waits on the other for long.
     pub async fn fold(&self, tx: &mut Tx, limit: usize) -> Result<usize, sqlx::Error> {
+        // What this transaction added is pending too.
+        tx.write_held().await?;
         let scope = self.scope_columns();
         let pending = self.pending;
         let returning = format!(" RETURNING business_time, record_time, {scope}measure, value, n");
@@ -307,6 +322,8 @@ impl<const N: usize> Tables<N> {
         as_of: OffsetDateTime,
         recorded_before: Option<OffsetDateTime>,
     ) -> Result<Vec<Sum<N>>, sqlx::Error> {
+        // What this transaction added counts as pending.
+        tx.write_held().await?;
         let reading = match recorded_before {
             None => Reading::Since,
             Some(before) => self.cheaper_reading(tx, ceiling(before)).await?,
@@ -333,7 +350,8 @@ impl<const N: usize> Tables<N> {
     }
 
     /// The figures as [`Tables::sums`] gives them, read the way `reading` says. One statement, so
-    /// that a fold committing meanwhile is seen whole or not at all.
+    /// that a fold committing meanwhile is seen whole or not at all. Business times at or before
+    /// `as_of` are those before the microsecond after it.
     pub async fn sums_by(
         &self,
         tx: &mut Tx,
@@ -341,7 +359,7 @@ impl<const N: usize> Tables<N> {
         recorded_before: Option<OffsetDateTime>,
         reading: Reading,
     ) -> Result<Vec<Sum<N>>, sqlx::Error> {
-        // Business times at or before `as_of`: before the microsecond after it.
+        tx.write_held().await?;
         let business_end = stored(as_of).checked_add(time::Duration::MICROSECOND).unwrap_or(Ts::max().0);
         let record_end = recorded_before.map_or(Ts::max().0, ceiling);
         let business = business_blocks(business_end);

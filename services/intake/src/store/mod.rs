@@ -4,7 +4,7 @@
 
 use doxwatch_kit::{
     data_keys::{Form, Part, SealedColumn},
-    db::{Ts, Tx},
+    db::{Ts, Tx, TxConn},
     on_tx,
     sealing::{Keyring, SealError},
 };
@@ -233,7 +233,7 @@ async fn insert_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), 
 
 /// Locks the case for a change (on PostgreSQL; SQLite has one writer) and returns its status.
 pub async fn status_head_for_update(tx: &mut Tx, id: CaseId) -> Result<Option<StatusHead>, StoreError> {
-    if let Tx::Postgres(t) = tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         sqlx::query("SELECT id FROM cases WHERE id = $1 FOR UPDATE").bind(id.0).execute(&mut **t).await?;
     }
     let row: Option<(i16, i16, Ts)> = on_tx!(tx, c => {

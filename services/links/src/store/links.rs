@@ -2,7 +2,7 @@
 //! The citations a sighting makes are kept by `citations`.
 
 use doxwatch_kit::{
-    db::{Ts, Tx},
+    db::{Ts, Tx, TxConn},
     on_tx,
     sealing::Keyring,
 };
@@ -38,15 +38,15 @@ pub async fn find_many_by_canonical(
 ) -> Result<std::collections::HashMap<String, LinkId>, StoreError> {
     let mut found = std::collections::HashMap::new();
     for chunk in canonical_urls.chunks(BATCH) {
-        let rows: Vec<(String, Uuid)> = match tx {
+        let rows: Vec<(String, Uuid)> = match &mut tx.conn {
             // One array: the statement is planned once.
-            Tx::Postgres(c) => {
+            TxConn::Postgres(c) => {
                 sqlx::query_as("SELECT canonical_url, id FROM links WHERE canonical_url = ANY($1::text[])")
                     .bind(chunk)
                     .fetch_all(&mut **c)
                     .await?
             }
-            Tx::Sqlite(c) => {
+            TxConn::Sqlite(c) => {
                 let mut q = QueryBuilder::new("SELECT canonical_url, id FROM links WHERE canonical_url IN ");
                 push_list(&mut q, chunk.iter().copied());
                 q.build_query_as().fetch_all(&mut **c).await?
@@ -61,8 +61,8 @@ pub async fn find_many_by_canonical(
 /// column, so it is planned once however many rows a batch has.
 pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), StoreError> {
     for chunk in links.chunks(BATCH) {
-        match tx {
-            Tx::Postgres(c) => {
+        match &mut tx.conn {
+            TxConn::Postgres(c) => {
                 sqlx::query(
                     "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) \
                      SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[])",
@@ -77,7 +77,7 @@ pub async fn insert_many(tx: &mut Tx, links: &[NewLink<'_>]) -> Result<(), Store
                 .execute(&mut **c)
                 .await?;
             }
-            Tx::Sqlite(c) => {
+            TxConn::Sqlite(c) => {
                 let mut q = QueryBuilder::new(
                     "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time) ",
                 );
@@ -141,8 +141,8 @@ pub async fn add_sightings(
 /// PostgreSQL as arrays, like [`insert_many`].
 async fn insert_sightings(tx: &mut Tx, sightings: &[&Sighting], now: OffsetDateTime) -> Result<(), StoreError> {
     let case_name = |case: &Option<CaseRef>| case.map(|c| c.name()).unwrap_or_default();
-    match tx {
-        Tx::Postgres(c) => {
+    match &mut tx.conn {
+        TxConn::Postgres(c) => {
             sqlx::query(
                 "INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) \
                  SELECT link_id, case_name, seen_at, $4 FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) \
@@ -155,7 +155,7 @@ async fn insert_sightings(tx: &mut Tx, sightings: &[&Sighting], now: OffsetDateT
             .execute(&mut **c)
             .await?;
         }
-        Tx::Sqlite(c) => {
+        TxConn::Sqlite(c) => {
             let mut q = QueryBuilder::new("INSERT INTO link_sightings (link_id, case_name, seen_at, record_time) ");
             q.push_values(sightings.iter().copied(), |mut row, (link, case, seen_at)| {
                 row.push_bind(link.0).push_bind(case_name(case)).push_bind(Ts(*seen_at)).push_bind(Ts(now));

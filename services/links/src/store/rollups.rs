@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use doxwatch_kit::{
-    db::{Ts, Tx},
+    db::{Ts, Tx, TxConn},
     on_tx,
     rollup::store::Tables,
 };
@@ -41,7 +41,7 @@ pub struct BeforeWrite {
 /// nothing meanwhile. Queued at the count instead, they ran all their statements at once and then
 /// waited, and on a small machine starved intake (see docs/benchmarks.md).
 pub async fn lock(tx: &mut Tx, links: &[LinkId]) -> Result<(), StoreError> {
-    if let Tx::Postgres(c) = tx {
+    if let TxConn::Postgres(c) = &mut tx.conn {
         let mut ids: Vec<Uuid> = links.iter().map(|l| l.0).collect();
         ids.sort_unstable();
         ids.dedup();

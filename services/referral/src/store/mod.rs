@@ -8,7 +8,10 @@ pub mod late_records;
 pub mod referrals;
 pub mod rollups;
 
-use doxwatch_kit::{db::Tx, on_tx};
+use doxwatch_kit::{
+    db::{Tx, TxConn},
+    on_tx,
+};
 
 use crate::domain::CaseRef;
 
@@ -67,7 +70,7 @@ pub async fn lock_case(tx: &mut Tx, case: CaseRef) -> Result<(), StoreError> {
 }
 
 async fn advisory_lock(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
-    if let Tx::Postgres(t) = tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **t).await?;
     }
     Ok(())
