@@ -26,6 +26,7 @@ pub mod profile;
 pub mod reference;
 pub mod resource;
 pub mod rollup;
+pub mod rows;
 pub mod sealing;
 pub mod server;
 pub mod telemetry;

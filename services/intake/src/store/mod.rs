@@ -6,6 +6,7 @@ use doxwatch_kit::{
     data_keys::{Form, Part, SealedColumn},
     db::{Ts, Tx, TxConn},
     on_tx,
+    rows::{Rows, Value, insert_all},
     sealing::{Keyring, SealError},
 };
 use time::OffsetDateTime;
@@ -25,8 +26,8 @@ pub use erasure::{
 pub use publications::{get_publication, insert_publication, list_publications};
 pub use rows::StoreDecodeError;
 use rows::{CaseRow, EventRow, StatisticsRow, decode_case, decode_event, decode_snapshots};
+use subjects::{SealedSubjects, WHOLE_NAME_ROW, index_subject, insert_subjects};
 pub use subjects::{SubjectQuery, cases_with_subject};
-use subjects::{WHOLE_NAME_ROW, index_subject, insert_subjects};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -161,32 +162,47 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     let complainant = sealed_complainant(keys, &record, d.complainant.as_ref())?;
     let disclosed = serde_json::to_string(&d.disclosed_data.iter().map(|x| x.code()).collect::<Vec<_>>())?;
     let harm = serde_json::to_string(&d.alleged_harm.iter().map(|x| x.code()).collect::<Vec<_>>())?;
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO cases (id, kind, received_at, channel, summary, reported_urls, complainant, \
-             disclosed_data, alleged_harm, created_by, create_time, update_time, team, assigned_officer) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(case.id.0)
-        .bind(case.kind.code() as i16)
-        .bind(Ts(case.received_at))
-        .bind(d.channel.code() as i16)
-        .bind(&summary)
-        .bind(&urls)
-        .bind(&complainant)
-        .bind(&disclosed)
-        .bind(&harm)
-        .bind(&case.created_by)
-        .bind(Ts(case.create_time))
-        .bind(Ts(case.update_time))
-        .bind(&case.team)
-        .bind(&case.assigned_officer)
-        .execute(&mut *c)
-        .await?;
-    });
-    insert_subjects(tx, keys, case.id, 1, &d.data_subjects, case.create_time).await?;
-    insert_event(tx, keys, created).await
+    let mut cases = Rows::new("cases", NEW_CASE_COLUMNS);
+    cases.push(vec![
+        Value::Uuid(case.id.0),
+        Value::SmallInt(case.kind.code() as i16),
+        Value::Time(Ts(case.received_at)),
+        Value::SmallInt(d.channel.code() as i16),
+        Value::Text(&summary),
+        Value::Text(&urls),
+        Value::OptionalText(complainant.as_deref()),
+        Value::Text(&disclosed),
+        Value::Text(&harm),
+        Value::Text(&case.created_by),
+        Value::Time(Ts(case.create_time)),
+        Value::Time(Ts(case.update_time)),
+        Value::Text(&case.team),
+        Value::Text(&case.assigned_officer),
+    ]);
+    let subjects = SealedSubjects::new(keys, case.id, 1, &d.data_subjects, case.create_time)?;
+    let note = keys.seal_text(NOTE, &created.id.to_string(), &created.note)?;
+    let [versions, subjects, terms] = subjects.rows();
+    // One round trip for the five tables (see `doxwatch_kit::rows`).
+    Ok(insert_all(tx, &[cases, versions, subjects, terms, event_rows(created, &note)]).await?)
 }
+
+/// The columns a new case is written with (its reference comes after).
+const NEW_CASE_COLUMNS: &[&str] = &[
+    "id",
+    "kind",
+    "received_at",
+    "channel",
+    "summary",
+    "reported_urls",
+    "complainant",
+    "disclosed_data",
+    "alleged_harm",
+    "created_by",
+    "create_time",
+    "update_time",
+    "team",
+    "assigned_officer",
+];
 
 /// A case's complainant as its sealed column holds it.
 fn sealed_complainant(keys: &Keyring, record: &str, c: Option<&Complainant>) -> Result<Option<String>, StoreError> {
@@ -209,26 +225,40 @@ pub async fn append_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<
 
 async fn insert_event(tx: &mut Tx, keys: &Keyring, e: &CaseEvent) -> Result<(), StoreError> {
     let note = keys.seal_text(NOTE, &e.id.to_string(), &e.note)?;
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO case_events (id, case_id, kind, actor, occurred_at, record_time, from_status, to_status, \
-             closure_reason, duplicate_of, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(e.id)
-        .bind(e.case.0)
-        .bind(e.kind.code() as i16)
-        .bind(&e.actor)
-        .bind(Ts(e.occurred_at))
-        .bind(Ts(e.record_time))
-        .bind(e.from_status.map_or(0, CaseStatus::code) as i16)
-        .bind(e.to_status.map_or(0, CaseStatus::code) as i16)
-        .bind(e.closure_reason.map_or(0, ClosureReason::code) as i16)
-        .bind(e.duplicate_of.map(|d| d.0))
-        .bind(&note)
-        .execute(c)
-        .await?;
-    });
-    Ok(())
+    Ok(insert_all(tx, &[event_rows(e, &note)]).await?)
+}
+
+const EVENT_COLUMNS: &[&str] = &[
+    "id",
+    "case_id",
+    "kind",
+    "actor",
+    "occurred_at",
+    "record_time",
+    "from_status",
+    "to_status",
+    "closure_reason",
+    "duplicate_of",
+    "note",
+];
+
+/// An event as its row, with its note sealed.
+fn event_rows<'a>(e: &'a CaseEvent, note: &'a str) -> Rows<'a> {
+    let mut rows = Rows::new("case_events", EVENT_COLUMNS);
+    rows.push(vec![
+        Value::Uuid(e.id),
+        Value::Uuid(e.case.0),
+        Value::SmallInt(e.kind.code() as i16),
+        Value::Text(&e.actor),
+        Value::Time(Ts(e.occurred_at)),
+        Value::Time(Ts(e.record_time)),
+        Value::SmallInt(e.from_status.map_or(0, CaseStatus::code) as i16),
+        Value::SmallInt(e.to_status.map_or(0, CaseStatus::code) as i16),
+        Value::SmallInt(e.closure_reason.map_or(0, ClosureReason::code) as i16),
+        Value::OptionalUuid(e.duplicate_of.map(|d| d.0)),
+        Value::Text(note),
+    ]);
+    rows
 }
 
 /// Locks the case for a change (on PostgreSQL; SQLite has one writer) and returns its status.

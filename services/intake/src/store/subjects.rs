@@ -5,6 +5,7 @@
 use doxwatch_kit::{
     db::{Ts, Tx},
     on_tx,
+    rows::{Rows, Value, insert_all},
     sealing::{Keyring, SealError},
 };
 use sqlx::QueryBuilder;
@@ -42,6 +43,77 @@ const WHOLE_NAME: &str = "whole-name";
 const TERM_ROW: i16 = 0;
 pub(super) const WHOLE_NAME_ROW: i16 = 1;
 
+/// A version of a case's data subjects, sealed and indexed, as its rows will be written.
+pub(super) struct SealedSubjects {
+    case: CaseId,
+    version: i32,
+    recorded_at: Ts,
+    subjects: Vec<SealedSubject>,
+    /// Blind indexes: (position, digest, kind).
+    terms: Vec<(i32, Vec<u8>, i16)>,
+}
+
+struct SealedSubject {
+    position: i32,
+    name: String,
+    contact: Option<String>,
+    category: i16,
+    nexus: i16,
+}
+
+const VERSION_COLUMNS: &[&str] = &["case_id", "version", "recorded_at"];
+const SUBJECT_COLUMNS: &[&str] =
+    &["case_id", "version", "position", "display_name", "contact", "category", "hong_kong_nexus"];
+const TERM_COLUMNS: &[&str] = &["case_id", "version", "position", "digest", "kind"];
+
+impl SealedSubjects {
+    pub(super) fn new(
+        keys: &Keyring,
+        case: CaseId,
+        version: i32,
+        subjects: &[DataSubject],
+        recorded_at: OffsetDateTime,
+    ) -> Result<Self, StoreError> {
+        let mut sealed = Vec::with_capacity(subjects.len());
+        let mut terms = Vec::new();
+        for (position, subject) in subjects.iter().enumerate() {
+            let position = i32::try_from(position).unwrap_or(i32::MAX);
+            let record = subject_record(case.0, version, position);
+            let name = keys.seal_text(SUBJECT_NAME, &record, &subject.display_name)?;
+            let contact = subject
+                .contact
+                .as_ref()
+                .map(|c| Ok::<_, StoreError>(keys.seal_text(SUBJECT_CONTACT, &record, &serde_json::to_string(c)?)?))
+                .transpose()?;
+            let (category, nexus) = (subject.category.code() as i16, subject.hong_kong_nexus.code() as i16);
+            sealed.push(SealedSubject { position, name, contact, category, nexus });
+            terms.extend(subject_indexes(keys, position, subject)?);
+        }
+        Ok(Self { case, version, recorded_at: Ts(recorded_at), subjects: sealed, terms })
+    }
+
+    /// Its rows: the version, its data subjects and their blind indexes.
+    pub(super) fn rows(&self) -> [Rows<'_>; 3] {
+        let (case, version) = (Value::Uuid(self.case.0), Value::Int(self.version));
+        let mut versions = Rows::new("case_subject_versions", VERSION_COLUMNS);
+        versions.push(vec![case, version, Value::Time(self.recorded_at)]);
+        let mut subjects = Rows::new("case_subjects", SUBJECT_COLUMNS);
+        for s in &self.subjects {
+            subjects.push(vec![
+                case,
+                version,
+                Value::Int(s.position),
+                Value::Text(&s.name),
+                Value::OptionalText(s.contact.as_deref()),
+                Value::SmallInt(s.category),
+                Value::SmallInt(s.nexus),
+            ]);
+        }
+        [versions, subjects, term_rows(self.case, self.version, &self.terms)]
+    }
+}
+
+/// Writes a new version of a case's data subjects, with their blind indexes.
 pub(super) async fn insert_subjects(
     tx: &mut Tx,
     keys: &Keyring,
@@ -50,56 +122,9 @@ pub(super) async fn insert_subjects(
     subjects: &[DataSubject],
     recorded_at: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    on_tx!(tx, c => {
-        sqlx::query("INSERT INTO case_subject_versions (case_id, version, recorded_at) VALUES ($1, $2, $3)")
-            .bind(case.0)
-            .bind(version)
-            .bind(Ts(recorded_at))
-            .execute(&mut *c)
-            .await?;
-    });
-    struct Row {
-        position: i32,
-        name: String,
-        contact: Option<String>,
-        category: i16,
-        nexus: i16,
-    }
-    let mut rows = Vec::with_capacity(subjects.len());
-    let mut terms = Vec::new();
-    for (position, subject) in subjects.iter().enumerate() {
-        let position = i32::try_from(position).unwrap_or(i32::MAX);
-        let record = subject_record(case.0, version, position);
-        let name = keys.seal_text(SUBJECT_NAME, &record, &subject.display_name)?;
-        let contact = subject
-            .contact
-            .as_ref()
-            .map(|c| Ok::<_, StoreError>(keys.seal_text(SUBJECT_CONTACT, &record, &serde_json::to_string(c)?)?))
-            .transpose()?;
-        let (category, nexus) = (subject.category.code() as i16, subject.hong_kong_nexus.code() as i16);
-        rows.push(Row { position, name, contact, category, nexus });
-        terms.extend(subject_indexes(keys, position, subject)?);
-    }
-    // A few rows per statement, not a statement per row: a round trip to the store costs more
-    // than the row.
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new(
-                "INSERT INTO case_subjects (case_id, version, position, display_name, contact, category, hong_kong_nexus) ",
-            );
-            q.push_values(chunk, |mut row, r| {
-                row.push_bind(case.0).push_bind(version).push_bind(r.position).push_bind(&r.name).push_bind(&r.contact);
-                row.push_bind(r.category).push_bind(r.nexus);
-            });
-            q.build().execute(&mut *c).await?;
-        });
-    }
-    insert_indexes(tx, case, version, &terms).await
+    let sealed = SealedSubjects::new(keys, case, version, subjects, recorded_at)?;
+    Ok(insert_all(tx, &sealed.rows()).await?)
 }
-
-/// The most rows one multi-row INSERT carries (7 values each, well inside either backend's limit
-/// on parameters).
-const ROWS_PER_INSERT: usize = 256;
 
 /// Other cases whose current data subjects are the same person as any of `queries` names, oldest
 /// first, at most `limit`: a name with the same terms (however written: case, punctuation and word
@@ -180,23 +205,19 @@ fn subject_indexes(
     Ok(rows)
 }
 
-/// Writes blind indexes of `case`'s subjects at `version`: (position, digest, kind).
-async fn insert_indexes(
-    tx: &mut Tx,
-    case: CaseId,
-    version: i32,
-    rows: &[(i32, Vec<u8>, i16)],
-) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        on_tx!(tx, c => {
-            let mut q = QueryBuilder::new("INSERT INTO case_subject_terms (case_id, version, position, digest, kind) ");
-            q.push_values(chunk, |mut row, (position, digest, kind)| {
-                row.push_bind(case.0).push_bind(version).push_bind(*position).push_bind(digest).push_bind(*kind);
-            });
-            q.build().execute(&mut *c).await?;
-        });
+/// Blind indexes of `case`'s subjects at `version` as rows: (position, digest, kind).
+fn term_rows(case: CaseId, version: i32, terms: &[(i32, Vec<u8>, i16)]) -> Rows<'_> {
+    let mut rows = Rows::new("case_subject_terms", TERM_COLUMNS);
+    for (position, digest, kind) in terms {
+        rows.push(vec![
+            Value::Uuid(case.0),
+            Value::Int(version),
+            Value::Int(*position),
+            Value::Bytes(digest),
+            Value::SmallInt(*kind),
+        ]);
     }
-    Ok(())
+    rows
 }
 
 /// Indexes one data subject (the start-up sweep's, for subjects stored before their indexes were).
@@ -208,5 +229,6 @@ pub(super) async fn index_subject(
     position: i32,
     subject: &DataSubject,
 ) -> Result<(), StoreError> {
-    insert_indexes(tx, case, version, &subject_indexes(keys, position, subject)?).await
+    let terms = subject_indexes(keys, position, subject)?;
+    Ok(insert_all(tx, &[term_rows(case, version, &terms)]).await?)
 }
