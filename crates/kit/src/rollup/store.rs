@@ -322,8 +322,6 @@ impl<const N: usize> Tables<N> {
         as_of: OffsetDateTime,
         recorded_before: Option<OffsetDateTime>,
     ) -> Result<Vec<Sum<N>>, sqlx::Error> {
-        // What this transaction added counts as pending.
-        tx.write_held().await?;
         let reading = match recorded_before {
             None => Reading::Since,
             Some(before) => self.cheaper_reading(tx, ceiling(before)).await?,
@@ -350,8 +348,9 @@ impl<const N: usize> Tables<N> {
     }
 
     /// The figures as [`Tables::sums`] gives them, read the way `reading` says. One statement, so
-    /// that a fold committing meanwhile is seen whole or not at all. Business times at or before
-    /// `as_of` are those before the microsecond after it.
+    /// that a fold committing meanwhile is seen whole or not at all; the points this transaction
+    /// holds are written first and read as pending. Business times at or before `as_of` are those
+    /// before the microsecond after it.
     pub async fn sums_by(
         &self,
         tx: &mut Tx,
