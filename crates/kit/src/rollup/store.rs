@@ -7,15 +7,18 @@
 //!   summed per exact business time, record time, scope and key, for the edges of a read;
 //! - the sums of the folded points per grain: (grain, lead, trail, scope…, measure, value, n).
 //!
-//! A grain pairs a business [`Unit`] with a record unit (6 × 6 of them, the microsecond against
-//! itself being the folded points), or with "ever" on the record side (6 more: a business unit's
-//! sums whenever recorded). A figure as at T, recorded before R, sums n over `business < T'` and
-//! `record < R` (T' the microsecond after T). Each of those two prefixes splits into blocks: the
-//! whole months before the moment's month, the whole days of its month before its day, and so on
-//! down to the whole seconds of its minute before its second, then the microseconds of its second
-//! before it. Each pair of blocks is read from the grain of the two blocks' units, over a range of
-//! the short block's periods (all the months before, on a month side), and the pending points are
-//! read whole. So a figure reads the sums of whole months however long the history, and
+//! A grain pairs a business [`Unit`] coarser than the microsecond with a record unit coarser than
+//! it (5 × 5 of them), or with "ever" on the record side (5 more: a business unit's sums whenever
+//! recorded). A figure as at T, recorded before R, sums n over `business < T'` and `record < R`
+//! (T' the microsecond after T). Each of those two prefixes splits into blocks: the whole months
+//! before the moment's month, the whole days of its month before its day, and so on down to the
+//! whole seconds of its minute before its second, then the microseconds of its second before it.
+//! Each pair of blocks is read from the grain of the two blocks' units, over a range of the short
+//! block's periods (all the months before, on a month side); a pair with a block of microseconds
+//! is read from the folded points themselves, which are kept per exact moment and indexed by
+//! either time, so that it reads one second's points on that side. The pending points are read
+//! whole. A grain with a microsecond side would hold a row for nearly every point, written at
+//! every fold: the folded points already are that row. So a figure reads the sums of whole months however long the history, and
 //! otherwise only what was written next to T and R, summed by moment: however many writes a day
 //! of bulk import made, and however many points one moment holds.
 //!
@@ -73,7 +76,8 @@ type Point<const N: usize> = (OffsetDateTime, OffsetDateTime, [Uuid; N], i64, i6
 /// Sums keyed by (grain, lead, trail, scope, measure, value).
 type Sums<const N: usize> = BTreeMap<(i64, i64, i64, [Uuid; N], i64, i64), i64>;
 
-/// The index of the microsecond in [`Unit::ALL`]: its grain against itself is the folded points.
+/// The index of the microsecond in [`Unit::ALL`]: a block of it, on either side, is read from the
+/// folded points.
 const EXACT: usize = 5;
 
 /// The record side's "ever": a grain of a business unit against it sums whenever recorded.
@@ -264,12 +268,9 @@ impl<const N: usize> Tables<N> {
         let mut sums: Sums<N> = BTreeMap::new();
         for (b, r, ids, m, v, n) in &points {
             let (bp, rp) = (Unit::ALL.map(|u| u.period(*b)), Unit::ALL.map(|u| u.period(*r)));
-            for (i, business) in bp.iter().enumerate() {
-                for (j, record) in rp.iter().enumerate() {
-                    if i == EXACT && j == EXACT {
-                        // The folded points themselves.
-                        continue;
-                    }
+            // A microsecond on either side is read from the folded points themselves.
+            for (i, business) in bp.iter().enumerate().take(EXACT) {
+                for (j, record) in rp.iter().enumerate().take(EXACT) {
                     let (lead, trail) = if record_leads(i, j) { (*record, *business) } else { (*business, *record) };
                     *sums.entry((grain(i, j), lead, trail, *ids, *m, *v)).or_default() += n;
                 }
@@ -369,29 +370,30 @@ impl<const N: usize> Tables<N> {
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
-            // Recorded in `[from, to)` (None: open); as a cell's guard, checked once as it names no
-            // row of the cell: only if something folded was recorded then. A grain led by business
-            // time holds all the record periods of its business periods; few are next to R.
-            let recorded = |q: &mut QueryBuilder<_>, from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| {
+            // `column` in `[from, to)` (None: open).
+            let between = |q: &mut QueryBuilder<_>, column: &str, from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| {
                 if let Some(from) = from {
-                    q.push(" AND record_time >= ").push_bind(Ts(from));
+                    q.push(" AND ").push(column).push(" >= ").push_bind(Ts(from));
                 }
                 if let Some(to) = to {
-                    q.push(" AND record_time < ").push_bind(Ts(to));
+                    q.push(" AND ").push(column).push(" < ").push_bind(Ts(to));
                 }
             };
+            // A cell's guard, checked once as it names no row of the cell: only if something folded
+            // was recorded in `[from, to)`. A grain led by business time holds all the record
+            // periods of its business periods; few are next to R.
             let if_folded = |q: &mut QueryBuilder<_>, from, to| {
                 // Joined to: SQLite checks a subquery in WHERE row by row, a CROSS JOIN's left first.
                 q.push("(SELECT 1 AS folded WHERE EXISTS (SELECT 1 FROM ").push(self.points).push(" WHERE 1 = 1");
-                recorded(q, from, to);
+                between(q, "record_time", from, to);
                 q.push(")) guard CROSS JOIN ");
             };
-            // Each pair of a business block and a record block from its grain, added or taken off
-            // as the two blocks' signs make it.
+            // Each pair of a business block and a record block of units coarser than the
+            // microsecond from its grain, added or taken off as the two blocks' signs make it.
             let cells = |q: &mut QueryBuilder<_>, record_off: bool, record: &[(i64, i64); 6]| {
-                for (i, (b, business_off)) in business.iter().enumerate() {
-                    for (j, r) in record.iter().enumerate() {
-                        if b.0 >= b.1 || r.0 >= r.1 || (i == EXACT && j == EXACT) {
+                for (i, (b, business_off)) in business.iter().enumerate().take(EXACT) {
+                    for (j, r) in record.iter().enumerate().take(EXACT) {
+                        if b.0 >= b.1 || r.0 >= r.1 {
                             continue;
                         }
                         let (lead, trail) = if record_leads(i, j) { (r, b) } else { (b, r) };
@@ -406,33 +408,39 @@ impl<const N: usize> Tables<N> {
                     }
                 }
             };
-            // The folded points of T's second recorded in `[from, to)` (a part of R's second).
-            let edge = |q: &mut QueryBuilder<_>, select: &str, from: OffsetDateTime, to: Option<OffsetDateTime>| {
-                q.push(select);
-                if_folded(q, Some(from), to);
-                q.push(self.points);
-                q.push(" WHERE business_time >= ").push_bind(Ts(Unit::Second.floor(business_end)));
-                q.push(" AND business_time < ").push_bind(Ts(business_end));
-                recorded(q, Some(from), to);
+            // The folded points of business times in `business` recorded in `record`: the blocks
+            // of microseconds, on either side, are read from the points themselves, which are kept
+            // per exact moment (a second's worth of them on the one side, indexed on both).
+            type Span = (Option<OffsetDateTime>, Option<OffsetDateTime>);
+            let points = |q: &mut QueryBuilder<_>, select: &str, business: Span, record: Span| {
+                q.push(select).push(self.points).push(" WHERE 1 = 1");
+                between(q, "business_time", business.0, business.1);
+                between(q, "record_time", record.0, record.1);
                 q.push(" UNION ALL ");
             };
+            // T's second before T, recorded before R: the microseconds of the business side.
+            let second = Unit::Second.floor(business_end);
+            points(&mut q, &added, (Some(second), Some(business_end)), (None, Some(record_end)));
             match reading {
                 Reading::Before => {
-                    let record_second = Unit::Second.floor(record_end);
                     cells(&mut q, false, &blocks(record_end));
-                    edge(&mut q, &added, record_second, Some(record_end));
+                    // Before T's second, recorded in R's second before R.
+                    let record_second = Unit::Second.floor(record_end);
+                    points(&mut q, &added, (None, Some(second)), (Some(record_second), Some(record_end)));
                 }
                 Reading::Since => {
-                    for (i, (b, off)) in business.iter().enumerate().filter(|(_, (b, _))| b.0 < b.1) {
+                    let whole = business.iter().enumerate().take(EXACT).filter(|(_, (b, _))| b.0 < b.1);
+                    for (i, (b, off)) in whole {
                         q.push(prefix(*off)).push(self.sums).push(" WHERE grain = ").push_bind(grain(i, EVER));
                         q.push(" AND lead >= ").push_bind(b.0).push(" AND lead < ").push_bind(b.1);
                         q.push(" AND trail = 0 UNION ALL ");
                     }
                     if recorded_before.is_some() {
-                        // Less what was recorded at or after R.
+                        // Less what was recorded at or after R: before T's second, by the blocks
+                        // after R and the rest of R's second.
                         cells(&mut q, true, &blocks_from(record_end));
                         let next = Unit::Second.period(record_end).checked_add(1).and_then(|p| Unit::Second.try_start(p));
-                        edge(&mut q, &taken_off, record_end, next);
+                        points(&mut q, &taken_off, (None, Some(second)), (Some(record_end), next));
                     }
                 }
             }
