@@ -38,8 +38,8 @@ pub enum TxConn {
 }
 
 /// What a transaction holds back until it commits: the audit records it appended, the reference
-/// numbers it took, the answers it stored for request ids, the effects it queued and the figures'
-/// points it added.
+/// numbers it took, the answers it stored for request ids, the effects it queued, the figures'
+/// points it added and the rows a service held ([`crate::rows::hold`]).
 ///
 /// A transaction that does these many times (a group of requests committed together) would
 /// otherwise read and update the audit log's head and a counter once per record, and make a
@@ -48,7 +48,7 @@ pub enum TxConn {
 /// few multi-row statements and each head once. A transaction rolled back or dropped drops them
 /// with everything else it wrote. The kit's own reads of these tables inside a transaction
 /// ([`crate::idempotency`], the audit checkpoint, the figures' reads and folds) see what is held,
-/// as they saw the rows before.
+/// as they saw the rows before; a service's own reads do not see the rows it held.
 #[derive(Default)]
 pub(crate) struct Held {
     pub audit: Option<crate::audit::HeldAudit>,
@@ -56,6 +56,7 @@ pub(crate) struct Held {
     pub answers: Vec<crate::idempotency::HeldAnswer>,
     pub effects: Vec<crate::outbox::HeldEffect>,
     pub points: Vec<crate::rollup::held::HeldPoints>,
+    pub rows: Vec<crate::rows::Rows<'static>>,
 }
 
 /// Runs `$body` with `$p` bound to the concrete pool.
@@ -371,9 +372,11 @@ impl Tx {
     }
 
     /// Writes what the transaction holds back (see [`Held`]) into it now, in a few statements
-    /// per table.
-    pub(crate) async fn write_held(&mut self) -> Result<(), sqlx::Error> {
+    /// per table: for a write that must read or refer to rows it held before it commits.
+    pub async fn write_held(&mut self) -> Result<(), sqlx::Error> {
         let held = std::mem::take(&mut self.held);
+        // First: what else is held may come from writes that follow these rows.
+        crate::rows::insert_all(self, &held.rows).await?;
         crate::rollup::held::write_held(self, held.points).await?;
         crate::outbox::write_held(self, held.effects).await?;
         crate::idempotency::write_held(self, held.answers).await?;

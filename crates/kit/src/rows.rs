@@ -15,8 +15,9 @@ use crate::{
     on_tx,
 };
 
-/// One value of a row.
-#[derive(Debug, Clone, Copy)]
+/// One value of a row: borrowed, or owned where the rows outlive what they were made from (rows
+/// held by a transaction, [`hold`]).
+#[derive(Debug, Clone)]
 pub enum Value<'a> {
     Uuid(Uuid),
     OptionalUuid(Option<Uuid>),
@@ -27,6 +28,29 @@ pub enum Value<'a> {
     OptionalText(Option<&'a str>),
     Bytes(&'a [u8]),
     Time(Ts),
+    OwnedText(String),
+    OptionalOwnedText(Option<String>),
+    OwnedBytes(Vec<u8>),
+}
+
+impl Value<'_> {
+    /// The same value, owning what it borrowed.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Uuid(v) => Value::Uuid(v),
+            Value::OptionalUuid(v) => Value::OptionalUuid(v),
+            Value::SmallInt(v) => Value::SmallInt(v),
+            Value::Int(v) => Value::Int(v),
+            Value::BigInt(v) => Value::BigInt(v),
+            Value::Text(v) => Value::OwnedText(v.to_owned()),
+            Value::OptionalText(v) => Value::OptionalOwnedText(v.map(str::to_owned)),
+            Value::Bytes(v) => Value::OwnedBytes(v.to_vec()),
+            Value::Time(v) => Value::Time(v),
+            Value::OwnedText(v) => Value::OwnedText(v),
+            Value::OptionalOwnedText(v) => Value::OptionalOwnedText(v),
+            Value::OwnedBytes(v) => Value::OwnedBytes(v),
+        }
+    }
 }
 
 /// Rows to insert into one table, each with a value per column, in the columns' order.
@@ -46,6 +70,29 @@ impl<'a> Rows<'a> {
     pub fn push(&mut self, row: Vec<Value<'a>>) {
         debug_assert_eq!(row.len(), self.columns.len(), "a row of {} has a value per column", self.table);
         self.rows.push(row);
+    }
+
+    /// The same rows, owning what they borrowed.
+    pub fn into_owned(self) -> Rows<'static> {
+        let rows = self.rows.into_iter().map(|row| row.into_iter().map(Value::into_owned).collect()).collect();
+        Rows { table: self.table, columns: self.columns, rows }
+    }
+}
+
+/// Holds `tables`' rows in the caller's transaction, to be inserted at its commit with the other
+/// writes it holds (see [`Tx`]), in one round trip with every other transaction's rows held the
+/// same way: a group of requests committed together ([`crate::group_commit`]) writes its rows
+/// once. Rows of a table already held with the same columns join them; tables keep the order they
+/// were first held in, so a table whose rows refer to another's is held after it. The
+/// transaction's own reads do not see held rows.
+pub fn hold(tx: &mut Tx, tables: Vec<Rows<'_>>) {
+    let held = &mut tx.held.rows;
+    for table in tables.into_iter().filter(|t| !t.rows.is_empty()) {
+        let same = held.iter_mut().find(|h| h.table == table.table && h.columns == table.columns);
+        match same {
+            Some(h) => h.rows.extend(table.into_owned().rows),
+            None => held.push(table.into_owned()),
+        }
     }
 }
 
@@ -89,16 +136,19 @@ pub async fn insert_all(tx: &mut Tx, tables: &[Rows<'_>]) -> Result<(), sqlx::Er
                 q.push(format!("INSERT INTO {} ({}) ", table.table, table.columns.join(", ")));
                 q.push_values(rows.iter(), |mut row, values| {
                     for value in values {
-                        match *value {
-                            Value::Uuid(v) => row.push_bind(v),
-                            Value::OptionalUuid(v) => row.push_bind(v),
-                            Value::SmallInt(v) => row.push_bind(v),
-                            Value::Int(v) => row.push_bind(v),
-                            Value::BigInt(v) => row.push_bind(v),
-                            Value::Text(v) => row.push_bind(v),
-                            Value::OptionalText(v) => row.push_bind(v),
-                            Value::Bytes(v) => row.push_bind(v),
-                            Value::Time(v) => row.push_bind(v),
+                        match value {
+                            Value::Uuid(v) => row.push_bind(*v),
+                            Value::OptionalUuid(v) => row.push_bind(*v),
+                            Value::SmallInt(v) => row.push_bind(*v),
+                            Value::Int(v) => row.push_bind(*v),
+                            Value::BigInt(v) => row.push_bind(*v),
+                            Value::Text(v) => row.push_bind(*v),
+                            Value::OptionalText(v) => row.push_bind(*v),
+                            Value::Bytes(v) => row.push_bind(*v),
+                            Value::Time(v) => row.push_bind(*v),
+                            Value::OwnedText(v) => row.push_bind(v.as_str()),
+                            Value::OptionalOwnedText(v) => row.push_bind(v.as_deref()),
+                            Value::OwnedBytes(v) => row.push_bind(v.as_slice()),
                         };
                     }
                 });

@@ -1,11 +1,11 @@
 //! Rows of several tables in one round trip (`doxwatch_kit::rows`), against a real store: tables
 //! that refer to each other are written together, more values than one trip binds go in several,
-//! and a row the store refuses fails the call.
+//! and a row the store refuses fails the call. Rows a transaction holds are written at its commit.
 
 use doxwatch_kit::{
     db::{Db, Ts},
-    on_pool,
-    rows::{Rows, Value, insert_all},
+    on_pool, on_tx,
+    rows::{Rows, Value, hold, insert_all},
     testing::TestDatabase,
 };
 use uuid::Uuid;
@@ -38,13 +38,14 @@ const TERM: &[&str] = &["case_id", "version", "position", "digest", "kind"];
 /// A case with `subjects` data subjects and `terms` index rows for each, every table referring to
 /// the one before it; `orphan` adds an index row of a subject that is not there.
 fn case_rows(id: Uuid, subjects: i32, terms: u8, orphan: bool) -> Vec<Rows<'static>> {
-    let now = Value::Time(Ts(time::OffsetDateTime::now_utc()));
+    let at = Ts(time::OffsetDateTime::now_utc());
+    let now = || Value::Time(at);
     let text = Value::Text;
     let mut case = Rows::new("cases", CASE);
     case.push(vec![
         Value::Uuid(id),
         Value::SmallInt(1),
-        now,
+        now(),
         Value::SmallInt(1),
         text("sealed summary"),
         text("[]"),
@@ -52,13 +53,13 @@ fn case_rows(id: Uuid, subjects: i32, terms: u8, orphan: bool) -> Vec<Rows<'stat
         text("[]"),
         text("[]"),
         text("officer.chan"),
-        now,
-        now,
+        now(),
+        now(),
         text("team-a"),
         text(""),
     ]);
     let mut version = Rows::new("case_subject_versions", VERSION);
-    version.push(vec![Value::Uuid(id), Value::Int(1), now]);
+    version.push(vec![Value::Uuid(id), Value::Int(1), now()]);
     let mut subject = Rows::new("case_subjects", SUBJECT);
     let mut term = Rows::new("case_subject_terms", TERM);
     for position in 0..subjects {
@@ -132,6 +133,51 @@ async fn rows_in_one_trip(db: TestDatabase) {
     assert!(failed.is_err(), "a row without its subject was written");
     drop(tx);
     assert_eq!(count(&store, "cases", refused).await, 0, "the refused call's case was kept");
+}
+
+/// Rows held by a transaction: seen by nobody before its commit, written at it (two cases' rows
+/// joined table by table), dropped with a rollback, and a commit whose held rows are refused keeps
+/// nothing.
+async fn rows_held_until_commit(db: TestDatabase) {
+    let store = Db::connect(db.url(), 5, MIGRATIONS).await.expect("store");
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = store.begin().await.expect("a transaction");
+    hold(&mut tx, case_rows(first, 2, 3, false));
+    hold(&mut tx, case_rows(second, 1, 2, false));
+    let inside: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM cases WHERE id IN ($1, $2)").bind(first).bind(second).fetch_one(c).await.expect("a count")
+    });
+    assert_eq!(inside, 0, "held rows are not written before the commit");
+    tx.commit().await.expect("committed");
+    assert_eq!([count(&store, "cases", first).await, count(&store, "cases", second).await], [1, 1]);
+    assert_eq!([count(&store, "case_subjects", first).await, count(&store, "case_subjects", second).await], [2, 1]);
+    assert_eq!(count(&store, "case_subject_terms", first).await + count(&store, "case_subject_terms", second).await, 8);
+
+    let dropped = Uuid::now_v7();
+    let mut tx = store.begin().await.expect("a transaction");
+    hold(&mut tx, case_rows(dropped, 1, 1, false));
+    tx.rollback().await.expect("rolled back");
+    assert_eq!(count(&store, "cases", dropped).await, 0, "a rolled-back transaction's held rows were written");
+
+    let (good, orphan) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = store.begin().await.expect("a transaction");
+    hold(&mut tx, case_rows(good, 1, 1, false));
+    hold(&mut tx, case_rows(orphan, 1, 1, true));
+    assert!(tx.commit().await.is_err(), "a commit with a held row without its subject succeeded");
+    assert_eq!(count(&store, "cases", good).await, 0, "the refused commit kept rows");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_held_until_commit() {
+    rows_held_until_commit(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_held_until_commit() {
+    match TestDatabase::postgres().await {
+        Some(db) => rows_held_until_commit(db).await,
+        None => eprintln!("DATABASE_URL is not set: PostgreSQL run skipped"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,14 +99,15 @@ impl Intake {
                         if let Some(first) = idempotency::replay_or_claim(&mut *tx, keys, key.as_ref()).await? {
                             return Ok(Prepared::Done(first));
                         }
-                        Ok::<_, IntakeError>(Prepared::Go(intake.write_case(tx, actor, new).await?))
+                        Ok::<_, IntakeError>(Prepared::Go(intake.prepare_case(tx, actor, new).await?))
                     })
                 },
                 move |tx, case| {
                     let request = finishing.clone();
                     Box::pin(async move {
                         let (intake, _, _, key, respond) = &*request;
-                        let case = intake.number_case(tx, case).await?;
+                        let (case, created) = case;
+                        let case = intake.number_case(tx, case, &created).await?;
                         let response = respond(&case);
                         if let Some(key) = key {
                             idempotency::remember(tx, intake.db.keyring(), key, &response).await?;
@@ -122,9 +123,12 @@ impl Intake {
         Ok(response)
     }
 
-    /// Writes a new case, its CREATED event, its effect on link-tracking and its figures in `tx`:
-    /// everything of it that is its own.
-    async fn write_case(&self, tx: &mut Tx, actor: &Actor, new: &NewCase) -> Result<Case, IntakeError> {
+    /// Makes a new case and its CREATED event, and writes in `tx` what of it is its own and needs
+    /// no number: its effect on link-tracking and its figures. Its rows are held when it is
+    /// numbered ([`Intake::number_case`]). The same-person look-up sees the cases committed
+    /// before the case's group, not the others of its group: requests that arrive together have
+    /// no order between them.
+    async fn prepare_case(&self, tx: &mut Tx, actor: &Actor, new: &NewCase) -> Result<(Case, CaseEvent), IntakeError> {
         let now = doxwatch_kit::timestamp::now();
         let case = Case {
             id: CaseId::new(),
@@ -156,24 +160,24 @@ impl Intake {
             duplicate_of: None,
             note: String::new(),
         };
-        store::insert_case(tx, self.db.keyring(), &case, &created).await?;
         let case = Case { same_subject_cases: self.same_subject(tx, &case).await?, ..case };
         let urls = &case.details.reported_urls;
         if !urls.is_empty() {
             outbox::enqueue(tx, self.db.keyring(), effects::register_links(case.id, urls, case.received_at)).await?;
         }
         store::rollups::count_new_case(tx, &case, &created).await?;
-        Ok(case)
+        Ok((case, created))
     }
 
-    /// Gives a written case its audit record and its reference number: what every case shares. The
-    /// audit log's head is taken first, so that every group takes the rows it shares in one order.
-    async fn number_case(&self, tx: &mut Tx, case: Case) -> Result<Case, IntakeError> {
+    /// Gives a case its audit record and its reference number, what every case shares, and holds
+    /// its rows for the commit. The audit log's head is taken first, so that every group takes
+    /// the rows it shares in one order.
+    async fn number_case(&self, tx: &mut Tx, case: Case, created: &CaseEvent) -> Result<Case, IntakeError> {
         audit::record(tx, Access::Write, &[case.id.name()], CASE_FIELDS).await?;
         let year = self.references.year_of(case.received_at);
         let number = reference::next_number(tx, REFERENCE_SERIES, year).await?;
         let case = Case { reference: self.references.render(year, number), ..case };
-        store::set_reference(tx, case.id, &case.reference).await?;
+        store::hold_case(tx, self.db.keyring(), &case, created)?;
         tracing::info!(case = %case.id, "case recorded");
         Ok(case)
     }

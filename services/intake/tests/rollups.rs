@@ -106,7 +106,7 @@ async fn write(db: &Db, ids: &mut [Option<CaseId>], w: &Write) {
                 let id = CaseId::new();
                 let case_row = Case {
                     id,
-                    reference: String::new(),
+                    reference: format!("TEST-{}", id.0),
                     kind: *kind,
                     received_at: minutes(*received),
                     details: details(categories),
@@ -133,7 +133,9 @@ async fn write(db: &Db, ids: &mut [Option<CaseId>], w: &Write) {
                     duplicate_of: None,
                     note: String::new(),
                 };
-                store::insert_case(&mut tx, db.keyring(), &case_row, &created).await.expect("a case");
+                store::hold_case(&mut tx, db.keyring(), &case_row, &created).expect("a case");
+                // Its later events in this transaction refer to it.
+                tx.write_held().await.expect("the case written");
                 rollups::count_new_case(&mut tx, &case_row, &created).await.expect("its figures");
                 ids[*case] = Some(id);
             }

@@ -158,6 +158,20 @@ fn blocks_from(start: OffsetDateTime) -> [(i64, i64); 6] {
     blocks
 }
 
+/// Adds to `q`'s conditions that `column` is in `[from, to)` (None: open).
+fn between<'a, D>(q: &mut QueryBuilder<'a, D>, column: &str, from: Option<OffsetDateTime>, to: Option<OffsetDateTime>)
+where
+    D: sqlx::Database,
+    Ts: sqlx::Encode<'a, D> + sqlx::Type<D>,
+{
+    if let Some(from) = from {
+        q.push(" AND ").push(column).push(" >= ").push_bind(Ts(from));
+    }
+    if let Some(to) = to {
+        q.push(" AND ").push(column).push(" < ").push_bind(Ts(to));
+    }
+}
+
 /// The end of "recorded before `t`" as the store keeps times: a time between two microseconds
 /// counts the earlier one in.
 fn ceiling(t: OffsetDateTime) -> OffsetDateTime {
@@ -370,15 +384,6 @@ impl<const N: usize> Tables<N> {
         let mut out = Vec::new();
         on_tx!(tx, c => {
             let mut q = QueryBuilder::new(format!("SELECT {columns}measure, value, CAST(SUM(n) AS BIGINT) FROM ("));
-            // `column` in `[from, to)` (None: open).
-            let between = |q: &mut QueryBuilder<_>, column: &str, from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| {
-                if let Some(from) = from {
-                    q.push(" AND ").push(column).push(" >= ").push_bind(Ts(from));
-                }
-                if let Some(to) = to {
-                    q.push(" AND ").push(column).push(" < ").push_bind(Ts(to));
-                }
-            };
             // A cell's guard, checked once as it names no row of the cell: only if something folded
             // was recorded in `[from, to)`. A grain led by business time holds all the record
             // periods of its business periods; few are next to R.

@@ -6,7 +6,7 @@ use doxwatch_kit::{
     data_keys::{Form, Part, SealedColumn},
     db::{Ts, Tx, TxConn},
     on_tx,
-    rows::{Rows, Value, insert_all},
+    rows::{Rows, Value, hold, insert_all},
     sealing::{Keyring, SealError},
 };
 use time::OffsetDateTime;
@@ -143,18 +143,10 @@ fn with_subjects(inner: &str) -> String {
     )
 }
 
-/// Gives a case recorded by [`insert_case`] its reference number.
-pub async fn set_reference(tx: &mut Tx, case: CaseId, reference: &str) -> Result<(), StoreError> {
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE cases SET reference = $1 WHERE id = $2").bind(reference).bind(case.0).execute(&mut *c).await?;
-    });
-    Ok(())
-}
-
-/// Records a case, its data subjects and its first event; its reference number comes after, from
-/// [`set_reference`], and its figures from [`rollups::count_new_case`], once the rest of its
-/// transaction is done.
-pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
+/// Holds a new case, numbered, with its data subjects and its first event, to be written when its
+/// transaction commits (see [`doxwatch_kit::rows::hold`]): a group of cases committed together
+/// writes all their rows in one round trip. Its figures come from [`rollups::count_new_case`].
+pub fn hold_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &CaseEvent) -> Result<(), StoreError> {
     let d = &case.details;
     let record = case.id.0.to_string();
     let urls = serde_json::to_string(&d.reported_urls)?;
@@ -165,6 +157,7 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     let mut cases = Rows::new("cases", NEW_CASE_COLUMNS);
     cases.push(vec![
         Value::Uuid(case.id.0),
+        Value::Text(&case.reference),
         Value::SmallInt(case.kind.code() as i16),
         Value::Time(Ts(case.received_at)),
         Value::SmallInt(d.channel.code() as i16),
@@ -182,13 +175,14 @@ pub async fn insert_case(tx: &mut Tx, keys: &Keyring, case: &Case, created: &Cas
     let subjects = SealedSubjects::new(keys, case.id, 1, &d.data_subjects, case.create_time)?;
     let note = keys.seal_text(NOTE, &created.id.to_string(), &created.note)?;
     let [versions, subjects, terms] = subjects.rows();
-    // One round trip for the five tables (see `doxwatch_kit::rows`).
-    Ok(insert_all(tx, &[cases, versions, subjects, terms, event_rows(created, &note)]).await?)
+    hold(tx, vec![cases, versions, subjects, terms, event_rows(created, &note)]);
+    Ok(())
 }
 
-/// The columns a new case is written with (its reference comes after).
+/// The columns a new case is written with.
 const NEW_CASE_COLUMNS: &[&str] = &[
     "id",
+    "reference",
     "kind",
     "received_at",
     "channel",

@@ -96,12 +96,12 @@ impl SealedSubjects {
     pub(super) fn rows(&self) -> [Rows<'_>; 3] {
         let (case, version) = (Value::Uuid(self.case.0), Value::Int(self.version));
         let mut versions = Rows::new("case_subject_versions", VERSION_COLUMNS);
-        versions.push(vec![case, version, Value::Time(self.recorded_at)]);
+        versions.push(vec![case.clone(), version.clone(), Value::Time(self.recorded_at)]);
         let mut subjects = Rows::new("case_subjects", SUBJECT_COLUMNS);
         for s in &self.subjects {
             subjects.push(vec![
-                case,
-                version,
+                case.clone(),
+                version.clone(),
                 Value::Int(s.position),
                 Value::Text(&s.name),
                 Value::OptionalText(s.contact.as_deref()),
