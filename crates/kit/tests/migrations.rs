@@ -56,6 +56,7 @@ async fn a_store_made_before_the_kit_owned_the_outbox_opens(db: TestDatabase) {
             (9,),
             (10,),
             (11,),
+            (12,),
             (1000001,),
             (1000002,),
             (1000003,),
