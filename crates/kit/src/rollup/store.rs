@@ -18,9 +18,10 @@
 //! is read from the folded points themselves, which are kept per exact moment and indexed by
 //! either time, so that it reads one second's points on that side. The pending points are read
 //! whole. A grain with a microsecond side would hold a row for nearly every point, written at
-//! every fold: the folded points already are that row. So a figure reads the sums of whole months however long the history, and
-//! otherwise only what was written next to T and R, summed by moment: however many writes a day
-//! of bulk import made, and however many points one moment holds.
+//! every fold: the folded points already are that row. So a figure reads the sums of whole
+//! months however long the history, and otherwise only what was written next to T and R, summed
+//! by moment: however many writes a day of bulk import made, and however many points one moment
+//! holds.
 //!
 //! What was recorded next to R can still be much: a bulk load recorded in the hour before a cut
 //! at now. So "recorded before R" has a second [`Reading`]: the business blocks whenever
