@@ -260,7 +260,18 @@ impl BlobWriter for S3Writer {
         self.sealer.size()
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<StoredBlob, BlobError> {
+    /// Runs to its end in a task of its own: a call cancelled while the upload completes (its
+    /// client gone) would otherwise drop the writer when the object exists but before it knows
+    /// to delete it, leaving a whole temporary object behind.
+    async fn commit(self: Box<Self>) -> Result<StoredBlob, BlobError> {
+        let url = self.store.settings.url_of(&self.tmp);
+        tokio::spawn(self.complete()).await.map_err(|e| BlobError::new("complete the upload of", &url, e))?
+    }
+}
+
+impl S3Writer {
+    /// Completes the upload and puts the object under its digest, or finds it there already.
+    async fn complete(mut self: Box<Self>) -> Result<StoredBlob, BlobError> {
         let (last, sha256, size) = self.sealer.finish(&self.store.settings.url_of(&self.tmp))?;
         self.append(&last).await?;
         if let Some(upload) = self.upload.take() {

@@ -94,6 +94,7 @@ on_both_stores!(
     blobs_stored_before_sealing_are_read_as_they_are,
     another_stores_keys_do_not_open_a_blob,
     an_abandoned_write_leaves_nothing_and_a_stored_blob_only_itself,
+    a_commit_cut_short_leaves_a_whole_blob_or_nothing,
     a_delete_is_final,
     a_sweep_seals_every_blob_under_the_active_key,
     a_capture_of_several_upload_parts_round_trips,
@@ -208,6 +209,21 @@ async fn an_abandoned_write_leaves_nothing_and_a_stored_blob_only_itself(f: Fixt
     assert_eq!(f.stored.names().await, vec![name_of(&stored.sha256)], "the blob alone, no temporary copy");
     assert!(put(&*f.store, &[5u8; 3 * FRAME], 70_000).await.deduplicated);
     assert_eq!(f.stored.names().await, vec![name_of(&stored.sha256)]);
+}
+
+async fn a_commit_cut_short_leaves_a_whole_blob_or_nothing(f: Fixture) {
+    // A call whose client goes away drops its commit wherever it is: before the upload completes,
+    // while it does, or while the object is put under its digest.
+    for cut in 0..24u64 {
+        let mut writer = f.store.begin().await.expect("a writer");
+        writer.write(format!("a post cut after {cut} quarter-milliseconds").as_bytes()).await.expect("written");
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(cut * 250), writer.commit()).await;
+    }
+    let whole = doxwatch_kit::testing::eventually(std::time::Duration::from_secs(10), async || {
+        f.stored.names().await.iter().all(|name| name.starts_with("sha256/")).then_some(())
+    })
+    .await;
+    assert!(whole.is_some(), "left behind: {:?}", f.stored.names().await);
 }
 
 async fn a_capture_of_several_upload_parts_round_trips(f: Fixture) {
