@@ -17,7 +17,7 @@ use doxwatch_proto::{
 use super::{
     LoadArgs, baseline,
     load::{self, Load},
-    process::ServiceCost,
+    process::{self, ServiceCost},
     progress,
     report::{OutboxFigures, Ratio, Report, Throughput},
     services::{Officer, Setup},
@@ -73,6 +73,7 @@ async fn run_on(setup: &Setup, args: &CreateCaseArgs) -> Result<Report, CliError
     };
     progress(&format!("{} at {rate}/s for {} s", load.label, args.load.duration));
     let (intake_before, links_before) = (intake.reading(), links.reading());
+    let (machine_before, client_before) = (process::machine(), process::read(std::process::id()));
     let run = uuid::Uuid::now_v7().simple().to_string();
     let phase = load::run(&load, move |i| {
         let mut client = IntakeServiceClient::new(channels[(i as usize) % channels.len()].clone());
@@ -81,6 +82,7 @@ async fn run_on(setup: &Setup, args: &CreateCaseArgs) -> Result<Report, CliError
     })
     .await;
     let (intake_after, links_after) = (intake.reading(), links.reading());
+    let (machine_after, client_after) = (process::machine(), process::read(std::process::id()));
     let samples = sampler.stop().await;
     let mut figures = outbox_figures(&samples, phase.ok as f64 / phase.seconds);
     progress("waiting for the outbox to empty");
@@ -100,6 +102,7 @@ async fn run_on(setup: &Setup, args: &CreateCaseArgs) -> Result<Report, CliError
     }
     report.services.push(ServiceCost::between("intake", intake.idle, intake_before, intake_after));
     report.services.push(ServiceCost::between("links", links.idle, links_before, links_after));
+    report.ratios.extend(machine_ratios(machine_before.zip(machine_after), &phase));
     report.ratios.push(Ratio::at_least(
         "CreateCase/s over the raw commit rate",
         phase.achieved_rate / raw.per_second,
@@ -129,6 +132,8 @@ async fn run_on(setup: &Setup, args: &CreateCaseArgs) -> Result<Report, CliError
             report.ratios.push(Ratio::at_most(format!("{} idle RSS MiB", cost.service), idle, 64.0));
         }
     }
+    // The load's own client, which shares the machine's cores: a cost, not a service's target.
+    report.services.push(ServiceCost::between("client", client_before, client_before, client_after));
     report.throughputs.push(Throughput::of_load(&phase, "cases"));
     report.throughputs.push(raw);
     report.loads.push(phase);
@@ -231,4 +236,28 @@ async fn wait_empty(outbox: &mut OutboxServiceClient<Officer>, within: Duration)
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The machine's busy cores while the load ran, and its CPU time a case: what the services, the
+/// store and the client spent together. None without /proc.
+fn machine_ratios(
+    readings: Option<(process::MachineReading, process::MachineReading)>,
+    phase: &load::Phase,
+) -> Vec<Ratio> {
+    let Some((before, after)) = readings else { return Vec::new() };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    vec![
+        Ratio {
+            label: format!("the machine's busy cores during the load, of {cores}"),
+            value: process::busy_cores(before, after, phase.seconds),
+            target: "-".into(),
+            met: None,
+        },
+        Ratio {
+            label: "CPU ms a case, every process on the machine".into(),
+            value: (after.busy_seconds - before.busy_seconds).max(0.0) * 1000.0 / (phase.ok.max(1) as f64),
+            target: "-".into(),
+            met: None,
+        },
+    ]
 }

@@ -44,6 +44,35 @@ fn clock_ticks_per_second() -> Option<f64> {
     (ticks > 0).then_some(ticks as f64)
 }
 
+/// The whole machine's CPU time so far, from the first line of `/proc/stat`: busy (every state
+/// but idle and waiting for I/O), in seconds summed over the cores. What the services,
+/// the store's own processes (PostgreSQL's backends) and the load's client spent together.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineReading {
+    pub busy_seconds: f64,
+}
+
+/// Reads the machine's CPU time; `None` without /proc.
+pub fn machine() -> Option<MachineReading> {
+    machine_from(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn machine_from(stat: &str) -> Option<MachineReading> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line.split_whitespace().map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user
+    // and nice].
+    let total: u64 = ticks.iter().take(8).fold(0u64, |sum, t| sum.saturating_add(*t));
+    let waiting = ticks.get(3)?.saturating_add(*ticks.get(4)?);
+    let per_second = clock_ticks_per_second()?;
+    Some(MachineReading { busy_seconds: total.saturating_sub(waiting) as f64 / per_second })
+}
+
+/// How many of the machine's cores were busy between two readings, on average.
+pub fn busy_cores(before: MachineReading, after: MachineReading, wall_seconds: f64) -> f64 {
+    (after.busy_seconds - before.busy_seconds).max(0.0) / wall_seconds.max(1e-9)
+}
+
 /// The value in KiB of a `Name:   1234 kB` line.
 fn kib_field(status: &str, name: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with(name))?;
@@ -84,6 +113,16 @@ mod tests {
         let line = "4242 (doxwatch serve) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 1 0 0";
         let ticks = clock_ticks_per_second().expect("sysconf");
         assert_eq!(cpu_seconds(line), Some(300.0 / ticks));
+    }
+
+    #[test]
+    fn the_machine_is_busy_in_every_state_but_idle_and_waiting() {
+        let stat = "cpu  100 20 30 400 50 6 4 0 7 0\ncpu0 50 10 15 200 25 3 2 0 0 0\n";
+        let ticks = clock_ticks_per_second().expect("sysconf");
+        let read = machine_from(stat).expect("a reading");
+        assert_eq!(read.busy_seconds, 160.0 / ticks);
+        assert!(machine_from("intr 1 2 3").is_none());
+        assert!(machine_from("cpu  1 x 3").is_none());
     }
 
     #[test]
