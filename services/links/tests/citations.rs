@@ -1,6 +1,7 @@
 //! The cases citing a link: a link carries their count and its first ten, the rest are listed a
 //! page at a time, and what is stored grows by the same amount for each new case however many
-//! cases already cite the link.
+//! cases already cite the link. Writers citing one link at once each count their own cases, and
+//! a store counted before keeps its counts.
 
 mod common;
 
@@ -12,7 +13,9 @@ use tonic::Code;
 
 backend_tests!(
     a_link_counts_its_cases_and_lists_them_a_page_at_a_time,
-    storage_grows_linearly_with_the_cases_citing_one_link
+    storage_grows_linearly_with_the_cases_citing_one_link,
+    writers_citing_one_link_at_once_count_each_case_once,
+    a_count_kept_in_the_link_row_before_moves_to_its_counter_rows
 );
 
 const POPULAR: &str = "https://t.me/popularchannel/7";
@@ -166,5 +169,92 @@ async fn storage_grows_linearly_with_the_cases_citing_one_link(db: TestDatabase)
     assert_eq!((popular.case_count, popular.cases.len()), (2000, 10));
     let pages = citations(&mut client, &popular.name, 1000).await;
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![1000, 1000]);
+    app.stop().await;
+}
+
+/// Sixteen writers at once, each citing the popular link for cases of its own and for two cases
+/// another writer cites too: every case is counted once, and the count is the number listed.
+async fn writers_citing_one_link_at_once_count_each_case_once(db: TestDatabase) {
+    let app = spawn_app(&db).await;
+    let writers: Vec<_> = (0..16u64)
+        .map(|w| {
+            let mut client = app.client.clone();
+            tokio::spawn(async move {
+                for i in 0..10u64 {
+                    let mut registrations =
+                        vec![registration(POPULAR, &case(100 + w * 10 + i), "2019-07-02T10:00:00+08:00")];
+                    // Cases 1 and 2 are cited by every writer.
+                    registrations.push(registration(POPULAR, &case(1 + i % 2), "2019-07-03T10:00:00+08:00"));
+                    register(&mut client, registrations).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("a writer");
+    }
+    let mut client = app.client.clone();
+    let link = common::link(&mut client, POPULAR, "2019-07-04T10:00:00+08:00").await;
+    assert_eq!(link.case_count, 16 * 10 + 2, "each case counted once");
+    let listed: usize = citations(&mut client, &link.name, 1000).await.iter().map(Vec::len).sum();
+    assert_eq!(listed, 16 * 10 + 2, "the count is the number of citations listed");
+    app.stop().await;
+}
+
+/// A store whose links kept their counts in their own rows (before the migration
+/// `0013_link_case_counts`) answers with the same counts, and counts on from them.
+async fn a_count_kept_in_the_link_row_before_moves_to_its_counter_rows(db: TestDatabase) {
+    use doxwatch_kit::db::{Db, Migrations, Ts};
+    use sqlx::migrate::Migrator;
+    let before = |m: &Migrator| -> &'static Migrator {
+        let older = m.migrations.iter().filter(|m| m.version < 13).cloned().collect::<Vec<_>>();
+        Box::leak(Box::new(Migrator { migrations: older.into(), ..Migrator::DEFAULT }))
+    };
+    let current = doxwatch_links::MIGRATIONS;
+    let older = Migrations { postgres: before(current.postgres), sqlite: before(current.sqlite), ..current };
+    let store = Db::connect(db.url(), 1, older).await.expect("a store as it was");
+    let (platform, link) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let at = Ts(time::macros::datetime!(2019-07-02 02:00 UTC));
+    on_pool!(store.write(), p => {
+        sqlx::query(
+            "INSERT INTO platforms (id, display_name, kind, registry_key, create_time, update_time) \
+             VALUES ($1, 'Telegram', 1, NULL, $2, $2)",
+        )
+        .bind(platform)
+        .bind(at)
+        .execute(p)
+        .await
+        .expect("a platform");
+        sqlx::query(
+            "INSERT INTO links (id, reported_url, canonical_url, platform_id, channel_id, message_id, create_time, \
+             case_count) VALUES ($1, $2, $2, $3, NULL, NULL, $4, 3)",
+        )
+        .bind(link)
+        .bind(POPULAR)
+        .bind(platform)
+        .bind(at)
+        .execute(p)
+        .await
+        .expect("a link counted in its row");
+        for i in 1..=3u64 {
+            sqlx::query("INSERT INTO link_citations (link_id, case_name, record_time) VALUES ($1, $2, $3)")
+                .bind(link)
+                .bind(case(i))
+                .bind(at)
+                .execute(p)
+                .await
+                .expect("a citation");
+        }
+    });
+    store.close().await;
+
+    let app = spawn_app(&db).await;
+    let mut client = app.client.clone();
+    let name = format!("links/{link}");
+    let got = client.get_link(pb::GetLinkRequest { name: name.clone() }).await.expect("the link").into_inner();
+    assert_eq!(got.case_count, 3, "the count kept in the link's row");
+    register(&mut client, vec![registration(POPULAR, &case(4), "2019-07-02T10:00:00+08:00")]).await;
+    let got = client.get_link(pb::GetLinkRequest { name }).await.expect("the link").into_inner();
+    assert_eq!((got.case_count, got.cases.len()), (4, 4), "counted on from it");
     app.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Which cases cite each link: one row per (link, case) beside the sightings, and the link's count
-//! kept in the same transaction (see the migration `0006_link_citations`). A link is answered with
+//! kept in the same transaction (see the migrations `0006_link_citations` and
+//! `0013_link_case_counts`). A link is answered with
 //! its count and its first few cases, read by a seek however many cases cite it; the rest are
 //! listed a page at a time.
 
@@ -15,6 +16,10 @@ use uuid::Uuid;
 
 use super::{BATCH, StoreError};
 use crate::domain::*;
+
+/// How many counter rows a link's count of citing cases is spread over, on PostgreSQL (the
+/// migration `0013_link_case_counts`).
+const COUNT_SHARDS: u32 = 16;
 
 /// Links whose first cases are read in one statement, each by its own seek.
 const SEEKS: usize = 100;
@@ -39,20 +44,19 @@ pub async fn add(tx: &mut Tx, citations: &[(LinkId, CaseRef)], now: OffsetDateTi
             *added.entry(link).or_default() += 1;
         }
     }
-    // One statement per increment: nearly every link of a call gains one case.
-    let mut by_increment: BTreeMap<i64, Vec<Uuid>> = BTreeMap::new();
-    for (link, n) in added {
-        by_increment.entry(n).or_default().push(link);
-    }
-    for (n, links) in by_increment {
-        for chunk in links.chunks(BATCH) {
-            on_tx!(tx, c => {
-                let mut q = QueryBuilder::new("UPDATE links SET case_count = case_count + ");
-                q.push_bind(n).push(" WHERE id IN ");
-                super::push_list(&mut q, chunk.iter().copied());
-                q.build().execute(c).await?;
+    // On PostgreSQL a write adds to one of each link's counter rows, picked by the moment it
+    // writes, so that writers citing one link do not all wait for one row; SQLite has one writer.
+    let shard = if tx.is_postgres() { (now.nanosecond() / 1000 % COUNT_SHARDS) as i16 } else { 0 };
+    let added: Vec<(Uuid, i64)> = added.into_iter().collect();
+    for chunk in added.chunks(BATCH) {
+        on_tx!(tx, c => {
+            let mut q = QueryBuilder::new("INSERT INTO link_case_counts (link_id, shard, n) ");
+            q.push_values(chunk, |mut row, (link, n)| {
+                row.push_bind(*link).push_bind(shard).push_bind(*n);
             });
-        }
+            q.push(" ON CONFLICT (link_id, shard) DO UPDATE SET n = link_case_counts.n + excluded.n");
+            q.build().execute(c).await?;
+        });
     }
     Ok(())
 }

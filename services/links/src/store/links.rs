@@ -123,8 +123,8 @@ pub async fn add_sightings(
     for (link, _, seen_at) in distinct.iter().filter(|s| !created.contains_key(&s.0)) {
         earliest.entry(*link).and_modify(|t| *t = (*t).min(*seen_at)).or_insert(*seen_at);
     }
-    let seen_again: Vec<LinkId> = earliest.keys().copied().collect();
-    super::rollups::lock(tx, &seen_again).await?;
+    // Only those links are locked: a sighting that moves no figure changes nothing of its link's
+    // but its count, kept in counter rows of its own (`store::citations`).
     let moving = super::rollups::moving_sightings(tx, &earliest, now).await?;
     let figures = super::rollups::before_write(tx, &moving, now).await?;
     for chunk in distinct.chunks(BATCH) {
@@ -182,9 +182,10 @@ struct LinkRow {
     was_removed: bool,
 }
 
-const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, l.case_count, \
+/// A link's count of citing cases is the sum of its counter rows (`store::citations`).
+const LINK_COLUMNS: &str = "l.id, l.reported_url, l.canonical_url, l.platform_id, l.channel_id, l.message_id, l.create_time, \
+     (SELECT CAST(COALESCE(SUM(k.n), 0) AS BIGINT) FROM link_case_counts k WHERE k.link_id = l.id) AS case_count, \
      (SELECT MIN(s.seen_at) FROM link_sightings s WHERE s.link_id = l.id) AS first_seen_at";
-
 async fn decode(tx: &mut Tx, rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());

@@ -34,13 +34,10 @@ pub struct BeforeWrite {
     histories: HashMap<Uuid, LinkHistory>,
 }
 
-/// Locks `links` on PostgreSQL, in id order, until the commit (SQLite has one writer).
-///
-/// Sightings take their links' locks first, even those that move no figure: every citing write
-/// updates the link's case count, and writers that queue at the start of their transactions hold
-/// nothing meanwhile. Queued at the count instead, they ran all their statements at once and then
-/// waited, and on a small machine starved intake (see docs/benchmarks.md).
-pub async fn lock(tx: &mut Tx, links: &[LinkId]) -> Result<(), StoreError> {
+/// Locks `links` on PostgreSQL, in id order, until the commit (SQLite has one writer): the links
+/// whose figures a write moves. A sighting that moves no figure locks nothing: a link cited by
+/// case after case is not a queue.
+async fn lock(tx: &mut Tx, links: &[LinkId]) -> Result<(), StoreError> {
     if let TxConn::Postgres(c) = &mut tx.conn {
         let mut ids: Vec<Uuid> = links.iter().map(|l| l.0).collect();
         ids.sort_unstable();
