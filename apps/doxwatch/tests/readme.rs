@@ -106,8 +106,27 @@ impl Reader {
         Reader { dir, up: None, exported: Vec::new(), names: HashMap::new() }
     }
 
-    /// `doxwatch up &`: the suite in the background, with what was exported before it.
+    /// `doxwatch up &`: the suite in the background, with what was exported before it. Its ports
+    /// lie in the range the system hands out to outgoing connections, so one may be held for a
+    /// moment by a connection of another program: `up` is then tried again, a few times.
     fn start_up(&mut self) {
+        for attempt in 1..=3 {
+            match self.try_start_up() {
+                Ok(up) => {
+                    self.up = Some(up);
+                    return;
+                }
+                Err(log) if attempt < 3 && log.contains("Address already in use") => {
+                    eprintln!("a port of doxwatch up was in use; trying again:\n{log}");
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
+    }
+
+    /// One try of `doxwatch up &`: the running suite, or what it printed and logged.
+    fn try_start_up(&self) -> Result<std::process::Child, String> {
         let dir = &self.dir;
         let log = std::fs::File::create(dir.path().join("up.log")).expect("a log file");
         let mut up = shell(dir.path())
@@ -132,15 +151,16 @@ impl Reader {
                 Ok(line) => said.push(line),
                 Err(_) => {
                     let _ = up.kill();
+                    let _ = up.wait();
                     let log = std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default();
-                    panic!(
+                    return Err(format!(
                         "doxwatch up did not come up on 127.0.0.1:50051-50054 (is another suite running there?)\n\
                          it printed: {said:#?}\nits log:\n{log}"
-                    );
+                    ));
                 }
             }
         }
-        self.up = Some(up);
+        Ok(up)
     }
 
     fn path(&self, file: &str) -> PathBuf {
