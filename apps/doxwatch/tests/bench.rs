@@ -196,35 +196,63 @@ fn statistics_measures_each_size_against_the_smallest() {
     }
 }
 
+/// Checks a statistics scenario's report over sizes 40 and 120 of `unit`: each size holds
+/// `expected` (the size and what else the store held, under `columns`), was asked at every cut
+/// without error, and is set against the smallest; the targets name the largest as `size_words`.
+fn check_growth(report: &Value, columns: [&str; 2], expected: [(f64, f64); 2], size_words: &str, service: &str) {
+    let sizes = report["sizes"].as_array().expect("sizes");
+    assert_eq!(sizes.len(), 2, "{report}");
+    for (size, (held, also)) in sizes.iter().zip(expected) {
+        assert_eq!(number(size, columns[0]), held, "{size}");
+        assert_eq!(number(size, columns[1]), also, "{size}");
+        // Five moments × three recorded_before cutoffs, each timed once.
+        assert_eq!(number(size, "queries"), 15.0, "{size}");
+        assert!(size["errors"].as_object().is_some_and(|e| e.is_empty()), "{size}");
+        assert!(number(size, "answer_bytes") > 0.0 && number(size, "seed_seconds") > 0.0, "{size}");
+        assert!(size["fold_seconds"].is_number(), "the points were never folded: {size}");
+        let latency = &size["latency_ms"];
+        assert!(0.0 < number(latency, "p50") && number(latency, "p50") <= number(latency, "p99"), "{size}");
+        let cuts = size["cuts"].as_array().expect("cuts");
+        assert_eq!(cuts.len(), 15, "{size}");
+        assert!(cuts.iter().all(|c| number(c, "median_ms") > 0.0), "{size}");
+        assert!(cuts.iter().any(|c| c["as_of"] == "now" && c["recorded_before"] == "any time"), "{size}");
+        assert!(cuts.iter().any(|c| c["as_of"] == "2019-01-31T00:00:00Z"), "{size}");
+    }
+    assert_eq!(number(&sizes[0], "p99_ratio_to_smallest"), 1.0);
+    assert!(number(&sizes[1], "p99_ratio_to_smallest") > 0.0, "{report}");
+    assert!(ratio(report, &format!("p99 ms at {size_words}"))["met"].is_boolean());
+    assert!(ratio(report, &format!("p99 at {size_words} over p99 at the smallest"))["met"].is_boolean());
+    check_services(report, &[service]);
+}
+
 #[test]
 fn case_statistics_measures_each_size_of_intake_against_the_smallest() {
     for backend in backends() {
         let report = bench(&args(&["case-statistics", "--cases", "40,120", "--repeat", "1"], &backend));
         assert_eq!(report["scenario"], "case-statistics");
-        let sizes = report["sizes"].as_array().expect("sizes");
-        assert_eq!(sizes.len(), 2, "{report}");
         // Every third case, from the first, moved on after it was received.
-        for (size, (cases, moved)) in sizes.iter().zip([(40.0, 14.0), (120.0, 40.0)]) {
-            assert_eq!(number(size, "cases"), cases, "{size}");
-            assert_eq!(number(size, "status_changes"), moved, "{size}");
-            // Five moments × three recorded_before cutoffs, each timed once.
-            assert_eq!(number(size, "queries"), 15.0, "{size}");
-            assert!(size["errors"].as_object().is_some_and(|e| e.is_empty()), "{size}");
-            assert!(number(size, "answer_bytes") > 0.0 && number(size, "seed_seconds") > 0.0, "{size}");
-            assert!(size["fold_seconds"].is_number(), "the points were never folded: {size}");
-            let latency = &size["latency_ms"];
-            assert!(0.0 < number(latency, "p50") && number(latency, "p50") <= number(latency, "p99"), "{size}");
-            let cuts = size["cuts"].as_array().expect("cuts");
-            assert_eq!(cuts.len(), 15, "{size}");
-            assert!(cuts.iter().all(|c| number(c, "median_ms") > 0.0), "{size}");
-            assert!(cuts.iter().any(|c| c["as_of"] == "now" && c["recorded_before"] == "any time"), "{size}");
-            assert!(cuts.iter().any(|c| c["as_of"] == "2019-01-31T00:00:00Z"), "{size}");
-        }
-        assert_eq!(number(&sizes[0], "p99_ratio_to_smallest"), 1.0);
-        assert!(number(&sizes[1], "p99_ratio_to_smallest") > 0.0, "{report}");
-        assert!(ratio(&report, "p99 ms at 120 cases")["met"].is_boolean());
-        assert!(ratio(&report, "p99 at 120 cases over p99 at the smallest")["met"].is_boolean());
-        check_services(&report, &["intake"]);
+        check_growth(&report, ["cases", "status_changes"], [(40.0, 14.0), (120.0, 40.0)], "120 cases", "intake");
+    }
+}
+
+#[test]
+fn notice_statistics_measures_each_size_of_liaison_against_the_smallest() {
+    for backend in backends() {
+        let report = bench(&args(&["notice-statistics", "--notices", "40,120", "--repeat", "1"], &backend));
+        assert_eq!(report["scenario"], "notice-statistics");
+        // Every even notice is answered; the one in ten left in draft is odd.
+        check_growth(&report, ["notices", "replies"], [(40.0, 20.0), (120.0, 60.0)], "120 notices", "liaison");
+    }
+}
+
+#[test]
+fn referral_statistics_measures_each_size_of_referral_against_the_smallest() {
+    for backend in backends() {
+        let report = bench(&args(&["referral-statistics", "--cases", "40,120", "--repeat", "1"], &backend));
+        assert_eq!(report["scenario"], "referral-statistics");
+        // Five cases in eight are referred to the Police.
+        let expected = [(40.0, 25.0), (120.0, 75.0)];
+        check_growth(&report, ["cases", "referrals"], expected, "120 cases assessed", "referral");
     }
 }
 
@@ -234,6 +262,8 @@ fn bad_input_is_refused_naming_the_flag() {
         (&["statistics", "--links", "2000,1000"], "--links"),
         (&["case-statistics", "--cases", "120,120"], "--cases"),
         (&["case-statistics", "--cases", "0"], "--cases"),
+        (&["notice-statistics", "--notices", "500,100"], "--notices"),
+        (&["referral-statistics", "--cases", "0"], "--cases"),
         (&["import-links", "--count", "0"], "--count"),
         (&["import-links", "--existing", "60000000"], "--existing"),
         (&["create-case", "--database-url", "sqlite://x.db"], "--database-url"),

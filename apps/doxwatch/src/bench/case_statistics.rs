@@ -12,7 +12,7 @@ use prost::Message;
 use prost_types::Timestamp;
 
 use super::{
-    cuts::{self, DAY, FIRST_DAY, at, now},
+    cuts::{self, DAY, at, in_2019, now},
     process::ServiceCost,
     progress,
     report::{Held, Report, SizeFigures},
@@ -79,13 +79,7 @@ async fn run_on(setup: &Setup, args: &CaseStatisticsArgs) -> Result<Report, CliE
         let fold_seconds = cuts::wait_for_fold(setup, "intake", "case_figure_pending").await?;
         check_counts(&officer, size).await?;
         progress(&format!("GetIntakeStatistics over {size} cases"));
-        let moments = [
-            at(FIRST_DAY + 30 * DAY),
-            at(FIRST_DAY + 120 * DAY),
-            at(FIRST_DAY + 210 * DAY),
-            at(FIRST_DAY + 364 * DAY),
-            None,
-        ];
+        let moments = cuts::moments_of_2019();
         let cutoffs = [None, Some(recorded_before_growth), Some(now())];
         let store = Held::Cases { cases: size, status_changes: status_changes(size) };
         let mut figures = query(&officer, store, args.repeat, &moments, &cutoffs).await;
@@ -138,12 +132,6 @@ fn kind(i: u64) -> pb::CaseKind {
     }
 }
 
-/// When the i-th case was received: on one of the days of 2019 in turn, later in the day as the
-/// days come round again.
-fn received_at(i: u64) -> i64 {
-    FIRST_DAY + (i % 365) as i64 * DAY + ((i / 365) % DAY as u64) as i64
-}
-
 /// The i-th case of a run: received in 2019 through its kind's channel, with no, one or two data
 /// subjects of categories that vary with `i`, and no reported URL.
 fn case_request(run: &str, i: u64) -> pb::CreateCaseRequest {
@@ -165,7 +153,7 @@ fn case_request(run: &str, i: u64) -> pb::CreateCaseRequest {
     pb::CreateCaseRequest {
         case: Some(pb::Case {
             kind: kind as i32,
-            received_at: at(received_at(i)),
+            received_at: at(in_2019(i)),
             channel: channel as i32,
             summary: format!("Personal data posted on a forum [{tag}]"),
             data_subjects: (0..subjects).map(subject).collect(),
@@ -191,7 +179,7 @@ fn status_change(case: String, i: u64) -> Option<pb::TransitionCaseRequest> {
         name: case,
         to_status: to as i32,
         closure_reason: reason as i32,
-        occurred_at: at(received_at(i) + (3 + (i % 25) as i64) * DAY),
+        occurred_at: at(in_2019(i) + (3 + (i % 25) as i64) * DAY),
         ..Default::default()
     })
 }

@@ -30,6 +30,18 @@ pub fn growing(flag: &str, sizes: &[u64], example: &str) -> Result<(), CliError>
     Ok(())
 }
 
+/// The i-th record's moment of 2019, in seconds: on one of the year's days in turn, a second later
+/// in the day each time the days come round again.
+pub fn in_2019(i: u64) -> i64 {
+    FIRST_DAY + (i % 365) as i64 * DAY + ((i / 365) % DAY as u64) as i64
+}
+
+/// The moments a store grown over 2019 is asked as at: a month in, a third, seven months, the
+/// year's last day, and now.
+pub fn moments_of_2019() -> [Option<Timestamp>; 5] {
+    [at(FIRST_DAY + 30 * DAY), at(FIRST_DAY + 120 * DAY), at(FIRST_DAY + 210 * DAY), at(FIRST_DAY + 364 * DAY), None]
+}
+
 pub fn now() -> Timestamp {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 }

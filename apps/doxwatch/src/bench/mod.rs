@@ -10,7 +10,9 @@ mod cuts;
 mod import;
 mod load;
 mod noop;
+mod notice_statistics;
 mod process;
+mod referral_statistics;
 mod report;
 mod services;
 mod situation;
@@ -54,6 +56,14 @@ enum Scenario {
     /// growing size (cases over 2019, every third with a status change), each size against the
     /// smallest.
     CaseStatistics(case_statistics::CaseStatisticsArgs),
+    /// GetLiaisonStatistics at several `as_of` and `recorded_before` moments over liaison stores
+    /// of growing size (notices over 2019, most served, half of those answered), each size
+    /// against the smallest.
+    NoticeStatistics(notice_statistics::NoticeStatisticsArgs),
+    /// GetReferralStatistics at several `as_of` and `recorded_before` moments over referral
+    /// stores of growing size (cases over 2019, each assessed, most referred to the Police and
+    /// acknowledged), each size against the smallest.
+    ReferralStatistics(referral_statistics::ReferralStatisticsArgs),
     /// The noop scenario's baseline server: gRPC health alone on the suite's TLS.
     #[command(hide = true)]
     RawHealth(noop::RawHealthArgs),
@@ -88,6 +98,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         Scenario::ImportLinks(a) => import::run(&a, &work_dir).await?,
         Scenario::Statistics(a) => statistics::run(&a, &work_dir).await?,
         Scenario::CaseStatistics(a) => case_statistics::run(&a, &work_dir).await?,
+        Scenario::NoticeStatistics(a) => notice_statistics::run(&a, &work_dir).await?,
+        Scenario::ReferralStatistics(a) => referral_statistics::run(&a, &work_dir).await?,
         Scenario::RawHealth(a) => return noop::raw_health(a).await,
     };
     if args.json {

@@ -115,12 +115,15 @@ pub struct SizeFigures {
 }
 
 /// What the store held at one size, in its scenario's words: in the JSON, `links` and
-/// `observations` (statistics), or `cases` and `status_changes` (case-statistics).
+/// `observations` (statistics), `cases` and `status_changes` (case-statistics), `notices` and
+/// `replies` (notice-statistics), or `cases` and `referrals` (referral-statistics).
 #[derive(Debug, Clone, Copy, Serialize)]
 #[serde(untagged)]
 pub enum Held {
     Links { links: u64, observations: u64 },
     Cases { cases: u64, status_changes: u64 },
+    Notices { notices: u64, replies: u64 },
+    Assessed { cases: u64, referrals: u64 },
 }
 
 impl Held {
@@ -129,6 +132,8 @@ impl Held {
         match self {
             Held::Links { links, observations } => [("links", links), ("observations", observations)],
             Held::Cases { cases, status_changes } => [("cases", cases), ("status changes", status_changes)],
+            Held::Notices { notices, replies } => [("notices", notices), ("replies", replies)],
+            Held::Assessed { cases, referrals } => [("cases assessed", cases), ("referrals", referrals)],
         }
     }
 

@@ -24,6 +24,18 @@ use crate::output::CliError;
 /// A channel that sends the officer's token with every call.
 pub type Officer = InterceptedService<Channel, Bearer>;
 
+/// The agency the run's CA issues a certificate to: referral's default, the Police.
+pub const AGENCY: &str = "POLICE";
+
+/// Who a peer channel speaks as.
+#[derive(Clone, Copy, Debug)]
+pub enum Peer {
+    /// One of the suite's services, by name.
+    Service(&'static str),
+    /// The agency referrals go to ([`AGENCY`]).
+    Agency,
+}
+
 /// What a run's services share: the CA and keys, the officer's profile, the stores.
 pub struct Setup {
     /// Removed when the run ends, with the SQLite stores and the services' logs.
@@ -57,7 +69,7 @@ impl Setup {
             .tempdir_in(work_dir)
             .map_err(|e| CliError::Other(format!("--work-dir {}: {e}", work_dir.display())))?;
         let pki_dir = dir.path().join("pki");
-        pki::init(&pki_dir, &[], &[]).map_err(|e| CliError::chain(&e))?;
+        pki::init(&pki_dir, &[], &[AGENCY.to_owned()]).map_err(|e| CliError::chain(&e))?;
         let profile = dir.path().join("officer");
         crate::credentials::issue_officer(&pki_dir, &profile, "bench-officer", Role::ALL, "bench")?;
         let stores = Stores::new(dir.path(), database_url).await?;
@@ -72,17 +84,27 @@ impl Setup {
         Credentials::load(&self.profile).map_err(|e| CliError::Config(e.to_string()))
     }
 
-    /// A peer service's own credentials (no token), for the calls the policy leaves to that peer
-    /// alone, such as liaison's RecordRemovalRequests.
-    pub fn service_credentials(&self, service: &str) -> Result<Credentials, CliError> {
-        let file = |name: String| self.pki.join(name);
+    /// A channel to `url` as a peer that the policy knows by its certificate alone (no token):
+    /// `Peer::Service` for the calls left to a peer service, such as liaison's
+    /// RecordRemovalRequests, `Peer::Agency` for the agency's side of referrals.
+    pub async fn peer(&self, peer: Peer, url: &str) -> Result<Officer, CliError> {
+        let (dir, name) = match peer {
+            Peer::Service(service) => ("services", service),
+            Peer::Agency => ("agencies", AGENCY),
+        };
         let tls = TlsMaterial::load(
-            &file("ca.pem".into()),
-            &file(format!("services/{service}.pem")),
-            &file(format!("services/{service}.key")),
+            &self.pki.join("ca.pem"),
+            &self.pki.join(format!("{dir}/{name}.pem")),
+            &self.pki.join(format!("{dir}/{name}.key")),
         )
         .map_err(|e| CliError::chain(&e))?;
-        Ok(Credentials { tls, token: None })
+        let credentials = Credentials { tls, token: None };
+        let channel = credentials
+            .connect(url, Duration::from_secs(3600))
+            .await
+            .map_err(|e| CliError::Other(format!("cannot connect to {url} as {name}: {e}")))?;
+        let bearer = credentials.bearer().map_err(|e| CliError::Config(e.to_string()))?;
+        Ok(InterceptedService::new(channel, bearer))
     }
 
     /// `connections` channels (each one HTTP/2 connection) to `url` as the officer.

@@ -4,16 +4,13 @@
 //! smallest's, and the situation report (`report --as-of`, all four services) at the same cuts.
 //! Warm: every query is asked once before it is timed.
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Instant};
 
 use doxwatch_proto::links::{self as pb, links_service_client::LinksServiceClient};
 use futures::{StreamExt, TryStreamExt};
 use prost::Message;
 use prost_types::Timestamp;
-use tonic::{Status, service::interceptor::InterceptedService};
+use tonic::Status;
 
 use super::{
     cuts::{self, DAY, FIRST_DAY, at, now},
@@ -21,7 +18,7 @@ use super::{
     process::ServiceCost,
     progress,
     report::{Held, Report, SizeFigures},
-    services::{Officer, Setup},
+    services::{Officer, Peer, Setup},
     situation::{self, Others},
 };
 use crate::output::CliError;
@@ -60,8 +57,8 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
     let officer = setup.officer(&links.url, 1).await?.remove(0);
     let others = Others::start(setup, &links).await?;
     let peers = Peers {
-        intake: as_service(setup, "intake", &links.url).await?,
-        liaison: as_service(setup, "liaison", &links.url).await?,
+        intake: setup.peer(Peer::Service("intake"), &links.url).await?,
+        liaison: setup.peer(Peer::Service("liaison"), &links.url).await?,
     };
     let run = uuid::Uuid::now_v7().simple().to_string()[24..].to_owned();
     let before = links.reading();
@@ -100,17 +97,6 @@ async fn run_on(setup: &Setup, args: &StatisticsArgs) -> Result<Report, CliError
 struct Peers {
     intake: Officer,
     liaison: Officer,
-}
-
-/// A channel to `url` as `service` (its own certificate carries its identity; no token).
-async fn as_service(setup: &Setup, service: &str, url: &str) -> Result<Officer, CliError> {
-    let credentials = setup.service_credentials(service)?;
-    let channel = credentials
-        .connect(url, Duration::from_secs(3600))
-        .await
-        .map_err(|e| CliError::Other(format!("cannot connect as {service}: {e}")))?;
-    let bearer = credentials.bearer().map_err(|e| CliError::Config(e.to_string()))?;
-    Ok(InterceptedService::new(channel, bearer))
 }
 
 /// Registers links `range` (a chunk of 1,000 seen on one day of 2019), records 10 observations of
