@@ -355,3 +355,101 @@ async fn built_from_existing_notices_on_every_backend() {
         built_from_existing_notices(db).await;
     }
 }
+
+/// A store that kept each notice's moment of service as a figure value (before migration 0009)
+/// keeps its notices' moments in `notice_services` instead, and its figures give them as before.
+async fn moments_of_service_move_out_of_the_sums(test_db: TestDatabase) {
+    use doxwatch_kit::{
+        db::{Migrations, Ts},
+        on_pool,
+    };
+    use sqlx::migrate::Migrator;
+    let before = |m: &Migrator| -> &'static Migrator {
+        let older = m.migrations.iter().filter(|m| m.version < 9).cloned().collect::<Vec<_>>();
+        Box::leak(Box::new(Migrator { migrations: older.into(), ..Migrator::DEFAULT }))
+    };
+    let older = Migrations { postgres: before(MIGRATIONS.postgres), sqlite: before(MIGRATIONS.sqlite), ..MIGRATIONS };
+    let store = Db::connect(test_db.url(), 1, older).await.expect("a store as it was");
+    let (notice, platform) = (NoticeId::new(), platforms()[0]);
+    let (drafted, served) = (datetime!(2019-09-30 01:00 UTC), datetime!(2019-09-30 02:00 UTC));
+    let kind = NoticeKind::RemovalRequest.code() as i16;
+    on_pool!(store.write(), p => {
+        sqlx::query(
+            "INSERT INTO notices (id, platform, kind, legal_basis, created_by, create_time, update_time, reference) \
+             VALUES ($1, $2, $3, 'section 66M', 'users/officer', $4, $4, 'NTC-2019-000001')",
+        )
+        .bind(notice.0)
+        .bind(platform.name())
+        .bind(kind)
+        .bind(Ts(drafted))
+        .execute(p)
+        .await
+        .expect("a notice");
+        sqlx::query(
+            "INSERT INTO notice_events (id, notice_id, kind, actor, occurred_at, record_time, note) \
+             VALUES ($1, $2, 3, 'users/officer', $3, $4, '')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(notice.0)
+        .bind(Ts(served))
+        .bind(Ts(served + Duration::minutes(5)))
+        .execute(p)
+        .await
+        .expect("its service");
+        // Its figures as that version kept them: one served, and its moment of service.
+        for (measure, value) in [(1i64, i64::from(kind)), (7, 1_569_808_800_000_000 * 16 + i64::from(kind))] {
+            sqlx::query(
+                "INSERT INTO notice_figure_pending (business_time, record_time, platform, measure, value, n) \
+                 VALUES ($1, $2, $3, $4, $5, 1)",
+            )
+            .bind(Ts(served))
+            .bind(Ts(served + Duration::minutes(5)))
+            .bind(platform.0)
+            .bind(measure)
+            .bind(value)
+            .execute(p)
+            .await
+            .expect("a point");
+        }
+    });
+    store.close().await;
+
+    let db = open(&test_db).await;
+    rollups::TABLES.fold_all(&db).await.expect("folded");
+    on_pool!(db.read(), p => {
+        let moved: (String, i16, Ts, Ts) =
+            sqlx::query_as("SELECT platform, kind, served_at, record_time FROM notice_services WHERE notice_id = $1")
+                .bind(notice.0)
+                .fetch_one(p)
+                .await
+                .expect("the notice's service, moved");
+        assert_eq!((moved.0, moved.1, moved.2.0, moved.3.0), (platform.name(), kind, served, served + Duration::minutes(5)));
+        for table in ["notice_figure_pending", "notice_figure_points", "notice_figure_grains"] {
+            let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE measure = 7"))
+                .fetch_one(p)
+                .await
+                .expect(table);
+            assert_eq!(left, 0, "moments of service left in {table}");
+        }
+    });
+    let mut tx = db.begin_read().await.expect("a read");
+    let t = AsAt { at: datetime!(2019-10-01 00:00 UTC), recorded_before: None };
+    let figures = rollups::figures(&mut tx, t, None).await.expect("the figures");
+    let service = figures.total.service_by_kind.get(&NoticeKind::RemovalRequest).expect("removal requests served");
+    assert_eq!((service.notices, service.first_served_at, service.last_served_at), (1, served, served));
+    assert_eq!(service.platforms, BTreeSet::from([platform]));
+    // Not yet served as at a moment before it, nor as recorded before its service was.
+    let early = AsAt { at: datetime!(2019-09-30 01:30 UTC), recorded_before: None };
+    assert!(rollups::figures(&mut tx, early, None).await.expect("figures").total.service_by_kind.is_empty());
+    let unrecorded = AsAt { recorded_before: Some(served + Duration::minutes(1)), ..t };
+    assert!(rollups::figures(&mut tx, unrecorded, None).await.expect("figures").total.service_by_kind.is_empty());
+    drop(tx);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn moments_of_service_move_out_of_the_sums_on_every_backend() {
+    for db in TestDatabase::all().await {
+        moments_of_service_move_out_of_the_sums(db).await;
+    }
+}

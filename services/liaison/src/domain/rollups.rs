@@ -5,8 +5,8 @@
 //! agree with the direct computation by construction, and the property test checks the rest (the
 //! moments and record times at which they change). Every key is counted in the notice's
 //! platform; drafts count in the totals only, as `tally` counts them. The first and last moments
-//! of service of each kind are kept as values (the moment, in microseconds, with the kind), one
-//! per notice served, like link-tracking's removal durations.
+//! of service of each kind are not sums: the store seeks them, per platform and kind served, among
+//! the notices' moments of service (see `store::rollups::figures`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,8 +30,7 @@ pub enum Measure {
     Disclosure = 5,
     /// Notices of the kind `value` in draft.
     Drafted = 6,
-    /// A notice served: `value` is the moment of service in microseconds × 16 + its kind.
-    ServedAt = 7,
+    // 7 was a notice's moment of service, one value per notice; migration 0009 removed it.
 }
 
 impl From<Measure> for i64 {
@@ -49,7 +48,6 @@ impl Measure {
             4 => Self::Outcome,
             5 => Self::Disclosure,
             6 => Self::Drafted,
-            7 => Self::ServedAt,
             _ => return None,
         })
     }
@@ -92,18 +90,7 @@ fn state(notice: &Notice, t: AsAt) -> State<Key> {
     for (value, n) in [(1, d.sent), (2, d.answered), (3, d.refused), (4, d.unanswered)] {
         add((Measure::Disclosure, value), n);
     }
-    for (kind, service) in &f.service_by_kind {
-        add((Measure::ServedAt, served_at_value(service.first_served_at, *kind)), 1);
-    }
     s
-}
-
-fn served_at_value(t: OffsetDateTime, kind: NoticeKind) -> i64 {
-    rollup_micros(t).saturating_mul(16).saturating_add(kind.code().into())
-}
-
-fn rollup_micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX / 16)
 }
 
 impl History for NoticeHistory<'_> {
@@ -136,60 +123,43 @@ impl History for NoticeHistory<'_> {
     }
 }
 
-/// The figures from summed points: (platform, measure, value, sum) for each that is not zero,
-/// as [`tally`] gives them of the notices behind the sums.
-pub fn figures(sums: impl IntoIterator<Item = (PlatformRef, Measure, i64, i64)>) -> LiaisonFigures {
+/// The first and last moments of service as at a cut, per platform and kind served.
+pub type ServiceMoments = BTreeMap<(PlatformRef, NoticeKind), (OffsetDateTime, OffsetDateTime)>;
+
+/// The figures from summed points, (platform, measure, value, sum) for each that is not zero, and
+/// the moments of service of the platforms and kinds served (`moments`), as [`tally`] gives them
+/// of the notices behind them.
+pub fn figures(
+    sums: impl IntoIterator<Item = (PlatformRef, Measure, i64, i64)>,
+    moments: &ServiceMoments,
+) -> LiaisonFigures {
     let mut total = CorrespondenceFigures::default();
     let mut by_platform: BTreeMap<PlatformRef, CorrespondenceFigures> = BTreeMap::new();
-    // Per kind: the platforms it was served on, and its moments of service.
-    let mut served: BTreeMap<NoticeKind, (BTreeSet<PlatformRef>, Vec<OffsetDateTime>)> = BTreeMap::new();
-    let mut served_on: BTreeMap<(PlatformRef, NoticeKind), Vec<OffsetDateTime>> = BTreeMap::new();
     for (platform, measure, value, n) in sums {
-        if measure == Measure::ServedAt {
-            let kind = i32::try_from(value.rem_euclid(16)).ok().and_then(NoticeKind::from_code);
-            let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(value.div_euclid(16)) * 1_000).ok();
-            if let (Some(kind), Some(at), true) = (kind, at, n > 0) {
-                let entry = served.entry(kind).or_default();
-                entry.0.insert(platform);
-                entry.1.push(at);
-                served_on.entry((platform, kind)).or_default().push(at);
-            }
-            continue;
-        }
         add(&mut total, measure, value, n);
         if measure != Measure::Drafted {
             add(by_platform.entry(platform).or_default(), measure, value, n);
         }
     }
     by_platform.retain(|_, f| f.notices_served > 0);
-    for (kind, (platforms, moments)) in served {
-        if let Some(service) = kind_service(total.served_by_kind.get(&kind), platforms, &moments) {
-            total.service_by_kind.insert(kind, service);
-        }
-    }
-    for ((platform, kind), moments) in served_on {
-        if let Some(f) = by_platform.get_mut(&platform) {
-            let platforms = BTreeSet::from([platform]);
-            if let Some(service) = kind_service(f.served_by_kind.get(&kind), platforms, &moments) {
-                f.service_by_kind.insert(kind, service);
-            }
-        }
+    for (&(platform, kind), &(first, last)) in moments {
+        let Some(f) = by_platform.get_mut(&platform) else { continue };
+        let Some(&notices) = f.served_by_kind.get(&kind).filter(|n| **n > 0) else { continue };
+        let platforms = BTreeSet::from([platform]);
+        f.service_by_kind
+            .insert(kind, KindService { notices, platforms, first_served_at: first, last_served_at: last });
+        let all = total.served_by_kind.get(&kind).copied().unwrap_or_default();
+        let service = total.service_by_kind.entry(kind).or_insert_with(|| KindService {
+            notices: all,
+            platforms: BTreeSet::new(),
+            first_served_at: first,
+            last_served_at: last,
+        });
+        service.platforms.insert(platform);
+        service.first_served_at = service.first_served_at.min(first);
+        service.last_served_at = service.last_served_at.max(last);
     }
     LiaisonFigures { platforms_written_to: by_platform.len() as i64, total, by_platform }
-}
-
-fn kind_service(
-    notices: Option<&i64>,
-    platforms: BTreeSet<PlatformRef>,
-    moments: &[OffsetDateTime],
-) -> Option<KindService> {
-    let notices = *notices.filter(|n| **n > 0)?;
-    Some(KindService {
-        notices,
-        platforms,
-        first_served_at: *moments.iter().min()?,
-        last_served_at: *moments.iter().max()?,
-    })
 }
 
 fn add(f: &mut CorrespondenceFigures, measure: Measure, value: i64, n: i64) {
@@ -220,6 +190,5 @@ fn add(f: &mut CorrespondenceFigures, measure: Measure, value: i64, n: i64) {
                 *f.drafted_by_kind.entry(kind).or_default() += n;
             }
         }
-        Measure::ServedAt => {}
     }
 }

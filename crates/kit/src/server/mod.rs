@@ -31,6 +31,8 @@ use tower::{
     load_shed::{LoadShedLayer, error::Overloaded},
 };
 
+mod listen;
+
 use crate::{
     auth::{Guard, GuardLayer},
     config::{SecurityConfig, ServerLimits},
@@ -177,7 +179,7 @@ impl GrpcServer {
         };
         let guard = Guard::new(policy, tokens, security.rate_limits);
         let audit_signer = Some(crate::audit::Signer::load(&security.audit_key_file).map_err(ServerError::Security)?);
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self {
             tls,
             guard,
