@@ -133,9 +133,20 @@ async fn seed(callers: &Callers, run: &str, range: std::ops::Range<u64>) -> Resu
         })
 }
 
-/// Case `i`: a complaint received on its day of 2019, assessed two days later; if referred, three
-/// days after that; acknowledged two days later, and under investigation from 30 days after
-/// receipt.
+/// How long after its receipt case `i` is referred: three to four days after its assessment, to
+/// the second, so that the times behind the median differ from case to case as real ones do.
+fn referral_delay(i: u64) -> i64 {
+    5 * DAY + (i.wrapping_mul(7_919) % DAY as u64) as i64
+}
+
+/// How long after its referral case `i`'s is acknowledged: one to two days, to the second.
+fn acknowledgement_delay(i: u64) -> i64 {
+    DAY + (i.wrapping_mul(104_729) % DAY as u64) as i64
+}
+
+/// Case `i`: a complaint received on its day of 2019, assessed two days later; if referred, some
+/// days after that ([`referral_delay`]); acknowledged a day or two later, and under investigation
+/// from 30 days after receipt.
 async fn seed_case(callers: &Callers, run: &str, i: u64) -> Result<(), Status> {
     let received_at = in_2019(i);
     let case = intake_pb::Case {
@@ -176,7 +187,7 @@ async fn seed_case(callers: &Callers, run: &str, i: u64) -> Result<(), Status> {
     }
     let made = pb::Referral {
         assessment,
-        referred_at: at(received_at + 5 * DAY),
+        referred_at: at(received_at + referral_delay(i)),
         summary: "Doxxing of a police officer's family in a public channel.".into(),
         ..Default::default()
     };
@@ -190,7 +201,7 @@ async fn seed_case(callers: &Callers, run: &str, i: u64) -> Result<(), Status> {
     let acknowledgement = pb::AcknowledgeReferralRequest {
         name: name.clone(),
         agency_reference: format!("RN{run}{i}"),
-        acknowledged_at: at(received_at + 7 * DAY),
+        acknowledged_at: at(received_at + referral_delay(i) + acknowledgement_delay(i)),
         request_id: String::new(),
     };
     police.acknowledge_referral(acknowledgement).await?;
