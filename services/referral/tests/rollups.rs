@@ -339,3 +339,69 @@ async fn built_from_existing_rows_on_every_backend() {
         built_from_existing_rows(db).await;
     }
 }
+
+/// A store that kept the times behind the medians to the microsecond (before migration 0009)
+/// has them at the figures' resolution after it: pending again, to be folded at that resolution.
+async fn stored_times_move_to_the_figures_resolution(test_db: TestDatabase) {
+    use doxwatch_kit::{
+        db::{Migrations, Ts},
+        on_pool,
+        rollup::duration_grain,
+    };
+    use sqlx::migrate::Migrator;
+    let before = |m: &Migrator| -> &'static Migrator {
+        let older = m.migrations.iter().filter(|m| m.version < 9).cloned().collect::<Vec<_>>();
+        Box::leak(Box::new(Migrator { migrations: older.into(), ..Migrator::DEFAULT }))
+    };
+    let older = Migrations { postgres: before(MIGRATIONS.postgres), sqlite: before(MIGRATIONS.sqlite), ..MIGRATIONS };
+    let store = Db::connect(test_db.url(), 1, older).await.expect("a store as it was");
+    // Five days, 37 minutes and a little (pending); two hours, 3 minutes, 4 seconds (folded).
+    let (pending, folded) = (432_000_000_000 + 2_232_345_678, 7_384_000_001);
+    let (at, agency) = (Ts(datetime!(2019-09-30 02:00 UTC)), Uuid::nil());
+    on_pool!(store.write(), p => {
+        for (table, value) in [("referral_figure_pending", pending), ("referral_figure_points", folded)] {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (business_time, record_time, agency, measure, value, n) VALUES ($1, $1, $2, 7, $3, 1)"
+            ))
+            .bind(at)
+            .bind(agency)
+            .bind(value)
+            .execute(p)
+            .await
+            .expect(table);
+        }
+        sqlx::query(
+            "INSERT INTO referral_figure_grains (grain, lead, trail, agency, measure, value, n) VALUES (0, 1, 1, $1, 7, $2, 1)",
+        )
+        .bind(agency)
+        .bind(folded)
+        .execute(p)
+        .await
+        .expect("a grain");
+    });
+    store.close().await;
+
+    let db = open(&test_db).await;
+    on_pool!(db.read(), p => {
+        let mut now: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT value, n FROM referral_figure_pending WHERE measure = 7").fetch_all(p).await.expect("pending");
+        now.sort_unstable();
+        assert_eq!(now, vec![(duration_grain(folded), 1), (duration_grain(pending), 1)], "on {}", test_db.backend());
+        assert_eq!((duration_grain(folded), duration_grain(pending)), (7_380_000_000, 432_000_000_000));
+        for table in ["referral_figure_points", "referral_figure_grains"] {
+            let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE measure = 7"))
+                .fetch_one(p)
+                .await
+                .expect(table);
+            assert_eq!(left, 0, "{table} still holds times of the old resolution");
+        }
+    });
+    db.close().await;
+}
+
+#[tokio::test]
+async fn stored_times_move_to_the_figures_resolution_on_every_backend() {
+    for db in TestDatabase::all().await {
+        stored_times_move_to_the_figures_resolution(db).await;
+    }
+}

@@ -110,6 +110,37 @@ pub fn stored(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
 }
 
+/// A duration, in microseconds, at the resolution the figures keep times to: the second below an
+/// hour, the minute below a day, the hour below 100 days, and the day beyond; cut toward zero.
+///
+/// A median or percentile of times is taken over durations at this resolution, in a service's
+/// specification (its tally) and in its sums alike, so the two agree exactly; and the sums of a
+/// time measure hold at most 3,600 + 1,380 + 2,376 distinct values below 100 days, and one a day
+/// beyond, whatever the number of records behind them. Exact microseconds would make one value
+/// per record, and a read that grows with them. Migrations that bring stored values to it use
+/// the same bounds (see [`DURATION_GRAIN_SQL`]).
+pub fn duration_grain(micros: i64) -> i64 {
+    const SECOND: i64 = 1_000_000;
+    const MINUTE: i64 = 60 * SECOND;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    let unit = match micros.unsigned_abs() {
+        m if m < HOUR.unsigned_abs() => SECOND,
+        m if m < DAY.unsigned_abs() => MINUTE,
+        m if m < (100 * DAY).unsigned_abs() => HOUR,
+        _ => DAY,
+    };
+    micros / unit * unit
+}
+
+/// [`duration_grain`] of a column `value`, in SQL both backends run (integer division cuts toward
+/// zero in both), for migrations of stored durations.
+pub const DURATION_GRAIN_SQL: &str = "CASE \
+    WHEN ABS(value) < 3600000000 THEN value / 1000000 * 1000000 \
+    WHEN ABS(value) < 86400000000 THEN value / 60000000 * 60000000 \
+    WHEN ABS(value) < 8640000000000 THEN value / 3600000000 * 3600000000 \
+    ELSE value / 86400000000 * 86400000000 END";
+
 /// A length of time the sums are kept by, coarsest first: each divides the one before it (UTC).
 /// The microsecond is the stores' own resolution: a period of it is a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +208,26 @@ impl Unit {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn durations_keep_the_resolution_of_their_length() {
+        let (s, m, h, d) = (1_000_000i64, 60_000_000i64, 3_600_000_000i64, 86_400_000_000i64);
+        assert_eq!(duration_grain(0), 0);
+        assert_eq!(duration_grain(59 * m + 59 * s + 999_999), 59 * m + 59 * s, "to the second below an hour");
+        assert_eq!(duration_grain(h + 59 * s), h, "to the minute below a day");
+        assert_eq!(duration_grain(23 * h + 59 * m + 59 * s), 23 * h + 59 * m);
+        assert_eq!(duration_grain(2 * d + 3 * h + 59 * m), 2 * d + 3 * h, "to the hour below 100 days");
+        assert_eq!(duration_grain(100 * d + 23 * h), 100 * d, "to the day beyond");
+        assert_eq!(duration_grain(-(h + 30 * s)), -h, "toward zero");
+        assert_eq!(duration_grain(i64::MAX) % d, 0);
+        assert_eq!(duration_grain(i64::MIN) % d, 0);
+        // Whole days stay as they are, and half days below a hundred.
+        for days in [1, 2, 3, 21, 37, 99] {
+            assert_eq!(duration_grain(days * d), days * d);
+            assert_eq!(duration_grain(days * d + 12 * h), days * d + 12 * h);
+        }
+        assert_eq!(duration_grain(365 * d), 365 * d);
+    }
 
     #[test]
     fn periods_count_on_across_years_and_nest() {

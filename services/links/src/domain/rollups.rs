@@ -11,11 +11,12 @@
 //! changes only the points at r and later, and [`correction`] finds exactly which, from the link's
 //! own rows before and after the write, so cuts before r are never touched.
 //!
-//! The durations stay exact (whole microseconds, as the store keeps times), so that the median and
-//! p90 are those the direct computation gives: a duration is a value of its measure, and the sums
-//! keep one row per distinct value. Their part of a read therefore grows with the number of
-//! distinct durations in a period (at most one per removal), not with the rows behind them; the
-//! counts' part grows only with periods, platforms and channels.
+//! A duration is a value of its measure, and the sums keep one row per distinct value. Durations are
+//! kept at the resolution of [`rollup::duration_grain`] (the second below an hour, the minute below
+//! a day, the hour below 100 days, the day beyond), in the direct computation as in the sums, so
+//! that the median and p90 agree with it exactly and a read takes a bounded number of distinct
+//! durations, not one per removal; the counts' part grows only with periods, platforms and
+//! channels.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,7 +119,7 @@ impl View<'_> {
                 .map(|o| o.observed_at)
                 .min();
             if let Some(removed_at) = removed_at {
-                state.insert((Measure::RemovedAfter, micros(removed_at - requested_at)));
+                state.insert((Measure::RemovedAfter, rollup::duration_grain(micros(removed_at - requested_at))));
             }
         } else if status == LinkStatus::AccessRestricted {
             state.insert((Measure::AccessRestricted, 0));

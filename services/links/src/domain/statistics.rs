@@ -54,7 +54,8 @@ impl Accumulator {
         if s.status.is_removed() {
             self.removed += 1;
             if let Some(removed_at) = s.removed_at {
-                self.seconds_to_removal.push((removed_at - requested_at).as_seconds_f64().max(0.0));
+                let kept = doxwatch_kit::rollup::duration_grain(super::rollups::micros(removed_at - requested_at));
+                self.seconds_to_removal.push(time::Duration::microseconds(kept).as_seconds_f64().max(0.0));
             }
         } else if s.status == LinkStatus::AccessRestricted {
             self.access_restricted += 1;

@@ -106,6 +106,26 @@ impl CaseHistory {
     }
 }
 
+/// The median of durations given as (microseconds, how many), as [`median`] gives it of them one
+/// by one: the middle one, or the mean of the middle two; without expanding the counts.
+fn counted_median(mut values: Vec<(i64, i64)>) -> Option<Duration> {
+    values.retain(|(_, n)| *n > 0);
+    values.sort_unstable();
+    let total: i64 = values.iter().map(|(_, n)| *n).sum();
+    if total == 0 {
+        return None;
+    }
+    let at = |rank: i64| {
+        let mut seen = 0;
+        values.iter().find(|(_, n)| {
+            seen += n;
+            seen > rank
+        })
+    };
+    let (low, high) = (at((total - 1) / 2)?, at(total / 2)?);
+    Some((Duration::microseconds(low.0) + Duration::microseconds(high.0)) / 2)
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.whole_microseconds()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
 }
@@ -142,8 +162,10 @@ fn state(case: &CaseHistory, t: AsAt) -> State<Key> {
     }
     // The durations, of the referrals the tally counts: made by then and not withdrawn by then.
     for r in referrals.iter().filter(|r| r.exists_as_at(t) && r.event(ReferralStatus::Withdrawn, t).is_none()) {
-        let to_referral = micros(r.referred_at - r.case_received_at);
-        let ack = r.event(ReferralStatus::Acknowledged, t).map(|e| micros(e.occurred_at - r.referred_at));
+        let to_referral = rollup::duration_grain(micros(r.referred_at - r.case_received_at));
+        let ack = r
+            .event(ReferralStatus::Acknowledged, t)
+            .map(|e| rollup::duration_grain(micros(e.occurred_at - r.referred_at)));
         for scope in [total, agency_scope(&r.agency)] {
             add((scope, Measure::TimeToReferral, to_referral), 1);
             if let Some(ack) = ack {
@@ -225,15 +247,10 @@ pub fn figures(
             names.get(&scope).and_then(|name| f.by_agency.get_mut(*name))
         };
         let Some(a) = figures else { continue };
-        let mut all = Vec::new();
-        for (micros, n) in values {
-            for _ in 0..n.max(0) {
-                all.push(Duration::microseconds(micros));
-            }
-        }
+        let median = counted_median(values);
         match measure {
-            Measure::TimeToReferral => a.median_time_to_referral = median(all),
-            _ => a.median_time_to_acknowledgement = median(all),
+            Measure::TimeToReferral => a.median_time_to_referral = median,
+            _ => a.median_time_to_acknowledgement = median,
         }
     }
     f
@@ -254,5 +271,29 @@ fn add(a: &mut AgencyFigures, measure: Measure, code: Option<i32>, n: i64) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_median_of_counted_values_is_the_median_of_them_one_by_one() {
+        let cases: [&[(i64, i64)]; 6] = [
+            &[],
+            &[(5, 0)],
+            &[(7, 1)],
+            &[(3, 2), (1, 1), (9, 1)],
+            &[(10, 3), (4, 3), (2_000_001, 1), (8, -1)],
+            &[(86_400_000_000, 2), (3_600_000_000, 1), (60_000_001, 1)],
+        ];
+        for counted in cases {
+            let one_by_one: Vec<Duration> = counted
+                .iter()
+                .flat_map(|&(micros, n)| std::iter::repeat_n(Duration::microseconds(micros), n.max(0) as usize))
+                .collect();
+            assert_eq!(counted_median(counted.to_vec()), median(one_by_one), "{counted:?}");
+        }
     }
 }

@@ -30,6 +30,14 @@ pub struct ReferralFigures {
     pub by_agency: BTreeMap<String, AgencyFigures>,
 }
 
+/// A time to referral or to acknowledgement as the figures keep it: at the resolution of
+/// [`doxwatch_kit::rollup::duration_grain`] (the second below an hour, the minute below a day, the
+/// hour below 100 days, the day beyond), so that the medians' sums stay bounded.
+fn kept(d: Duration) -> Duration {
+    let micros = i64::try_from(d.whole_microseconds()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX });
+    Duration::microseconds(doxwatch_kit::rollup::duration_grain(micros))
+}
+
 /// The median of some durations; the mean of the middle two when there is an even number.
 pub fn median(mut values: Vec<Duration>) -> Option<Duration> {
     if values.is_empty() {
@@ -56,14 +64,14 @@ fn agency_figures(referrals: &[&Referral], t: AsAt, bases: &HashMap<AssessmentId
             *by_outcome.entry(latest.status).or_default() += 1;
         }
         if let Some(ack) = r.event(ReferralStatus::Acknowledged, t) {
-            to_acknowledgement.push(ack.occurred_at - r.referred_at);
+            to_acknowledgement.push(kept(ack.occurred_at - r.referred_at));
         }
     }
     AgencyFigures {
         cases_referred: cases.len() as i64,
         referrals_acknowledged: to_acknowledgement.len() as i64,
         by_outcome,
-        median_time_to_referral: median(referrals.iter().map(|r| r.referred_at - r.case_received_at).collect()),
+        median_time_to_referral: median(referrals.iter().map(|r| kept(r.referred_at - r.case_received_at)).collect()),
         median_time_to_acknowledgement: median(to_acknowledgement),
         cases_by_legal_basis: LegalBasis::ALL
             .iter()
