@@ -126,7 +126,8 @@ fn counted_median(mut values: Vec<(i64, i64)>) -> Option<Duration> {
     Some((Duration::microseconds(low.0) + Duration::microseconds(high.0)) / 2)
 }
 
-fn micros(d: Duration) -> i64 {
+/// A duration in whole microseconds, saturating.
+pub(super) fn micros(d: Duration) -> i64 {
     i64::try_from(d.whole_microseconds()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX })
 }
 

@@ -34,8 +34,7 @@ pub struct ReferralFigures {
 /// [`doxwatch_kit::rollup::duration_grain`] (the second below an hour, the minute below a day, the
 /// hour below 100 days, the day beyond), so that the medians' sums stay bounded.
 fn kept(d: Duration) -> Duration {
-    let micros = i64::try_from(d.whole_microseconds()).unwrap_or(if d.is_negative() { i64::MIN } else { i64::MAX });
-    Duration::microseconds(doxwatch_kit::rollup::duration_grain(micros))
+    Duration::microseconds(doxwatch_kit::rollup::duration_grain(super::rollups::micros(d)))
 }
 
 /// The median of some durations; the mean of the middle two when there is an even number.
